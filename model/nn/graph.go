@@ -1,0 +1,210 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ia3/ia3/backend"
+)
+
+// Value is a tensor in a Graph, with its gradient once Backward has run.
+type Value struct {
+	T    backend.Tensor
+	Grad backend.Tensor // d(loss)/d(T); nil when not needed or not reached
+
+	needsGrad bool
+	param     *Param
+	// backward propagates v.Grad into the gradients of v's inputs.
+	backward func() error
+}
+
+// NeedsGrad reports whether gradients flow back through v.
+func (v *Value) NeedsGrad() bool { return v != nil && v.needsGrad }
+
+// Shape returns the value's shape.
+func (v *Value) Shape() []int { return v.T.Shape() }
+
+// Graph runs operations on a backend and, when built with gradients,
+// records them for Backward. Errors are sticky: after the first failure
+// every operation returns nil and Err reports the failure, so model code
+// reads as straight-line maths and checks once.
+type Graph struct {
+	B backend.Backend
+	// Adapters, when non-nil, names the adapter of each batch sample ("" for
+	// none): a batch that mixes adapters. Nil means the active adapters.
+	Adapters []string
+
+	grad      bool
+	err       error
+	tape      []*Value
+	owned     []backend.Tensor
+	paramVals map[*Param]*Value
+}
+
+// NewGraph starts a graph on b; grad says whether to record for Backward.
+func NewGraph(b backend.Backend, grad bool) *Graph {
+	return &Graph{B: b, grad: grad, paramVals: map[*Param]*Value{}}
+}
+
+// Grad reports whether the graph records gradients.
+func (g *Graph) Grad() bool { return g.grad }
+
+// Err returns the first error any operation met.
+func (g *Graph) Err() error { return g.err }
+
+// Fail records err (wrapped with op) unless an error is already recorded,
+// and returns nil so callers can `return g.Fail(...)`.
+func (g *Graph) Fail(op string, err error) *Value {
+	if err != nil && g.err == nil {
+		g.err = fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// ok reports whether the graph can go on, failing on nil inputs.
+func (g *Graph) ok(op string, vs ...*Value) bool {
+	if g.err != nil {
+		return false
+	}
+	for _, v := range vs {
+		if v == nil {
+			g.Fail(op, errors.New("nil input"))
+			return false
+		}
+	}
+	return true
+}
+
+// Own registers t to be freed by Release.
+func (g *Graph) Own(t backend.Tensor) backend.Tensor {
+	if t != nil {
+		g.owned = append(g.owned, t)
+	}
+	return t
+}
+
+// Constant wraps a tensor the graph does not own and never differentiates.
+func (g *Graph) Constant(t backend.Tensor) *Value {
+	if g.err != nil {
+		return nil
+	}
+	return &Value{T: t}
+}
+
+// Input wraps a tensor the graph owns (freed by Release).
+func (g *Graph) Input(t backend.Tensor) *Value {
+	if g.err != nil {
+		return nil
+	}
+	g.Own(t)
+	return &Value{T: t}
+}
+
+// Param returns the value of a parameter; it needs a gradient when the
+// graph records gradients and the parameter is trainable. Repeated calls
+// return the same value, so gradients of shared parameters add up.
+func (g *Graph) Param(p *Param) *Value {
+	if g.err != nil {
+		return nil
+	}
+	if v, ok := g.paramVals[p]; ok {
+		return v
+	}
+	v := &Value{T: p.T, param: p, needsGrad: g.grad && p.Trainable}
+	g.paramVals[p] = v
+	return v
+}
+
+// ParamGrad returns the gradient Backward computed for p, or nil.
+func (g *Graph) ParamGrad(p *Param) backend.Tensor {
+	if v, ok := g.paramVals[p]; ok {
+		return v.Grad
+	}
+	return nil
+}
+
+// result wraps an op's output tensor. backward is recorded only when the
+// graph records gradients and some input needs one.
+func (g *Graph) result(t backend.Tensor, backward func(out *Value) error, inputs ...*Value) *Value {
+	g.Own(t)
+	out := &Value{T: t}
+	if !g.grad || backward == nil {
+		return out
+	}
+	for _, in := range inputs {
+		if in.NeedsGrad() {
+			out.needsGrad = true
+			break
+		}
+	}
+	if out.needsGrad {
+		out.backward = func() error { return backward(out) }
+		g.tape = append(g.tape, out)
+	}
+	return out
+}
+
+// accumulate adds d into v.Grad (taking ownership of d).
+func (g *Graph) accumulate(v *Value, d backend.Tensor) error {
+	if !v.NeedsGrad() {
+		g.B.Free(d)
+		return nil
+	}
+	g.Own(d)
+	if v.Grad == nil {
+		v.Grad = d
+		return nil
+	}
+	sum, err := g.B.Add(v.Grad, d)
+	if err != nil {
+		return err
+	}
+	v.Grad = g.Own(sum)
+	return nil
+}
+
+// Backward computes gradients of a scalar loss for every trainable
+// parameter reached, in reverse order of recording.
+func (g *Graph) Backward(loss *Value) error {
+	if g.err != nil {
+		return g.err
+	}
+	if !g.grad {
+		return errors.New("backward: graph was built without gradients")
+	}
+	if !loss.NeedsGrad() {
+		return errors.New("backward: loss does not depend on any trainable parameter")
+	}
+	if loss.T.Len() != 1 {
+		return fmt.Errorf("backward: loss must have one element, has shape %v", loss.T.Shape())
+	}
+	if loss.Grad == nil {
+		one, err := g.B.FromFloat32([]float32{1}, loss.T.Shape()...)
+		if err != nil {
+			return fmt.Errorf("backward: %w", err)
+		}
+		loss.Grad = g.Own(one)
+	}
+	for i := len(g.tape) - 1; i >= 0; i-- {
+		v := g.tape[i]
+		if v.Grad == nil {
+			continue
+		}
+		if err := v.backward(); err != nil {
+			return fmt.Errorf("backward: %w", err)
+		}
+	}
+	return nil
+}
+
+// Release frees every tensor the graph owns (activations, gradients). Param
+// storage is never freed here. A parameter's gradient is freed too: copy it
+// first if it must outlive the graph.
+func (g *Graph) Release() {
+	for _, t := range g.owned {
+		g.B.Free(t)
+	}
+	g.owned = nil
+	g.tape = nil
+	g.paramVals = map[*Param]*Value{}
+}
