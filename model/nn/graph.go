@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ia3/ia3/backend"
 )
@@ -23,6 +24,33 @@ func (v *Value) NeedsGrad() bool { return v != nil && v.needsGrad }
 
 // Shape returns the value's shape.
 func (v *Value) Shape() []int { return v.T.Shape() }
+
+// tensor returns v's tensor, or nil for a nil value (an absent bias).
+func (v *Value) tensor() backend.Tensor {
+	if v == nil {
+		return nil
+	}
+	return v.T
+}
+
+// rows returns the product of v's leading dimensions: the number of
+// vectors an op over the last axis sees.
+func (v *Value) rows() int {
+	s := v.T.Shape()
+	if len(s) == 0 || s[len(s)-1] == 0 {
+		return 1
+	}
+	return v.T.Len() / s[len(s)-1]
+}
+
+// last returns v's last dimension (1 for a scalar).
+func (v *Value) last() int {
+	s := v.T.Shape()
+	if len(s) == 0 {
+		return 1
+	}
+	return s[len(s)-1]
+}
 
 // Graph runs operations on a backend and, when built with gradients,
 // records them for Backward. Errors are sticky: after the first failure
@@ -127,6 +155,12 @@ func (g *Graph) ParamGrad(p *Param) backend.Tensor {
 // graph records gradients and some input needs one.
 func (g *Graph) result(t backend.Tensor, backward func(out *Value) error, inputs ...*Value) *Value {
 	g.Own(t)
+	return g.record(t, backward, inputs...)
+}
+
+// record is result for a tensor the graph must not own: a view of another
+// value's storage.
+func (g *Graph) record(t backend.Tensor, backward func(out *Value) error, inputs ...*Value) *Value {
 	out := &Value{T: t}
 	if !g.grad || backward == nil {
 		return out
@@ -163,6 +197,63 @@ func (g *Graph) accumulate(v *Value, d backend.Tensor) error {
 	return nil
 }
 
+// share adds d, a tensor the graph already owns (an upstream gradient
+// passed through unchanged, or a view of one), into v.Grad without taking
+// ownership a second time. Gradients are never updated in place, so an
+// aliased gradient stays correct.
+func (g *Graph) share(v *Value, d backend.Tensor) error {
+	if !v.NeedsGrad() {
+		return nil
+	}
+	if v.Grad == nil {
+		v.Grad = d
+		return nil
+	}
+	sum, err := g.B.Add(v.Grad, d)
+	if err != nil {
+		return err
+	}
+	v.Grad = g.Own(sum)
+	return nil
+}
+
+// accumulateAs is accumulate for a d with v's element count but perhaps
+// another shape (a flat reduction): d is owned and viewed as v's shape.
+func (g *Graph) accumulateAs(v *Value, d backend.Tensor) error {
+	if !v.NeedsGrad() {
+		g.B.Free(d)
+		return nil
+	}
+	g.Own(d)
+	return g.shareAs(v, d)
+}
+
+// shareAs is share for a graph-owned d with v's element count, viewed as
+// v's shape when it differs.
+func (g *Graph) shareAs(v *Value, d backend.Tensor) error {
+	if !v.NeedsGrad() {
+		return nil
+	}
+	if !slices.Equal(d.Shape(), v.Shape()) {
+		view, err := g.B.View(d, v.Shape()...)
+		if err != nil {
+			return err
+		}
+		d = view
+	}
+	return g.share(v, d)
+}
+
+// free releases temporaries a backward rule created; nil entries are
+// skipped.
+func (g *Graph) free(ts ...backend.Tensor) {
+	for _, t := range ts {
+		if t != nil {
+			g.B.Free(t)
+		}
+	}
+}
+
 // Backward computes gradients of a scalar loss for every trainable
 // parameter reached, in reverse order of recording.
 func (g *Graph) Backward(loss *Value) error {
@@ -171,6 +262,9 @@ func (g *Graph) Backward(loss *Value) error {
 	}
 	if !g.grad {
 		return errors.New("backward: graph was built without gradients")
+	}
+	if loss == nil {
+		return errors.New("backward: nil loss")
 	}
 	if !loss.NeedsGrad() {
 		return errors.New("backward: loss does not depend on any trainable parameter")
@@ -191,7 +285,8 @@ func (g *Graph) Backward(loss *Value) error {
 			continue
 		}
 		if err := v.backward(); err != nil {
-			return fmt.Errorf("backward: %w", err)
+			g.err = fmt.Errorf("backward: %w", err)
+			return g.err
 		}
 	}
 	return nil
