@@ -1,0 +1,272 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+
+	"github.com/rajveermalviya/go-webgpu/wgpu"
+)
+
+// Buffer is a storage buffer from the device's pool. Its capacity may exceed
+// what was asked for (sizes are bucketed so freed buffers can be reused).
+type Buffer struct {
+	raw  *wgpu.Buffer
+	size uint64 // capacity in bytes, a multiple of 16
+}
+
+// Size returns the buffer's capacity in bytes.
+func (b *Buffer) Size() uint64 { return b.size }
+
+// storageUsage is the usage of every pooled buffer: bound to kernels, copied
+// to staging for readback, written by the queue and cleared.
+const storageUsage = wgpu.BufferUsage_Storage | wgpu.BufferUsage_CopySrc | wgpu.BufferUsage_CopyDst
+
+// pool recycles storage buffers by capacity. A freed buffer may still be
+// read by recorded but unsubmitted work, so it waits in pending until the
+// next submission; only then can a queue write to it not overtake that work.
+type pool struct {
+	d       *Device
+	free    map[uint64][]*Buffer
+	pending []*Buffer
+	live    int // buffers created and not destroyed
+}
+
+func (p *pool) init(d *Device) {
+	p.d = d
+	p.free = map[uint64][]*Buffer{}
+}
+
+// bucket rounds n up to the next of 2^k, 1.25·2^k, 1.5·2^k, 1.75·2^k (at
+// most 25% waste), a multiple of 16, capped at limit when that is smaller.
+func bucket(n, limit uint64) uint64 {
+	n = max(16, (n+15)&^15)
+	if n <= 256 {
+		return n
+	}
+	k := 63 - bits.LeadingZeros64(n-1) // 2^k < n ≤ 2^(k+1)
+	step := uint64(1) << (k - 2)
+	b := (n + step - 1) / step * step
+	if b > limit {
+		return n
+	}
+	return b
+}
+
+// Alloc returns a buffer of at least size bytes, reusing a freed one of the
+// same bucket when it can. Sizes over the device's storage binding limit are
+// refused before anything is allocated.
+func (d *Device) Alloc(size uint64) (*Buffer, error) {
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	limit := min(d.limits.MaxStorageBufferBindingSize, d.limits.MaxBufferSize)
+	if size > limit {
+		return nil, fmt.Errorf("gpu: buffer of %d bytes exceeds the device limit of %d bytes (maxStorageBufferBindingSize)", size, limit)
+	}
+	cap := bucket(size, limit)
+	if list := d.pool.free[cap]; len(list) > 0 {
+		b := list[len(list)-1]
+		d.pool.free[cap] = list[:len(list)-1]
+		return b, nil
+	}
+	b, err := d.createBuffer(cap)
+	if err != nil && len(d.pool.free) > 0 {
+		// Out of memory with buffers parked in the pool: give them back
+		// and try once more.
+		d.pool.drain()
+		b, err = d.createBuffer(cap)
+	}
+	return b, err
+}
+
+func (d *Device) createBuffer(size uint64) (*Buffer, error) {
+	var raw *wgpu.Buffer
+	var cerr error
+	err := scoped(d.raw, "gpu: creating buffer", func() {
+		raw, cerr = d.raw.CreateBuffer(&wgpu.BufferDescriptor{Usage: storageUsage, Size: size})
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		if raw != nil {
+			raw.Release()
+		}
+		return nil, fmt.Errorf("gpu: allocating %d bytes: %w", size, err)
+	}
+	d.pool.live++
+	return &Buffer{raw: raw, size: size}, nil
+}
+
+// Free returns b to the pool once the work recorded so far is submitted.
+func (d *Device) Free(b *Buffer) {
+	if b != nil && !d.closed {
+		d.pool.pending = append(d.pool.pending, b)
+	}
+}
+
+// recycle moves buffers freed before a submission into the free lists.
+func (p *pool) recycle() {
+	for _, b := range p.pending {
+		p.free[b.size] = append(p.free[b.size], b)
+	}
+	p.pending = p.pending[:0]
+}
+
+// drain destroys the buffers in the free lists.
+func (p *pool) drain() {
+	for k, list := range p.free {
+		for _, b := range list {
+			b.raw.Destroy()
+			b.raw.Release()
+			p.live--
+		}
+		delete(p.free, k)
+	}
+}
+
+func (p *pool) release() {
+	p.recycle()
+	p.drain()
+}
+
+// Write queues a copy of data into b at offset. len(data) and offset must be
+// multiples of 4. The write lands before the next submitted batch.
+func (d *Device) Write(b *Buffer, offset uint64, data []byte) error {
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	if len(data)%4 != 0 || offset%4 != 0 || offset+uint64(len(data)) > b.size {
+		return fmt.Errorf("gpu: write of %d bytes at %d into a %d-byte buffer: unaligned or out of range", len(data), offset, b.size)
+	}
+	// A write lands before the next submission, so work already recorded
+	// against this buffer must be submitted first.
+	if d.batch.touched[b] {
+		if err := d.Flush(); err != nil {
+			return err
+		}
+	}
+	return d.queue.WriteBuffer(b.raw, offset, data)
+}
+
+// Clear queues zeroing size bytes of b from offset (multiples of 4).
+func (d *Device) Clear(b *Buffer, offset, size uint64) error {
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if size == 0 {
+		return nil
+	}
+	enc, err := d.batch.encoderOutsidePass(d)
+	if err != nil {
+		return err
+	}
+	d.batch.touched[b] = true
+	return enc.ClearBuffer(b.raw, offset, size)
+}
+
+// Copy queues a copy of size bytes from src at srcOff to dst at dstOff
+// (multiples of 4).
+func (d *Device) Copy(src *Buffer, srcOff uint64, dst *Buffer, dstOff, size uint64) error {
+	if err := d.Err(); err != nil {
+		return err
+	}
+	if size == 0 {
+		return nil
+	}
+	enc, err := d.batch.encoderOutsidePass(d)
+	if err != nil {
+		return err
+	}
+	d.batch.touched[src], d.batch.touched[dst] = true, true
+	return enc.CopyBufferToBuffer(src.raw, srcOff, dst.raw, dstOff, size)
+}
+
+// Read submits the queued work, waits for it and returns size bytes of b
+// from offset (multiples of 4).
+func (d *Device) Read(b *Buffer, offset, size uint64) ([]byte, error) {
+	if err := d.Err(); err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		return nil, nil
+	}
+	if size%4 != 0 || offset%4 != 0 || offset+size > b.size {
+		return nil, fmt.Errorf("gpu: read of %d bytes at %d from a %d-byte buffer: unaligned or out of range", size, offset, b.size)
+	}
+	if err := d.ensureStaging(size); err != nil {
+		return nil, err
+	}
+	if err := d.Copy(b, offset, &Buffer{raw: d.staging, size: d.stageSize}, 0, size); err != nil {
+		return nil, err
+	}
+	if err := d.Flush(); err != nil {
+		return nil, err
+	}
+	done, status := false, wgpu.BufferMapAsyncStatus_Unknown
+	err := d.staging.MapAsync(wgpu.MapMode_Read, 0, size, func(s wgpu.BufferMapAsyncStatus) {
+		done, status = true, s
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gpu: mapping staging buffer: %w", err)
+	}
+	for !done {
+		d.raw.Poll(true, nil)
+		if err := d.lostErr(); err != nil {
+			return nil, err
+		}
+	}
+	if status != wgpu.BufferMapAsyncStatus_Success {
+		return nil, fmt.Errorf("gpu: mapping staging buffer failed: %s", status)
+	}
+	out := make([]byte, size)
+	copy(out, d.staging.GetMappedRange(0, uint(size)))
+	if err := d.staging.Unmap(); err != nil {
+		return nil, fmt.Errorf("gpu: unmapping staging buffer: %w", err)
+	}
+	return out, d.Err()
+}
+
+// lostErr returns the device-lost error, if any, without clearing others.
+func (d *Device) lostErr() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lost
+}
+
+// ensureStaging makes the map-read staging buffer at least size bytes.
+func (d *Device) ensureStaging(size uint64) error {
+	if d.staging != nil && d.stageSize >= size {
+		return nil
+	}
+	if d.staging != nil {
+		// Recorded copies into the old staging buffer must run first.
+		if err := d.Flush(); err != nil {
+			return err
+		}
+		d.staging.Destroy()
+		d.staging.Release()
+		d.staging = nil
+	}
+	n := bucket(size, d.limits.MaxBufferSize)
+	var raw *wgpu.Buffer
+	var cerr error
+	err := scoped(d.raw, "gpu: creating staging buffer", func() {
+		raw, cerr = d.raw.CreateBuffer(&wgpu.BufferDescriptor{
+			Usage: wgpu.BufferUsage_MapRead | wgpu.BufferUsage_CopyDst,
+			Size:  n,
+		})
+	})
+	if err = errors.Join(err, cerr); err != nil {
+		if raw != nil {
+			raw.Release()
+		}
+		return fmt.Errorf("gpu: staging buffer of %d bytes: %w", n, err)
+	}
+	d.staging, d.stageSize = raw, n
+	return nil
+}

@@ -1,0 +1,182 @@
+package gpu
+
+import (
+	"errors"
+	"fmt"
+	"runtime/cgo"
+	"sync"
+
+	"github.com/rajveermalviya/go-webgpu/wgpu"
+)
+
+// Limits are the device limits the compute layer works within.
+type Limits struct {
+	MaxStorageBufferBindingSize uint64 // largest storage binding, bytes
+	MaxBufferSize               uint64 // largest buffer, bytes
+	MaxStorageBuffersPerStage   uint32 // storage bindings one kernel may use
+	MaxWorkgroupsPerDimension   uint32 // dispatch count per axis
+	MaxWorkgroupStorageSize     uint32 // workgroup shared memory, bytes
+	MaxInvocationsPerWorkgroup  uint32
+	MinUniformOffsetAlignment   uint32
+	MinStorageOffsetAlignment   uint32
+}
+
+// ErrDeviceLost is wrapped by every error returned after the device is lost.
+var ErrDeviceLost = errors.New("gpu: device lost")
+
+// Device is an open WebGPU device with its queue, buffer pool, pipeline
+// cache and the batch of work recorded but not yet submitted.
+type Device struct {
+	inst    *Instance
+	raw     *wgpu.Device
+	queue   *wgpu.Queue
+	info    AdapterInfo
+	limits  Limits
+	errSink cgo.Handle
+
+	mu       sync.Mutex // guards asyncErr and lost, set from callbacks
+	asyncErr error
+	lost     error
+
+	pool      pool
+	pipelines pipelineCache
+	batch     batch
+	staging   *wgpu.Buffer
+	stageSize uint64
+	closed    bool
+}
+
+// Open opens adapter i (as Adapters lists it) with the adapter's own limits
+// for buffer sizes, storage bindings and workgroup memory, instead of
+// WebGPU's small defaults.
+func (in *Instance) Open(i int) (*Device, error) {
+	a, info, err := in.adapter(i)
+	if err != nil {
+		return nil, err
+	}
+	sup := a.GetLimits().Limits
+	req := wgpu.DefaultLimits()
+	req.MaxStorageBufferBindingSize = sup.MaxStorageBufferBindingSize
+	req.MaxBufferSize = sup.MaxBufferSize
+	req.MaxStorageBuffersPerShaderStage = sup.MaxStorageBuffersPerShaderStage
+	req.MaxComputeWorkgroupStorageSize = sup.MaxComputeWorkgroupStorageSize
+	req.MaxComputeInvocationsPerWorkgroup = sup.MaxComputeInvocationsPerWorkgroup
+	req.MaxComputeWorkgroupSizeX = sup.MaxComputeWorkgroupSizeX
+	req.MaxComputeWorkgroupSizeY = sup.MaxComputeWorkgroupSizeY
+	req.MaxComputeWorkgroupSizeZ = sup.MaxComputeWorkgroupSizeZ
+	req.MaxComputeWorkgroupsPerDimension = sup.MaxComputeWorkgroupsPerDimension
+
+	d := &Device{inst: in, info: info}
+	raw, err := a.RequestDevice(&wgpu.DeviceDescriptor{
+		Label:          "ia3",
+		RequiredLimits: &wgpu.RequiredLimits{Limits: req},
+		DeviceLostCallback: func(reason wgpu.DeviceLostReason, msg string) {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if d.lost == nil && !d.closed {
+				d.lost = fmt.Errorf("%w (%s): %s", ErrDeviceLost, reason, msg)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gpu: opening %s (%s): %w", info.Name, info.API, err)
+	}
+	d.raw = raw
+	d.errSink = setUncapturedErrors(raw, d.recordAsync)
+	d.queue = raw.GetQueue()
+	got := raw.GetLimits().Limits
+	d.limits = Limits{
+		MaxStorageBufferBindingSize: got.MaxStorageBufferBindingSize,
+		MaxBufferSize:               got.MaxBufferSize,
+		MaxStorageBuffersPerStage:   got.MaxStorageBuffersPerShaderStage,
+		MaxWorkgroupsPerDimension:   got.MaxComputeWorkgroupsPerDimension,
+		MaxWorkgroupStorageSize:     got.MaxComputeWorkgroupStorageSize,
+		MaxInvocationsPerWorkgroup:  got.MaxComputeInvocationsPerWorkgroup,
+		MinUniformOffsetAlignment:   max(got.MinUniformBufferOffsetAlignment, 16),
+		MinStorageOffsetAlignment:   got.MinStorageBufferOffsetAlignment,
+	}
+	d.pool.init(d)
+	d.pipelines.init()
+	return d, nil
+}
+
+// Info describes the adapter the device was opened on.
+func (d *Device) Info() AdapterInfo { return d.info }
+
+// Limits returns the limits the device was opened with.
+func (d *Device) Limits() Limits { return d.limits }
+
+// recordAsync keeps the first error wgpu reported outside an error scope.
+func (d *Device) recordAsync(typ wgpu.ErrorType, msg string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.asyncErr == nil {
+		d.asyncErr = fmt.Errorf("gpu: %s error: %s", typ, msg)
+	}
+}
+
+// Err returns and clears the error reported asynchronously since the last
+// call, or the device-lost error, which stays.
+func (d *Device) Err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return errors.New("gpu: device is closed")
+	}
+	if d.lost != nil {
+		return d.lost
+	}
+	err := d.asyncErr
+	d.asyncErr = nil
+	return err
+}
+
+// Counts are the live WebGPU objects of the instance, from wgpu's report.
+type Counts struct {
+	Buffers, BindGroups, ComputePipelines, CommandBuffers uint64
+}
+
+// Live reports how many buffers, bind groups and pipelines wgpu holds, for
+// leak tests.
+func (d *Device) Live() Counts {
+	r := d.inst.raw.GenerateReport()
+	for _, h := range []*wgpu.HubReport{r.Vulkan, r.Metal, r.Dx12, r.Dx11, r.Gl} {
+		if h != nil {
+			return Counts{
+				Buffers:          h.Buffers.NumOccupied,
+				BindGroups:       h.BindGroups.NumOccupied,
+				ComputePipelines: h.ComputePipelines.NumOccupied,
+				CommandBuffers:   h.CommandBuffers.NumOccupied,
+			}
+		}
+	}
+	return Counts{}
+}
+
+// Close waits for queued work, then releases every buffer, pipeline and the
+// device. Buffers handed out by Alloc must not be used afterwards.
+func (d *Device) Close() error {
+	if d.closed {
+		return nil
+	}
+	err := d.Sync()
+	d.batch.release()
+	d.pool.release()
+	d.pipelines.release()
+	if d.staging != nil {
+		d.staging.Destroy()
+		d.staging.Release()
+		d.staging = nil
+	}
+	d.queue.Release()
+	d.raw.Poll(true, nil)
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.raw.Release()
+	d.errSink.Delete()
+	if errors.Is(err, ErrDeviceLost) {
+		return nil
+	}
+	return err
+}

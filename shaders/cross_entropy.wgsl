@@ -1,0 +1,144 @@
+// Mean cross-entropy over the rows of logits [N, V] with I32 labels [N], and
+// its gradient, in three dispatches that run back to back without a readback:
+//
+//   ce_count   scratch, labels                  (1 workgroup)
+//       scratch[N] = number of rows whose label is not ignore_index
+//   ce_rows    scratch, labels, logits, dlogits (one workgroup per row)
+//       scratch[r] = logsumexp(row) - row[label], 0 for an ignored row;
+//       dlogits row = (softmax(row) - onehot(label)) / count, 0 if ignored
+//   ce_reduce  scratch, loss                    (1 workgroup)
+//       loss[0] = Σ scratch[0..N) / count, NaN when count is 0
+//
+// Every sum is a per-thread strided sum followed by a shared-memory tree, so
+// the loss is deterministic. The log-sum-exp subtracts the row maximum. A
+// label outside [0, V) that is not ignore_index has no target logit: its
+// row's loss is NaN (so the mean is NaN) and its gradient is the softmax.
+
+struct CEParams {
+    n: u32,
+    v: u32,
+    ignore_index: i32,
+    nan_bits: u32, // 0x7fc00000: a NaN the compiler cannot fold away
+}
+
+const CE_WG: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> ce_p: CEParams;
+@group(0) @binding(1) var<storage, read_write> ce_scratch: array<f32>; // [N + 1]
+@group(0) @binding(2) var<storage, read> ce_labels: array<i32>;
+@group(0) @binding(3) var<storage, read> ce_logits: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ce_dlogits: array<f32>;
+// ce_reduce binds the loss where the other entry points bind the labels.
+@group(0) @binding(2) var<storage, read_write> ce_loss: array<f32>;
+
+var<workgroup> ce_red: array<f32, CE_WG>;
+
+// ce_sum returns the workgroup-wide sum of v; every thread must call it.
+fn ce_sum(v: f32, lid: u32) -> f32 {
+    ce_red[lid] = v;
+    workgroupBarrier();
+    for (var s = CE_WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            ce_red[lid] = ce_red[lid] + ce_red[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let r = ce_red[0];
+    workgroupBarrier();
+    return r;
+}
+
+// ce_max returns the workgroup-wide maximum of v; every thread must call it.
+fn ce_max(v: f32, lid: u32) -> f32 {
+    ce_red[lid] = v;
+    workgroupBarrier();
+    for (var s = CE_WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            ce_red[lid] = max(ce_red[lid], ce_red[lid + s]);
+        }
+        workgroupBarrier();
+    }
+    let r = ce_red[0];
+    workgroupBarrier();
+    return r;
+}
+
+@compute @workgroup_size(256)
+fn ce_count(@builtin(local_invocation_index) lid: u32) {
+    var c = 0.0;
+    for (var i = lid; i < ce_p.n; i = i + CE_WG) {
+        if (ce_labels[i] != ce_p.ignore_index) {
+            c = c + 1.0;
+        }
+    }
+    let total = ce_sum(c, lid);
+    if (lid == 0u) {
+        ce_scratch[ce_p.n] = total;
+    }
+}
+
+@compute @workgroup_size(256)
+fn ce_rows(@builtin(workgroup_id) wid: vec3<u32>,
+           @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) lid: u32) {
+    let row = wid.x + wid.y * nwg.x;
+    if (row >= ce_p.n) {
+        return;
+    }
+    let v = ce_p.v;
+    let base = row * v;
+    // An ignored row runs the same reductions as any other (the branch comes
+    // only at the writes), so that every thread reaches every barrier.
+    let label = ce_labels[row];
+    let counted = label != ce_p.ignore_index;
+    var m = -3.40282347e+38;
+    for (var j = lid; j < v; j = j + CE_WG) {
+        m = max(m, ce_logits[base + j]);
+    }
+    m = ce_max(m, lid);
+    var s = 0.0;
+    for (var j = lid; j < v; j = j + CE_WG) {
+        s = s + exp(ce_logits[base + j] - m);
+    }
+    s = ce_sum(s, lid);
+    let inv_count = 1.0 / ce_scratch[ce_p.n];
+    let has_target = label >= 0 && u32(label) < v;
+    for (var j = lid; j < v; j = j + CE_WG) {
+        var g = 0.0;
+        if (counted) {
+            g = exp(ce_logits[base + j] - m) / s;
+            if (has_target && u32(label) == j) {
+                g = g - 1.0;
+            }
+            g = g * inv_count;
+        }
+        ce_dlogits[base + j] = g;
+    }
+    if (lid == 0u) {
+        var loss = 0.0;
+        if (counted) {
+            loss = bitcast<f32>(ce_p.nan_bits);
+            if (has_target) {
+                loss = log(s) - (ce_logits[base + u32(label)] - m);
+            }
+        }
+        ce_scratch[row] = loss;
+    }
+}
+
+@compute @workgroup_size(256)
+fn ce_reduce(@builtin(local_invocation_index) lid: u32) {
+    var acc = 0.0;
+    for (var i = lid; i < ce_p.n; i = i + CE_WG) {
+        acc = acc + ce_scratch[i];
+    }
+    let total = ce_sum(acc, lid);
+    if (lid == 0u) {
+        let count = ce_scratch[ce_p.n];
+        var loss = bitcast<f32>(ce_p.nan_bits);
+        if (count > 0.0) {
+            loss = total / count;
+        }
+        ce_loss[0] = loss;
+    }
+}

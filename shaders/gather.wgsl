@@ -1,0 +1,94 @@
+// Row gather (embedding lookup) and its backward, one thread per output
+// element (the linear index folds over y, groups1D).
+//
+//   gather            out F32 [N, D], table [V, D] as raw u32 words, ids I32 [N]
+//   scatter_add_rows  out F32 [rows, D], src F32 [N, D] as raw u32 words, ids I32 [N]
+//
+// The table is bound as u32 words whatever its dtype, so one entry point serves
+// F32 (one word per element, bitcast) and F16/BF16 (two elements per word, low
+// half first). An id outside [0, V) must never read outside the table: its
+// output row is written as zeros.
+//
+// WGSL has no float atomics, so scatter_add_rows gives every output element
+// exactly one owner: thread (c, blk) owns column c of the rows
+// [blk·rpb, blk·rpb + rpb). It zeroes them, then walks all N ids in ascending
+// order and adds src[i, c] when ids[i] falls in its block: no two threads
+// write one element, and the order of the additions is fixed.
+
+struct GatherParams {
+    n: u32,     // gather: N·D outputs; scatter: D·blocks threads
+    d: u32,
+    v: u32,     // gather: table rows V; scatter: output rows
+    dtype: u32, // gather: 0 F32, 1 F16, 2 BF16
+    nids: u32,  // scatter: N
+    rpb: u32,   // scatter: output rows per block
+    pad0: u32,
+    pad1: u32,
+}
+
+const GATHER_WG: u32 = 256u;
+
+@group(0) @binding(0) var<uniform> ga_p: GatherParams;
+@group(0) @binding(1) var<storage, read_write> ga_out: array<f32>;
+@group(0) @binding(2) var<storage, read> ga_src: array<u32>;
+@group(0) @binding(3) var<storage, read> ga_ids: array<i32>;
+
+// ga_load returns element idx of the table, widened to f32.
+fn ga_load(idx: u32) -> f32 {
+    switch (ga_p.dtype) {
+        case 1u: {
+            let w = ga_src[idx / 2u];
+            return unpack2x16float(w)[idx & 1u];
+        }
+        case 2u: {
+            let w = ga_src[idx / 2u];
+            if ((idx & 1u) == 1u) {
+                return bitcast<f32>(w & 0xffff0000u);
+            }
+            return bitcast<f32>(w << 16u);
+        }
+        default: {
+            return bitcast<f32>(ga_src[idx]);
+        }
+    }
+}
+
+@compute @workgroup_size(256)
+fn gather(@builtin(global_invocation_id) gid: vec3<u32>,
+          @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * (nwg.x * GATHER_WG);
+    if (e >= ga_p.n) {
+        return;
+    }
+    let d = ga_p.d;
+    let id = ga_ids[e / d];
+    var y = 0.0;
+    if (id >= 0 && u32(id) < ga_p.v) {
+        y = ga_load(u32(id) * d + e % d);
+    }
+    ga_out[e] = y;
+}
+
+@compute @workgroup_size(256)
+fn scatter_add_rows(@builtin(global_invocation_id) gid: vec3<u32>,
+                    @builtin(num_workgroups) nwg: vec3<u32>) {
+    let t = gid.x + gid.y * (nwg.x * GATHER_WG);
+    if (t >= ga_p.n) {
+        return;
+    }
+    let d = ga_p.d;
+    let c = t % d;
+    let rpb = ga_p.rpb;
+    let lo = (t / d) * rpb;
+    let hi = min(lo + rpb, ga_p.v);
+    for (var r = lo; r < hi; r = r + 1u) {
+        ga_out[r * d + c] = 0.0;
+    }
+    for (var i = 0u; i < ga_p.nids; i = i + 1u) {
+        let id = ga_ids[i];
+        if (id >= i32(lo) && id < i32(hi)) {
+            let o = u32(id) * d + c;
+            ga_out[o] = ga_out[o] + bitcast<f32>(ga_src[i * d + c]);
+        }
+    }
+}
