@@ -1,0 +1,398 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Task types, spelled as PEFT's TaskType enum spells them.
+const (
+	TaskCausalLM          = "CAUSAL_LM"
+	TaskSeq2SeqLM         = "SEQ_2_SEQ_LM"
+	TaskSeqCls            = "SEQ_CLS"
+	TaskFeatureExtraction = "FEATURE_EXTRACTION"
+)
+
+// Config is a model's config.json, with the fields the architectures use
+// parsed into typed form. Raw keeps the whole file so that Save writes it
+// back unchanged.
+//
+// The fields are shared across families where transformers' meaning is the
+// same (Hidden is n_embd for GPT-2, hidden_size for Llama and BERT, d_model
+// for T5); family-specific fields say which family reads them.
+type Config struct {
+	ModelType     string
+	Architectures []string
+	// Architecture is the class this package builds: the first entry of
+	// Architectures, or the family's default when the file names none.
+	Architecture string
+	// TaskType is CAUSAL_LM, SEQ_2_SEQ_LM, SEQ_CLS or FEATURE_EXTRACTION
+	// (a bare encoder such as BertModel), derived from Architecture.
+	TaskType string
+	// Raw is the whole config.json.
+	Raw map[string]any
+
+	VocabSize    int
+	Hidden       int // n_embd, hidden_size, d_model
+	Layers       int // n_layer, num_hidden_layers, num_layers (T5 encoder)
+	Heads        int
+	KVHeads      int // num_key_value_heads; equals Heads without GQA
+	HeadDim      int // head_dim, d_kv, or Hidden/Heads
+	Intermediate int // n_inner (4·n_embd when null), intermediate_size, d_ff
+	MaxPositions int // n_positions, max_position_embeddings (0 for T5)
+	NormEps      float64
+	// Act is the activation's transformers name: gelu_new, gelu, silu, relu.
+	Act string
+	// TieWordEmbeddings says the output head shares the input embedding.
+	TieWordEmbeddings bool
+
+	// PadTokenID is -1 when the config has none.
+	PadTokenID int
+
+	// GPT-2.
+	ScaleAttnWeights           bool
+	ScaleAttnByInverseLayerIdx bool
+
+	// Llama family (llama, mistral, qwen2).
+	AttentionBias bool // bias on q/k/v/o (llama attention_bias)
+	QKVBias       bool // bias on q/k/v only (qwen2)
+	MLPBias       bool
+	Rope          RopeConfig
+
+	// T5.
+	DecoderLayers        int
+	RelAttnBuckets       int
+	RelAttnMaxDistance   int
+	GatedFF              bool // feed_forward_proj "gated-…" (T5 v1.1, FLAN-T5)
+	ScaleDecoderOutputs  bool // decoder output × d_model^-0.5 before lm_head
+	DecoderStartTokenID  int
+	hasDecoderStartToken bool
+
+	// BERT and RoBERTa.
+	TypeVocabSize int
+	NumLabels     int
+	ProblemType   string // "", "regression", "single_label_classification"
+}
+
+// RopeConfig describes rotary position embeddings (Llama family).
+type RopeConfig struct {
+	Theta float64
+	// Type is "default", "linear" or "llama3".
+	Type   string
+	Factor float64 // linear and llama3
+	// Llama 3 frequency smoothing.
+	LowFreqFactor, HighFreqFactor float64
+	OriginalMaxPositions          int
+}
+
+// family describes one supported model_type.
+type family struct {
+	defaultArch string
+	archs       []string // architectures this package builds
+	parse       func(p *cfgParser, c *Config)
+}
+
+var families = map[string]family{
+	"gpt2":    {"GPT2LMHeadModel", []string{"GPT2LMHeadModel"}, parseGPT2},
+	"llama":   {"LlamaForCausalLM", []string{"LlamaForCausalLM"}, parseLlama},
+	"mistral": {"MistralForCausalLM", []string{"MistralForCausalLM"}, parseLlama},
+	"qwen2":   {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM"}, parseLlama},
+	"t5":      {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
+	"bert":    {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
+	"roberta": {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
+}
+
+// SupportedModelTypes lists the config.json model_type values this package
+// builds, sorted.
+func SupportedModelTypes() []string {
+	out := make([]string, 0, len(families))
+	for k := range families {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// LoadConfig reads dir/config.json.
+func LoadConfig(dir string) (*Config, error) {
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read model config: %w", err)
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseConfig parses the contents of a config.json. Errors name the field.
+func ParseConfig(data []byte) (*Config, error) {
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("config.json is not a JSON object: %w", err)
+	}
+	return ConfigFromMap(raw)
+}
+
+// ConfigFromMap builds a Config from a decoded config.json (numbers as
+// float64, as encoding/json decodes them).
+func ConfigFromMap(raw map[string]any) (*Config, error) {
+	p := &cfgParser{raw: raw}
+	c := &Config{Raw: raw}
+	c.ModelType = p.str("model_type", "")
+	if c.ModelType == "" {
+		if p.err != nil {
+			return nil, p.err
+		}
+		return nil, fmt.Errorf("config.json: field \"model_type\" is missing (supported: %s)",
+			strings.Join(SupportedModelTypes(), ", "))
+	}
+	fam, ok := families[c.ModelType]
+	if !ok {
+		return nil, fmt.Errorf("config.json: model_type %q is not supported (supported: %s)",
+			c.ModelType, strings.Join(SupportedModelTypes(), ", "))
+	}
+	c.Architectures = p.strings("architectures")
+	c.Architecture = fam.defaultArch
+	if len(c.Architectures) > 0 {
+		c.Architecture = c.Architectures[0]
+	}
+	if !contains(fam.archs, c.Architecture) {
+		return nil, fmt.Errorf("config.json: architecture %q of model_type %q is not supported (supported: %s)",
+			c.Architecture, c.ModelType, strings.Join(fam.archs, ", "))
+	}
+	c.TaskType = taskOf(c.Architecture)
+	c.PadTokenID = p.optInt("pad_token_id", -1)
+	fam.parse(p, c)
+	if p.err != nil {
+		return nil, p.err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// taskOf derives the PEFT task type from a transformers class name.
+func taskOf(arch string) string {
+	switch {
+	case strings.HasSuffix(arch, "ForCausalLM"), strings.HasSuffix(arch, "LMHeadModel"):
+		return TaskCausalLM
+	case strings.HasSuffix(arch, "ForConditionalGeneration"):
+		return TaskSeq2SeqLM
+	case strings.HasSuffix(arch, "ForSequenceClassification"):
+		return TaskSeqCls
+	}
+	return TaskFeatureExtraction
+}
+
+func parseGPT2(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 50257)
+	c.Hidden = p.int("n_embd", 768)
+	c.Layers = p.int("n_layer", 12)
+	c.Heads = p.int("n_head", 12)
+	c.KVHeads = c.Heads
+	c.MaxPositions = p.int("n_positions", 1024)
+	c.Intermediate = p.optInt("n_inner", 4*c.Hidden)
+	c.NormEps = p.float("layer_norm_epsilon", 1e-5)
+	c.Act = p.str("activation_function", "gelu_new")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
+	c.ScaleAttnWeights = p.bool("scale_attn_weights", true)
+	c.ScaleAttnByInverseLayerIdx = p.bool("scale_attn_by_inverse_layer_idx", false)
+	if p.bool("add_cross_attention", false) {
+		p.fail("add_cross_attention", "cross attention in GPT-2 is not supported")
+	}
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+}
+
+func parseLlama(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 32000)
+	c.Hidden = p.int("hidden_size", 4096)
+	c.Intermediate = p.int("intermediate_size", 11008)
+	c.Layers = p.int("num_hidden_layers", 32)
+	c.Heads = p.int("num_attention_heads", 32)
+	c.KVHeads = p.optInt("num_key_value_heads", c.Heads)
+	c.MaxPositions = p.int("max_position_embeddings", 2048)
+	c.NormEps = p.float("rms_norm_eps", 1e-6)
+	c.Act = p.str("hidden_act", "silu")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", false)
+	if c.Heads > 0 {
+		c.HeadDim = p.optInt("head_dim", c.Hidden/c.Heads)
+	}
+	switch c.ModelType {
+	case "qwen2":
+		// Qwen2Attention always has q/k/v biases and a bias-free o_proj.
+		c.QKVBias = true
+		// sliding_window / use_sliding_window: transformers applies the
+		// window only past sliding_window tokens on layers configured for
+		// it; sequences here are shorter, so it is ignored.
+	case "mistral":
+		// sliding_window is ignored: it only matters for sequences longer
+		// than the window (4096 tokens for Mistral 7B).
+	default:
+		c.AttentionBias = p.bool("attention_bias", false)
+		c.MLPBias = p.bool("mlp_bias", false)
+	}
+	c.Rope = parseRope(p)
+}
+
+// parseRope reads rope_parameters (transformers 5) or rope_theta and
+// rope_scaling (transformers 4).
+func parseRope(p *cfgParser) RopeConfig {
+	r := RopeConfig{Theta: 10000, Type: "default", Factor: 1}
+	params, ok := p.raw["rope_parameters"].(map[string]any)
+	if !ok {
+		r.Theta = p.float("rope_theta", 10000)
+		params, _ = p.raw["rope_scaling"].(map[string]any)
+	}
+	if params == nil {
+		return r
+	}
+	sub := &cfgParser{raw: params, prefix: "rope_parameters."}
+	if !ok {
+		sub.prefix = "rope_scaling."
+	} else {
+		r.Theta = sub.float("rope_theta", 10000)
+	}
+	r.Type = sub.str("rope_type", "")
+	if r.Type == "" {
+		r.Type = sub.str("type", "default")
+	}
+	switch r.Type {
+	case "default":
+	case "linear":
+		r.Factor = sub.float("factor", 1)
+	case "llama3":
+		r.Factor = sub.float("factor", 8)
+		r.LowFreqFactor = sub.float("low_freq_factor", 1)
+		r.HighFreqFactor = sub.float("high_freq_factor", 4)
+		r.OriginalMaxPositions = sub.int("original_max_position_embeddings", 8192)
+	default:
+		sub.fail("rope_type", fmt.Sprintf("rope type %q is not supported (supported: default, linear, llama3)", r.Type))
+	}
+	if sub.err != nil && p.err == nil {
+		p.err = sub.err
+	}
+	return r
+}
+
+func parseT5(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 32128)
+	c.Hidden = p.int("d_model", 512)
+	c.HeadDim = p.int("d_kv", 64)
+	c.Intermediate = p.int("d_ff", 2048)
+	c.Layers = p.int("num_layers", 6)
+	c.DecoderLayers = p.optInt("num_decoder_layers", c.Layers)
+	c.Heads = p.int("num_heads", 8)
+	c.KVHeads = c.Heads
+	c.RelAttnBuckets = p.int("relative_attention_num_buckets", 32)
+	c.RelAttnMaxDistance = p.int("relative_attention_max_distance", 128)
+	c.NormEps = p.float("layer_norm_epsilon", 1e-6)
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
+	// transformers 5 saves scale_decoder_outputs; older configs derive it
+	// from tie_word_embeddings.
+	c.ScaleDecoderOutputs = p.bool("scale_decoder_outputs", c.TieWordEmbeddings)
+	proj := p.str("feed_forward_proj", "relu")
+	parts := strings.Split(proj, "-")
+	c.Act = parts[len(parts)-1]
+	c.GatedFF = parts[0] == "gated"
+	if (len(parts) > 1 && !c.GatedFF) || len(parts) > 2 {
+		p.fail("feed_forward_proj", fmt.Sprintf("%q is not of the form ACT or gated-ACT", proj))
+	}
+	if proj == "gated-gelu" {
+		c.Act = "gelu_new"
+	}
+	if c.PadTokenID < 0 {
+		c.PadTokenID = 0
+	}
+	if _, set := p.raw["decoder_start_token_id"]; set {
+		c.DecoderStartTokenID = p.optInt("decoder_start_token_id", c.PadTokenID)
+	} else {
+		c.DecoderStartTokenID = c.PadTokenID
+	}
+	c.hasDecoderStartToken = true
+}
+
+func parseBERT(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 30522)
+	c.Hidden = p.int("hidden_size", 768)
+	c.Layers = p.int("num_hidden_layers", 12)
+	c.Heads = p.int("num_attention_heads", 12)
+	c.KVHeads = c.Heads
+	c.Intermediate = p.int("intermediate_size", 3072)
+	c.Act = p.str("hidden_act", "gelu")
+	c.MaxPositions = p.int("max_position_embeddings", 512)
+	c.TypeVocabSize = p.int("type_vocab_size", 2)
+	c.NormEps = p.float("layer_norm_eps", 1e-12)
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	if pe := p.str("position_embedding_type", "absolute"); pe != "absolute" {
+		p.fail("position_embedding_type", fmt.Sprintf("%q is not supported (only \"absolute\")", pe))
+	}
+	if c.ModelType == "roberta" && c.PadTokenID < 0 {
+		c.PadTokenID = 1
+	}
+	c.NumLabels = 2
+	if m, ok := p.raw["id2label"].(map[string]any); ok && len(m) > 0 {
+		c.NumLabels = len(m)
+	} else {
+		c.NumLabels = p.optInt("num_labels", 2)
+	}
+	c.ProblemType = p.str("problem_type", "")
+	switch c.ProblemType {
+	case "", "regression", "single_label_classification":
+	default:
+		p.fail("problem_type", fmt.Sprintf("%q is not supported (regression or single_label_classification)", c.ProblemType))
+	}
+}
+
+// validate checks the relations between fields the architectures rely on.
+func (c *Config) validate() error {
+	pos := map[string]int{"vocab_size": c.VocabSize, "hidden size": c.Hidden, "layers": c.Layers,
+		"attention heads": c.Heads, "intermediate size": c.Intermediate, "head dim": c.HeadDim}
+	for name, v := range pos {
+		if v <= 0 {
+			return fmt.Errorf("config.json: %s must be positive, got %d", name, v)
+		}
+	}
+	if c.KVHeads <= 0 || c.Heads%c.KVHeads != 0 {
+		return fmt.Errorf("config.json: num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
+	}
+	switch c.ModelType {
+	case "gpt2", "bert", "roberta":
+		if c.Hidden%c.Heads != 0 {
+			return fmt.Errorf("config.json: hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
+		}
+	}
+	if c.ModelType == "t5" && c.DecoderLayers <= 0 {
+		return fmt.Errorf("config.json: num_decoder_layers must be positive, got %d", c.DecoderLayers)
+	}
+	if c.HeadDim%2 != 0 && c.Rope.Theta > 0 && isLlamaFamily(c.ModelType) {
+		return fmt.Errorf("config.json: head_dim %d must be even for rotary embeddings", c.HeadDim)
+	}
+	if c.TaskType == TaskSeqCls && c.NumLabels <= 0 {
+		return errors.New("config.json: num_labels must be positive for sequence classification")
+	}
+	return nil
+}
+
+func isLlamaFamily(t string) bool { return t == "llama" || t == "mistral" || t == "qwen2" }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

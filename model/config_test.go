@@ -1,0 +1,122 @@
+package model
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/model/modeltest"
+)
+
+func TestLoadConfigFixtures(t *testing.T) {
+	for _, c := range modeltest.Cases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			cfg, err := LoadConfig(filepath.Join(c.Dir, "base"))
+			require.NoError(t, err)
+			assert.Equal(t, c.Meta.TaskType, cfg.TaskType)
+			assert.NotEmpty(t, cfg.Raw)
+		})
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		json  string
+		check func(t *testing.T, c *Config)
+	}{
+		{"gpt2 defaults", `{"model_type":"gpt2","n_embd":64,"n_head":4,"n_layer":2,"vocab_size":256,"n_inner":null}`,
+			func(t *testing.T, c *Config) {
+				assert.Equal(t, "GPT2LMHeadModel", c.Architecture)
+				assert.Equal(t, TaskCausalLM, c.TaskType)
+				assert.Equal(t, 256, c.Intermediate)
+				assert.Equal(t, 16, c.HeadDim)
+				assert.Equal(t, "gelu_new", c.Act)
+				assert.True(t, c.TieWordEmbeddings)
+				assert.Equal(t, -1, c.PadTokenID)
+			}},
+		{"llama rope_theta v4", `{"model_type":"llama","hidden_size":64,"num_attention_heads":4,"num_hidden_layers":1,
+			"intermediate_size":128,"vocab_size":10,"rope_theta":500000,"rope_scaling":{"rope_type":"llama3","factor":8,
+			"low_freq_factor":1,"high_freq_factor":4,"original_max_position_embeddings":8192}}`,
+			func(t *testing.T, c *Config) {
+				assert.Equal(t, 500000.0, c.Rope.Theta)
+				assert.Equal(t, "llama3", c.Rope.Type)
+				assert.Equal(t, 8.0, c.Rope.Factor)
+				assert.Equal(t, 4, c.KVHeads)
+				assert.Equal(t, 16, c.HeadDim)
+			}},
+		{"llama rope_parameters v5", `{"model_type":"llama","hidden_size":64,"num_attention_heads":4,"num_key_value_heads":2,
+			"num_hidden_layers":1,"intermediate_size":128,"vocab_size":10,"head_dim":32,"attention_bias":true,
+			"rope_parameters":{"rope_theta":1000.0,"rope_type":"linear","factor":2.0}}`,
+			func(t *testing.T, c *Config) {
+				assert.Equal(t, 1000.0, c.Rope.Theta)
+				assert.Equal(t, "linear", c.Rope.Type)
+				assert.Equal(t, 2.0, c.Rope.Factor)
+				assert.Equal(t, 2, c.KVHeads)
+				assert.Equal(t, 32, c.HeadDim)
+				assert.True(t, c.AttentionBias)
+			}},
+		{"qwen2 biases", `{"model_type":"qwen2","architectures":["Qwen2ForCausalLM"],"hidden_size":64,"num_attention_heads":4,
+			"num_hidden_layers":1,"intermediate_size":128,"vocab_size":10,"tie_word_embeddings":true}`,
+			func(t *testing.T, c *Config) {
+				assert.True(t, c.QKVBias)
+				assert.False(t, c.AttentionBias)
+				assert.True(t, c.TieWordEmbeddings)
+			}},
+		{"t5 gated-gelu", `{"model_type":"t5","d_model":64,"d_kv":16,"d_ff":128,"num_layers":2,"num_heads":4,
+			"vocab_size":100,"feed_forward_proj":"gated-gelu","tie_word_embeddings":false}`,
+			func(t *testing.T, c *Config) {
+				assert.True(t, c.GatedFF)
+				assert.Equal(t, "gelu_new", c.Act)
+				assert.Equal(t, 2, c.DecoderLayers)
+				assert.False(t, c.ScaleDecoderOutputs)
+				assert.Equal(t, 0, c.DecoderStartTokenID)
+				assert.Equal(t, TaskSeq2SeqLM, c.TaskType)
+			}},
+		{"bert labels", `{"model_type":"bert","architectures":["BertForSequenceClassification"],"hidden_size":64,
+			"num_attention_heads":4,"num_hidden_layers":1,"intermediate_size":128,"vocab_size":10,
+			"id2label":{"0":"a","1":"b","2":"c","3":"d"}}`,
+			func(t *testing.T, c *Config) {
+				assert.Equal(t, 4, c.NumLabels)
+				assert.Equal(t, TaskSeqCls, c.TaskType)
+			}},
+		{"roberta base encoder", `{"model_type":"roberta","architectures":["RobertaModel"],"hidden_size":64,
+			"num_attention_heads":4,"num_hidden_layers":1,"intermediate_size":128,"vocab_size":10}`,
+			func(t *testing.T, c *Config) {
+				assert.Equal(t, TaskFeatureExtraction, c.TaskType)
+				assert.Equal(t, 1, c.PadTokenID)
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tt.json))
+			require.NoError(t, err)
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, json, want string
+	}{
+		{"unknown type", `{"model_type":"falcon"}`, `model_type "falcon" is not supported (supported: bert, gpt2, llama, mistral, qwen2, roberta, t5)`},
+		{"missing type", `{"n_embd":3}`, `field "model_type" is missing`},
+		{"wrong type", `{"model_type":"gpt2","n_embd":"big"}`, `config.json: field "n_embd": want an integer, got big`},
+		{"fraction", `{"model_type":"gpt2","n_layer":1.5}`, `field "n_layer": want an integer`},
+		{"bad arch", `{"model_type":"gpt2","architectures":["GPT2ForTokenClassification"]}`, `architecture "GPT2ForTokenClassification"`},
+		{"bad rope", `{"model_type":"llama","rope_parameters":{"rope_type":"yarn","rope_theta":1}}`, `field "rope_parameters.rope_type": rope type "yarn" is not supported`},
+		{"bad ff", `{"model_type":"t5","feed_forward_proj":"very-gated-gelu"}`, `field "feed_forward_proj"`},
+		{"gqa", `{"model_type":"llama","num_attention_heads":4,"num_key_value_heads":3}`, `num_key_value_heads 3 must divide`},
+		{"not json", `[1,2]`, `not a JSON object`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.json))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
