@@ -19,7 +19,8 @@ type Provider interface {
 	// string that opens it. Devices that cannot compute are listed with
 	// Compute false and a Reason.
 	Devices(ctx context.Context) ([]DeviceInfo, error)
-	// Open opens the device whose Spec is spec.
+	// Open opens the device whose Spec is spec. It returns the raw
+	// backend; the package-level Open wraps it with Checked.
 	Open(ctx context.Context, spec string) (Backend, error)
 }
 
@@ -90,6 +91,7 @@ func typeRank(t string) int {
 // Open opens a device by spec: "auto" (the best device: a discrete GPU, then
 // an integrated one, then a software adapter, then the CPU backend), "cpu",
 // "gpu" (the best GPU adapter) or "gpu:N" (adapter N as Devices lists it).
+// The backend it returns validates every call (see Checked).
 func Open(ctx context.Context, spec string) (Backend, error) {
 	spec = strings.TrimSpace(strings.ToLower(spec))
 	if spec == "" {
@@ -101,7 +103,11 @@ func Open(ctx context.Context, spec string) (Backend, error) {
 	name, _, _ := strings.Cut(spec, ":")
 	for _, p := range providers() {
 		if p.Name() == name {
-			return p.Open(ctx, spec)
+			b, err := p.Open(ctx, spec)
+			if err != nil {
+				return nil, err
+			}
+			return Checked(b), nil
 		}
 	}
 	return nil, fmt.Errorf("unknown device %q: want auto, cpu, gpu or gpu:N (see `ia3 devices`)", spec)
