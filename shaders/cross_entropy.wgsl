@@ -6,7 +6,8 @@
 //   ce_rows    scratch, labels, logits, dlogits (one workgroup per row)
 //       scratch[r] = logsumexp(row) - row[label], 0 for an ignored row;
 //       dlogits row = (softmax(row) - onehot(label)) / count, 0 if ignored
-//   ce_reduce  scratch, loss                    (1 workgroup)
+//   ce_reduce  scratch, labels, logits, dlogits, loss (1 workgroup; binds all
+//              five, reads scratch and writes loss)
 //       loss[0] = Σ scratch[0..N) / count, NaN when count is 0
 //
 // Every sum is a per-thread strided sum followed by a shared-memory tree, so
@@ -28,8 +29,7 @@ const CE_WG: u32 = 256u;
 @group(0) @binding(2) var<storage, read> ce_labels: array<i32>;
 @group(0) @binding(3) var<storage, read> ce_logits: array<f32>;
 @group(0) @binding(4) var<storage, read_write> ce_dlogits: array<f32>;
-// ce_reduce binds the loss where the other entry points bind the labels.
-@group(0) @binding(2) var<storage, read_write> ce_loss: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ce_loss: array<f32>;      // [1]
 
 var<workgroup> ce_red: array<f32, CE_WG>;
 

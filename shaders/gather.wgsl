@@ -1,13 +1,15 @@
 // Row gather (embedding lookup) and its backward, one thread per output
-// element (the linear index folds over y, groups1D).
+// element or column block (launched with groups1D; linear_index of
+// common.wgsl recovers the index).
 //
 //   gather            out F32 [N, D], table [V, D] as raw u32 words, ids I32 [N]
 //   scatter_add_rows  out F32 [rows, D], src F32 [N, D] as raw u32 words, ids I32 [N]
 //
-// The table is bound as u32 words whatever its dtype, so one entry point serves
-// F32 (one word per element, bitcast) and F16/BF16 (two elements per word, low
-// half first). An id outside [0, V) must never read outside the table: its
-// output row is written as zeros.
+// The table is bound as u32 words whatever its dtype, so one entry point
+// serves F32 (one word per element) and F16/BF16 (two elements per word, low
+// half first), widened by load_w of common.wgsl. An id outside [0, V) never
+// reads outside the table: its output row is written as zeros. The same
+// holds for scatter_add_rows: an id outside [0, rows) adds nowhere.
 //
 // WGSL has no float atomics, so scatter_add_rows gives every output element
 // exactly one owner: thread (c, blk) owns column c of the rows
@@ -19,7 +21,7 @@ struct GatherParams {
     n: u32,     // gather: N·D outputs; scatter: D·blocks threads
     d: u32,
     v: u32,     // gather: table rows V; scatter: output rows
-    dtype: u32, // gather: 0 F32, 1 F16, 2 BF16
+    dtype: u32, // gather: DT_F32, DT_F16 or DT_BF16 (common.wgsl)
     nids: u32,  // scatter: N
     rpb: u32,   // scatter: output rows per block
     pad0: u32,
@@ -33,30 +35,10 @@ const GATHER_WG: u32 = 256u;
 @group(0) @binding(2) var<storage, read> ga_src: array<u32>;
 @group(0) @binding(3) var<storage, read> ga_ids: array<i32>;
 
-// ga_load returns element idx of the table, widened to f32.
-fn ga_load(idx: u32) -> f32 {
-    switch (ga_p.dtype) {
-        case 1u: {
-            let w = ga_src[idx / 2u];
-            return unpack2x16float(w)[idx & 1u];
-        }
-        case 2u: {
-            let w = ga_src[idx / 2u];
-            if ((idx & 1u) == 1u) {
-                return bitcast<f32>(w & 0xffff0000u);
-            }
-            return bitcast<f32>(w << 16u);
-        }
-        default: {
-            return bitcast<f32>(ga_src[idx]);
-        }
-    }
-}
-
 @compute @workgroup_size(256)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>,
           @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = gid.x + gid.y * (nwg.x * GATHER_WG);
+    let e = linear_index(gid, nwg, GATHER_WG);
     if (e >= ga_p.n) {
         return;
     }
@@ -64,7 +46,8 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>,
     let id = ga_ids[e / d];
     var y = 0.0;
     if (id >= 0 && u32(id) < ga_p.v) {
-        y = ga_load(u32(id) * d + e % d);
+        let idx = u32(id) * d + e % d;
+        y = load_w(ga_src[word_index(ga_p.dtype, idx)], ga_p.dtype, idx);
     }
     ga_out[e] = y;
 }
@@ -72,7 +55,7 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(256)
 fn scatter_add_rows(@builtin(global_invocation_id) gid: vec3<u32>,
                     @builtin(num_workgroups) nwg: vec3<u32>) {
-    let t = gid.x + gid.y * (nwg.x * GATHER_WG);
+    let t = linear_index(gid, nwg, GATHER_WG);
     if (t >= ga_p.n) {
         return;
     }

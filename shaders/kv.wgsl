@@ -1,5 +1,6 @@
 // Grouped-query attention helpers on [B, heads, T, D] tensors, one thread per
-// output element (the linear index folds over y, groups1D).
+// output element (launched with groups1D; linear_index of common.wgsl
+// recovers the index).
 //   repeat_kv  out [B, Hkv·n, T, D], x [B, Hkv, T, D]: head h reads x's head h / n
 //   sum_kv     out [B, Hkv, T, D], x [B, Hkv·n, T, D]: head g sums heads g·n .. g·n+n-1
 // sum_kv adds the n heads in ascending order, so it is deterministic.
@@ -20,7 +21,7 @@ const KV_WG: u32 = 256u;
 @compute @workgroup_size(256)
 fn repeat_kv(@builtin(global_invocation_id) gid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = gid.x + gid.y * (nwg.x * KV_WG);
+    let e = linear_index(gid, nwg, KV_WG);
     if (e >= kv_p.n) {
         return;
     }
@@ -35,7 +36,7 @@ fn repeat_kv(@builtin(global_invocation_id) gid: vec3<u32>,
 @compute @workgroup_size(256)
 fn sum_kv(@builtin(global_invocation_id) gid: vec3<u32>,
           @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = gid.x + gid.y * (nwg.x * KV_WG);
+    let e = linear_index(gid, nwg, KV_WG);
     if (e >= kv_p.n) {
         return;
     }

@@ -5,7 +5,8 @@
 // where the angle of feature i at position pos is the float32 product
 // pos·inv_freq[i], as transformers computes it. Features at or past R are
 // copied. Inverse rotates by the negative angle (the backward pass). One
-// thread per element; the linear index folds over y (groups1D).
+// thread per element, launched with groups1D (linear_index of common.wgsl
+// recovers the index).
 //
 //   rope  out, x, inv_freq, positions (I32 [T] or [B, T])
 
@@ -55,7 +56,7 @@ fn rope_sincos(a: f32) -> vec2<f32> {
 @compute @workgroup_size(256)
 fn rope(@builtin(global_invocation_id) gid: vec3<u32>,
         @builtin(num_workgroups) nwg: vec3<u32>) {
-    let e = gid.x + gid.y * (nwg.x * ROPE_WG);
+    let e = linear_index(gid, nwg, ROPE_WG);
     if (e >= rope_p.n) {
         return;
     }

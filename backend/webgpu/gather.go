@@ -1,0 +1,127 @@
+package webgpu
+
+import (
+	"fmt"
+
+	"github.com/ia3/ia3/backend"
+)
+
+// gatherWG is the workgroup size of gather.wgsl.
+const gatherWG = 256
+
+// scatterThreads is about how many threads ScatterAddRows runs: enough to
+// fill a GPU, each owning one column of a block of output rows.
+const scatterThreads = 1 << 16
+
+// gatherParams mirrors GatherParams in shaders/gather.wgsl.
+type gatherParams struct {
+	N     uint32
+	D     uint32
+	V     uint32
+	DType uint32
+	NIDs  uint32
+	RPB   uint32
+	Pad0  uint32
+	Pad1  uint32
+}
+
+// dtypeCode returns the DT_* code common.wgsl uses for a float dtype.
+func dtypeCode(dt backend.DType) (uint32, bool) {
+	switch dt {
+	case backend.F32:
+		return 0, true
+	case backend.F16:
+		return 1, true
+	case backend.BF16:
+		return 2, true
+	}
+	return 0, false
+}
+
+// idsOf checks ids is an I32 vector.
+func idsOf(op string, ids *tensor) error {
+	if len(ids.shape) != 1 || ids.dtype != backend.I32 {
+		return fmt.Errorf("webgpu: %s: ids %v %s: want I32 [N]", op, ids.shape, ids.dtype)
+	}
+	return nil
+}
+
+// Gather picks rows of table [V, D] (F32, F16 or BF16, widened to F32) by
+// the I32 ids [N], giving [N, D]. An id outside [0, V) reads nothing: its
+// row of the result is zeros. (The backend has no device-side error flag
+// yet, so such an id is not reported as an error.)
+func (b *Backend) Gather(table, ids backend.Tensor) (backend.Tensor, error) {
+	const op = "Gather"
+	tt, err := b.tensorOf(op, table)
+	if err != nil {
+		return nil, err
+	}
+	it, err := b.tensorOf(op, ids)
+	if err != nil {
+		return nil, err
+	}
+	code, ok := dtypeCode(tt.dtype)
+	if len(tt.shape) != 2 || !ok {
+		return nil, fmt.Errorf("webgpu: %s: table %v %s: want F32, F16 or BF16 [V, D]", op, tt.shape, tt.dtype)
+	}
+	if err := idsOf(op, it); err != nil {
+		return nil, err
+	}
+	v, d := tt.shape[0], tt.shape[1]
+	out, err := b.alloc(op, backend.F32, it.n, d)
+	if err != nil {
+		return nil, err
+	}
+	if out.n == 0 {
+		return out, nil
+	}
+	p := gatherParams{N: uint32(out.n), D: uint32(d), V: uint32(v), DType: code}
+	if err := b.dispatch("gather.wgsl", "gather", &p, b.groups1D(out.n, gatherWG), out, tt, it); err != nil {
+		b.Free(out)
+		return nil, fmt.Errorf("webgpu: %s table %v %s ids %v: %w", op, tt.shape, tt.dtype, it.shape, err)
+	}
+	return out, nil
+}
+
+// ScatterAddRows returns [rows, D] zeros with each row i of src [N, D] added
+// into row ids[i]: the backward of Gather. Each thread owns one column of a
+// block of output rows, so no two threads write one element and the sums
+// run in the order of the ids (deterministic). An id outside [0, rows) adds
+// nowhere.
+func (b *Backend) ScatterAddRows(rows int, ids, src backend.Tensor) (backend.Tensor, error) {
+	const op = "ScatterAddRows"
+	it, err := b.tensorOf(op, ids)
+	if err != nil {
+		return nil, err
+	}
+	st, err := b.tensorOf(op, src)
+	if err != nil {
+		return nil, err
+	}
+	if err := idsOf(op, it); err != nil {
+		return nil, err
+	}
+	if len(st.shape) != 2 || st.dtype != backend.F32 || st.shape[0] != it.n {
+		return nil, fmt.Errorf("webgpu: %s: src %v %s for ids %v: want F32 [N, D]", op, st.shape, st.dtype, it.shape)
+	}
+	if rows < 0 {
+		return nil, fmt.Errorf("webgpu: %s: negative row count %d", op, rows)
+	}
+	d := st.shape[1]
+	out, err := b.alloc(op, backend.F32, rows, d)
+	if err != nil {
+		return nil, err
+	}
+	if out.n == 0 {
+		return out, nil
+	}
+	blocks := min(rows, max(1, scatterThreads/d))
+	rpb := (rows + blocks - 1) / blocks
+	blocks = (rows + rpb - 1) / rpb
+	p := gatherParams{N: uint32(d * blocks), D: uint32(d), V: uint32(rows), NIDs: uint32(it.n), RPB: uint32(rpb)}
+	if err := b.dispatch("gather.wgsl", "scatter_add_rows", &p, b.groups1D(d*blocks, gatherWG), out, st, it); err != nil {
+		b.Free(out)
+		return nil, fmt.Errorf("webgpu: %s rows=%d ids %v src %v: %w", op, rows, it.shape, st.shape, err)
+	}
+	return out, nil
+}
