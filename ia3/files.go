@@ -1,0 +1,242 @@
+package ia3
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model/nn"
+	"github.com/ia3/ia3/model/safetensors"
+)
+
+// WeightsFile is the name PEFT gives an adapter's tensors.
+const WeightsFile = "adapter_model.safetensors"
+
+// AdapterDir returns where PEFT's save_pretrained puts an adapter: the
+// directory itself for "default", a subdirectory named after it otherwise.
+func AdapterDir(dir, adapter string) string {
+	if adapter == DefaultAdapter {
+		return dir
+	}
+	return filepath.Join(dir, adapter)
+}
+
+// SavePretrained writes the named adapters (default: all) as PEFT's
+// save_pretrained does: adapter_config.json (with inference_mode true) and
+// adapter_model.safetensors holding the vectors under
+// "base_model.model.<module>.ia3_l" in PEFT's shapes, plus each
+// modules_to_save copy under "base_model.model.<module>.<param>". Every
+// file is written atomically. Tensors are F32 (modules_to_save copies are
+// kept in F32 in memory, so a head loaded as F16 is saved as F32).
+func (m *Model) SavePretrained(dir string, names ...string) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	if m.b == nil {
+		return errors.New("save adapters: the model has no backend (structure only)")
+	}
+	if len(names) == 0 {
+		names = m.names
+	}
+	for _, n := range names {
+		if _, ok := m.configs[n]; !ok {
+			return fmt.Errorf("save adapters: Adapter %s does not exist", n)
+		}
+	}
+	for _, n := range names {
+		if err := m.saveOne(AdapterDir(dir, n), n); err != nil {
+			return fmt.Errorf("save adapter %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func (m *Model) saveOne(dir, name string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tensors, err := m.adapterTensors(name)
+	if err != nil {
+		return err
+	}
+	if err := safetensors.Write(filepath.Join(dir, WeightsFile), tensors, nil); err != nil {
+		return err
+	}
+	cfg := m.configs[name].Clone()
+	cfg.InferenceMode = true
+	return cfg.Write(dir)
+}
+
+// adapterTensors gathers an adapter's state dict with PEFT's saved keys.
+func (m *Model) adapterTensors(name string) ([]safetensors.Tensor, error) {
+	var out []safetensors.Tensor
+	for _, l := range m.layers {
+		p := l.vectors[name]
+		if p == nil {
+			continue
+		}
+		v, err := m.b.ToFloat32(p.T)
+		if err != nil {
+			return nil, fmt.Errorf("download %s: %w", p.Name, err)
+		}
+		out = append(out, safetensors.F32Tensor(savedVectorKey(l.Name), l.VectorShape(), v))
+	}
+	for _, s := range m.saved {
+		cs, ok := s.copies[name]
+		if !ok {
+			continue
+		}
+		for i, c := range cs {
+			t := c.T
+			if s.installed == name {
+				t = s.params[i].T
+			}
+			v, err := m.b.ToFloat32(t)
+			if err != nil {
+				return nil, fmt.Errorf("download %s: %w", c.Name, err)
+			}
+			out = append(out, safetensors.F32Tensor(s.savedKey(i), t.Shape(), v))
+		}
+	}
+	return out, nil
+}
+
+// LoadAdapter loads a PEFT adapter directory as adapter name, as PEFT's
+// load_adapter with is_trainable=False: the adapter is attached inactive
+// and frozen (SetAdapter activates it and makes it trainable). The file
+// must fit the model exactly: a missing key, an unexpected key or a shape
+// that differs is refused, naming the keys and shapes, and nothing is
+// attached.
+func (m *Model) LoadAdapter(dir, name string) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	if m.b == nil {
+		return errors.New("load adapter: the model has no backend (structure only)")
+	}
+	if err := m.checkAdapterName(name); err != nil {
+		return fmt.Errorf("load adapter from %s: %w", dir, err)
+	}
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return fmt.Errorf("load adapter %s: %w", name, err)
+	}
+	cfg.InferenceMode = true
+	path := filepath.Join(dir, WeightsFile)
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return fmt.Errorf("load adapter %s: %w", name, err)
+	}
+	defer f.Close()
+	if err := m.AddAdapter(name, cfg); err != nil {
+		return fmt.Errorf("load adapter %s from %s: %w", name, dir, err)
+	}
+	if err := m.fillAdapter(f, path, name); err != nil {
+		if derr := m.DeleteAdapter(name); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return fmt.Errorf("load adapter %s: %w", name, err)
+	}
+	return nil
+}
+
+// slot is one tensor an adapter file must provide.
+type slot struct {
+	param *nn.Param // receives the tensor (T replaced)
+	shape []int     // shape in the file
+	flat  bool      // stored [n] in memory
+}
+
+// fillAdapter copies an adapter file's tensors into a freshly added
+// adapter, after checking that the keys and shapes match exactly.
+func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
+	want := map[string]slot{}
+	for _, l := range m.layers {
+		if p := l.vectors[name]; p != nil {
+			want[savedVectorKey(l.Name)] = slot{param: p, shape: l.VectorShape(), flat: true}
+		}
+	}
+	for _, s := range m.saved {
+		for i, c := range s.copies[name] {
+			p := c
+			if s.installed == name {
+				p = s.params[i]
+			}
+			want[s.savedKey(i)] = slot{param: p, shape: s.originals[i].Shape()}
+		}
+	}
+	have := f.Names()
+	var missing, unexpected, mismatched []string
+	for _, k := range have {
+		w, ok := want[k]
+		if !ok {
+			unexpected = append(unexpected, k)
+			continue
+		}
+		info, _ := f.Info(k)
+		if !slices.Equal(info.Shape, w.shape) {
+			mismatched = append(mismatched, fmt.Sprintf("%s: file %v, model %v", k, info.Shape, w.shape))
+		}
+	}
+	for _, k := range sortedKeys(want) {
+		if !slices.Contains(have, k) {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing)+len(unexpected)+len(mismatched) > 0 {
+		var parts []string
+		if len(mismatched) > 0 {
+			parts = append(parts, "shape mismatch: "+strings.Join(mismatched, "; "))
+		}
+		if len(missing) > 0 {
+			parts = append(parts, "missing keys: "+strings.Join(missing, ", "))
+		}
+		if len(unexpected) > 0 {
+			parts = append(parts, "unexpected keys: "+strings.Join(unexpected, ", "))
+		}
+		return fmt.Errorf("%s does not fit the model: %s", path, strings.Join(parts, "; "))
+	}
+	for _, k := range sortedKeys(want) {
+		w := want[k]
+		t, err := m.readTensor(f, k, w)
+		if err != nil {
+			return fmt.Errorf("%s: tensor %s: %w", path, k, err)
+		}
+		old := w.param.T
+		w.param.T = t
+		m.swapCopy(old, t)
+		m.free(old)
+	}
+	return nil
+}
+
+// swapCopy keeps a modules_to_save copy record in step when the installed
+// copy's storage is replaced.
+func (m *Model) swapCopy(old, t backend.Tensor) {
+	for _, s := range m.saved {
+		for _, cs := range s.copies {
+			for _, c := range cs {
+				if c.T == old {
+					c.T = t
+				}
+			}
+		}
+	}
+}
+
+// readTensor uploads one tensor as F32, [n] for vectors.
+func (m *Model) readTensor(f *safetensors.File, key string, w slot) (backend.Tensor, error) {
+	v, err := f.Float32(key)
+	if err != nil {
+		return nil, err
+	}
+	shape := w.shape
+	if w.flat {
+		shape = []int{len(v)}
+	}
+	return m.b.FromFloat32(v, shape...)
+}

@@ -1,0 +1,172 @@
+package ia3
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model/nn"
+)
+
+// Layer is one adapted Linear/Conv1D layer: PEFT's ia3.Linear. It holds one
+// vector per adapter and implements nn.LinearAdapter, so the layer's matmul
+// applies the active adapters' vectors fused.
+type Layer struct {
+	// Name is the module name in the base model ("transformer.h.0.attn.c_attn").
+	Name string
+	// Linear is the wrapped layer; its Adapter field points back here.
+	Linear *nn.Linear
+	// Feedforward says the vector scales the input (shape (1, in)) rather
+	// than the output (shape (out, 1)).
+	Feedforward bool
+
+	vectors map[string]*nn.Param // by adapter name; T is F32 [n]
+	order   []string             // adapter names in insertion order
+	merged  []string             // adapters merged into the weight, in order
+	owner   *Model
+}
+
+// VectorLen returns the vector length: in features for feed-forward
+// layers, out features otherwise.
+func (l *Layer) VectorLen() int {
+	if l.Feedforward {
+		return l.Linear.In
+	}
+	return l.Linear.Out
+}
+
+// VectorShape returns the shape PEFT gives the vector: (1, in) for
+// feed-forward layers, (out, 1) otherwise. In memory the vector is [n].
+func (l *Layer) VectorShape() []int {
+	if l.Feedforward {
+		return []int{1, l.Linear.In}
+	}
+	return []int{l.Linear.Out, 1}
+}
+
+// Vector returns the adapter's vector parameter, or nil.
+func (l *Layer) Vector(adapter string) *nn.Param { return l.vectors[adapter] }
+
+// Adapters lists the adapters with a vector here, in insertion order.
+func (l *Layer) Adapters() []string { return slices.Clone(l.order) }
+
+// Merged lists the adapters currently merged into the weight.
+func (l *Layer) Merged() []string { return slices.Clone(l.merged) }
+
+// vectorName is PEFT's parameter name for the layer's vector of adapter.
+func vectorName(module, adapter string) string {
+	return "base_model.model." + module + ".ia3_l." + adapter
+}
+
+// savedVectorKey is the key PEFT's save_pretrained writes: the adapter
+// name removed.
+func savedVectorKey(module string) string { return "base_model.model." + module + ".ia3_l" }
+
+// Scaling implements nn.LinearAdapter. With adapters disabled, or with any
+// adapter merged into the weight, the layer runs plain (as PEFT's forward).
+// Otherwise the active adapters' vectors present here are multiplied; when
+// the graph names an adapter per batch sample (g.Adapters), the vectors of
+// the adapters named are stacked with a per-row index instead.
+func (l *Layer) Scaling(g *nn.Graph, rows int) (nn.Scaling, error) {
+	m := l.owner
+	if m == nil || m.disabled {
+		return nn.Scaling{}, nil
+	}
+	if g.Adapters != nil {
+		if len(l.merged) > 0 || m.anyMerged() {
+			return nn.Scaling{}, fmt.Errorf("layer %s: cannot run a mixed-adapter batch while adapters are merged into the weights; unmerge first", l.Name)
+		}
+		return l.mixedScaling(g, rows)
+	}
+	if len(l.merged) > 0 {
+		return nn.Scaling{}, nil
+	}
+	var v *nn.Value
+	for _, name := range m.active {
+		p := l.vectors[name]
+		if p == nil {
+			continue
+		}
+		pv := g.Param(p)
+		if v == nil {
+			v = pv
+		} else {
+			v = g.Mul(v, pv)
+		}
+	}
+	if err := g.Err(); err != nil {
+		return nn.Scaling{}, fmt.Errorf("layer %s: %w", l.Name, err)
+	}
+	return l.scaling(v, nil), nil
+}
+
+// scaling puts v on the side the layer scales.
+func (l *Layer) scaling(v *nn.Value, index backend.Tensor) nn.Scaling {
+	if v == nil {
+		return nn.Scaling{}
+	}
+	if l.Feedforward {
+		return nn.Scaling{In: v, Index: index}
+	}
+	return nn.Scaling{Out: v, Index: index}
+}
+
+// mixedScaling stacks the vectors of the adapters g.Adapters names into
+// [A, n] with an I32 index per row: row r of sample s uses the vector of
+// g.Adapters[s], or none when that is "" or has no vector in this layer.
+// Each row then equals a run of its sample with that adapter alone active.
+// PEFT never built this for IA3 (peft#759); it needs no gradients.
+func (l *Layer) mixedScaling(g *nn.Graph, rows int) (nn.Scaling, error) {
+	m := l.owner
+	samples := len(g.Adapters)
+	if samples == 0 || rows%samples != 0 {
+		return nn.Scaling{}, fmt.Errorf("layer %s: %d rows do not split into %d samples of the mixed-adapter batch", l.Name, rows, samples)
+	}
+	if err := m.checkMixed(g.Adapters); err != nil {
+		return nn.Scaling{}, err
+	}
+	slot := map[string]int32{}
+	var stack []backend.Tensor
+	for _, name := range g.Adapters {
+		if _, seen := slot[name]; seen {
+			continue
+		}
+		p := l.vectors[name]
+		if name == "" || p == nil {
+			slot[name] = -1
+			continue
+		}
+		slot[name] = int32(len(stack))
+		stack = append(stack, p.T)
+	}
+	if len(stack) == 0 {
+		return nn.Scaling{}, nil
+	}
+	n := l.VectorLen()
+	views := make([]backend.Tensor, len(stack))
+	for i, t := range stack {
+		v, err := g.B.View(t, 1, n)
+		if err != nil {
+			return nn.Scaling{}, fmt.Errorf("layer %s: %w", l.Name, err)
+		}
+		views[i] = v
+	}
+	stacked, err := g.B.Concat(0, views...)
+	if err != nil {
+		return nn.Scaling{}, fmt.Errorf("layer %s: stack %d vectors of %d: %w", l.Name, len(views), n, err)
+	}
+	g.Own(stacked)
+	per := rows / samples
+	idx := make([]int32, rows)
+	for s, name := range g.Adapters {
+		for r := 0; r < per; r++ {
+			idx[s*per+r] = slot[name]
+		}
+	}
+	index, err := g.B.FromInt32(idx, rows)
+	if err != nil {
+		return nn.Scaling{}, fmt.Errorf("layer %s: upload adapter index: %w", l.Name, err)
+	}
+	g.Own(index)
+	return l.scaling(g.Constant(stacked), index), nil
+}

@@ -1,0 +1,290 @@
+package ia3
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model/nn"
+)
+
+// staged is a layer's weight and bias as a merge or unmerge would leave
+// them, computed before anything in the model changes.
+type staged struct {
+	layer    *Layer
+	w, bias  backend.Tensor
+	adapters []string // merged (Merge) or unmerged (Unmerge), in order
+}
+
+// Merge multiplies the vectors of the named adapters (default: the active
+// ones) into the weights of every layer that has them, as PEFT's
+// merge_adapter: W's output rows and the bias for ordinary layers, W's
+// input columns for feed-forward layers. A merged layer then runs plain.
+// With safe set, each merged weight is checked to be finite first and a
+// broken adapter is refused by name. The merge is all or nothing: on error
+// the model is unchanged. Merged weights are stored in F32, whatever dtype
+// they were loaded in.
+func (m *Model) Merge(safe bool, names ...string) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	if m.b == nil {
+		return fmt.Errorf("merge: the model has no backend (structure only)")
+	}
+	if len(names) == 0 {
+		names = slices.Clone(m.active)
+	}
+	for _, n := range names {
+		if _, ok := m.configs[n]; !ok {
+			return fmt.Errorf("merge: Adapter %s does not exist", n)
+		}
+	}
+	var plan []staged
+	abort := func(err error) error {
+		for _, s := range plan {
+			m.releaseStaged(s)
+		}
+		return err
+	}
+	for _, l := range m.layers {
+		var todo []string
+		for _, n := range names {
+			if l.vectors[n] != nil && !slices.Contains(l.merged, n) {
+				todo = append(todo, n)
+			}
+		}
+		if len(todo) == 0 {
+			continue
+		}
+		if len(l.merged) > 0 {
+			slog.Warn("ia3: merging more adapters into an already merged layer", "layer", l.Name, "merged", l.merged, "adding", todo)
+		}
+		s := staged{layer: l, w: l.Linear.Weight.T, adapters: todo}
+		if l.Linear.Bias != nil {
+			s.bias = l.Linear.Bias.T
+		}
+		for _, n := range todo {
+			if err := m.scaleStep(&s, l.vectors[n].T, false); err != nil {
+				m.releaseStaged(s)
+				return abort(fmt.Errorf("merge adapter %s into %s: %w", n, l.Name, err))
+			}
+			if safe {
+				ok, err := m.b.AllFinite(s.w)
+				if err != nil {
+					m.releaseStaged(s)
+					return abort(fmt.Errorf("merge adapter %s into %s: %w", n, l.Name, err))
+				}
+				if !ok {
+					m.releaseStaged(s)
+					return abort(fmt.Errorf("NaNs detected in the merged weights. The adapter %s seems to be broken (layer %s)", n, l.Name))
+				}
+			}
+		}
+		plan = append(plan, s)
+	}
+	for _, s := range plan {
+		m.commit(s)
+		s.layer.merged = append(s.layer.merged, s.adapters...)
+	}
+	return nil
+}
+
+// Unmerge divides every merged vector back out of the weights, last merged
+// first, by (l + 1e-8) as PEFT does (so the result is close to, not
+// exactly, the original weight).
+func (m *Model) Unmerge() error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	if !m.anyMerged() {
+		slog.Warn("ia3: already unmerged, nothing to do")
+		return nil
+	}
+	var plan []staged
+	for _, l := range m.layers {
+		if len(l.merged) == 0 {
+			continue
+		}
+		s := staged{layer: l, w: l.Linear.Weight.T, adapters: slices.Clone(l.merged)}
+		if l.Linear.Bias != nil {
+			s.bias = l.Linear.Bias.T
+		}
+		for i := len(l.merged) - 1; i >= 0; i-- {
+			n := l.merged[i]
+			if err := m.scaleStep(&s, l.vectors[n].T, true); err != nil {
+				m.releaseStaged(s)
+				for _, p := range plan {
+					m.releaseStaged(p)
+				}
+				return fmt.Errorf("unmerge adapter %s from %s: %w", n, l.Name, err)
+			}
+		}
+		plan = append(plan, s)
+	}
+	for _, s := range plan {
+		m.commit(s)
+		s.layer.merged = nil
+	}
+	return nil
+}
+
+// scaleStep multiplies (or with invert divides) s's weight and, for
+// non-feed-forward layers, its bias by vector v [n], replacing s.w/s.bias
+// with new tensors (intermediates of a chain are freed).
+func (m *Model) scaleStep(s *staged, v backend.Tensor, invert bool) error {
+	l := s.layer
+	// Output features are W's rows for Linear (out, in) and its columns for
+	// Conv1D (in, out); input features the other way round.
+	rows := l.Feedforward == l.Linear.FanInFanOut
+	var w backend.Tensor
+	var err error
+	if rows {
+		w, err = m.b.ScaleRows(s.w, v, invert)
+	} else {
+		w, err = m.b.ScaleCols(s.w, v, invert)
+	}
+	if err != nil {
+		return fmt.Errorf("weight %v by vector %v: %w", s.w.Shape(), v.Shape(), err)
+	}
+	m.dropIntermediate(s.w, l.Linear.Weight)
+	s.w = w
+	if l.Feedforward || s.bias == nil {
+		return nil
+	}
+	b, err := m.scaleVector(s.bias, v, invert)
+	if err != nil {
+		return fmt.Errorf("bias %v by vector %v: %w", s.bias.Shape(), v.Shape(), err)
+	}
+	m.dropIntermediate(s.bias, l.Linear.Bias)
+	s.bias = b
+	return nil
+}
+
+// scaleVector returns x ⊙ v (or x / (v + 1e-8)) for vectors [n] as a new
+// F32 [n] tensor.
+func (m *Model) scaleVector(x, v backend.Tensor, invert bool) (backend.Tensor, error) {
+	n := x.Len()
+	col, err := m.b.View(x, n, 1)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.b.ScaleRows(col, v, invert)
+	if err != nil {
+		return nil, err
+	}
+	defer m.b.Free(r)
+	flat, err := m.b.View(r, n)
+	if err != nil {
+		return nil, err
+	}
+	return m.b.Copy(flat)
+}
+
+// dropIntermediate frees t when it is a staged intermediate (not the
+// parameter's current storage).
+func (m *Model) dropIntermediate(t backend.Tensor, p *nn.Param) {
+	if t != nil && (p == nil || t != p.T) {
+		m.b.Free(t)
+	}
+}
+
+// releaseStaged frees a plan entry that will not be committed.
+func (m *Model) releaseStaged(s staged) {
+	m.dropIntermediate(s.w, s.layer.Linear.Weight)
+	if s.layer.Linear.Bias != nil {
+		m.dropIntermediate(s.bias, s.layer.Linear.Bias)
+	}
+}
+
+// commit installs a staged weight and bias, freeing the replaced storage
+// unless another parameter still uses it (tied weights).
+func (m *Model) commit(s staged) {
+	lin := s.layer.Linear
+	m.replace(lin.Weight, s.w)
+	if lin.Bias != nil && s.bias != nil {
+		m.replace(lin.Bias, s.bias)
+	}
+}
+
+func (m *Model) replace(p *nn.Param, t backend.Tensor) {
+	old := p.T
+	p.T = t
+	if old == nil || old == t {
+		return
+	}
+	for _, nm := range m.info.modules {
+		for _, q := range nm.Module.Params() {
+			if q != nil && q.T == old {
+				return // still in use elsewhere
+			}
+		}
+	}
+	m.b.Free(old)
+}
+
+// unload removes every adapter from the base model, optionally merging
+// first, as PEFT's _unload_and_optionally_merge: Linear layers lose their
+// adapter, vectors are freed, and each modules_to_save module keeps the
+// active adapter's copy (the original when that adapter has none). The
+// ia3 Model is unusable afterwards.
+func (m *Model) unload(merge, safe bool, names []string) error {
+	if err := m.usable(); err != nil {
+		return err
+	}
+	if merge {
+		if err := m.Merge(safe, names...); err != nil {
+			return err
+		}
+	}
+	for _, l := range m.layers {
+		l.Linear.Adapter = nil
+		for _, p := range l.vectors {
+			m.free(p.T)
+			p.T = nil
+		}
+	}
+	keep := ""
+	if len(m.active) == 1 {
+		keep = m.active[0]
+	}
+	for _, s := range m.saved {
+		s.install(keep)
+		for a, cs := range s.copies {
+			if a == s.installed {
+				continue
+			}
+			for _, c := range cs {
+				m.free(c.T)
+			}
+		}
+		if s.installed != "" {
+			for i, o := range s.originals {
+				m.replaceFreed(o, s.params[i])
+			}
+		}
+		for _, p := range s.params {
+			p.Trainable = false
+		}
+	}
+	m.layers, m.saved, m.byName = nil, nil, map[string]*Layer{}
+	m.configs, m.names, m.active = map[string]*Config{}, nil, nil
+	m.unloaded = true
+	return nil
+}
+
+// replaceFreed frees an original tensor replaced by a copy unless another
+// parameter still holds it.
+func (m *Model) replaceFreed(old backend.Tensor, except *nn.Param) {
+	if m.b == nil || old == nil {
+		return
+	}
+	for _, nm := range m.info.modules {
+		for _, q := range nm.Module.Params() {
+			if q != nil && q != except && q.T == old {
+				return
+			}
+		}
+	}
+	m.b.Free(old)
+}
