@@ -1,0 +1,145 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model/nn"
+)
+
+// llama is LlamaForCausalLM and its relatives MistralForCausalLM and
+// Qwen2ForCausalLM: RMSNorm, rotary positions, grouped-query attention and
+// a SwiGLU MLP. Qwen2 adds q/k/v biases; Llama's attention_bias and
+// mlp_bias add biases everywhere.
+type llama struct {
+	cfg     *Config
+	embed   *nn.Embedding
+	layers  []llamaLayer
+	norm    *nn.Norm
+	lmHead  *nn.Linear
+	invFreq []float32
+}
+
+type llamaLayer struct {
+	q, k, v, o       *nn.Linear
+	gate, up, down   *nn.Linear
+	inNorm, postNorm *nn.Norm
+}
+
+// llamaClassPrefix is the transformers class prefix of each family member.
+var llamaClassPrefix = map[string]string{"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2"}
+
+func buildLlama(c *Config, t *treeBuilder) *llama {
+	cls := llamaClassPrefix[c.ModelType]
+	m := &llama{cfg: c, invFreq: ropeInvFreq(c.Rope, c.HeadDim)}
+	t.container("", c.Architecture)
+	t.container("model", cls+"Model")
+	m.embed = t.embedding("model.embed_tokens", c.VocabSize, c.Hidden)
+	t.container("model.layers", "ModuleList")
+	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	qkvBias := c.AttentionBias || c.QKVBias
+	for i := 0; i < c.Layers; i++ {
+		p := fmt.Sprintf("model.layers.%d", i)
+		var l llamaLayer
+		t.container(p, cls+"DecoderLayer")
+		t.container(p+".self_attn", cls+"Attention")
+		l.q = t.linear(p+".self_attn.q_proj", c.Hidden, qDim, qkvBias, false)
+		l.k = t.linear(p+".self_attn.k_proj", c.Hidden, kvDim, qkvBias, false)
+		l.v = t.linear(p+".self_attn.v_proj", c.Hidden, kvDim, qkvBias, false)
+		l.o = t.linear(p+".self_attn.o_proj", qDim, c.Hidden, c.AttentionBias, false)
+		t.container(p+".mlp", cls+"MLP")
+		l.gate = t.linear(p+".mlp.gate_proj", c.Hidden, c.Intermediate, c.MLPBias, false)
+		l.up = t.linear(p+".mlp.up_proj", c.Hidden, c.Intermediate, c.MLPBias, false)
+		l.down = t.linear(p+".mlp.down_proj", c.Intermediate, c.Hidden, c.MLPBias, false)
+		t.activation(p+".mlp.act_fn", c.Act)
+		l.inNorm = t.rmsNorm(p+".input_layernorm", cls+"RMSNorm", c.Hidden, c.NormEps)
+		l.postNorm = t.rmsNorm(p+".post_attention_layernorm", cls+"RMSNorm", c.Hidden, c.NormEps)
+		m.layers = append(m.layers, l)
+	}
+	m.norm = t.rmsNorm("model.norm", cls+"RMSNorm", c.Hidden, c.NormEps)
+	t.container("model.rotary_emb", cls+"RotaryEmbedding")
+	if c.TieWordEmbeddings {
+		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
+	} else {
+		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
+	}
+	return m
+}
+
+// ropeInvFreq computes the rotary inverse frequencies as transformers'
+// rope initialisers do: 1/θ^(2i/d) in float32 arithmetic (torch builds the
+// exponent as a float32 tensor), then the scaling of the rope type.
+func ropeInvFreq(r RopeConfig, dim int) []float32 {
+	out := make([]float32, dim/2)
+	for i := range out {
+		exp := float32(2*i) / float32(dim)
+		out[i] = float32(1 / math.Pow(r.Theta, float64(exp)))
+	}
+	switch r.Type {
+	case "linear":
+		for i := range out {
+			out[i] = float32(float64(out[i]) / r.Factor)
+		}
+	case "llama3":
+		lowWavelen := float64(r.OriginalMaxPositions) / r.LowFreqFactor
+		highWavelen := float64(r.OriginalMaxPositions) / r.HighFreqFactor
+		for i, f := range out {
+			wavelen := 2 * math.Pi / float64(f)
+			switch {
+			case wavelen > lowWavelen:
+				out[i] = float32(float64(f) / r.Factor)
+			case wavelen >= highWavelen:
+				smooth := (float64(r.OriginalMaxPositions)/wavelen - r.LowFreqFactor) / (r.HighFreqFactor - r.LowFreqFactor)
+				out[i] = float32((1-smooth)*float64(f)/r.Factor + smooth*float64(f))
+			}
+		}
+	}
+	return out
+}
+
+func (m *llama) outputLayer() string { return "lm_head" }
+
+func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
+	c := m.cfg
+	act, err := activation(c.Act)
+	if err != nil {
+		return g.Fail("llama forward", err)
+	}
+	B, T := in.Batch, in.Seq
+	past := 0
+	if cache != nil {
+		past = cache.n
+	}
+	x := g.Reshape(g.Embedding(m.embed, ints(g, in.InputIDs, B*T)), B, T, c.Hidden)
+	invFreq := floats(g, m.invFreq, len(m.invFreq))
+	pos := ints(g, positions(in, past), B, T)
+	mask, keyMask := in.mask(), in.mask()
+	if cache != nil {
+		keyMask = cache.keyMask(mask, T)
+	}
+	km := floats(g, keyMask, B, len(keyMask)/B)
+	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
+	for i, l := range m.layers {
+		h := g.Norm(x, l.inNorm)
+		q := g.Rope(splitHeads(g, g.Linear(h, l.q), c.Heads, c.HeadDim), invFreq, pos)
+		k := g.Rope(splitHeads(g, g.Linear(h, l.k), c.KVHeads, c.HeadDim), invFreq, pos)
+		v := splitHeads(g, g.Linear(h, l.v), c.KVHeads, c.HeadDim)
+		k, v = cached(g, cache, i, k, v)
+		a := attend(g, q, k, v, backend.SoftmaxOptions{Scale: scale, Causal: true, KeyMask: km})
+		x = g.Add(x, g.Linear(a, l.o))
+		h = g.Norm(x, l.postNorm)
+		var gated *nn.Value
+		if act == backend.SiLU {
+			gated = g.SwiGLU(g.Linear(h, l.gate), g.Linear(h, l.up))
+		} else {
+			gated = g.Mul(g.Act(act, g.Linear(h, l.gate)), g.Linear(h, l.up))
+		}
+		x = g.Add(x, g.Linear(gated, l.down))
+	}
+	logits := g.Linear(g.Norm(x, m.norm), m.lmHead)
+	if cache != nil && g.Err() == nil {
+		cache.commit(mask, T)
+	}
+	return logits
+}

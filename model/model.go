@@ -1,0 +1,125 @@
+// Package model loads, runs and saves the transformer architectures the
+// project adapts: GPT-2, the Llama family (Llama, Mistral, Qwen2), T5 and
+// BERT/RoBERTa, as Hugging Face transformers defines them.
+//
+// A Model is a module tree named exactly as transformers' named_modules()
+// names it (so PEFT-style matching sees the same names), parameters named
+// as in the checkpoint, and a forward pass written once over the
+// differentiable operations of package nn, so it runs on any backend.
+package model
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model/nn"
+)
+
+// Model is one loaded (or structure-only) transformer.
+type Model struct {
+	cfg     *Config
+	b       backend.Backend
+	arch    architecture
+	modules []nn.NamedModule
+	params  []*nn.Param
+	shapes  map[string][]int
+	aliases map[string]*nn.Param
+	// dtypes records each parameter's storage dtype as loaded (safetensors
+	// spelling), so Save writes it back the same way.
+	dtypes map[string]string
+}
+
+// architecture is one family's forward pass over the model's modules.
+type architecture interface {
+	// forward returns the logits (or hidden states for a bare encoder).
+	// cache, when non-nil, holds keys and values of earlier steps.
+	forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value
+	// outputLayer is the module name of the output head.
+	outputLayer() string
+}
+
+// New builds the model described by cfg. With b == nil it builds the
+// structure only: the module tree with every Linear's In and Out, and
+// parameters without storage (Param.T nil), as `ia3 inspect` and adapter
+// matching need. With a backend the parameters are zero-filled F32
+// tensors; Load and NewRandom fill them.
+func New(cfg *Config, b backend.Backend) (*Model, error) {
+	if cfg == nil {
+		return nil, errors.New("model.New: nil config")
+	}
+	t := newTreeBuilder()
+	var a architecture
+	switch cfg.ModelType {
+	case "gpt2":
+		a = buildGPT2(cfg, t)
+	case "llama", "mistral", "qwen2":
+		a = buildLlama(cfg, t)
+	case "t5":
+		a = buildT5(cfg, t)
+	case "bert", "roberta":
+		a = buildBERT(cfg, t)
+	default:
+		return nil, fmt.Errorf("model.New: model_type %q is not supported (supported: %v)", cfg.ModelType, SupportedModelTypes())
+	}
+	m := &Model{cfg: cfg, b: b, arch: a, modules: t.modules, params: t.params,
+		shapes: t.shapes, aliases: t.aliases, dtypes: map[string]string{}}
+	if b != nil {
+		for _, p := range m.params {
+			z, err := b.Zeros(m.shapes[p.Name]...)
+			if err != nil {
+				m.Free()
+				return nil, fmt.Errorf("model.New: allocate %s %v: %w", p.Name, m.shapes[p.Name], err)
+			}
+			p.T = z
+			m.dtypes[p.Name] = "F32"
+		}
+	}
+	return m, nil
+}
+
+// Config returns the model's configuration.
+func (m *Model) Config() *Config { return m.cfg }
+
+// Backend returns the device the parameters live on (nil for a
+// structure-only model).
+func (m *Model) Backend() backend.Backend { return m.b }
+
+// Modules returns the module tree in transformers' named_modules() order,
+// the root "" first. Callers must not modify the slice.
+func (m *Model) Modules() []nn.NamedModule { return m.modules }
+
+// Params returns the parameters in state-dict order, named as in the
+// checkpoint; a tied weight appears once, under its first owner.
+func (m *Model) Params() []*nn.Param { return m.params }
+
+// ParamShape returns the shape a parameter has, by checkpoint name (tied
+// aliases such as "lm_head.weight" included), and false for unknown names.
+func (m *Model) ParamShape(name string) ([]int, bool) {
+	if s, ok := m.shapes[name]; ok {
+		return s, true
+	}
+	if p, ok := m.aliases[name]; ok {
+		return m.shapes[p.Name], true
+	}
+	return nil, false
+}
+
+// OutputLayer returns the module name of the output head, which PEFT's
+// "all-linear" target excludes: "lm_head", or "classifier" for sequence
+// classification (BERT's Linear, RoBERTa's head whose out_proj is the
+// layer excluded).
+func (m *Model) OutputLayer() string { return m.arch.outputLayer() }
+
+// Free releases every parameter's storage.
+func (m *Model) Free() {
+	if m.b == nil {
+		return
+	}
+	for _, p := range m.params {
+		if p.T != nil {
+			m.b.Free(p.T)
+			p.T = nil
+		}
+	}
+}
