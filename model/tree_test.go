@@ -38,7 +38,7 @@ func TestModuleTreeMatchesFixtures(t *testing.T) {
 			require.Equal(t, "", m.Modules()[0].Name)
 
 			var rows []struct {
-				Config map[string]any     `json:"config"`
+				Config map[string]any    `json:"config"`
 				Layers []modeltest.Layer `json:"layers"`
 			}
 			data, err := os.ReadFile(filepath.Join(c.Dir, "matching.json"))
