@@ -10,11 +10,18 @@ import (
 
 // Value is a tensor in a Graph, with its gradient once Backward has run.
 type Value struct {
-	T    backend.Tensor
-	Grad backend.Tensor // d(loss)/d(T); nil when not needed or not reached
+	T backend.Tensor
+	// Grad is d(loss)/d(T) for a parameter's value after Backward; nil when
+	// not needed or not reached. Backward frees an intermediate value's
+	// gradient once it has propagated it, leaving Grad nil.
+	Grad backend.Tensor
 
 	needsGrad bool
 	param     *Param
+	// gradSlot is the 1-based index in the graph's owned list of Grad's
+	// storage when v alone uses it, so Backward may free it early; 0 when
+	// the storage is shared with another value's gradient.
+	gradSlot int
 	// backward propagates v.Grad into the gradients of v's inputs.
 	backward func() error
 }
@@ -67,6 +74,7 @@ type Graph struct {
 	tape      []*Value
 	owned     []backend.Tensor
 	paramVals map[*Param]*Value
+	cur       *Value // the value whose backward rule is running
 }
 
 // NewGraph starts a graph on b; grad says whether to record for Backward.
@@ -178,43 +186,21 @@ func (g *Graph) record(t backend.Tensor, backward func(out *Value) error, inputs
 	return out
 }
 
-// accumulate adds d into v.Grad (taking ownership of d).
+// Gradient storage. Backward rules hand gradients to their inputs in two
+// ways: accumulate gives away a fresh tensor, share passes on one the graph
+// already owns (the upstream gradient itself, or a view of it). Gradients
+// are never updated in place, so aliasing is safe; it only decides what
+// Backward may free early. A value whose gradient storage is its own
+// (gradSlot > 0) has that storage freed as soon as its backward rule has
+// run or a sum replaces it, so a backward pass holds few gradients at once.
+
+// accumulate adds d into v.Grad, taking ownership of d.
 func (g *Graph) accumulate(v *Value, d backend.Tensor) error {
 	if !v.NeedsGrad() {
 		g.B.Free(d)
 		return nil
 	}
-	g.Own(d)
-	if v.Grad == nil {
-		v.Grad = d
-		return nil
-	}
-	sum, err := g.B.Add(v.Grad, d)
-	if err != nil {
-		return err
-	}
-	v.Grad = g.Own(sum)
-	return nil
-}
-
-// share adds d, a tensor the graph already owns (an upstream gradient
-// passed through unchanged, or a view of one), into v.Grad without taking
-// ownership a second time. Gradients are never updated in place, so an
-// aliased gradient stays correct.
-func (g *Graph) share(v *Value, d backend.Tensor) error {
-	if !v.NeedsGrad() {
-		return nil
-	}
-	if v.Grad == nil {
-		v.Grad = d
-		return nil
-	}
-	sum, err := g.B.Add(v.Grad, d)
-	if err != nil {
-		return err
-	}
-	v.Grad = g.Own(sum)
-	return nil
+	return g.setGrad(v, d, g.ownSlot(d))
 }
 
 // accumulateAs is accumulate for a d with v's element count but perhaps
@@ -224,8 +210,24 @@ func (g *Graph) accumulateAs(v *Value, d backend.Tensor) error {
 		g.B.Free(d)
 		return nil
 	}
-	g.Own(d)
-	return g.shareAs(v, d)
+	slot := g.ownSlot(d)
+	view, err := g.viewAs(d, v)
+	if err != nil {
+		return err
+	}
+	return g.setGrad(v, view, slot)
+}
+
+// share adds d, a tensor the graph already owns (the upstream gradient or a
+// view of it), into v.Grad without taking ownership again.
+func (g *Graph) share(v *Value, d backend.Tensor) error {
+	if !v.NeedsGrad() {
+		return nil
+	}
+	if g.cur != nil {
+		g.cur.gradSlot = 0 // the running rule's gradient now has two users
+	}
+	return g.setGrad(v, d, 0)
 }
 
 // shareAs is share for a graph-owned d with v's element count, viewed as
@@ -234,14 +236,60 @@ func (g *Graph) shareAs(v *Value, d backend.Tensor) error {
 	if !v.NeedsGrad() {
 		return nil
 	}
-	if !slices.Equal(d.Shape(), v.Shape()) {
-		view, err := g.B.View(d, v.Shape()...)
-		if err != nil {
-			return err
-		}
-		d = view
+	view, err := g.viewAs(d, v)
+	if err != nil {
+		return err
 	}
-	return g.share(v, d)
+	return g.share(v, view)
+}
+
+// viewAs returns d viewed with v's shape (d itself when it already has it).
+func (g *Graph) viewAs(d backend.Tensor, v *Value) (backend.Tensor, error) {
+	if slices.Equal(d.Shape(), v.Shape()) {
+		return d, nil
+	}
+	return g.B.View(d, v.Shape()...)
+}
+
+// setGrad makes d (stored in owned slot, 0 for shared storage) v's
+// gradient, or adds it to the gradient v has.
+func (g *Graph) setGrad(v *Value, d backend.Tensor, slot int) error {
+	if v.Grad == nil {
+		v.Grad, v.gradSlot = d, slot
+		return nil
+	}
+	sum, err := g.B.Add(v.Grad, d)
+	if err != nil {
+		return err
+	}
+	g.dropGrad(v)
+	if slot > 0 {
+		g.freeSlot(slot)
+	}
+	v.Grad, v.gradSlot = sum, g.ownSlot(sum)
+	return nil
+}
+
+// ownSlot owns t and returns its 1-based slot in g.owned.
+func (g *Graph) ownSlot(t backend.Tensor) int {
+	g.owned = append(g.owned, t)
+	return len(g.owned)
+}
+
+// freeSlot frees the tensor in an owned slot now, so Release skips it.
+func (g *Graph) freeSlot(slot int) {
+	if t := g.owned[slot-1]; t != nil {
+		g.B.Free(t)
+		g.owned[slot-1] = nil
+	}
+}
+
+// dropGrad forgets v's gradient, freeing its storage when v alone uses it.
+func (g *Graph) dropGrad(v *Value) {
+	if v.gradSlot > 0 {
+		g.freeSlot(v.gradSlot)
+	}
+	v.Grad, v.gradSlot = nil, 0
 }
 
 // free releases temporaries a backward rule created; nil entries are
@@ -284,10 +332,14 @@ func (g *Graph) Backward(loss *Value) error {
 		if v.Grad == nil {
 			continue
 		}
-		if err := v.backward(); err != nil {
+		g.cur = v
+		err := v.backward()
+		g.cur = nil
+		if err != nil {
 			g.err = fmt.Errorf("backward: %w", err)
 			return g.err
 		}
+		g.dropGrad(v)
 	}
 	return nil
 }
@@ -297,7 +349,7 @@ func (g *Graph) Backward(loss *Value) error {
 // first if it must outlive the graph.
 func (g *Graph) Release() {
 	for _, t := range g.owned {
-		g.B.Free(t)
+		g.free(t)
 	}
 	g.owned = nil
 	g.tape = nil

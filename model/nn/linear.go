@@ -180,8 +180,7 @@ func (g *Graph) linearBackward(dy backend.Tensor, x, w, bias, s, t *Value, z bac
 func (g *Graph) scaledInputGrad(x, t *Value, dxt2, dxt backend.Tensor) error {
 	b := g.B
 	if t == nil {
-		g.Own(dxt2)
-		return g.share(x, dxt)
+		return g.accumulateAs(x, dxt2)
 	}
 	defer g.free(dxt2)
 	if t.NeedsGrad() {
