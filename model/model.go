@@ -106,9 +106,10 @@ func (m *Model) ParamShape(name string) ([]int, bool) {
 }
 
 // OutputLayer returns the module name of the output head, which PEFT's
-// "all-linear" target excludes: "lm_head", or "classifier" for sequence
-// classification (BERT's Linear, RoBERTa's head whose out_proj is the
-// layer excluded).
+// "all-linear" target excludes together with every module under it:
+// "lm_head", or "classifier" for sequence classification (BERT's Linear,
+// RoBERTa's RobertaClassificationHead with dense and out_proj), or "" for a
+// bare encoder.
 func (m *Model) OutputLayer() string { return m.arch.outputLayer() }
 
 // Free releases every parameter's storage.

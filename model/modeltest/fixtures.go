@@ -14,21 +14,16 @@ import (
 	"testing"
 )
 
-// FixturesRoot returns the shared fixtures directory (../shared/fixtures
-// beside the directory holding go.mod), found by walking up from the
-// working directory. ok is false when there is none.
-func FixturesRoot() (string, bool) {
+// ModuleRoot returns the directory holding go.mod, found by walking up
+// from the working directory.
+func ModuleRoot() (string, bool) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", false
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			root := filepath.Join(filepath.Dir(dir), "shared", "fixtures")
-			if st, err := os.Stat(root); err == nil && st.IsDir() {
-				return root, true
-			}
-			return "", false
+			return dir, true
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -38,15 +33,24 @@ func FixturesRoot() (string, bool) {
 	}
 }
 
-// PEFTDir returns the fixtures' peft directory, skipping the test when the
-// fixtures are absent.
-func PEFTDir(t testing.TB) string {
-	t.Helper()
-	root, ok := FixturesRoot()
+// PEFTDirs returns the directories holding PEFT parity cases that exist:
+// the shared fixtures' peft directory (../shared/fixtures/peft beside the
+// module root) and the project's own testdata/fixtures/peft.
+func PEFTDirs() []string {
+	root, ok := ModuleRoot()
 	if !ok {
-		t.Skip("no ../shared/fixtures beside the module root")
+		return nil
 	}
-	return filepath.Join(root, "peft")
+	var out []string
+	for _, d := range []string{
+		filepath.Join(filepath.Dir(root), "shared", "fixtures", "peft"),
+		filepath.Join(root, "testdata", "fixtures", "peft"),
+	} {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Case is one PEFT fixture case directory.
@@ -78,17 +82,21 @@ type Layer struct {
 	Vectors     map[string][]int `json:"vectors"`
 }
 
-// Cases lists every case under the peft fixtures directory: each directory
-// with a base/config.json, found by walking (tokenizers are skipped). The
-// test is skipped when there are no fixtures.
+// Cases lists every case under PEFTDirs: each directory with a
+// base/config.json, found by walking (tokenizers are skipped). The test is
+// skipped when there are no fixtures.
 func Cases(t testing.TB) []Case {
 	t.Helper()
-	cases, err := ListCases(PEFTDir(t))
-	if err != nil {
-		t.Fatalf("list fixture cases: %v", err)
+	var cases []Case
+	for _, dir := range PEFTDirs() {
+		cs, err := ListCases(dir)
+		if err != nil {
+			t.Fatalf("list fixture cases: %v", err)
+		}
+		cases = append(cases, cs...)
 	}
 	if len(cases) == 0 {
-		t.Skip("no fixture cases")
+		t.Skip("no PEFT fixture cases (../shared/fixtures/peft, testdata/fixtures/peft)")
 	}
 	return cases
 }
