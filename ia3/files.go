@@ -71,6 +71,25 @@ func (m *Model) saveOne(dir, name string) error {
 	return cfg.Write(dir)
 }
 
+// savedKeys lists the keys save_pretrained writes for an adapter, sorted.
+func (m *Model) savedKeys(name string) []string {
+	var out []string
+	for _, l := range m.layers {
+		if l.vectors[name] != nil {
+			out = append(out, savedVectorKey(l.Name))
+		}
+	}
+	for _, s := range m.saved {
+		if _, ok := s.copies[name]; ok {
+			for i := range s.params {
+				out = append(out, s.savedKey(i))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // adapterTensors gathers an adapter's state dict with PEFT's saved keys.
 func (m *Model) adapterTensors(name string) ([]safetensors.Tensor, error) {
 	var out []safetensors.Tensor

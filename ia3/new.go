@@ -1,0 +1,46 @@
+package ia3
+
+import (
+	"errors"
+
+	"github.com/ia3/ia3/model"
+)
+
+// New attaches adapter name configured by cfg to m, as PEFT's
+// get_peft_model(m, cfg, adapter_name=name): the matching modules get
+// vectors (ones, or N(0,1) when init_ia3_weights is false), modules_to_save
+// modules get a copy, every base parameter is frozen, and the adapter is
+// active and trainable (frozen when cfg.InferenceMode). A structure-only
+// model (no backend) gets the layer table without tensors.
+func New(m *model.Model, cfg *Config, name string) (*Model, error) {
+	if m == nil {
+		return nil, errors.New("ia3.New: nil model")
+	}
+	mc := m.Config()
+	info := baseInfo{modules: m.Modules(), outputLayer: m.OutputLayer(), modelType: mc.ModelType, taskType: mc.TaskType}
+	return newModel(info, m.Backend(), m, cfg, name)
+}
+
+// MergeAndUnload merges the named adapters (default: the active ones) into
+// the weights and returns the base model without adapters, as PEFT's
+// merge_and_unload. modules_to_save modules keep the active adapter's copy.
+// This Model is unusable afterwards.
+func (m *Model) MergeAndUnload(safe bool, names ...string) (*model.Model, error) {
+	if err := m.unload(true, safe, names); err != nil {
+		return nil, err
+	}
+	base, _ := m.base.(*model.Model)
+	return base, nil
+}
+
+// Unload returns the base model without adapters and without merging, as
+// PEFT's unload: layers already merged stay merged, and modules_to_save
+// modules keep the active adapter's copy. This Model is unusable
+// afterwards.
+func (m *Model) Unload() (*model.Model, error) {
+	if err := m.unload(false, false, nil); err != nil {
+		return nil, err
+	}
+	base, _ := m.base.(*model.Model)
+	return base, nil
+}
