@@ -1,0 +1,121 @@
+package webgpu_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCrossEntropyHandValues(t *testing.T) {
+	k := newOpKit(t)
+	// Row 0: logits (0, 0), label 0: loss ln 2, gradient (−½, ½).
+	// Row 1 is ignored, so the count is 1 and its gradient 0.
+	loss, grad, err := k.b.CrossEntropy(k.f32([]float32{0, 0, 5, -5}, 2, 2), k.i32([]int32{0, -100}, 2), -100)
+	require.NoError(t, err)
+	assert.Equal(t, []int{1}, loss.Shape())
+	assertClose(t, []float64{math.Ln2}, k.get(loss), 1e-7)
+	assertClose(t, []float64{-0.5, 0.5, 0, 0}, k.get(grad), 1e-7)
+}
+
+func TestCrossEntropy(t *testing.T) {
+	k := newOpKit(t)
+	for _, tc := range []struct {
+		name   string
+		n, v   int
+		offset float64 // added to every logit: log-sum-exp must not overflow
+		labels func(i int) int32
+		ignore int32
+	}{
+		{"all counted", 4, 5, 0, func(i int) int32 { return int32(i % 5) }, -100},
+		{"some ignored", 6, 7, 0, func(i int) int32 { return []int32{3, -100, 0, 6, -100, 1}[i] }, -100},
+		{"ignore index is a class", 5, 4, 0, func(i int) int32 { return int32(i % 4) }, 2},
+		{"large logits", 3, 9, 1000, func(i int) int32 { return int32(2 * i) }, -100},
+		{"vocabulary past a workgroup", 3, 1000, 0, func(i int) int32 { return int32(333*i + 7) }, -100},
+		{"rows past a workgroup", 300, 3, 0, func(i int) int32 {
+			if i%7 == 0 {
+				return -100
+			}
+			return int32(i % 3)
+		}, -100},
+		{"nothing counted", 3, 4, 0, func(int) int32 { return -100 }, -100},
+		{"label out of range", 2, 3, 0, func(i int) int32 { return []int32{1, 3}[i] }, -100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logits := randVals(uint64(tc.n*tc.v), tc.n*tc.v, tc.offset, 5)
+			labels := make([]int32, tc.n)
+			for i := range labels {
+				labels[i] = tc.labels(i)
+			}
+			loss, grad, err := k.b.CrossEntropy(k.f32(logits, tc.n, tc.v), k.i32(labels, tc.n), tc.ignore)
+			require.NoError(t, err)
+			wantLoss, wantGrad := refCrossEntropy(logits, labels, tc.v, tc.ignore)
+			assertClose(t, []float64{wantLoss}, k.get(loss), 1e-5)
+			assertClose(t, wantGrad, k.get(grad), 1e-6)
+		})
+	}
+}
+
+func TestCrossEntropyDeterministic(t *testing.T) {
+	k := newOpKit(t)
+	const n, v = 513, 77
+	logits := k.f32(randVals(3, n*v, 0, 8), n, v)
+	labels := make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(i * 13 % v)
+	}
+	ids := k.i32(labels, n)
+	first, _, err := k.b.CrossEntropy(logits, ids, -100)
+	require.NoError(t, err)
+	want := k.get(first)
+	for range 3 {
+		again, _, err := k.b.CrossEntropy(logits, ids, -100)
+		require.NoError(t, err)
+		assert.Equal(t, math.Float32bits(want[0]), math.Float32bits(k.get(again)[0]))
+	}
+}
+
+// refCrossEntropy is the mean cross-entropy and its gradient in float64.
+// A counted label outside [0, V) makes the loss NaN, as the kernel does.
+func refCrossEntropy(logits []float32, labels []int32, v int, ignore int32) (float64, []float64) {
+	grad := make([]float64, len(logits))
+	var count int
+	for _, y := range labels {
+		if y != ignore {
+			count++
+		}
+	}
+	if count == 0 {
+		return math.NaN(), grad
+	}
+	var total float64
+	for r, y := range labels {
+		if y == ignore {
+			continue
+		}
+		row := widen(logits[r*v : (r+1)*v])
+		p := softmax64(row, 1, nil)
+		m := math.Inf(-1)
+		for _, x := range row {
+			m = math.Max(m, x)
+		}
+		var s float64
+		for _, x := range row {
+			s += math.Exp(x - m)
+		}
+		if y < 0 || int(y) >= v {
+			total = math.NaN()
+		} else {
+			total += m + math.Log(s) - row[y]
+		}
+		for j := range p {
+			g := p[j]
+			if int(y) == j {
+				g--
+			}
+			grad[r*v+j] = g / float64(count)
+		}
+	}
+	return total / float64(count), grad
+}

@@ -1,0 +1,368 @@
+package webgpu_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/backend/webgpu/webgputest"
+)
+
+// Row lengths around the 256-thread workgroup of the row kernels: shorter
+// than it, one element past a power of two, and several strides long.
+var normWidths = []int{1, 3, 7, 33, 129, 256, 1000, 4099}
+
+func TestLayerNormHandValues(t *testing.T) {
+	k := newOpKit(t)
+	// mean 2, biased variance 2/3: (x - 2)/sqrt(2/3) = ∓1.2247449, 0.
+	y, err := k.b.LayerNorm(k.f32([]float32{1, 2, 3}, 1, 3), nil, nil, 0)
+	require.NoError(t, err)
+	assertClose(t, []float64{-1.2247448714, 0, 1.2247448714}, k.get(y), 1e-6)
+
+	// gamma and beta apply after normalising; a constant row gives beta.
+	y, err = k.b.LayerNorm(k.f32([]float32{1, 2, 3, 5, 5, 5}, 2, 3),
+		k.f32([]float32{2, 1, -1}, 3), k.f32([]float32{0.5, 0, 1}, 3), 1e-5)
+	require.NoError(t, err)
+	r := 1 / math.Sqrt(2.0/3+1e-5)
+	assertClose(t, []float64{0.5 - 2*r, 0, 1 - r, 0.5, 0, 1}, k.get(y), 1e-6)
+}
+
+func TestLayerNorm(t *testing.T) {
+	k := newOpKit(t)
+	for _, d := range normWidths {
+		for _, tc := range []struct {
+			name        string
+			gamma, beta bool
+		}{{"plain", false, false}, {"gamma", true, false}, {"gamma+beta", true, true}, {"beta", false, true}} {
+			rows := 3
+			x := randVals(uint64(d), rows*d, 3, 1.5) // offset mean: the two-pass variance matters
+			gamma, beta := randVals(uint64(d)+1, d, 1, 0.5), randVals(uint64(d)+2, d, 0, 0.5)
+			var g, bt backend.Tensor
+			if tc.gamma {
+				g = k.f32(gamma, d)
+			} else {
+				gamma = nil
+			}
+			if tc.beta {
+				bt = k.f32(beta, d)
+			} else {
+				beta = nil
+			}
+			y, err := k.b.LayerNorm(k.f32(x, rows, d), g, bt, 1e-5)
+			require.NoError(t, err, "d=%d %s", d, tc.name)
+			assert.Equal(t, []int{rows, d}, y.Shape())
+			assertClose(t, refLayerNorm(x, gamma, beta, d, 1e-5), k.get(y), 2e-5, "d=%d %s", d, tc.name)
+		}
+	}
+}
+
+func TestLayerNormBackward(t *testing.T) {
+	k := newOpKit(t)
+	for _, d := range normWidths {
+		for _, withGamma := range []bool{false, true} {
+			rows, eps := 2, float32(1e-5)
+			x := randVals(uint64(d)+10, rows*d, -1, 2)
+			dy := randVals(uint64(d)+11, rows*d, 0, 1)
+			gamma := randVals(uint64(d)+12, d, 1, 0.5)
+			var g backend.Tensor
+			if withGamma {
+				g = k.f32(gamma, d)
+			} else {
+				gamma = nil
+			}
+			dx, err := k.b.LayerNormBackward(k.f32(x, rows, d), g, k.f32(dy, rows, d), eps)
+			require.NoError(t, err)
+			want := refLayerNormBackward(x, gamma, dy, d, float64(eps))
+			if d <= 256 {
+				// The closed form agrees with central differences.
+				numeric := numericGrad(x, dy, d, func(row []float64) []float64 {
+					return refLayerNorm64(row, gamma, nil, d, float64(eps))
+				})
+				assertClose(t, numeric, f32s(want), 1e-4, "reference d=%d", d)
+			}
+			assertClose(t, want, k.get(dx), 2e-4, "d=%d gamma=%v", d, withGamma)
+		}
+	}
+}
+
+func TestRMSNormHandValues(t *testing.T) {
+	k := newOpKit(t)
+	// mean(x²) = 12.5: x/sqrt(12.5) = 0.8485281, 1.1313708; w scales after.
+	y, err := k.b.RMSNorm(k.f32([]float32{3, 4}, 1, 2), k.f32([]float32{1, -2}, 2), 0)
+	require.NoError(t, err)
+	assertClose(t, []float64{0.8485281374, -2.2627416998}, k.get(y), 1e-6)
+}
+
+func TestRMSNorm(t *testing.T) {
+	k := newOpKit(t)
+	for _, d := range normWidths {
+		for _, withW := range []bool{false, true} {
+			rows := 3
+			x := randVals(uint64(d)+20, rows*d, 0.5, 2)
+			w := randVals(uint64(d)+21, d, 1, 0.5)
+			var wt backend.Tensor
+			if withW {
+				wt = k.f32(w, d)
+			} else {
+				w = nil
+			}
+			y, err := k.b.RMSNorm(k.f32(x, rows, d), wt, 1e-6)
+			require.NoError(t, err)
+			assertClose(t, refRMSNorm(x, w, d, 1e-6), k.get(y), 2e-5, "d=%d w=%v", d, withW)
+		}
+	}
+}
+
+func TestRMSNormBackward(t *testing.T) {
+	k := newOpKit(t)
+	for _, d := range normWidths {
+		for _, withW := range []bool{false, true} {
+			rows, eps := 2, float32(1e-6)
+			x := randVals(uint64(d)+30, rows*d, 0.2, 2)
+			dy := randVals(uint64(d)+31, rows*d, 0, 1)
+			w := randVals(uint64(d)+32, d, 1, 0.5)
+			var wt backend.Tensor
+			if withW {
+				wt = k.f32(w, d)
+			} else {
+				w = nil
+			}
+			dx, err := k.b.RMSNormBackward(k.f32(x, rows, d), wt, k.f32(dy, rows, d), eps)
+			require.NoError(t, err)
+			want := refRMSNormBackward(x, w, dy, d, float64(eps))
+			if d <= 256 {
+				numeric := numericGrad(x, dy, d, func(row []float64) []float64 {
+					return refRMSNorm64(row, w, d, float64(eps))
+				})
+				assertClose(t, numeric, f32s(want), 1e-4, "reference d=%d", d)
+			}
+			assertClose(t, want, k.get(dx), 2e-4, "d=%d w=%v", d, withW)
+		}
+	}
+}
+
+// refLayerNorm is LayerNorm in float64 over rows of d (gamma, beta may be
+// nil).
+func refLayerNorm(x, gamma, beta []float32, d int, eps float64) []float64 {
+	return refLayerNorm64(widen(x), gamma, beta, d, eps)
+}
+
+func refLayerNorm64(x []float64, gamma, beta []float32, d int, eps float64) []float64 {
+	out := make([]float64, len(x))
+	for r := 0; r < len(x)/d; r++ {
+		row := x[r*d : (r+1)*d]
+		var mean, variance float64
+		for _, v := range row {
+			mean += v
+		}
+		mean /= float64(d)
+		for _, v := range row {
+			variance += (v - mean) * (v - mean)
+		}
+		variance /= float64(d)
+		for i, v := range row {
+			y := (v - mean) / math.Sqrt(variance+eps)
+			if gamma != nil {
+				y *= float64(gamma[i])
+			}
+			if beta != nil {
+				y += float64(beta[i])
+			}
+			out[r*d+i] = y
+		}
+	}
+	return out
+}
+
+// refLayerNormBackward is dx of LayerNorm in float64, in closed form:
+// rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·gamma.
+func refLayerNormBackward(x32, gamma, dy []float32, d int, eps float64) []float64 {
+	x := widen(x32)
+	out := make([]float64, len(x))
+	for r := 0; r < len(x)/d; r++ {
+		row := x[r*d : (r+1)*d]
+		var mean, variance float64
+		for _, v := range row {
+			mean += v
+		}
+		mean /= float64(d)
+		for _, v := range row {
+			variance += (v - mean) * (v - mean)
+		}
+		rstd := 1 / math.Sqrt(variance/float64(d)+eps)
+		g := make([]float64, d)
+		var sg, sgx float64
+		for i, v := range row {
+			g[i] = float64(dy[r*d+i])
+			if gamma != nil {
+				g[i] *= float64(gamma[i])
+			}
+			sg += g[i]
+			sgx += g[i] * (v - mean) * rstd
+		}
+		for i, v := range row {
+			out[r*d+i] = rstd * (g[i] - sg/float64(d) - (v-mean)*rstd*sgx/float64(d))
+		}
+	}
+	return out
+}
+
+// refRMSNormBackward is dx of RMSNorm in float64, in closed form:
+// r·(g − x·r²·mean(g·x)) with g = dy·w and r = 1/sqrt(mean(x²) + eps).
+func refRMSNormBackward(x32, w, dy []float32, d int, eps float64) []float64 {
+	x := widen(x32)
+	out := make([]float64, len(x))
+	for r := 0; r < len(x)/d; r++ {
+		row := x[r*d : (r+1)*d]
+		var ms, c float64
+		g := make([]float64, d)
+		for i, v := range row {
+			ms += v * v
+			g[i] = float64(dy[r*d+i])
+			if w != nil {
+				g[i] *= float64(w[i])
+			}
+			c += g[i] * v
+		}
+		rs := 1 / math.Sqrt(ms/float64(d)+eps)
+		c /= float64(d)
+		for i, v := range row {
+			out[r*d+i] = rs * (g[i] - v*rs*rs*c)
+		}
+	}
+	return out
+}
+
+// refRMSNorm is RMSNorm in float64 over rows of d (w may be nil).
+func refRMSNorm(x, w []float32, d int, eps float64) []float64 {
+	return refRMSNorm64(widen(x), w, d, eps)
+}
+
+func refRMSNorm64(x []float64, w []float32, d int, eps float64) []float64 {
+	out := make([]float64, len(x))
+	for r := 0; r < len(x)/d; r++ {
+		row := x[r*d : (r+1)*d]
+		var ms float64
+		for _, v := range row {
+			ms += v * v
+		}
+		ms /= float64(d)
+		for i, v := range row {
+			y := v / math.Sqrt(ms+eps)
+			if w != nil {
+				y *= float64(w[i])
+			}
+			out[r*d+i] = y
+		}
+	}
+	return out
+}
+
+// --- helpers shared by this package's kernel tests ---
+
+// opKit uploads and downloads tensors of a WebGPU backend for a test,
+// failing the test on any error.
+type opKit struct {
+	t testing.TB
+	b backend.Backend
+}
+
+// newOpKit opens the WebGPU backend (skipping without an adapter).
+func newOpKit(t testing.TB) *opKit {
+	return &opKit{t: t, b: webgputest.Open(t)}
+}
+
+func (k *opKit) f32(data []float32, shape ...int) backend.Tensor {
+	k.t.Helper()
+	x, err := k.b.FromFloat32(data, shape...)
+	require.NoError(k.t, err)
+	return x
+}
+
+func (k *opKit) i32(data []int32, shape ...int) backend.Tensor {
+	k.t.Helper()
+	x, err := k.b.FromInt32(data, shape...)
+	require.NoError(k.t, err)
+	return x
+}
+
+func (k *opKit) get(x backend.Tensor) []float32 {
+	k.t.Helper()
+	v, err := k.b.ToFloat32(x)
+	require.NoError(k.t, err)
+	return v
+}
+
+// randVals returns n deterministic values uniform in mean ± spread.
+func randVals(seed uint64, n int, mean, spread float64) []float32 {
+	r := rand.New(rand.NewPCG(seed, 0x1a3))
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(mean + spread*(2*r.Float64()-1))
+	}
+	return out
+}
+
+func f32s(x []float64) []float32 {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = float32(v)
+	}
+	return out
+}
+
+func widen(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+// assertClose checks |got − want| ≤ tol·max(1, |want|) element-wise and
+// reports the first mismatch.
+func assertClose(t testing.TB, want []float64, got []float32, tol float64, msg ...any) {
+	t.Helper()
+	require.Len(t, got, len(want), msg...)
+	for i := range want {
+		if math.IsNaN(want[i]) {
+			if !assert.True(t, math.IsNaN(float64(got[i])), "element %d: want NaN, got %v %v", i, got[i], msg) {
+				return
+			}
+			continue
+		}
+		if d := math.Abs(float64(got[i]) - want[i]); d > tol*math.Max(1, math.Abs(want[i])) {
+			assert.Failf(t, "values differ", "element %d: got %v, want %v (|diff| %.3g > tol %.3g) %v", i, got[i], want[i], d, tol, msg)
+			return
+		}
+	}
+}
+
+// numericGrad returns the gradient of Σ dy ⊙ f(x) with respect to x by
+// central differences in float64, where f maps each row of d elements on
+// its own: an independent check of a backward rule.
+func numericGrad(x32, dy []float32, d int, f func(row []float64) []float64) []float64 {
+	x := widen(x32)
+	g := make([]float64, len(x))
+	const h = 1e-6
+	for i := range x {
+		r := i / d
+		row := x[r*d : (r+1)*d]
+		orig := x[i]
+		x[i] = orig + h
+		up := f(row)
+		x[i] = orig - h
+		down := f(row)
+		x[i] = orig
+		var s float64
+		for j := range up {
+			s += float64(dy[r*d+j]) * (up[j] - down[j])
+		}
+		g[i] = s / (2 * h)
+	}
+	return g
+}

@@ -1,0 +1,179 @@
+package webgpu_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+)
+
+func TestSoftmaxHandValues(t *testing.T) {
+	k := newOpKit(t)
+	// softmax(1, 2, 3) = e^(x-3) / Σ; the second row has its last key masked
+	// by causality (Tq = Tk = 2: query 0 sees key 0 only).
+	y, err := k.b.Softmax(k.f32([]float32{1, 2, 3}, 1, 1, 1, 3), backend.SoftmaxOptions{})
+	require.NoError(t, err)
+	assertClose(t, []float64{0.0900305732, 0.2447284711, 0.6652409558}, k.get(y), 1e-6)
+
+	y, err = k.b.Softmax(k.f32([]float32{5, 7, 1, 1}, 1, 1, 2, 2), backend.SoftmaxOptions{Causal: true})
+	require.NoError(t, err)
+	assertClose(t, []float64{1, 0, 0.5, 0.5}, k.get(y), 1e-6)
+}
+
+func TestSoftmax(t *testing.T) {
+	k := newOpKit(t)
+	type shape struct{ b, h, tq, tk int }
+	for _, tc := range []struct {
+		name       string
+		s          shape
+		scale      float32
+		causal     bool
+		keyMask    []float32 // [B, Tk] or nil
+		bias       bool
+		biasPerB   bool
+		allMaskedB int // batch whose key mask is all zeros, or -1
+	}{
+		{name: "plain", s: shape{2, 3, 4, 5}, allMaskedB: -1},
+		{name: "single key", s: shape{1, 2, 3, 1}, allMaskedB: -1},
+		{name: "scale", s: shape{1, 2, 3, 7}, scale: 0.125, allMaskedB: -1},
+		{name: "causal square", s: shape{2, 2, 6, 6}, causal: true, allMaskedB: -1},
+		{name: "causal kv cache", s: shape{2, 2, 3, 8}, causal: true, allMaskedB: -1},
+		{name: "causal one query", s: shape{1, 2, 1, 9}, causal: true, allMaskedB: -1},
+		{name: "causal more queries than keys", s: shape{1, 1, 5, 3}, causal: true, allMaskedB: -1},
+		{name: "key mask", s: shape{2, 2, 3, 5}, keyMask: []float32{1, 1, 0, 1, 0, 0, 1, 1, 1, 1}, allMaskedB: -1},
+		{name: "key mask all masked", s: shape{2, 1, 2, 4}, keyMask: []float32{0, 0, 0, 0, 1, 0, 1, 1}, allMaskedB: 0},
+		{name: "causal + key mask", s: shape{2, 2, 4, 4}, causal: true, keyMask: []float32{0, 1, 1, 1, 1, 1, 1, 0}, allMaskedB: -1},
+		{name: "shared bias", s: shape{2, 3, 4, 6}, scale: 0.5, bias: true, allMaskedB: -1},
+		{name: "per-batch bias", s: shape{2, 3, 4, 6}, bias: true, biasPerB: true, allMaskedB: -1},
+		{name: "everything", s: shape{2, 2, 3, 5}, scale: 0.3, causal: true, keyMask: []float32{1, 0, 1, 1, 1, 1, 1, 1, 0, 1}, bias: true, allMaskedB: -1},
+		{name: "long rows", s: shape{1, 2, 3, 1000}, scale: 0.7, causal: true, allMaskedB: -1},
+		{name: "row past a workgroup", s: shape{2, 1, 2, 257}, bias: true, allMaskedB: -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.s
+			n := s.b * s.h * s.tq * s.tk
+			x := randVals(uint64(n), n, 0, 4)
+			o := backend.SoftmaxOptions{Scale: tc.scale, Causal: tc.causal}
+			if tc.keyMask != nil {
+				o.KeyMask = k.f32(tc.keyMask, s.b, s.tk)
+			}
+			var bias []float32
+			if tc.bias {
+				if tc.biasPerB {
+					bias = randVals(7, n, 0, 2)
+					o.Bias = k.f32(bias, s.b, s.h, s.tq, s.tk)
+				} else {
+					bias = randVals(7, s.h*s.tq*s.tk, 0, 2)
+					o.Bias = k.f32(bias, s.h, s.tq, s.tk)
+				}
+			}
+			y, err := k.b.Softmax(k.f32(x, s.b, s.h, s.tq, s.tk), o)
+			require.NoError(t, err)
+			want := refSoftmax(x, s.b, s.h, s.tq, s.tk, tc.scale, tc.causal, tc.keyMask, bias)
+			got := k.get(y)
+			assertClose(t, want, got, 1e-5)
+			if tc.allMaskedB >= 0 {
+				// Every row of that batch is uniform over all its keys.
+				row := s.h * s.tq * s.tk
+				for _, v := range got[tc.allMaskedB*row : (tc.allMaskedB+1)*row] {
+					require.InDelta(t, 1/float64(s.tk), v, 1e-7)
+				}
+			}
+		})
+	}
+}
+
+func TestSoftmaxBackwardHandValues(t *testing.T) {
+	k := newOpKit(t)
+	// y = (0.25, 0.75, 0) with the last key masked, dy = (1, 2, 3):
+	// Σ dy·y = 1.75, dx = y·(dy − 1.75) = (−0.1875, 0.1875, 0), times scale.
+	dx, err := k.b.SoftmaxBackward(k.f32([]float32{0.25, 0.75, 0}, 1, 1, 1, 3), k.f32([]float32{1, 2, 3}, 1, 1, 1, 3), 2)
+	require.NoError(t, err)
+	assertClose(t, []float64{-0.375, 0.375, 0}, k.get(dx), 1e-7)
+}
+
+func TestSoftmaxBackward(t *testing.T) {
+	k := newOpKit(t)
+	for _, tc := range []struct {
+		name         string
+		b, h, tq, tk int
+		scale        float32
+		scaleUsed    float64
+	}{
+		{"unit scale", 1, 2, 3, 5, 1, 1},
+		{"scale 0 means 1", 1, 1, 2, 4, 0, 1},
+		{"scaled", 2, 2, 3, 7, 0.125, 0.125},
+		{"row past a workgroup", 1, 1, 2, 600, 0.5, 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := tc.b * tc.h * tc.tq * tc.tk
+			x := randVals(uint64(n)+1, n, 0, 3)
+			dy := randVals(uint64(n)+2, n, 0, 1)
+			y := refSoftmax(x, tc.b, tc.h, tc.tq, tc.tk, tc.scale, false, nil, nil)
+			dx, err := k.b.SoftmaxBackward(k.f32(f32s(y), tc.b, tc.h, tc.tq, tc.tk), k.f32(dy, tc.b, tc.h, tc.tq, tc.tk), tc.scale)
+			require.NoError(t, err)
+			// d/dx of Σ dy·softmax(scale·x), by central differences.
+			want := numericGrad(x, dy, tc.tk, func(row []float64) []float64 {
+				return softmax64(row, tc.scaleUsed, nil)
+			})
+			assertClose(t, want, k.get(dx), 1e-4)
+		})
+	}
+}
+
+// refSoftmax is Softmax in float64 with the documented masking rules.
+func refSoftmax(x []float32, b, h, tq, tk int, scale float32, causal bool, keyMask, bias []float32) []float64 {
+	if scale == 0 {
+		scale = 1
+	}
+	out := make([]float64, len(x))
+	for r := 0; r < b*h*tq; r++ {
+		bi, q := r/(h*tq), r%tq
+		logits := make([]float64, tk)
+		kept := make([]bool, tk)
+		for j := range logits {
+			logits[j] = float64(x[r*tk+j]) * float64(scale)
+			if bias != nil {
+				if len(bias) == len(x) {
+					logits[j] += float64(bias[r*tk+j])
+				} else {
+					logits[j] += float64(bias[(r%(h*tq))*tk+j])
+				}
+			}
+			kept[j] = !(causal && j > q+tk-tq) && (keyMask == nil || keyMask[bi*tk+j] != 0)
+		}
+		copy(out[r*tk:], softmax64(logits, 1, kept))
+	}
+	return out
+}
+
+// softmax64 is the softmax of scale·x over the kept entries (all when kept
+// is nil); a row with none kept is uniform.
+func softmax64(x []float64, scale float64, kept []bool) []float64 {
+	out := make([]float64, len(x))
+	m, any := math.Inf(-1), false
+	for j, v := range x {
+		if kept == nil || kept[j] {
+			m, any = math.Max(m, v*scale), true
+		}
+	}
+	if !any {
+		for j := range out {
+			out[j] = 1 / float64(len(x))
+		}
+		return out
+	}
+	var s float64
+	for j, v := range x {
+		if kept == nil || kept[j] {
+			out[j] = math.Exp(v*scale - m)
+			s += out[j]
+		}
+	}
+	for j := range out {
+		out[j] /= s
+	}
+	return out
+}
