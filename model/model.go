@@ -45,8 +45,24 @@ type architecture interface {
 // matching need. With a backend the parameters are zero-filled F32
 // tensors; Load and NewRandom fill them.
 func New(cfg *Config, b backend.Backend) (*Model, error) {
+	m, err := build(cfg, b)
+	if err != nil {
+		return nil, fmt.Errorf("model.New: %w", err)
+	}
+	if b == nil {
+		return m, nil
+	}
+	err = m.fill(func(p *nn.Param, shape []int) (backend.Tensor, error) { return b.Zeros(shape...) })
+	if err != nil {
+		return nil, fmt.Errorf("model.New: %w", err)
+	}
+	return m, nil
+}
+
+// build assembles the module tree of cfg's architecture without storage.
+func build(cfg *Config, b backend.Backend) (*Model, error) {
 	if cfg == nil {
-		return nil, errors.New("model.New: nil config")
+		return nil, errors.New("nil config")
 	}
 	t := newTreeBuilder()
 	var a architecture
@@ -60,22 +76,27 @@ func New(cfg *Config, b backend.Backend) (*Model, error) {
 	case "bert", "roberta":
 		a = buildBERT(cfg, t)
 	default:
-		return nil, fmt.Errorf("model.New: model_type %q is not supported (supported: %v)", cfg.ModelType, SupportedModelTypes())
+		return nil, fmt.Errorf("model_type %q is not supported (supported: %v)", cfg.ModelType, SupportedModelTypes())
 	}
-	m := &Model{cfg: cfg, b: b, arch: a, modules: t.modules, params: t.params,
-		shapes: t.shapes, aliases: t.aliases, dtypes: map[string]string{}}
-	if b != nil {
-		for _, p := range m.params {
-			z, err := b.Zeros(m.shapes[p.Name]...)
-			if err != nil {
-				m.Free()
-				return nil, fmt.Errorf("model.New: allocate %s %v: %w", p.Name, m.shapes[p.Name], err)
-			}
-			p.T = z
+	return &Model{cfg: cfg, b: b, arch: a, modules: t.modules, params: t.params,
+		shapes: t.shapes, aliases: t.aliases, dtypes: map[string]string{}}, nil
+}
+
+// fill gives every parameter the tensor alloc returns (recorded as F32
+// unless alloc set another dtype), freeing what it made on failure.
+func (m *Model) fill(alloc func(p *nn.Param, shape []int) (backend.Tensor, error)) error {
+	for _, p := range m.params {
+		t, err := alloc(p, m.shapes[p.Name])
+		if err != nil {
+			m.Free()
+			return fmt.Errorf("parameter %s %v: %w", p.Name, m.shapes[p.Name], err)
+		}
+		p.T = t
+		if _, ok := m.dtypes[p.Name]; !ok {
 			m.dtypes[p.Name] = "F32"
 		}
 	}
-	return m, nil
+	return nil
 }
 
 // Config returns the model's configuration.

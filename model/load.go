@@ -1,0 +1,184 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model/nn"
+	"github.com/ia3/ia3/model/safetensors"
+)
+
+// basePrefix is each family's base_model_prefix: a checkpoint of the bare
+// base model names its tensors without it, one of a task model with it.
+var basePrefix = map[string]string{
+	"gpt2": "transformer", "llama": "model", "mistral": "model", "qwen2": "model",
+	"bert": "bert", "roberta": "roberta",
+}
+
+// ignoredTensors matches checkpoint entries transformers drops on load
+// (buffers older versions saved).
+var ignoredTensors = regexp.MustCompile(`(^|\.)attn\.(bias|masked_bias)$|rotary_emb\.inv_freq$|embeddings\.position_ids$|^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$`)
+
+// Load reads a Hugging Face checkpoint directory: config.json and
+// model.safetensors (or a sharded model.safetensors.index.json). Weights
+// stay in their stored dtype (F32, F16 or BF16; F64 is rounded to F32).
+// Tied weights absent from the file (lm_head.weight, T5's embed_tokens)
+// share their source; a missing or unexpected tensor or a shape mismatch is
+// an error naming the file and tensor.
+func Load(ctx context.Context, dir string, b backend.Backend) (*Model, error) {
+	if b == nil {
+		return nil, fmt.Errorf("load %s: nil backend", dir)
+	}
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	ck, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	defer ck.Close()
+	m, err := build(cfg, b)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	where := filepath.Join(dir, safetensors.SingleFileName)
+	src, err := m.resolveNames(ck, where)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	err = m.fill(func(p *nn.Param, shape []int) (backend.Tensor, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return m.loadTensor(ck, src[p], shape, where)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	slog.Debug("model loaded", "dir", dir, "model_type", cfg.ModelType, "architecture", cfg.Architecture,
+		"params", len(m.params), "device", b.Info().Name)
+	return m, nil
+}
+
+// resolveNames maps every parameter to the checkpoint entry holding it,
+// accepting names with or without the base model prefix and tied aliases,
+// and rejects entries nothing uses.
+func (m *Model) resolveNames(r safetensors.Reader, where string) (map[*nn.Param]string, error) {
+	inFile := map[string]bool{}
+	for _, n := range r.Names() {
+		inFile[n] = true
+	}
+	used := map[string]bool{}
+	find := func(name string) (string, bool) {
+		for _, cand := range m.nameVariants(name) {
+			if inFile[cand] {
+				return cand, true
+			}
+		}
+		return "", false
+	}
+	src := map[*nn.Param]string{}
+	for _, p := range m.params {
+		if n, ok := find(p.Name); ok {
+			src[p] = n
+			used[n] = true
+		}
+	}
+	// Tied aliases: mark as used when present, or stand in for a missing
+	// canonical entry (a file that stores lm_head.weight but not the table).
+	for _, alias := range slices.Sorted(maps.Keys(m.aliases)) {
+		p := m.aliases[alias]
+		n, ok := find(alias)
+		if !ok {
+			continue
+		}
+		used[n] = true
+		if _, have := src[p]; !have {
+			src[p] = n
+		}
+	}
+	for _, p := range m.params {
+		if _, ok := src[p]; !ok {
+			return nil, fmt.Errorf("%s: missing tensor %q (%s expects it)", where, p.Name, m.cfg.Architecture)
+		}
+	}
+	for _, n := range r.Names() {
+		if !used[n] && !ignoredTensors.MatchString(n) {
+			return nil, fmt.Errorf("%s: unexpected tensor %q (%s has no such parameter)", where, n, m.cfg.Architecture)
+		}
+	}
+	return src, nil
+}
+
+// nameVariants lists the names a parameter may have in a checkpoint: its
+// own, then without or with the base model prefix.
+func (m *Model) nameVariants(name string) []string {
+	out := []string{name}
+	if pre := basePrefix[m.cfg.ModelType]; pre != "" {
+		if rest, ok := strings.CutPrefix(name, pre+"."); ok {
+			out = append(out, rest)
+		} else {
+			out = append(out, pre+"."+name)
+		}
+	}
+	return out
+}
+
+// loadTensor uploads one checkpoint entry after checking its shape.
+func (m *Model) loadTensor(r safetensors.Reader, name string, shape []int, where string) (backend.Tensor, error) {
+	info, _ := r.Info(name)
+	if !slices.Equal(info.Shape, shape) {
+		return nil, fmt.Errorf("%s: tensor %q has shape %v, the model expects %v", where, name, info.Shape, shape)
+	}
+	var dt backend.DType
+	switch info.DType {
+	case safetensors.F32:
+		dt = backend.F32
+	case safetensors.F16:
+		dt = backend.F16
+	case safetensors.BF16:
+		dt = backend.BF16
+	case safetensors.F64:
+		v, err := r.Float32(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		return m.b.FromFloat32(v, shape...)
+	default:
+		return nil, fmt.Errorf("%s: tensor %q has dtype %s; weights must be F32, F16, BF16 or F64", where, name, info.DType)
+	}
+	raw, err := r.Bytes(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	t, err := m.b.FromBytes(dt, raw, shape...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: tensor %q: %w", where, name, err)
+	}
+	m.dtypes[m.canonical(name)] = info.DType
+	return t, nil
+}
+
+// canonical maps a checkpoint entry name to the parameter name it loads.
+func (m *Model) canonical(name string) string {
+	if _, ok := m.shapes[name]; ok {
+		return name
+	}
+	for _, v := range m.nameVariants(name) {
+		if _, ok := m.shapes[v]; ok {
+			return v
+		}
+		if p, ok := m.aliases[v]; ok {
+			return p.Name
+		}
+	}
+	return name
+}

@@ -1,0 +1,58 @@
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model/nn"
+)
+
+// NewRandom builds the model of cfg with random F32 weights, reproducible
+// from seed: normal(0, initializer_range) matrices and embeddings (0.02
+// when the config has none), zero biases, unit norm weights — the shape of
+// transformers' initialisation, for benchmarks and demos.
+func NewRandom(cfg *Config, b backend.Backend, seed uint64) (*Model, error) {
+	if b == nil {
+		return nil, fmt.Errorf("model.NewRandom: nil backend")
+	}
+	m, err := build(cfg, b)
+	if err != nil {
+		return nil, fmt.Errorf("model.NewRandom: %w", err)
+	}
+	std := 0.02
+	if v, ok := cfg.Raw["initializer_range"].(float64); ok && v > 0 {
+		std = v
+	}
+	norms := map[*nn.Param]bool{}
+	for _, nm := range m.modules {
+		if n, ok := nm.Module.(*nn.Norm); ok && n.Weight != nil {
+			norms[n.Weight] = true
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	err = m.fill(func(p *nn.Param, shape []int) (backend.Tensor, error) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		v := make([]float32, n)
+		switch {
+		case norms[p]:
+			for i := range v {
+				v[i] = 1
+			}
+		case strings.HasSuffix(p.Name, ".bias"):
+		default:
+			for i := range v {
+				v[i] = float32(rng.NormFloat64() * std)
+			}
+		}
+		return b.FromFloat32(v, shape...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("model.NewRandom: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,148 @@
+package model
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/ia3/ia3/model/safetensors"
+)
+
+// Save writes the model as a Hugging Face checkpoint directory that
+// transformers loads: config.json (the loaded file's fields, unchanged)
+// and model.safetensors with every parameter once (tied weights under
+// their first owner, as save_pretrained does), each in the dtype it was
+// loaded with (a merged F32 weight of an F16 model is rounded back to F16).
+// Each file is written atomically; dir is created when missing.
+func (m *Model) Save(dir string) error {
+	if m.b == nil {
+		return errors.New("model.Save: structure-only model has no weights")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("model.Save: %w", err)
+	}
+	tensors := make([]safetensors.Tensor, 0, len(m.params))
+	for _, p := range m.params {
+		if p.T == nil {
+			return fmt.Errorf("model.Save: parameter %s has no storage (freed?)", p.Name)
+		}
+		v, err := m.b.ToFloat32(p.T)
+		if err != nil {
+			return fmt.Errorf("model.Save: download %s: %w", p.Name, err)
+		}
+		dt := m.dtypes[p.Name]
+		if dt == "" {
+			dt = safetensors.F32
+		}
+		tensors = append(tensors, safetensors.Tensor{Name: p.Name, DType: dt, Shape: m.shapes[p.Name], Data: encodeFloats(dt, v)})
+	}
+	cfg, err := json.MarshalIndent(m.cfg.Raw, "", "  ")
+	if err != nil {
+		return fmt.Errorf("model.Save: encode config.json: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n')); err != nil {
+		return fmt.Errorf("model.Save: %w", err)
+	}
+	if err := safetensors.Write(filepath.Join(dir, safetensors.SingleFileName), tensors, nil); err != nil {
+		return fmt.Errorf("model.Save: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// encodeFloats packs v as little-endian F32, F16 or BF16 (rounding to
+// nearest even).
+func encodeFloats(dtype string, v []float32) []byte {
+	switch dtype {
+	case safetensors.F16:
+		out := make([]byte, 2*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint16(out[2*i:], f32ToF16(x))
+		}
+		return out
+	case safetensors.BF16:
+		out := make([]byte, 2*len(v))
+		for i, x := range v {
+			binary.LittleEndian.PutUint16(out[2*i:], f32ToBF16(x))
+		}
+		return out
+	}
+	out := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
+	}
+	return out
+}
+
+// f32ToBF16 rounds to the nearest bfloat16, ties to even; NaN stays NaN.
+func f32ToBF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	if f != f {
+		return uint16(b>>16) | 0x40
+	}
+	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+}
+
+// f32ToF16 rounds to the nearest IEEE half, ties to even, with overflow to
+// infinity and gradual underflow.
+func f32ToF16(f float32) uint16 {
+	b := math.Float32bits(f)
+	sign := uint16(b>>16) & 0x8000
+	exp := int(b>>23) & 0xff
+	mant := b & 0x7fffff
+	switch {
+	case exp == 0xff: // Inf, NaN
+		if mant != 0 {
+			return sign | 0x7e00
+		}
+		return sign | 0x7c00
+	case exp > 127+15: // overflow
+		return sign | 0x7c00
+	case exp >= 127-14: // normal half
+		h := uint32(exp-127+15)<<10 | mant>>13
+		rest := mant & 0x1fff
+		if rest > 0x1000 || (rest == 0x1000 && h&1 == 1) {
+			h++ // may carry into the exponent, up to infinity: correct
+		}
+		return sign | uint16(h)
+	case exp >= 127-25: // subnormal half
+		m := mant | 0x800000
+		shift := uint(126 - 14 - exp + 13 + 1)
+		h := m >> shift
+		rest := m & (1<<shift - 1)
+		half := uint32(1) << (shift - 1)
+		if rest > half || (rest == half && h&1 == 1) {
+			h++
+		}
+		return sign | uint16(h)
+	}
+	return sign
+}
