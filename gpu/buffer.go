@@ -220,6 +220,9 @@ func (d *Device) Read(b *Buffer, offset, size uint64) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if status == wgpu.BufferMapAsyncStatus_DeviceLost {
+		d.markLost("mapping the staging buffer reported the device lost")
+	}
 	if status != wgpu.BufferMapAsyncStatus_Success {
 		return nil, fmt.Errorf("gpu: mapping staging buffer failed: %s", status)
 	}

@@ -67,16 +67,12 @@ func (in *Instance) Open(i int) (*Device, error) {
 	req.MaxComputeWorkgroupsPerDimension = sup.MaxComputeWorkgroupsPerDimension
 
 	d := &Device{inst: in, info: info}
+	// The binding's DeviceLostCallback passes a Go pointer inside Go memory
+	// to C, which cgo's pointer checks reject; loss is detected instead from
+	// DeviceLost errors and map failures (see recordAsync and Read).
 	raw, err := a.RequestDevice(&wgpu.DeviceDescriptor{
 		Label:          "ia3",
 		RequiredLimits: &wgpu.RequiredLimits{Limits: req},
-		DeviceLostCallback: func(reason wgpu.DeviceLostReason, msg string) {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			if d.lost == nil && !d.closed {
-				d.lost = fmt.Errorf("%w (%s): %s", ErrDeviceLost, reason, msg)
-			}
-		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gpu: opening %s (%s): %w", info.Name, info.API, err)
@@ -106,10 +102,15 @@ func (d *Device) Info() AdapterInfo { return d.info }
 // Limits returns the limits the device was opened with.
 func (d *Device) Limits() Limits { return d.limits }
 
-// recordAsync keeps the first error wgpu reported outside an error scope.
+// recordAsync keeps the first error wgpu reported outside an error scope; a
+// DeviceLost error marks the device lost for good.
 func (d *Device) recordAsync(typ wgpu.ErrorType, msg string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if typ == wgpu.ErrorType_DeviceLost && d.lost == nil {
+		d.lost = fmt.Errorf("%w: %s", ErrDeviceLost, msg)
+		return
+	}
 	if d.asyncErr == nil {
 		d.asyncErr = fmt.Errorf("gpu: %s error: %s", typ, msg)
 	}
@@ -179,4 +180,13 @@ func (d *Device) Close() error {
 		return nil
 	}
 	return err
+}
+
+// markLost records that the device is lost.
+func (d *Device) markLost(why string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lost == nil {
+		d.lost = fmt.Errorf("%w: %s", ErrDeviceLost, why)
+	}
 }

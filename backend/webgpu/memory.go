@@ -209,7 +209,7 @@ func (b *Backend) widen(op string, t *tensor) (*tensor, error) {
 	if t.dtype == backend.F32 || t.dtype == backend.I32 {
 		err = b.dev.Copy(t.buf, 0, out.buf, 0, t.bytes())
 	} else {
-		err = b.dispatch("layout.wgsl", "widen", &widenParams{N: uint32(t.n), DT: dtCode(t.dtype)}, b.groups1D(t.n, 256), t, out)
+		err = b.dispatch("layout.wgsl", "widen", &widenParams{N: uint32(t.n), DT: dtCode(t.dtype)}, b.groups1D(t.n, wg1D), out, t)
 	}
 	if err != nil {
 		b.Free(out)

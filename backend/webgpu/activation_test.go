@@ -1,0 +1,104 @@
+package webgpu_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/backend/webgpu/webgputest"
+)
+
+// activationRef is f and f' in float64.
+func activationRef(f backend.Unary, x float64) (y, dy float64) {
+	sig := func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
+	switch f {
+	case backend.GELUErf:
+		return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)),
+			0.5*(1+math.Erf(x/math.Sqrt2)) + x*math.Exp(-x*x/2)/math.Sqrt(2*math.Pi)
+	case backend.GELUTanh:
+		c := math.Sqrt(2 / math.Pi)
+		u := c * (x + 0.044715*x*x*x)
+		th := math.Tanh(u)
+		return 0.5 * x * (1 + th), 0.5*(1+th) + 0.5*x*(1-th*th)*c*(1+3*0.044715*x*x)
+	case backend.ReLU:
+		if x > 0 {
+			return x, 1
+		}
+		return 0, 0
+	case backend.SiLU:
+		s := sig(x)
+		return x * s, s * (1 + x*(1-s))
+	case backend.Tanh:
+		th := math.Tanh(x)
+		return th, 1 - th*th
+	}
+	s := sig(x)
+	return s, s * (1 - s)
+}
+
+func TestActivations(t *testing.T) {
+	b := webgputest.Open(t)
+	xs := []float32{-9, -4.5, -3, -2.2, -1.3, -1, -0.7, -0.3, -0.05, 0, 1e-4, 0.1, 0.39, 0.41, 0.5, 0.9, 1.2, 2, 2.9, 3.5, 5, 12}
+	dys := seq(len(xs), 0.5, 0.1)
+	x := upload(t, b, xs, len(xs))
+	dy := upload(t, b, dys, len(xs))
+	for f := backend.GELUErf; f <= backend.Sigmoid; f++ {
+		t.Run(f.String(), func(t *testing.T) {
+			y, err := b.Activation(f, x)
+			require.NoError(t, err)
+			g, err := b.ActivationBackward(f, x, dy)
+			require.NoError(t, err)
+			gotY, gotG := values(t, b, y), values(t, b, g)
+			for i, v := range xs {
+				wy, wd := activationRef(f, float64(v))
+				assert.InDelta(t, wy, gotY[i], 2e-6*math.Max(1, math.Abs(wy)), "f(%v)", v)
+				assert.InDelta(t, wd*float64(dys[i]), gotG[i], 4e-6*math.Max(1, math.Abs(wd*float64(dys[i]))), "f'(%v)", v)
+			}
+		})
+	}
+}
+
+// TestErfAccuracy checks the WGSL erf on a dense grid through GELU: the
+// error of erf shows in gelu(x)/x·2 − 1.
+func TestErfAccuracy(t *testing.T) {
+	b := webgputest.Open(t)
+	var xs []float32
+	for v := -6.0; v <= 6.0; v += 0.0137 {
+		if math.Abs(v) > 1e-3 {
+			xs = append(xs, float32(v))
+		}
+	}
+	x := upload(t, b, xs, len(xs))
+	y, err := b.Activation(backend.GELUErf, x)
+	require.NoError(t, err)
+	got := values(t, b, y)
+	worst := 0.0
+	for i, v := range xs {
+		want := 0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))
+		worst = math.Max(worst, math.Abs(float64(got[i])-want)/math.Max(1, math.Abs(want)))
+	}
+	assert.Less(t, worst, 1.5e-6, "worst relative GELU error")
+}
+
+func TestSwiGLU(t *testing.T) {
+	b := webgputest.Open(t)
+	gs := []float32{-3, -0.5, 0, 0.7, 2.5}
+	us := []float32{1, -2, 3, 0.5, -1}
+	ds := []float32{0.3, 1, -1, 2, 0.25}
+	g, u, d := upload(t, b, gs, 5), upload(t, b, us, 5), upload(t, b, ds, 5)
+	y, err := b.SwiGLU(g, u)
+	require.NoError(t, err)
+	dg, du, err := b.SwiGLUBackward(g, u, d)
+	require.NoError(t, err)
+	gotY, gotDG, gotDU := values(t, b, y), values(t, b, dg), values(t, b, du)
+	for i := range gs {
+		gv, uv, dv := float64(gs[i]), float64(us[i]), float64(ds[i])
+		s := 1 / (1 + math.Exp(-gv))
+		assert.InDelta(t, gv*s*uv, gotY[i], 1e-6)
+		assert.InDelta(t, dv*uv*s*(1+gv*(1-s)), gotDG[i], 1e-6)
+		assert.InDelta(t, dv*gv*s, gotDU[i], 1e-6)
+	}
+}

@@ -1,0 +1,122 @@
+package webgpu
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/ia3/ia3/backend"
+)
+
+// matmulParams mirrors MatMulParams in shaders/matmul.wgsl.
+type matmulParams struct {
+	M, N, K, BDT         uint32
+	SAM, SAK, SAB, Flags uint32
+	SBK, SBN, SBB        uint32
+	Alpha                float32
+}
+
+// Flags of matmulParams, matching matmul.wgsl.
+const (
+	mmBias       = 1
+	mmOutScale   = 2
+	mmInScale    = 4
+	mmOutIndexed = 8
+	mmInIndexed  = 16
+)
+
+// mmTile is the output tile one workgroup of matmul.wgsl computes.
+const mmTile = 64
+
+// matmulCall is one launch of the tiled kernel: the operands, the optional
+// epilogue inputs (nil when absent) and the geometry.
+type matmulCall struct {
+	op                             string
+	out, a, b                      *tensor
+	bias, outScale, inScale, index *tensor
+	p                              matmulParams
+	batch                          int
+}
+
+// runMatMul queues the call, binding a as the placeholder of absent optional
+// inputs (never read: their flags are off). K = 0 runs the kernel too: the
+// sums are empty and the epilogue still applies.
+func (b *Backend) runMatMul(c *matmulCall) error {
+	lim := int(b.dev.Limits().MaxWorkgroupsPerDimension)
+	gx := (int(c.p.N) + mmTile - 1) / mmTile
+	gy := (int(c.p.M) + mmTile - 1) / mmTile
+	if gx > lim || gy > lim || c.batch > lim {
+		return fmt.Errorf("webgpu: %s: %d×%d×%d batches needs %d×%d×%d workgroups, over the device limit %d",
+			c.op, c.p.M, c.p.N, c.batch, gx, gy, c.batch, lim)
+	}
+	if c.p.M == 0 || c.p.N == 0 || c.batch == 0 {
+		return nil
+	}
+	pick := func(t *tensor) *tensor {
+		if t == nil {
+			return c.a
+		}
+		return t
+	}
+	return b.dispatch("matmul.wgsl", "matmul", &c.p, [3]uint32{uint32(gx), uint32(gy), uint32(c.batch)},
+		c.out, c.a, c.b, pick(c.bias), pick(c.outScale), pick(c.inScale), pick(c.index))
+}
+
+// MatMul multiplies a [..., M, K] by b [..., K, N] (either transposed per
+// the options); b's leading dimensions equal a's, or b is 2-D and shared by
+// every batch. b may be F16/BF16.
+func (b *Backend) MatMul(x, y backend.Tensor, o backend.MatMulOptions) (backend.Tensor, error) {
+	a, err := b.f32("MatMul", x)
+	if err != nil {
+		return nil, err
+	}
+	w, err := b.tensorOf("MatMul", y)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.shape) < 2 || len(w.shape) < 2 || !w.dtype.IsFloat() {
+		return nil, fmt.Errorf("webgpu: MatMul: a %v, b %v %s: want at least 2-D, b a float type", a.shape, w.shape, w.dtype)
+	}
+	ra, rb := len(a.shape), len(w.shape)
+	m, k := a.shape[ra-2], a.shape[ra-1]
+	if o.TransA {
+		m, k = k, m
+	}
+	kb, n := w.shape[rb-2], w.shape[rb-1]
+	if o.TransB {
+		kb, n = n, kb
+	}
+	lead := a.shape[:ra-2]
+	shared := rb == 2
+	if kb != k || (!shared && !slices.Equal(w.shape[:rb-2], lead)) {
+		return nil, fmt.Errorf("webgpu: MatMul: a %v and b %v (transA %v, transB %v) do not multiply",
+			a.shape, w.shape, o.TransA, o.TransB)
+	}
+	batch := 1
+	for _, d := range lead {
+		batch *= d
+	}
+	out, err := b.alloc("MatMul", backend.F32, append(slices.Clone(lead), m, n)...)
+	if err != nil {
+		return nil, err
+	}
+	alpha := o.Alpha
+	if alpha == 0 {
+		alpha = 1
+	}
+	p := matmulParams{M: uint32(m), N: uint32(n), K: uint32(k), BDT: dtCode(w.dtype), Alpha: alpha,
+		SAM: uint32(k), SAK: 1, SAB: uint32(m * k), SBK: uint32(n), SBN: 1}
+	if o.TransA {
+		p.SAM, p.SAK = 1, uint32(m)
+	}
+	if o.TransB {
+		p.SBK, p.SBN = 1, uint32(k)
+	}
+	if !shared {
+		p.SBB = uint32(k * n)
+	}
+	if err := b.runMatMul(&matmulCall{op: "MatMul", out: out, a: a, b: w, p: p, batch: batch}); err != nil {
+		b.Free(out)
+		return nil, fmt.Errorf("webgpu: MatMul %v × %v: %w", a.shape, w.shape, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,166 @@
+// matmul.wgsl: tiled matrix products, batched, with either operand read
+// transposed through strides and b in F32, F16 or BF16. Linear uses the same
+// kernel with its (IA)³ epilogue switched on by flags.
+//
+// Each workgroup of 16×16 threads computes a 64×64 tile of the output, each
+// thread 4×4 outputs spaced 16 apart; the K dimension is walked 16 at a time
+// through workgroup memory. Every load is bounds-checked, so any M, N, K
+// (including 1) works. Workgroup (x, y, z) = (column tile, row tile, batch).
+//
+//   out [batch, M, N] (binding 1), a (2), b raw words (3), bias (4),
+//   out_scale (5), in_scale (6), scale_index I32 (7)
+//
+// element (m, k) of a batch z is a[z·sa_b + m·sa_m + k·sa_k]; element (k, n)
+// of b is b[z·sb_b + k·sb_k + n·sb_n]. Absent optional inputs are bound to a
+// placeholder buffer and their flag is off.
+
+const MM_BIAS: u32 = 1u;
+const MM_OUT_SCALE: u32 = 2u;
+const MM_IN_SCALE: u32 = 4u;
+const MM_OUT_INDEXED: u32 = 8u; // out_scale is [A, N], row picked by scale_index
+const MM_IN_INDEXED: u32 = 16u; // in_scale is [A, K], row picked by scale_index
+
+struct MatMulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    b_dt: u32,
+    sa_m: u32,
+    sa_k: u32,
+    sa_b: u32,
+    flags: u32,
+    sb_k: u32,
+    sb_n: u32,
+    sb_b: u32,
+    alpha: f32,
+}
+
+@group(0) @binding(0) var<uniform> mp: MatMulParams;
+@group(0) @binding(1) var<storage, read_write> mm_out: array<f32>;
+@group(0) @binding(2) var<storage, read> mm_a: array<f32>;
+@group(0) @binding(3) var<storage, read> mm_b: array<u32>;
+@group(0) @binding(4) var<storage, read> mm_bias: array<f32>;
+@group(0) @binding(5) var<storage, read> mm_oscale: array<f32>;
+@group(0) @binding(6) var<storage, read> mm_iscale: array<f32>;
+@group(0) @binding(7) var<storage, read> mm_idx: array<i32>;
+
+const TILE: u32 = 64u;
+const TK: u32 = 16u;
+
+var<workgroup> tile_a: array<f32, 1024>; // [TK][TILE]
+var<workgroup> tile_b: array<f32, 1024>; // [TK][TILE]
+
+// scale_row returns which stacked scale vector row m uses: 0 when the scale
+// (flag bit indexed) is a single vector, -1 when the row is unscaled.
+fn scale_row(m: u32, indexed: u32) -> i32 {
+    if ((mp.flags & indexed) == 0u) {
+        return 0;
+    }
+    return mm_idx[m];
+}
+
+fn load_a(z: u32, m: u32, k: u32) -> f32 {
+    var v = mm_a[z * mp.sa_b + m * mp.sa_m + k * mp.sa_k];
+    if ((mp.flags & MM_IN_SCALE) != 0u) {
+        let s = scale_row(m, MM_IN_INDEXED);
+        if (s >= 0) {
+            v = v * mm_iscale[u32(s) * mp.k + k];
+        }
+    }
+    return v;
+}
+
+fn load_b(z: u32, k: u32, n: u32) -> f32 {
+    let i = z * mp.sb_b + k * mp.sb_k + n * mp.sb_n;
+    return load_w(mm_b[word_index(mp.b_dt, i)], mp.b_dt, i);
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let tx = lid3.x;
+    let ty = lid3.y;
+    let lid = ty * 16u + tx;
+    let z = wid.z;
+    let row0 = wid.y * TILE;
+    let col0 = wid.x * TILE;
+    // Loads walk k fastest when the operand is contiguous along k, so that
+    // neighbouring threads read neighbouring words.
+    let a_k_fast = mp.sa_k == 1u;
+    let b_k_fast = mp.sb_k == 1u;
+
+    var acc: array<f32, 16>;
+    for (var k0 = 0u; k0 < mp.k; k0 = k0 + TK) {
+        for (var e = 0u; e < 4u; e = e + 1u) {
+            let idx = lid + e * 256u;
+            var kk: u32;
+            var mm: u32;
+            if (a_k_fast) {
+                kk = idx % TK;
+                mm = idx / TK;
+            } else {
+                kk = idx / TILE;
+                mm = idx % TILE;
+            }
+            var av = 0.0;
+            if (row0 + mm < mp.m && k0 + kk < mp.k) {
+                av = load_a(z, row0 + mm, k0 + kk);
+            }
+            tile_a[kk * TILE + mm] = av;
+
+            var kb: u32;
+            var nn: u32;
+            if (b_k_fast) {
+                kb = idx % TK;
+                nn = idx / TK;
+            } else {
+                kb = idx / TILE;
+                nn = idx % TILE;
+            }
+            var bv = 0.0;
+            if (col0 + nn < mp.n && k0 + kb < mp.k) {
+                bv = load_b(z, k0 + kb, col0 + nn);
+            }
+            tile_b[kb * TILE + nn] = bv;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk = kk + 1u) {
+            var ar: array<f32, 4>;
+            var br: array<f32, 4>;
+            for (var i = 0u; i < 4u; i = i + 1u) {
+                ar[i] = tile_a[kk * TILE + ty + 16u * i];
+                br[i] = tile_b[kk * TILE + tx + 16u * i];
+            }
+            for (var i = 0u; i < 4u; i = i + 1u) {
+                for (var j = 0u; j < 4u; j = j + 1u) {
+                    acc[i * 4u + j] = fma(ar[i], br[j], acc[i * 4u + j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        let r = row0 + ty + 16u * i;
+        if (r >= mp.m) {
+            continue;
+        }
+        var srow = -1;
+        if ((mp.flags & MM_OUT_SCALE) != 0u) {
+            srow = scale_row(r, MM_OUT_INDEXED);
+        }
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let c = col0 + tx + 16u * j;
+            if (c >= mp.n) {
+                continue;
+            }
+            var v = acc[i * 4u + j] * mp.alpha;
+            if ((mp.flags & MM_BIAS) != 0u) {
+                v = v + mm_bias[c];
+            }
+            if (srow >= 0) {
+                v = v * mm_oscale[u32(srow) * mp.n + c];
+            }
+            mm_out[(z * mp.m + r) * mp.n + c] = v;
+        }
+    }
+}
