@@ -145,22 +145,27 @@ func (m *Model) LoadAdapter(dir, name string) error {
 		return fmt.Errorf("load adapter %s: %w", name, err)
 	}
 	cfg.InferenceMode = true
-	path := filepath.Join(dir, WeightsFile)
-	f, err := safetensors.Open(path)
-	if err != nil {
-		return fmt.Errorf("load adapter %s: %w", name, err)
-	}
-	defer f.Close()
 	if err := m.AddAdapter(name, cfg); err != nil {
 		return fmt.Errorf("load adapter %s from %s: %w", name, dir, err)
 	}
-	if err := m.fillAdapter(f, path, name); err != nil {
+	if err := m.fillFromDir(dir, name); err != nil {
 		if derr := m.DeleteAdapter(name); derr != nil {
 			err = errors.Join(err, derr)
 		}
 		return fmt.Errorf("load adapter %s: %w", name, err)
 	}
 	return nil
+}
+
+// fillFromDir fills a freshly attached adapter from dir's weights file.
+func (m *Model) fillFromDir(dir, name string) error {
+	path := filepath.Join(dir, WeightsFile)
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return m.fillAdapter(f, path, name)
 }
 
 // slot is one tensor an adapter file must provide.

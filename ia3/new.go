@@ -2,6 +2,7 @@ package ia3
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/ia3/ia3/model"
 )
@@ -43,4 +44,33 @@ func (m *Model) Unload() (*model.Model, error) {
 	}
 	base, _ := m.base.(*model.Model)
 	return base, nil
+}
+
+// FromPretrained attaches the adapter saved in dir to m under name, as
+// PEFT's PeftModel.from_pretrained(m, dir, adapter_name=name): active, and
+// frozen (inference mode) unless trainable. The file must fit the model
+// exactly (see LoadAdapter).
+func FromPretrained(m *model.Model, dir, name string, trainable bool) (*Model, error) {
+	if m == nil {
+		return nil, errors.New("ia3.FromPretrained: nil model")
+	}
+	if m.Backend() == nil {
+		return nil, errors.New("ia3.FromPretrained: the model has no backend (structure only)")
+	}
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.InferenceMode = !trainable
+	pm, err := New(m, cfg, name)
+	if err != nil {
+		return nil, fmt.Errorf("load adapter %s from %s: %w", name, dir, err)
+	}
+	if err := pm.fillFromDir(dir, name); err != nil {
+		if _, uerr := pm.Unload(); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		return nil, fmt.Errorf("load adapter %s: %w", name, err)
+	}
+	return pm, nil
 }
