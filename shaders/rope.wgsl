@@ -31,17 +31,22 @@ const ROPE_PER_BATCH: u32 = 2u;
 @group(0) @binding(3) var<storage, read> rope_inv_freq: array<f32>;
 @group(0) @binding(4) var<storage, read> rope_pos: array<i32>;
 
-// rope_sincos returns (sin a, cos a) to about one ulp for any |a| below
-// 2^22. The hardware sin/cos of WGSL guarantee only 2^-11 absolute error
-// inside [-π, π] and nothing outside, while positions make angles of
-// thousands of radians; so the argument is reduced by multiples of π/2
-// (split into three parts so the products stay exact) and evaluated with
-// minimax polynomials on [-π/4, π/4].
+// rope_sincos returns (sin a, cos a) within 1.2e-7 for |a| up to 4·10^5
+// (positions that far at inv_freq 1). WGSL's own sin and cos promise only
+// 2^-11 absolute error inside [-π, π] and nothing outside, while positions
+// make angles of thousands of radians. So a is reduced by k multiples of
+// π/2, with π/2 split into parts of at most 6 significant bits (the last
+// one float32) so that every product k·part is exact for k < 2^18 and each
+// subtraction is exact or rounds only the small result; then minimax
+// polynomials evaluate sin and cos on [-π/4, π/4].
 fn rope_sincos(a: f32) -> vec2<f32> {
     let k = round(a * 0.636619772367581343);
-    var r = a - k * 1.5703125;
-    r = r - k * 4.837512969970703125e-4;
-    r = r - k * 7.54978995489188216e-8;
+    var r = a - k * 1.5625;
+    r = r - k * 0.008056640625;
+    r = r - k * 0.00023651123046875;
+    r = r - k * 3.159046173095703e-06;
+    r = r - k * 1.5832483768463135e-08;
+    r = r - k * 6.07710062827671e-11;
     let z = r * r;
     let s = r + r * z * (-1.6666654611e-1 + z * (8.3321608736e-3 + z * -1.9515295891e-4));
     let c = 1.0 - 0.5 * z + z * z * (4.166664568298827e-2 + z * (-1.388731625493765e-3 + z * 2.443315711809948e-5));

@@ -37,6 +37,7 @@ func TestRope(t *testing.T) {
 		{name: "per-batch positions", b: 3, h: 2, t: 4, d: 6, r: 6, perBatch: true, posScale: 3},
 		{name: "inverse", b: 2, h: 1, t: 3, d: 16, r: 12, inverse: true, posScale: 1},
 		{name: "long context", b: 1, h: 1, t: 8, d: 64, r: 64, posScale: 4093},
+		{name: "angles past 10^5 rad", b: 1, h: 1, t: 8, d: 8, r: 8, posScale: 57301},
 		{name: "head dim 128", b: 1, h: 2, t: 3, d: 128, r: 128, posScale: 700},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
