@@ -1,6 +1,10 @@
 package ia3
 
 import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
 	"testing"
 
 	"github.com/ia3/ia3/model/modeltest"
@@ -81,3 +85,9 @@ func structureModel(t *testing.T, mods []nn.NamedModule, modelType, task string,
 	}
 	return newModel(baseInfo{modules: mods, outputLayer: out, modelType: modelType, taskType: task}, nil, nil, cfg, DefaultAdapter)
 }
+
+func float32frombits(b []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(b)) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func shapeString(s []int) string { return fmt.Sprint(s) }

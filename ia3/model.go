@@ -160,9 +160,14 @@ func (m *Model) inject(name string, cfg *Config) error {
 	if err := m.checkOverlap(name, targets, saves); err != nil {
 		return err
 	}
-	// PEFT flips fan_in_fan_out to each created layer's type, so the saved
-	// config ends with the last layer's.
-	r.FanInFanOut = targets[len(targets)-1].lin.FanInFanOut
+	// PEFT sets fan_in_fan_out to the type of each layer it creates (not of
+	// layers that already carry an adapter), so the saved config ends with
+	// the last created layer's.
+	for _, t := range targets {
+		if m.byName[t.name] == nil {
+			r.FanInFanOut = t.lin.FanInFanOut
+		}
+	}
 
 	var allocated []backend.Tensor
 	fail := func(err error) error {
