@@ -1,0 +1,60 @@
+// Package cpu is the pure-Go compute backend: tensors are Go slices and every
+// operation of backend.Backend runs on the host, spread over the CPU's cores
+// for large inputs. It is the reference the other backends are compared with,
+// so it favours exact, readable arithmetic; MatMul and Linear use a
+// cache-blocked kernel because training time depends on them.
+//
+// Importing the package registers the "cpu" provider with the backend
+// registry; backend.Open(ctx, "cpu") returns it behind backend.Checked, which
+// validates shapes and dtypes before any method here runs.
+package cpu
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+
+	"github.com/ia3/ia3/backend"
+)
+
+// Backend computes on the host. Like every backend it serves one goroutine at
+// a time; each operation may use several worker goroutines inside.
+type Backend struct {
+	workers int
+	info    backend.DeviceInfo
+	closed  bool
+	// packs recycles the packed-panel buffers of the matrix kernel.
+	packs sync.Pool
+}
+
+// New returns a CPU backend that runs large operations on workers goroutines;
+// workers ≤ 0 means runtime.GOMAXPROCS(0). It performs no validation of its
+// own: open it through backend.Open, or wrap it with backend.Checked.
+func New(workers int) *Backend {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	b := &Backend{workers: workers, info: hostInfo()}
+	b.info.Parallelism = workers
+	return b
+}
+
+// errClosed is returned by every operation after Close.
+var errClosed = errors.New("cpu backend is closed")
+
+// Info describes the host CPU.
+func (b *Backend) Info() backend.DeviceInfo { return b.info }
+
+// Close marks the backend closed; tensors become garbage for Go's collector.
+func (b *Backend) Close() error {
+	b.closed = true
+	return nil
+}
+
+// Sync has nothing to wait for: every operation completes before it returns.
+func (b *Backend) Sync() error {
+	if b.closed {
+		return errClosed
+	}
+	return nil
+}

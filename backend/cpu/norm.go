@@ -1,0 +1,176 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/ia3/ia3/backend"
+)
+
+// normArgs resolves a normalisation's x, optional [D] vectors and (for a
+// backward) dy, returning the row length D.
+func (b *Backend) normArgs(op string, xt, dyt backend.Tensor, vecs ...backend.Tensor) (x, dy *tensor, v []*tensor, d int, err error) {
+	if x, err = b.tensorOf(op, "x", xt); err != nil {
+		return
+	}
+	if dyt != nil {
+		if dy, err = b.tensorOf(op, "dy", dyt); err != nil {
+			return
+		}
+	}
+	v = make([]*tensor, len(vecs))
+	for i, t := range vecs {
+		if v[i], err = b.optTensorOf(op, "weight", t); err != nil {
+			return
+		}
+	}
+	return x, dy, v, x.shape[len(x.shape)-1], nil
+}
+
+// vec returns t's values, or nil for a missing vector.
+func vec(t *tensor) []float32 {
+	if t == nil {
+		return nil
+	}
+	return t.f
+}
+
+// meanVar returns a row's mean and biased variance, accumulated in float64.
+func meanVar(row []float32) (mean, variance float64) {
+	for _, v := range row {
+		mean += float64(v)
+	}
+	mean /= float64(len(row))
+	for _, v := range row {
+		d := float64(v) - mean
+		variance += d * d
+	}
+	return mean, variance / float64(len(row))
+}
+
+// LayerNorm returns (x − mean)/sqrt(var + eps) ⊙ gamma + beta per row.
+func (b *Backend) LayerNorm(xt, gammaT, betaT backend.Tensor, eps float32) (backend.Tensor, error) {
+	x, _, v, d, err := b.normArgs("layer_norm", xt, nil, gammaT, betaT)
+	if err != nil {
+		return nil, err
+	}
+	gamma, beta := vec(v[0]), vec(v[1])
+	out := b.newF32(x.shape...)
+	b.parallelFor(len(x.f)/d, d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row, dst := x.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
+			mean, variance := meanVar(row)
+			rstd := 1 / math.Sqrt(variance+float64(eps))
+			for i, xv := range row {
+				y := (float64(xv) - mean) * rstd
+				if gamma != nil {
+					y *= float64(gamma[i])
+				}
+				if beta != nil {
+					y += float64(beta[i])
+				}
+				dst[i] = float32(y)
+			}
+		}
+	})
+	return out, nil
+}
+
+// LayerNormBackward returns dx = rstd·(g − mean(g) − x̂·mean(g⊙x̂)) with
+// g = dy ⊙ gamma and x̂ the normalised input.
+func (b *Backend) LayerNormBackward(xt, gammaT, dyt backend.Tensor, eps float32) (backend.Tensor, error) {
+	x, dy, v, d, err := b.normArgs("layer_norm_backward", xt, dyt, gammaT)
+	if err != nil {
+		return nil, err
+	}
+	gamma := vec(v[0])
+	out := b.newF32(x.shape...)
+	b.parallelFor(len(x.f)/d, d, func(lo, hi int) {
+		g := make([]float64, d)
+		for r := lo; r < hi; r++ {
+			row, dyr, dst := x.f[r*d:(r+1)*d], dy.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
+			mean, variance := meanVar(row)
+			rstd := 1 / math.Sqrt(variance+float64(eps))
+			var sumG, sumGX float64
+			for i, xv := range row {
+				g[i] = float64(dyr[i])
+				if gamma != nil {
+					g[i] *= float64(gamma[i])
+				}
+				sumG += g[i]
+				sumGX += g[i] * (float64(xv) - mean) * rstd
+			}
+			meanG, meanGX := sumG/float64(d), sumGX/float64(d)
+			for i, xv := range row {
+				xhat := (float64(xv) - mean) * rstd
+				dst[i] = float32(rstd * (g[i] - meanG - xhat*meanGX))
+			}
+		}
+	})
+	return out, nil
+}
+
+// rmsInv returns 1/sqrt(mean(x²) + eps) for a row, in float64.
+func rmsInv(row []float32, eps float32) float64 {
+	var ss float64
+	for _, v := range row {
+		ss += float64(v) * float64(v)
+	}
+	return 1 / math.Sqrt(ss/float64(len(row))+float64(eps))
+}
+
+// RMSNorm returns x / sqrt(mean(x²) + eps) ⊙ w per row.
+func (b *Backend) RMSNorm(xt, wt backend.Tensor, eps float32) (backend.Tensor, error) {
+	x, _, v, d, err := b.normArgs("rms_norm", xt, nil, wt)
+	if err != nil {
+		return nil, err
+	}
+	w := vec(v[0])
+	out := b.newF32(x.shape...)
+	b.parallelFor(len(x.f)/d, d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row, dst := x.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
+			inv := rmsInv(row, eps)
+			for i, xv := range row {
+				y := float64(xv) * inv
+				if w != nil {
+					y *= float64(w[i])
+				}
+				dst[i] = float32(y)
+			}
+		}
+	})
+	return out, nil
+}
+
+// RMSNormBackward returns dx = inv·(g − x·inv²·mean(g⊙x)) with g = dy ⊙ w.
+func (b *Backend) RMSNormBackward(xt, wt, dyt backend.Tensor, eps float32) (backend.Tensor, error) {
+	x, dy, v, d, err := b.normArgs("rms_norm_backward", xt, dyt, wt)
+	if err != nil {
+		return nil, err
+	}
+	w := vec(v[0])
+	out := b.newF32(x.shape...)
+	b.parallelFor(len(x.f)/d, d, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row, dyr, dst := x.f[r*d:(r+1)*d], dy.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
+			inv := rmsInv(row, eps)
+			var sumGX float64
+			for i, xv := range row {
+				g := float64(dyr[i])
+				if w != nil {
+					g *= float64(w[i])
+				}
+				sumGX += g * float64(xv)
+			}
+			k := inv * inv * sumGX / float64(d)
+			for i, xv := range row {
+				g := float64(dyr[i])
+				if w != nil {
+					g *= float64(w[i])
+				}
+				dst[i] = float32(inv * (g - float64(xv)*k))
+			}
+		}
+	})
+	return out, nil
+}

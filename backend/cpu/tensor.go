@@ -1,0 +1,101 @@
+package cpu
+
+import (
+	"fmt"
+
+	"github.com/ia3/ia3/backend"
+)
+
+// tensor is a CPU tensor: exactly one of f, i and h holds the storage,
+// according to dtype. F16 and BF16 stay as raw bits in h, as loaded, and are
+// widened by the operations that read them.
+type tensor struct {
+	owner *Backend
+	shape []int
+	dtype backend.DType
+	f     []float32 // F32
+	i     []int32   // I32
+	h     []uint16  // F16 or BF16 bits
+	// base is the tensor a view shares storage with; nil for owners.
+	base  *tensor
+	freed bool
+}
+
+// Shape returns the dimensions.
+func (t *tensor) Shape() []int { return t.shape }
+
+// DType returns the storage type.
+func (t *tensor) DType() backend.DType { return t.dtype }
+
+// Len returns the element count.
+func (t *tensor) Len() int { return numel(t.shape) }
+
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// tensorOf checks that t is a live tensor of this backend.
+func (b *Backend) tensorOf(op, name string, t backend.Tensor) (*tensor, error) {
+	if b.closed {
+		return nil, fmt.Errorf("%s: %w", op, errClosed)
+	}
+	ct, ok := t.(*tensor)
+	if !ok || ct == nil {
+		return nil, fmt.Errorf("%s: %s is a %T, not a tensor of the cpu backend", op, name, t)
+	}
+	if ct.owner != b {
+		return nil, fmt.Errorf("%s: %s %v belongs to another cpu backend", op, name, ct.shape)
+	}
+	if ct.freed || (ct.base != nil && ct.base.freed) {
+		return nil, fmt.Errorf("%s: %s %v was freed", op, name, ct.shape)
+	}
+	return ct, nil
+}
+
+// optTensorOf is tensorOf for optional arguments: nil gives nil.
+func (b *Backend) optTensorOf(op, name string, t backend.Tensor) (*tensor, error) {
+	if ct, ok := t.(*tensor); t == nil || (ok && ct == nil) {
+		return nil, nil
+	}
+	return b.tensorOf(op, name, t)
+}
+
+// newF32 allocates a zeroed F32 tensor.
+func (b *Backend) newF32(shape ...int) *tensor {
+	return &tensor{owner: b, shape: append([]int(nil), shape...), dtype: backend.F32, f: make([]float32, numel(shape))}
+}
+
+// wrapF32 makes an F32 tensor of data, which it takes over.
+func (b *Backend) wrapF32(data []float32, shape ...int) *tensor {
+	return &tensor{owner: b, shape: append([]int(nil), shape...), dtype: backend.F32, f: data}
+}
+
+// floats returns t's values as float32: the storage itself for F32, a
+// widened copy for F16 and BF16.
+func (t *tensor) floats() []float32 {
+	switch t.dtype {
+	case backend.F16, backend.BF16:
+		out := make([]float32, len(t.h))
+		widen(out, t.h, t.dtype)
+		return out
+	}
+	return t.f
+}
+
+// widen converts F16 or BF16 bits to float32.
+func widen(dst []float32, src []uint16, dtype backend.DType) {
+	src = src[:len(dst)]
+	if dtype == backend.BF16 {
+		for i, v := range src {
+			dst[i] = bf16ToF32(v)
+		}
+		return
+	}
+	for i, v := range src {
+		dst[i] = f16ToF32(v)
+	}
+}
