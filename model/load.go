@@ -54,11 +54,12 @@ func Load(ctx context.Context, dir string, b backend.Backend) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
+	half := m.halfCapable()
 	err = m.fill(func(p *nn.Param, shape []int) (backend.Tensor, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		return m.loadTensor(ck, src[p], shape, where)
+		return m.loadTensor(ck, src[p], shape, half[p], where)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
@@ -132,8 +133,26 @@ func (m *Model) nameVariants(name string) []string {
 	return out
 }
 
-// loadTensor uploads one checkpoint entry after checking its shape.
-func (m *Model) loadTensor(r safetensors.Reader, name string, shape []int, where string) (backend.Tensor, error) {
+// halfCapable returns the parameters the backend accepts in F16/BF16
+// storage: Linear weights (MatMul/Linear operands) and embedding tables
+// (Gather). Norm weights and biases are widened to F32 on load.
+func (m *Model) halfCapable() map[*nn.Param]bool {
+	out := map[*nn.Param]bool{}
+	for _, nm := range m.modules {
+		switch x := nm.Module.(type) {
+		case *nn.Linear:
+			out[x.Weight] = true
+		case *nn.Embedding:
+			out[x.Weight] = true
+		}
+	}
+	return out
+}
+
+// loadTensor uploads one checkpoint entry after checking its shape. F16
+// and BF16 entries stay half-precision when half is set, else are widened;
+// either way Save writes them back in their stored dtype.
+func (m *Model) loadTensor(r safetensors.Reader, name string, shape []int, half bool, where string) (backend.Tensor, error) {
 	info, _ := r.Info(name)
 	if !slices.Equal(info.Shape, shape) {
 		return nil, fmt.Errorf("%s: tensor %q has shape %v, the model expects %v", where, name, info.Shape, shape)
@@ -142,10 +161,19 @@ func (m *Model) loadTensor(r safetensors.Reader, name string, shape []int, where
 	switch info.DType {
 	case safetensors.F32:
 		dt = backend.F32
-	case safetensors.F16:
+	case safetensors.F16, safetensors.BF16:
 		dt = backend.F16
-	case safetensors.BF16:
-		dt = backend.BF16
+		if info.DType == safetensors.BF16 {
+			dt = backend.BF16
+		}
+		if !half {
+			v, err := r.Float32(name)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			m.dtypes[m.canonical(name)] = info.DType
+			return m.b.FromFloat32(v, shape...)
+		}
 	case safetensors.F64:
 		v, err := r.Float32(name)
 		if err != nil {

@@ -1,0 +1,217 @@
+package model
+
+import (
+	"context"
+	"encoding/binary"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/model/modeltest"
+	"github.com/ia3/ia3/model/safetensors"
+)
+
+// fixtureCase returns the named case, skipping the test when absent.
+func fixtureCase(t *testing.T, name string) modeltest.Case {
+	t.Helper()
+	for _, c := range modeltest.Cases(t) {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Skipf("no fixture case %q", name)
+	return modeltest.Case{}
+}
+
+// rewriteCheckpoint copies a case's base checkpoint into a temporary
+// directory with edit applied to its tensor list.
+func rewriteCheckpoint(t *testing.T, c modeltest.Case, edit func([]safetensors.Tensor) []safetensors.Tensor) string {
+	t.Helper()
+	src := filepath.Join(c.Dir, "base")
+	f, err := safetensors.Open(filepath.Join(src, safetensors.SingleFileName))
+	require.NoError(t, err)
+	defer f.Close()
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		info, _ := f.Info(n)
+		raw, err := f.Bytes(n)
+		require.NoError(t, err)
+		ts = append(ts, safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: raw})
+	}
+	dir := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644))
+	require.NoError(t, safetensors.Write(filepath.Join(dir, safetensors.SingleFileName), edit(ts), nil))
+	return dir
+}
+
+func TestLoadCheckpointErrors(t *testing.T) {
+	c := fixtureCase(t, "gpt2")
+	b := testBackend(t)
+	tests := []struct {
+		name string
+		edit func([]safetensors.Tensor) []safetensors.Tensor
+		want string
+	}{
+		{"missing tensor", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			var out []safetensors.Tensor
+			for _, x := range ts {
+				if x.Name != "transformer.ln_f.bias" {
+					out = append(out, x)
+				}
+			}
+			return out
+		}, `missing tensor "transformer.ln_f.bias"`},
+		{"unexpected tensor", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			return append(ts, safetensors.F32Tensor("transformer.h.0.extra.weight", []int{2}, []float32{1, 2}))
+		}, `unexpected tensor "transformer.h.0.extra.weight"`},
+		{"wrong shape", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i := range ts {
+				if ts[i].Name == "transformer.wpe.weight" {
+					ts[i].Shape = []int{32, 128}
+				}
+			}
+			return ts
+		}, `tensor "transformer.wpe.weight" has shape [32 128], the model expects [64 64]`},
+		{"integer weights", func(ts []safetensors.Tensor) []safetensors.Tensor {
+			for i := range ts {
+				if ts[i].Name == "transformer.ln_f.bias" {
+					ts[i].DType = safetensors.I32
+				}
+			}
+			return ts
+		}, `has dtype I32`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := rewriteCheckpoint(t, c, tt.edit)
+			_, err := Load(context.Background(), dir, b)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Contains(t, err.Error(), filepath.Join(dir, "model.safetensors"))
+		})
+	}
+}
+
+// TestLoadNameVariants loads a checkpoint saved from the bare GPT2Model
+// (no "transformer." prefix, as the hub's gpt2 is) with an old attention
+// buffer, and checks the logits equal the fixture checkpoint's.
+func TestLoadNameVariants(t *testing.T) {
+	c := fixtureCase(t, "gpt2")
+	b := testBackend(t)
+	dir := rewriteCheckpoint(t, c, func(ts []safetensors.Tensor) []safetensors.Tensor {
+		for i := range ts {
+			ts[i].Name = strings.TrimPrefix(ts[i].Name, "transformer.")
+		}
+		return append(ts, safetensors.F32Tensor("h.0.attn.bias", []int{1}, []float32{1}))
+	})
+	in, err := InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
+	require.NoError(t, err)
+	m, err := Load(context.Background(), dir, b)
+	require.NoError(t, err)
+	defer m.Free()
+	ref, err := Load(context.Background(), filepath.Join(c.Dir, "base"), b)
+	require.NoError(t, err)
+	defer ref.Free()
+	got, _ := logitsOf(t, m, in)
+	want, _ := logitsOf(t, ref, in)
+	assert.Equal(t, want, got)
+}
+
+func TestLoadConfigError(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"falcon"}`), 0o644))
+	_, err := Load(context.Background(), dir, testBackend(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `model_type "falcon" is not supported (supported: bert, gpt2, llama, mistral, qwen2, roberta, t5)`)
+	assert.Contains(t, err.Error(), filepath.Join(dir, "config.json"))
+}
+
+// TestPaddingDoesNotLeak changes the token ids under attention_mask == 0
+// and checks that the counted logits do not move, for every case.
+func TestPaddingDoesNotLeak(t *testing.T) {
+	b := testBackend(t)
+	for _, c := range modeltest.Cases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			m, err := Load(context.Background(), filepath.Join(c.Dir, "base"), b)
+			require.NoError(t, err)
+			defer m.Free()
+			in, err := InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
+			require.NoError(t, err)
+			require.Contains(t, in.AttentionMask, int32(0), "fixture batch has padding")
+			want, shape := logitsOf(t, m, in)
+			other := *in
+			other.InputIDs = append([]int32(nil), in.InputIDs...)
+			for i, v := range in.AttentionMask {
+				if v == 0 {
+					other.InputIDs[i] = int32(3 + i%5)
+				}
+			}
+			got, _ := logitsOf(t, m, &other)
+			ref := modeltest.Tensor{Shape: shape, Data: want}
+			d, _, err := modeltest.CompareLogits(got, shape, ref, in.AttentionMask, m.Config().TaskType)
+			require.NoError(t, err)
+			assert.Less(t, d, 1e-5)
+		})
+	}
+}
+
+// TestHalfCheckpointsKeepTheirDType converts the llama fixture to F16 and
+// BF16, loads it, runs it, and checks that Save writes the same bytes back.
+func TestHalfCheckpointsKeepTheirDType(t *testing.T) {
+	c := fixtureCase(t, "llama")
+	b := testBackend(t)
+	in, err := InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
+	require.NoError(t, err)
+	ref, err := Load(context.Background(), filepath.Join(c.Dir, "base"), b)
+	require.NoError(t, err)
+	defer ref.Free()
+	want, shape := logitsOf(t, ref, in)
+	for _, dt := range []string{safetensors.F16, safetensors.BF16} {
+		t.Run(dt, func(t *testing.T) {
+			dir := rewriteCheckpoint(t, c, func(ts []safetensors.Tensor) []safetensors.Tensor {
+				for i := range ts {
+					v := make([]float32, len(ts[i].Data)/4)
+					for k := range v {
+						v[k] = math.Float32frombits(binary.LittleEndian.Uint32(ts[i].Data[4*k:]))
+					}
+					ts[i].DType, ts[i].Data = dt, encodeFloats(dt, v)
+				}
+				return ts
+			})
+			m, err := Load(context.Background(), dir, b)
+			require.NoError(t, err)
+			defer m.Free()
+			got, _ := logitsOf(t, m, in)
+			// Half-precision weights move the logits by far more than the
+			// float32 tolerance; this only checks they stay close.
+			d, _, _ := modeltest.CompareLogits(got, shape, modeltest.Tensor{Shape: shape, Data: want}, in.AttentionMask, TaskCausalLM)
+			assert.Less(t, d, 0.1)
+
+			out := t.TempDir()
+			require.NoError(t, m.Save(out))
+			orig, err := safetensors.Open(filepath.Join(dir, safetensors.SingleFileName))
+			require.NoError(t, err)
+			defer orig.Close()
+			saved, err := safetensors.Open(filepath.Join(out, safetensors.SingleFileName))
+			require.NoError(t, err)
+			defer saved.Close()
+			require.Equal(t, orig.Names(), saved.Names())
+			for _, n := range orig.Names() {
+				a, _ := orig.Info(n)
+				z, _ := saved.Info(n)
+				assert.Equal(t, dt, z.DType, n)
+				assert.Equal(t, a.Shape, z.Shape, n)
+				ra, _ := orig.Bytes(n)
+				rz, _ := saved.Bytes(n)
+				assert.Equal(t, ra, rz, n)
+			}
+		})
+	}
+}
