@@ -163,3 +163,52 @@ func TestHeadGradients(t *testing.T) {
 		})
 	}
 }
+
+// TestT5DecoderInputsFromLabels drops the fixture's decoder_input_ids and
+// checks that shifting the labels right (transformers' _shift_right)
+// gives the same logits and loss.
+func TestT5DecoderInputsFromLabels(t *testing.T) {
+	c := fixtureCase(t, "t5")
+	b := testBackend(t)
+	m, err := Load(context.Background(), filepath.Join(c.Dir, "base"), b)
+	require.NoError(t, err)
+	defer m.Free()
+	in, err := InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
+	require.NoError(t, err)
+	require.NotNil(t, in.DecoderInputIDs)
+	want, _ := logitsOf(t, m, in)
+	wantLoss := lossOf(t, m, in)
+	shifted := *in
+	shifted.DecoderInputIDs, shifted.DecoderSeq = nil, 0
+	got, shape := logitsOf(t, m, &shifted)
+	assert.Equal(t, []int{in.Batch, len(in.Labels) / in.Batch, m.Config().VocabSize}, shape)
+	assert.Equal(t, want, got)
+	assert.Equal(t, wantLoss, lossOf(t, m, &shifted))
+}
+
+// TestBareEncoderReturnsHiddenStates runs BertModel (no head).
+func TestBareEncoderReturnsHiddenStates(t *testing.T) {
+	b := testBackend(t)
+	m, err := NewRandom(mustConfig(t, `{"model_type":"bert","architectures":["BertModel"],"hidden_size":16,
+		"num_attention_heads":2,"num_hidden_layers":1,"intermediate_size":32,"vocab_size":20,"max_position_embeddings":8}`), b, 3)
+	require.NoError(t, err)
+	defer m.Free()
+	assert.Equal(t, TaskFeatureExtraction, m.Config().TaskType)
+	assert.Equal(t, "", m.OutputLayer())
+	_, shape := logitsOf(t, m, &Inputs{Batch: 2, Seq: 3, InputIDs: []int32{1, 2, 3, 4, 5, 6}, TokenTypeIDs: []int32{0, 0, 1, 0, 1, 1}})
+	assert.Equal(t, []int{2, 3, 16}, shape)
+}
+
+func TestRopeInvFreq(t *testing.T) {
+	base := ropeInvFreq(RopeConfig{Theta: 10000, Type: "default"}, 8)
+	assert.Equal(t, []float32{1, 0.1, 0.01, 0.001}, base)
+	linear := ropeInvFreq(RopeConfig{Theta: 10000, Type: "linear", Factor: 4}, 8)
+	assert.InDeltaSlice(t, []float32{0.25, 0.025, 0.0025, 0.00025}, linear, 1e-9)
+	// Llama 3 with original context 16 and factors low 1, high 4: the
+	// wavelengths 2π/f are 6.3, 63, 628 and 6283; above 16/1 = 16 the
+	// frequency is divided by the factor, between 16/4 = 4 and 16 it is
+	// interpolated.
+	l3 := ropeInvFreq(RopeConfig{Theta: 10000, Type: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 16}, 8)
+	smooth := (16/(2*math.Pi) - 1) / 3
+	assert.InDeltaSlice(t, []float32{float32((1-smooth)/8 + smooth), 0.1 / 8, 0.01 / 8, 0.001 / 8}, l3, 1e-7)
+}

@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -214,4 +215,43 @@ func TestHalfCheckpointsKeepTheirDType(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadSharded splits the t5 fixture into two shards with an index and
+// checks the logits equal the single-file checkpoint's.
+func TestLoadSharded(t *testing.T) {
+	c := fixtureCase(t, "t5")
+	b := testBackend(t)
+	dir := rewriteCheckpoint(t, c, func(ts []safetensors.Tensor) []safetensors.Tensor { return ts })
+	f, err := safetensors.Open(filepath.Join(dir, safetensors.SingleFileName))
+	require.NoError(t, err)
+	shards := [2][]safetensors.Tensor{}
+	weightMap := map[string]string{}
+	for i, n := range f.Names() {
+		info, _ := f.Info(n)
+		raw, err := f.Bytes(n)
+		require.NoError(t, err)
+		shards[i%2] = append(shards[i%2], safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: raw})
+		weightMap[n] = []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}[i%2]
+	}
+	require.NoError(t, f.Close())
+	require.NoError(t, os.Remove(filepath.Join(dir, safetensors.SingleFileName)))
+	for i, name := range []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"} {
+		require.NoError(t, safetensors.Write(filepath.Join(dir, name), shards[i], nil))
+	}
+	idx, err := json.Marshal(map[string]any{"metadata": map[string]any{}, "weight_map": weightMap})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, safetensors.IndexFileName), idx, 0o644))
+
+	in, err := InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
+	require.NoError(t, err)
+	m, err := Load(context.Background(), dir, b)
+	require.NoError(t, err)
+	defer m.Free()
+	ref, err := Load(context.Background(), filepath.Join(c.Dir, "base"), b)
+	require.NoError(t, err)
+	defer ref.Free()
+	got, _ := logitsOf(t, m, in)
+	want, _ := logitsOf(t, ref, in)
+	assert.Equal(t, want, got)
 }
