@@ -69,12 +69,13 @@ func buildLlama(c *Config, t *treeBuilder) *llama {
 
 // ropeInvFreq computes the rotary inverse frequencies as transformers'
 // rope initialisers do: 1/θ^(2i/d) in float32 arithmetic (torch builds the
-// exponent as a float32 tensor), then the scaling of the rope type.
+// exponent as a float32 tensor, raises θ to it and inverts, each step
+// rounded to float32), then the scaling of the rope type.
 func ropeInvFreq(r RopeConfig, dim int) []float32 {
 	out := make([]float32, dim/2)
 	for i := range out {
 		exp := float32(2*i) / float32(dim)
-		out[i] = float32(1 / math.Pow(r.Theta, float64(exp)))
+		out[i] = 1 / float32(math.Pow(r.Theta, float64(exp)))
 	}
 	switch r.Type {
 	case "linear":
