@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"testing"
 
@@ -91,3 +92,9 @@ func float32frombits(b []byte) float32 { return math.Float32frombits(binary.Litt
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func shapeString(s []int) string { return fmt.Sprint(s) }
+
+// fileExistsAt reports whether path exists.
+func fileExistsAt(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

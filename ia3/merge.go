@@ -232,6 +232,9 @@ func (m *Model) unload(merge, safe bool, names []string) error {
 	if err := m.usable(); err != nil {
 		return err
 	}
+	if err := m.checkUnloadable(); err != nil {
+		return err
+	}
 	if merge {
 		if err := m.Merge(safe, names...); err != nil {
 			return err
@@ -270,6 +273,26 @@ func (m *Model) unload(merge, safe bool, names []string) error {
 	m.layers, m.saved, m.byName = nil, nil, map[string]*Layer{}
 	m.configs, m.names, m.active = map[string]*Config{}, nil, nil
 	m.unloaded = true
+	return nil
+}
+
+// checkUnloadable refuses what PEFT 0.21 cannot unload: a modules_to_save
+// module without a weight of its own (RoBERTa's classification head, a
+// BERT pooler). PEFT's unload and merge_and_unload then fail with
+// AttributeError ("'RobertaClassificationHead' object has no attribute
+// 'weight'"); refusing here keeps the files and outcomes the same.
+func (m *Model) checkUnloadable() error {
+	for _, s := range m.saved {
+		for _, nm := range m.info.modules {
+			if nm.Name != s.name {
+				continue
+			}
+			if nm.Module.Params()["weight"] == nil {
+				return fmt.Errorf("cannot unload: modules_to_save module %s (%s) has no weight of its own, which PEFT's unload and merge_and_unload fail on (AttributeError: '%s' object has no attribute 'weight')",
+					s.name, nm.Module.Type(), nm.Module.Type())
+			}
+		}
+	}
 	return nil
 }
 
