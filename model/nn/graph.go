@@ -29,8 +29,13 @@ type Value struct {
 // NeedsGrad reports whether gradients flow back through v.
 func (v *Value) NeedsGrad() bool { return v != nil && v.needsGrad }
 
-// Shape returns the value's shape.
-func (v *Value) Shape() []int { return v.T.Shape() }
+// Shape returns the value's shape (nil for a nil value).
+func (v *Value) Shape() []int {
+	if v == nil || v.T == nil {
+		return nil
+	}
+	return v.T.Shape()
+}
 
 // tensor returns v's tensor, or nil for a nil value (an absent bias).
 func (v *Value) tensor() backend.Tensor {
@@ -102,9 +107,9 @@ func (g *Graph) ok(op string, vs ...*Value) bool {
 	if g.err != nil {
 		return false
 	}
-	for _, v := range vs {
-		if v == nil {
-			g.Fail(op, errors.New("nil input"))
+	for i, v := range vs {
+		if v == nil || v.T == nil {
+			g.Fail(op, fmt.Errorf("input %d is nil", i))
 			return false
 		}
 	}
@@ -142,6 +147,12 @@ func (g *Graph) Input(t backend.Tensor) *Value {
 func (g *Graph) Param(p *Param) *Value {
 	if g.err != nil {
 		return nil
+	}
+	if p == nil {
+		return g.Fail("param", errors.New("nil parameter"))
+	}
+	if p.T == nil {
+		return g.Fail("param "+p.Name, errors.New("no tensor (not loaded?)"))
 	}
 	if v, ok := g.paramVals[p]; ok {
 		return v

@@ -141,3 +141,37 @@ func TestBackwardFreesIntermediateGradients(t *testing.T) {
 		assert.InDelta(t, want[i], got[i], 1e-5)
 	}
 }
+
+// TestMissingTensors checks that absent storage fails the graph with the
+// parameter's name instead of panicking.
+func TestMissingTensors(t *testing.T) {
+	b := openCPU(t)
+	x := upload(t, b, []float32{1, 2}, 1, 2)
+	w := &Param{Name: "fc.weight", T: upload(t, b, []float32{1, 2, 3, 4}, 2, 2)}
+	for _, c := range []struct {
+		name string
+		run  func(g *Graph) *Value
+		want string
+	}{
+		{"nil value", func(g *Graph) *Value { return g.Add(nil, g.Constant(x)) }, "add: input 0 is nil"},
+		{"constant without tensor", func(g *Graph) *Value { return g.Act(backend.ReLU, g.Constant(nil)) }, "input 0 is nil"},
+		{"nil param", func(g *Graph) *Value { return g.Param(nil) }, "param: nil parameter"},
+		{"bias not loaded", func(g *Graph) *Value {
+			return g.Linear(g.Constant(x), &Linear{Weight: w, Bias: &Param{Name: "fc.bias"}})
+		}, "param fc.bias: no tensor"},
+		{"norm weight not loaded", func(g *Graph) *Value {
+			return g.Norm(g.Constant(x), &Norm{Class: "LayerNorm", Weight: &Param{Name: "ln.weight"}})
+		}, "param ln.weight: no tensor"},
+		{"embedding without weight", func(g *Graph) *Value {
+			return g.Embedding(&Embedding{}, uploadInt32(t, b, []int32{0}, 1))
+		}, "embedding: module has no weight"},
+		{"linear without weight", func(g *Graph) *Value { return g.Linear(g.Constant(x), &Linear{}) }, "linear: layer has no weight"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := NewGraph(b, true)
+			defer g.Release()
+			assert.Nil(t, c.run(g))
+			require.ErrorContains(t, g.Err(), c.want)
+		})
+	}
+}

@@ -83,6 +83,7 @@ type input struct {
 	shape     []int
 	lo, hi    float32 // range of the random values; both 0 means [-1, 1)
 	trainable bool
+	f16       bool // stored as F16 (frozen weights as loaded), values on a 1/64 grid
 }
 
 // gradCase is one gradient check: build turns the inputs (as parameters,
@@ -116,7 +117,15 @@ func checkGrad(t *testing.T, b backend.Backend, c gradCase) {
 		if ps[i].T != nil {
 			b.Free(ps[i].T)
 		}
-		x, err := b.FromFloat32(data[i], c.ins[i].shape...)
+		var x backend.Tensor
+		var err error
+		if c.ins[i].f16 {
+			x, err = b.FromBytes(backend.F16, f16Bytes(data[i]), c.ins[i].shape...)
+			require.NoError(t, err)
+			require.Equal(t, data[i], download(t, b, x), "F16 encoding of %s", c.ins[i].name)
+		} else {
+			x, err = b.FromFloat32(data[i], c.ins[i].shape...)
+		}
 		require.NoError(t, err)
 		ps[i].T = x
 	}
@@ -130,6 +139,11 @@ func checkGrad(t *testing.T, b backend.Backend, c gradCase) {
 			lo, hi = -1, 1
 		}
 		data[i] = uniform(rng, n, lo, hi)
+		if in.f16 {
+			for j, v := range data[i] {
+				data[i][j] = float32(math.Round(float64(v)*64)) / 64
+			}
+		}
 		ps[i] = &Param{Name: in.name, Trainable: in.trainable}
 		setParam(i)
 	}
@@ -244,3 +258,21 @@ func in(name string, shape ...int) input { return input{name: name, shape: shape
 
 // frozen is in without a gradient.
 func frozen(name string, shape ...int) input { return input{name: name, shape: shape} }
+
+// f16Bytes encodes values that F16 holds exactly (zero or normal numbers
+// with at most 11 significant bits) as little-endian binary16.
+func f16Bytes(vs []float32) []byte {
+	out := make([]byte, 0, 2*len(vs))
+	for _, v := range vs {
+		var bits uint16
+		if v != 0 {
+			if v < 0 {
+				bits, v = 0x8000, -v
+			}
+			frac, exp := math.Frexp(float64(v)) // v = frac·2^exp, frac in [0.5, 1)
+			bits |= uint16(exp-1+15)<<10 | uint16((frac*2-1)*1024)
+		}
+		out = append(out, byte(bits), byte(bits>>8))
+	}
+	return out
+}

@@ -35,6 +35,9 @@ func (g *Graph) Linear(x *Value, l *Linear) *Value {
 	if l.Bias != nil {
 		bias = g.Param(l.Bias)
 	}
+	if g.err != nil { // a parameter without storage
+		return nil
+	}
 	var sc Scaling
 	if l.Adapter != nil {
 		var err error

@@ -54,6 +54,8 @@ func TestLinearGradients(t *testing.T) {
 		linearCase("trainable head", false, x, wTrain, biasTrain),
 		linearCase("trainable head with scales", false, x, wTrain, biasTrain, s, tIn),
 		linearCase("trainable conv1d", true, x, wTTrain, biasTrain, tIn),
+		linearCase("f16 weight", false, x, input{name: "W", shape: []int{5, 4}, f16: true}, bias, s, tIn),
+		linearCase("f16 conv1d weight", true, x, input{name: "W", shape: []int{4, 5}, f16: true}, s),
 	} {
 		t.Run(c.name, func(t *testing.T) { checkGrad(t, b, c) })
 	}

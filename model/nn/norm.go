@@ -26,7 +26,14 @@ func (g *Graph) Norm(x *Value, n *Norm) *Value {
 	}
 	var gamma, beta backend.Tensor
 	for _, p := range []*Param{n.Weight, n.Bias} {
-		if p != nil && g.Param(p).NeedsGrad() {
+		if p == nil {
+			continue
+		}
+		v := g.Param(p)
+		if v == nil {
+			return nil
+		}
+		if v.NeedsGrad() {
 			return g.Fail(op, fmt.Errorf("training norm parameter %s is not supported", p.Name))
 		}
 	}
