@@ -1,10 +1,12 @@
 // Softmax over the last axis of scores [B, H, Tq, Tk] and its backward.
 // One workgroup of 256 threads owns one row of Tk; partial results meet in a
-// shared-memory tree (fixed order, deterministic). The forward pass makes
-// three passes over the row: the maximum of the kept logits, the sum of
-// exp(logit - max), then the probabilities. Masked entries never enter the
-// maximum or the sum and get probability 0; a row whose every entry is masked
-// becomes uniform (1/Tk), as adding float32's minimum does in transformers.
+// shared-memory tree (fixed order, deterministic). The forward pass reads
+// the row twice: once keeping a running (maximum, Σ exp(logit - maximum))
+// pair per thread, merged across the workgroup in one reduction (the
+// "online softmax"), then to write the probabilities. Masked entries never
+// enter the maximum or the sum and get probability 0; a row whose every
+// entry is masked becomes uniform (1/Tk), as adding float32's minimum does
+// in transformers.
 //
 //   softmax           out, x, keymask, bias
 //   softmax_backward  out (dx), y, dy
@@ -35,30 +37,36 @@ const SM_LOWEST: f32 = -3.40282347e+38;
 @group(0) @binding(3) var<storage, read> sm_mask: array<f32>; // keymask, or dy backward
 @group(0) @binding(4) var<storage, read> sm_bias: array<f32>;
 
-var<workgroup> sm_red: array<f32, SM_WG>;
+var<workgroup> sm_red: array<vec2<f32>, SM_WG>;
 
-// sm_sum returns the workgroup-wide sum of v; every thread must call it.
-fn sm_sum(v: f32, lid: u32) -> f32 {
-    sm_red[lid] = v;
-    workgroupBarrier();
-    for (var s = SM_WG / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            sm_red[lid] = sm_red[lid] + sm_red[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let r = sm_red[0];
-    workgroupBarrier();
-    return r;
+// sm_merge combines two partial (maximum, Σ exp(logit - maximum)) pairs. An
+// empty part is (SM_LOWEST, 0): its exp factor underflows to 0.
+fn sm_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+    let m = max(a.x, b.x);
+    return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
 }
 
-// sm_max returns the workgroup-wide maximum of v; every thread must call it.
-fn sm_max(v: f32, lid: u32) -> f32 {
+// sm_push adds logit l to the running pair a with one exp.
+fn sm_push(a: vec2<f32>, l: f32) -> vec2<f32> {
+    if (l > a.x) {
+        return vec2<f32>(l, a.y * exp(a.x - l) + 1.0);
+    }
+    return vec2<f32>(a.x, a.y + exp(l - a.x));
+}
+
+// sm_reduce returns the workgroup-wide merge of v, with sm_merge when online
+// is true and as a plain sum of v.y otherwise (online is uniform). Every
+// thread must call it; the last barrier leaves the shared array free.
+fn sm_reduce(v: vec2<f32>, online: bool, lid: u32) -> vec2<f32> {
     sm_red[lid] = v;
     workgroupBarrier();
     for (var s = SM_WG / 2u; s > 0u; s = s >> 1u) {
         if (lid < s) {
-            sm_red[lid] = max(sm_red[lid], sm_red[lid + s]);
+            if (online) {
+                sm_red[lid] = sm_merge(sm_red[lid], sm_red[lid + s]);
+            } else {
+                sm_red[lid] = sm_red[lid] + sm_red[lid + s];
+            }
         }
         workgroupBarrier();
     }
@@ -109,33 +117,22 @@ fn softmax(@builtin(workgroup_id) wid: vec3<u32>,
     let b = row / (sm_p.tq * sm_p.h);
     let base = row * tk;
 
-    var m = SM_LOWEST;
-    var kept = 0.0;
+    // The running pair covers the kept entries only. Its sum is at least 1
+    // when any entry is kept, so 0 means the row is all masked.
+    var acc = vec2<f32>(SM_LOWEST, 0.0);
     for (var j = lid; j < tk; j = j + SM_WG) {
         if (sm_kept(b, q, j)) {
-            m = max(m, sm_logit(row, j));
-            kept = kept + 1.0;
+            acc = sm_push(acc, sm_logit(row, j));
         }
     }
-    m = sm_max(m, lid);
-    kept = sm_sum(kept, lid);
-
-    var s = 0.0;
-    for (var j = lid; j < tk; j = j + SM_WG) {
-        if (sm_kept(b, q, j)) {
-            s = s + exp(sm_logit(row, j) - m);
-        }
-    }
-    // Every thread reaches every barrier: the all-masked case is decided
-    // only when writing.
-    s = sm_sum(s, lid);
+    let ms = sm_reduce(acc, true, lid);
     let uniform_p = 1.0 / f32(tk);
     for (var j = lid; j < tk; j = j + SM_WG) {
         var y = uniform_p;
-        if (kept > 0.0) {
+        if (ms.y > 0.0) {
             y = 0.0;
             if (sm_kept(b, q, j)) {
-                y = exp(sm_logit(row, j) - m) / s;
+                y = exp(sm_logit(row, j) - ms.x) / ms.y;
             }
         }
         sm_out[base + j] = y;
@@ -157,7 +154,7 @@ fn softmax_backward(@builtin(workgroup_id) wid: vec3<u32>,
     for (var j = lid; j < tk; j = j + SM_WG) {
         acc = acc + sm_x[base + j] * sm_mask[base + j];
     }
-    let dot = sm_sum(acc, lid);
+    let dot = sm_reduce(vec2<f32>(0.0, acc), false, lid).y;
     for (var j = lid; j < tk; j = j + SM_WG) {
         sm_out[base + j] = sm_p.scale * sm_x[base + j] * (sm_mask[base + j] - dot);
     }

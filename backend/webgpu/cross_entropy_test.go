@@ -119,3 +119,21 @@ func refCrossEntropy(logits []float32, labels []int32, v int, ignore int32) (flo
 	}
 	return total / float64(count), grad
 }
+
+func BenchmarkCrossEntropy(b *testing.B) {
+	k := newOpKit(b)
+	const n, v = 256, 32000
+	logits := k.f32(randVals(1, n*v, 0, 3), n, v)
+	labels := make([]int32, n)
+	for i := range labels {
+		labels[i] = int32(i * 97 % v)
+	}
+	ids := k.i32(labels, n)
+	for b.Loop() {
+		loss, grad, err := k.b.CrossEntropy(logits, ids, -100)
+		require.NoError(b, err)
+		require.NoError(b, k.b.Sync())
+		k.b.Free(loss)
+		k.b.Free(grad)
+	}
+}

@@ -124,3 +124,19 @@ func encodeFloats(t *testing.T, dt backend.DType, values []float32) []byte {
 	}
 	return out
 }
+
+func BenchmarkScatterAddRows(b *testing.B) {
+	k := newOpKit(b)
+	const rows, n, d = 32000, 512, 768
+	ids := make([]int32, n)
+	for i := range ids {
+		ids[i] = int32(i * 61 % rows)
+	}
+	it, src := k.i32(ids, n), k.f32(randVals(1, n*d, 0, 1), n, d)
+	for b.Loop() {
+		y, err := k.b.ScatterAddRows(rows, it, src)
+		require.NoError(b, err)
+		require.NoError(b, k.b.Sync())
+		k.b.Free(y)
+	}
+}

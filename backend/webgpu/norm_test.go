@@ -366,3 +366,16 @@ func numericGrad(x32, dy []float32, d int, f func(row []float64) []float64) []fl
 	}
 	return g
 }
+
+func BenchmarkLayerNorm(b *testing.B) {
+	k := newOpKit(b)
+	const rows, d = 512, 768
+	x := k.f32(randVals(1, rows*d, 0, 1), rows, d)
+	g, bt := k.f32(randVals(2, d, 1, 0.1), d), k.f32(randVals(3, d, 0, 0.1), d)
+	for b.Loop() {
+		y, err := k.b.LayerNorm(x, g, bt, 1e-5)
+		require.NoError(b, err)
+		require.NoError(b, k.b.Sync())
+		k.b.Free(y)
+	}
+}

@@ -177,3 +177,15 @@ func softmax64(x []float64, scale float64, kept []bool) []float64 {
 	}
 	return out
 }
+
+func BenchmarkSoftmaxCausal(b *testing.B) {
+	k := newOpKit(b)
+	const bsz, h, tq = 1, 12, 256
+	x := k.f32(randVals(1, bsz*h*tq*tq, 0, 2), bsz, h, tq, tq)
+	for b.Loop() {
+		y, err := k.b.Softmax(x, backend.SoftmaxOptions{Scale: 0.125, Causal: true})
+		require.NoError(b, err)
+		require.NoError(b, k.b.Sync())
+		k.b.Free(y)
+	}
+}
