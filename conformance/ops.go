@@ -42,6 +42,10 @@ type opCase struct {
 	// k is the length of the reduction that bounds the rounding error (a
 	// matmul's K, a norm's D); the tolerance may grow with it.
 	k int
+	// floor, when positive, is the magnitude errors are measured against
+	// when the result itself is much smaller than the terms that cancel to
+	// give it (a 1-wide norm's gradient); otherwise max|ref| is used.
+	floor float64
 	// build generates the inputs, the call and the expected outputs. It
 	// runs only when the case is selected, from a generator seeded by the
 	// case's name, so filtering never changes a case's data.

@@ -124,24 +124,47 @@ func adapterCases() []opCase {
 	return append(cs, adamWCases()...)
 }
 
+// adamWHyper is one AdamW step's hyper-parameters as a caller writes them.
+type adamWHyper struct {
+	lr, beta1, beta2, eps, wd float64
+	step                      int
+}
+
 // adamWCases run one AdamW step and compare the parameter and both moments.
+//
+// The options reach the device as float32, but torch computes 1 − β and the
+// bias corrections from the Python floats the caller wrote. The reference
+// follows torch (the decimals below); a device may use either the float32
+// values or the decimals they stand for. Cases whose hyper-parameters are
+// dyadic (exact in float32 with an exact short decimal) leave no such
+// choice and get the plain tolerance; for decimal ones K = 1/(1 − β2)
+// widens it by the float32 rounding of β2 magnified in 1 − β2.
 func adamWCases() []opCase {
 	var cs []opCase
 	for _, v := range []struct {
 		shape []int
-		o     backend.AdamWOptions
-		tiny  bool // gradients near 1e-9: eps is no longer negligible
+		h     adamWHyper
+		tiny  bool // gradients near 1e-8: eps is no longer negligible
 	}{
-		{[]int{1}, backend.AdamWOptions{LR: 0.05, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, Step: 1}, false},
-		{[]int{33, 129}, backend.AdamWOptions{LR: 0.05, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01, Step: 3}, false},
-		{[]int{1029}, backend.AdamWOptions{LR: 1e-3, Beta1: 0.8, Beta2: 0.99, Eps: 1e-8, Step: 1}, true},
-		{[]int{7, 3}, backend.AdamWOptions{LR: 0.1, Beta1: 0, Beta2: 0.5, Eps: 1e-6, WeightDecay: 0.1, Step: 10}, false},
+		{[]int{1}, adamWHyper{0.05, 0.9, 0.999, 1e-8, 0.01, 1}, false}, // the fixtures' training spec
+		{[]int{33, 129}, adamWHyper{0.05, 0.9, 0.999, 1e-8, 0.01, 3}, false},
+		{[]int{1029}, adamWHyper{0.0625, 0.875, 0.9921875, 0x1p-27, 0.25, 1}, true},
+		{[]int{7, 3}, adamWHyper{0.125, 0, 0.5, 0x1p-20, 0.0625, 10}, false},
+		{[]int{129, 33}, adamWHyper{0.03125, 0.75, 0.9375, 0x1p-27, 0.5, 4}, false},
 	} {
-		name := fmt.Sprintf("%v lr %g betas (%g, %g) eps %g wd %g step %d", v.shape, v.o.LR, v.o.Beta1, v.o.Beta2, v.o.Eps, v.o.WeightDecay, v.o.Step)
+		h := v.h
+		dyadic := func(x float64) bool { return float64(float32(x)) == x }
+		k := 0
+		if !(dyadic(h.lr) && dyadic(h.beta1) && dyadic(h.beta2) && dyadic(h.eps) && dyadic(h.wd)) {
+			k = int(math.Round(1 / (1 - h.beta2)))
+		}
+		name := fmt.Sprintf("%v lr %g betas (%g, %g) eps %g wd %g step %d", v.shape, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.step)
 		if v.tiny {
 			name += " tiny grads"
 		}
-		cs = append(cs, opCase{op: "AdamW", shape: name, build: func(g *gen) (*spec, error) {
+		o := backend.AdamWOptions{LR: float32(h.lr), Beta1: float32(h.beta1), Beta2: float32(h.beta2),
+			Eps: float32(h.eps), WeightDecay: float32(h.wd), Step: h.step}
+		cs = append(cs, opCase{op: "AdamW", shape: name, k: k, build: func(g *gen) (*spec, error) {
 			gscale := 1.0
 			if v.tiny {
 				gscale = 1e-8
@@ -154,21 +177,20 @@ func adamWCases() []opCase {
 			for i := range sq {
 				sq[i] = math.Abs(sq[i]) // the second moment is non-negative
 			}
-			if v.o.Step == 1 {
+			if h.step == 1 {
 				// A first step starts from zero moments, as torch does.
 				mr.Data = make([]float64, n)
 				g.inputs[mi].f32 = make([]float32, n)
 				sq = make([]float64, n)
 			}
 			vi, vr := g.f32(sq, v.shape...)
-			o := ref.AdamWOpts{LR: float64(v.o.LR), Beta1: float64(v.o.Beta1), Beta2: float64(v.o.Beta2),
-				Eps: float64(v.o.Eps), WeightDecay: float64(v.o.WeightDecay), Step: v.o.Step}
-			np, nm, nv, err := ref.AdamW(pr.Data, grr.Data, mr.Data, vr.Data, o)
+			np, nm, nv, err := ref.AdamW(pr.Data, grr.Data, mr.Data, vr.Data,
+				ref.AdamWOpts{LR: h.lr, Beta1: h.beta1, Beta2: h.beta2, Eps: h.eps, WeightDecay: h.wd, Step: h.step})
 			if err != nil {
 				return nil, err
 			}
 			s := g.done(func(b backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
-				if err := b.AdamW(in[p], in[gr], in[mi], in[vi], v.o); err != nil {
+				if err := b.AdamW(in[p], in[gr], in[mi], in[vi], o); err != nil {
 					return nil, err
 				}
 				return []backend.Tensor{in[p], in[mi], in[vi]}, nil

@@ -11,10 +11,11 @@ import (
 // compare checks a downloaded result against its reference. It returns the
 // largest absolute difference over finite entries and that difference
 // relative to the largest finite reference magnitude (when the reference is
-// all zeros, any difference gives an infinite relative error). A wrong
+// all zeros, any difference gives an infinite relative error), or to floor
+// when floor is larger. A wrong
 // shape or a non-finite value where the reference has another one is an
 // error: NaN must match NaN and an infinity the same infinity.
-func compare(got []float64, gotShape []int, want ref.T) (maxAbs, maxRel float64, err error) {
+func compare(got []float64, gotShape []int, want ref.T, floor float64) (maxAbs, maxRel float64, err error) {
 	if !slices.Equal(gotShape, want.Shape) {
 		return 0, 0, fmt.Errorf("shape %v, want %v", gotShape, want.Shape)
 	}
@@ -36,6 +37,7 @@ func compare(got []float64, gotShape []int, want ref.T) (maxAbs, maxRel float64,
 		maxAbs = math.Max(maxAbs, math.Abs(g-w))
 		scale = math.Max(scale, math.Abs(w))
 	}
+	scale = math.Max(scale, floor)
 	switch {
 	case maxAbs == 0:
 		return 0, 0, nil

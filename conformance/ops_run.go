@@ -183,7 +183,7 @@ func runCase(b backend.Backend, c opCase) (res OpResult) {
 			res.Err = fmt.Sprintf("download %s: %v", name, err)
 			return res
 		}
-		abs, rel, err := compare(got, t.Shape(), s.want[i])
+		abs, rel, err := compare(got, t.Shape(), s.want[i], c.floor)
 		if err != nil {
 			res.Err = fmt.Sprintf("%s: %v", name, err)
 			return res

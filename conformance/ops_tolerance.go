@@ -94,7 +94,8 @@ var tolerances = map[string]tolerance{
 	"SumSquares":   {rel: 4 * u, sqrtK: 8, why: "a sum of K squares (all positive, so relative error √K·u)"},
 
 	// Optimiser.
-	"AdamW": {rel: 2e-6, why: "about ten rounded operations per element, including a sqrt and a division"},
+	"AdamW": {rel: 2e-6, linK: 2, why: "about ten rounded operations per element, including a sqrt and a division; " +
+		"for decimal hyper-parameters K = 1/(1−β2): float32's rounding of β2 is magnified K times in 1−β2"},
 }
 
 // toleranceFor returns the stated tolerance of op and whether one exists.
