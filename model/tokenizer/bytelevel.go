@@ -1,0 +1,133 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// byteLevelAlphabet holds GPT-2's reversible byte → rune mapping: bytes
+// that are printable Latin-1 map to themselves, the others to U+0100 on.
+// It lets BPE work on byte strings while vocabularies stay valid UTF-8.
+type byteLevelAlphabet struct {
+	toRune [256]rune
+	toByte map[rune]byte
+}
+
+// newByteLevelAlphabet builds the mapping.
+func newByteLevelAlphabet() *byteLevelAlphabet {
+	a := &byteLevelAlphabet{toByte: make(map[rune]byte, 256)}
+	next := rune(256)
+	for b := range 256 {
+		printable := (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)
+		r := rune(b)
+		if !printable {
+			r = next
+			next++
+		}
+		a.toRune[b] = r
+		a.toByte[r] = byte(b)
+	}
+	return a
+}
+
+// byteLevelPreTokenizer is the ByteLevel pre-tokenizer: optional prefix
+// space, the GPT-2 regex split, then every UTF-8 byte mapped to its rune.
+type byteLevelPreTokenizer struct {
+	addPrefixSpace bool
+	useRegex       bool
+	alphabet       *byteLevelAlphabet
+}
+
+// byteLevelConfig is the JSON shared by the ByteLevel pre-tokenizer,
+// post-processor and decoder.
+type byteLevelConfig struct {
+	AddPrefixSpace bool  `json:"add_prefix_space"`
+	TrimOffsets    bool  `json:"trim_offsets"`
+	UseRegex       *bool `json:"use_regex"`
+}
+
+// parseByteLevelPreTokenizer reads a ByteLevel pre-tokenizer; use_regex
+// defaults to true as in the tokenizers library.
+func parseByteLevelPreTokenizer(raw json.RawMessage) (preTokenizer, error) {
+	var c byteLevelConfig
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("pre_tokenizer ByteLevel: %w", err)
+	}
+	return &byteLevelPreTokenizer{
+		addPrefixSpace: c.AddPrefixSpace,
+		useRegex:       c.UseRegex == nil || *c.UseRegex,
+		alphabet:       newByteLevelAlphabet(),
+	}, nil
+}
+
+func (p *byteLevelPreTokenizer) split(n *normalized) []*normalized {
+	if p.addPrefixSpace && !n.hasPrefix(" ") {
+		n.prepend(" ")
+	}
+	words := []*normalized{n}
+	if p.useRegex {
+		words = splitRunes(n, gpt2Matches(n.runes), isolated)
+	}
+	for _, w := range words {
+		w.mapRunes(func(r rune) []rune {
+			var buf [utf8.UTFMax]byte
+			k := utf8.EncodeRune(buf[:], r)
+			out := make([]rune, k)
+			for i := range k {
+				out[i] = p.alphabet.toRune[buf[i]]
+			}
+			return out
+		})
+	}
+	return words
+}
+
+// byteLevelDecoder maps byte-level runes back to bytes and reads them as
+// UTF-8, replacing invalid sequences with U+FFFD.
+type byteLevelDecoder struct{ alphabet *byteLevelAlphabet }
+
+func (d byteLevelDecoder) decode(tokens []string) []string {
+	var buf []byte
+	for _, t := range tokens {
+		for _, r := range t {
+			if b, ok := d.alphabet.toByte[r]; ok {
+				buf = append(buf, b)
+			} else {
+				buf = utf8.AppendRune(buf, r)
+			}
+		}
+	}
+	return []string{strings.ToValidUTF8(string(buf), "\uFFFD")}
+}
+
+// trimByteLevelOffsets narrows token spans past leading and trailing
+// spaces (the byte-level Ġ or any white space), as the ByteLevel
+// post-processor does with trim_offsets. A first token's single prefix
+// space is kept when the pre-tokenizer added it.
+func trimByteLevelOffsets(toks []encToken, addPrefixSpace bool, alphabet *byteLevelAlphabet) {
+	space := alphabet.toRune[' ']
+	isSp := func(r rune) bool { return r == space || isSpace(r) }
+	for i := range toks {
+		t := &toks[i]
+		if t.special {
+			continue
+		}
+		rs := []rune(t.value)
+		lead := runLen(rs, 0, isSp)
+		trail := 0
+		for j := len(rs) - 1; j >= 0 && isSp(rs[j]); j-- {
+			trail++
+		}
+		if lead > 0 {
+			if addPrefixSpace && lead == 1 && (i == 0 || t.start == 0) {
+				lead = 0
+			}
+			t.start = min(t.start+lead, t.end)
+		}
+		if trail > 0 && t.end >= trail {
+			t.end = max(t.end-trail, t.start)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fixturesDir returns ../shared/fixtures relative to the module root, or
+// skips the test when the shared fixtures are not present.
+func fixturesDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	fx := filepath.Join(dir, "..", "shared", "fixtures")
+	if _, err := os.Stat(fx); err != nil {
+		t.Skipf("shared fixtures not found at %s", fx)
+	}
+	return fx
+}
+
+// expectedFile is the layout of a tokenizer fixture's expected.json.
+type expectedFile struct {
+	Cases []struct {
+		Text    string   `json:"text"`
+		IDs     []int    `json:"ids"`
+		Tokens  []string `json:"tokens"`
+		Offsets [][2]int `json:"offsets"`
+		Decoded string   `json:"decoded"`
+	} `json:"cases"`
+}
+
+// TestFixtures walks every tokenizer kind under the shared fixtures and
+// checks ids, tokens, offsets and decoded text of every case exactly.
+func TestFixtures(t *testing.T) {
+	root := filepath.Join(fixturesDir(t), "peft", "tokenizers")
+	kinds, err := os.ReadDir(root)
+	require.NoError(t, err)
+	require.NotEmpty(t, kinds)
+	for _, kind := range kinds {
+		if !kind.IsDir() {
+			continue
+		}
+		t.Run(kind.Name(), func(t *testing.T) {
+			dir := filepath.Join(root, kind.Name())
+			tok, err := Load(filepath.Join(dir, "tokenizer.json"))
+			require.NoError(t, err)
+			raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+			require.NoError(t, err)
+			var exp expectedFile
+			require.NoError(t, json.Unmarshal(raw, &exp))
+			require.NotEmpty(t, exp.Cases)
+			for _, c := range exp.Cases {
+				t.Run(c.Text, func(t *testing.T) {
+					enc, err := tok.Encode(c.Text)
+					require.NoError(t, err)
+					assert.Equal(t, c.Tokens, nonNil(enc.Tokens), "tokens")
+					assert.Equal(t, c.IDs, nonNil(enc.IDs), "ids")
+					assert.Equal(t, c.Offsets, nonNil(enc.Offsets), "offsets")
+					dec, err := tok.Decode(c.IDs, true)
+					require.NoError(t, err)
+					assert.Equal(t, c.Decoded, dec, "decoded")
+				})
+			}
+		})
+	}
+}
+
+// nonNil turns a nil slice into an empty one so that it compares equal to
+// an empty JSON array.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,298 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"fmt"
+	"unicode"
+)
+
+// preTokenizer splits one piece of normalized text into words (and may
+// rewrite them, as ByteLevel and Metaspace do). Empty words are dropped by
+// the caller.
+type preTokenizer interface {
+	split(n *normalized) []*normalized
+}
+
+// parsePreTokenizer builds the pre-tokenizer described by raw (nil for
+// null).
+func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	typ, err := componentType(raw)
+	if err != nil {
+		return nil, fmt.Errorf("pre_tokenizer: %w", err)
+	}
+	switch typ {
+	case "Sequence":
+		var c struct {
+			PreTokenizers []json.RawMessage `json:"pretokenizers"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("pre_tokenizer Sequence: %w", err)
+		}
+		var seq sequencePreTokenizer
+		for i, r := range c.PreTokenizers {
+			p, err := parsePreTokenizer(r)
+			if err != nil {
+				return nil, fmt.Errorf("pre_tokenizer Sequence[%d]: %w", i, err)
+			}
+			if p != nil {
+				seq = append(seq, p)
+			}
+		}
+		return seq, nil
+	case "ByteLevel":
+		return parseByteLevelPreTokenizer(raw)
+	case "Metaspace":
+		return parseMetaspace(raw)
+	case "Split":
+		return parseSplit(raw)
+	case "WhitespaceSplit":
+		return funcPreTokenizer(func(n *normalized) []*normalized {
+			return splitRunes(n, classMatches(n, isSpace), removed)
+		}), nil
+	case "Whitespace":
+		return funcPreTokenizer(splitWhitespaceAndPunct), nil
+	case "Digits":
+		var c struct {
+			Individual bool `json:"individual_digits"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("pre_tokenizer Digits: %w", err)
+		}
+		return funcPreTokenizer(func(n *normalized) []*normalized {
+			if c.Individual {
+				return splitRunes(n, eachMatch(n, unicode.IsDigit), isolated)
+			}
+			return splitRunes(n, classMatches(n, unicode.IsDigit), isolated)
+		}), nil
+	}
+	return nil, fmt.Errorf("unsupported pre_tokenizer type %q", typ)
+}
+
+// sequencePreTokenizer applies pre-tokenizers in order, each to every word
+// the previous one produced.
+type sequencePreTokenizer []preTokenizer
+
+func (s sequencePreTokenizer) split(n *normalized) []*normalized {
+	words := []*normalized{n}
+	for _, p := range s {
+		var next []*normalized
+		for _, w := range words {
+			next = append(next, p.split(w)...)
+		}
+		words = next
+	}
+	return words
+}
+
+// funcPreTokenizer adapts a function to preTokenizer.
+type funcPreTokenizer func(n *normalized) []*normalized
+
+func (f funcPreTokenizer) split(n *normalized) []*normalized { return f(n) }
+
+// splitBehavior says what becomes of matched delimiters when splitting,
+// mirroring the tokenizers library's SplitDelimiterBehavior.
+type splitBehavior int
+
+const (
+	removed splitBehavior = iota
+	isolated
+	mergedWithPrevious
+	mergedWithNext
+	contiguous
+)
+
+// parseBehavior maps the JSON name of a split behavior.
+func parseBehavior(s string) (splitBehavior, error) {
+	switch s {
+	case "Removed":
+		return removed, nil
+	case "Isolated":
+		return isolated, nil
+	case "MergedWithPrevious":
+		return mergedWithPrevious, nil
+	case "MergedWithNext":
+		return mergedWithNext, nil
+	case "Contiguous":
+		return contiguous, nil
+	}
+	return 0, fmt.Errorf("unknown split behavior %q", s)
+}
+
+// splitRunes cuts n at the rune ranges matches (sorted, disjoint) and
+// returns the non-empty pieces arranged according to behavior.
+func splitRunes(n *normalized, matches [][2]int, behavior splitBehavior) []*normalized {
+	// Mark every rune range as match or gap, in order.
+	type part struct {
+		lo, hi int
+		match  bool
+	}
+	var parts []part
+	prev := 0
+	for _, m := range matches {
+		if m[0] > prev {
+			parts = append(parts, part{prev, m[0], false})
+		}
+		if behavior == contiguous && len(parts) > 0 && parts[len(parts)-1].match && parts[len(parts)-1].hi == m[0] {
+			parts[len(parts)-1].hi = m[1]
+		} else {
+			parts = append(parts, part{m[0], m[1], true})
+		}
+		prev = m[1]
+	}
+	if prev < n.len() {
+		parts = append(parts, part{prev, n.len(), false})
+	}
+	var ranges [][2]int
+	for i := 0; i < len(parts); i++ {
+		p := parts[i]
+		switch {
+		case !p.match, behavior == isolated, behavior == contiguous:
+			ranges = append(ranges, [2]int{p.lo, p.hi})
+		case behavior == removed:
+		case behavior == mergedWithPrevious:
+			if len(ranges) > 0 && ranges[len(ranges)-1][1] == p.lo && !parts[i-1].match {
+				ranges[len(ranges)-1][1] = p.hi
+			} else {
+				ranges = append(ranges, [2]int{p.lo, p.hi})
+			}
+		case behavior == mergedWithNext:
+			if i+1 < len(parts) && !parts[i+1].match {
+				ranges = append(ranges, [2]int{p.lo, parts[i+1].hi})
+				i++
+			} else {
+				ranges = append(ranges, [2]int{p.lo, p.hi})
+			}
+		}
+	}
+	out := make([]*normalized, 0, len(ranges))
+	for _, r := range ranges {
+		if r[1] > r[0] {
+			out = append(out, n.slice(r[0], r[1]))
+		}
+	}
+	return out
+}
+
+// classMatches returns maximal runs of runes satisfying in.
+func classMatches(n *normalized, in func(rune) bool) [][2]int {
+	var out [][2]int
+	for i := 0; i < n.len(); {
+		if !in(n.runes[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < n.len() && in(n.runes[j]) {
+			j++
+		}
+		out = append(out, [2]int{i, j})
+		i = j
+	}
+	return out
+}
+
+// eachMatch returns every single rune satisfying in as its own match.
+func eachMatch(n *normalized, in func(rune) bool) [][2]int {
+	var out [][2]int
+	for i, r := range n.runes {
+		if in(r) {
+			out = append(out, [2]int{i, i + 1})
+		}
+	}
+	return out
+}
+
+// isWordRune is \w in the tokenizers library's Unicode regexes.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || unicode.Is(unicode.Pc, r)
+}
+
+// splitWhitespaceAndPunct is the Whitespace pre-tokenizer: runs of word
+// runes and runs of other non-space runes, spaces dropped (\w+|[^\w\s]+).
+func splitWhitespaceAndPunct(n *normalized) []*normalized {
+	var out []*normalized
+	for i := 0; i < n.len(); {
+		r := n.runes[i]
+		if isSpace(r) {
+			i++
+			continue
+		}
+		word := isWordRune(r)
+		j := i
+		for j < n.len() && !isSpace(n.runes[j]) && isWordRune(n.runes[j]) == word {
+			j++
+		}
+		out = append(out, n.slice(i, j))
+		i = j
+	}
+	return out
+}
+
+// splitConfig is the JSON of a Split pre-tokenizer.
+type splitConfig struct {
+	Pattern  pattern `json:"pattern"`
+	Behavior string  `json:"behavior"`
+	Invert   bool    `json:"invert"`
+}
+
+// splitPreTokenizer is the Split pre-tokenizer: it cuts at pattern matches
+// (or, inverted, keeps the matches as the words).
+type splitPreTokenizer struct {
+	match    func(n *normalized) [][2]int
+	behavior splitBehavior
+	invert   bool
+}
+
+// parseSplit builds a Split pre-tokenizer. The GPT-2, Llama 3 and Qwen2
+// regexes use look-ahead, which RE2 lacks, and run through hand-written
+// splitters instead.
+func parseSplit(raw json.RawMessage) (preTokenizer, error) {
+	var c splitConfig
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("pre_tokenizer Split: %w", err)
+	}
+	b, err := parseBehavior(c.Behavior)
+	if err != nil {
+		return nil, fmt.Errorf("pre_tokenizer Split: %w", err)
+	}
+	s := &splitPreTokenizer{behavior: b, invert: c.Invert}
+	if c.Pattern.Regex != nil {
+		if known, ok := knownSplitRegexes[*c.Pattern.Regex]; ok {
+			s.match = func(n *normalized) [][2]int { return known(n.runes) }
+			return s, nil
+		}
+	}
+	p, err := c.Pattern.compile()
+	if err != nil {
+		return nil, fmt.Errorf("pre_tokenizer Split: %w", err)
+	}
+	s.match = p.runeMatches
+	return s, nil
+}
+
+func (s *splitPreTokenizer) split(n *normalized) []*normalized {
+	matches := s.match(n)
+	if s.invert {
+		matches = invertRanges(matches, n.len())
+	}
+	return splitRunes(n, matches, s.behavior)
+}
+
+// invertRanges returns the gaps between sorted disjoint ranges of [0, n).
+func invertRanges(ms [][2]int, n int) [][2]int {
+	var out [][2]int
+	prev := 0
+	for _, m := range ms {
+		if m[0] > prev {
+			out = append(out, [2]int{prev, m[0]})
+		}
+		prev = m[1]
+	}
+	if prev < n {
+		out = append(out, [2]int{prev, n})
+	}
+	return out
+}

@@ -1,0 +1,31 @@
+package tokenizer
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestUnicodeForms checks the four normalization forms against values
+// computed with Python's unicodedata.normalize.
+func TestUnicodeForms(t *testing.T) {
+	for _, tc := range []struct{ form, in, want string }{
+		{"NFKC", "ﬁ", "fi"},
+		{"NFKC", "Ｈｅｌｌｏ", "Hello"},
+		{"NFKC", "e\u0301", "é"},
+		{"NFKC", "①²", "12"},
+		{"NFKC", "\u1100\u1161\u11a8", "각"},
+		{"NFKC", "a\u0323\u0302", "ậ"},
+		{"NFKC", "a\u0302\u0323", "ậ"},
+		{"NFKC", "Résumé 東京 😀", "Résumé 東京 😀"},
+		{"NFC", "ﬁe\u0301", "ﬁé"},
+		{"NFD", "é각", "e\u0301\u1100\u1161\u11a8"},
+		{"NFKD", "ﬁé", "fie\u0301"},
+		{"NFC", "\u212b", "Å"}, // singleton decomposition, never recomposed
+	} {
+		n := newNormalized(tc.in, 0)
+		unicodeNormalizer{form: tc.form}.normalize(n)
+		assert.Equal(t, tc.want, n.String(), "%s(%q)", tc.form, tc.in)
+		assert.Len(t, n.spans, n.len())
+	}
+}
