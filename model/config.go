@@ -396,3 +396,27 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// with returns a copy of c built as another architecture of the same
+// model_type and/or with numLabels classification labels; Raw is updated
+// so that Save writes the new head's config.
+func (c *Config) with(arch string, numLabels int) (*Config, error) {
+	raw := make(map[string]any, len(c.Raw)+2)
+	for k, v := range c.Raw {
+		raw[k] = v
+	}
+	if arch != "" {
+		raw["architectures"] = []any{arch}
+	}
+	if numLabels > 0 {
+		id2label, label2id := map[string]any{}, map[string]any{}
+		for i := 0; i < numLabels; i++ {
+			name := fmt.Sprintf("LABEL_%d", i)
+			id2label[fmt.Sprint(i)] = name
+			label2id[name] = float64(i)
+		}
+		raw["id2label"], raw["label2id"] = id2label, label2id
+		delete(raw, "num_labels")
+	}
+	return ConfigFromMap(raw)
+}

@@ -33,12 +33,42 @@ var ignoredTensors = regexp.MustCompile(`(^|\.)attn\.(bias|masked_bias)$|rotary_
 // share their source; a missing or unexpected tensor or a shape mismatch is
 // an error naming the file and tensor.
 func Load(ctx context.Context, dir string, b backend.Backend) (*Model, error) {
+	return LoadWith(ctx, dir, b, LoadOptions{})
+}
+
+// LoadOptions changes what LoadWith builds from a checkpoint.
+type LoadOptions struct {
+	// Architecture, when set and different from config.json's, builds that
+	// class from the checkpoint as transformers' AutoModelFor….from_pretrained
+	// does: a BertForSequenceClassification from a BertForMaskedLM
+	// checkpoint, say. Parameters the checkpoint lacks (the new head) are
+	// initialised randomly and tensors the class does not use (the old
+	// head) are skipped, both logged. Without it loading is strict.
+	Architecture string
+	// NumLabels, when positive and different from config.json's, sizes a
+	// new sequence classification head (id2label is rewritten to
+	// LABEL_0…; a head of another size in the checkpoint is replaced, as
+	// ignore_mismatched_sizes does).
+	NumLabels int
+	// Seed drives the initialisation of parameters the checkpoint lacks.
+	Seed uint64
+}
+
+// LoadWith is Load with options; see LoadOptions.
+func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions) (*Model, error) {
 	if b == nil {
 		return nil, fmt.Errorf("load %s: nil backend", dir)
 	}
 	cfg, err := LoadConfig(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	strict := (o.Architecture == "" || o.Architecture == cfg.Architecture) &&
+		(o.NumLabels <= 0 || o.NumLabels == cfg.NumLabels)
+	if !strict {
+		if cfg, err = cfg.with(o.Architecture, o.NumLabels); err != nil {
+			return nil, fmt.Errorf("load %s: %w", dir, err)
+		}
 	}
 	ck, err := safetensors.OpenDir(dir)
 	if err != nil {
@@ -50,16 +80,26 @@ func Load(ctx context.Context, dir string, b backend.Backend) (*Model, error) {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
 	where := filepath.Join(dir, safetensors.SingleFileName)
-	src, err := m.resolveNames(ck, where)
+	src, err := m.resolveNames(ck, where, strict)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
 	half := m.halfCapable()
+	init := m.initializer(o.Seed)
 	err = m.fill(func(p *nn.Param, shape []int) (backend.Tensor, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		return m.loadTensor(ck, src[p], shape, half[p], where)
+		name, ok := src[p]
+		if info, _ := ck.Info(name); ok && !strict && !slices.Equal(info.Shape, shape) {
+			slog.Warn("checkpoint tensor of another shape is newly initialised", "file", where,
+				"tensor", name, "shape", info.Shape, "want", shape)
+			ok = false
+		}
+		if !ok {
+			return b.FromFloat32(init(p, shape), shape...)
+		}
+		return m.loadTensor(ck, name, shape, half[p], where)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
@@ -70,9 +110,10 @@ func Load(ctx context.Context, dir string, b backend.Backend) (*Model, error) {
 }
 
 // resolveNames maps every parameter to the checkpoint entry holding it,
-// accepting names with or without the base model prefix and tied aliases,
-// and rejects entries nothing uses.
-func (m *Model) resolveNames(r safetensors.Reader, where string) (map[*nn.Param]string, error) {
+// accepting names with or without the base model prefix and tied aliases.
+// Strict, it rejects missing parameters and entries nothing uses; else it
+// logs them (the missing ones are left out of the map for initialisation).
+func (m *Model) resolveNames(r safetensors.Reader, where string, strict bool) (map[*nn.Param]string, error) {
 	inFile := map[string]bool{}
 	for _, n := range r.Names() {
 		inFile[n] = true
@@ -106,15 +147,30 @@ func (m *Model) resolveNames(r safetensors.Reader, where string) (map[*nn.Param]
 			src[p] = n
 		}
 	}
+	var missing, unused []string
 	for _, p := range m.params {
 		if _, ok := src[p]; !ok {
-			return nil, fmt.Errorf("%s: missing tensor %q (%s expects it)", where, p.Name, m.cfg.Architecture)
+			if strict {
+				return nil, fmt.Errorf("%s: missing tensor %q (%s expects it)", where, p.Name, m.cfg.Architecture)
+			}
+			missing = append(missing, p.Name)
 		}
 	}
 	for _, n := range r.Names() {
 		if !used[n] && !ignoredTensors.MatchString(n) {
-			return nil, fmt.Errorf("%s: unexpected tensor %q (%s has no such parameter)", where, n, m.cfg.Architecture)
+			if strict {
+				return nil, fmt.Errorf("%s: unexpected tensor %q (%s has no such parameter)", where, n, m.cfg.Architecture)
+			}
+			unused = append(unused, n)
 		}
+	}
+	if len(missing) > 0 {
+		slog.Warn("parameters not in the checkpoint are newly initialised", "file", where,
+			"architecture", m.cfg.Architecture, "params", missing)
+	}
+	if len(unused) > 0 {
+		slog.Warn("checkpoint tensors the architecture does not use are skipped", "file", where,
+			"architecture", m.cfg.Architecture, "tensors", unused)
 	}
 	return src, nil
 }

@@ -255,3 +255,47 @@ func TestLoadSharded(t *testing.T) {
 	want, _ := logitsOf(t, ref, in)
 	assert.Equal(t, want, got)
 }
+
+// TestLoadWithAnotherHead builds other classes from the fixtures'
+// checkpoints, as AutoModelFor….from_pretrained does.
+func TestLoadWithAnotherHead(t *testing.T) {
+	b := testBackend(t)
+	bertCase := fixtureCase(t, "bert")
+	in, err := InputsFromSafetensors(filepath.Join(bertCase.Dir, "inputs.safetensors"))
+	require.NoError(t, err)
+
+	// The bare encoder from the classifier checkpoint: the head is skipped.
+	enc, err := LoadWith(context.Background(), filepath.Join(bertCase.Dir, "base"), b, LoadOptions{Architecture: "BertModel"})
+	require.NoError(t, err)
+	defer enc.Free()
+	_, shape := logitsOf(t, enc, in)
+	assert.Equal(t, []int{in.Batch, in.Seq, 64}, shape)
+
+	// A five-label head replaces the three-label one; the encoder and
+	// pooler keep the checkpoint's weights.
+	five, err := LoadWith(context.Background(), filepath.Join(bertCase.Dir, "base"), b, LoadOptions{NumLabels: 5, Seed: 1})
+	require.NoError(t, err)
+	defer five.Free()
+	assert.Equal(t, 5, five.Config().NumLabels)
+	_, shape = logitsOf(t, five, in)
+	assert.Equal(t, []int{in.Batch, 5}, shape)
+	encParams := map[string][]float32{}
+	for _, p := range enc.Params() {
+		encParams[p.Name], _ = b.ToFloat32(p.T)
+	}
+	for _, p := range five.Params() {
+		v, _ := b.ToFloat32(p.T)
+		if want, ok := encParams[strings.TrimPrefix(p.Name, "bert.")]; ok {
+			assert.Equal(t, want, v, p.Name)
+		}
+	}
+	dir := t.TempDir()
+	require.NoError(t, five.Save(dir))
+	cfg, err := LoadConfig(dir)
+	require.NoError(t, err)
+	assert.Equal(t, 5, cfg.NumLabels)
+
+	// A wrong architecture for the model type is refused.
+	_, err = LoadWith(context.Background(), filepath.Join(bertCase.Dir, "base"), b, LoadOptions{Architecture: "GPT2LMHeadModel"})
+	assert.ErrorContains(t, err, `architecture "GPT2LMHeadModel" of model_type "bert" is not supported`)
+}

@@ -21,8 +21,23 @@ func NewRandom(cfg *Config, b backend.Backend, seed uint64) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model.NewRandom: %w", err)
 	}
+	init := m.initializer(seed)
+	err = m.fill(func(p *nn.Param, shape []int) (backend.Tensor, error) {
+		return b.FromFloat32(init(p, shape), shape...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("model.NewRandom: %w", err)
+	}
+	return m, nil
+}
+
+// initializer returns a function giving a parameter's initial values:
+// normal(0, initializer_range) for matrices and embeddings (0.02 when the
+// config has none), zeros for biases, ones for norm weights. Successive
+// calls draw from one generator seeded by seed.
+func (m *Model) initializer(seed uint64) func(p *nn.Param, shape []int) []float32 {
 	std := 0.02
-	if v, ok := cfg.Raw["initializer_range"].(float64); ok && v > 0 {
+	if v, ok := m.cfg.Raw["initializer_range"].(float64); ok && v > 0 {
 		std = v
 	}
 	norms := map[*nn.Param]bool{}
@@ -32,7 +47,7 @@ func NewRandom(cfg *Config, b backend.Backend, seed uint64) (*Model, error) {
 		}
 	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	err = m.fill(func(p *nn.Param, shape []int) (backend.Tensor, error) {
+	return func(p *nn.Param, shape []int) []float32 {
 		n := 1
 		for _, d := range shape {
 			n *= d
@@ -49,10 +64,6 @@ func NewRandom(cfg *Config, b backend.Backend, seed uint64) (*Model, error) {
 				v[i] = float32(rng.NormFloat64() * std)
 			}
 		}
-		return b.FromFloat32(v, shape...)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("model.NewRandom: %w", err)
+		return v
 	}
-	return m, nil
 }
