@@ -80,6 +80,9 @@ type Graph struct {
 	owned     []backend.Tensor
 	paramVals map[*Param]*Value
 	cur       *Value // the value whose backward rule is running
+	// backwardDone is set once Backward has run: it frees intermediate
+	// gradients, so a second pass would be wrong.
+	backwardDone bool
 }
 
 // NewGraph starts a graph on b; grad says whether to record for Backward.
@@ -322,6 +325,9 @@ func (g *Graph) Backward(loss *Value) error {
 	if !g.grad {
 		return errors.New("backward: graph was built without gradients")
 	}
+	if g.backwardDone {
+		return errors.New("backward: already ran on this graph (intermediate gradients are freed); build a new graph per step")
+	}
 	if loss == nil {
 		return errors.New("backward: nil loss")
 	}
@@ -338,6 +344,7 @@ func (g *Graph) Backward(loss *Value) error {
 		}
 		loss.Grad = g.Own(one)
 	}
+	g.backwardDone = true
 	for i := len(g.tape) - 1; i >= 0; i-- {
 		v := g.tape[i]
 		if v.Grad == nil {
@@ -364,5 +371,6 @@ func (g *Graph) Release() {
 	}
 	g.owned = nil
 	g.tape = nil
+	g.backwardDone = false
 	g.paramVals = map[*Param]*Value{}
 }

@@ -70,6 +70,9 @@ func TestBackwardErrors(t *testing.T) {
 	require.ErrorContains(t, g.Backward(g.Affine(g.Param(p), 2, 0)), "one element")
 	require.ErrorContains(t, g.Backward(g.Constant(p.T)), "does not depend")
 	require.ErrorContains(t, g.Backward(nil), "nil loss")
+	loss := g.MSE(g.Param(p), g.Constant(p.T))
+	require.NoError(t, g.Backward(loss))
+	require.ErrorContains(t, g.Backward(loss), "already ran")
 	g.Release()
 }
 
