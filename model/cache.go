@@ -126,3 +126,17 @@ func (c *KVCache) commit(newMask []float32, t int) {
 	}
 	c.n += t
 }
+
+// NextPositions returns, per row, the position id of the next token as
+// transformers' generate counts it: the number of unmasked tokens cached.
+func (c *KVCache) NextPositions() []int32 {
+	out := make([]int32, c.batch)
+	for b, m := range c.mask {
+		for _, v := range m {
+			if v != 0 {
+				out[b]++
+			}
+		}
+	}
+	return out
+}

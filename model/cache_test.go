@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/model/modeltest"
@@ -73,4 +74,52 @@ func column(x []int32, batch, seq, s int) []int32 {
 		out[r] = x[r*seq+s]
 	}
 	return out
+}
+
+// TestLeftPaddedGeneration runs a left-padded batch (positions from the
+// mask) through the prompt and two cached steps, and checks the real
+// tokens' logits against the same sequence run alone without padding.
+func TestLeftPaddedGeneration(t *testing.T) {
+	b := testBackend(t)
+	for _, name := range []string{"gpt2", "llama", "qwen2"} {
+		t.Run(name, func(t *testing.T) {
+			c := fixtureCase(t, name)
+			m, err := Load(context.Background(), filepath.Join(c.Dir, "base"), b)
+			require.NoError(t, err)
+			defer m.Free()
+			V := m.Config().VocabSize
+			tokens := []int32{17, 42, 99, 7, 64}
+			alone, _ := logitsOf(t, m, &Inputs{Batch: 1, Seq: 5, InputIDs: tokens})
+
+			// Row 0 is tokens[:3] after two pads, row 1 is unpadded; then
+			// tokens[3] and tokens[4] are fed one at a time.
+			prompt := &Inputs{Batch: 2, Seq: 5,
+				InputIDs:      []int32{0, 0, 17, 42, 99, 5, 6, 7, 8, 9},
+				AttentionMask: []int32{0, 0, 1, 1, 1, 1, 1, 1, 1, 1}}
+			prompt.PositionIDs = PositionIDsFromMask(prompt.AttentionMask, 2, 5)
+			assert.Equal(t, []int32{1, 1, 0, 1, 2, 0, 1, 2, 3, 4}, prompt.PositionIDs)
+			cache, err := m.NewCache(2)
+			require.NoError(t, err)
+			defer cache.Free()
+			g := nn.NewGraph(b, false)
+			out := m.ForwardCached(g, prompt, cache)
+			require.NoError(t, g.Err())
+			got, err := b.ToFloat32(out.T)
+			require.NoError(t, err)
+			g.Release()
+			for s := 0; s < 3; s++ {
+				require.InDeltaSlice(t, alone[s*V:(s+1)*V], got[(2+s)*V:(3+s)*V], 1e-4, "prompt token %d", s)
+			}
+			for s := 3; s < 5; s++ {
+				step := &Inputs{Batch: 2, Seq: 1, InputIDs: []int32{tokens[s], 1}, PositionIDs: cache.NextPositions()}
+				g := nn.NewGraph(b, false)
+				out := m.ForwardCached(g, step, cache)
+				require.NoError(t, g.Err())
+				got, err := b.ToFloat32(out.T)
+				require.NoError(t, err)
+				g.Release()
+				require.InDeltaSlice(t, alone[s*V:(s+1)*V], got[:V], 1e-4, "step token %d", s)
+			}
+		})
+	}
 }

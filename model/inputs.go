@@ -178,3 +178,22 @@ func (in *Inputs) mask() []float32 {
 	}
 	return out
 }
+
+// PositionIDsFromMask returns the position ids transformers' generate
+// gives a left-padded batch: cumsum(mask)−1 along each row, and 1 on
+// padding. mask holds batch·seq entries.
+func PositionIDsFromMask(mask []int32, batch, seq int) []int32 {
+	out := make([]int32, batch*seq)
+	for b := 0; b < batch; b++ {
+		var n int32
+		for t := 0; t < seq; t++ {
+			i := b*seq + t
+			n += mask[i]
+			out[i] = n - 1
+			if mask[i] == 0 {
+				out[i] = 1
+			}
+		}
+	}
+	return out
+}
