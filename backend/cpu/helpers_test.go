@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -61,3 +62,5 @@ func must(t testing.TB) func(backend.Tensor, error) backend.Tensor {
 		return x
 	}
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"strconv"
 
 	"github.com/ia3/ia3/backend"
 )
@@ -20,8 +21,8 @@ func (b *Backend) AdamW(pt, gt, mt, vt backend.Tensor, o backend.AdamWOptions) e
 		ts[i] = x
 	}
 	p, g, m, v := ts[0].f, ts[1].f, ts[2].f, ts[3].f
-	lr, beta1, beta2 := float64(o.LR), float64(o.Beta1), float64(o.Beta2)
-	decay := float32(1 - lr*float64(o.WeightDecay))
+	lr, beta1, beta2 := decimal(o.LR), decimal(o.Beta1), decimal(o.Beta2)
+	decay := float32(1 - lr*decimal(o.WeightDecay))
 	w1 := float32(1 - beta1) // lerp weight of the first moment
 	b2, w2 := float32(beta2), float32(1-beta2)
 	step := float64(o.Step)
@@ -44,4 +45,15 @@ func (b *Backend) AdamW(pt, gt, mt, vt backend.Tensor, o backend.AdamWOptions) e
 		}
 	})
 	return nil
+}
+
+// decimal widens a float32 hyper-parameter to the float64 of its shortest
+// decimal spelling: 0.999 as a float32 becomes the float64 0.999 that torch
+// receives from Python, so 1 − beta2 is not off by 1e-5 relative.
+func decimal(x float32) float64 {
+	v, err := strconv.ParseFloat(strconv.FormatFloat(float64(x), 'g', -1, 32), 64)
+	if err != nil {
+		return float64(x)
+	}
+	return v
 }

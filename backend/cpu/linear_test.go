@@ -1,0 +1,92 @@
+package cpu
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+)
+
+func TestLinearHandComputed(t *testing.T) {
+	b := open(t)
+	x := f32s(t, b, []float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	w := f32s(t, b, []float32{1, 0, 1, 0, 1, 0}, 2, 3)  // (out, in)
+	wT := f32s(t, b, []float32{1, 0, 0, 1, 1, 0}, 3, 2) // the same weight stored (in, out)
+	wHalf, _ := upload(t, b, backend.F16, []float32{1, 0, 1, 0, 1, 0}, 2, 3)
+	vec := func(v ...float32) backend.Tensor { return f32s(t, b, v, len(v)) }
+	tests := []struct {
+		name string
+		w    backend.Tensor
+		o    backend.LinearOptions
+		want []float32
+	}{
+		{"plain", w, backend.LinearOptions{}, []float32{4, 2, 10, 5}},
+		{"f16 weight", wHalf, backend.LinearOptions{}, []float32{4, 2, 10, 5}},
+		{"fan_in_fan_out", wT, backend.LinearOptions{FanInFanOut: true}, []float32{4, 2, 10, 5}},
+		{"bias", w, backend.LinearOptions{Bias: vec(0.5, -1)}, []float32{4.5, 1, 10.5, 4}},
+		{"out scale after bias", w, backend.LinearOptions{Bias: vec(0.5, -1), OutScale: vec(2, 3)}, []float32{9, 3, 21, 12}},
+		{"in scale", w, backend.LinearOptions{InScale: vec(1, 0, 2)}, []float32{7, 0, 16, 0}},
+		{"in scale conv1d", wT, backend.LinearOptions{FanInFanOut: true, InScale: vec(1, 0, 2)}, []float32{7, 0, 16, 0}},
+		{"stacked out", w, backend.LinearOptions{
+			OutScale:   f32s(t, b, []float32{2, 3, 10, 10}, 2, 2),
+			ScaleIndex: i32s(t, b, []int32{1, -1}, 2),
+		}, []float32{40, 20, 10, 5}},
+		{"stacked in", w, backend.LinearOptions{
+			InScale:    f32s(t, b, []float32{1, 0, 2, 0, 1, 0}, 2, 3),
+			ScaleIndex: i32s(t, b, []int32{0, 1}, 2),
+		}, []float32{7, 0, 0, 5}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := must(t)(b.Linear(x, tc.w, tc.o))
+			assert.Equal(t, tc.want, values(t, b, got, 2, 2))
+		})
+	}
+
+	_, err := b.Linear(x, w, backend.LinearOptions{
+		OutScale:   f32s(t, b, []float32{2, 3, 10, 10}, 2, 2),
+		ScaleIndex: i32s(t, b, []int32{0, 2}, 2),
+	})
+	assert.ErrorContains(t, err, "linear: scale_index[1] = 2 out of range [-1, 2)")
+}
+
+// TestLinearAgainstReference checks the fused epilogue on a product large
+// enough to span several K blocks and parallel tiles: bias and scales must
+// be applied exactly once per element.
+func TestLinearAgainstReference(t *testing.T) {
+	b := open(t)
+	const rows, in, out, stacks = 70, 300, 130, 3
+	xv, wv := random(3, rows*in), random(4, out*in)
+	bias, inS, outS := random(5, out), random(6, stacks*in), random(7, stacks*out)
+	index := make([]int32, rows)
+	for r := range index {
+		index[r] = int32(r%(stacks+1)) - 1
+	}
+	got := must(t)(b.Linear(f32s(t, b, xv, 2, rows/2, in), f32s(t, b, wv, out, in), backend.LinearOptions{
+		Bias:       f32s(t, b, bias, out),
+		InScale:    f32s(t, b, inS, stacks, in),
+		OutScale:   f32s(t, b, outS, stacks, out),
+		ScaleIndex: i32s(t, b, index, rows),
+	}))
+	y := values(t, b, got, 2, rows/2, out)
+	for r := range rows {
+		a := int(index[r])
+		for j := range out {
+			var s float64
+			for k := range in {
+				xk := float64(xv[r*in+k])
+				if a >= 0 {
+					xk *= float64(inS[a*in+k])
+				}
+				s += xk * float64(wv[j*in+k])
+			}
+			s += float64(bias[j])
+			if a >= 0 {
+				s *= float64(outS[a*out+j])
+			}
+			require.InDelta(t, s, y[r*out+j], 1e-4, "row %d col %d", r, j)
+		}
+	}
+}
