@@ -20,7 +20,8 @@ type baseInfo struct {
 
 // resolveConfig returns a copy of cfg completed as PEFT completes it when
 // an adapter is attached: the classification head added to
-// modules_to_save for SEQ_CLS, the model type's default target and
+// modules_to_save when cfg.TaskType is SEQ_CLS (as PEFT, the task type is
+// the config's, not the model's), the model type's default target and
 // feed-forward modules where unset, and "all-linear" expanded to the
 // list of Linear/Conv1D modules except the output layer.
 func resolveConfig(cfg *Config, info baseInfo) (*Config, error) {
@@ -28,9 +29,6 @@ func resolveConfig(cfg *Config, info baseInfo) (*Config, error) {
 		return nil, err
 	}
 	r := cfg.Clone()
-	if r.TaskType == "" {
-		r.TaskType = info.taskType
-	}
 	if r.TaskType == TaskSeqCls {
 		// PEFT appends the head names; duplicates are not written twice here.
 		if r.ModulesToSave == nil {

@@ -115,6 +115,7 @@ func TestMatchingRules(t *testing.T) {
 			wantErr: "Please specify `target_modules`"},
 		{name: "modules_to_save never adapted", tree: "bert",
 			cfg: cfg(func(c *Config) {
+				c.TaskType = TaskSeqCls
 				c.TargetModules = Pattern("all-linear")
 				c.ModulesToSave = []string{"pooler"}
 			}),
@@ -147,6 +148,7 @@ func TestMatchingRules(t *testing.T) {
 
 func TestSeqClsModulesToSave(t *testing.T) {
 	c := NewConfig()
+	c.TaskType = TaskSeqCls
 	c.ModulesToSave = []string{"pooler"}
 	m, err := structureModel(t, bertTree(), "bert", TaskSeqCls, c)
 	require.NoError(t, err)
@@ -166,6 +168,15 @@ func TestSeqClsModulesToSave(t *testing.T) {
 		"base_model.model.classifier.modules_to_save.default.weight",
 		"base_model.model.classifier.modules_to_save.default.bias",
 	}, names)
+}
+
+// TestTaskTypeDecidesHead: as PEFT, only a SEQ_CLS config wraps the head.
+func TestTaskTypeDecidesHead(t *testing.T) {
+	m, err := structureModel(t, bertTree(), "bert", TaskSeqCls, NewConfig())
+	require.NoError(t, err)
+	assert.Empty(t, m.ModulesToSave())
+	assert.Nil(t, m.Config(DefaultAdapter).ModulesToSave)
+	assert.Equal(t, "", m.Config(DefaultAdapter).TaskType)
 }
 
 func TestTrainableParametersLine(t *testing.T) {

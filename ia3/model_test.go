@@ -22,6 +22,7 @@ func headModel(t *testing.T) (*Model, denseLayer, denseLayer) {
 	head := newDense(t, b, r, "classifier", 4, 2, false)
 	mods := []nn.NamedModule{{Name: "", Module: &nn.Container{Class: "Toy"}}, {Name: "enc.key", Module: body.lin}, {Name: "classifier", Module: head.lin}}
 	cfg := NewConfig()
+	cfg.TaskType = TaskSeqCls
 	cfg.TargetModules = Names("key")
 	cfg.FeedforwardModules = Names()
 	m, err := newModel(baseInfo{modules: mods, outputLayer: "classifier", modelType: "toy", taskType: TaskSeqCls}, b, nil, cfg, "a")

@@ -13,6 +13,10 @@ import (
 // modules get a copy, every base parameter is frozen, and the adapter is
 // active and trainable (frozen when cfg.InferenceMode). A structure-only
 // model (no backend) gets the layer table without tensors.
+//
+// As in PEFT, cfg.TaskType decides whether a classification head is
+// trained and saved (SEQ_CLS adds "classifier" and "score" to
+// modules_to_save); set it from m.Config().TaskType.
 func New(m *model.Model, cfg *Config, name string) (*Model, error) {
 	if m == nil {
 		return nil, errors.New("ia3.New: nil model")
