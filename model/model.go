@@ -110,6 +110,16 @@ func (m *Model) Backend() backend.Backend { return m.b }
 // the root "" first. Callers must not modify the slice.
 func (m *Model) Modules() []nn.NamedModule { return m.modules }
 
+// Module returns the module named as named_modules() names it.
+func (m *Model) Module(name string) (nn.Module, bool) {
+	for _, nm := range m.modules {
+		if nm.Name == name {
+			return nm.Module, true
+		}
+	}
+	return nil, false
+}
+
 // Params returns the parameters in state-dict order, named as in the
 // checkpoint; a tied weight appears once, under its first owner.
 func (m *Model) Params() []*nn.Param { return m.params }

@@ -117,6 +117,11 @@ func TestGPT2ModuleNames(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, []int{10, 8}, shape)
 	assert.Equal(t, "lm_head", m.OutputLayer())
+	mod, ok := m.Module("transformer.h.0.attn.c_attn")
+	require.True(t, ok)
+	assert.Equal(t, &nn.Linear{Weight: mod.(*nn.Linear).Weight, Bias: mod.(*nn.Linear).Bias, In: 8, Out: 24, FanInFanOut: true}, mod)
+	_, ok = m.Module("transformer.h.1")
+	assert.False(t, ok)
 }
 
 func TestTreeShapesOtherFamilies(t *testing.T) {
