@@ -11,9 +11,11 @@
 //       loss[0] = Σ scratch[0..N) / count, NaN when count is 0
 //
 // Every sum is a per-thread strided sum followed by a shared-memory tree, so
-// the loss is deterministic. The log-sum-exp subtracts the row maximum. A
-// label outside [0, V) that is not ignore_index has no target logit: its
-// row's loss is NaN (so the mean is NaN) and its gradient is the softmax.
+// the loss is deterministic. The log-sum-exp subtracts the row maximum,
+// found in the same pass as the sum by merging running (maximum, Σ exp)
+// pairs (the "online softmax"), so each row is read twice. A label outside
+// [0, V) that is not ignore_index has no target logit: its row's loss is
+// NaN (so the mean is NaN) and its gradient is the softmax.
 
 struct CEParams {
     n: u32,
@@ -31,15 +33,35 @@ const CE_WG: u32 = 256u;
 @group(0) @binding(4) var<storage, read_write> ce_dlogits: array<f32>;
 @group(0) @binding(5) var<storage, read_write> ce_loss: array<f32>;      // [1]
 
-var<workgroup> ce_red: array<f32, CE_WG>;
+var<workgroup> ce_red: array<vec2<f32>, CE_WG>;
 
-// ce_sum returns the workgroup-wide sum of v; every thread must call it.
-fn ce_sum(v: f32, lid: u32) -> f32 {
+// ce_merge combines two partial (maximum, Σ exp(logit - maximum)) pairs.
+fn ce_merge(a: vec2<f32>, b: vec2<f32>) -> vec2<f32> {
+    let m = max(a.x, b.x);
+    return vec2<f32>(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
+}
+
+// ce_push adds logit l to the running pair a with one exp.
+fn ce_push(a: vec2<f32>, l: f32) -> vec2<f32> {
+    if (l > a.x) {
+        return vec2<f32>(l, a.y * exp(a.x - l) + 1.0);
+    }
+    return vec2<f32>(a.x, a.y + exp(l - a.x));
+}
+
+// ce_reduce_wg returns the workgroup-wide merge of v: with ce_merge when
+// online is true, as a plain sum of v.y otherwise (online is uniform). Every
+// thread must call it; the last barrier leaves the shared array free.
+fn ce_reduce_wg(v: vec2<f32>, online: bool, lid: u32) -> vec2<f32> {
     ce_red[lid] = v;
     workgroupBarrier();
     for (var s = CE_WG / 2u; s > 0u; s = s >> 1u) {
         if (lid < s) {
-            ce_red[lid] = ce_red[lid] + ce_red[lid + s];
+            if (online) {
+                ce_red[lid] = ce_merge(ce_red[lid], ce_red[lid + s]);
+            } else {
+                ce_red[lid] = ce_red[lid] + ce_red[lid + s];
+            }
         }
         workgroupBarrier();
     }
@@ -48,19 +70,9 @@ fn ce_sum(v: f32, lid: u32) -> f32 {
     return r;
 }
 
-// ce_max returns the workgroup-wide maximum of v; every thread must call it.
-fn ce_max(v: f32, lid: u32) -> f32 {
-    ce_red[lid] = v;
-    workgroupBarrier();
-    for (var s = CE_WG / 2u; s > 0u; s = s >> 1u) {
-        if (lid < s) {
-            ce_red[lid] = max(ce_red[lid], ce_red[lid + s]);
-        }
-        workgroupBarrier();
-    }
-    let r = ce_red[0];
-    workgroupBarrier();
-    return r;
+// ce_sum returns the workgroup-wide sum of v; every thread must call it.
+fn ce_sum(v: f32, lid: u32) -> f32 {
+    return ce_reduce_wg(vec2<f32>(0.0, v), false, lid).y;
 }
 
 @compute @workgroup_size(256)
@@ -91,16 +103,13 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3<u32>,
     // only at the writes), so that every thread reaches every barrier.
     let label = ce_labels[row];
     let counted = label != ce_p.ignore_index;
-    var m = -3.40282347e+38;
+    var acc = vec2<f32>(-3.40282347e+38, 0.0);
     for (var j = lid; j < v; j = j + CE_WG) {
-        m = max(m, ce_logits[base + j]);
+        acc = ce_push(acc, ce_logits[base + j]);
     }
-    m = ce_max(m, lid);
-    var s = 0.0;
-    for (var j = lid; j < v; j = j + CE_WG) {
-        s = s + exp(ce_logits[base + j] - m);
-    }
-    s = ce_sum(s, lid);
+    let ms = ce_reduce_wg(acc, true, lid);
+    let m = ms.x;
+    let s = ms.y;
     let inv_count = 1.0 / ce_scratch[ce_p.n];
     let has_target = label >= 0 && u32(label) < v;
     for (var j = lid; j < v; j = j + CE_WG) {
