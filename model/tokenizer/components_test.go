@@ -1,0 +1,125 @@
+package tokenizer
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// pieces renders rune ranges of s as strings.
+func pieces(s string, ranges [][2]int) []string {
+	rs := []rune(s)
+	out := make([]string, len(ranges))
+	for i, r := range ranges {
+		out[i] = string(rs[r[0]:r[1]])
+	}
+	return out
+}
+
+// TestSplitRegexes checks the hand-written look-ahead regexes on inputs
+// that exercise every alternative, against what the regexes match.
+func TestSplitRegexes(t *testing.T) {
+	text := "Hello world's 12345\n\n  x?!\r\nI'LL 東京"
+	assert.Equal(t,
+		[]string{"Hello", " world", "'s", " 12345", "\n\n ", " x", "?!", "\r", "\n", "I", "'", "LL", " 東京"},
+		pieces(text, gpt2Matches([]rune(text))))
+	assert.Equal(t,
+		[]string{"Hello", " world", "'s", " ", "123", "45", "\n\n", " ", " x", "?!\r\n", "I", "'LL", " 東京"},
+		pieces(text, llama3Matches([]rune(text), 3)))
+	assert.Equal(t,
+		[]string{"1", "2", "3", "  \t"},
+		pieces("123  \t", llama3Matches([]rune("123  \t"), 1)))
+	assert.Equal(t, []string{"a", "  ", " b"}, pieces("a   b", gpt2Matches([]rune("a   b"))))
+}
+
+// TestSplitBehaviors checks each delimiter behavior on "a--b-".
+func TestSplitBehaviors(t *testing.T) {
+	for _, tc := range []struct {
+		behavior splitBehavior
+		want     []string
+	}{
+		{removed, []string{"a", "b"}},
+		{isolated, []string{"a", "-", "-", "b", "-"}},
+		{mergedWithPrevious, []string{"a-", "-", "b-"}},
+		{mergedWithNext, []string{"a", "-", "-b", "-"}},
+		{contiguous, []string{"a", "--", "b", "-"}},
+	} {
+		n := newNormalized("a--b-", 0)
+		var got []string
+		for _, p := range splitRunes(n, n.runeMatches("-"), tc.behavior) {
+			got = append(got, p.String())
+		}
+		assert.Equal(t, tc.want, got, "behavior %d", tc.behavior)
+	}
+}
+
+// TestDecoders checks the decoders that the fixtures do not reach.
+func TestDecoders(t *testing.T) {
+	// A run of byte tokens is decoded as a whole: valid, or one U+FFFD per byte.
+	assert.Equal(t, []string{"a", "é", "b", "\uFFFD", "\uFFFD"},
+		byteFallbackDecoder{}.decode([]string{"a", "<0xC3>", "<0xA9>", "b", "<0xC3>", "<0x28>"}))
+	assert.Equal(t, []string{"ab", "_x", "y_"},
+		stripDecoder{content: '_', start: 2, stop: 1}.decode([]string{"__ab_", "___x", "y__"}))
+	bl := byteLevelDecoder{alphabet: newByteLevelAlphabet()}
+	assert.Equal(t, []string{"héllo \uFFFD"}, bl.decode([]string{"h", "Ã©", "llo", "Ġ", "æ"}))
+	ms := &metaspace{replacement: '▁', scheme: prependNever}
+	assert.Equal(t, []string{" a", " b"}, ms.decode([]string{"▁a", "▁b"}))
+}
+
+// TestAddedTokenFlags checks lstrip, rstrip and single_word matching.
+func TestAddedTokenFlags(t *testing.T) {
+	v, err := newAddedVocab([]AddedToken{
+		{ID: 5, Content: "<mask>", LStrip: true},
+		{ID: 6, Content: "[x]", RStrip: true},
+		{ID: 7, Content: "cat", SingleWord: true},
+	})
+	require.NoError(t, err)
+	text := "a  <mask> b[x]  c cat concat"
+	var got []string
+	for _, m := range v.find([]rune(text), false) {
+		got = append(got, string([]rune(text)[m.lo:m.hi]))
+	}
+	assert.Equal(t, []string{"  <mask>", "[x]  ", "cat"}, got)
+
+	_, err = newAddedVocab([]AddedToken{{ID: 1, Content: "a"}, {ID: 1, Content: "b"}})
+	assert.ErrorContains(t, err, `"a" and "b" share id 1`)
+}
+
+// TestUnigramByteFallback checks that an unknown character becomes byte
+// tokens spanning it when the vocabulary has them, and that runs of
+// unknowns fuse otherwise.
+func TestUnigramByteFallback(t *testing.T) {
+	js := `{"model": {"type": "Unigram", "unk_id": 0, "byte_fallback": true, "vocab": [
+	  ["<unk>", 0], ["a", -1], ["b", -2], ["ab", -2.5], ["<0xC3>", -5], ["<0xA9>", -5]]}}`
+	tok, err := FromJSON("uni", []byte(js))
+	require.NoError(t, err)
+	enc, err := tok.Encode("abéa☃☃")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ab", "<0xC3>", "<0xA9>", "a", "☃☃"}, enc.Tokens)
+	assert.Equal(t, []int{3, 4, 5, 1, 0}, enc.IDs)
+	assert.Equal(t, [][2]int{{0, 2}, {2, 3}, {2, 3}, {3, 4}, {4, 6}}, enc.Offsets)
+	assert.Equal(t, [][2]int{{0, 2}, {2, 4}, {2, 4}, {4, 5}, {5, 11}}, enc.ByteOffsets)
+}
+
+// TestByteLevelTrimOffsets checks the RoBERTa-style post-processor: CLS/SEP
+// framing and offsets trimmed past the byte-level space.
+func TestByteLevelTrimOffsets(t *testing.T) {
+	js := `{"added_tokens": [{"id": 0, "content": "<s>", "special": true}, {"id": 1, "content": "</s>", "special": true}],
+	  "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+	  "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 1], "cls": ["<s>", 0], "trim_offsets": true, "add_prefix_space": false},
+	  "decoder": {"type": "ByteLevel"},
+	  "model": {"type": "BPE", "vocab": {"<s>": 0, "</s>": 1, "a": 2, "b": 3, "Ġ": 4, "Ġb": 5}, "merges": ["Ġ b"]}}`
+	tok, err := FromJSON("roberta", []byte(js))
+	require.NoError(t, err)
+	enc, err := tok.Encode("a b")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"<s>", "a", "Ġb", "</s>"}, enc.Tokens)
+	assert.Equal(t, [][2]int{{0, 0}, {0, 1}, {2, 3}, {0, 0}}, enc.Offsets)
+	bos, _ := tok.BOS()
+	eos, _ := tok.EOS()
+	assert.Equal(t, []SpecialToken{{"<s>", 0}, {"</s>", 1}}, []SpecialToken{bos, eos})
+	dec, err := tok.Decode(enc.IDs, true)
+	require.NoError(t, err)
+	assert.Equal(t, "a b", dec)
+}
