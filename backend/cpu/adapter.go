@@ -36,9 +36,11 @@ func (b *Backend) scaleMatrix(op string, wt, vt backend.Tensor, invert, rows boo
 		for i := lo; i < hi; i++ {
 			row, dst := src[i*c:(i+1)*c], out.f[i*c:(i+1)*c]
 			for j, x := range row {
-				s := v.f[j]
+				var s float32
 				if rows {
 					s = v.f[i]
+				} else {
+					s = v.f[j]
 				}
 				if invert {
 					dst[j] = x / (s + unmergeEps)

@@ -12,10 +12,11 @@ import (
 
 func TestScaleRowsCols(t *testing.T) {
 	b := open(t)
-	w := f32s(t, b, []float32{1, 2, 3, 4}, 2, 2)
-	wHalf, _ := upload(t, b, backend.BF16, []float32{1, 2, 3, 4}, 2, 2)
-	v := f32s(t, b, []float32{2, 0.5}, 2)
-	zero := f32s(t, b, []float32{0, 4}, 2)
+	w := f32s(t, b, []float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	wHalf, _ := upload(t, b, backend.BF16, []float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	rows := f32s(t, b, []float32{2, 0.5}, 2)
+	cols := f32s(t, b, []float32{2, 0.5, 4}, 3)
+	zero := f32s(t, b, []float32{0, 4, 1}, 3)
 	tests := []struct {
 		name   string
 		op     func(w, v backend.Tensor, invert bool) (backend.Tensor, error)
@@ -23,17 +24,17 @@ func TestScaleRowsCols(t *testing.T) {
 		invert bool
 		want   []float32
 	}{
-		{"rows", b.ScaleRows, w, v, false, []float32{2, 4, 1.5, 2}},
-		{"rows bf16", b.ScaleRows, wHalf, v, false, []float32{2, 4, 1.5, 2}},
-		{"rows invert", b.ScaleRows, w, v, true, []float32{0.5, 1, 6, 8}},
-		{"cols", b.ScaleCols, w, v, false, []float32{2, 1, 6, 2}},
-		{"cols invert", b.ScaleCols, w, v, true, []float32{0.5, 4, 1.5, 8}},
+		{"rows", b.ScaleRows, w, rows, false, []float32{2, 4, 6, 2, 2.5, 3}},
+		{"rows bf16", b.ScaleRows, wHalf, rows, false, []float32{2, 4, 6, 2, 2.5, 3}},
+		{"rows invert", b.ScaleRows, w, rows, true, []float32{0.5, 1, 1.5, 8, 10, 12}},
+		{"cols", b.ScaleCols, w, cols, false, []float32{2, 1, 12, 8, 2.5, 24}},
+		{"cols invert", b.ScaleCols, w, cols, true, []float32{0.5, 4, 0.75, 2, 10, 1.5}},
 		// PEFT divides by v + 1e-8, so a zero entry does not give infinity.
-		{"cols invert zero", b.ScaleCols, w, zero, true, []float32{1 / float32(1e-8), 0.5, 3 / float32(1e-8), 1}},
+		{"cols invert zero", b.ScaleCols, w, zero, true, []float32{1 / float32(1e-8), 0.5, 3, 4 / float32(1e-8), 1.25, 6}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, values(t, b, must(t)(tc.op(tc.w, tc.v, tc.invert)), 2, 2))
+			assert.Equal(t, tc.want, values(t, b, must(t)(tc.op(tc.w, tc.v, tc.invert)), 2, 3))
 		})
 	}
 }
