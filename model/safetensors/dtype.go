@@ -3,7 +3,12 @@ package safetensors
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 )
+
+// littleEndianHost reports whether the machine stores numbers as the
+// format does, so that float32 data can be copied instead of decoded.
+var littleEndianHost = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // Data type names as they appear in a safetensors header.
 const (
@@ -67,6 +72,10 @@ func decodeFloat32(dtype string, raw []byte) (out []float32, ok bool) {
 	switch dtype {
 	case F32:
 		out = make([]float32, len(raw)/4)
+		if littleEndianHost && len(out) > 0 {
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), len(raw)), raw)
+			return out, true
+		}
 		for i := range out {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
 		}

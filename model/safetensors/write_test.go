@@ -145,3 +145,33 @@ func TestOpenDir(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []float32{5}, w)
 }
+
+// TestWriteShardedRoundTrip splits tensors over shards by the byte limit
+// and reads them back through OpenDir.
+func TestWriteShardedRoundTrip(t *testing.T) {
+	tensors := []Tensor{
+		F32Tensor("a", []int{4}, []float32{1, 2, 3, 4}), // 16 bytes
+		F32Tensor("b", []int{2}, []float32{5, 6}),       // 8 bytes
+		F32Tensor("c", []int{8}, make([]float32, 8)),    // 32 bytes, over the limit alone
+		F32Tensor("d", []int{1}, []float32{7}),
+	}
+	dir := t.TempDir()
+	require.NoError(t, WriteSharded(dir, tensors, nil, 24))
+	for _, name := range []string{"model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors", IndexFileName} {
+		assert.FileExists(t, filepath.Join(dir, name))
+	}
+	ck, err := OpenDir(dir)
+	require.NoError(t, err)
+	defer ck.Close()
+	assert.Equal(t, []string{"a", "b", "c", "d"}, ck.Names())
+	assert.Equal(t, map[string]string{"total_size": "60"}, ck.Metadata())
+	d, err := ck.Float32("d")
+	require.NoError(t, err)
+	assert.Equal(t, []float32{7}, d)
+
+	single := t.TempDir()
+	require.NoError(t, WriteSharded(single, tensors, nil, 1<<20))
+	assert.FileExists(t, filepath.Join(single, SingleFileName))
+	assert.NoFileExists(t, filepath.Join(single, IndexFileName))
+	assert.ErrorContains(t, WriteSharded(single, tensors, nil, 0), "must be positive")
+}
