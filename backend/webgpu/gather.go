@@ -25,19 +25,6 @@ type gatherParams struct {
 	Pad1  uint32
 }
 
-// dtypeCode returns the DT_* code common.wgsl uses for a float dtype.
-func dtypeCode(dt backend.DType) (uint32, bool) {
-	switch dt {
-	case backend.F32:
-		return 0, true
-	case backend.F16:
-		return 1, true
-	case backend.BF16:
-		return 2, true
-	}
-	return 0, false
-}
-
 // idsOf checks ids is an I32 vector.
 func idsOf(op string, ids *tensor) error {
 	if len(ids.shape) != 1 || ids.dtype != backend.I32 {
@@ -60,8 +47,7 @@ func (b *Backend) Gather(table, ids backend.Tensor) (backend.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	code, ok := dtypeCode(tt.dtype)
-	if len(tt.shape) != 2 || !ok {
+	if len(tt.shape) != 2 || !tt.dtype.IsFloat() {
 		return nil, fmt.Errorf("webgpu: %s: table %v %s: want F32, F16 or BF16 [V, D]", op, tt.shape, tt.dtype)
 	}
 	if err := idsOf(op, it); err != nil {
@@ -75,7 +61,7 @@ func (b *Backend) Gather(table, ids backend.Tensor) (backend.Tensor, error) {
 	if out.n == 0 {
 		return out, nil
 	}
-	p := gatherParams{N: uint32(out.n), D: uint32(d), V: uint32(v), DType: code}
+	p := gatherParams{N: uint32(out.n), D: uint32(d), V: uint32(v), DType: dtCode(tt.dtype)}
 	if err := b.dispatch("gather.wgsl", "gather", &p, b.groups1D(out.n, gatherWG), out, tt, it); err != nil {
 		b.Free(out)
 		return nil, fmt.Errorf("webgpu: %s table %v %s ids %v: %w", op, tt.shape, tt.dtype, it.shape, err)
