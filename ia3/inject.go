@@ -1,0 +1,177 @@
+package ia3
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/ia3/ia3/model/nn"
+)
+
+// inject resolves cfg against the base, allocates the new adapter's
+// vectors and modules_to_save copies, and only then attaches them, so a
+// failure leaves the model as it was.
+func (m *Model) inject(name string, cfg *Config) error {
+	if err := m.checkAdapterName(name); err != nil {
+		return err
+	}
+	if _, ok := m.configs[name]; ok {
+		return fmt.Errorf("adapter %q already exists", name)
+	}
+	if cfg == nil {
+		return fmt.Errorf("adapter %q: nil config", name)
+	}
+	r, err := resolveConfig(cfg, m.info)
+	if err != nil {
+		return fmt.Errorf("adapter %q: %w", name, err)
+	}
+	targets, err := planTargets(r, m.info.modules)
+	if err != nil {
+		return fmt.Errorf("adapter %q: %w", name, err)
+	}
+	saves := saveTargets(r.ModulesToSave, m.info.modules)
+	if err := m.checkOverlap(name, targets, saves); err != nil {
+		return err
+	}
+	// PEFT sets fan_in_fan_out to the type of each layer it creates (not of
+	// layers that already carry an adapter), so the saved config ends with
+	// the last created layer's.
+	for _, t := range targets {
+		if m.byName[t.name] == nil {
+			r.FanInFanOut = t.lin.FanInFanOut
+		}
+	}
+
+	vecs, err := m.newVectors(name, r, targets)
+	if err != nil {
+		return fmt.Errorf("adapter %q: %w", name, err)
+	}
+	pending, err := m.newCopies(name, saves)
+	if err != nil {
+		for _, p := range vecs {
+			m.free(p.T)
+		}
+		return fmt.Errorf("adapter %q: %w", name, err)
+	}
+
+	for _, ps := range pending {
+		if ps.fresh {
+			m.saved = append(m.saved, ps.s)
+		}
+		ps.s.copies[name] = ps.copies
+	}
+	for i, t := range targets {
+		l := m.byName[t.name]
+		if l == nil {
+			l = &Layer{Name: t.name, Linear: t.lin, Feedforward: t.feedforward, vectors: map[string]*nn.Param{}, owner: m}
+			t.lin.Adapter = l
+			m.byName[t.name] = l
+			m.layers = append(m.layers, l)
+		}
+		l.vectors[name] = vecs[i]
+		l.order = append(l.order, name)
+	}
+	m.sortLayers()
+	m.configs[name] = r
+	m.names = append(m.names, name)
+	return nil
+}
+
+// newVectors allocates adapter name's vector for each target (the
+// feed-forward flag of a layer that already has an adapter wins, as in
+// PEFT, and is written back into targets).
+func (m *Model) newVectors(name string, r *Config, targets []target) ([]*nn.Param, error) {
+	vecs := make([]*nn.Param, len(targets))
+	for i, t := range targets {
+		ff := t.feedforward
+		if l := m.byName[t.name]; l != nil {
+			if l.Feedforward != ff {
+				slog.Warn("ia3: the layer keeps the feed-forward flag of its first adapter, as PEFT does",
+					"layer", t.name, "adapter", name, "feedforward", l.Feedforward)
+			}
+			ff = l.Feedforward
+		}
+		targets[i].feedforward = ff
+		n := t.lin.Out
+		if ff {
+			n = t.lin.In
+		}
+		p := &nn.Param{Name: vectorName(t.name, name)}
+		if m.b != nil {
+			v, err := m.initVector(n, r.InitIA3Weights)
+			if err != nil {
+				for _, q := range vecs[:i] {
+					m.free(q.T)
+				}
+				return nil, fmt.Errorf("allocate vector of %s [%d]: %w", t.name, n, err)
+			}
+			p.T = v
+		}
+		vecs[i] = p
+	}
+	return vecs, nil
+}
+
+// pendingSave is a modules_to_save module and the copies a new adapter
+// will own there.
+type pendingSave struct {
+	s      *savedModule
+	fresh  bool // the module is not wrapped yet
+	copies []*nn.Param
+}
+
+// newCopies copies the original parameters of each modules_to_save module
+// for adapter name (PEFT deep-copies the original module).
+func (m *Model) newCopies(name string, saves []nn.NamedModule) ([]pendingSave, error) {
+	pending := make([]pendingSave, 0, len(saves))
+	release := func() {
+		for _, ps := range pending {
+			for _, c := range ps.copies {
+				m.free(c.T)
+			}
+		}
+	}
+	for _, sm := range saves {
+		ps := pendingSave{s: m.savedByName(sm.Name)}
+		if ps.s == nil {
+			ps.s, ps.fresh = newSavedModule(sm.Name, m.info.modules), true
+		}
+		for j := range ps.s.params {
+			c := &nn.Param{Name: ps.s.copyName(name, j)}
+			if m.b != nil && ps.s.originals[j] != nil {
+				t, err := m.b.Copy(ps.s.originals[j])
+				if err != nil {
+					pending = append(pending, ps)
+					release()
+					return nil, fmt.Errorf("copy modules_to_save %s: %w", ps.s.savedKey(j), err)
+				}
+				c.T = t
+			}
+			ps.copies = append(ps.copies, c)
+		}
+		pending = append(pending, ps)
+	}
+	return pending, nil
+}
+
+// checkOverlap refuses an adapter layer inside a modules_to_save module
+// (of this adapter or another): the copies would swap weights the merge
+// rewrites.
+func (m *Model) checkOverlap(name string, targets []target, saves []nn.NamedModule) error {
+	inside := func(mod, parent string) bool { return mod == parent || strings.HasPrefix(mod, parent+".") }
+	for _, t := range targets {
+		for _, s := range m.saved {
+			if inside(t.name, s.name) {
+				return fmt.Errorf("adapter %q: target %s lies inside modules_to_save module %s", name, t.name, s.name)
+			}
+		}
+	}
+	for _, s := range saves {
+		for _, l := range m.layers {
+			if inside(l.Name, s.Name) {
+				return fmt.Errorf("adapter %q: modules_to_save module %s holds adapted layer %s", name, s.Name, l.Name)
+			}
+		}
+	}
+	return nil
+}
