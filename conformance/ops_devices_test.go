@@ -6,7 +6,10 @@ import (
 	"testing"
 
 	"github.com/ia3/ia3/backend"
-	_ "github.com/ia3/ia3/backend/webgpu" // TODO: backend/all once it registers cpu and webgpu
+	_ "github.com/ia3/ia3/backend/all"
+	// backend/all does not register webgpu yet; importing it here too is
+	// harmless once it does.
+	_ "github.com/ia3/ia3/backend/webgpu"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
