@@ -123,3 +123,17 @@ func TestByteLevelTrimOffsets(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "a b", dec)
 }
+
+// TestUnigramViterbi checks the best-path search and unknown fusing on the
+// example from the tokenizers library's documentation.
+func TestUnigramViterbi(t *testing.T) {
+	js := `{"model": {"type": "Unigram", "unk_id": 0, "vocab": [
+	  ["<unk>", 0], ["a", 0], ["b", 0], ["c", 0], ["d", 0], ["cd", 1], ["ab", 2], ["abc", 5], ["abcd", 10]]}}`
+	tok, err := FromJSON("uni", []byte(js))
+	require.NoError(t, err)
+	enc, err := tok.Encode("abcdacdxx")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"abcd", "a", "cd", "xx"}, enc.Tokens)
+	assert.Equal(t, []int{8, 1, 5, 0}, enc.IDs)
+	assert.Equal(t, [][2]int{{0, 4}, {4, 5}, {5, 7}, {7, 9}}, enc.Offsets)
+}

@@ -97,20 +97,20 @@ func parse(source string, data []byte) (*Tokenizer, error) {
 	if t.decoder, err = parseDecoder(f.Decoder); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
 	}
-	t.inferSpecials(f.Padding != nil, f)
+	t.inferSpecials(f)
 	return t, nil
 }
 
 // inferSpecials records the special tokens tokenizer.json declares: the
 // model's unknown token, the padding token, and the tokens the
 // post-processor puts before (BOS) and after (EOS) a sequence.
-func (t *Tokenizer) inferSpecials(hasPadding bool, f file) {
+func (t *Tokenizer) inferSpecials(f file) {
 	if unk, ok := t.model.unkToken(); ok {
 		if id, ok := t.TokenToID(unk); ok {
 			t.specials["unk"] = SpecialToken{unk, id}
 		}
 	}
-	if hasPadding && f.Padding.PadToken != "" {
+	if f.Padding != nil && f.Padding.PadToken != "" {
 		t.specials["pad"] = SpecialToken{f.Padding.PadToken, f.Padding.PadID}
 	}
 	if t.post != nil {
@@ -302,7 +302,8 @@ func (t *Tokenizer) VocabSize() int {
 	return n
 }
 
-// AddedTokens returns the added tokens in file order of descending length.
+// AddedTokens returns the added tokens, longest content first (the order
+// in which they are matched).
 func (t *Tokenizer) AddedTokens() []AddedToken {
 	return append([]AddedToken(nil), t.added.tokens...)
 }
