@@ -20,6 +20,10 @@ type operand struct {
 	h      []uint16
 	dtype  backend.DType
 	rs, cs int
+	// colScale, for A only, multiplies row r element-wise by the vector
+	// colScale.row(index, r) while packing: Linear's InScale, fused.
+	colScale *scale
+	index    []int32
 }
 
 // gemm describes C = alpha·A·B for A m×k and B k×n, with C row-major (rows
@@ -102,8 +106,9 @@ func (g *gemm) block(ap, bp []float32, kb, jc, i0, i1, j0, j1 int, first bool) {
 	}
 }
 
-// packA copies alpha·A[rows, pc:pc+kb] into k-major mr-row panels lo..hi-1,
-// padding rows past m with zeros.
+// packA copies alpha·A[rows, pc:pc+kb] (each row scaled by its colScale
+// vector first) into k-major mr-row panels lo..hi-1, padding rows past m
+// with zeros.
 func packA(dst []float32, a operand, alpha float32, pc, kb, m, lo, hi int) {
 	for p := lo; p < hi; p++ {
 		d := dst[p*mr*kb : (p+1)*mr*kb]
@@ -116,6 +121,13 @@ func packA(dst []float32, a operand, alpha float32, pc, kb, m, lo, hi int) {
 				continue
 			}
 			src := a.f[i*a.rs+pc*a.cs:]
+			if s := a.colScale.row(a.index, i); s != nil {
+				s = s[pc : pc+kb]
+				for k, v := range s {
+					d[k*mr+r] = alpha * (src[k*a.cs] * v)
+				}
+				continue
+			}
 			if a.cs == 1 {
 				src = src[:kb]
 				for k, v := range src {

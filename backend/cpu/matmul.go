@@ -67,8 +67,9 @@ func (b *Backend) MatMul(a, bt backend.Tensor, o backend.MatMulOptions) (backend
 }
 
 // Linear computes ((x ⊙ InScale) · Wᵀ + Bias) ⊙ OutScale with one matrix
-// product: the input scale is applied to a copy of x (the order PEFT uses),
-// bias and output scale in the product's epilogue while the block is hot.
+// product: the input scale multiplies x while its rows are packed (the
+// order PEFT uses, without a scaled copy of x), bias and output scale run in
+// the product's epilogue while the block is hot.
 func (b *Backend) Linear(xt, wt backend.Tensor, o backend.LinearOptions) (backend.Tensor, error) {
 	const op = "linear"
 	x, err := b.tensorOf(op, "x", xt)
@@ -93,22 +94,9 @@ func (b *Backend) Linear(xt, wt backend.Tensor, o backend.LinearOptions) (backen
 	if err := opts.checkIndex(rows); err != nil {
 		return nil, err
 	}
-	xs := x.f
-	if opts.in != nil {
-		xs = make([]float32, len(x.f))
-		b.parallelFor(rows, in, func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				if s := opts.in.row(opts.index, r); s != nil {
-					mulInto(xs[r*in:(r+1)*in], x.f[r*in:(r+1)*in], s)
-				} else {
-					copy(xs[r*in:(r+1)*in], x.f[r*in:(r+1)*in])
-				}
-			}
-		})
-	}
 	shape := append(append([]int(nil), x.shape[:len(x.shape)-1]...), out)
 	y := b.newF32(shape...)
-	g := gemm{m: rows, n: out, k: in, a: operand{f: xs, dtype: backend.F32, rs: in, cs: 1}, b: wOp, c: y.f, ldc: out}
+	g := gemm{m: rows, n: out, k: in, a: operand{f: x.f, dtype: backend.F32, rs: in, cs: 1, colScale: opts.in, index: opts.index}, b: wOp, c: y.f, ldc: out}
 	if opts.bias != nil || opts.out != nil {
 		g.epilogue = func(i0, i1, j0, j1 int) {
 			for i := i0; i < i1; i++ {
