@@ -75,3 +75,30 @@ with open(out, "w") as f:
     for (a, b) in sorted(comp):
         f.write("\t{0x%x, 0x%x}: 0x%x,\n" % (a, b, comp[(a, b)]))
     f.write("}\n")
+
+# Golden cases for unicode_test.go: Python's own normalization of a seeded
+# sample of decomposable runes, mark sequences in scrambled order and
+# Hangul jamo, so the Go decomposition/reordering/composition is checked
+# against the reference algorithm, not just the tables.
+import json
+import os
+import random
+
+rng = random.Random(20261126)
+marks = [lo for lo, _, _ in ccc]  # one rune of every combining-class range
+cases = [chr(cp) for cp in rng.sample(sorted(compat), 200)]
+cases += [chr(cp) for cp in rng.sample(sorted(canon), 100)]
+bases = "aeiouAEIOUnNcCsSzZyY\u03b1\u03c9\u0430\u0438"
+for _ in range(120):
+    s = rng.choice(bases) + "".join(chr(rng.choice(marks)) for _ in range(rng.randint(1, 3)))
+    cases.append(s)
+for _ in range(40):
+    s = "".join(chr(rng.randint(0x1100, 0x1112)) + chr(rng.randint(0x1161, 0x1175)) +
+                (chr(rng.randint(0x11A8, 0x11C2)) if rng.random() < 0.5 else "") for _ in range(2))
+    cases.append(s)
+cases += ["\uac00\u11a8", "Ｈｅｌｌｏ，　ｗｏｒｌｄ！", "ﬁﬂ ǅ ㎒ ½ ⁵", "e\u0301\u0327", "\u1e9b\u0323"]
+golden = [{"in": s, **{f: unicodedata.normalize(f, s) for f in ("NFC", "NFD", "NFKC", "NFKD")}} for s in cases]
+os.makedirs("testdata", exist_ok=True)
+with open(os.path.join("testdata", "unicode_forms.json"), "w") as f:
+    json.dump(golden, f, ensure_ascii=False, indent=0)
+    f.write("\n")

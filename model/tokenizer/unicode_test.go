@@ -1,9 +1,13 @@
 package tokenizer
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestUnicodeForms checks the four normalization forms against values
@@ -27,5 +31,22 @@ func TestUnicodeForms(t *testing.T) {
 		unicodeNormalizer{form: tc.form}.normalize(n)
 		assert.Equal(t, tc.want, n.String(), "%s(%q)", tc.form, tc.in)
 		assert.Len(t, n.spans, n.len())
+	}
+}
+
+// TestUnicodeFormsGolden checks all four forms on cases that
+// gen_unicode_tables.py normalized with Python's unicodedata.
+func TestUnicodeFormsGolden(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "unicode_forms.json"))
+	require.NoError(t, err)
+	var cases []map[string]string
+	require.NoError(t, json.Unmarshal(raw, &cases))
+	require.NotEmpty(t, cases)
+	for _, c := range cases {
+		for _, form := range []string{"NFC", "NFD", "NFKC", "NFKD"} {
+			n := newNormalized(c["in"], 0)
+			unicodeNormalizer{form: form}.normalize(n)
+			assert.Equal(t, c[form], n.String(), "%s(%+q)", form, c["in"])
+		}
 	}
 }
