@@ -145,6 +145,17 @@ func TestRMSNormBackward(t *testing.T) {
 	}
 }
 
+func TestRMSNormMoreRowsThanOneGridAxis(t *testing.T) {
+	k := newOpKit(t)
+	// 65537 rows need more workgroups than one dispatch axis allows (65535):
+	// the row index folds over y.
+	const rows, d = 65537, 2
+	x := randVals(40, rows*d, 0, 2)
+	y, err := k.b.RMSNorm(k.f32(x, rows, d), nil, 1e-6)
+	require.NoError(t, err)
+	assertClose(t, refRMSNorm(x, nil, d, 1e-6), k.get(y), 2e-5)
+}
+
 // refLayerNorm is LayerNorm in float64 over rows of d (gamma, beta may be
 // nil).
 func refLayerNorm(x, gamma, beta []float32, d int, eps float64) []float64 {
