@@ -27,6 +27,7 @@ func TestOpsOnEveryDevice(t *testing.T) {
 			t.Logf("%s (%s, %s): no compute: %s", d.Spec, d.Name, d.API, d.Reason)
 			continue
 		}
+		t.Logf("%s: %s (%s, %s, %s), driver %q", d.Spec, d.Name, d.Vendor, d.API, d.Type, d.Driver)
 		usable = append(usable, d)
 		gpu = gpu || d.API != "Go"
 	}

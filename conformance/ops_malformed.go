@@ -82,6 +82,43 @@ func malformedCases() []opCase {
 				return one(be.Concat(0, in[a], in[b]))
 			}
 		}},
+		{"ToFloat32", "wrong dtype: an I32 tensor", func(g *gen) callFn {
+			x := g.i32([]int{1, 2}, 2)
+			return func(be backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				_, err := be.ToFloat32(in[x])
+				return nil, err
+			}
+		}},
+		{"NarrowAssign", "src wider than dst outside dim", func(g *gen) callFn {
+			dst, src := f32(g, 2, 4, 3), f32(g, 2, 1, 4)
+			return func(be backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				return nil, be.NarrowAssign(in[dst], 1, 0, in[src])
+			}
+		}},
+		{"Softmax", "bias shape [2 3 5] for scores [1 2 3 4]", func(g *gen) callFn {
+			x, bias := f32(g, 1, 2, 3, 4), f32(g, 2, 3, 5)
+			return func(be backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				return one(be.Softmax(in[x], backend.SoftmaxOptions{Bias: in[bias]}))
+			}
+		}},
+		{"Rope", "F32 positions", func(g *gen) callFn {
+			x, freq, pos := f32(g, 1, 1, 2, 4), f32(g, 2), f32(g, 2)
+			return func(be backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				return one(be.Rope(in[x], backend.RopeOptions{InvFreq: in[freq], Positions: in[pos]}))
+			}
+		}},
+		{"Linear", "stacked out_scale without scale_index", func(g *gen) callFn {
+			x, w, s := f32(g, 2, 3), f32(g, 4, 3), f32(g, 2, 4)
+			return func(be backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				return one(be.Linear(in[x], in[w], backend.LinearOptions{OutScale: in[s]}))
+			}
+		}},
+		{"AdamW", "moment of another shape", func(g *gen) callFn {
+			p, gr, m, v := f32(g, 3), f32(g, 3), f32(g, 4), f32(g, 3)
+			return func(be backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				return nil, be.AdamW(in[p], in[gr], in[m], in[v], backend.AdamWOptions{LR: 0.1, Beta1: 0.9, Beta2: 0.99, Step: 1})
+			}
+		}},
 		{"FromFloat32", "5 values for [2 3]", func(*gen) callFn {
 			return func(be backend.Backend, _ []backend.Tensor) ([]backend.Tensor, error) {
 				return one(be.FromFloat32(make([]float32, 5), 2, 3))
