@@ -71,14 +71,12 @@ func (p *byteLevelPreTokenizer) split(n *normalized) []*normalized {
 		words = splitRunes(n, gpt2Matches(n.runes), isolated)
 	}
 	for _, w := range words {
-		w.mapRunes(func(r rune) []rune {
+		w.mapRunes(func(dst []rune, r rune) []rune {
 			var buf [utf8.UTFMax]byte
-			k := utf8.EncodeRune(buf[:], r)
-			out := make([]rune, k)
-			for i := range k {
-				out[i] = p.alphabet.toRune[buf[i]]
+			for _, b := range buf[:utf8.EncodeRune(buf[:], r)] {
+				dst = append(dst, p.alphabet.toRune[b])
 			}
-			return out
+			return dst
 		})
 	}
 	return words

@@ -49,17 +49,19 @@ func (b *builder) add(r rune, sp span) {
 	b.out.spans = append(b.out.spans, sp)
 }
 
-// mapRunes replaces every rune by zero or more runes. Output runes inherit
-// the span of the rune they came from, as the tokenizers library aligns
-// them.
-func (n *normalized) mapRunes(f func(r rune) []rune) {
-	var b builder
+// mapRunes replaces every rune by the zero or more runes f appends to
+// dst. Output runes inherit the span of the rune they came from, as the
+// tokenizers library aligns them.
+func (n *normalized) mapRunes(f func(dst []rune, r rune) []rune) {
+	out := normalized{runes: make([]rune, 0, len(n.runes)), spans: make([]span, 0, len(n.spans))}
 	for i, r := range n.runes {
-		for _, o := range f(r) {
-			b.add(o, n.spans[i])
+		k := len(out.runes)
+		out.runes = f(out.runes, r)
+		for range len(out.runes) - k {
+			out.spans = append(out.spans, n.spans[i])
 		}
 	}
-	*n = b.out
+	*n = out
 }
 
 // replaceAll replaces the rune ranges [m[0], m[1]) (sorted, disjoint) by

@@ -93,15 +93,15 @@ func (s sequenceNormalizer) normalize(n *normalized) {
 type nmtNormalizer struct{}
 
 func (nmtNormalizer) normalize(n *normalized) {
-	n.mapRunes(func(r rune) []rune {
+	n.mapRunes(func(dst []rune, r rune) []rune {
 		switch {
 		case r >= 0x01 && r <= 0x08, r == 0x0b, r >= 0x0e && r <= 0x1f, r == 0x7f, r == 0x8f, r == 0x9f:
-			return nil
+			return dst
 		case r == 0x09, r == 0x0a, r == 0x0c, r == 0x0d, r == 0x1680, r >= 0x200b && r <= 0x200f,
 			r == 0x2028, r == 0x2029, r == 0x2581, r == 0xfeff, r == 0xfffd:
-			return []rune{' '}
+			return append(dst, ' ')
 		}
-		return []rune{r}
+		return append(dst, r)
 	})
 }
 
@@ -109,11 +109,11 @@ func (nmtNormalizer) normalize(n *normalized) {
 type lowercaseNormalizer struct{}
 
 func (lowercaseNormalizer) normalize(n *normalized) {
-	n.mapRunes(func(r rune) []rune {
+	n.mapRunes(func(dst []rune, r rune) []rune {
 		if r == 'İ' { // the one rune whose lowercase is two runes
-			return []rune{'i', '\u0307'}
+			return append(dst, 'i', '\u0307')
 		}
-		return []rune{unicode.ToLower(r)}
+		return append(dst, unicode.ToLower(r))
 	})
 }
 

@@ -54,18 +54,21 @@ func decomposeRunes(n *normalized, compat bool) {
 	if compat {
 		table = compatDecomp
 	}
-	n.mapRunes(func(r rune) []rune {
+	n.mapRunes(func(dst []rune, r rune) []rune {
 		if s := r - hangulSBase; s >= 0 && s < hangulSCount {
-			out := []rune{hangulLBase + s/hangulNCount, hangulVBase + (s%hangulNCount)/hangulTCount}
+			dst = append(dst, hangulLBase+s/hangulNCount, hangulVBase+(s%hangulNCount)/hangulTCount)
 			if t := s % hangulTCount; t != 0 {
-				out = append(out, hangulTBase+t)
+				dst = append(dst, hangulTBase+t)
 			}
-			return out
+			return dst
 		}
 		if d, ok := table[r]; ok {
-			return []rune(d)
+			for _, x := range d {
+				dst = append(dst, x)
+			}
+			return dst
 		}
-		return []rune{r}
+		return append(dst, r)
 	})
 }
 
