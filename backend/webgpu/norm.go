@@ -57,13 +57,9 @@ func normRows(op string, x *tensor) (rows, d int, err error) {
 	return x.n / d, d, nil
 }
 
-// runNorm runs entry of norm.wgsl over x's rows, binding out, x, the weight
-// (or x when absent) and, when extra is non-nil, extra (beta or dy).
-func (b *Backend) runNorm(op, entry string, x, weight backend.Tensor, extra *tensor, flags uint32, eps float32) (backend.Tensor, error) {
-	xt, err := b.tensorOf(op, x)
-	if err != nil {
-		return nil, err
-	}
+// runNorm runs entry of norm.wgsl over xt's rows, binding out, xt, the
+// weight (or xt when absent) and, when extra is non-nil, extra (beta or dy).
+func (b *Backend) runNorm(op, entry string, xt *tensor, weight backend.Tensor, extra *tensor, flags uint32, eps float32) (backend.Tensor, error) {
 	rows, d, err := normRows(op, xt)
 	if err != nil {
 		return nil, err
@@ -110,33 +106,41 @@ func (b *Backend) LayerNorm(x, gamma, beta backend.Tensor, eps float32) (backend
 	if hasB {
 		flags |= normHasBeta
 	}
-	return b.runNorm(op, "layernorm", x, gamma, bt, flags, eps)
+	return b.runNorm(op, "layernorm", xt, gamma, bt, flags, eps)
 }
 
 // LayerNormBackward returns dx of LayerNorm for upstream gradient dy; gamma
 // may be nil.
 func (b *Backend) LayerNormBackward(x, gamma, dy backend.Tensor, eps float32) (backend.Tensor, error) {
-	const op = "LayerNormBackward"
-	dt, err := b.tensorOf(op, dy)
-	if err != nil {
-		return nil, err
-	}
-	return b.runNorm(op, "layernorm_backward", x, gamma, dt, 0, eps)
+	return b.normBackward("LayerNormBackward", "layernorm_backward", x, gamma, dy, eps)
 }
 
 // RMSNorm returns x / sqrt(mean(x²) + eps) ⊙ w over the last axis (T5's
 // LayerNorm, LlamaRMSNorm); w may be nil.
 func (b *Backend) RMSNorm(x, w backend.Tensor, eps float32) (backend.Tensor, error) {
-	return b.runNorm("RMSNorm", "rmsnorm", x, w, nil, 0, eps)
+	const op = "RMSNorm"
+	xt, err := b.tensorOf(op, x)
+	if err != nil {
+		return nil, err
+	}
+	return b.runNorm(op, "rmsnorm", xt, w, nil, 0, eps)
 }
 
 // RMSNormBackward returns dx of RMSNorm for upstream gradient dy; w may be
 // nil.
 func (b *Backend) RMSNormBackward(x, w, dy backend.Tensor, eps float32) (backend.Tensor, error) {
-	const op = "RMSNormBackward"
+	return b.normBackward("RMSNormBackward", "rmsnorm_backward", x, w, dy, eps)
+}
+
+// normBackward runs a backward entry of norm.wgsl, which binds dy last.
+func (b *Backend) normBackward(op, entry string, x, weight, dy backend.Tensor, eps float32) (backend.Tensor, error) {
+	xt, err := b.tensorOf(op, x)
+	if err != nil {
+		return nil, err
+	}
 	dt, err := b.tensorOf(op, dy)
 	if err != nil {
 		return nil, err
 	}
-	return b.runNorm(op, "rmsnorm_backward", x, w, dt, 0, eps)
+	return b.runNorm(op, entry, xt, weight, dt, 0, eps)
 }
