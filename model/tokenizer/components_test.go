@@ -137,3 +137,20 @@ func TestUnigramViterbi(t *testing.T) {
 	assert.Equal(t, []int{8, 1, 5, 0}, enc.IDs)
 	assert.Equal(t, [][2]int{{0, 4}, {4, 5}, {5, 7}, {7, 9}}, enc.Offsets)
 }
+
+// TestLlama3PreTokenizer parses Llama 3's pre-tokenizer (a look-ahead
+// Split regex, then ByteLevel without its own regex) and checks the words
+// it produces, in byte-level runes.
+func TestLlama3PreTokenizer(t *testing.T) {
+	js := `{"type": "Sequence", "pretokenizers": [
+	  {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},
+	   "behavior": "Isolated", "invert": false},
+	  {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]}`
+	pre, err := parsePreTokenizer([]byte(js))
+	require.NoError(t, err)
+	var words []string
+	for _, w := range pre.split(newNormalized("Hello world 12345 é", 0)) {
+		words = append(words, w.String())
+	}
+	assert.Equal(t, []string{"Hello", "Ġworld", "Ġ", "123", "45", "ĠÃ©"}, words)
+}
