@@ -1,13 +1,3 @@
-// Package conformance checks that every compute device computes every
-// backend operation the same way, in the style of llama.cpp's
-// test-backend-ops: each operation runs on each device for a table of
-// shapes and variants (sizes 1, odd, non-tile-multiple and 1000+), and its
-// downloaded result is compared with an independent float64 reference
-// (package conformance/ref) against a tolerance stated per operation.
-//
-// RunOps runs the suite and returns a Report that prints as an aligned
-// table or as JSON; `ia3 conformance --ops` calls it, and `go test
-// ./conformance/...` runs it on every device it finds.
 package conformance
 
 import (

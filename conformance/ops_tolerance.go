@@ -87,7 +87,7 @@ var tolerances = map[string]tolerance{
 	// Attention and losses.
 	"Softmax":         {rel: 1e-5, sqrtK: 16, why: "exp per entry (a few ULP on GPUs) and a sum over Tk"},
 	"SoftmaxBackward": {rel: 1e-6, sqrtK: 16, why: "a dot product over Tk, then one multiply-add per entry"},
-	"Rope": {rel: 1e-5, linK: 4, why: "sin/cos of an angle position·inv_freq formed in float32 (error K·u for an " +
+	"Rope": {rel: 1e-5, linK: 2, why: "sin/cos of an angle position·inv_freq formed in float32 (error K·u for an " +
 		"angle of K radians, as torch has too), plus a few ULP of sin/cos"},
 	"CrossEntropy": {rel: 1e-5, sqrtK: 16, why: "log-sum-exp over V: exp and log within a few ULP, a sum over V"},
 	"SumRows":      {rel: 4 * u, sqrtK: 8, why: "a sum of K rows per column: √K·u growth"},
