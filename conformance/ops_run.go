@@ -24,8 +24,9 @@ type OpOptions struct {
 // RunOps runs the operation suite on the devices named by their specs ("cpu",
 // "gpu:0", ...), or on every device backend.Devices lists when devices is
 // nil. Devices that cannot compute are listed in the report with their
-// reason and are not a failure; a listed device that fails to open is. A
-// spec that does not open is an error, as is a bad filter. The error is
+// reason and are not a failure; a device that can but fails to open is
+// listed as a failure. A spec that names no listed device and does not
+// open is an error, as are a bad filter and a cancelled ctx. The error is
 // about running the suite: failing rows are in the report (Report.Failed).
 func RunOps(ctx context.Context, devices []string, opts OpOptions) (*Report, error) {
 	log := opts.Log
@@ -56,7 +57,11 @@ func RunOps(ctx context.Context, devices []string, opts OpOptions) (*Report, err
 		if err != nil {
 			log.Error("cannot open device", "device", spec, "err", err)
 			if info, ok := findDevice(listed, spec); ok {
-				rep.addDevice(info, "open failed: "+err.Error())
+				status := "open failed: " + err.Error()
+				if !info.Compute {
+					status = "no compute: " + info.Reason
+				}
+				rep.addDevice(info, status)
 				continue
 			}
 			return rep, fmt.Errorf("conformance: open device %q: %w", spec, err)
