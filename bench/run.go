@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model"
+)
+
+// Options sizes a benchmark run.
+type Options struct {
+	Batch, Seq int
+	// Steps are the timed repetitions of each phase; the median counts.
+	Steps int
+	// Warmup repetitions run first, untimed (kernel compilation, pools).
+	Warmup int
+	// Seed fixes the random weights and tokens.
+	Seed uint64
+	// SkipTrain and SkipForward leave a phase out.
+	SkipTrain, SkipForward bool
+}
+
+// Result is one benchmark run. JSON names follow peft_anchor.py.
+type Result struct {
+	Shape      string `json:"shape"`
+	ModelType  string `json:"model_type"`
+	Device     string `json:"device"`
+	DeviceName string `json:"device_name"`
+	API        string `json:"api"`
+	Params     int64  `json:"params"`
+	Trainable  int64  `json:"trainable"`
+	Batch      int    `json:"batch"`
+	Seq        int    `json:"seq"`
+	DType      string `json:"dtype"`
+	Steps      int    `json:"steps"`
+	Warmup     int    `json:"warmup"`
+	// Median seconds per training step (forward, backward, AdamW) and per
+	// inference forward pass, and the tokens per second they give.
+	TrainStepS        float64 `json:"train_step_s,omitempty"`
+	TrainTokensPerS   float64 `json:"train_tokens_per_s,omitempty"`
+	ForwardS          float64 `json:"forward_s,omitempty"`
+	ForwardTokensPerS float64 `json:"forward_tokens_per_s,omitempty"`
+	// PeakMemGiB is nil when the backend exposes no memory figure.
+	PeakMemGiB    *float64 `json:"peak_mem_gib"`
+	PeakMemSource string   `json:"peak_mem_source,omitempty"`
+	// Losses of the timed training steps: finite, and falling as the
+	// adapter trains, which shows the steps computed something.
+	FirstLoss float32 `json:"first_loss,omitempty"`
+	LastLoss  float32 `json:"last_loss,omitempty"`
+}
+
+// Run builds the shape cfg (named name in the result) on b with random
+// weights and times o.Steps training steps and forward passes after
+// o.Warmup untimed ones. Every timing ends with a device Sync.
+func Run(ctx context.Context, b backend.Backend, name string, cfg *model.Config, o Options) (*Result, error) {
+	if o.Steps <= 0 || o.Warmup < 0 {
+		return nil, fmt.Errorf("bench: steps %d must be positive and warmup %d not negative", o.Steps, o.Warmup)
+	}
+	s, err := NewSession(b, cfg, o.Batch, o.Seq, o.Seed)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	info := b.Info()
+	r := &Result{Shape: name, ModelType: cfg.ModelType, Device: info.Spec, DeviceName: info.Name, API: info.API,
+		Batch: o.Batch, Seq: o.Seq, DType: "float32", Steps: o.Steps, Warmup: o.Warmup}
+	r.Params, r.Trainable = s.Params()
+	tokens := float64(s.Tokens())
+	if !o.SkipTrain {
+		var losses []float32
+		t, err := timeMedian(ctx, o, "train", func() error {
+			l, err := s.TrainStep()
+			losses = append(losses, l)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.TrainStepS, r.TrainTokensPerS = t, tokens/t
+		r.FirstLoss, r.LastLoss = losses[o.Warmup], losses[len(losses)-1]
+	}
+	if !o.SkipForward {
+		t, err := timeMedian(ctx, o, "forward", s.Forward)
+		if err != nil {
+			return nil, err
+		}
+		r.ForwardS, r.ForwardTokensPerS = t, tokens/t
+	}
+	if peak, src := s.PeakMemory(); src != "" {
+		gib := float64(peak) / (1 << 30)
+		r.PeakMemGiB, r.PeakMemSource = &gib, src
+	}
+	return r, nil
+}
+
+// timeMedian runs fn o.Warmup times untimed, then o.Steps times timed, and
+// returns the median seconds. fn must wait for the device before it
+// returns, so each timing covers the work it queued.
+func timeMedian(ctx context.Context, o Options, phase string, fn func() error) (float64, error) {
+	var ts []float64
+	for i := range o.Warmup + o.Steps {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		if err := fn(); err != nil {
+			return 0, fmt.Errorf("%s step %d: %w", phase, i, err)
+		}
+		d := time.Since(start).Seconds()
+		slog.Debug("bench step", "phase", phase, "step", i, "warmup", i < o.Warmup, "s", d)
+		if i >= o.Warmup {
+			ts = append(ts, d)
+		}
+	}
+	slices.Sort(ts)
+	return ts[len(ts)/2], nil
+}
