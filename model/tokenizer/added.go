@@ -21,14 +21,24 @@ type AddedToken struct {
 // addedVocab finds added tokens in text, longest match first at the
 // leftmost position, as the tokenizers library's Aho-Corasick search does.
 type addedVocab struct {
-	tokens  []AddedToken // by descending content length
-	byID    map[int]AddedToken
-	byToken map[string]AddedToken
+	tokens   []AddedToken   // file order
+	matchers []addedMatcher // by descending pattern length
+	byID     map[int]AddedToken
+	byToken  map[string]AddedToken
+}
+
+// addedMatcher is an added token with the runes it is matched as: its
+// content, passed through the normalizer for normalized tokens (as the
+// tokenizers library does, since those are sought in normalized text).
+type addedMatcher struct {
+	token   AddedToken
+	pattern []rune
 }
 
 // newAddedVocab indexes the added tokens, rejecting empty contents and
-// clashing ids.
-func newAddedVocab(tokens []AddedToken) (*addedVocab, error) {
+// clashing ids. norm (which may be nil) normalizes the patterns of tokens
+// marked normalized.
+func newAddedVocab(tokens []AddedToken, norm normalizer) (*addedVocab, error) {
 	v := &addedVocab{byID: map[int]AddedToken{}, byToken: map[string]AddedToken{}}
 	for i, t := range tokens {
 		if t.Content == "" {
@@ -43,8 +53,17 @@ func newAddedVocab(tokens []AddedToken) (*addedVocab, error) {
 		v.byID[t.ID] = t
 		v.byToken[t.Content] = t
 		v.tokens = append(v.tokens, t)
+		pattern := []rune(t.Content)
+		if t.Normalized && norm != nil {
+			n := newNormalized(t.Content, 0)
+			norm.normalize(n)
+			pattern = n.runes
+		}
+		if len(pattern) > 0 {
+			v.matchers = append(v.matchers, addedMatcher{token: t, pattern: pattern})
+		}
 	}
-	sort.SliceStable(v.tokens, func(i, j int) bool { return len(v.tokens[i].Content) > len(v.tokens[j].Content) })
+	sort.SliceStable(v.matchers, func(i, j int) bool { return len(v.matchers[i].pattern) > len(v.matchers[j].pattern) })
 	return v, nil
 }
 
@@ -89,11 +108,11 @@ func (v *addedVocab) find(rs []rune, normalizedPass bool) []addedMatch {
 
 // matchAt returns the longest eligible added token starting at rune i.
 func (v *addedVocab) matchAt(rs []rune, i int, normalizedPass bool) (addedMatch, bool) {
-	for _, t := range v.tokens {
+	for _, m := range v.matchers {
+		t, c := m.token, m.pattern
 		if t.Normalized != normalizedPass {
 			continue
 		}
-		c := []rune(t.Content)
 		if i+len(c) > len(rs) || !runesEqual(rs[i:i+len(c)], c) {
 			continue
 		}

@@ -73,7 +73,7 @@ func TestAddedTokenFlags(t *testing.T) {
 		{ID: 5, Content: "<mask>", LStrip: true},
 		{ID: 6, Content: "[x]", RStrip: true},
 		{ID: 7, Content: "cat", SingleWord: true},
-	})
+	}, nil)
 	require.NoError(t, err)
 	text := "a  <mask> b[x]  c cat concat"
 	var got []string
@@ -82,7 +82,7 @@ func TestAddedTokenFlags(t *testing.T) {
 	}
 	assert.Equal(t, []string{"  <mask>", "[x]  ", "cat"}, got)
 
-	_, err = newAddedVocab([]AddedToken{{ID: 1, Content: "a"}, {ID: 1, Content: "b"}})
+	_, err = newAddedVocab([]AddedToken{{ID: 1, Content: "a"}, {ID: 1, Content: "b"}}, nil)
 	assert.ErrorContains(t, err, `"a" and "b" share id 1`)
 }
 
@@ -153,4 +153,19 @@ func TestLlama3PreTokenizer(t *testing.T) {
 		words = append(words, w.String())
 	}
 	assert.Equal(t, []string{"Hello", "Ġworld", "Ġ", "123", "45", "ĠÃ©"}, words)
+}
+
+// TestNormalizedAddedToken checks that an added token marked normalized is
+// sought in normalized text, its pattern normalized too.
+func TestNormalizedAddedToken(t *testing.T) {
+	js := `{"added_tokens": [{"id": 1, "content": "<MASK>", "normalized": true}],
+	  "normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "WhitespaceSplit"},
+	  "model": {"type": "BPE", "vocab": {"a": 0, "<MASK>": 1}, "merges": []}}`
+	tok, err := FromJSON("lower", []byte(js))
+	require.NoError(t, err)
+	enc, err := tok.Encode("A <Mask> a")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"a", "<MASK>", "a"}, enc.Tokens)
+	assert.Equal(t, []int{0, 1, 0}, enc.IDs)
+	assert.Equal(t, [][2]int{{0, 1}, {2, 8}, {9, 10}}, enc.Offsets)
 }

@@ -79,10 +79,10 @@ func parse(source string, data []byte) (*Tokenizer, error) {
 	}
 	t := &Tokenizer{source: source, specials: map[string]SpecialToken{}}
 	var err error
-	if t.added, err = newAddedVocab(f.AddedTokens); err != nil {
+	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
 	}
-	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
+	if t.added, err = newAddedVocab(f.AddedTokens, t.normalizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
 	}
 	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
@@ -302,8 +302,7 @@ func (t *Tokenizer) VocabSize() int {
 	return n
 }
 
-// AddedTokens returns the added tokens, longest content first (the order
-// in which they are matched).
+// AddedTokens returns the added tokens in tokenizer.json order.
 func (t *Tokenizer) AddedTokens() []AddedToken {
 	return append([]AddedToken(nil), t.added.tokens...)
 }
