@@ -33,6 +33,8 @@ func matmulCases() []opCase {
 		{m: 5, k: 129, n: 33, dtype: backend.F16},
 		{lead: []int{3}, shared: true, m: 7, k: 33, n: 129, transB: true, dtype: backend.BF16},
 		{m: 3, k: 7, n: 1, alpha: -1.5},
+		{m: 1029, k: 7, n: 3},                // many rows
+		{lead: []int{129}, m: 3, k: 7, n: 5}, // many batches
 	} {
 		a := append(append([]int(nil), v.lead...), v.m, v.k)
 		if v.transA {
@@ -112,6 +114,7 @@ func linearCases() []opCase {
 		{x: []int{2, 4, 33}, out: 7, outScale: true, stack: 3, bias: true},
 		{x: []int{9, 129}, out: 33, inScale: true, stack: 2, fanInFanOut: true, dtype: backend.F16},
 		{x: []int{1, 7}, out: 3, outScale: true, inScale: true, stack: 1},
+		{x: []int{1029, 7}, out: 3, outScale: true, stack: 4, bias: true}, // a large mixed-adapter batch
 	} {
 		cs = append(cs, opCase{op: "Linear", shape: v.String(), k: v.x[len(v.x)-1], build: func(g *gen) (*spec, error) {
 			return buildLinear(g, v)
