@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -83,21 +82,77 @@ func (p *byteLevelPreTokenizer) split(n *normalized) []*normalized {
 }
 
 // byteLevelDecoder maps byte-level runes back to bytes and reads them as
-// UTF-8, replacing invalid sequences with U+FFFD.
+// UTF-8. A token holding a rune outside the byte alphabet (an added token)
+// contributes its own UTF-8 bytes, and invalid sequences become U+FFFD,
+// both as in the tokenizers library.
 type byteLevelDecoder struct{ alphabet *byteLevelAlphabet }
 
 func (d byteLevelDecoder) decode(tokens []string) []string {
 	var buf []byte
 	for _, t := range tokens {
+		start := len(buf)
 		for _, r := range t {
-			if b, ok := d.alphabet.toByte[r]; ok {
-				buf = append(buf, b)
-			} else {
-				buf = utf8.AppendRune(buf, r)
+			b, ok := d.alphabet.toByte[r]
+			if !ok {
+				buf = append(buf[:start], t...)
+				break
 			}
+			buf = append(buf, b)
 		}
 	}
-	return []string{strings.ToValidUTF8(string(buf), "\uFFFD")}
+	return []string{decodeLossy(buf)}
+}
+
+// decodeLossy reads b as UTF-8, replacing each maximal invalid subpart by
+// one U+FFFD, the rule of Rust's String::from_utf8_lossy (Go's
+// strings.ToValidUTF8 would fold a whole invalid run into one).
+func decodeLossy(b []byte) string {
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r != utf8.RuneError || size > 1 {
+			out = append(out, b[:size]...)
+			b = b[size:]
+			continue
+		}
+		out = utf8.AppendRune(out, utf8.RuneError)
+		b = b[invalidPrefixLen(b):]
+	}
+	return string(out)
+}
+
+// invalidPrefixLen returns how many bytes of b, which does not start with
+// a valid sequence, form the longest prefix of some valid sequence (at
+// least 1).
+func invalidPrefixLen(b []byte) int {
+	var need int
+	lo, hi := byte(0x80), byte(0xBF) // allowed range of the second byte
+	switch c := b[0]; {
+	case c >= 0xC2 && c <= 0xDF:
+		need = 2
+	case c == 0xE0:
+		need, lo = 3, 0xA0
+	case c == 0xED:
+		need, hi = 3, 0x9F
+	case c >= 0xE1 && c <= 0xEF:
+		need = 3
+	case c == 0xF0:
+		need, lo = 4, 0x90
+	case c == 0xF4:
+		need, hi = 4, 0x8F
+	case c >= 0xF1 && c <= 0xF3:
+		need = 4
+	default:
+		return 1
+	}
+	n := 1
+	for n < need && n < len(b) {
+		if n == 1 && (b[1] < lo || b[1] > hi) || n > 1 && (b[n] < 0x80 || b[n] > 0xBF) {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 // trimByteLevelOffsets narrows token spans past leading and trailing

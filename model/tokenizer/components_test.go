@@ -63,6 +63,18 @@ func TestDecoders(t *testing.T) {
 		stripDecoder{content: '_', start: 2, stop: 1}.decode([]string{"__ab_", "___x", "y__"}))
 	bl := byteLevelDecoder{alphabet: newByteLevelAlphabet()}
 	assert.Equal(t, []string{"héllo \uFFFD"}, bl.decode([]string{"h", "Ã©", "llo", "Ġ", "æ"}))
+	assert.Equal(t, []string{"Ā東!"}, bl.decode([]string{"Ā東", "!"}), "a token outside the alphabet keeps its own bytes")
+	for _, tc := range []struct{ in, want string }{
+		{"\xe6\x9ca", "\uFFFDa"},
+		{"\xe6\xe6", "\uFFFD\uFFFD"},
+		{"\xc3(", "\uFFFD("},
+		{"\xf0\x9f\x98", "\uFFFD"},
+		{"\xed\xa0\x80", "\uFFFD\uFFFD\uFFFD"}, // ED A0 would start a surrogate: three invalid subparts
+		{"\x80ok", "\uFFFDok"},
+		{"ok😀", "ok😀"},
+	} {
+		assert.Equal(t, tc.want, decodeLossy([]byte(tc.in)), "%+q", tc.in)
+	}
 	ms := &metaspace{replacement: '▁', scheme: prependNever}
 	assert.Equal(t, []string{" a", " b"}, ms.decode([]string{"▁a", "▁b"}))
 }
