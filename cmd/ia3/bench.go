@@ -1,0 +1,149 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ia3/ia3/bench"
+	"github.com/ia3/ia3/model"
+)
+
+// benchFlags are the flags of `ia3 bench`.
+type benchFlags struct {
+	shape, config, device   string
+	batch, seq, steps, warm int
+	seed                    uint64
+	asJSON, noTrain, noFwd  bool
+}
+
+func newBenchCmd(a *app) *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Time IA3 training steps and forward passes on a model shape",
+		Long: `Time (IA)³ training and inference on a model shape with random weights: the
+architecture's default IA3 adapter, an AdamW step per training step, one
+random batch of --batch × --seq tokens. Each phase runs --warmup untimed
+repetitions, then --steps timed ones, each ending when the device has
+finished (Sync); the median is reported.
+
+Shapes: --shape gpt2-small (124M), llama-1b (TinyLlama 1.1B), tiny-gpt2 and
+tiny-llama, or --config FILE for any config.json. The JSON output uses the
+field names of shared/bench/peft_anchor.py (train_step_s,
+train_tokens_per_s, forward_tokens_per_s, peak_mem_gib) so both runs compare
+key by key. Peak memory is the Go heap for the CPU, and the device pool for
+a GPU backend that counts its bytes (null otherwise).`,
+		Example: `  ia3 bench --shape tiny-gpt2 --device cpu
+  ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu --json
+  ia3 bench --config ./my-model/config.json --batch 4 --seq 256 --steps 5`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBench(cmd, a, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.shape, "shape", "gpt2-small", "named shape: "+strings.Join(bench.ShapeNames(), ", "))
+	fl.StringVar(&f.config, "config", "", "config.json (or a directory holding one) to take the shape from instead of --shape")
+	fl.IntVar(&f.batch, "batch", 8, "sequences per batch")
+	fl.IntVar(&f.seq, "seq", 512, "tokens per sequence")
+	fl.IntVar(&f.steps, "steps", 10, "timed repetitions per phase (the median is reported)")
+	fl.IntVar(&f.warm, "warmup", 3, "untimed repetitions before timing")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the random weights and tokens")
+	fl.BoolVar(&f.noTrain, "no-train", false, "skip the training phase")
+	fl.BoolVar(&f.noFwd, "no-forward", false, "skip the forward phase")
+	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	addDeviceFlag(cmd, &f.device)
+	return cmd
+}
+
+func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
+	if f.batch <= 0 || f.seq <= 0 || f.steps <= 0 || f.warm < 0 {
+		return usagef("--batch, --seq and --steps must be positive and --warmup not negative")
+	}
+	if f.noTrain && f.noFwd {
+		return usagef("--no-train and --no-forward leave nothing to time")
+	}
+	name, cfg, err := benchShape(cmd, f)
+	if err != nil {
+		return err
+	}
+	b, err := openDevice(cmd.Context(), f.device)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	r, err := bench.Run(cmd.Context(), b, name, cfg, bench.Options{Batch: f.batch, Seq: f.seq, Steps: f.steps,
+		Warmup: f.warm, Seed: f.seed, SkipTrain: f.noTrain, SkipForward: f.noFwd})
+	if err != nil {
+		return err
+	}
+	if f.asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return writeBenchTable(a, r)
+}
+
+// benchShape resolves --config or --shape.
+func benchShape(cmd *cobra.Command, f *benchFlags) (string, *model.Config, error) {
+	if f.config == "" {
+		cfg, err := bench.NamedShape(f.shape)
+		if err != nil {
+			return "", nil, usageError{err}
+		}
+		return f.shape, cfg, nil
+	}
+	if cmd.Flags().Changed("shape") {
+		return "", nil, usagef("--shape and --config exclude each other")
+	}
+	dir := f.config
+	if filepath.Base(dir) == "config.json" {
+		dir = filepath.Dir(dir)
+	}
+	if err := mustExist(filepath.Join(dir, "config.json"), "model config"); err != nil {
+		return "", nil, err
+	}
+	cfg, err := model.LoadConfig(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	return f.config, cfg, nil
+}
+
+func writeBenchTable(a *app, r *bench.Result) error {
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "shape\t%s (%s, %s params, %s trainable)\n", r.Shape, r.ModelType, human(r.Params), human(r.Trainable))
+	fmt.Fprintf(w, "device\t%s (%s, %s)\n", r.Device, r.DeviceName, r.API)
+	fmt.Fprintf(w, "batch × seq\t%d × %d, %s, median of %d after %d warm-up\n", r.Batch, r.Seq, r.DType, r.Steps, r.Warmup)
+	if r.TrainStepS > 0 {
+		fmt.Fprintf(w, "train step\t%.1f ms\t%.0f tokens/s\tloss %.4f → %.4f\n", 1e3*r.TrainStepS, r.TrainTokensPerS, r.FirstLoss, r.LastLoss)
+	}
+	if r.ForwardS > 0 {
+		fmt.Fprintf(w, "forward\t%.1f ms\t%.0f tokens/s\n", 1e3*r.ForwardS, r.ForwardTokensPerS)
+	}
+	if r.PeakMemGiB != nil {
+		fmt.Fprintf(w, "peak memory\t%.2f GiB (%s)\n", *r.PeakMemGiB, r.PeakMemSource)
+	} else {
+		fmt.Fprintln(w, "peak memory\tnot reported by this backend")
+	}
+	return w.Flush()
+}
+
+// human renders a count with a k/M/B suffix.
+func human(n int64) string {
+	switch {
+	case n >= 1e9:
+		return fmt.Sprintf("%.2fB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1fM", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1fk", float64(n)/1e3)
+	}
+	return fmt.Sprint(n)
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ia3/ia3/backend"
+)
+
+// deviceJSON is one device as `ia3 devices --json` prints it.
+type deviceJSON struct {
+	Spec        string            `json:"spec"`
+	Name        string            `json:"name"`
+	Vendor      string            `json:"vendor,omitempty"`
+	API         string            `json:"api"`
+	Type        string            `json:"type"`
+	Driver      string            `json:"driver,omitempty"`
+	Compute     bool              `json:"compute"`
+	Reason      string            `json:"reason,omitempty"`
+	Limits      map[string]uint64 `json:"limits,omitempty"`
+	Parallelism int               `json:"parallelism,omitempty"`
+}
+
+func newDevicesCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "devices",
+		Short: "List the GPU adapters and the CPU, and whether each can compute",
+		Long: `List every device ia3 can see: each WebGPU adapter (Vulkan, Metal, D3D12,
+OpenGL) and the pure-Go CPU backend, with the spec --device accepts for it,
+its API, type and driver, whether it can run compute shaders (and if not,
+why), and the limits that bound model size (largest storage buffer,
+workgroup memory and size).
+
+--device auto picks a discrete GPU, then an integrated one, then a software
+adapter, then the CPU.`,
+		Example: `  ia3 devices
+  ia3 devices --json | jq '.[] | select(.compute) | .spec'`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ds := backend.Devices(cmd.Context())
+			if asJSON {
+				return writeDevicesJSON(a, ds)
+			}
+			return writeDevicesTable(a, ds)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
+	return cmd
+}
+
+func writeDevicesJSON(a *app, ds []backend.DeviceInfo) error {
+	out := make([]deviceJSON, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, deviceJSON{Spec: d.Spec, Name: d.Name, Vendor: d.Vendor, API: d.API, Type: d.Type,
+			Driver: d.Driver, Compute: d.Compute, Reason: d.Reason, Limits: d.Limits, Parallelism: d.Parallelism})
+	}
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeDevicesTable(a *app, ds []backend.DeviceInfo) error {
+	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "SPEC\tNAME\tAPI\tTYPE\tDRIVER\tCOMPUTE\tLIMITS")
+	for _, d := range ds {
+		compute := "yes"
+		if !d.Compute {
+			compute = "no: " + d.Reason
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Spec, d.Name, d.API, d.Type, orDash(d.Driver), compute, limitsText(d))
+	}
+	return w.Flush()
+}
+
+// limitsText renders the limits as "name=value" pairs (sizes in MiB where
+// they are byte counts), or the worker count for the CPU.
+func limitsText(d backend.DeviceInfo) string {
+	if len(d.Limits) == 0 {
+		if d.Parallelism > 0 {
+			return fmt.Sprintf("workers=%d", d.Parallelism)
+		}
+		return "-"
+	}
+	s := ""
+	for _, k := range slices.Sorted(maps.Keys(d.Limits)) {
+		if s != "" {
+			s += " "
+		}
+		v := d.Limits[k]
+		if v >= 1<<20 && v%(1<<20) == 0 {
+			s += fmt.Sprintf("%s=%dMiB", k, v>>20)
+		} else {
+			s += fmt.Sprintf("%s=%d", k, v)
+		}
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

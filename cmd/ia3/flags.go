@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ia3/ia3/backend"
+	// Every compiled-in device provider, so --device sees them all.
+	_ "github.com/ia3/ia3/backend/all"
+)
+
+// deviceHelp documents --device on every compute command.
+const deviceHelp = "where to compute: auto (best GPU, else the CPU), cpu, gpu (best GPU) or gpu:N (see 'ia3 devices')"
+
+// addDeviceFlag adds --device to a compute command.
+func addDeviceFlag(cmd *cobra.Command, spec *string) {
+	cmd.Flags().StringVar(spec, "device", "auto", deviceHelp)
+}
+
+// openDevice opens the device named by spec, checking the spelling first so
+// that a typo is a usage error.
+func openDevice(ctx context.Context, spec string) (backend.Backend, error) {
+	s := strings.ToLower(strings.TrimSpace(spec))
+	switch {
+	case s == "auto", s == "cpu", s == "gpu":
+	case strings.HasPrefix(s, "gpu:"):
+		if _, err := strconv.Atoi(s[len("gpu:"):]); err != nil {
+			return nil, usagef("--device %q: want auto, cpu, gpu or gpu:N", spec)
+		}
+	default:
+		return nil, usagef("--device %q: want auto, cpu, gpu or gpu:N", spec)
+	}
+	b, err := backend.Open(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("open device %s: %w", spec, err)
+	}
+	return b, nil
+}
+
+// requireFlags fails with a usage error naming the first required flag
+// left empty.
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	for _, n := range names {
+		if !cmd.Flags().Changed(n) {
+			return usagef("%s needs --%s", cmd.CommandPath(), n)
+		}
+	}
+	return nil
+}
+
+// mustExist returns a one-line error naming path (and what it is for) when
+// it does not exist.
+func mustExist(path, what string) error {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s %s does not exist", what, path)
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return nil
+}
+
+// adapterSpec is one --adapter DIR[=NAME] value.
+type adapterSpec struct{ Dir, Name string }
+
+// parseAdapterSpecs parses --adapter values; without =NAME the name is
+// the directory's base name.
+func parseAdapterSpecs(values []string) ([]adapterSpec, error) {
+	out := make([]adapterSpec, 0, len(values))
+	seen := map[string]bool{}
+	for _, v := range values {
+		dir, name := v, ""
+		if i := strings.LastIndex(v, "="); i >= 0 {
+			dir, name = v[:i], v[i+1:]
+			if name == "" || dir == "" {
+				return nil, usagef("--adapter %q: want DIR or DIR=NAME", v)
+			}
+		} else {
+			name = filepath.Base(filepath.Clean(dir))
+		}
+		if seen[name] {
+			return nil, usagef("--adapter %q: adapter name %q is used twice (name them with DIR=NAME)", v, name)
+		}
+		seen[name] = true
+		out = append(out, adapterSpec{Dir: dir, Name: name})
+	}
+	return out, nil
+}
+
+// weightedSpec is a parsed --weights/--weighted value.
+type weightedSpec struct {
+	Adapters []string
+	Weights  []float64
+}
+
+// parseWeights parses "A:0.6,B:0.4".
+func parseWeights(flag, v string) (weightedSpec, error) {
+	var w weightedSpec
+	for _, part := range strings.Split(v, ",") {
+		name, num, ok := strings.Cut(strings.TrimSpace(part), ":")
+		if !ok || name == "" {
+			return w, usagef("%s %q: want NAME:WEIGHT,NAME:WEIGHT (e.g. a:0.6,b:0.4)", flag, v)
+		}
+		f, err := strconv.ParseFloat(num, 64)
+		if err != nil {
+			return w, usagef("%s %q: weight %q of %s is not a number", flag, v, num, name)
+		}
+		w.Adapters = append(w.Adapters, name)
+		w.Weights = append(w.Weights, f)
+	}
+	return w, nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/tokenizer"
+)
+
+// generateFlags are the flags of `ia3 generate`.
+type generateFlags struct {
+	model, prompt, device string
+	adapters              []string
+	maxNew, topK          int
+	temperature, topP     float64
+	seed                  uint64
+	asJSON                bool
+}
+
+func newGenerateCmd(a *app) *cobra.Command {
+	var f generateFlags
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Generate text from a prompt, streaming tokens to stdout",
+		Long: `Continue a prompt with a causal language model (GPT-2, Llama, Mistral, Qwen2)
+or answer it with T5, optionally through adapters, printing the text as each
+token is chosen. The tokenizer is read from tokenizer.json in the model
+directory.
+
+Decoding is greedy unless --temperature is positive; then tokens are sampled
+from softmax(logits / temperature), keeping the --top-k most likely tokens
+and the smallest set reaching probability --top-p. --seed makes sampling
+repeatable. Generation stops at the model's end-of-sequence token or after
+--max-new-tokens.`,
+		Example: `  ia3 generate --model ./gpt2 --prompt "The capital of France is"
+  ia3 generate --model ./llama --adapter my-adapter --prompt "Q: 2+2?" --temperature 0.7 --top-p 0.9 --seed 1
+  ia3 generate --model ./t5 --prompt "translate English to German: Hello" --json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "model", "prompt"); err != nil {
+				return err
+			}
+			return runGenerate(cmd, a, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "model directory (config.json, safetensors, tokenizer.json)")
+	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory, DIR or DIR=NAME (repeatable; the first is active)")
+	fl.StringVar(&f.prompt, "prompt", "", "text to continue")
+	fl.IntVar(&f.maxNew, "max-new-tokens", 50, "most tokens to generate")
+	fl.Float64Var(&f.temperature, "temperature", 0, "sampling temperature; 0 decodes greedily")
+	fl.IntVar(&f.topK, "top-k", 0, "sample only among the K most likely tokens (0: all)")
+	fl.Float64Var(&f.topP, "top-p", 0, "sample only among the most likely tokens reaching this probability (0: all)")
+	fl.Uint64Var(&f.seed, "seed", 0, "sampling seed")
+	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object (prompt ids, new ids, text) at the end instead of streaming")
+	addDeviceFlag(cmd, &f.device)
+	return cmd
+}
+
+func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
+	if f.maxNew <= 0 || f.temperature < 0 || f.topK < 0 || f.topP < 0 || f.topP > 1 {
+		return usagef("--max-new-tokens must be positive, --temperature and --top-k not negative, --top-p in [0, 1]")
+	}
+	specs, err := parseAdapterSpecs(f.adapters)
+	if err != nil {
+		return err
+	}
+	tok, err := loadTokenizer(f.model)
+	if err != nil {
+		return err
+	}
+	enc, err := tok.Encode(f.prompt)
+	if err != nil {
+		return fmt.Errorf("tokenize the prompt: %w", err)
+	}
+	if len(enc.IDs) == 0 {
+		return usagef("--prompt %q encodes to no tokens", f.prompt)
+	}
+	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	prompt := make([]int32, len(enc.IDs))
+	for i, id := range enc.IDs {
+		prompt[i] = int32(id)
+	}
+	eos, err := model.EOSTokenIDs(l.base.Config())
+	if err != nil {
+		return err
+	}
+	if t, ok := tok.EOS(); ok && len(eos) == 0 {
+		eos = []int32{int32(t.ID)}
+	}
+	st := &textStream{tok: tok, w: a.stdout, quiet: f.asJSON}
+	out, genErr := l.base.Generate(cmd.Context(), [][]int32{prompt}, model.GenerateOptions{
+		MaxNewTokens: f.maxNew, Temperature: f.temperature, TopK: f.topK, TopP: f.topP, Seed: f.seed, EOS: eos,
+		OnToken: func(_ int, id int32) error { return st.add(id) },
+	})
+	if !f.asJSON {
+		fmt.Fprintln(a.stdout)
+	}
+	if genErr != nil {
+		return genErr
+	}
+	if f.asJSON {
+		text, err := st.text()
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(a.stdout).Encode(map[string]any{"prompt": f.prompt, "prompt_ids": prompt,
+			"ids": out[0], "text": text})
+	}
+	return nil
+}
+
+// loadTokenizer loads dir's tokenizer, with a clear error when the model
+// directory has none.
+func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
+	path := filepath.Join(dir, "tokenizer.json")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s does not exist: generate needs the model's tokenizer.json beside config.json", path)
+	}
+	t, err := tokenizer.LoadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	return t, nil
+}
+
+// textStream prints the decoded text of the tokens generated so far as it
+// grows, holding back an incomplete UTF-8 sequence until its last byte
+// arrives.
+type textStream struct {
+	tok     *tokenizer.Tokenizer
+	w       io.Writer
+	quiet   bool
+	ids     []int
+	printed string
+}
+
+// add records one token and prints what it adds to the text.
+func (s *textStream) add(id int32) error {
+	s.ids = append(s.ids, int(id))
+	if s.quiet {
+		return nil
+	}
+	text, err := s.text()
+	if err != nil {
+		return err
+	}
+	if strings.HasSuffix(text, string(utf8.RuneError)) || !strings.HasPrefix(text, s.printed) {
+		return nil
+	}
+	if _, err := fmt.Fprint(s.w, text[len(s.printed):]); err != nil {
+		return err
+	}
+	s.printed = text
+	return nil
+}
+
+// text decodes every token so far, without special tokens. Ids past the
+// tokenizer's vocabulary (models often pad their embedding table) have no
+// text and are left out.
+func (s *textStream) text() (string, error) {
+	known := make([]int, 0, len(s.ids))
+	for _, id := range s.ids {
+		if _, ok := s.tok.IDToToken(id); ok {
+			known = append(known, id)
+		}
+	}
+	t, err := s.tok.Decode(known, true)
+	if err != nil {
+		return "", fmt.Errorf("decode tokens: %w", err)
+	}
+	return t, nil
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/model"
+)
+
+// loaded is a base model with the adapters named on the command line.
+type loaded struct {
+	b     backend.Backend
+	base  *model.Model
+	peft  *ia3.Model // nil without adapters
+	names []string   // adapter names in command-line order
+}
+
+// close frees the model and the device.
+func (l *loaded) close() {
+	if l.base != nil {
+		l.base.Free()
+	}
+	if l.b != nil {
+		l.b.Close()
+	}
+}
+
+// loadWithAdapters opens the device, loads the checkpoint in modelDir and
+// attaches every adapter: the first active (PeftModel.from_pretrained),
+// the others inactive (load_adapter), all frozen.
+func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []adapterSpec) (*loaded, error) {
+	if err := mustExist(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
+		return nil, err
+	}
+	for _, a := range adapters {
+		if err := mustExist(filepath.Join(a.Dir, ia3.ConfigFile), "adapter config"); err != nil {
+			return nil, err
+		}
+	}
+	b, err := openDevice(ctx, device)
+	if err != nil {
+		return nil, err
+	}
+	l := &loaded{b: b}
+	if l.base, err = model.Load(ctx, modelDir, b); err != nil {
+		l.close()
+		return nil, fmt.Errorf("load model %s: %w", modelDir, err)
+	}
+	for i, a := range adapters {
+		if i == 0 {
+			l.peft, err = ia3.FromPretrained(l.base, a.Dir, a.Name, false)
+		} else {
+			err = l.peft.LoadAdapter(a.Dir, a.Name)
+		}
+		if err != nil {
+			l.close()
+			return nil, fmt.Errorf("load adapter %s from %s: %w", a.Name, a.Dir, err)
+		}
+		l.names = append(l.names, a.Name)
+	}
+	return l, nil
+}

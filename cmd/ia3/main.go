@@ -1,0 +1,17 @@
+// Command ia3 fine-tunes and runs transformer models with (IA)³ adapters
+// that match Hugging Face PEFT number for number, on the CPU or any GPU
+// through WebGPU. Run `ia3 --help` for the commands.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

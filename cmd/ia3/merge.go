@@ -1,0 +1,134 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+// mergeFlags are the flags of `ia3 merge`.
+type mergeFlags struct {
+	model, out, device, names string
+	adapters                  []string
+	safe                      bool
+}
+
+func newMergeCmd(a *app) *cobra.Command {
+	var f mergeFlags
+	cmd := &cobra.Command{
+		Use:   "merge",
+		Short: "Merge adapters into the base weights and save a plain checkpoint",
+		Long: `Merge one or more (IA)³ adapters into the base model's weights
+(PEFT's merge_and_unload) and save the result as an ordinary Hugging Face
+checkpoint (config.json + model.safetensors, weights in their original
+dtype) that transformers loads without PEFT. Tokenizer and generation files
+found beside the base model are copied along.
+
+--adapter DIR[=NAME] loads an adapter (repeatable; NAME defaults to the
+directory's base name). --adapters A,B chooses which of them to merge; by
+default every loaded adapter is merged. --safe checks the merged weights for
+NaN and Inf before committing them (safe_merge).`,
+		Example: `  ia3 merge --model ./gpt2 --adapter my-adapter --out ./gpt2-merged
+  ia3 merge --model ./llama --adapter ad/a --adapter ad/b --adapters a,b --safe --out ./llama-ab`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "model", "adapter", "out"); err != nil {
+				return err
+			}
+			return runMerge(cmd, a, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "base model directory")
+	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory, DIR or DIR=NAME (repeatable)")
+	fl.StringVar(&f.names, "adapters", "", "comma-separated adapter names to merge (default: all loaded)")
+	fl.BoolVar(&f.safe, "safe", false, "check merged weights for NaN/Inf before committing them")
+	fl.StringVar(&f.out, "out", "", "directory to write the merged checkpoint to")
+	addDeviceFlag(cmd, &f.device)
+	return cmd
+}
+
+func runMerge(cmd *cobra.Command, a *app, f *mergeFlags) error {
+	specs, err := parseAdapterSpecs(f.adapters)
+	if err != nil {
+		return err
+	}
+	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	names := l.names
+	if f.names != "" {
+		names = splitList(f.names)
+	}
+	merged, err := l.peft.MergeAndUnload(f.safe, names...)
+	if err != nil {
+		return fmt.Errorf("merge %v: %w", names, err)
+	}
+	l.base = merged
+	if err := merged.Save(f.out); err != nil {
+		return fmt.Errorf("save merged model to %s: %w", f.out, err)
+	}
+	if err := copySideFiles(f.model, f.out); err != nil {
+		return err
+	}
+	slog.Info("merged checkpoint written", "dir", f.out, "adapters", names)
+	fmt.Fprintf(a.stdout, "merged %v into %s\n", names, f.out)
+	return nil
+}
+
+// sideFiles are the files beside a checkpoint that describe how to use it
+// and that merging does not change.
+var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+	"generation_config.json", "vocab.json", "merges.txt", "tokenizer.model", "spiece.model"}
+
+// copySideFiles copies the tokenizer and generation files present in src
+// to dst.
+func copySideFiles(src, dst string) error {
+	for _, name := range sideFiles {
+		if err := copyFile(filepath.Join(src, name), filepath.Join(dst, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyFile copies src to dst through a temporary file; a missing src is
+// not an error.
+func copyFile(src, dst string) (err error) {
+	in, err := os.Open(src)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = io.Copy(tmp, in); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	if err = os.Rename(tmp.Name(), dst); err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+	}
+	return nil
+}
