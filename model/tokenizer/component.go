@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 	"unicode"
 )
 
@@ -77,25 +78,9 @@ func (c *compiledPattern) runeMatches(n *normalized) [][2]int {
 // replaceString replaces every match in s by content.
 func (c *compiledPattern) replaceString(s, content string) string {
 	if c.re == nil {
-		return replaceLiteral(s, c.literal, content)
+		return strings.ReplaceAll(s, c.literal, content)
 	}
 	return c.re.ReplaceAllLiteralString(s, content)
-}
-
-// replaceLiteral replaces every non-overlapping occurrence of old in s.
-func replaceLiteral(s, old, content string) string {
-	out := make([]rune, 0, len(s))
-	rs, ro := []rune(s), []rune(old)
-	for i := 0; i < len(rs); {
-		if i+len(ro) <= len(rs) && runesEqual(rs[i:i+len(ro)], ro) {
-			out = append(out, []rune(content)...)
-			i += len(ro)
-			continue
-		}
-		out = append(out, rs[i])
-		i++
-	}
-	return string(out)
 }
 
 // isSpace is the Unicode White_Space property, what \s matches in the

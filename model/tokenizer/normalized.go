@@ -138,17 +138,18 @@ func runesEqual(a, b []rune) bool {
 
 // byteToRuneIndex maps byte offsets of s to rune indices: the returned
 // slice has len(s)+1 entries, entry i being the index of the rune that
-// contains byte i (and len(runes) for i == len(s)).
+// contains byte i (and the rune count for i == len(s)). s must be valid
+// UTF-8.
 func byteToRuneIndex(s string) []int {
 	idx := make([]int, len(s)+1)
-	k := 0
-	for i := range s {
-		for j := i; j < len(s) && (j == i || !utf8.RuneStart(s[j])); j++ {
-			idx[j] = k
+	k := -1
+	for i := 0; i < len(s); i++ {
+		if utf8.RuneStart(s[i]) {
+			k++
 		}
-		k++
+		idx[i] = k
 	}
-	idx[len(s)] = k
+	idx[len(s)] = k + 1
 	return idx
 }
 
