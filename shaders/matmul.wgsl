@@ -33,6 +33,7 @@ struct MatMulParams {
     sb_n: u32,
     sb_b: u32,
     alpha: f32,
+    batch: u32,
 }
 
 @group(0) @binding(0) var<uniform> mp: MatMulParams;
@@ -88,7 +89,13 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     let a_k_fast = mp.sa_k == 1u;
     let b_k_fast = mp.sb_k == 1u;
 
-    var acc: array<f32, 16>;
+    // acc[i] holds row ty + 16i, columns tx + 16j in its components j.
+    // Plain vec4 variables, not an indexed array: private arrays indexed in
+    // loops spill to memory on some compilers (llvmpipe among them).
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     for (var k0 = 0u; k0 < mp.k; k0 = k0 + TK) {
         for (var e = 0u; e < 4u; e = e + 1u) {
             let idx = lid + e * 256u;
@@ -124,43 +131,76 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk = kk + 1u) {
-            var ar: array<f32, 4>;
-            var br: array<f32, 4>;
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                ar[i] = tile_a[kk * TILE + ty + 16u * i];
-                br[i] = tile_b[kk * TILE + tx + 16u * i];
-            }
-            for (var i = 0u; i < 4u; i = i + 1u) {
-                for (var j = 0u; j < 4u; j = j + 1u) {
-                    acc[i * 4u + j] = fma(ar[i], br[j], acc[i * 4u + j]);
-                }
-            }
+            let ka = kk * TILE + ty;
+            let kb = kk * TILE + tx;
+            // a·b + c, not fma(): llvmpipe lowers fma to a libm call when
+            // the CPU lacks FMA, which is many times slower.
+            let br = vec4<f32>(tile_b[kb], tile_b[kb + 16u], tile_b[kb + 32u], tile_b[kb + 48u]);
+            acc0 = acc0 + tile_a[ka] * br;
+            acc1 = acc1 + tile_a[ka + 16u] * br;
+            acc2 = acc2 + tile_a[ka + 32u] * br;
+            acc3 = acc3 + tile_a[ka + 48u] * br;
         }
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        let r = row0 + ty + 16u * i;
-        if (r >= mp.m) {
-            continue;
-        }
-        var srow = -1;
-        if ((mp.flags & MM_OUT_SCALE) != 0u) {
-            srow = scale_row(r, MM_OUT_INDEXED);
-        }
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            let c = col0 + tx + 16u * j;
-            if (c >= mp.n) {
-                continue;
-            }
-            var v = acc[i * 4u + j] * mp.alpha;
-            if ((mp.flags & MM_BIAS) != 0u) {
-                v = v + mm_bias[c];
-            }
-            if (srow >= 0) {
-                v = v * mm_oscale[u32(srow) * mp.n + c];
-            }
-            mm_out[(z * mp.m + r) * mp.n + c] = v;
-        }
+    store_row(z, row0 + ty, col0 + tx, acc0);
+    store_row(z, row0 + ty + 16u, col0 + tx, acc1);
+    store_row(z, row0 + ty + 32u, col0 + tx, acc2);
+    store_row(z, row0 + ty + 48u, col0 + tx, acc3);
+}
+
+// store_row writes the four outputs of row r at columns c, c+16, c+32, c+48
+// with the epilogue: alpha, then bias, then the output scale.
+fn store_row(z: u32, r: u32, c: u32, v: vec4<f32>) {
+    if (r >= mp.m) {
+        return;
     }
+    var srow = -1;
+    if ((mp.flags & MM_OUT_SCALE) != 0u) {
+        srow = scale_row(r, MM_OUT_INDEXED);
+    }
+    store_one(z, r, c, v.x, srow);
+    store_one(z, r, c + 16u, v.y, srow);
+    store_one(z, r, c + 32u, v.z, srow);
+    store_one(z, r, c + 48u, v.w, srow);
+}
+
+fn store_one(z: u32, r: u32, c: u32, acc: f32, srow: i32) {
+    if (c >= mp.n) {
+        return;
+    }
+    var v = acc * mp.alpha;
+    if ((mp.flags & MM_BIAS) != 0u) {
+        v = v + mm_bias[c];
+    }
+    if (srow >= 0) {
+        v = v * mm_oscale[u32(srow) * mp.n + c];
+    }
+    mm_out[(z * mp.m + r) * mp.n + c] = v;
+}
+
+// matmul_small computes one output per invocation with a plain loop over K
+// and no workgroup memory: cheaper than the tiled kernel for small or thin
+// products (a few rows, as in token-by-token generation), where most of a
+// 64×64 tile would be idle. Launched 1-D over batch·M·N outputs.
+@compute @workgroup_size(256)
+fn matmul_small(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= mp.m * mp.n * mp.batch) {
+        return;
+    }
+    let c = i % mp.n;
+    let t = i / mp.n;
+    let r = t % mp.m;
+    let z = t / mp.m;
+    var acc = 0.0;
+    for (var k = 0u; k < mp.k; k = k + 1u) {
+        acc = acc + load_a(z, r, k) * load_b(z, k, c);
+    }
+    var srow = -1;
+    if ((mp.flags & MM_OUT_SCALE) != 0u) {
+        srow = scale_row(r, MM_OUT_INDEXED);
+    }
+    store_one(z, r, c, acc, srow);
 }

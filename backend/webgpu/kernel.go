@@ -19,6 +19,9 @@ type Backend struct {
 	dev    *gpu.Device
 	info   backend.DeviceInfo
 	closed bool
+	// placeholders are small buffers bound in place of absent optional
+	// inputs whose flags tell the kernel not to read them.
+	placeholders []*tensor
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -190,4 +193,18 @@ func encodeParams(params any) ([]byte, error) {
 		out = make([]byte, 4)
 	}
 	return out, nil
+}
+
+// placeholder returns the backend's i-th placeholder tensor, allocating it
+// on first use. Each absent input gets its own: binding one buffer in many
+// slots of a dispatch makes some drivers (lavapipe) many times slower.
+func (b *Backend) placeholder(i int) (*tensor, error) {
+	for len(b.placeholders) <= i {
+		t, err := b.zeros("placeholder", backend.F32, 4)
+		if err != nil {
+			return nil, err
+		}
+		b.placeholders = append(b.placeholders, t)
+	}
+	return b.placeholders[i], nil
 }

@@ -13,6 +13,7 @@ type matmulParams struct {
 	SAM, SAK, SAB, Flags uint32
 	SBK, SBN, SBB        uint32
 	Alpha                float32
+	Batch                uint32
 }
 
 // Flags of matmulParams, matching matmul.wgsl.
@@ -37,8 +38,8 @@ type matmulCall struct {
 	batch                          int
 }
 
-// runMatMul queues the call, binding a as the placeholder of absent optional
-// inputs (never read: their flags are off). K = 0 runs the kernel too: the
+// runMatMul queues the call, binding placeholders for absent optional inputs
+// (never read: their flags are off). K = 0 runs the kernel too: the
 // sums are empty and the epilogue still applies.
 func (b *Backend) runMatMul(c *matmulCall) error {
 	lim := int(b.dev.Limits().MaxWorkgroupsPerDimension)
@@ -51,14 +52,22 @@ func (b *Backend) runMatMul(c *matmulCall) error {
 	if c.p.M == 0 || c.p.N == 0 || c.batch == 0 {
 		return nil
 	}
-	pick := func(t *tensor) *tensor {
+	bufs := []*tensor{c.out, c.a, c.b}
+	for i, t := range []*tensor{c.bias, c.outScale, c.inScale, c.index} {
 		if t == nil {
-			return c.a
+			ph, err := b.placeholder(i)
+			if err != nil {
+				return err
+			}
+			t = ph
 		}
-		return t
+		bufs = append(bufs, t)
 	}
-	return b.dispatch("matmul.wgsl", "matmul", &c.p, [3]uint32{uint32(gx), uint32(gy), uint32(c.batch)},
-		c.out, c.a, c.b, pick(c.bias), pick(c.outScale), pick(c.inScale), pick(c.index))
+	c.p.Batch = uint32(c.batch)
+	if useSmallMatMul(int(c.p.M), int(c.p.N), int(c.p.K)) {
+		return b.dispatch("matmul.wgsl", "matmul_small", &c.p, b.groups1D(c.batch*int(c.p.M)*int(c.p.N), wg1D), bufs...)
+	}
+	return b.dispatch("matmul.wgsl", "matmul", &c.p, [3]uint32{uint32(gx), uint32(gy), uint32(c.batch)}, bufs...)
 }
 
 // MatMul multiplies a [..., M, K] by b [..., K, N] (either transposed per
@@ -119,4 +128,12 @@ func (b *Backend) MatMul(x, y backend.Tensor, o backend.MatMulOptions) (backend.
 		return nil, fmt.Errorf("webgpu: MatMul %v × %v: %w", a.shape, w.shape, err)
 	}
 	return out, nil
+}
+
+// useSmallMatMul picks the one-output-per-thread kernel for products too
+// thin to fill 64×64 tiles: a few rows (generation) or few columns. The
+// tiled kernel's workgroup memory and barriers cost more than they save
+// there, on software adapters by far.
+func useSmallMatMul(m, n, k int) bool {
+	return m < 32 || n < 32
 }

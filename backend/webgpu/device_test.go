@@ -1,0 +1,118 @@
+package webgpu_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/backend/webgpu"
+	"github.com/ia3/ia3/backend/webgpu/webgputest"
+)
+
+func TestDevicesListed(t *testing.T) {
+	webgputest.Open(t) // skips without an adapter
+	devs, err := webgpu.Provider{}.Devices(context.Background())
+	require.NoError(t, err)
+	require.NotEmpty(t, devs)
+	for i, d := range devs {
+		assert.Equal(t, "gpu:"+string(rune('0'+i)), d.Spec)
+		assert.NotEmpty(t, d.Name)
+		assert.NotEmpty(t, d.API)
+		assert.NotZero(t, d.Limits["maxStorageBufferBindingSize"])
+		if !d.Compute {
+			assert.NotEmpty(t, d.Reason, "%s cannot compute but says not why", d.Spec)
+		}
+	}
+}
+
+func TestOpenUnknownDevice(t *testing.T) {
+	_, err := webgpu.Open(context.Background(), "gpu:99")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "gpu:99")
+	_, err = webgpu.Open(context.Background(), "gpu:x")
+	require.Error(t, err)
+}
+
+// otherTensor is a tensor of no backend.
+type otherTensor struct{}
+
+func (otherTensor) Shape() []int         { return []int{1} }
+func (otherTensor) DType() backend.DType { return backend.F32 }
+func (otherTensor) Len() int             { return 1 }
+
+func TestErrors(t *testing.T) {
+	b := webgputest.OpenWebGPU(t)
+	x := upload(t, b, []float32{1}, 1)
+
+	_, err := b.Add(x, otherTensor{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "another backend")
+
+	limit := b.Info().Limits["maxStorageBufferBindingSize"]
+	before := b.Stats()
+	_, err = b.Zeros(int(limit/4) + 1)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "maxStorageBufferBindingSize")
+	assert.Equal(t, before.Buffers, b.Stats().Buffers, "a refused Zeros must not allocate")
+
+	y := upload(t, b, []float32{1}, 1)
+	b.Free(y)
+	b.Free(y) // double Free is a no-op
+	_, err = b.ToFloat32(y)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "after Free")
+
+	v, err := b.View(x, 1, 1)
+	require.NoError(t, err)
+	b.Free(v) // freeing a view is a no-op
+	assert.Equal(t, []float32{1}, values(t, b, x))
+	require.NoError(t, b.Sync())
+}
+
+// TestNoLeaks runs thousands of operations, freeing their results, and
+// checks that the live buffer, bind group and pipeline counts stay flat.
+func TestNoLeaks(t *testing.T) {
+	b := webgputest.OpenWebGPU(t)
+	x := upload(t, b, seq(96, -1, 0.02), 8, 12)
+	w := upload(t, b, seq(60, 0.5, -0.01), 5, 12)
+	round := func(i int) {
+		y, err := b.Add(x, x)
+		require.NoError(t, err)
+		if i%10 == 0 {
+			// The matmul kernels are slow on software adapters; a few
+			// suffice to cover their bind groups and scratch buffers.
+			b.Free(y)
+			y, err = b.Linear(x, w, backend.LinearOptions{})
+			require.NoError(t, err)
+		}
+		z, err := b.Activation(backend.GELUErf, y)
+		require.NoError(t, err)
+		s, err := b.SumRows(z)
+		require.NoError(t, err)
+		c, err := b.Concat(0, y, z)
+		require.NoError(t, err)
+		for _, tt := range []backend.Tensor{y, z, s, c} {
+			b.Free(tt)
+		}
+	}
+	for i := range 50 {
+		round(i)
+	}
+	require.NoError(t, b.Sync())
+	before := b.Stats()
+	for i := range 1000 {
+		round(i)
+		if i%250 == 0 {
+			_, err := b.ToFloat32(x)
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, b.Sync())
+	after := b.Stats()
+	assert.Equal(t, before.Buffers, after.Buffers, "live buffers")
+	assert.Equal(t, before.BindGroups, after.BindGroups, "live bind groups")
+	assert.Equal(t, before.ComputePipelines, after.ComputePipelines, "live pipelines")
+}

@@ -1,0 +1,220 @@
+package webgpu_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/backend/webgpu/webgputest"
+)
+
+// matmulRef multiplies in float64: a [batch, M, K] (or [batch, K, M] when
+// transA), b [bBatch, K, N] (or [bBatch, N, K]); bBatch is batch or 1.
+func matmulRef(a, b []float32, batch, m, k, n int, transA, transB, shared bool, alpha float64) []float64 {
+	out := make([]float64, batch*m*n)
+	for z := 0; z < batch; z++ {
+		bz := z
+		if shared {
+			bz = 0
+		}
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				s := 0.0
+				for l := 0; l < k; l++ {
+					ai := z*m*k + i*k + l
+					if transA {
+						ai = z*m*k + l*m + i
+					}
+					bi := bz*k*n + l*n + j
+					if transB {
+						bi = bz*k*n + j*k + l
+					}
+					s += float64(a[ai]) * float64(b[bi])
+				}
+				out[(z*m+i)*n+j] = alpha * s
+			}
+		}
+	}
+	return out
+}
+
+func randoms(r *rand.Rand, n int) []float32 {
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = float32(r.NormFloat64())
+	}
+	return out
+}
+
+func TestMatMulHandValues(t *testing.T) {
+	b := webgputest.Open(t)
+	a := upload(t, b, []float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	w := upload(t, b, []float32{1, 0, 0, 1, 1, 1}, 3, 2)
+	out, err := b.MatMul(a, w, backend.MatMulOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []int{2, 2}, out.Shape())
+	assert.Equal(t, []float32{4, 5, 10, 11}, values(t, b, out))
+	scaled, err := b.MatMul(a, w, backend.MatMulOptions{Alpha: 0.5})
+	require.NoError(t, err)
+	assert.Equal(t, []float32{2, 2.5, 5, 5.5}, values(t, b, scaled))
+}
+
+func TestMatMulShapes(t *testing.T) {
+	b := webgputest.Open(t)
+	r := rand.New(rand.NewPCG(1, 2))
+	tests := []struct {
+		batch, m, k, n int
+		transA, transB bool
+		shared         bool
+	}{
+		{1, 1, 1, 1, false, false, true},
+		{1, 1, 7, 1, false, false, true},
+		{1, 3, 5, 2, false, false, true},
+		{1, 65, 17, 63, false, false, true},
+		{1, 64, 64, 64, true, false, true},
+		{1, 33, 70, 129, false, true, true},
+		{1, 5, 3, 9, true, true, true},
+		{3, 17, 9, 11, false, false, false},
+		{2, 70, 33, 65, false, true, false},
+		{4, 9, 13, 5, true, false, true},
+		{2, 130, 1, 3, false, false, false},
+		// Shapes of 32 rows and columns and more take the tiled kernel.
+		{1, 32, 16, 32, false, false, true},
+		{1, 70, 64, 65, false, false, true},
+		{1, 65, 33, 129, false, true, true},
+		{2, 64, 40, 96, true, false, false},
+		{2, 33, 17, 35, true, true, true},
+	}
+	for _, tc := range tests {
+		name := fmt.Sprintf("b%d_%dx%dx%d_tA%v_tB%v_shared%v", tc.batch, tc.m, tc.k, tc.n, tc.transA, tc.transB, tc.shared)
+		t.Run(name, func(t *testing.T) {
+			ad := randoms(r, tc.batch*tc.m*tc.k)
+			bb := tc.batch
+			if tc.shared {
+				bb = 1
+			}
+			bd := randoms(r, bb*tc.k*tc.n)
+			aShape := []int{tc.m, tc.k}
+			if tc.transA {
+				aShape = []int{tc.k, tc.m}
+			}
+			bShape := []int{tc.k, tc.n}
+			if tc.transB {
+				bShape = []int{tc.n, tc.k}
+			}
+			if tc.batch > 1 || !tc.shared {
+				aShape = append([]int{tc.batch}, aShape...)
+			}
+			if !tc.shared {
+				bShape = append([]int{tc.batch}, bShape...)
+			}
+			out, err := b.MatMul(upload(t, b, ad, aShape...), upload(t, b, bd, bShape...),
+				backend.MatMulOptions{TransA: tc.transA, TransB: tc.transB})
+			require.NoError(t, err)
+			want := matmulRef(ad, bd, tc.batch, tc.m, tc.k, tc.n, tc.transA, tc.transB, tc.shared, 1)
+			got := values(t, b, out)
+			require.Len(t, got, len(want))
+			for i := range want {
+				require.InDelta(t, want[i], got[i], 1e-4*math.Sqrt(float64(tc.k))+1e-5, "element %d", i)
+			}
+		})
+	}
+}
+
+// packHalf stores vs as F16 or BF16 little-endian bytes (vs must be exact in
+// the format) and returns them with the widened values.
+func packHalf(dt backend.DType, vs []float32) []byte {
+	out := make([]byte, 2*len(vs))
+	for i, v := range vs {
+		var h uint16
+		if dt == backend.BF16 {
+			h = uint16(math.Float32bits(v) >> 16)
+		} else {
+			h = toHalf(v)
+		}
+		binary.LittleEndian.PutUint16(out[2*i:], h)
+	}
+	return out
+}
+
+// toHalf converts a float32 exactly representable as a normal binary16.
+func toHalf(v float32) uint16 {
+	bits := math.Float32bits(v)
+	sign := uint16(bits>>16) & 0x8000
+	if v == 0 {
+		return sign
+	}
+	exp := int(bits>>23&0xff) - 127 + 15
+	return sign | uint16(exp)<<10 | uint16(bits>>13&0x3ff)
+}
+
+func TestMatMulHalfWeights(t *testing.T) {
+	b := webgputest.Open(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, dt := range []backend.DType{backend.F16, backend.BF16} {
+		for _, transB := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s_transB%v", dt, transB), func(t *testing.T) {
+				m, k, n := 5, 7, 9 // odd sizes: elements straddle words
+				ad := randoms(r, m*k)
+				bd := make([]float32, k*n)
+				for i := range bd {
+					bd[i] = float32(r.IntN(17)-8) / 4 // exact in F16 and BF16
+				}
+				bShape := []int{k, n}
+				if transB {
+					bShape = []int{n, k}
+				}
+				w, err := b.FromBytes(dt, packHalf(dt, bd), bShape...)
+				require.NoError(t, err)
+				out, err := b.MatMul(upload(t, b, ad, m, k), w, backend.MatMulOptions{TransB: transB})
+				require.NoError(t, err)
+				want := matmulRef(ad, bd, 1, m, k, n, false, transB, true, 1)
+				assert.InDeltaSlice(t, want, toF64(values(t, b, out)), 1e-4)
+			})
+		}
+	}
+}
+
+func toF64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// BenchmarkMatMul measures square F32 products; the GFLOP/s metric counts
+// 2·n³ operations per product, synchronised inside the timed loop.
+func BenchmarkMatMul(bm *testing.B) {
+	b := webgputest.Open(bm)
+	for _, n := range []int{256, 512, 1024, 2048, 4096} {
+		bm.Run(fmt.Sprint(n), func(bm *testing.B) {
+			r := rand.New(rand.NewPCG(5, 6))
+			x, err := b.FromFloat32(randoms(r, n*n), n, n)
+			require.NoError(bm, err)
+			y, err := b.FromFloat32(randoms(r, n*n), n, n)
+			require.NoError(bm, err)
+			require.NoError(bm, b.Sync())
+			bm.ResetTimer()
+			for bm.Loop() {
+				out, err := b.MatMul(x, y, backend.MatMulOptions{})
+				if err != nil {
+					bm.Fatal(err)
+				}
+				if err := b.Sync(); err != nil {
+					bm.Fatal(err)
+				}
+				b.Free(out)
+			}
+			bm.ReportMetric(2*float64(n)*float64(n)*float64(n)*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.Free(x)
+			b.Free(y)
+		})
+	}
+}
