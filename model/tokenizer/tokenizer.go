@@ -162,7 +162,7 @@ func (t *Tokenizer) encode(text string, addSpecial bool) (Encoding, error) {
 			for _, w := range words {
 				wt, err := t.encodeWord(w)
 				if err != nil {
-					return Encoding{}, fmt.Errorf("tokenizer: %s: encode %q: %w", t.source, text, err)
+					return Encoding{}, fmt.Errorf("tokenizer: %s: encode: %w", t.source, err)
 				}
 				toks = append(toks, wt...)
 			}
