@@ -6,4 +6,6 @@ package all
 import (
 	// The pure-Go CPU backend, always available.
 	_ "github.com/ia3/ia3/backend/cpu"
+	// WebGPU adapters (Vulkan, Metal, D3D12, OpenGL) as gpu:N.
+	_ "github.com/ia3/ia3/backend/webgpu"
 )
