@@ -76,13 +76,23 @@ func (s *stepper) accumulate(in *model.Inputs) error {
 	return nil
 }
 
-// finish averages the accumulated gradients over the micro-batches, clips
-// them by global norm (torch's clip_grad_norm_), applies the AdamW update
-// with learning rate lr and returns the mean micro-batch loss. Only one
-// small tensor is downloaded: the losses and the squared norm together.
-// A non-finite loss returns errNonFinite without updating.
+// finish ends the step: reduce, then the AdamW update with learning rate
+// lr. A non-finite loss returns errNonFinite without updating.
 func (s *stepper) finish(lr float64) (stepStats, error) {
 	defer s.reset()
+	st, err := s.reduce()
+	if err != nil {
+		return st, err
+	}
+	return st, s.opt.Step(s.acc, lr)
+}
+
+// reduce averages the accumulated gradients over the micro-batches and
+// clips them by global norm as torch's clip_grad_norm_ does (scale by
+// max_norm/(norm+1e-6) when that is below 1), leaving them in s.acc, and
+// returns the mean micro-batch loss. Only one small tensor is downloaded:
+// the losses and the squared norm together.
+func (s *stepper) reduce() (stepStats, error) {
 	st := stepStats{Loss: math.NaN(), GradNorm: math.NaN()}
 	k := len(s.losses)
 	if k == 0 {
@@ -117,11 +127,14 @@ func (s *stepper) finish(lr float64) (stepStats, error) {
 		temps = append(temps, sq)
 		parts = append(parts, sq)
 	}
-	packed, err := s.b.Concat(0, parts...)
-	if err != nil {
-		return st, fmt.Errorf("pack step statistics: %w", err)
+	packed := parts[0]
+	if len(parts) > 1 {
+		var err error
+		if packed, err = s.b.Concat(0, parts...); err != nil {
+			return st, fmt.Errorf("pack step statistics: %w", err)
+		}
+		temps = append(temps, packed)
 	}
-	temps = append(temps, packed)
 	vals, err := s.b.ToFloat32(packed)
 	if err != nil {
 		return st, fmt.Errorf("download step statistics: %w", err)
@@ -141,9 +154,6 @@ func (s *stepper) finish(lr float64) (stepStats, error) {
 				return st, err
 			}
 		}
-	}
-	if err := s.opt.Step(s.acc, lr); err != nil {
-		return st, err
 	}
 	return st, nil
 }

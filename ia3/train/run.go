@@ -1,0 +1,208 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/tokenizer"
+)
+
+// Result is what a finished run reports.
+type Result struct {
+	// AdapterDir holds the trained adapter in PEFT's layout (OutDir).
+	AdapterDir string
+	// PlotFile is the loss curve ("" with Options.NoPlot).
+	PlotFile string
+	// Steps is the number of optimiser steps taken in the whole run.
+	Steps int
+	// Losses and LRs hold each step's mean loss and learning rate.
+	Losses []float64
+	LRs    []float64
+	// Evals holds every evaluation.
+	Evals []EvalPoint
+	// Tokens is the number of real (unpadded) tokens trained on.
+	Tokens int64
+	// TrainExamples and EvalExamples count the two splits.
+	TrainExamples, EvalExamples int
+	// TrainableParams and AllParams are PEFT's counts.
+	TrainableParams, AllParams int64
+	// Device describes the backend used.
+	Device string
+	// LastCheckpoint is the newest checkpoint of the run ("" if none).
+	LastCheckpoint string
+	// Duration is the wall time of this call.
+	Duration time.Duration
+}
+
+// Run trains an (IA)³ adapter on opts.TrainFile and saves it to
+// opts.OutDir. When ctx ends the run saves a checkpoint and returns an
+// *InterruptedError (errors.Is(err, ErrInterrupted)).
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	start := time.Now()
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b, closeB, err := openBackend(ctx, opts.Backend, opts.Device)
+	if err != nil {
+		return nil, err
+	}
+	defer closeB()
+	base, enc, err := loadModel(ctx, opts.ModelDir, b)
+	if err != nil {
+		return nil, err
+	}
+	defer base.Free()
+	trainSet, evalSet, err := loadData(opts, base.Config(), enc)
+	if err != nil {
+		return nil, err
+	}
+
+	var pm *ia3.Model
+	var resumed trainerState
+	if opts.ResumeFrom != "" {
+		if resumed, err = readState(opts.ResumeFrom); err != nil {
+			return nil, err
+		}
+		if pm, err = ia3.FromPretrained(base, opts.ResumeFrom, ia3.DefaultAdapter, true); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+	} else {
+		cfg := ia3.NewConfig()
+		if opts.Adapter != nil {
+			cfg = opts.Adapter.Clone()
+		}
+		if cfg.TaskType == "" {
+			cfg.TaskType = base.Config().TaskType
+		}
+		if pm, err = ia3.New(base, cfg, ia3.DefaultAdapter); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	defer func() { _ = pm.DeleteAdapter(ia3.DefaultAdapter) }()
+	s, err := newSession(opts, b, base, pm, trainSet, evalSet)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	if opts.ResumeFrom != "" {
+		if err := s.restore(opts.ResumeFrom, resumed); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	trainable, all := pm.ParamCounts()
+	opts.Logger.Info("training", "model", opts.ModelDir, "device", b.Info().Name, "examples", len(trainSet.examples),
+		"steps", s.total, "from_step", s.opt.Steps(), "params", ia3.TrainableParametersLine(trainable, all))
+
+	bar := newProgress(opts.Progress, "train", s.opt.Steps(), s.total)
+	err = s.loop(ctx, bar)
+	bar.finish()
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{AdapterDir: opts.OutDir, Steps: s.opt.Steps(), Losses: s.hist.Losses, LRs: s.hist.LRs,
+		Evals: s.hist.Evals, Tokens: s.hist.Tokens, TrainExamples: len(trainSet.examples),
+		TrainableParams: trainable, AllParams: all, Device: b.Info().Name, LastCheckpoint: s.lastCheckpoint}
+	if evalSet != nil {
+		res.EvalExamples = len(evalSet.examples)
+	}
+	if err := pm.SavePretrained(opts.OutDir); err != nil {
+		return nil, fmt.Errorf("train: save adapter: %w", err)
+	}
+	if !opts.NoPlot {
+		res.PlotFile = filepath.Join(opts.OutDir, PlotFile)
+		if err := writeLossPlot(res.PlotFile, s.hist.Losses, s.hist.Evals); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// Resume continues the run saved in checkpoint dir with opts (which must
+// describe the same run: data, seed, batch size, schedule), reaching the
+// same adapter an uninterrupted run reaches.
+func Resume(ctx context.Context, dir string, opts Options) (*Result, error) {
+	opts.ResumeFrom = dir
+	return Run(ctx, opts)
+}
+
+// openBackend returns given, or opens spec; the returned function closes
+// what was opened.
+func openBackend(ctx context.Context, given backend.Backend, spec string) (backend.Backend, func(), error) {
+	if given != nil {
+		return given, func() {}, nil
+	}
+	b, err := backend.Open(ctx, spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open device %q: %w", spec, err)
+	}
+	return b, func() { _ = b.Close() }, nil
+}
+
+// loadModel loads the base model and its tokenizer from dir.
+func loadModel(ctx context.Context, dir string, b backend.Backend) (*model.Model, encoder, error) {
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("model directory %s has no tokenizer.json: the data is tokenised with the model's own tokenizer, save it beside the model (tokenizer.save_pretrained)", dir)
+		}
+		return nil, nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	tok, err := tokenizer.LoadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	base, err := model.Load(ctx, dir, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t := base.Config().TaskType; t != taskCausal && t != taskSeq2Seq && t != taskSeqCls {
+		base.Free()
+		return nil, nil, fmt.Errorf("model %s (%s) has no head to train (task %s); use a *ForCausalLM, *ForConditionalGeneration or *ForSequenceClassification checkpoint",
+			dir, base.Config().Architecture, t)
+	}
+	return base, newHFEncoder(tok, base.Config()), nil
+}
+
+// loadData reads and tokenises the training data and the eval split.
+func loadData(opts Options, cfg *model.Config, enc encoder) (train, eval *dataset, err error) {
+	maxLen := opts.MaxLength
+	if cfg.MaxPositions > 0 && maxLen > cfg.MaxPositions {
+		maxLen = cfg.MaxPositions
+	}
+	read := func(path string) (*dataset, error) {
+		recs, err := readJSONL(path, cfg.TaskType)
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		ds, err := tokenize(recs, cfg.TaskType, enc, maxLen, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+		return ds, nil
+	}
+	if train, err = read(opts.TrainFile); err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case opts.EvalFile != "":
+		if eval, err = read(opts.EvalFile); err != nil {
+			return nil, nil, err
+		}
+	case opts.EvalFraction > 0:
+		if train, eval, err = train.split(opts.EvalFraction, opts.Seed); err != nil {
+			return nil, nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	return train, eval, nil
+}

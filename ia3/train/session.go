@@ -1,0 +1,198 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/model"
+)
+
+// ErrInterrupted marks a run stopped by its context; the error is an
+// *InterruptedError naming the checkpoint saved on the way out.
+var ErrInterrupted = errors.New("training interrupted")
+
+// ErrNonFiniteLoss marks a run stopped because a step's loss was NaN or
+// infinite.
+var ErrNonFiniteLoss = errors.New("loss is not finite")
+
+// InterruptedError reports where an interrupted run stopped. Resume (or
+// Options.ResumeFrom) with Checkpoint continues the same trajectory.
+type InterruptedError struct {
+	Step       int    // optimiser steps completed
+	Checkpoint string // directory saved at Step
+	Cause      error  // the context's error
+}
+
+// Error describes the interruption.
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("training interrupted after step %d (%v); checkpoint saved to %s", e.Step, e.Cause, e.Checkpoint)
+}
+
+// Unwrap lets errors.Is match ErrInterrupted and the context's error.
+func (e *InterruptedError) Unwrap() []error { return []error{ErrInterrupted, e.Cause} }
+
+// cursor is a position in the stream of micro-batches: batch Batch of
+// epoch Epoch. Each epoch's order is a permutation drawn from a PCG
+// generator seeded by (seed, epoch+1), so the cursor and the seed are the
+// whole random state of the data order.
+type cursor struct {
+	Epoch int `json:"epoch"`
+	Batch int `json:"batch_in_epoch"`
+}
+
+// session is one training run over a model already on its device.
+type session struct {
+	opts  Options
+	b     backend.Backend
+	base  *model.Model
+	pm    *ia3.Model
+	train *dataset
+	eval  *dataset
+	sched Schedule
+	total int
+	opt   *Optimizer
+	st    *stepper
+	cur   cursor
+	perm  []int // the current epoch's order
+	hist  history
+	// lastCheckpoint is the newest checkpoint saved (or resumed from).
+	lastCheckpoint string
+}
+
+// history is what a run has recorded so far; checkpoints carry it so a
+// resumed run reports and plots the whole run.
+type history struct {
+	Losses []float64   `json:"losses"`
+	LRs    []float64   `json:"learning_rates"`
+	Evals  []EvalPoint `json:"evals"`
+	Tokens int64       `json:"tokens"`
+}
+
+// newSession prepares the optimiser and schedule for a run of opts (with
+// defaults applied) over train.
+func newSession(opts Options, b backend.Backend, base *model.Model, pm *ia3.Model, train, eval *dataset) (*session, error) {
+	s := &session{opts: opts, b: b, base: base, pm: pm, train: train, eval: eval}
+	s.total = opts.MaxSteps
+	if s.total == 0 {
+		micro := opts.Epochs * s.batchesPerEpoch()
+		s.total = (micro + opts.GradAccum - 1) / opts.GradAccum
+	}
+	var err error
+	if s.sched, err = NewSchedule(opts.Schedule, opts.LR, opts.warmup(s.total), s.total); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if s.opt, err = NewOptimizer(b, pm.TrainableParams(), opts.Optim); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	s.st = &stepper{b: b, base: base, opt: s.opt, clip: opts.MaxGradNorm}
+	return s, nil
+}
+
+// close frees the optimiser state.
+func (s *session) close() {
+	s.st.reset()
+	s.opt.Free()
+}
+
+func (s *session) batchesPerEpoch() int {
+	n := len(s.train.examples)
+	return (n + s.opts.BatchSize - 1) / s.opts.BatchSize
+}
+
+// remainingMicro returns how many micro-batches the run may still take:
+// unlimited (-1) with MaxSteps, else what is left of the epochs.
+func (s *session) remainingMicro() int {
+	if s.opts.MaxSteps > 0 {
+		return -1
+	}
+	nb := s.batchesPerEpoch()
+	return s.opts.Epochs*nb - (s.cur.Epoch*nb + s.cur.Batch)
+}
+
+// next returns the example indices of the micro-batch at the cursor and
+// advances it.
+func (s *session) next() []int {
+	n := len(s.train.examples)
+	if s.perm == nil {
+		s.perm = rand.New(rand.NewPCG(s.opts.Seed, uint64(s.cur.Epoch)+1)).Perm(n)
+	}
+	bs := s.opts.BatchSize
+	idx := s.perm[s.cur.Batch*bs : min((s.cur.Batch+1)*bs, n)]
+	s.cur.Batch++
+	if s.cur.Batch >= s.batchesPerEpoch() {
+		s.cur = cursor{Epoch: s.cur.Epoch + 1}
+		s.perm = nil
+	}
+	return idx
+}
+
+// loop trains from the current step to the last, evaluating and saving
+// checkpoints on the way. It returns an *InterruptedError when ctx ends.
+func (s *session) loop(ctx context.Context, bar *progress) error {
+	for step := s.opt.Steps(); step < s.total; step++ {
+		if err := ctx.Err(); err != nil {
+			dir, cerr := s.saveCheckpoint()
+			if cerr != nil {
+				return errors.Join(fmt.Errorf("%w after step %d: %w", ErrInterrupted, step, err), cerr)
+			}
+			return &InterruptedError{Step: step, Checkpoint: dir, Cause: err}
+		}
+		start := time.Now()
+		tokens := 0
+		micro := s.opts.GradAccum
+		if r := s.remainingMicro(); r >= 0 {
+			micro = min(micro, r)
+		}
+		for range micro {
+			idx := s.next()
+			in, toks, _ := s.train.batch(idx)
+			tokens += toks
+			if err := s.st.accumulate(in); err != nil {
+				s.st.reset()
+				return fmt.Errorf("train step %d, batch starting at %s: %w", step+1, s.train.examples[idx[0]].source, err)
+			}
+		}
+		lr := s.sched.LR(step)
+		stats, err := s.st.finish(lr)
+		if errors.Is(err, errNonFinite) {
+			last := s.lastCheckpoint
+			if last == "" {
+				last = "none saved"
+			}
+			return fmt.Errorf("train step %d: %w (%g); last good checkpoint: %s", step+1, ErrNonFiniteLoss, stats.Loss, last)
+		}
+		if err != nil {
+			return fmt.Errorf("train step %d: %w", step+1, err)
+		}
+		s.hist.Losses = append(s.hist.Losses, stats.Loss)
+		s.hist.LRs = append(s.hist.LRs, lr)
+		s.hist.Tokens += int64(tokens)
+		bar.update(step+1, stats.Loss, lr, tokens)
+		if s.opts.OnStep != nil {
+			s.opts.OnStep(StepInfo{Step: step + 1, TotalSteps: s.total, Loss: stats.Loss, LR: lr, GradNorm: stats.GradNorm, Tokens: tokens})
+		}
+		s.opts.Logger.Debug("train step", "step", step+1, "loss", stats.Loss, "lr", lr, "tokens", tokens, "elapsed", time.Since(start))
+		done := step+1 == s.total
+		if s.eval != nil && ((s.opts.EvalEvery > 0 && (step+1)%s.opts.EvalEvery == 0) || done) {
+			m, err := evaluate(ctx, s.b, s.base, s.eval, s.opts.BatchSize)
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("after train step %d: %w", step+1, err)
+			}
+			if err == nil {
+				s.hist.Evals = append(s.hist.Evals, EvalPoint{Step: step + 1, Metrics: m})
+				s.opts.Logger.Info("eval", "step", step+1, "loss", m.Loss, "accuracy", m.Accuracy, "examples", m.Examples)
+			}
+		}
+		if s.opts.CheckpointEvery > 0 && (step+1)%s.opts.CheckpointEvery == 0 && !done {
+			if _, err := s.saveCheckpoint(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
