@@ -41,6 +41,10 @@ type gemm struct {
 // run computes the product, in parallel over b's workers when parallel is
 // set and the product is large enough.
 func (g *gemm) run(be *Backend, parallel bool) {
+	if g.canStream() {
+		g.stream(be, parallel)
+		return
+	}
 	alpha := g.alpha
 	if alpha == 0 {
 		alpha = 1

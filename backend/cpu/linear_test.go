@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -52,41 +53,60 @@ func TestLinearHandComputed(t *testing.T) {
 	assert.ErrorContains(t, err, "linear: scale_index[1] = 2 out of range [-1, 2)")
 }
 
-// TestLinearAgainstReference checks the fused epilogue on a product large
-// enough to span several K blocks and parallel tiles: bias and scales must
-// be applied exactly once per element.
+// TestLinearAgainstReference checks the fused InScale and epilogue on
+// products that stream (few rows) and that span several K blocks and
+// parallel tiles: bias and scales must apply exactly once per element.
 func TestLinearAgainstReference(t *testing.T) {
 	b := open(t)
-	const rows, in, out, stacks = 70, 300, 130, 3
-	xv, wv := random(3, rows*in), random(4, out*in)
-	bias, inS, outS := random(5, out), random(6, stacks*in), random(7, stacks*out)
-	index := make([]int32, rows)
-	for r := range index {
-		index[r] = int32(r%(stacks+1)) - 1
-	}
-	got := must(t)(b.Linear(f32s(t, b, xv, 2, rows/2, in), f32s(t, b, wv, out, in), backend.LinearOptions{
-		Bias:       f32s(t, b, bias, out),
-		InScale:    f32s(t, b, inS, stacks, in),
-		OutScale:   f32s(t, b, outS, stacks, out),
-		ScaleIndex: i32s(t, b, index, rows),
-	}))
-	y := values(t, b, got, 2, rows/2, out)
-	for r := range rows {
-		a := int(index[r])
-		for j := range out {
-			var s float64
-			for k := range in {
-				xk := float64(xv[r*in+k])
-				if a >= 0 {
-					xk *= float64(inS[a*in+k])
+	const in, out, stacks = 300, 130, 3
+	for _, tc := range []struct {
+		rows        int
+		fanInFanOut bool
+		dtype       backend.DType
+	}{{70, false, backend.F32}, {70, true, backend.BF16}, {3, false, backend.F16}, {3, true, backend.F32}} {
+		t.Run(fmt.Sprintf("rows%d_conv1d%v_%v", tc.rows, tc.fanInFanOut, tc.dtype), func(t *testing.T) {
+			rows := tc.rows
+			xv := random(3, rows*in)
+			wShape := []int{out, in}
+			if tc.fanInFanOut {
+				wShape = []int{in, out}
+			}
+			w, wv := upload(t, b, tc.dtype, random(4, out*in), wShape...)
+			weight := func(j, k int) float64 { return float64(wv[j*in+k]) }
+			if tc.fanInFanOut {
+				weight = func(j, k int) float64 { return float64(wv[k*out+j]) }
+			}
+			bias, inS, outS := random(5, out), random(6, stacks*in), random(7, stacks*out)
+			index := make([]int32, rows)
+			for r := range index {
+				index[r] = int32(r%(stacks+1)) - 1
+			}
+			got := must(t)(b.Linear(f32s(t, b, xv, 1, rows, in), w, backend.LinearOptions{
+				FanInFanOut: tc.fanInFanOut,
+				Bias:        f32s(t, b, bias, out),
+				InScale:     f32s(t, b, inS, stacks, in),
+				OutScale:    f32s(t, b, outS, stacks, out),
+				ScaleIndex:  i32s(t, b, index, rows),
+			}))
+			y := values(t, b, got, 1, rows, out)
+			for r := range rows {
+				a := int(index[r])
+				for j := range out {
+					var s float64
+					for k := range in {
+						xk := float64(xv[r*in+k])
+						if a >= 0 {
+							xk *= float64(inS[a*in+k])
+						}
+						s += xk * weight(j, k)
+					}
+					s += float64(bias[j])
+					if a >= 0 {
+						s *= float64(outS[a*out+j])
+					}
+					require.InDelta(t, s, y[r*out+j], 1e-4, "row %d col %d", r, j)
 				}
-				s += xk * float64(wv[j*in+k])
 			}
-			s += float64(bias[j])
-			if a >= 0 {
-				s *= float64(outS[a*out+j])
-			}
-			require.InDelta(t, s, y[r*out+j], 1e-4, "row %d col %d", r, j)
-		}
+		})
 	}
 }

@@ -65,6 +65,11 @@ func TestMatMulAgainstReference(t *testing.T) {
 		dtype          backend.DType
 	}{
 		{1, 1, 1, 1, false, false, false, backend.F32},
+		// Up to four rows stream B instead of packing it.
+		{1, 1, 300, 520, false, false, false, backend.F32},
+		{1, 4, 130, 70, true, true, false, backend.F32},
+		{2, 2, 70, 33, false, true, true, backend.F16},
+		{3, 1, 65, 9, true, false, false, backend.BF16},
 		{1, 3, 5, 7, false, false, false, backend.F32},
 		{1, 67, 2053, 300, false, false, false, backend.F32},
 		{1, 130, 70, 513, true, false, false, backend.F32},
