@@ -85,6 +85,32 @@ func memoryCases() []opCase {
 			}, want), nil
 		}})
 	}
+	cs = append(cs,
+		opCase{op: "View", shape: "[3 7]→[21] sees a later write to its source", build: func(g *gen) (*spec, error) {
+			x, xr := g.normal(0, 1, 3, 7)
+			src, sr := g.normal(0, 1, 1, 7)
+			want, err := ref.NarrowAssign(xr, 0, 1, sr)
+			want.Shape = []int{21}
+			return g.done(func(b backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				v, err := b.View(in[x], 21)
+				if err != nil {
+					return nil, err
+				}
+				return []backend.Tensor{v}, b.NarrowAssign(in[x], 0, 1, in[src])
+			}, want), err
+		}},
+		opCase{op: "Copy", shape: "[33 7] unchanged by a later write to its source", build: func(g *gen) (*spec, error) {
+			x, xr := g.normal(0, 1, 33, 7)
+			src, _ := g.normal(0, 1, 33, 7)
+			return g.done(func(b backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				c, err := b.Copy(in[x])
+				if err != nil {
+					return nil, err
+				}
+				return []backend.Tensor{c}, b.NarrowAssign(in[x], 0, 0, in[src])
+			}, xr), nil
+		}},
+	)
 	for _, v := range []struct {
 		dtype backend.DType
 		shape []int
