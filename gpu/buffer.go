@@ -29,12 +29,21 @@ type pool struct {
 	d       *Device
 	free    map[uint64][]*Buffer
 	pending []*Buffer
-	live    int // buffers created and not destroyed
+	all     map[*Buffer]struct{} // every buffer created and not destroyed
+	idle    uint64               // bytes held in the free lists
 }
+
+// maxMapPolls bounds the device polls Read waits for a mapping.
+const maxMapPolls = 1000
+
+// maxIdleBytes bounds the memory the pool keeps for reuse; buffers freed
+// beyond it are destroyed.
+const maxIdleBytes = 1 << 30
 
 func (p *pool) init(d *Device) {
 	p.d = d
 	p.free = map[uint64][]*Buffer{}
+	p.all = map[*Buffer]struct{}{}
 }
 
 // bucket rounds n up to the next of 2^k, 1.25·2^k, 1.5·2^k, 1.75·2^k (at
@@ -68,6 +77,7 @@ func (d *Device) Alloc(size uint64) (*Buffer, error) {
 	if list := d.pool.free[cap]; len(list) > 0 {
 		b := list[len(list)-1]
 		d.pool.free[cap] = list[:len(list)-1]
+		d.pool.idle -= b.size
 		return b, nil
 	}
 	b, err := d.createBuffer(cap)
@@ -95,8 +105,9 @@ func (d *Device) createBuffer(size uint64) (*Buffer, error) {
 		}
 		return nil, fmt.Errorf("gpu: allocating %d bytes: %w", size, err)
 	}
-	d.pool.live++
-	return &Buffer{raw: raw, size: size}, nil
+	b := &Buffer{raw: raw, size: size}
+	d.pool.all[b] = struct{}{}
+	return b, nil
 }
 
 // Free returns b to the pool once the work recorded so far is submitted.
@@ -106,10 +117,16 @@ func (d *Device) Free(b *Buffer) {
 	}
 }
 
-// recycle moves buffers freed before a submission into the free lists.
+// recycle moves buffers freed before a submission into the free lists, or
+// destroys them when the lists already hold maxIdleBytes.
 func (p *pool) recycle() {
 	for _, b := range p.pending {
+		if p.idle+b.size > maxIdleBytes {
+			p.destroy(b)
+			continue
+		}
 		p.free[b.size] = append(p.free[b.size], b)
+		p.idle += b.size
 	}
 	p.pending = p.pending[:0]
 }
@@ -118,17 +135,27 @@ func (p *pool) recycle() {
 func (p *pool) drain() {
 	for k, list := range p.free {
 		for _, b := range list {
-			b.raw.Destroy()
-			b.raw.Release()
-			p.live--
+			p.destroy(b)
 		}
 		delete(p.free, k)
 	}
+	p.idle = 0
 }
 
+func (p *pool) destroy(b *Buffer) {
+	b.raw.Destroy()
+	b.raw.Release()
+	delete(p.all, b)
+}
+
+// release destroys every buffer the pool created, freed or not.
 func (p *pool) release() {
-	p.recycle()
-	p.drain()
+	for b := range p.all {
+		p.destroy(b)
+	}
+	clear(p.free)
+	p.pending = p.pending[:0]
+	p.idle = 0
 }
 
 // Write queues a copy of data into b at offset. len(data) and offset must be
@@ -214,7 +241,12 @@ func (d *Device) Read(b *Buffer, offset, size uint64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gpu: mapping staging buffer: %w", err)
 	}
-	for !done {
+	// Poll(wait) returns once the queue is idle, by when the map callback
+	// has run; the bound guards against a driver that never calls back.
+	for polls := 0; !done; polls++ {
+		if polls == maxMapPolls {
+			return nil, fmt.Errorf("gpu: staging buffer not mapped after %d polls", polls)
+		}
 		d.raw.Poll(true, nil)
 		if err := d.lostErr(); err != nil {
 			return nil, err

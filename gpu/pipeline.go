@@ -64,20 +64,40 @@ func (c *pipelineCache) release() {
 var bindingDecl = regexp.MustCompile(`@binding\((\d+)\)\s*var<\s*(uniform|storage)\s*(?:,\s*(read_write|read)\s*)?>`)
 
 // parseBindings maps each @binding(N) declared in src to its access mode.
-func parseBindings(src string) map[int]Access {
+// A file may declare one binding several times (entry points of one file
+// may view a buffer with different types) but always with the same access
+// mode, since the layout is built per binding number.
+func parseBindings(src string) (map[int]Access, error) {
 	out := map[int]Access{}
 	for _, m := range bindingDecl.FindAllStringSubmatch(src, -1) {
-		n, _ := strconv.Atoi(m[1])
+		n, err := strconv.Atoi(m[1])
+		if err != nil {
+			return nil, fmt.Errorf("binding number %q: %w", m[1], err)
+		}
+		acc := ReadOnly
 		switch {
 		case m[2] == "uniform":
-			out[n] = Uniform
+			acc = Uniform
 		case m[3] == "read_write":
-			out[n] = ReadWrite
-		default:
-			out[n] = ReadOnly
+			acc = ReadWrite
 		}
+		if prev, ok := out[n]; ok && prev != acc {
+			return nil, fmt.Errorf("@binding(%d) is declared both %s and %s", n, prev, acc)
+		}
+		out[n] = acc
 	}
-	return out
+	return out, nil
+}
+
+// String returns the WGSL spelling of the access mode.
+func (a Access) String() string {
+	switch a {
+	case Uniform:
+		return "var<uniform>"
+	case ReadOnly:
+		return "var<storage, read>"
+	}
+	return "var<storage, read_write>"
 }
 
 // Pipeline returns the cached pipeline of entry in file, compiling the WGSL
@@ -98,6 +118,10 @@ func (d *Device) Pipeline(file, entry string, source func() (string, error), has
 		if err != nil {
 			return nil, fmt.Errorf("gpu: %s: %w", name, err)
 		}
+		decls, err := parseBindings(code)
+		if err != nil {
+			return nil, fmt.Errorf("gpu: %s: %w", file, err)
+		}
 		var cerr error
 		err = scoped(d.raw, "gpu: compiling "+file, func() {
 			mod, cerr = d.raw.CreateShaderModule(&wgpu.ShaderModuleDescriptor{
@@ -112,7 +136,7 @@ func (d *Device) Pipeline(file, entry string, source func() (string, error), has
 			return nil, fmt.Errorf("gpu: compiling %s: %w", file, err)
 		}
 		d.pipelines.modules[file] = mod
-		d.pipelines.decls[file] = parseBindings(code)
+		d.pipelines.decls[file] = decls
 	}
 	decls := d.pipelines.decls[file]
 	p := &Pipeline{name: name, hasParams: hasParams}
