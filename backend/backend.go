@@ -15,8 +15,8 @@
 //     it works in place. Free returns its storage to the device's pool.
 //   - A malformed call (shape mismatch, wrong dtype, tensor of another
 //     device, over a device limit) returns an error and never panics. The
-//     shape rules live in shapes.go so that all backends report the same
-//     errors.
+//     shape and dtype rules live in checked*.go (Checked wraps every backend
+//     Open returns), so that all backends report the same errors.
 //   - Work may be queued: errors the device reports asynchronously surface
 //     from the next call, from Sync or from a download.
 package backend
