@@ -158,7 +158,7 @@ func adamWCases() []opCase {
 		if !(dyadic(h.lr) && dyadic(h.beta1) && dyadic(h.beta2) && dyadic(h.eps) && dyadic(h.wd)) {
 			k = int(math.Round(1 / (1 - h.beta2)))
 		}
-		name := fmt.Sprintf("%v lr %g betas (%g, %g) eps %g wd %g step %d", v.shape, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.step)
+		name := fmt.Sprintf("%v lr %g β (%g, %g) eps %.3g wd %g step %d", v.shape, h.lr, h.beta1, h.beta2, h.eps, h.wd, h.step)
 		if v.tiny {
 			name += " tiny grads"
 		}

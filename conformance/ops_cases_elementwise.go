@@ -16,13 +16,14 @@ func elementwiseCases() []opCase {
 	var cs []opCase
 	type binop struct {
 		name string
+		sym  string
 		call func(b backend.Backend, x, y backend.Tensor) (backend.Tensor, error)
 		ref  func(x, y ref.T) (ref.T, error)
 	}
 	for _, op := range []binop{
-		{"Add", backend.Backend.Add, ref.Add},
-		{"Sub", backend.Backend.Sub, ref.Sub},
-		{"Mul", backend.Backend.Mul, ref.Mul},
+		{"Add", "+", backend.Backend.Add, ref.Add},
+		{"Sub", "−", backend.Backend.Sub, ref.Sub},
+		{"Mul", "⊙", backend.Backend.Mul, ref.Mul},
 	} {
 		for _, v := range []struct{ a, b []int }{
 			{[]int{1}, []int{1}},
@@ -32,7 +33,7 @@ func elementwiseCases() []opCase {
 			{[]int{2, 3, 5}, []int{3, 5}},
 			{[]int{1029, 1}, []int{1}},
 		} {
-			cs = append(cs, opCase{op: op.name, shape: shapeStr(v.a, v.b), build: func(g *gen) (*spec, error) {
+			cs = append(cs, opCase{op: op.name, shape: fmt.Sprintf("%v %s %v", v.a, op.sym, v.b), build: func(g *gen) (*spec, error) {
 				a, ar := g.normal(0, 1, v.a...)
 				b, br := g.normal(0.5, 1, v.b...)
 				want, err := op.ref(ar, br)
