@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/ia3/ia3/ia3/train"
 )
 
 // Exit codes scripts can rely on; the root command's help lists them.
@@ -48,7 +50,7 @@ func exitCode(err error) int {
 			return exitUsage
 		}
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, train.ErrInterrupted) {
 		return exitInterrupted
 	}
 	return exitFailure

@@ -25,20 +25,27 @@ func addDeviceFlag(cmd *cobra.Command, spec *string) {
 	cmd.Flags().StringVar(spec, "device", "auto", deviceHelp)
 }
 
-// openDevice opens the device named by spec, checking the spelling first so
-// that a typo is a usage error.
-func openDevice(ctx context.Context, spec string) (backend.Backend, error) {
+// checkDeviceSpec checks the spelling of a --device value, so that a typo
+// is a usage error rather than a failure to open.
+func checkDeviceSpec(spec string) error {
 	s := strings.ToLower(strings.TrimSpace(spec))
 	switch {
 	case s == "auto", s == "cpu", s == "gpu":
+		return nil
 	case strings.HasPrefix(s, "gpu:"):
-		if _, err := strconv.Atoi(s[len("gpu:"):]); err != nil {
-			return nil, usagef("--device %q: want auto, cpu, gpu or gpu:N", spec)
+		if n, err := strconv.Atoi(s[len("gpu:"):]); err == nil && n >= 0 {
+			return nil
 		}
-	default:
-		return nil, usagef("--device %q: want auto, cpu, gpu or gpu:N", spec)
 	}
-	b, err := backend.Open(ctx, s)
+	return usagef("--device %q: want auto, cpu, gpu or gpu:N", spec)
+}
+
+// openDevice opens the device named by spec.
+func openDevice(ctx context.Context, spec string) (backend.Backend, error) {
+	if err := checkDeviceSpec(spec); err != nil {
+		return nil, err
+	}
+	b, err := backend.Open(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("open device %s: %w", spec, err)
 	}

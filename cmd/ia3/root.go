@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ia3/ia3/ia3/train"
 )
 
 // rootLong is the root help: what the tool does, where to start, and the
@@ -83,8 +86,11 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		msg := "ia3: " + oneLine(err)
-		if exitCode(err) == exitUsage {
+		switch code := exitCode(err); {
+		case code == exitUsage:
 			msg += " (see 'ia3 --help' or 'ia3 COMMAND --help')"
+		case code == exitInterrupted && !errors.Is(err, train.ErrInterrupted):
+			msg = "ia3: interrupted: " + oneLine(err)
 		}
 		fmt.Fprintln(stderr, msg)
 	}

@@ -1,17 +1,195 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/ia3/train"
 )
 
-func newTrainCmd(a *app) *cobra.Command {
-	return &cobra.Command{Use: "train", Short: "Train an IA3 adapter", Long: "Train.", Example: "  ia3 train",
-		RunE: func(*cobra.Command, []string) error { return errors.New("not yet") }}
+// trainFlags are the flags of `ia3 train`.
+type trainFlags struct {
+	model, data, evalData, out, device, schedule, resume string
+	lr, clip, weightDecay, warmupRatio, evalFraction     float64
+	epochs, steps, batch, maxLen, gradAccum, warmup      int
+	saveEvery, evalEvery                                 int
+	seed                                                 uint64
+	asJSON, noPlot                                       bool
+	adapter                                              adapterFlags
 }
 
-func newEvalCmd(a *app) *cobra.Command {
-	return &cobra.Command{Use: "eval", Short: "Evaluate", Long: "Eval.", Example: "  ia3 eval",
-		RunE: func(*cobra.Command, []string) error { return errors.New("not yet") }}
+func newTrainCmd(a *app) *cobra.Command {
+	var f trainFlags
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train an IA3 adapter (with no flags: the built-in demo)",
+		Long: `Train an (IA)³ adapter on a JSONL file and save it in PEFT's layout
+(adapter_config.json + adapter_model.safetensors) in --out, with a loss curve
+(loss.png) and, with --save-every, checkpoints to resume from.
+
+Data, one JSON object per line: {"text": ...} or {"prompt": ...,
+"completion": ...} (loss on the completion only) for causal language models,
+{"input": ..., "target": ...} for T5, {"text": ..., "label": ...} for
+classification. The model directory needs tokenizer.json.
+
+Without --model and --data, ia3 train runs the built-in demo: a small model
+and data set embedded in the binary, to see training work end to end.
+
+Ctrl-C saves a checkpoint and exits with code 130; --resume DIR (or
+--resume latest) continues the same run from it.`,
+		Example: `  ia3 train --steps 50 --out demo-adapter
+  ia3 train --model ./gpt2 --data train.jsonl --eval-data eval.jsonl --out my-adapter \
+      --epochs 3 --lr 3e-3 --schedule cosine --warmup 20 --batch-size 8 --device gpu
+  ia3 train --model ./llama --data train.jsonl --target-modules k_proj,v_proj,down_proj \
+      --feedforward-modules down_proj --steps 500 --save-every 100 --out ad
+  ia3 train --model ./llama --data train.jsonl --steps 500 --out ad --resume latest`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runTrain(cmd, a, &f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json)")
+	fl.StringVar(&f.data, "data", "", "training data, JSONL")
+	fl.StringVar(&f.evalData, "eval-data", "", "held-out data, JSONL, evaluated after training (and every --eval-every steps)")
+	fl.Float64Var(&f.evalFraction, "eval-fraction", 0, "hold out this fraction of --data for evaluation instead of --eval-data")
+	fl.IntVar(&f.evalEvery, "eval-every", 0, "evaluate every N steps (0: after the last step only)")
+	fl.StringVar(&f.out, "out", "", "directory for the adapter, loss.png and checkpoints")
+	fl.Float64Var(&f.lr, "lr", 3e-3, "peak learning rate")
+	fl.StringVar(&f.schedule, "schedule", train.ScheduleConstant, "learning-rate schedule: "+strings.Join(train.Schedules(), ", "))
+	fl.IntVar(&f.warmup, "warmup", 0, "warmup steps")
+	fl.Float64Var(&f.warmupRatio, "warmup-ratio", 0, "warmup as a fraction of the steps (when --warmup is 0)")
+	fl.IntVar(&f.epochs, "epochs", 1, "passes over the data (unless --steps is set)")
+	fl.IntVar(&f.steps, "steps", 0, "optimiser steps (overrides --epochs)")
+	fl.IntVar(&f.batch, "batch-size", 8, "examples per micro-batch")
+	fl.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimiser step")
+	fl.IntVar(&f.maxLen, "max-len", 512, "truncate examples to this many tokens")
+	fl.Float64Var(&f.clip, "clip", 0, "clip gradients to this global norm (0: off)")
+	fl.Float64Var(&f.weightDecay, "weight-decay", 0, "AdamW decoupled weight decay")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of the data order and eval split")
+	fl.IntVar(&f.saveEvery, "save-every", 0, "save a checkpoint every N steps (0: only when interrupted)")
+	fl.StringVar(&f.resume, "resume", "", `checkpoint directory to continue from, or "latest" (the newest under --out)`)
+	fl.BoolVar(&f.noPlot, "no-plot", false, "do not write loss.png")
+	fl.BoolVar(&f.asJSON, "json", false, "print the run's result as JSON")
+	f.adapter.add(cmd)
+	addDeviceFlag(cmd, &f.device)
+	return cmd
+}
+
+func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
+	if (f.model == "") != (f.data == "") {
+		return usagef("give both --model and --data, or neither for the built-in demo")
+	}
+	if f.steps < 0 || f.epochs <= 0 || f.batch <= 0 || f.gradAccum <= 0 || f.maxLen < 2 || f.lr <= 0 {
+		return usagef("--steps must not be negative, --epochs, --batch-size, --grad-accum and --lr must be positive, --max-len at least 2")
+	}
+	if err := checkDeviceSpec(f.device); err != nil {
+		return err
+	}
+	opts, err := f.options(cmd, a)
+	if err != nil {
+		return err
+	}
+	if f.model == "" {
+		return runDemo(cmd, a, f, opts)
+	}
+	for _, p := range [][2]string{{filepath.Join(f.model, "config.json"), "model config"},
+		{f.data, "training data"}, {f.evalData, "eval data"}} {
+		if p[0] != "" {
+			if err := mustExist(p[0], p[1]); err != nil {
+				return err
+			}
+		}
+	}
+	if opts.Adapter, err = f.adapter.build(cmd, ""); err != nil {
+		return err
+	}
+	res, err := train.Run(cmd.Context(), opts)
+	if err != nil {
+		return err
+	}
+	return writeTrainResult(a, f.asJSON, res)
+}
+
+// options maps the flags onto train.Options (the demo fills in the model
+// and data itself).
+func (f *trainFlags) options(cmd *cobra.Command, a *app) (train.Options, error) {
+	if f.out == "" {
+		return train.Options{}, usagef("%s needs --out: the directory the adapter is saved to", cmd.CommandPath())
+	}
+	o := train.DefaultOptions()
+	o.ModelDir, o.TrainFile, o.EvalFile, o.OutDir = f.model, f.data, f.evalData, f.out
+	o.EvalFraction, o.EvalEvery = f.evalFraction, f.evalEvery
+	o.Device = f.device
+	o.Epochs, o.MaxSteps, o.BatchSize, o.GradAccum, o.MaxLength = f.epochs, f.steps, f.batch, f.gradAccum, f.maxLen
+	o.LR, o.Schedule, o.WarmupSteps, o.WarmupRatio = f.lr, f.schedule, f.warmup, f.warmupRatio
+	o.Optim.WeightDecay = f.weightDecay
+	o.MaxGradNorm, o.Seed = f.clip, f.seed
+	o.CheckpointEvery, o.NoPlot = f.saveEvery, f.noPlot
+	if f.resume != "" {
+		dir := f.resume
+		if f.resume == "latest" {
+			var err error
+			if dir, err = train.LatestCheckpoint(f.out); err != nil {
+				return o, err
+			}
+		} else if err := mustExist(dir, "checkpoint"); err != nil {
+			return o, err
+		}
+		o.ResumeFrom = dir
+	}
+	o.OnStep = stepPrinter(a.stderr)
+	return o, nil
+}
+
+// stepPrinter returns an OnStep callback printing about 20 progress lines
+// per run (every step for short runs) to w.
+func stepPrinter(w io.Writer) func(train.StepInfo) {
+	return func(s train.StepInfo) {
+		every := max(1, s.TotalSteps/20)
+		if s.Step%every != 0 && s.Step != s.TotalSteps && s.Step != 1 {
+			return
+		}
+		line := fmt.Sprintf("step %d/%d  loss %.4f  lr %.3g", s.Step, s.TotalSteps, s.Loss, s.LR)
+		if !math.IsNaN(s.GradNorm) {
+			line += fmt.Sprintf("  grad-norm %.3g", s.GradNorm)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// writeTrainResult prints the run's summary, or its JSON.
+func writeTrainResult(a *app, asJSON bool, r *train.Result) error {
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	fmt.Fprintln(a.stdout, ia3.TrainableParametersLine(r.TrainableParams, r.AllParams))
+	last := math.NaN()
+	if len(r.Losses) > 0 {
+		last = r.Losses[len(r.Losses)-1]
+	}
+	fmt.Fprintf(a.stdout, "trained %d steps on %s (%d examples, %d tokens) in %s: final loss %.4f\n",
+		r.Steps, r.Device, r.TrainExamples, r.Tokens, r.Duration.Round(1e6), last)
+	if n := len(r.Evals); n > 0 {
+		e := r.Evals[n-1]
+		line := fmt.Sprintf("eval loss %.4f on %d examples", e.Loss, e.Examples)
+		if e.HasAccuracy {
+			line += fmt.Sprintf(", accuracy %.4f", e.Accuracy)
+		}
+		fmt.Fprintln(a.stdout, line)
+	}
+	fmt.Fprintf(a.stdout, "adapter saved to %s\n", r.AdapterDir)
+	if r.PlotFile != "" {
+		fmt.Fprintf(a.stdout, "loss curve: %s\n", r.PlotFile)
+	}
+	return nil
 }
