@@ -6,10 +6,7 @@ import (
 	"testing"
 
 	"github.com/ia3/ia3/backend"
-	_ "github.com/ia3/ia3/backend/all"
-	// backend/all does not register webgpu yet; importing it here too is
-	// harmless once it does.
-	_ "github.com/ia3/ia3/backend/webgpu"
+	_ "github.com/ia3/ia3/backend/all" // registers the cpu and webgpu providers
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
