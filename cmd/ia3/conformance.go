@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -44,6 +45,9 @@ The exit code is 1 when any row fails.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if f.ops == (f.fixtures != "") {
 				return usagef("choose one of --ops or --fixtures DIR")
+			}
+			if _, err := regexp.Compile(f.filter); err != nil {
+				return usagef("--filter %q: %v", f.filter, err)
 			}
 			var devices []string
 			if d := strings.ToLower(strings.TrimSpace(f.device)); d != "all" {

@@ -3,8 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
-	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -78,28 +77,40 @@ func writeDevicesTable(a *app, ds []backend.DeviceInfo) error {
 	return w.Flush()
 }
 
-// limitsText renders the limits as "name=value" pairs (sizes in MiB where
-// they are byte counts), or the worker count for the CPU.
+// keyLimits are the limits the table shows, with short labels: they bound
+// the largest tensor and the matrix kernels' tiles. --json lists them all.
+var keyLimits = []struct{ key, label string }{
+	{"maxStorageBufferBindingSize", "max-tensor"},
+	{"maxBufferSize", "max-buffer"},
+	{"maxComputeWorkgroupStorageSize", "wg-memory"},
+	{"maxComputeInvocationsPerWorkgroup", "wg-threads"},
+}
+
+// limitsText renders the key limits (byte counts in KiB or MiB), or the
+// worker count for the CPU.
 func limitsText(d backend.DeviceInfo) string {
-	if len(d.Limits) == 0 {
-		if d.Parallelism > 0 {
-			return fmt.Sprintf("workers=%d", d.Parallelism)
+	var parts []string
+	for _, k := range keyLimits {
+		v, ok := d.Limits[k.key]
+		if !ok {
+			continue
 		}
+		switch {
+		case k.label == "wg-threads":
+			parts = append(parts, fmt.Sprintf("%s=%d", k.label, v))
+		case v >= 1<<20:
+			parts = append(parts, fmt.Sprintf("%s=%dMiB", k.label, v>>20))
+		default:
+			parts = append(parts, fmt.Sprintf("%s=%dKiB", k.label, v>>10))
+		}
+	}
+	if d.Parallelism > 0 {
+		parts = append(parts, fmt.Sprintf("workers=%d", d.Parallelism))
+	}
+	if len(parts) == 0 {
 		return "-"
 	}
-	s := ""
-	for _, k := range slices.Sorted(maps.Keys(d.Limits)) {
-		if s != "" {
-			s += " "
-		}
-		v := d.Limits[k]
-		if v >= 1<<20 && v%(1<<20) == 0 {
-			s += fmt.Sprintf("%s=%dMiB", k, v>>20)
-		} else {
-			s += fmt.Sprintf("%s=%d", k, v)
-		}
-	}
-	return s
+	return strings.Join(parts, " ")
 }
 
 func orDash(s string) string {
