@@ -19,6 +19,7 @@ type Backend struct {
 	dev    *gpu.Device
 	info   backend.DeviceInfo
 	closed bool
+	checks deviceChecks
 	// placeholders are small buffers bound in place of absent optional
 	// inputs whose flags tell the kernel not to read them.
 	placeholders []*tensor

@@ -35,7 +35,7 @@ func (b *Backend) Sync() error {
 	if err := b.dev.Sync(); err != nil {
 		return fmt.Errorf("webgpu: %s: %w", b.info.Spec, err)
 	}
-	return nil
+	return b.checkDevice()
 }
 
 // Zeros allocates an F32 tensor of zeros.
@@ -100,6 +100,9 @@ func (b *Backend) download(op string, t *tensor) ([]byte, error) {
 	raw, err := b.dev.Read(t.buf, 0, t.bytes())
 	if err != nil {
 		return nil, fmt.Errorf("webgpu: %s %s %v: %w", op, t.dtype, t.shape, err)
+	}
+	if err := b.checkDevice(); err != nil {
+		return nil, err
 	}
 	return raw, nil
 }
