@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/ia3/ia3/backend"
 )
@@ -119,7 +120,9 @@ func RunFixtures(ctx context.Context, dir string, devices []string, opts Fixture
 				err = fmt.Errorf("conformance: scratch directory: %w", err)
 				break
 			}
+			start := time.Now()
 			r.run()
+			log.Info("fixture case done", "case", rep.Cases[i].Name, "device", info.Spec, "elapsed", time.Since(start).Round(time.Millisecond))
 		}
 		if cerr := b.Close(); cerr != nil {
 			log.Warn("closing device", "device", spec, "err", cerr)

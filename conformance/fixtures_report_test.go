@@ -27,7 +27,7 @@ func sampleFixtureReport() *FixtureReport {
 			{Case: "gpt2", Check: "logits_a", Device: "cpu", API: "Go", MaxErr: 2.4e-6, Tol: 4.4e-4, Pass: true},
 			{Case: "gpt2", Check: "refuses unload", Device: "cpu", API: "Go", Pass: true, Err: "unload: head has no weight"},
 			{Case: "odd", Check: "load base model", Device: "gpu:0", API: "Vulkan", MaxErr: math.Inf(1),
-				Err: "architecture not supported: model_type \"mamba\"\nsupported: gpt2, ..."},
+				Err: "base model config: model_type \"mamba\" is not supported\nsupported: gpt2, ..."},
 		},
 	}
 }
@@ -45,7 +45,7 @@ func TestFixtureReportWriteTable(t *testing.T) {
 	assert.Contains(t, lines[1], "4.40e-04")
 	assert.True(t, strings.HasSuffix(lines[1], "ok"))
 	assert.True(t, strings.HasSuffix(lines[2], "ok"), "a refusal PEFT makes too passes: %q", lines[2])
-	assert.True(t, strings.HasSuffix(lines[3], `FAIL: architecture not supported: model_type "mamba"`), "first line only: %q", lines[3])
+	assert.True(t, strings.HasSuffix(lines[3], `FAIL: base model config: model_type "mamba" is not supported`), "first line only: %q", lines[3])
 	assert.Equal(t, "cpu (Go, Go): 2 passed, 0 failed", lines[4])
 	assert.Equal(t, "gpu:0 (lavapipe, Vulkan): 0 passed, 1 failed", lines[5])
 }

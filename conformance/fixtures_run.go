@@ -41,7 +41,7 @@ func (r *caseRun) run() {
 	r.checked = map[string]bool{}
 	mc, err := model.LoadConfig(r.c.path("base"))
 	if err != nil {
-		r.row("load base model", 0, 0, fmt.Errorf("architecture not supported: %w", err))
+		r.row("load base model", 0, 0, fmt.Errorf("base model config: %w", err))
 		return
 	}
 	steps := []struct {
@@ -63,6 +63,10 @@ func (r *caseRun) run() {
 		r.guard(s.name, func() { s.fn(mc) })
 	}
 	r.reportUnchecked()
+	// A GPU may report an error only when its queue is next submitted.
+	if err := r.b.Sync(); err != nil {
+		r.row("device errors", 0, 0, fmt.Errorf("sync after the case: %w", err))
+	}
 }
 
 // guard runs fn, turning a panic into a failing row named check, so that
