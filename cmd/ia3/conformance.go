@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -63,7 +62,7 @@ The exit code is 1 when any row fails.`,
 	fl.BoolVar(&f.ops, "ops", false, "run the operation suite")
 	fl.StringVar(&f.fixtures, "fixtures", "", "run the model-level suite on the PEFT fixture cases under DIR")
 	fl.StringVar(&f.device, "device", "all", "all, or one device: cpu, gpu, gpu:N (see 'ia3 devices')")
-	fl.StringVar(&f.filter, "filter", "", "regular expression selecting operations by name (--ops)")
+	fl.StringVar(&f.filter, "filter", "", "regular expression selecting operations (--ops) or fixture cases (--fixtures) by name")
 	fl.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to this file")
 	return cmd
 }
@@ -107,13 +106,25 @@ func writeJSONFile(path string, write func(io.Writer) error) error {
 	return nil
 }
 
-// errFixturesUnavailable is returned until the model-level runner is part
-// of package conformance.
-var errFixturesUnavailable = errors.New("conformance --fixtures is not yet available in this build (the model-level runner has not landed); use --ops")
-
-func runFixturesConformance(_ *cobra.Command, _ *app, f *conformanceFlags, _ []string) error {
+func runFixturesConformance(cmd *cobra.Command, a *app, f *conformanceFlags, devices []string) error {
 	if err := mustExist(f.fixtures, "fixtures directory"); err != nil {
 		return err
 	}
-	return errFixturesUnavailable
+	rep, err := conformance.RunFixtures(cmd.Context(), f.fixtures, devices,
+		conformance.FixtureOptions{Filter: f.filter, Log: slog.Default()})
+	if rep != nil {
+		if werr := rep.WriteTable(a.stdout); werr != nil {
+			return werr
+		}
+		if werr := writeJSONFile(f.jsonPath, rep.WriteJSON); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("fixture suite on %s: %w", f.fixtures, err)
+	}
+	if n := rep.Failed(); n > 0 {
+		return fmt.Errorf("fixture suite on %s: %d failures", f.fixtures, n)
+	}
+	return nil
 }

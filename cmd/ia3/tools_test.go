@@ -58,3 +58,16 @@ func TestConformanceOps(t *testing.T) {
 	assert.Equal(t, exitUsage, r.code)
 	assert.Contains(t, r.stderr, `--filter "("`)
 }
+
+// TestConformanceFixtures runs the model-level suite on the GPT-2 fixture
+// case on the CPU through the CLI: every row passes and the JSON report
+// is written.
+func TestConformanceFixtures(t *testing.T) {
+	c := fixture(t, "gpt2")
+	path := filepath.Join(t.TempDir(), "fixtures.json")
+	r := run(t, "conformance", "--fixtures", filepath.Dir(c.Dir), "--filter", "^gpt2$", "--device", "cpu", "--json", path)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "logits_weighted_w")
+	assert.Contains(t, r.stdout, "0 failed")
+	assert.FileExists(t, path)
+}
