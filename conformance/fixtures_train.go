@@ -177,7 +177,7 @@ func compareLosses(got, want []float64) (float64, error) {
 			d = math.Inf(1)
 		}
 		if d > lossRelTol {
-			errs = append(errs, fmt.Errorf("step %d: loss %.7g, PEFT %.7g", i, got[i], want[i]))
+			errs = append(errs, fmt.Errorf("step %d: loss %.7g, PEFT %.7g: relative difference %.3g exceeds %.3g", i, got[i], want[i], d, lossRelTol))
 		}
 		worst = max(worst, d)
 	}
