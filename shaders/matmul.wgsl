@@ -204,3 +204,48 @@ fn matmul_small(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     }
     store_one(z, r, c, acc, srow);
 }
+
+const DOT_WG: u32 = 64u;
+var<workgroup> dot_part: array<f32, DOT_WG>;
+
+// matmul_dot gives each output a workgroup of 64 threads that stride over K
+// and add their partial sums in workgroup memory: for thin products (a few
+// rows, long K) with b contiguous along K (b transposed, as torch Linear
+// weights are), where one thread per output would leave the device idle and
+// read b with a stride. Workgroups are numbered over x and y (x folds at the
+// per-axis limit): output = wid.x + wid.y·nwg.x, in (z, r, c) order.
+@compute @workgroup_size(64)
+fn matmul_dot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let o = wid.x + wid.y * nwg.x;
+    let total = mp.m * mp.n * mp.batch;
+    // o is uniform across the workgroup, so every thread takes this branch
+    // together and the barriers below stay in uniform control flow.
+    let live = o < total;
+    let oc = min(o, max(total, 1u) - 1u);
+    let c = oc % mp.n;
+    let t = oc / mp.n;
+    let r = t % mp.m;
+    let z = t / mp.m;
+    var acc = 0.0;
+    if (live) {
+        for (var k = lid; k < mp.k; k = k + DOT_WG) {
+            acc = acc + load_a(z, r, k) * load_b(z, k, c);
+        }
+    }
+    dot_part[lid] = acc;
+    workgroupBarrier();
+    for (var h = DOT_WG / 2u; h > 0u; h = h >> 1u) {
+        if (lid < h) {
+            dot_part[lid] = dot_part[lid] + dot_part[lid + h];
+        }
+        workgroupBarrier();
+    }
+    if (live && lid == 0u) {
+        var srow = -1;
+        if ((mp.flags & MM_OUT_SCALE) != 0u) {
+            srow = scale_row(r, MM_OUT_INDEXED);
+        }
+        store_one(z, r, c, dot_part[0], srow);
+    }
+}

@@ -58,7 +58,7 @@ func TestLinearHandValues(t *testing.T) {
 func TestLinearShapes(t *testing.T) {
 	b := webgputest.Open(t)
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, tc := range []struct{ rows, in, out int }{{1, 1, 1}, {1, 64, 3}, {7, 33, 65}, {130, 17, 5}} {
+	for _, tc := range []struct{ rows, in, out int }{{1, 1, 1}, {1, 64, 3}, {7, 33, 65}, {130, 17, 5}, {1, 300, 7}, {3, 513, 2}, {40, 64, 48}} {
 		t.Run(fmt.Sprintf("%dx%d->%d", tc.rows, tc.in, tc.out), func(t *testing.T) {
 			xd, wd := randoms(r, tc.rows*tc.in), randoms(r, tc.out*tc.in)
 			y, err := b.Linear(upload(t, b, xd, tc.rows, tc.in), upload(t, b, wd, tc.out, tc.in), backend.LinearOptions{})

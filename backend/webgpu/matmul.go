@@ -64,8 +64,12 @@ func (b *Backend) runMatMul(c *matmulCall) error {
 		bufs = append(bufs, t)
 	}
 	c.p.Batch = uint32(c.batch)
+	outputs := c.batch * int(c.p.M) * int(c.p.N)
+	if useDotMatMul(int(c.p.M), int(c.p.K), c.p.SBK == 1) {
+		return b.dispatch("matmul.wgsl", "matmul_dot", &c.p, b.groups1D(outputs*dotWG, dotWG), bufs...)
+	}
 	if useSmallMatMul(int(c.p.M), int(c.p.N), int(c.p.K)) {
-		return b.dispatch("matmul.wgsl", "matmul_small", &c.p, b.groups1D(c.batch*int(c.p.M)*int(c.p.N), wg1D), bufs...)
+		return b.dispatch("matmul.wgsl", "matmul_small", &c.p, b.groups1D(outputs, wg1D), bufs...)
 	}
 	return b.dispatch("matmul.wgsl", "matmul", &c.p, [3]uint32{uint32(gx), uint32(gy), uint32(c.batch)}, bufs...)
 }
@@ -128,6 +132,17 @@ func (b *Backend) MatMul(x, y backend.Tensor, o backend.MatMulOptions) (backend.
 		return nil, fmt.Errorf("webgpu: MatMul %v × %v: %w", a.shape, w.shape, err)
 	}
 	return out, nil
+}
+
+// dotWG is the workgroup size of matmul_dot: the threads sharing one output.
+const dotWG = 64
+
+// useDotMatMul picks the workgroup-per-output kernel for a few rows against
+// a long K read contiguously from b (torch Linear weights): token-by-token
+// generation, where one thread per output would leave most of a large
+// device idle.
+func useDotMatMul(m, k int, bKContiguous bool) bool {
+	return bKContiguous && m <= 8 && k >= 256
 }
 
 // useSmallMatMul picks the one-output-per-thread kernel for products too

@@ -84,6 +84,9 @@ func TestMatMulShapes(t *testing.T) {
 		{2, 70, 33, 65, false, true, false},
 		{4, 9, 13, 5, true, false, true},
 		{2, 130, 1, 3, false, false, false},
+		// A few rows against a long K with b transposed: matmul_dot.
+		{2, 3, 300, 5, false, true, false},
+		{1, 1, 257, 9, true, true, true},
 		// Shapes of 32 rows and columns and more take the tiled kernel.
 		{1, 32, 16, 32, false, false, true},
 		{1, 70, 64, 65, false, false, true},
