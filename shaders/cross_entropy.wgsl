@@ -1,27 +1,34 @@
 // Mean cross-entropy over the rows of logits [N, V] with I32 labels [N], and
 // its gradient, in three dispatches that run back to back without a readback:
 //
-//   ce_count   scratch, labels                  (1 workgroup)
+//   ce_count   scratch, labels, flag                (1 workgroup)
 //       scratch[N] = number of rows whose label is not ignore_index
-//   ce_rows    scratch, labels, logits, dlogits (one workgroup per row)
+//   ce_rows    scratch, labels, flag, logits, dlogits (one workgroup per row)
 //       scratch[r] = logsumexp(row) - row[label], 0 for an ignored row;
 //       dlogits row = (softmax(row) - onehot(label)) / count, 0 if ignored
-//   ce_reduce  scratch, labels, logits, dlogits, loss (1 workgroup; binds all
-//              five, reads scratch and writes loss)
+//   ce_reduce  scratch, labels, flag, logits, dlogits, loss (1 workgroup)
 //       loss[0] = Σ scratch[0..N) / count, NaN when count is 0
+// (ce_rows and ce_reduce bind buffers they do not use so that every entry
+// point shares one numbering.)
 //
 // Every sum is a per-thread strided sum followed by a shared-memory tree, so
 // the loss is deterministic. The log-sum-exp subtracts the row maximum,
 // found in the same pass as the sum by merging running (maximum, Σ exp)
 // pairs (the "online softmax"), so each row is read twice. A label outside
-// [0, V) that is not ignore_index has no target logit: its row's loss is
-// NaN (so the mean is NaN) and its gradient is the softmax.
+// [0, V) that is not ignore_index has no target logit: ce_count sets its bit
+// in the backend's device error flag (reported by the next Sync or
+// download), the row's loss is NaN (so the mean is NaN) and its gradient is
+// the softmax.
 
 struct CEParams {
     n: u32,
     v: u32,
     ignore_index: i32,
     nan_bits: u32, // 0x7fc00000: a NaN the compiler cannot fold away
+    bit: u32,      // this op's bit in the device error flag
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 const CE_WG: u32 = 256u;
@@ -29,9 +36,10 @@ const CE_WG: u32 = 256u;
 @group(0) @binding(0) var<uniform> ce_p: CEParams;
 @group(0) @binding(1) var<storage, read_write> ce_scratch: array<f32>; // [N + 1]
 @group(0) @binding(2) var<storage, read> ce_labels: array<i32>;
-@group(0) @binding(3) var<storage, read> ce_logits: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ce_dlogits: array<f32>;
-@group(0) @binding(5) var<storage, read_write> ce_loss: array<f32>;      // [1]
+@group(0) @binding(3) var<storage, read_write> ce_flag: array<atomic<u32>>;
+@group(0) @binding(4) var<storage, read> ce_logits: array<f32>;
+@group(0) @binding(5) var<storage, read_write> ce_dlogits: array<f32>;
+@group(0) @binding(6) var<storage, read_write> ce_loss: array<f32>;      // [1]
 
 var<workgroup> ce_red: array<vec2<f32>, CE_WG>;
 
@@ -79,8 +87,12 @@ fn ce_sum(v: f32, lid: u32) -> f32 {
 fn ce_count(@builtin(local_invocation_index) lid: u32) {
     var c = 0.0;
     for (var i = lid; i < ce_p.n; i = i + CE_WG) {
-        if (ce_labels[i] != ce_p.ignore_index) {
+        let label = ce_labels[i];
+        if (label != ce_p.ignore_index) {
             c = c + 1.0;
+            if (label < 0 || u32(label) >= ce_p.v) {
+                atomicOr(&ce_flag[0], ce_p.bit);
+            }
         }
     }
     let total = ce_sum(c, lid);

@@ -2,14 +2,16 @@
 // element or column block (launched with groups1D; linear_index of
 // common.wgsl recovers the index).
 //
-//   gather            out F32 [N, D], table [V, D] as raw u32 words, ids I32 [N]
-//   scatter_add_rows  out F32 [rows, D], src F32 [N, D] as raw u32 words, ids I32 [N]
+//   gather            out F32 [N, D], table [V, D] as raw u32 words, ids I32 [N], flag
+//   scatter_add_rows  out F32 [rows, D], src F32 [N, D] as raw u32 words, ids I32 [N], flag
 //
 // The table is bound as u32 words whatever its dtype, so one entry point
 // serves F32 (one word per element) and F16/BF16 (two elements per word, low
 // half first), widened by load_w of common.wgsl. An id outside [0, V) never
-// reads outside the table: its output row is written as zeros. The same
-// holds for scatter_add_rows: an id outside [0, rows) adds nowhere.
+// reads outside the table: its output row is written as zeros and the
+// kernel sets its bit in the backend's device error flag, which the next
+// Sync or download reports. Likewise scatter_add_rows: an id outside
+// [0, rows) adds nowhere and sets the flag.
 //
 // WGSL has no float atomics, so scatter_add_rows gives every output element
 // exactly one owner: thread (c, blk) owns column c of the rows
@@ -24,8 +26,8 @@ struct GatherParams {
     dtype: u32, // gather: DT_F32, DT_F16 or DT_BF16 (common.wgsl)
     nids: u32,  // scatter: N
     rpb: u32,   // scatter: output rows per block
+    bit: u32,   // this op's bit in the device error flag
     pad0: u32,
-    pad1: u32,
 }
 
 const GATHER_WG: u32 = 256u;
@@ -34,6 +36,7 @@ const GATHER_WG: u32 = 256u;
 @group(0) @binding(1) var<storage, read_write> ga_out: array<f32>;
 @group(0) @binding(2) var<storage, read> ga_src: array<u32>;
 @group(0) @binding(3) var<storage, read> ga_ids: array<i32>;
+@group(0) @binding(4) var<storage, read_write> ga_flag: array<atomic<u32>>;
 
 @compute @workgroup_size(256)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>,
@@ -48,6 +51,8 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>,
     if (id >= 0 && u32(id) < ga_p.v) {
         let idx = u32(id) * d + e % d;
         y = load_w(ga_src[word_index(ga_p.dtype, idx)], ga_p.dtype, idx);
+    } else if (e % d == 0u) {
+        atomicOr(&ga_flag[0], ga_p.bit);
     }
     ga_out[e] = y;
 }
@@ -69,6 +74,9 @@ fn scatter_add_rows(@builtin(global_invocation_id) gid: vec3<u32>,
     }
     for (var i = 0u; i < ga_p.nids; i = i + 1u) {
         let id = ga_ids[i];
+        if (t == 0u && (id < 0 || u32(id) >= ga_p.v)) {
+            atomicOr(&ga_flag[0], ga_p.bit);
+        }
         if (id >= i32(lo) && id < i32(hi)) {
             let o = u32(id) * d + c;
             ga_out[o] = ga_out[o] + bitcast<f32>(ga_src[i * d + c]);

@@ -12,7 +12,7 @@
 //   layernorm_backward  out (dx), x, gamma, dy
 //   rmsnorm             out, x, w
 //   rmsnorm_backward    out (dx), x, w, dy
-// An absent gamma/beta/w is replaced by another read-only buffer and the
+// An absent gamma/beta/w is replaced by a placeholder buffer and the
 // matching flag bit is 0, so that it is never read.
 
 struct NormParams {

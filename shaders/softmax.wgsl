@@ -10,7 +10,7 @@
 //
 //   softmax           out, x, keymask, bias
 //   softmax_backward  out (dx), y, dy
-// An absent keymask or bias is replaced by another read-only buffer and its
+// An absent keymask or bias is replaced by a placeholder buffer and its
 // flag bit is 0, so that it is never read.
 
 struct SoftmaxParams {

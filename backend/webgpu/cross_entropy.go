@@ -12,7 +12,14 @@ type ceParams struct {
 	V           uint32
 	IgnoreIndex int32
 	NaNBits     uint32
+	Bit         uint32
+	Pad0        uint32
+	Pad1        uint32
+	Pad2        uint32
 }
+
+// ceLabelMsg is the message of CrossEntropy's device error flag bit.
+const ceLabelMsg = "a label is outside [0, V) and not the ignore index; the loss is NaN"
 
 // quietNaN is the bit pattern of a float32 quiet NaN.
 const quietNaN = 0x7fc00000
@@ -21,7 +28,8 @@ const quietNaN = 0x7fc00000
 // labels [N] over the rows whose label is not ignoreIndex, as a [1] tensor,
 // and its gradient (softmax − onehot)/count, zero on ignored rows. With no
 // counted row the loss is NaN and the gradient zero. A label outside
-// [0, V) that is not ignoreIndex makes the loss NaN.
+// [0, V) that is not ignoreIndex makes the loss NaN and is reported as an
+// error by the next Sync or download.
 //
 // Three dispatches and no readback: the count of counted rows, one
 // workgroup per row (log-sum-exp with the maximum subtracted, the
@@ -65,7 +73,11 @@ func (b *Backend) CrossEntropy(logits, labels backend.Tensor, ignoreIndex int32)
 // loss and grad.
 func (b *Backend) crossEntropy(logits, labels, loss, grad *tensor, ignoreIndex int32) error {
 	n, v := logits.shape[0], logits.shape[1]
-	p := ceParams{N: uint32(n), V: uint32(v), IgnoreIndex: ignoreIndex, NaNBits: quietNaN}
+	flag, bit, err := b.errorFlag("CrossEntropy", ceLabelMsg)
+	if err != nil {
+		return err
+	}
+	p := ceParams{N: uint32(n), V: uint32(v), IgnoreIndex: ignoreIndex, NaNBits: quietNaN, Bit: bit}
 	// scratch holds the row losses and, at index n, the count. Freeing it
 	// once the work is queued is safe: the pool reuses a buffer only after
 	// the batch that reads it has been submitted.
@@ -75,13 +87,13 @@ func (b *Backend) crossEntropy(logits, labels, loss, grad *tensor, ignoreIndex i
 	}
 	defer b.Free(scratch)
 	one := [3]uint32{1, 1, 1}
-	if err := b.dispatch("cross_entropy.wgsl", "ce_count", &p, one, scratch, labels); err != nil {
+	if err := b.dispatch("cross_entropy.wgsl", "ce_count", &p, one, scratch, labels, flag); err != nil {
 		return err
 	}
 	if n > 0 && v > 0 {
-		if err := b.dispatch("cross_entropy.wgsl", "ce_rows", &p, b.rowGroups(n), scratch, labels, logits, grad); err != nil {
+		if err := b.dispatch("cross_entropy.wgsl", "ce_rows", &p, b.rowGroups(n), scratch, labels, flag, logits, grad); err != nil {
 			return err
 		}
 	}
-	return b.dispatch("cross_entropy.wgsl", "ce_reduce", &p, one, scratch, labels, logits, grad, loss)
+	return b.dispatch("cross_entropy.wgsl", "ce_reduce", &p, one, scratch, labels, flag, logits, grad, loss)
 }

@@ -21,9 +21,16 @@ type gatherParams struct {
 	DType uint32
 	NIDs  uint32
 	RPB   uint32
+	Bit   uint32
 	Pad0  uint32
-	Pad1  uint32
 }
+
+// Messages of the device error flag bits (fixed strings: the backend keeps
+// at most 32 distinct ones).
+const (
+	gatherRangeMsg  = "an id is outside the table's rows [0, V); its row of the result is zeros"
+	scatterRangeMsg = "an id is outside [0, rows); its row of src was dropped"
+)
 
 // idsOf checks ids is an I32 vector.
 func idsOf(op string, ids *tensor) error {
@@ -34,9 +41,9 @@ func idsOf(op string, ids *tensor) error {
 }
 
 // Gather picks rows of table [V, D] (F32, F16 or BF16, widened to F32) by
-// the I32 ids [N], giving [N, D]. An id outside [0, V) reads nothing: its
-// row of the result is zeros. (The backend has no device-side error flag
-// yet, so such an id is not reported as an error.)
+// the I32 ids [N], giving [N, D]. An id outside [0, V) reads nothing (its
+// row of the result is zeros) and is reported as an error by the next Sync
+// or download.
 func (b *Backend) Gather(table, ids backend.Tensor) (backend.Tensor, error) {
 	const op = "Gather"
 	tt, err := b.tensorOf(op, table)
@@ -61,8 +68,13 @@ func (b *Backend) Gather(table, ids backend.Tensor) (backend.Tensor, error) {
 	if out.n == 0 {
 		return out, nil
 	}
-	p := gatherParams{N: uint32(out.n), D: uint32(d), V: uint32(v), DType: dtCode(tt.dtype)}
-	if err := b.dispatch("gather.wgsl", "gather", &p, b.groups1D(out.n, gatherWG), out, tt, it); err != nil {
+	flag, bit, err := b.errorFlag(op, gatherRangeMsg)
+	if err != nil {
+		b.Free(out)
+		return nil, err
+	}
+	p := gatherParams{N: uint32(out.n), D: uint32(d), V: uint32(v), DType: dtCode(tt.dtype), Bit: bit}
+	if err := b.dispatch("gather.wgsl", "gather", &p, b.groups1D(out.n, gatherWG), out, tt, it, flag); err != nil {
 		b.Free(out)
 		return nil, fmt.Errorf("webgpu: %s table %v %s ids %v: %w", op, tt.shape, tt.dtype, it.shape, err)
 	}
@@ -73,7 +85,7 @@ func (b *Backend) Gather(table, ids backend.Tensor) (backend.Tensor, error) {
 // into row ids[i]: the backward of Gather. Each thread owns one column of a
 // block of output rows, so no two threads write one element and the sums
 // run in the order of the ids (deterministic). An id outside [0, rows) adds
-// nowhere.
+// nowhere and is reported as an error by the next Sync or download.
 func (b *Backend) ScatterAddRows(rows int, ids, src backend.Tensor) (backend.Tensor, error) {
 	const op = "ScatterAddRows"
 	it, err := b.tensorOf(op, ids)
@@ -104,8 +116,13 @@ func (b *Backend) ScatterAddRows(rows int, ids, src backend.Tensor) (backend.Ten
 	blocks := min(rows, max(1, scatterThreads/d))
 	rpb := (rows + blocks - 1) / blocks
 	blocks = (rows + rpb - 1) / rpb
-	p := gatherParams{N: uint32(d * blocks), D: uint32(d), V: uint32(rows), NIDs: uint32(it.n), RPB: uint32(rpb)}
-	if err := b.dispatch("gather.wgsl", "scatter_add_rows", &p, b.groups1D(d*blocks, gatherWG), out, st, it); err != nil {
+	flag, bit, err := b.errorFlag(op, scatterRangeMsg)
+	if err != nil {
+		b.Free(out)
+		return nil, err
+	}
+	p := gatherParams{N: uint32(d * blocks), D: uint32(d), V: uint32(rows), NIDs: uint32(it.n), RPB: uint32(rpb), Bit: bit}
+	if err := b.dispatch("gather.wgsl", "scatter_add_rows", &p, b.groups1D(d*blocks, gatherWG), out, st, it, flag); err != nil {
 		b.Free(out)
 		return nil, fmt.Errorf("webgpu: %s rows=%d ids %v src %v: %w", op, rows, it.shape, st.shape, err)
 	}

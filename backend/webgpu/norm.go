@@ -30,15 +30,18 @@ func (b *Backend) rowGroups(rows int) [3]uint32 {
 	return b.groups1D(rows*rowWG, rowWG)
 }
 
-// optional resolves an optional tensor argument: nil gives fallback (a
-// buffer bound in its place but never read, because the kernel's flag for it
-// is off) and has = false.
-func (b *Backend) optional(op, name string, t backend.Tensor, fallback *tensor) (tt *tensor, has bool, err error) {
+// optional resolves an optional tensor argument. nil gives the backend's
+// placeholder number slot (a buffer bound in its place but never read,
+// because the kernel's flag for it is off) and has = false; each absent
+// input of one dispatch takes its own slot.
+func (b *Backend) optional(op, name string, t backend.Tensor, slot int) (tt *tensor, has bool, err error) {
 	if t == nil {
-		return fallback, false, nil
+		if tt, err = b.placeholder(slot); err != nil {
+			return nil, false, fmt.Errorf("webgpu: %s: placeholder for %s: %w", op, name, err)
+		}
+		return tt, false, nil
 	}
-	tt, err = b.tensorOf(op, t)
-	if err != nil {
+	if tt, err = b.tensorOf(op, t); err != nil {
 		return nil, false, fmt.Errorf("%w (argument %s)", err, name)
 	}
 	return tt, true, nil
@@ -58,13 +61,13 @@ func normRows(op string, x *tensor) (rows, d int, err error) {
 }
 
 // runNorm runs entry of norm.wgsl over xt's rows, binding out, xt, the
-// weight (or xt when absent) and, when extra is non-nil, extra (beta or dy).
+// weight (or a placeholder) and, when extra is non-nil, extra (beta or dy).
 func (b *Backend) runNorm(op, entry string, xt *tensor, weight backend.Tensor, extra *tensor, flags uint32, eps float32) (backend.Tensor, error) {
 	rows, d, err := normRows(op, xt)
 	if err != nil {
 		return nil, err
 	}
-	wt, hasW, err := b.optional(op, "weight", weight, xt)
+	wt, hasW, err := b.optional(op, "weight", weight, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +101,7 @@ func (b *Backend) LayerNorm(x, gamma, beta backend.Tensor, eps float32) (backend
 	if err != nil {
 		return nil, err
 	}
-	bt, hasB, err := b.optional(op, "beta", beta, xt)
+	bt, hasB, err := b.optional(op, "beta", beta, 1)
 	if err != nil {
 		return nil, err
 	}

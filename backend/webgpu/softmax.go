@@ -57,14 +57,14 @@ func (b *Backend) Softmax(scores backend.Tensor, o backend.SoftmaxOptions) (back
 	if o.Causal {
 		p.Flags |= smCausal
 	}
-	mask, hasMask, err := b.optional(op, "KeyMask", o.KeyMask, x)
+	mask, hasMask, err := b.optional(op, "KeyMask", o.KeyMask, 0)
 	if err != nil {
 		return nil, err
 	}
 	if hasMask {
 		p.Flags |= smKeyMask
 	}
-	bias, hasBias, err := b.optional(op, "Bias", o.Bias, x)
+	bias, hasBias, err := b.optional(op, "Bias", o.Bias, 1)
 	if err != nil {
 		return nil, err
 	}
