@@ -63,6 +63,8 @@ func parseDecoder(raw json.RawMessage) (decoder, error) {
 			return nil, fmt.Errorf("decoder Replace: %w", err)
 		}
 		return replaceDecoder{pattern: p, content: c.Content}, nil
+	case "WordPiece":
+		return parseWordPieceDecoder(raw)
 	case "ByteFallback":
 		return byteFallbackDecoder{}, nil
 	case "Fuse":

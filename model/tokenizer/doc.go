@@ -3,8 +3,10 @@
 //
 // Supported are the pipelines that the model families of this project
 // use: byte-level BPE (GPT-2, Llama 3, Qwen2), SentencePiece-style BPE with
-// byte fallback (Llama 2, Mistral) and Unigram (T5). A tokenizer.json is
-// run through the same stages as in the tokenizers library:
+// byte fallback (Llama 2, Mistral), Unigram with SentencePiece's
+// precompiled normalizer (T5, FLAN-T5) and WordPiece with BERT's
+// normalizer and pre-tokenizer (BERT family). A tokenizer.json is run
+// through the same stages as in the tokenizers library:
 //
 //	added tokens → normalizer → pre-tokenizer → model → post-processor
 //

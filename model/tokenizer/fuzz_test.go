@@ -8,7 +8,7 @@ import (
 )
 
 // FuzzEncode encodes arbitrary text with every fixture tokenizer (and the
-// miniature Llama 2 one): it must never panic, offsets must be ordered
+// miniature Llama 2, BERT and T5 ones): it must never panic, offsets must be ordered
 // spans inside the text, every id must decode, and byte-level BPE must
 // round-trip the text exactly.
 func FuzzEncode(f *testing.F) {
@@ -30,7 +30,17 @@ func FuzzEncode(f *testing.F) {
 		f.Fatal(err)
 	}
 	toks["llama2"] = llama
-	for _, s := range []string{"Hello world", " leading  spaces\t\n", "Résumé 東京 😀", "<s>x</s><unk>", "'s 're ﬁ ①", ""} {
+	bert, err := FromJSON("bert", []byte(bertJSON))
+	if err != nil {
+		f.Fatal(err)
+	}
+	toks["bert"] = bert
+	t5, err := FromJSON("t5", t5JSON(f))
+	if err != nil {
+		f.Fatal(err)
+	}
+	toks["t5"] = t5
+	for _, s := range []string{"Hello world", " leading  spaces\t\n", "Résumé 東京 😀", "<s>x</s><unk>", "'s 're ﬁ ①", "ｆ\u0301 \r\n\x1e™ e\u0301 中文 Héllo,!", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {

@@ -38,6 +38,8 @@ func parseModel(raw json.RawMessage) (model, error) {
 		return parseBPE(raw)
 	case "Unigram":
 		return parseUnigram(raw)
+	case "WordPiece":
+		return parseWordPiece(raw)
 	}
 	return nil, fmt.Errorf("unsupported model type %q", typ)
 }

@@ -43,6 +43,25 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		return unicodeNormalizer{form: typ}, nil
 	case "Nmt":
 		return nmtNormalizer{}, nil
+	case "Precompiled":
+		var c struct {
+			Charsmap *string `json:"precompiled_charsmap"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("normalizer Precompiled: %w", err)
+		}
+		if c.Charsmap == nil {
+			return nil, fmt.Errorf("normalizer Precompiled: missing precompiled_charsmap")
+		}
+		p, err := parsePrecompiled(*c.Charsmap)
+		if err != nil {
+			return nil, fmt.Errorf("normalizer Precompiled: %w", err)
+		}
+		return p, nil
+	case "BertNormalizer":
+		return parseBertNormalizer(raw)
+	case "StripAccents":
+		return stripAccentsNormalizer{}, nil
 	case "Lowercase":
 		return lowercaseNormalizer{}, nil
 	case "Strip":

@@ -134,13 +134,15 @@ func TestLoadDirReadsTokenizerConfig(t *testing.T) {
 func TestUnsupportedComponentsAreNamed(t *testing.T) {
 	base := `{"added_tokens": [], "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}`
 	for _, tc := range []struct{ name, json, want string }{
-		{"normalizer", base + `, "normalizer": {"type": "Precompiled", "precompiled_charsmap": ""}}`, `unsupported normalizer type "Precompiled"`},
-		{"nested normalizer", base + `, "normalizer": {"type": "Sequence", "normalizers": [{"type": "BertNormalizer"}]}}`, `normalizer Sequence[0]: unsupported normalizer type "BertNormalizer"`},
-		{"pre-tokenizer", base + `, "pre_tokenizer": {"type": "BertPreTokenizer"}}`, `unsupported pre_tokenizer type "BertPreTokenizer"`},
+		{"normalizer", base + `, "normalizer": {"type": "ByteLevel"}}`, `unsupported normalizer type "ByteLevel"`},
+		{"nested normalizer", base + `, "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "ByteLevel"}]}}`, `normalizer Sequence[1]: unsupported normalizer type "ByteLevel"`},
+		{"empty charsmap", base + `, "normalizer": {"type": "Precompiled", "precompiled_charsmap": ""}}`, `normalizer Precompiled: precompiled_charsmap has 0 bytes`},
+		{"pre-tokenizer", base + `, "pre_tokenizer": {"type": "CharDelimiterSplit", "delimiter": "x"}}`, `unsupported pre_tokenizer type "CharDelimiterSplit"`},
 		{"split regex", base + `, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "a(?=b)"}, "behavior": "Isolated"}}`, `unsupported Regex pattern "a(?=b)"`},
-		{"decoder", base + `, "decoder": {"type": "WordPiece"}}`, `unsupported decoder type "WordPiece"`},
+		{"decoder", base + `, "decoder": {"type": "CTC"}}`, `unsupported decoder type "CTC"`},
 		{"post-processor", base + `, "post_processor": {"type": "Weird"}}`, `unsupported post_processor type "Weird"`},
-		{"model", `{"model": {"type": "WordPiece", "vocab": {}}}`, `unsupported model type "WordPiece"`},
+		{"model", `{"model": {"type": "WordLevel", "vocab": {}}}`, `unsupported model type "WordLevel"`},
+		{"WordPiece without unk", `{"model": {"type": "WordPiece", "vocab": {"a": 0}}}`, `model WordPiece: unk_token "[UNK]" is not in the vocab`},
 		{"dropout", `{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "dropout": 0.1}}`, "dropout"},
 		{"merge not in vocab", `{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}}`, `merges[0] ("a", "a")`},
 		{"missing unk", `{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}}`, `unk_token "<unk>" is not in the vocab`},

@@ -54,6 +54,8 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		}), nil
 	case "Whitespace":
 		return funcPreTokenizer(splitWhitespaceAndPunct), nil
+	case "BertPreTokenizer":
+		return funcPreTokenizer(splitBert), nil
 	case "Digits":
 		var c struct {
 			Individual bool `json:"individual_digits"`
