@@ -134,7 +134,7 @@ func (d *Device) Dispatch(p *Pipeline, params []byte, groups [3]uint32, bufs []B
 		if size == 0 {
 			size = bb.Buf.size - bb.Offset
 		}
-		size = min((size+15)&^15, bb.Buf.size-bb.Offset)
+		size = min((size+15)&^15, bb.Buf.size-bb.Offset, d.limits.MaxStorageBufferBindingSize&^3)
 		entries = append(entries, wgpu.BindGroupEntry{Binding: uint32(i + 1), Buffer: bb.Buf.raw, Offset: bb.Offset, Size: size})
 		b.touched[bb.Buf] = true
 	}

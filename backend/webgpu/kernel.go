@@ -133,6 +133,16 @@ func (b *Backend) zeros(op string, dtype backend.DType, shape ...int) (*tensor, 
 // declares them var<storage, read> or var<storage, read_write>. groups is
 // the workgroup count (see groups1D). Nothing is submitted until a download,
 // Sync, or the batch fills.
+//
+// Rules the shader files follow:
+//   - Within one file a binding number keeps one access mode across entry
+//     points (the pipeline layout is built per binding number); its WGSL
+//     type may differ (array<f32> in one entry, array<u32> in another).
+//   - A tensor bound read-write may not be bound again in the same dispatch;
+//     if it is, the other binding reads a scratch copy (correct, but a copy).
+//   - Bind b.placeholder(i) for absent optional inputs rather than repeating
+//     another argument: lavapipe runs dispatches that bind one buffer in many
+//     slots tens of times slower.
 func (b *Backend) dispatch(file, entry string, params any, groups [3]uint32, bufs ...*tensor) error {
 	var raw []byte
 	if params != nil {
@@ -147,6 +157,9 @@ func (b *Backend) dispatch(file, entry string, params any, groups [3]uint32, buf
 	}
 	bind := make([]gpu.Binding, len(bufs))
 	for i, t := range bufs {
+		if t == nil {
+			return fmt.Errorf("webgpu: %s %s: buffer %d is nil", file, entry, i+1)
+		}
 		bind[i] = gpu.Binding{Buf: t.buf, Size: max(16, (t.bytes()+15)&^15)}
 	}
 	if err := b.dev.Dispatch(p, raw, groups, bind); err != nil {
