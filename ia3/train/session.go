@@ -185,7 +185,11 @@ func (s *session) loop(ctx context.Context, bar *progress) error {
 			}
 			if err == nil {
 				s.hist.Evals = append(s.hist.Evals, EvalPoint{Step: step + 1, Metrics: m})
-				s.opts.Logger.Info("eval", "step", step+1, "loss", m.Loss, "accuracy", m.Accuracy, "examples", m.Examples)
+				attrs := []any{"step", step + 1, "loss", m.Loss, "examples", m.Examples}
+				if m.HasAccuracy {
+					attrs = append(attrs, "accuracy", m.Accuracy)
+				}
+				s.opts.Logger.Info("eval", attrs...)
 			}
 		}
 		if s.opts.CheckpointEvery > 0 && (step+1)%s.opts.CheckpointEvery == 0 && !done {
