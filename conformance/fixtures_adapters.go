@@ -10,8 +10,8 @@ import (
 )
 
 // checkAdapters runs the session that keeps one model: the base logits,
-// adapters a and b loaded, each active, both active, adapters disabled,
-// and the weighted adapter.
+// adapters a and b loaded, each active, both active, a batch mixing them,
+// adapters disabled, and the weighted adapter.
 func (r *caseRun) checkAdapters() {
 	base, err := r.loadBase()
 	if err != nil {
@@ -43,6 +43,7 @@ func (r *caseRun) checkAdapters() {
 		r.logits("logits_b", base)
 	}
 	r.checkBothActive(base, pm)
+	r.checkMixedBatch(base, pm)
 	if err := pm.SetAdapter("a"); err != nil {
 		r.row("set_adapter a", 0, 0, err)
 		return

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/backend"
+	_ "github.com/ia3/ia3/backend/all"
 	"github.com/ia3/ia3/model/modeltest"
 )
 
