@@ -222,3 +222,21 @@ func TestWholeModelGradients(t *testing.T) {
 		})
 	}
 }
+
+// TestClassificationEvalMatchesModelLoss checks that the evaluation's
+// host-side cross-entropy equals the model's own loss on a batch.
+func TestClassificationEvalMatchesModelLoss(t *testing.T) {
+	b := openCPU(t)
+	for _, name := range []string{"bert", "roberta"} {
+		t.Run(name, func(t *testing.T) {
+			r := loadFixture(t, b, name)
+			want, err := batchLoss(b, r.base, r.in)
+			require.NoError(t, err)
+			sum, correct, err := classifyBatch(b, r.base, r.in, false)
+			require.NoError(t, err)
+			assert.InDelta(t, want, sum/float64(r.in.Batch), 1e-5*math.Abs(want))
+			assert.GreaterOrEqual(t, correct, 0)
+			assert.LessOrEqual(t, correct, r.in.Batch)
+		})
+	}
+}
