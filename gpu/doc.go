@@ -14,5 +14,11 @@
 //   - turning WebGPU's asynchronous errors and device loss into Go errors
 //     returned from the next call.
 //
+// wgpu-native 0.17 aborts the process when a queue submission fails
+// validation, whatever error scopes are open, so this layer keeps every
+// submission valid: errors are caught when work is recorded (bind groups,
+// copies, encoder finish), and a buffer is destroyed only once the work that
+// uses it has been submitted.
+//
 // A Device is used by one goroutine at a time.
 package gpu

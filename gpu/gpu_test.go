@@ -129,3 +129,32 @@ func TestPipelineErrors(t *testing.T) {
 	require.Error(t, err)
 	require.NoError(t, d.Sync(), "refused work leaves the device usable")
 }
+
+// TestRecordingErrorSurfaces binds a destroyed buffer: WebGPU's validation
+// error comes back from Dispatch as a Go error, not a crash, and the device
+// stays usable. (A failed queue submission, by contrast, aborts inside
+// wgpu-native 0.17 whatever the error scopes; the layer never destroys a
+// buffer that recorded work still uses, so submissions stay valid.)
+func TestRecordingErrorSurfaces(t *testing.T) {
+	d := openDevice(t)
+	src := func() (string, error) { return addOneShader, nil }
+	p, err := d.Pipeline("add.wgsl", "add_one", src, true, 2)
+	require.NoError(t, err)
+	x, err := d.Alloc(16)
+	require.NoError(t, err)
+	out, err := d.Alloc(16)
+	require.NoError(t, err)
+	x.raw.Destroy()
+	err = d.Dispatch(p, words(4), [3]uint32{1, 1, 1}, []Binding{{Buf: out}, {Buf: x}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "destroyed")
+	require.NoError(t, d.Sync())
+
+	y, err := d.Alloc(16)
+	require.NoError(t, err)
+	require.NoError(t, d.Write(y, 0, words(7, 8, 9, 10)))
+	require.NoError(t, d.Dispatch(p, words(4), [3]uint32{1, 1, 1}, []Binding{{Buf: out}, {Buf: y}}))
+	got, err := d.Read(out, 0, 16)
+	require.NoError(t, err)
+	assert.Equal(t, words(8, 9, 10, 11), got)
+}
