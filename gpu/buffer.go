@@ -239,16 +239,21 @@ func (d *Device) Read(b *Buffer, offset, size uint64) ([]byte, error) {
 		done, status = true, s
 	})
 	if err != nil {
+		d.dropStaging()
 		return nil, fmt.Errorf("gpu: mapping staging buffer: %w", err)
 	}
 	// Poll(wait) returns once the queue is idle, by when the map callback
-	// has run; the bound guards against a driver that never calls back.
+	// has run; the bound guards against a driver that never calls back. On
+	// failure the staging buffer is dropped: submitting a copy into a buffer
+	// left mapped or pending would abort inside wgpu-native.
 	for polls := 0; !done; polls++ {
 		if polls == maxMapPolls {
+			d.dropStaging()
 			return nil, fmt.Errorf("gpu: staging buffer not mapped after %d polls", polls)
 		}
 		d.raw.Poll(true, nil)
 		if err := d.lostErr(); err != nil {
+			d.dropStaging()
 			return nil, err
 		}
 	}
@@ -256,11 +261,13 @@ func (d *Device) Read(b *Buffer, offset, size uint64) ([]byte, error) {
 		d.markLost("mapping the staging buffer reported the device lost")
 	}
 	if status != wgpu.BufferMapAsyncStatus_Success {
+		d.dropStaging()
 		return nil, fmt.Errorf("gpu: mapping staging buffer failed: %s", status)
 	}
 	out := make([]byte, size)
 	copy(out, d.staging.GetMappedRange(0, uint(size)))
 	if err := d.staging.Unmap(); err != nil {
+		d.dropStaging()
 		return nil, fmt.Errorf("gpu: unmapping staging buffer: %w", err)
 	}
 	return out, d.Err()
@@ -283,9 +290,7 @@ func (d *Device) ensureStaging(size uint64) error {
 		if err := d.Flush(); err != nil {
 			return err
 		}
-		d.staging.Destroy()
-		d.staging.Release()
-		d.staging = nil
+		d.dropStaging()
 	}
 	n := bucket(size, d.limits.MaxBufferSize)
 	var raw *wgpu.Buffer
@@ -304,4 +309,13 @@ func (d *Device) ensureStaging(size uint64) error {
 	}
 	d.staging, d.stageSize = raw, n
 	return nil
+}
+
+// dropStaging destroys the staging buffer; the next Read makes a new one.
+func (d *Device) dropStaging() {
+	if d.staging != nil {
+		d.staging.Destroy()
+		d.staging.Release()
+		d.staging, d.stageSize = nil, 0
+	}
 }

@@ -164,11 +164,7 @@ func (d *Device) Close() error {
 	d.batch.release()
 	d.pool.release()
 	d.pipelines.release()
-	if d.staging != nil {
-		d.staging.Destroy()
-		d.staging.Release()
-		d.staging = nil
-	}
+	d.dropStaging()
 	d.queue.Release()
 	d.raw.Poll(true, nil)
 	d.mu.Lock()
