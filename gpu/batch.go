@@ -204,6 +204,9 @@ func (d *Device) Flush() error {
 	if err == nil {
 		err = scoped(d.raw, "gpu: submitting work", func() { d.queue.Submit(cmd) })
 		cmd.Release()
+		// Let wgpu retire finished submissions (and free what they held)
+		// without waiting, so long runs without a readback do not pile up.
+		d.raw.Poll(false, nil)
 	}
 	b.enc.Release()
 	b.enc = nil
