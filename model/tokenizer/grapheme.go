@@ -44,6 +44,17 @@ type graphemeRange struct {
 
 // graphemeProps returns the class and flags of r.
 func graphemeProps(r rune) (graphemeClass, graphemeFlags) {
+	if r < 0x80 { // the ASCII fast path: no flags, the controls and CR, LF
+		switch {
+		case r == '\r':
+			return gcCR, 0
+		case r == '\n':
+			return gcLF, 0
+		case r < 0x20 || r == 0x7F:
+			return gcControl, 0
+		}
+		return gcOther, 0
+	}
 	if r >= hangulSBase && r < hangulSBase+hangulSCount {
 		if (r-hangulSBase)%hangulTCount == 0 {
 			return gcLV, 0

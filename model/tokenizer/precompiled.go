@@ -161,6 +161,11 @@ func (p *precompiled) normalize(n *normalized) {
 				i = end
 				continue
 			}
+			if end == i+1 { // the rune alone was the key just sought
+				cs = append(cs, change{r: n.runes[i]})
+				i = end
+				continue
+			}
 		}
 		for _, r := range n.runes[i:end] {
 			buf = utf8.AppendRune(buf[:0], r)

@@ -55,6 +55,14 @@ func charsmapBytes(t testing.TB, mappings map[string]string) []byte {
 		}
 	}
 	free := func(pos int) bool { return pos >= len(used) || !used[pos] }
+	firstFree := 1 // every unit below is used; children of a base share its 256-block
+	take := func(pos int) {
+		grow(pos + 1)
+		used[pos] = true
+		for firstFree < len(used) && used[firstFree] {
+			firstFree++
+		}
+	}
 	// Each base serves one node only, as in Darts: two nodes sharing a base
 	// would see each other's children.
 	baseTaken := map[int]bool{}
@@ -65,7 +73,7 @@ func charsmapBytes(t testing.TB, mappings map[string]string) []byte {
 			labels = append(labels, int(c))
 		}
 		sort.Ints(labels)
-		base := 1
+		base := max(1, firstFree&^0xFF)
 		for ; ; base++ {
 			ok := !baseTaken[base] && (!nd.leaf || free(base))
 			for _, c := range labels {
@@ -80,15 +88,13 @@ func charsmapBytes(t testing.TB, mappings map[string]string) []byte {
 		require.Less(t, offset, 1<<21, "test charsmap too large for unshifted offsets")
 		units[pos] |= uint32(offset) << 10
 		if nd.leaf {
-			grow(base + 1)
+			take(base)
 			units[pos] |= unitLeafBit
 			units[base] = 1<<31 | uint32(nd.value)
-			used[base] = true
 		}
 		for _, c := range labels {
-			grow(base ^ c + 1)
+			take(base ^ c)
 			units[base^c] = uint32(c)
-			used[base^c] = true
 		}
 		for _, c := range labels {
 			place(nd.children[byte(c)], base^c)
