@@ -80,7 +80,8 @@ func TestErfAccuracy(t *testing.T) {
 		want := 0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))
 		worst = math.Max(worst, math.Abs(float64(got[i])-want)/math.Max(1, math.Abs(want)))
 	}
-	assert.Less(t, worst, 1.5e-6, "worst relative GELU error")
+	t.Logf("worst relative GELU error %.3g", worst)
+	assert.Less(t, worst, 3e-7, "worst relative GELU error")
 }
 
 func TestSwiGLU(t *testing.T) {
