@@ -1,11 +1,9 @@
 package train
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"time"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
@@ -129,74 +127,4 @@ func (s *session) next() []int {
 		s.perm = nil
 	}
 	return idx
-}
-
-// loop trains from the current step to the last, evaluating and saving
-// checkpoints on the way. It returns an *InterruptedError when ctx ends.
-func (s *session) loop(ctx context.Context, bar *progress) error {
-	for step := s.opt.Steps(); step < s.total; step++ {
-		if err := ctx.Err(); err != nil {
-			dir, cerr := s.saveCheckpoint()
-			if cerr != nil {
-				return errors.Join(fmt.Errorf("%w after step %d: %w", ErrInterrupted, step, err), cerr)
-			}
-			return &InterruptedError{Step: step, Checkpoint: dir, Cause: err}
-		}
-		start := time.Now()
-		tokens := 0
-		micro := s.opts.GradAccum
-		if r := s.remainingMicro(); r >= 0 {
-			micro = min(micro, r)
-		}
-		for range micro {
-			idx := s.next()
-			in, toks, _ := s.train.batch(idx)
-			tokens += toks
-			if err := s.st.accumulate(in); err != nil {
-				s.st.reset()
-				return fmt.Errorf("train step %d, batch starting at %s: %w", step+1, s.train.examples[idx[0]].source, err)
-			}
-		}
-		lr := s.sched.LR(step)
-		stats, err := s.st.finish(lr)
-		if errors.Is(err, errNonFinite) {
-			last := s.lastCheckpoint
-			if last == "" {
-				last = "none saved"
-			}
-			return fmt.Errorf("train step %d: %w (%g); last good checkpoint: %s", step+1, ErrNonFiniteLoss, stats.Loss, last)
-		}
-		if err != nil {
-			return fmt.Errorf("train step %d: %w", step+1, err)
-		}
-		s.hist.Losses = append(s.hist.Losses, stats.Loss)
-		s.hist.LRs = append(s.hist.LRs, lr)
-		s.hist.Tokens += int64(tokens)
-		bar.update(step+1, stats.Loss, lr, tokens)
-		if s.opts.OnStep != nil {
-			s.opts.OnStep(StepInfo{Step: step + 1, TotalSteps: s.total, Loss: stats.Loss, LR: lr, GradNorm: stats.GradNorm, Tokens: tokens})
-		}
-		s.opts.Logger.Debug("train step", "step", step+1, "loss", stats.Loss, "lr", lr, "tokens", tokens, "elapsed", time.Since(start))
-		done := step+1 == s.total
-		if s.eval != nil && ((s.opts.EvalEvery > 0 && (step+1)%s.opts.EvalEvery == 0) || done) {
-			m, err := evaluate(ctx, s.b, s.base, s.eval, s.opts.BatchSize)
-			if err != nil && ctx.Err() == nil {
-				return fmt.Errorf("after train step %d: %w", step+1, err)
-			}
-			if err == nil {
-				s.hist.Evals = append(s.hist.Evals, EvalPoint{Step: step + 1, Metrics: m})
-				attrs := []any{"step", step + 1, "loss", m.Loss, "examples", m.Examples}
-				if m.HasAccuracy {
-					attrs = append(attrs, "accuracy", m.Accuracy)
-				}
-				s.opts.Logger.Info("eval", attrs...)
-			}
-		}
-		if s.opts.CheckpointEvery > 0 && (step+1)%s.opts.CheckpointEvery == 0 && !done {
-			if _, err := s.saveCheckpoint(); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
