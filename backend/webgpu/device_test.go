@@ -116,3 +116,46 @@ func TestNoLeaks(t *testing.T) {
 	assert.Equal(t, before.BindGroups, after.BindGroups, "live bind groups")
 	assert.Equal(t, before.ComputePipelines, after.ComputePipelines, "live pipelines")
 }
+
+// TestEmptyTensors runs operations on tensors with a zero dimension: they
+// give empty (or zero) results without dispatching anything invalid.
+func TestEmptyTensors(t *testing.T) {
+	b := webgputest.Open(t)
+	e, err := b.Zeros(0, 3)
+	require.NoError(t, err)
+	sum, err := b.Add(e, upload(t, b, []float32{1, 2, 3}, 3))
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 3}, sum.Shape())
+	assert.Empty(t, values(t, b, sum))
+
+	rows, err := b.SumRows(e)
+	require.NoError(t, err)
+	assert.Equal(t, []float32{0, 0, 0}, values(t, b, rows))
+
+	sq, err := b.SumSquares(e)
+	require.NoError(t, err)
+	assert.Equal(t, []float32{0}, values(t, b, sq))
+
+	p, err := b.Permute(e, 1, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []int{3, 0}, p.Shape())
+
+	w := upload(t, b, []float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	y, err := b.Linear(e, w, backend.LinearOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []int{0, 2}, y.Shape())
+
+	// K = 0: the product of [2, 0] and [0, 2] is zeros.
+	a0, err := b.Zeros(2, 0)
+	require.NoError(t, err)
+	b0, err := b.Zeros(0, 2)
+	require.NoError(t, err)
+	m, err := b.MatMul(a0, b0, backend.MatMulOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []float32{0, 0, 0, 0}, values(t, b, m))
+
+	ok, err := b.AllFinite(e)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	require.NoError(t, b.Sync())
+}
