@@ -83,6 +83,9 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	if len(specs) == 0 && (f.active != "" || f.weighted != "" || f.merge || f.disable) {
 		return usagef("--active, --weighted, --merge and --disable need at least one --adapter")
 	}
+	if f.merge && f.disable {
+		return usagef("--merge and --disable exclude each other")
+	}
 	if err := mustExist(f.inputs, "inputs file"); err != nil {
 		return err
 	}

@@ -33,8 +33,8 @@ func newGenerateCmd(a *app) *cobra.Command {
 		Use:   "generate",
 		Short: "Generate text from a prompt, streaming tokens to stdout",
 		Long: `Continue a prompt with a causal language model (GPT-2, Llama, Mistral, Qwen2)
-or answer it with T5, optionally through adapters, printing the text as each
-token is chosen. The tokenizer is read from tokenizer.json in the model
+or answer it with T5, optionally through adapters, printing the prompt and
+then the new text as each token is chosen. The tokenizer is read from tokenizer.json in the model
 directory.
 
 Decoding is greedy unless --temperature is positive; then tokens are sampled
@@ -103,6 +103,9 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 		eos = []int32{int32(t.ID)}
 	}
 	st := &textStream{tok: tok, w: a.stdout, quiet: f.asJSON}
+	if !f.asJSON {
+		fmt.Fprint(a.stdout, f.prompt)
+	}
 	out, genErr := l.base.Generate(cmd.Context(), [][]int32{prompt}, model.GenerateOptions{
 		MaxNewTokens: f.maxNew, Temperature: f.temperature, TopK: f.topK, TopP: f.topP, Seed: f.seed, EOS: eos,
 		OnToken: func(_ int, id int32) error { return st.add(id) },

@@ -65,6 +65,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bench", "--shape", "tiny-gpt2", "--device", "tpu"}, `--device "tpu"`},
 		{[]string{"devices", "extra"}, "takes no positional arguments"},
 		{[]string{"conformance"}, "choose one of --ops or --fixtures"},
+		{[]string{"forward", "--model", "m", "--inputs", "i", "--out", "o", "--adapter", "a", "--merge", "--disable"}, "exclude each other"},
+		{[]string{"forward", "--model", "m", "--inputs", "i", "--out", "o", "--merge"}, "need at least one --adapter"},
+		{[]string{"generate", "--model", "m", "--prompt", "p", "--top-p", "2"}, "--top-p in [0, 1]"},
 		{[]string{"--log-level", "loud", "devices"}, `--log-level "loud"`},
 		{[]string{"weighted", "--model", "m", "--adapter", "a", "--weights", "a=1", "--out", "o"}, "want NAME:WEIGHT"},
 	} {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/ia3/train"
@@ -61,13 +63,13 @@ Ctrl-C saves a checkpoint and exits with code 130; --resume DIR (or
 	fl.StringVar(&f.evalData, "eval-data", "", "held-out data, JSONL, evaluated after training (and every --eval-every steps)")
 	fl.Float64Var(&f.evalFraction, "eval-fraction", 0, "hold out this fraction of --data for evaluation instead of --eval-data")
 	fl.IntVar(&f.evalEvery, "eval-every", 0, "evaluate every N steps (0: after the last step only)")
-	fl.StringVar(&f.out, "out", "", "directory for the adapter, loss.png and checkpoints")
+	fl.StringVar(&f.out, "out", "", "directory for the adapter, loss.png and checkpoints (the demo's default: "+demoOut+")")
 	fl.Float64Var(&f.lr, "lr", 3e-3, "peak learning rate")
 	fl.StringVar(&f.schedule, "schedule", train.ScheduleConstant, "learning-rate schedule: "+strings.Join(train.Schedules(), ", "))
 	fl.IntVar(&f.warmup, "warmup", 0, "warmup steps")
 	fl.Float64Var(&f.warmupRatio, "warmup-ratio", 0, "warmup as a fraction of the steps (when --warmup is 0)")
 	fl.IntVar(&f.epochs, "epochs", 1, "passes over the data (unless --steps is set)")
-	fl.IntVar(&f.steps, "steps", 0, "optimiser steps (overrides --epochs)")
+	fl.IntVar(&f.steps, "steps", 0, "optimiser steps (overrides --epochs; the demo's default: 300)")
 	fl.IntVar(&f.batch, "batch-size", 8, "examples per micro-batch")
 	fl.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimiser step")
 	fl.IntVar(&f.maxLen, "max-len", 512, "truncate examples to this many tokens")
@@ -93,12 +95,12 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 	if err := checkDeviceSpec(f.device); err != nil {
 		return err
 	}
+	if f.model == "" {
+		return runDemo(cmd, a, f)
+	}
 	opts, err := f.options(cmd, a)
 	if err != nil {
 		return err
-	}
-	if f.model == "" {
-		return runDemo(cmd, a, f, opts)
 	}
 	for _, p := range [][2]string{{filepath.Join(f.model, "config.json"), "model config"},
 		{f.data, "training data"}, {f.evalData, "eval data"}} {
@@ -118,8 +120,7 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 	return writeTrainResult(a, f.asJSON, res)
 }
 
-// options maps the flags onto train.Options (the demo fills in the model
-// and data itself).
+// options maps the flags onto train.Options.
 func (f *trainFlags) options(cmd *cobra.Command, a *app) (train.Options, error) {
 	if f.out == "" {
 		return train.Options{}, usagef("%s needs --out: the directory the adapter is saved to", cmd.CommandPath())
@@ -145,8 +146,21 @@ func (f *trainFlags) options(cmd *cobra.Command, a *app) (train.Options, error) 
 		}
 		o.ResumeFrom = dir
 	}
-	o.OnStep = stepPrinter(a.stderr)
+	// A terminal gets train's progress bar, anything else a line per
+	// stretch of steps.
+	if o.Progress = terminal(a.stderr); o.Progress == nil {
+		o.OnStep = stepPrinter(a.stderr)
+	}
 	return o, nil
+}
+
+// terminal returns w when it is a terminal (progress bars draw there),
+// nil otherwise.
+func terminal(w io.Writer) io.Writer {
+	if fh, ok := w.(*os.File); ok && term.IsTerminal(int(fh.Fd())) {
+		return w
+	}
+	return nil
 }
 
 // stepPrinter returns an OnStep callback printing about 20 progress lines

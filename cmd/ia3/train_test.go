@@ -82,7 +82,7 @@ func TestTrainEvalGenerate(t *testing.T) {
 	assert.Equal(t, g1, g2, "greedy repeats")
 	assert.Len(t, g1["ids"], 6)
 	_, streamed := gen()
-	assert.Equal(t, g1["text"].(string)+"\n", streamed, "streamed text equals the decoded ids")
+	assert.Equal(t, "the quick"+g1["text"].(string)+"\n", streamed, "streamed text equals the decoded ids")
 	s1, _ := gen("--json", "--temperature", "1.2", "--top-p", "0.9", "--seed", "5")
 	s2, _ := gen("--json", "--temperature", "1.2", "--top-p", "0.9", "--seed", "5")
 	assert.Equal(t, s1, s2, "one seed, one sample")
@@ -133,4 +133,26 @@ func TestTrainInterrupted(t *testing.T) {
 	code = execute(cancelled, args, &bytes.Buffer{}, &stderr)
 	assert.Equal(t, exitInterrupted, code)
 	assert.Contains(t, stderr.String(), "ia3: interrupted")
+}
+
+// TestTrainDemo runs the README's first command, `ia3 train`, with a few
+// steps: the adapter, the base model with its tokenizer and the loss curve
+// land in --out, and the printed next command generates from them.
+func TestTrainDemo(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	r := run(t, "train", "--steps", "3", "--out", out, "--device", "cpu")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "trained 3 steps")
+	for _, f := range []string{"adapter_config.json", "adapter_model.safetensors", "loss.png",
+		"base/config.json", "base/model.safetensors", "base/tokenizer.json"} {
+		assert.FileExists(t, filepath.Join(out, f))
+	}
+	r = run(t, "generate", "--model", filepath.Join(out, "base"), "--adapter", out, "--prompt", "The ",
+		"--max-new-tokens", "5", "--device", "cpu", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"ids":[`)
+
+	r = run(t, "train", "--lr", "0.1")
+	assert.Equal(t, exitUsage, r.code)
+	assert.Contains(t, r.stderr, "--lr needs --model and --data")
 }
