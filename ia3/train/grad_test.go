@@ -111,7 +111,12 @@ func TestFrozenWeightsGetNoGradient(t *testing.T) {
 // TestGradientClipping checks torch's clip_grad_norm_: gradients scale by
 // max_norm/(norm+1e-6) when the norm exceeds max_norm, else stay.
 func TestGradientClipping(t *testing.T) {
-	b := openCPU(t)
+	for _, d := range devices() {
+		t.Run(d.name, func(t *testing.T) { checkClipping(t, d.open(t)) })
+	}
+}
+
+func checkClipping(t *testing.T, b backend.Backend) {
 	r := loadFixture(t, b, "gpt2")
 	plain, _ := reducedGrads(t, b, stepperFor(t, b, r, 0), r.in)
 	norm := 0.0
@@ -144,7 +149,12 @@ func TestGradientClipping(t *testing.T) {
 // TestGradientAccumulation checks that two micro-batches of half a
 // classification batch give the full batch's mean gradient and loss.
 func TestGradientAccumulation(t *testing.T) {
-	b := openCPU(t)
+	for _, d := range devices() {
+		t.Run(d.name, func(t *testing.T) { checkAccumulation(t, d.open(t)) })
+	}
+}
+
+func checkAccumulation(t *testing.T, b backend.Backend) {
 	r := loadFixture(t, b, "bert")
 	require.Zero(t, r.in.Batch%2, "the fixture batch must split in halves")
 	whole, wst := reducedGrads(t, b, stepperFor(t, b, r, 0), r.in)

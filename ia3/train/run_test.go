@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/backend/webgpu/webgputest"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
 )
@@ -87,4 +89,29 @@ func TestRunMissingTokenizer(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "tokenizer.json")))
 	_, err := Run(context.Background(), Options{ModelDir: dir, TrainFile: writeJSONL(t, textLines(2)...), OutDir: t.TempDir(), Backend: openCPU(t)})
 	require.ErrorContains(t, err, "has no tokenizer.json")
+}
+
+// TestRunOnWebGPU trains the same run on the CPU and on a WebGPU adapter
+// (clipping, accumulation and a warmup schedule on) and compares the
+// losses, evaluations and saved adapters.
+func TestRunOnWebGPU(t *testing.T) {
+	gpu := webgputest.Open(t)
+	dir := modelDir(t, "gpt2")
+	data := writeJSONL(t, textLines(12)...)
+	run := func(b backend.Backend) (*Result, string) {
+		out := t.TempDir()
+		res, err := Run(context.Background(), Options{ModelDir: dir, TrainFile: data, EvalFraction: 0.25, OutDir: out, Backend: b,
+			BatchSize: 3, GradAccum: 2, MaxSteps: 4, LR: 0.05, Schedule: ScheduleLinear, WarmupSteps: 1, MaxGradNorm: 0.5, NoPlot: true})
+		require.NoError(t, err)
+		return res, out
+	}
+	want, wantDir := run(openCPU(t))
+	got, gotDir := run(gpu)
+	require.Len(t, got.Losses, len(want.Losses))
+	for i := range want.Losses {
+		assert.InDelta(t, want.Losses[i], got.Losses[i], 1e-4*want.Losses[i], "loss of step %d", i+1)
+	}
+	require.Len(t, got.Evals, 1)
+	assert.InDelta(t, want.Evals[0].Loss, got.Evals[0].Loss, 1e-4*want.Evals[0].Loss)
+	assertSameAdapter(t, wantDir, gotDir, 1e-4)
 }
