@@ -204,3 +204,27 @@ func (p *Pipeline) releaseParts() {
 	}
 	p.raw, p.layout, p.bgl = nil, nil, nil
 }
+
+// CheckShader compiles WGSL source as a shader module and releases it,
+// returning the compiler's error: every entry point of the file is
+// validated, not only those a test happens to dispatch.
+func (d *Device) CheckShader(file, source string) error {
+	if _, err := parseBindings(source); err != nil {
+		return fmt.Errorf("gpu: %s: %w", file, err)
+	}
+	var mod *wgpu.ShaderModule
+	var cerr error
+	err := scoped(d.raw, "gpu: compiling "+file, func() {
+		mod, cerr = d.raw.CreateShaderModule(&wgpu.ShaderModuleDescriptor{
+			Label:          file,
+			WGSLDescriptor: &wgpu.ShaderModuleWGSLDescriptor{Code: source},
+		})
+	})
+	if mod != nil {
+		mod.Release()
+	}
+	if err = errors.Join(err, cerr); err != nil {
+		return fmt.Errorf("gpu: compiling %s: %w", file, err)
+	}
+	return nil
+}

@@ -159,3 +159,8 @@ func TestEmptyTensors(t *testing.T) {
 	assert.True(t, ok)
 	require.NoError(t, b.Sync())
 }
+
+func TestShadersCompile(t *testing.T) {
+	b := webgputest.OpenWebGPU(t)
+	require.NoError(t, b.CheckShaders())
+}

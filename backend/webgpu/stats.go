@@ -1,8 +1,29 @@
 package webgpu
 
-import "github.com/ia3/ia3/gpu"
+import (
+	"errors"
+
+	"github.com/ia3/ia3/gpu"
+	"github.com/ia3/ia3/shaders"
+)
 
 // Stats reports the WebGPU objects alive on the backend's instance (buffers,
 // bind groups, pipelines), as wgpu counts them: a steady workload must keep
 // them flat. Leak tests and diagnostics use it.
 func (b *Backend) Stats() gpu.Counts { return b.dev.Live() }
+
+// CheckShaders compiles every kernel file of package shaders on the device,
+// so a WGSL error in an entry point no test dispatches still fails a test.
+func (b *Backend) CheckShaders() error {
+	var errs []error
+	for _, name := range shaders.Names() {
+		src, err := shaders.Source(name)
+		if err == nil {
+			err = b.dev.CheckShader(name, src)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
