@@ -224,7 +224,8 @@ func (r *caseRun) checkFinalParams(params []ia3.NamedParam) {
 }
 
 // checkTrainedAdapter saves the trained adapter and compares it with PEFT's
-// train/adapter: the same keys and shapes, values within paramAbsTol.
+// train/adapter: the same keys and shapes, values within paramAbsTol, and
+// the same targets in adapter_config.json.
 func (r *caseRun) checkTrainedAdapter(pm *ia3.Model) {
 	const check = "train adapter"
 	theirs := r.c.path("train", "adapter", ia3.WeightsFile)
@@ -270,5 +271,50 @@ func (r *caseRun) checkTrainedAdapter(pm *ia3.Model) {
 			errs = append(errs, fmt.Errorf("%s saved by us, not by PEFT", k))
 		}
 	}
+	if err := sameAdapterConfig(filepath.Dir(theirs), dir); err != nil {
+		errs = append(errs, err)
+	}
 	r.row(check, worst, paramAbsTol, errors.Join(errs...))
+}
+
+// modulesKey renders a module selection for comparison: PEFT keeps name
+// lists as sets (their order in a file is Python's set order), so lists
+// are sorted; a regex stays as written.
+func modulesKey(m ia3.Modules) string {
+	switch {
+	case !m.IsSet():
+		return "None"
+	case m.IsPattern():
+		return "regex " + m.Regex()
+	}
+	return fmt.Sprintf("%q", slices.Sorted(slices.Values(m.List())))
+}
+
+// sameAdapterConfig compares the adapter_config.json fields that decide
+// what an adapter applies to: target, feed-forward and saved modules, and
+// the task type.
+func sameAdapterConfig(wantDir, gotDir string) error {
+	want, err := ia3.LoadConfig(wantDir)
+	if err != nil {
+		return err
+	}
+	got, err := ia3.LoadConfig(gotDir)
+	if err != nil {
+		return fmt.Errorf("our saved config: %w", err)
+	}
+	var errs []error
+	for _, f := range []struct {
+		field     string
+		got, want any
+	}{
+		{"target_modules", modulesKey(got.TargetModules), modulesKey(want.TargetModules)},
+		{"feedforward_modules", modulesKey(got.FeedforwardModules), modulesKey(want.FeedforwardModules)},
+		{"modules_to_save", fmt.Sprint(got.ModulesToSave), fmt.Sprint(want.ModulesToSave)},
+		{"task_type", got.TaskType, want.TaskType},
+	} {
+		if f.got != f.want {
+			errs = append(errs, fmt.Errorf("adapter_config.json %s: ours %v, PEFT's %v", f.field, f.got, f.want))
+		}
+	}
+	return errors.Join(errs...)
 }
