@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/model/modeltest"
+	"github.com/ia3/ia3/model/tokenizer"
 )
 
 // modelDir returns a directory holding fixture case name's base model
@@ -61,4 +62,12 @@ func byteTokenizer(t *testing.T) []byte {
 	data, err := byteTokenizerJSON()
 	require.NoError(t, err)
 	return data
+}
+
+// mustByteTokenizer parses the byte-level tokenizer.
+func mustByteTokenizer(t *testing.T) *tokenizer.Tokenizer {
+	t.Helper()
+	tok, err := tokenizer.FromJSON("byte tokenizer", byteTokenizer(t))
+	require.NoError(t, err)
+	return tok
 }

@@ -28,7 +28,8 @@ func TestDataErrors(t *testing.T) {
 		{"completion truncated away", "gpt2", []string{fmt.Sprintf(`{"prompt": %q, "completion": "z"}`, "0123456789012345678901234567890123456789012345678901234567890123456789")}, `:1: no token to predict`},
 		{"label out of range", "bert", []string{`{"text": "a", "label": 1}`, `{"text": "b", "label": 3}`}, `:2: label 3 is outside the classes [0, 3)`},
 		{"fractional label", "bert", []string{`{"text": "a", "label": 0.5}`}, `:1: label 0.5 is outside`},
-		{"label not a number", "bert", []string{`{"text": "a", "label": "pos"}`}, `:1: field "label" must be a number`},
+		{"label not a number", "bert", []string{`{"text": "a", "label": [1]}`}, `:1: field "label" must be a number or a class name`},
+		{"unknown label name", "bert", []string{`{"text": "a", "label": "LABEL_1"}`, `{"text": "a", "label": "pos"}`}, `:2: label "pos" is not a class of the model (label2id: "LABEL_0", "LABEL_1", "LABEL_2")`},
 		{"seq2seq empty target", "t5", []string{`{"input": "a", "target": ""}`}, `:1: the target has no tokens`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,4 +98,18 @@ func TestEvalSplitIsSeeded(t *testing.T) {
 	assert.Len(t, tr1.examples, 7)
 	_, _, err = (&dataset{examples: ds.examples[:1]}).split(0.5, 1)
 	require.ErrorContains(t, err, "leaves none to train on")
+}
+
+// TestClassLabelsByName maps label names through config.json's label2id.
+func TestClassLabelsByName(t *testing.T) {
+	cfg, err := model.ConfigFromMap(map[string]any{"model_type": "bert", "architectures": []any{"BertForSequenceClassification"},
+		"vocab_size": 256.0, "hidden_size": 8.0, "num_hidden_layers": 1.0, "num_attention_heads": 2.0, "intermediate_size": 16.0,
+		"id2label": map[string]any{"0": "neg", "1": "pos"}, "label2id": map[string]any{"neg": 0.0, "pos": 1.0}})
+	require.NoError(t, err)
+	enc := &hfEncoder{tok: mustByteTokenizer(t)}
+	recs := []record{{text: "yes", labelName: "pos", byName: true}, {text: "no", labelName: "neg", byName: true}, {text: "ok", label: 1}}
+	ds, err := tokenize(recs, taskSeqCls, enc, 16, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []int32{1, 0, 1}, []int32{ds.examples[0].class, ds.examples[1].class, ds.examples[2].class})
+	assert.Equal(t, []int32{'y', 'e', 's'}, ds.examples[0].ids)
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/tokenizer"
@@ -185,6 +188,13 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 		if len(ex.ids) == 0 {
 			return ex, errors.New("the text has no tokens")
 		}
+		if r.byName {
+			id, err := classByName(cfg, r.labelName, regression)
+			if err != nil {
+				return ex, err
+			}
+			r.label = float64(id)
+		}
 		if regression {
 			ex.value = float32(r.label)
 		} else {
@@ -317,4 +327,21 @@ func padLabels(d *dataset, idx []int, n int) []int32 {
 		}
 	}
 	return out
+}
+
+// classByName maps a class name to its id through config.json's label2id.
+func classByName(cfg *model.Config, name string, regression bool) (int, error) {
+	if regression {
+		return 0, fmt.Errorf("label %q is a name, but the model regresses one number (num_labels 1)", name)
+	}
+	table, _ := cfg.Raw["label2id"].(map[string]any)
+	if id, ok := table[name].(float64); ok && id >= 0 && id < float64(cfg.NumLabels) && id == math.Trunc(id) {
+		return int(id), nil
+	}
+	names := make([]string, 0, len(table))
+	for k := range table {
+		names = append(names, strconv.Quote(k))
+	}
+	slices.Sort(names)
+	return 0, fmt.Errorf("label %q is not a class of the model (label2id: %s)", name, strings.Join(names, ", "))
 }

@@ -20,7 +20,8 @@ type record struct {
 	text, prompt, completion string
 	input, target            string
 	label                    float64
-	hasLabel, isPrompt       bool
+	labelName                string // a class given by name (config label2id)
+	byName, isPrompt         bool
 }
 
 // readJSONL reads path line by line (blank lines skipped) and decodes each
@@ -60,7 +61,7 @@ func readJSONL(path, task string) ([]record, error) {
 var formats = map[string]string{
 	taskCausal:  `{"text": ...} or {"prompt": ..., "completion": ...}`,
 	taskSeq2Seq: `{"input": ..., "target": ...}`,
-	taskSeqCls:  `{"text": ..., "label": ...}`,
+	taskSeqCls:  `{"text": ..., "label": class id, class name or (regression) number}`,
 }
 
 // parseRecord decodes one JSON object for task.
@@ -123,10 +124,13 @@ func parseRecord(data []byte, task string) (record, error) {
 		if _, err := str("text", &rec.text); err != nil {
 			return rec, err
 		}
-		if err := json.Unmarshal(raw["label"], &rec.label); err != nil || math.IsInf(rec.label, 0) {
-			return rec, fmt.Errorf("field \"label\" must be a number: %s", truncateForMessage(string(raw["label"])))
+		if json.Unmarshal(raw["label"], &rec.labelName) == nil {
+			rec.byName = true
+			return rec, nil
 		}
-		rec.hasLabel = true
+		if err := json.Unmarshal(raw["label"], &rec.label); err != nil || math.IsInf(rec.label, 0) {
+			return rec, fmt.Errorf("field \"label\" must be a number or a class name: %s", truncateForMessage(string(raw["label"])))
+		}
 		return rec, nil
 	}
 	return rec, fmt.Errorf("task %q has no data format", task)
