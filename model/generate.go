@@ -291,13 +291,15 @@ func (s *generation) lastLogits(in *Inputs) ([]float32, error) {
 }
 
 // padID is the token fed for padding and for rows that have finished:
-// pad_token_id, else the first EOS id, else 0.
+// pad_token_id, else the first EOS id, else 0 — the first of these inside
+// the vocabulary (the value is masked or ignored, but must be a valid id).
 func (s *generation) padID() int32 {
-	if id := s.m.cfg.PadTokenID; id >= 0 {
-		return int32(id)
-	}
-	if len(s.eos) > 0 {
-		return s.eos[0]
+	cands := []int32{int32(s.m.cfg.PadTokenID)}
+	cands = append(cands, s.eos...)
+	for _, id := range cands {
+		if id >= 0 && int(id) < s.m.cfg.VocabSize {
+			return id
+		}
 	}
 	return 0
 }

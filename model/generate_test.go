@@ -79,6 +79,18 @@ func TestGenerateGreedyMatchesFullForward(t *testing.T) {
 	}
 }
 
+// TestGeneratePadOutsideVocabulary pads with a valid id when the EOS id
+// the config names lies outside the vocabulary (the GPT-2 fixture keeps
+// GPT-2's 50256 with a 256-token vocabulary): the padded row still equals
+// its unpadded run.
+func TestGeneratePadOutsideVocabulary(t *testing.T) {
+	m := loadCase(t, fixtureCase(t, "gpt2"))
+	prompts := [][]int32{{3, 4}, {5, 6, 7, 8}}
+	got, err := m.Generate(context.Background(), prompts, GenerateOptions{MaxNewTokens: 3})
+	require.NoError(t, err)
+	assert.Equal(t, greedyByFullForward(t, m, prompts[0], 3), got[0])
+}
+
 // TestGenerateSampling checks the sampler: a fixed seed repeats, another
 // seed (over several rows) differs, and top-k 1 equals greedy.
 func TestGenerateSampling(t *testing.T) {
