@@ -19,12 +19,13 @@ import (
 
 // generateFlags are the flags of `ia3 generate`.
 type generateFlags struct {
-	model, prompt, device string
-	adapters              []string
-	maxNew, topK          int
-	temperature, topP     float64
-	seed                  uint64
-	asJSON                bool
+	model, device     string
+	prompts           []string
+	adapters          []string
+	maxNew, topK      int
+	temperature, topP float64
+	seed              uint64
+	asJSON            bool
 }
 
 func newGenerateCmd(a *app) *cobra.Command {
@@ -41,10 +42,15 @@ Decoding is greedy unless --temperature is positive; then tokens are sampled
 from softmax(logits / temperature), keeping the --top-k most likely tokens
 and the smallest set reaching probability --top-p. --seed makes sampling
 repeatable. Generation stops at the model's end-of-sequence token or after
---max-new-tokens.`,
+--max-new-tokens.
+
+Several --prompt flags run as one batch (left-padded, as transformers'
+generate pads): each row decodes as it would alone, and the results are
+printed one per line when all are done.`,
 		Example: `  ia3 generate --model ./gpt2 --prompt "The capital of France is"
   ia3 generate --model ./llama --adapter my-adapter --prompt "Q: 2+2?" --temperature 0.7 --top-p 0.9 --seed 1
-  ia3 generate --model ./t5 --prompt "translate English to German: Hello" --json`,
+  ia3 generate --model ./t5 --prompt "translate English to German: Hello" --json
+  ia3 generate --model ./gpt2 --prompt "Once upon a time" --prompt "In 1969" --max-new-tokens 20`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "model", "prompt"); err != nil {
@@ -56,13 +62,13 @@ repeatable. Generation stops at the model's end-of-sequence token or after
 	fl := cmd.Flags()
 	fl.StringVar(&f.model, "model", "", "model directory (config.json, safetensors, tokenizer.json)")
 	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory, DIR or DIR=NAME (repeatable; the first is active)")
-	fl.StringVar(&f.prompt, "prompt", "", "text to continue")
+	fl.StringArrayVar(&f.prompts, "prompt", nil, "text to continue (repeatable: the prompts run as one left-padded batch)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", 50, "most tokens to generate")
 	fl.Float64Var(&f.temperature, "temperature", 0, "sampling temperature; 0 decodes greedily")
 	fl.IntVar(&f.topK, "top-k", 0, "sample only among the K most likely tokens (0: all)")
 	fl.Float64Var(&f.topP, "top-p", 0, "sample only among the most likely tokens reaching this probability (0: all)")
 	fl.Uint64Var(&f.seed, "seed", 0, "sampling seed")
-	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object (prompt ids, new ids, text) at the end instead of streaming")
+	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per prompt (prompt, prompt_ids, ids, text) at the end instead of streaming")
 	addDeviceFlag(cmd, &f.device)
 	return cmd
 }
@@ -79,22 +85,15 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 	if err != nil {
 		return err
 	}
-	enc, err := tok.Encode(f.prompt)
+	prompts, err := encodePrompts(tok, f.prompts)
 	if err != nil {
-		return fmt.Errorf("tokenize the prompt: %w", err)
-	}
-	if len(enc.IDs) == 0 {
-		return usagef("--prompt %q encodes to no tokens", f.prompt)
+		return err
 	}
 	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
 	if err != nil {
 		return err
 	}
 	defer l.close()
-	prompt := make([]int32, len(enc.IDs))
-	for i, id := range enc.IDs {
-		prompt[i] = int32(id)
-	}
 	eos, err := model.EOSTokenIDs(l.base.Config())
 	if err != nil {
 		return err
@@ -102,29 +101,60 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 	if t, ok := tok.EOS(); ok && len(eos) == 0 {
 		eos = []int32{int32(t.ID)}
 	}
-	st := &textStream{tok: tok, w: a.stdout, quiet: f.asJSON}
-	if !f.asJSON {
-		fmt.Fprint(a.stdout, f.prompt)
+	// One prompt streams its text; several are printed when done.
+	stream := len(prompts) == 1 && !f.asJSON
+	rows := make([]*textStream, len(prompts))
+	for i := range rows {
+		rows[i] = &textStream{tok: tok, w: a.stdout, quiet: !stream}
 	}
-	out, genErr := l.base.Generate(cmd.Context(), [][]int32{prompt}, model.GenerateOptions{
+	if stream {
+		fmt.Fprint(a.stdout, f.prompts[0])
+	}
+	out, genErr := l.base.Generate(cmd.Context(), prompts, model.GenerateOptions{
 		MaxNewTokens: f.maxNew, Temperature: f.temperature, TopK: f.topK, TopP: f.topP, Seed: f.seed, EOS: eos,
-		OnToken: func(_ int, id int32) error { return st.add(id) },
+		OnToken: func(row int, id int32) error { return rows[row].add(id) },
 	})
-	if !f.asJSON {
+	if stream {
 		fmt.Fprintln(a.stdout)
 	}
-	if genErr != nil {
+	if genErr != nil || stream {
 		return genErr
 	}
-	if f.asJSON {
+	enc := json.NewEncoder(a.stdout)
+	for i, st := range rows {
 		text, err := st.text()
 		if err != nil {
 			return err
 		}
-		return json.NewEncoder(a.stdout).Encode(map[string]any{"prompt": f.prompt, "prompt_ids": prompt,
-			"ids": out[0], "text": text})
+		if f.asJSON {
+			err = enc.Encode(map[string]any{"prompt": f.prompts[i], "prompt_ids": prompts[i], "ids": out[i], "text": text})
+		} else {
+			_, err = fmt.Fprintln(a.stdout, f.prompts[i]+text)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// encodePrompts tokenizes each prompt, refusing one that gives no token.
+func encodePrompts(tok *tokenizer.Tokenizer, texts []string) ([][]int32, error) {
+	out := make([][]int32, len(texts))
+	for i, text := range texts {
+		enc, err := tok.Encode(text)
+		if err != nil {
+			return nil, fmt.Errorf("tokenize prompt %q: %w", text, err)
+		}
+		if len(enc.IDs) == 0 {
+			return nil, usagef("--prompt %q encodes to no tokens", text)
+		}
+		out[i] = make([]int32, len(enc.IDs))
+		for j, id := range enc.IDs {
+			out[i][j] = int32(id)
+		}
+	}
+	return out, nil
 }
 
 // loadTokenizer loads dir's tokenizer, with a clear error when the model

@@ -83,6 +83,21 @@ func TestTrainEvalGenerate(t *testing.T) {
 	assert.Len(t, g1["ids"], 6)
 	_, streamed := gen()
 	assert.Equal(t, "the quick"+g1["text"].(string)+"\n", streamed, "streamed text equals the decoded ids")
+	// A batch of two prompts (one left-padded) gives each its own greedy
+	// continuation, one JSON line per prompt.
+	r = run(t, "generate", "--model", dir, "--adapter", out, "--device", "cpu", "--max-new-tokens", "6",
+		"--prompt", "the quick", "--prompt", "over the lazy dog", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 2)
+	var first map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &first))
+	assert.Equal(t, g1, first, "batched row equals the prompt alone")
+	r = run(t, "generate", "--model", dir, "--adapter", out, "--device", "cpu", "--max-new-tokens", "6",
+		"--prompt", "over the lazy dog", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.JSONEq(t, lines[1], r.stdout)
+
 	s1, _ := gen("--json", "--temperature", "1.2", "--top-p", "0.9", "--seed", "5")
 	s2, _ := gen("--json", "--temperature", "1.2", "--top-p", "0.9", "--seed", "5")
 	assert.Equal(t, s1, s2, "one seed, one sample")
