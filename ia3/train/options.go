@@ -69,7 +69,10 @@ type Options struct {
 	Seed uint64
 
 	// CheckpointEvery saves a checkpoint every that many steps (0: none,
-	// except when the run is interrupted). ResumeFrom continues from one.
+	// except when the run is interrupted). ResumeFrom continues from one:
+	// the adapter configuration then comes from the checkpoint (Adapter is
+	// ignored), and the data, seed, batch size, accumulation, step count
+	// and schedule must be those of the interrupted run.
 	CheckpointEvery int
 	ResumeFrom      string
 
