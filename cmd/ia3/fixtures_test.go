@@ -40,6 +40,7 @@ func TestForwardParity(t *testing.T) {
 				{"logits_disabled", []string{"--adapter", ad("a"), "--disable"}},
 				{"logits_weighted_w", []string{"--adapter", ad("a"), "--adapter", ad("b"), "--weighted", "a:0.6,b:0.4=w"}},
 				{"logits_merged_a", []string{"--adapter", ad("a"), "--merge"}},
+				{"logits_merged_a_b", []string{"--adapter", ad("a"), "--adapter", ad("b"), "--merge=a,b"}},
 			} {
 				t.Run(tc.key, func(t *testing.T) {
 					out := filepath.Join(t.TempDir(), "logits.safetensors")

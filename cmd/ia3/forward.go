@@ -13,12 +13,15 @@ import (
 	"github.com/ia3/ia3/model/safetensors"
 )
 
+// mergeActive is --merge given without names: merge the active adapters.
+const mergeActive = "active"
+
 // forwardFlags are the flags of `ia3 forward`.
 type forwardFlags struct {
 	model, inputs, out, device string
 	adapters                   []string
-	active, weighted           string
-	merge, disable             bool
+	active, weighted, merge    string
+	disable                    bool
 }
 
 func newForwardCmd(a *app) *cobra.Command {
@@ -36,8 +39,9 @@ Adapters: --adapter DIR[=NAME] loads a PEFT adapter (NAME defaults to the
 directory's base name); the first one is active. Then, in this order:
 --weighted A:0.6,B:0.4=NAME adds a weighted combination (add_weighted_adapter)
 and activates it, --active A,B activates the listed adapters together,
---merge merges the active adapters into the weights (merge_and_unload), and
---disable runs with adapters disabled (disable_adapter).`,
+--merge merges the active adapters into the weights (merge_and_unload;
+--merge=A,B merges the named ones, as adapter_names=[A, B]), and --disable
+runs with adapters disabled (disable_adapter).`,
 		Example: `  ia3 forward --model fx/base --inputs fx/inputs.safetensors --out base.safetensors
   ia3 forward --model fx/base --adapter fx/adapters/a --inputs fx/inputs.safetensors --out a.safetensors
   ia3 forward --model fx/base --adapter fx/adapters/a --adapter fx/adapters/b \
@@ -55,7 +59,8 @@ and activates it, --active A,B activates the listed adapters together,
 	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory, DIR or DIR=NAME (repeatable; the first is active)")
 	fl.StringVar(&f.active, "active", "", "comma-separated adapters to activate together (set_adapter)")
 	fl.StringVar(&f.weighted, "weighted", "", "add and activate a weighted adapter: A:0.6,B:0.4=NAME")
-	fl.BoolVar(&f.merge, "merge", false, "merge the active adapters into the weights before running")
+	fl.StringVar(&f.merge, "merge", "", "merge adapters into the weights before running: --merge for the active ones, --merge=A,B for those named")
+	fl.Lookup("merge").NoOptDefVal = mergeActive
 	fl.BoolVar(&f.disable, "disable", false, "run with the adapters disabled")
 	fl.StringVar(&f.inputs, "inputs", "", "safetensors file with input_ids and optional attention_mask, token_type_ids, decoder_input_ids, labels")
 	fl.StringVar(&f.out, "out", "", "safetensors file to write the logits to")
@@ -80,10 +85,10 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 		}
 		weightedName = name
 	}
-	if len(specs) == 0 && (f.active != "" || f.weighted != "" || f.merge || f.disable) {
+	if len(specs) == 0 && (f.active != "" || f.weighted != "" || f.merge != "" || f.disable) {
 		return usagef("--active, --weighted, --merge and --disable need at least one --adapter")
 	}
-	if f.merge && f.disable {
+	if f.merge != "" && f.disable {
 		return usagef("--merge and --disable exclude each other")
 	}
 	if err := mustExist(f.inputs, "inputs file"); err != nil {
@@ -112,8 +117,12 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 				return fmt.Errorf("--active %s: %w", f.active, err)
 			}
 		}
-		if f.merge {
-			if l.base, err = l.peft.MergeAndUnload(true); err != nil {
+		if f.merge != "" {
+			var names []string
+			if f.merge != mergeActive {
+				names = splitList(f.merge)
+			}
+			if l.base, err = l.peft.MergeAndUnload(true, names...); err != nil {
 				return fmt.Errorf("--merge: %w", err)
 			}
 		} else if f.disable {
