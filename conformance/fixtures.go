@@ -27,14 +27,23 @@ type FixtureOptions struct {
 // named by their specs ("cpu", "gpu:0", ...), or on every device that can
 // compute when devices is nil (the CPU included).
 //
-// Each case is checked for whatever it holds: matching.json and meta.json's
-// layer table, the adapters a, b and w (our weighted adapter against
-// PEFT's), every logits_* key of expected.safetensors, the merged
-// checkpoint (PEFT's merged_a/ and our own merge saved and reloaded), the
-// operations PEFT refused (meta.json errors, which must be refused too),
-// and the five-step training trajectory. A case that cannot run (an
-// unsupported architecture, an unreadable file, a key no rule checks) is a
-// failing row, never a skip.
+// Each case is checked for whatever it holds, one report row per check:
+//   - "layers_default", "matching[i]": meta.json's layer table and each
+//     matching.json config (layers, feed-forward flags, vector shapes,
+//     trainable names, the keys a real save writes, or PEFT's error);
+//   - "load adapter a|b|w", "w vectors = PEFT's adapters/w": the adapters
+//     load, and our add_weighted_adapter (weights from meta.json) equals
+//     PEFT's w;
+//   - every logits_* key of expected.safetensors (base, a, b, both active,
+//     disabled, weighted, merged a, merged a+b, unloaded, and their _f64
+//     twins), plus batches mixing adapters per sample, PEFT's merged_a/
+//     checkpoint, and our own merge saved and reloaded;
+//   - "refuses <op>": the operations PEFT refused (meta.json errors);
+//   - "train ...": the trajectory of meta.json's train spec (trainable
+//     names, step-0 gradients, losses, final parameters, saved adapter).
+//
+// A case that cannot run (an unsupported architecture, an unreadable file,
+// a key or refusal no rule checks) is a failing row, never a skip.
 //
 // The error is about running the suite (no case found, a bad filter, a
 // device spec that does not open, a cancelled ctx); failing checks are in
@@ -61,16 +70,16 @@ func RunFixtures(ctx context.Context, dir string, devices []string, opts Fixture
 	if len(rep.Cases) == 0 {
 		return rep, fmt.Errorf("conformance: no fixture case under %s matches %q (a case is a directory with base/config.json and expected.safetensors or meta.json)", dir, opts.Filter)
 	}
-	cases := make([]*fixtureCase, len(rep.Cases))
-	readErrs := make([]error, len(rep.Cases))
-	for i, fc := range rep.Cases {
-		cases[i], readErrs[i] = readFixtureCase(fc)
+	s := &fixtureSuite{rep: rep, log: log}
+	for _, fc := range rep.Cases {
+		c, err := readFixtureCase(fc)
+		s.cases = append(s.cases, c)
+		s.readErrs = append(s.readErrs, err)
 	}
-	tmp, err := os.MkdirTemp("", "ia3-fixtures-*")
-	if err != nil {
+	if s.scratch, err = os.MkdirTemp("", "ia3-fixtures-*"); err != nil {
 		return rep, fmt.Errorf("conformance: scratch directory: %w", err)
 	}
-	defer os.RemoveAll(tmp)
+	defer os.RemoveAll(s.scratch)
 
 	listed := backend.Devices(ctx)
 	if devices == nil {
@@ -96,34 +105,8 @@ func RunFixtures(ctx context.Context, dir string, devices []string, opts Fixture
 			}
 			return rep, fmt.Errorf("conformance: open device %q: %w", spec, err)
 		}
-		info := b.Info()
-		rep.addDevice(info, statusRan)
-		emit := func(r FixtureResult) {
-			rep.Results = append(rep.Results, r)
-			if !r.Pass {
-				log.Warn("fixture check failed", "case", r.Case, "check", r.Check, "device", r.Device,
-					"max_err", r.MaxErr, "tol", r.Tol, "err", r.Err)
-			}
-		}
-		for i, c := range cases {
-			if err = ctx.Err(); err != nil {
-				break
-			}
-			log.Info("running fixture case", "case", rep.Cases[i].Name, "device", info.Spec, "name", info.Name)
-			r := &caseRun{ctx: ctx, c: c, b: b, info: info, emit: emit, name: rep.Cases[i].Name}
-			if readErrs[i] != nil {
-				r.row("read fixture", 0, 0, readErrs[i])
-				continue
-			}
-			r.scratch, err = os.MkdirTemp(tmp, "case-*")
-			if err != nil {
-				err = fmt.Errorf("conformance: scratch directory: %w", err)
-				break
-			}
-			start := time.Now()
-			r.run()
-			log.Info("fixture case done", "case", rep.Cases[i].Name, "device", info.Spec, "elapsed", time.Since(start).Round(time.Millisecond))
-		}
+		rep.addDevice(b.Info(), statusRan)
+		err = s.runDevice(ctx, b)
 		if cerr := b.Close(); cerr != nil {
 			log.Warn("closing device", "device", spec, "err", cerr)
 		}
@@ -132,6 +115,50 @@ func RunFixtures(ctx context.Context, dir string, devices []string, opts Fixture
 		}
 	}
 	return rep, nil
+}
+
+// fixtureSuite is one RunFixtures call: the cases read once, run on each
+// device in turn.
+type fixtureSuite struct {
+	rep      *FixtureReport
+	log      *slog.Logger
+	cases    []*fixtureCase
+	readErrs []error // why cases[i] could not be read, reported per device
+	scratch  string  // removed when the run ends
+}
+
+// runDevice runs every case on b, appending the rows to the report. It
+// stops early only when ctx is cancelled or scratch space runs out.
+func (s *fixtureSuite) runDevice(ctx context.Context, b backend.Backend) error {
+	info := b.Info()
+	emit := func(r FixtureResult) {
+		s.rep.Results = append(s.rep.Results, r)
+		if !r.Pass {
+			s.log.Warn("fixture check failed", "case", r.Case, "check", r.Check, "device", r.Device,
+				"max_err", r.MaxErr, "tol", r.Tol, "err", r.Err)
+		}
+	}
+	for i, c := range s.cases {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := s.rep.Cases[i].Name
+		s.log.Info("running fixture case", "case", name, "device", info.Spec, "name", info.Name)
+		r := &caseRun{ctx: ctx, c: c, b: b, info: info, emit: emit, name: name}
+		if s.readErrs[i] != nil {
+			r.row("read fixture", 0, 0, s.readErrs[i])
+			continue
+		}
+		dir, err := os.MkdirTemp(s.scratch, "case-*")
+		if err != nil {
+			return fmt.Errorf("conformance: scratch directory: %w", err)
+		}
+		r.scratch = dir
+		start := time.Now()
+		r.run()
+		s.log.Info("fixture case done", "case", name, "device", info.Spec, "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
 }
 
 func (r *FixtureReport) addDevice(info backend.DeviceInfo, status string) {
