@@ -104,7 +104,7 @@ func (d *Device) Dispatch(p *Pipeline, params []byte, groups [3]uint32, bufs []B
 	b := &d.batch
 	align := uint64(d.limits.MinUniformOffsetAlignment)
 	off := (uint64(len(b.params)) + align - 1) / align * align
-	if params != nil && off+uint64(len(params)) > arenaSize {
+	if params != nil && off+(uint64(len(params))+15)&^15 > arenaSize {
 		if err := d.Flush(); err != nil {
 			return err
 		}
@@ -123,11 +123,15 @@ func (d *Device) Dispatch(p *Pipeline, params []byte, groups [3]uint32, bufs []B
 		b.arena = arena
 	}
 	var entries []wgpu.BindGroupEntry
+	var dyn []uint32
+	key := bindKey{p: p, n: len(bufs)}
 	if params != nil {
 		size := (uint64(len(params)) + 15) &^ 15
 		b.params = append(b.params, make([]byte, off+size-uint64(len(b.params)))...)
 		copy(b.params[off:], params)
-		entries = append(entries, wgpu.BindGroupEntry{Binding: 0, Buffer: b.arena, Offset: off, Size: size})
+		entries = append(entries, wgpu.BindGroupEntry{Binding: 0, Buffer: b.arena, Offset: 0, Size: size})
+		dyn = []uint32{uint32(off)}
+		key.psize = size
 	}
 	for i, bb := range bufs {
 		size := bb.Size
@@ -137,17 +141,19 @@ func (d *Device) Dispatch(p *Pipeline, params []byte, groups [3]uint32, bufs []B
 		size = min((size+15)&^15, bb.Buf.size-bb.Offset, d.limits.MaxStorageBufferBindingSize&^3)
 		entries = append(entries, wgpu.BindGroupEntry{Binding: uint32(i + 1), Buffer: bb.Buf.raw, Offset: bb.Offset, Size: size})
 		b.touched[bb.Buf] = true
+		if i < maxCachedBindings {
+			key.ranges[i] = bindRange{buf: bb.Buf, offset: bb.Offset, size: size}
+		}
 	}
-	bg, err := d.raw.CreateBindGroup(&wgpu.BindGroupDescriptor{Label: p.name, Layout: p.bgl, Entries: entries})
+	bg, err := d.bindGroup(key, len(bufs) <= maxCachedBindings, entries)
 	if err != nil {
-		return fmt.Errorf("gpu: binding %s: %w", p.name, err)
+		return err
 	}
-	b.groups = append(b.groups, bg)
 	if b.pass == nil {
 		b.pass = b.enc.BeginComputePass(nil)
 	}
 	b.pass.SetPipeline(p.raw)
-	b.pass.SetBindGroup(0, bg, nil)
+	b.pass.SetBindGroup(0, bg, dyn)
 	b.pass.DispatchWorkgroups(groups[0], groups[1], groups[2])
 	b.dispatches++
 	if b.dispatches >= maxBatchDispatches {
@@ -190,6 +196,11 @@ func (d *Device) unalias(p *Pipeline, bufs []Binding) ([]Binding, error) {
 func (d *Device) Flush() error {
 	b := &d.batch
 	if b.enc == nil {
+		// Nothing recorded: evicted bind groups can go now.
+		for _, g := range b.groups {
+			g.Release()
+		}
+		b.groups = b.groups[:0]
 		d.pool.recycle()
 		return nil
 	}

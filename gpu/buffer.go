@@ -143,6 +143,7 @@ func (p *pool) drain() {
 }
 
 func (p *pool) destroy(b *Buffer) {
+	p.d.binds.forget(b, &p.d.batch)
 	b.raw.Destroy()
 	b.raw.Release()
 	delete(p.all, b)

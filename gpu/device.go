@@ -40,6 +40,7 @@ type Device struct {
 
 	pool      pool
 	pipelines pipelineCache
+	binds     bindCache
 	batch     batch
 	staging   *wgpu.Buffer
 	stageSize uint64
@@ -93,6 +94,7 @@ func (in *Instance) Open(i int) (*Device, error) {
 	}
 	d.pool.init(d)
 	d.pipelines.init()
+	d.binds.init()
 	return d, nil
 }
 
@@ -161,8 +163,9 @@ func (d *Device) Close() error {
 		return nil
 	}
 	err := d.Sync()
-	d.batch.release()
+	d.binds.release()
 	d.pool.release()
+	d.batch.release()
 	d.pipelines.release()
 	d.dropStaging()
 	d.queue.Release()

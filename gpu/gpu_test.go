@@ -108,6 +108,15 @@ func TestDispatchRoundTrip(t *testing.T) {
 	got, err := d.Read(out, 0, 12)
 	require.NoError(t, err)
 	assert.Equal(t, words(2, 3, 4), got)
+	// The same kernel over the same buffers reuses its bind group, with
+	// each dispatch's parameters at their own offset in the arena.
+	created := d.binds.created
+	require.NoError(t, d.Dispatch(p, words(1), [3]uint32{1, 1, 1}, []Binding{{Buf: out}, {Buf: x}}))
+	require.NoError(t, d.Dispatch(p, words(2), [3]uint32{1, 1, 1}, []Binding{{Buf: out}, {Buf: x}}))
+	assert.Equal(t, created, d.binds.created, "bind group reused")
+	got, err = d.Read(out, 0, 12)
+	require.NoError(t, err)
+	assert.Equal(t, words(3, 4, 4), got, "n = 2 for the second dispatch: its own parameters")
 	got, err = d.Read(x, 0, 12)
 	require.NoError(t, err)
 	assert.Equal(t, words(2, 3, 4), got)

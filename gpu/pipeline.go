@@ -147,7 +147,9 @@ func (d *Device) Pipeline(file, entry string, source func() (string, error), has
 		}
 		entries = append(entries, wgpu.BindGroupLayoutEntry{
 			Binding: 0, Visibility: wgpu.ShaderStage_Compute,
-			Buffer: wgpu.BufferBindingLayout{Type: wgpu.BufferBindingType_Uniform},
+			// A dynamic offset: the parameters of each dispatch sit at
+			// their own offset in the batch's arena (see bindCache).
+			Buffer: wgpu.BufferBindingLayout{Type: wgpu.BufferBindingType_Uniform, HasDynamicOffset: true},
 		})
 	}
 	if nbufs > int(d.limits.MaxStorageBuffersPerStage) {
