@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -16,6 +17,7 @@ import (
 // benchFlags are the flags of `ia3 bench`.
 type benchFlags struct {
 	shape, config, device   string
+	anchor                  string
 	batch, seq, steps, warm int
 	seed                    uint64
 	asJSON, noTrain, noFwd  bool
@@ -36,11 +38,14 @@ Shapes: --shape gpt2-small (124M), llama-1b (TinyLlama 1.1B), tiny-gpt2 and
 tiny-llama, or --config FILE for any config.json. The JSON output uses the
 field names of shared/bench/peft_anchor.py (train_step_s,
 train_tokens_per_s, forward_tokens_per_s, peak_mem_gib) so both runs compare
-key by key. Peak memory is the Go heap for the CPU, and the device pool for
-a GPU backend that counts its bytes (null otherwise).`,
+key by key, and --anchor FILE (that script's output) prints PEFT's figures
+for the same shape, batch and length beside ours. Peak memory is the Go heap
+for the CPU, and the device pool for a GPU backend that counts its bytes
+(null otherwise).`,
 		Example: `  ia3 bench --shape tiny-gpt2 --device cpu
   ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu --json
-  ia3 bench --config ./my-model/config.json --batch 4 --seq 256 --steps 5`,
+  ia3 bench --config ./my-model/config.json --batch 4 --seq 256 --steps 5
+  python3 peft_anchor.py anchor.json && ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu --anchor anchor.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBench(cmd, a, &f)
@@ -57,6 +62,7 @@ a GPU backend that counts its bytes (null otherwise).`,
 	fl.BoolVar(&f.noTrain, "no-train", false, "skip the training phase")
 	fl.BoolVar(&f.noFwd, "no-forward", false, "skip the forward phase")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fl.StringVar(&f.anchor, "anchor", "", "peft_anchor.py's JSON output: show PEFT's figures for the same shape, batch and length beside ours")
 	addDeviceFlag(cmd, &f.device)
 	return cmd
 }
@@ -72,6 +78,15 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.anchor != "" {
+		if !slices.Contains(bench.ShapeNamesWithAnchor(), name) {
+			return usagef("--anchor compares the shapes peft_anchor.py times (%s), not %s",
+				strings.Join(bench.ShapeNamesWithAnchor(), ", "), name)
+		}
+		if err := mustExist(f.anchor, "anchor results"); err != nil {
+			return err
+		}
+	}
 	b, err := openDevice(cmd.Context(), f.device)
 	if err != nil {
 		return err
@@ -82,12 +97,24 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 	if err != nil {
 		return err
 	}
+	out := benchOutput{Result: r}
+	if f.anchor != "" {
+		if out.PEFT, err = bench.Compare(r, f.anchor); err != nil {
+			return err
+		}
+	}
 	if f.asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return enc.Encode(out)
 	}
-	return writeBenchTable(a, r)
+	return writeBenchTable(a, out)
+}
+
+// benchOutput is a result with, given --anchor, PEFT's figures beside it.
+type benchOutput struct {
+	*bench.Result
+	PEFT *bench.Comparison `json:"peft,omitempty"`
 }
 
 // benchShape resolves --config or --shape.
@@ -116,7 +143,8 @@ func benchShape(cmd *cobra.Command, f *benchFlags) (string, *model.Config, error
 	return f.config, cfg, nil
 }
 
-func writeBenchTable(a *app, r *bench.Result) error {
+func writeBenchTable(a *app, out benchOutput) error {
+	r := out.Result
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "shape\t%s (%s, %s params, %s trainable)\n", r.Shape, r.ModelType, human(r.Params), human(r.Trainable))
 	fmt.Fprintf(w, "device\t%s (%s, %s)\n", r.Device, r.DeviceName, r.API)
@@ -131,6 +159,20 @@ func writeBenchTable(a *app, r *bench.Result) error {
 		fmt.Fprintf(w, "peak memory\t%.2f GiB (%s)\n", *r.PeakMemGiB, r.PeakMemSource)
 	} else {
 		fmt.Fprintln(w, "peak memory\tnot reported by this backend")
+	}
+	if c := out.PEFT; c != nil {
+		fmt.Fprintf(w, "PEFT\t%s (%s on %s)\n", c.Anchor.Key, c.Anchor.DType, orDash(c.GPU))
+		if c.TrainStepRatio > 0 {
+			fmt.Fprintf(w, "  train step\t%.1f ms\t%.0f tokens/s\tours ×%.2f the time\n", 1e3*c.Anchor.TrainStepS, c.Anchor.TrainTokensPerS, c.TrainStepRatio)
+		}
+		if c.ForwardRatio > 0 {
+			fmt.Fprintf(w, "  forward\t%.1f ms\t%.0f tokens/s\tours ×%.2f the time\n", 1e3*c.Anchor.ForwardS, c.Anchor.ForwardTokensPerS, c.ForwardRatio)
+		}
+		fmt.Fprintf(w, "  peak memory\t%.2f GiB", c.Anchor.PeakMemGiB)
+		if c.PeakMemRatio != nil {
+			fmt.Fprintf(w, "\tours ×%.2f", *c.PeakMemRatio)
+		}
+		fmt.Fprintln(w)
 	}
 	return w.Flush()
 }

@@ -62,6 +62,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"forward", "--model", "m", "--inputs", "i"}, "needs --out"},
 		{[]string{"bench", "--batch", "two"}, `invalid argument "two"`},
 		{[]string{"bench", "--shape", "gpt5"}, `unknown shape "gpt5"`},
+		{[]string{"bench", "--shape", "tiny-gpt2", "--anchor", "a.json"}, "--anchor compares the shapes"},
 		{[]string{"bench", "--shape", "tiny-gpt2", "--device", "tpu"}, `--device "tpu"`},
 		{[]string{"devices", "extra"}, "takes no positional arguments"},
 		{[]string{"conformance"}, "choose one of --ops or --fixtures"},
