@@ -1,0 +1,181 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ia3/ia3/model"
+)
+
+// Task types, as model.Config.TaskType names them.
+const (
+	taskCausal  = model.TaskCausalLM
+	taskSeq2Seq = model.TaskSeq2SeqLM
+	taskSeqCls  = model.TaskSeqCls
+)
+
+// example is one tokenised example.
+type example struct {
+	source string
+	ids    []int32 // input ids (the encoder's for seq2seq)
+	// labels: causal LM one per id (-100 where the loss ignores it),
+	// seq2seq the target ids; nil for classification.
+	labels []int32
+	class  int32   // classification label
+	value  float32 // regression target
+}
+
+// tokenize turns records into examples: truncated to maxLen tokens,
+// labels checked against numLabels, every example required to have a
+// token the loss counts.
+func tokenize(recs []record, task string, enc encoder, maxLen int, cfg *model.Config) (*dataset, error) {
+	ds := &dataset{task: task, padID: enc.pad()}
+	if task == taskSeqCls {
+		ds.regression = cfg.ProblemType == "regression" || (cfg.ProblemType == "" && cfg.NumLabels == 1)
+	}
+	for _, r := range recs {
+		ex, err := tokenizeOne(r, task, enc, maxLen, cfg, ds.regression)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.source, err)
+		}
+		ex.source = r.source
+		ds.examples = append(ds.examples, ex)
+	}
+	if len(ds.examples) == 0 {
+		return nil, errors.New("no examples")
+	}
+	return ds, nil
+}
+
+func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Config, regression bool) (example, error) {
+	var ex example
+	switch task {
+	case taskCausal:
+		if !r.isPrompt {
+			ids, _, err := enc.encode(r.text, true)
+			if err != nil {
+				return ex, err
+			}
+			ids = truncate(ids, 0, maxLen)
+			ex.ids, ex.labels = ids, append([]int32(nil), ids...)
+		} else {
+			p, _, err := enc.encode(r.prompt, true)
+			if err != nil {
+				return ex, err
+			}
+			c, _, err := enc.encode(r.completion, false)
+			if err != nil {
+				return ex, err
+			}
+			if id, ok := enc.eos(); ok {
+				c = append(c, id)
+			}
+			ids := truncate(append(append([]int32(nil), p...), c...), 0, maxLen)
+			labels := make([]int32, len(ids))
+			for i := range ids {
+				labels[i] = model.IgnoreIndex
+				if i >= len(p) {
+					labels[i] = ids[i]
+				}
+			}
+			ex.ids, ex.labels = ids, labels
+		}
+		if countCausal(ex.labels) == 0 {
+			return ex, fmt.Errorf("no token to predict after truncation to %d tokens (a causal LM example needs a second token; a completion must survive truncation)", maxLen)
+		}
+	case taskSeq2Seq:
+		ids, trail, err := enc.encode(r.input, true)
+		if err != nil {
+			return ex, err
+		}
+		tgt, ttrail, err := enc.encode(r.target, true)
+		if err != nil {
+			return ex, err
+		}
+		ex.ids, ex.labels = truncate(ids, trail, maxLen), truncate(tgt, ttrail, maxLen)
+		if len(ex.ids) == 0 {
+			return ex, errors.New("the input has no tokens")
+		}
+		if len(ex.labels) == 0 {
+			return ex, errors.New("the target has no tokens: nothing for the loss to count")
+		}
+	case taskSeqCls:
+		ids, trail, err := enc.encode(r.text, true)
+		if err != nil {
+			return ex, err
+		}
+		ex.ids = truncate(ids, trail, maxLen)
+		if len(ex.ids) == 0 {
+			return ex, errors.New("the text has no tokens")
+		}
+		if r.byName {
+			id, err := classByName(cfg, r.labelName, regression)
+			if err != nil {
+				return ex, err
+			}
+			r.label = float64(id)
+		}
+		if regression {
+			ex.value = float32(r.label)
+		} else {
+			if r.label != math.Trunc(r.label) || r.label < 0 || r.label >= float64(cfg.NumLabels) {
+				return ex, fmt.Errorf("label %v is outside the classes [0, %d) of the model (num_labels %d)", r.label, cfg.NumLabels, cfg.NumLabels)
+			}
+			ex.class = int32(r.label)
+		}
+	default:
+		return ex, fmt.Errorf("task %q cannot be trained (model with a %s head)", task, task)
+	}
+	for _, id := range ex.ids {
+		if int(id) >= cfg.VocabSize {
+			return ex, fmt.Errorf("token id %d is outside the model's vocabulary (%d): tokenizer and model do not match", id, cfg.VocabSize)
+		}
+	}
+	return ex, nil
+}
+
+// truncate keeps at most n ids: the first ones, plus the last trailing
+// special tokens.
+func truncate(ids []int32, trailing, n int) []int32 {
+	if len(ids) <= n {
+		return ids
+	}
+	if trailing >= n {
+		trailing = 0
+	}
+	out := append([]int32(nil), ids[:n-trailing]...)
+	return append(out, ids[len(ids)-trailing:]...)
+}
+
+// countCausal counts the labels a causal LM loss counts: every position
+// after the first (labels shift by one) that is not ignored.
+func countCausal(labels []int32) int {
+	n := 0
+	for i := 1; i < len(labels); i++ {
+		if labels[i] != model.IgnoreIndex {
+			n++
+		}
+	}
+	return n
+}
+
+// classByName maps a class name to its id through config.json's label2id.
+func classByName(cfg *model.Config, name string, regression bool) (int, error) {
+	if regression {
+		return 0, fmt.Errorf("label %q is a name, but the model regresses one number (num_labels 1)", name)
+	}
+	table, _ := cfg.Raw["label2id"].(map[string]any)
+	if id, ok := table[name].(float64); ok && id >= 0 && id < float64(cfg.NumLabels) && id == math.Trunc(id) {
+		return int(id), nil
+	}
+	names := make([]string, 0, len(table))
+	for k := range table {
+		names = append(names, strconv.Quote(k))
+	}
+	slices.Sort(names)
+	return 0, fmt.Errorf("label %q is not a class of the model (label2id: %s)", name, strings.Join(names, ", "))
+}
