@@ -39,7 +39,6 @@ func newProgress(w io.Writer, label string, startStep, total int) *progress {
 		progressbar.OptionSetWidth(24),
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionShowDescriptionAtLineEnd(),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 	)
 	if startStep > 0 {
 		_ = bar.Set(startStep)
