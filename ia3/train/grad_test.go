@@ -250,3 +250,24 @@ func TestClassificationEvalMatchesModelLoss(t *testing.T) {
 		})
 	}
 }
+
+// TestRegressionLoss checks the model's loss with num_labels 1 is the
+// mean squared error, as transformers computes it, against the logits.
+func TestRegressionLoss(t *testing.T) {
+	b := openCPU(t)
+	cfg, err := model.ConfigFromMap(map[string]any{"model_type": "bert", "architectures": []any{"BertForSequenceClassification"},
+		"vocab_size": 64.0, "hidden_size": 16.0, "num_hidden_layers": 1.0, "num_attention_heads": 2.0, "intermediate_size": 32.0,
+		"max_position_embeddings": 16.0, "num_labels": 1.0})
+	require.NoError(t, err)
+	base, err := model.NewRandom(cfg, b, 5)
+	require.NoError(t, err)
+	t.Cleanup(base.Free)
+	in := &model.Inputs{Batch: 2, Seq: 3, InputIDs: []int32{1, 2, 3, 4, 5, 0}, AttentionMask: []int32{1, 1, 1, 1, 1, 0},
+		LabelsFloat: []float32{0.5, -1.25}}
+	want, err := batchLoss(b, base, in)
+	require.NoError(t, err)
+	sum, _, err := classifyBatch(b, base, in, true)
+	require.NoError(t, err)
+	assert.InDelta(t, want, sum/2, 1e-6*math.Max(1, want))
+	assert.Greater(t, want, 0.1, "a random model should be far from the targets")
+}
