@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -27,7 +28,12 @@ func (s *session) loop(ctx context.Context, bar *progress) error {
 		if s.opts.OnStep != nil {
 			s.opts.OnStep(StepInfo{Step: step + 1, TotalSteps: s.total, Loss: stats.Loss, LR: lr, GradNorm: stats.GradNorm, Tokens: tokens})
 		}
-		s.opts.Logger.Debug("train step", "step", step+1, "loss", stats.Loss, "lr", lr, "tokens", tokens, "elapsed", time.Since(start))
+		level := slog.LevelDebug
+		if bar == nil && ((step+1)%max(1, s.total/10) == 0 || step+1 == s.total) {
+			level = slog.LevelInfo // without a bar, report every tenth of the run
+		}
+		s.opts.Logger.Log(ctx, level, "train step", "step", step+1, "of", s.total, "loss", stats.Loss, "lr", lr,
+			"tokens", tokens, "elapsed", time.Since(start))
 		done := step+1 == s.total
 		if s.eval != nil && (done || (s.opts.EvalEvery > 0 && (step+1)%s.opts.EvalEvery == 0)) {
 			if err := s.evalAt(ctx, step+1); err != nil {
