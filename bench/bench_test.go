@@ -37,7 +37,7 @@ func TestRunTiny(t *testing.T) {
 		t.Run(tc.shape, func(t *testing.T) {
 			cfg, err := NamedShape(tc.shape)
 			require.NoError(t, err)
-			r, err := Run(context.Background(), b, tc.shape, cfg, Options{Batch: 2, Seq: 16, Steps: 3, Warmup: 1})
+			r, err := Run(context.Background(), b, tc.shape, cfg, Options{Batch: 2, Seq: 16, Steps: 3, Warmup: 1, GenerateTokens: 4})
 			require.NoError(t, err)
 			assert.Equal(t, tc.trainable, r.Trainable)
 			if tc.params > 0 {
@@ -47,6 +47,8 @@ func TestRunTiny(t *testing.T) {
 			assert.InDelta(t, 32/r.TrainStepS, r.TrainTokensPerS, 1e-6*r.TrainTokensPerS)
 			assert.InDelta(t, 32/r.ForwardS, r.ForwardTokensPerS, 1e-6*r.ForwardTokensPerS)
 			assert.Less(t, r.LastLoss, r.FirstLoss, "training lowers the loss")
+			assert.Equal(t, 4, r.GenerateTokens)
+			assert.InDelta(t, 8/r.GenerateS, r.GenerateTokensPerS, 1e-6*r.GenerateTokensPerS)
 			require.NotNil(t, r.PeakMemGiB)
 			assert.Greater(t, *r.PeakMemGiB, 0.0)
 			assert.Equal(t, "cpu", r.Device)
@@ -65,6 +67,8 @@ func TestRunErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "steps 0")
 	_, err = Run(context.Background(), b, "tiny-gpt2", cfg, Options{Batch: 1, Seq: 1000, Steps: 1})
 	assert.ErrorContains(t, err, "exceeds the shape's 256 positions")
+	_, err = Run(context.Background(), b, "tiny-gpt2", cfg, Options{Batch: 1, Seq: 250, Steps: 1, GenerateTokens: 10})
+	assert.ErrorContains(t, err, "seq 250 + 10 generated tokens exceed")
 }
 
 // BenchmarkTrainStepTinyGPT2 times one IA3 training step (forward,
@@ -73,6 +77,23 @@ func BenchmarkTrainStepTinyGPT2(b *testing.B) { benchSession(b, "tiny-gpt2", tru
 
 // BenchmarkForwardTinyGPT2 times one forward pass of the same batch.
 func BenchmarkForwardTinyGPT2(b *testing.B) { benchSession(b, "tiny-gpt2", false) }
+
+// BenchmarkGenerateTinyGPT2 times greedy generation of 16 tokens after
+// each of 4 prompts of 64 tokens, through the KV cache.
+func BenchmarkGenerateTinyGPT2(b *testing.B) {
+	be := cpu(b)
+	cfg, err := NamedShape("tiny-gpt2")
+	require.NoError(b, err)
+	s, err := NewSession(be, cfg, 4, 64, 1)
+	require.NoError(b, err)
+	defer s.Close()
+	for b.Loop() {
+		if err := s.Generate(context.Background(), 16); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(4*16*b.N)/b.Elapsed().Seconds(), "new-tokens/s")
+}
 
 // BenchmarkTrainStepTinyLlama is BenchmarkTrainStepTinyGPT2 for Llama.
 func BenchmarkTrainStepTinyLlama(b *testing.B) { benchSession(b, "tiny-llama", true) }

@@ -22,6 +22,10 @@ type Options struct {
 	Seed uint64
 	// SkipTrain and SkipForward leave a phase out.
 	SkipTrain, SkipForward bool
+	// GenerateTokens, when positive, also times greedy generation of that
+	// many tokens after each row of the batch (KV cache, one token per
+	// step).
+	GenerateTokens int
 }
 
 // Result is one benchmark run. JSON names follow peft_anchor.py.
@@ -44,6 +48,11 @@ type Result struct {
 	TrainTokensPerS   float64 `json:"train_tokens_per_s,omitempty"`
 	ForwardS          float64 `json:"forward_s,omitempty"`
 	ForwardTokensPerS float64 `json:"forward_tokens_per_s,omitempty"`
+	// GenerateS is the median seconds to generate GenerateTokens tokens
+	// for every row; GenerateTokensPerS counts new tokens of all rows.
+	GenerateTokens     int     `json:"generate_tokens,omitempty"`
+	GenerateS          float64 `json:"generate_s,omitempty"`
+	GenerateTokensPerS float64 `json:"generate_tokens_per_s,omitempty"`
 	// PeakMemGiB is nil when the backend exposes no memory figure.
 	PeakMemGiB    *float64 `json:"peak_mem_gib"`
 	PeakMemSource string   `json:"peak_mem_source,omitempty"`
@@ -57,8 +66,13 @@ type Result struct {
 // weights and times o.Steps training steps and forward passes after
 // o.Warmup untimed ones. Every timing ends with a device Sync.
 func Run(ctx context.Context, b backend.Backend, name string, cfg *model.Config, o Options) (*Result, error) {
-	if o.Steps <= 0 || o.Warmup < 0 {
-		return nil, fmt.Errorf("bench: steps %d must be positive and warmup %d not negative", o.Steps, o.Warmup)
+	if o.Steps <= 0 || o.Warmup < 0 || o.GenerateTokens < 0 {
+		return nil, fmt.Errorf("bench: steps %d must be positive, warmup %d and generated tokens %d not negative",
+			o.Steps, o.Warmup, o.GenerateTokens)
+	}
+	if cfg.MaxPositions > 0 && o.GenerateTokens > 0 && o.Seq+o.GenerateTokens > cfg.MaxPositions {
+		return nil, fmt.Errorf("bench: seq %d + %d generated tokens exceed the shape's %d positions",
+			o.Seq, o.GenerateTokens, cfg.MaxPositions)
 	}
 	s, err := NewSession(b, cfg, o.Batch, o.Seq, o.Seed)
 	if err != nil {
@@ -89,6 +103,13 @@ func Run(ctx context.Context, b backend.Backend, name string, cfg *model.Config,
 			return nil, err
 		}
 		r.ForwardS, r.ForwardTokensPerS = t, tokens/t
+	}
+	if n := o.GenerateTokens; n > 0 {
+		t, err := timeMedian(ctx, o, "generate", func() error { return s.Generate(ctx, n) })
+		if err != nil {
+			return nil, err
+		}
+		r.GenerateTokens, r.GenerateS, r.GenerateTokensPerS = n, t, float64(n*o.Batch)/t
 	}
 	if peak, src := s.PeakMemory(); src != "" {
 		gib := float64(peak) / (1 << 30)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -139,6 +140,27 @@ func (s *Session) Forward() error {
 		return fmt.Errorf("bench: forward: %w", err)
 	}
 	s.sampleMemory()
+	if err := s.b.Sync(); err != nil {
+		return fmt.Errorf("bench: sync: %w", err)
+	}
+	return nil
+}
+
+// Generate decodes n new tokens greedily after each row of the batch (the
+// prompt), through the KV cache, and waits for the device.
+func (s *Session) Generate(ctx context.Context, n int) error {
+	prompts := make([][]int32, s.in.Batch)
+	for r := range prompts {
+		prompts[r] = s.in.InputIDs[r*s.in.Seq : (r+1)*s.in.Seq]
+	}
+	out, err := s.m.Generate(ctx, prompts, model.GenerateOptions{MaxNewTokens: n, EOS: []int32{},
+		OnToken: func(int, int32) error { s.sampleMemory(); return nil }})
+	if err != nil {
+		return fmt.Errorf("bench: generate: %w", err)
+	}
+	if len(out[0]) != n {
+		return fmt.Errorf("bench: generate: %d tokens, want %d", len(out[0]), n)
+	}
 	if err := s.b.Sync(); err != nil {
 		return fmt.Errorf("bench: sync: %w", err)
 	}

@@ -19,6 +19,7 @@ type benchFlags struct {
 	shape, config, device   string
 	anchor                  string
 	batch, seq, steps, warm int
+	generate                int
 	seed                    uint64
 	asJSON, noTrain, noFwd  bool
 }
@@ -32,7 +33,8 @@ func newBenchCmd(a *app) *cobra.Command {
 architecture's default IA3 adapter, an AdamW step per training step, one
 random batch of --batch × --seq tokens. Each phase runs --warmup untimed
 repetitions, then --steps timed ones, each ending when the device has
-finished (Sync); the median is reported.
+finished (Sync); the median is reported. --generate N also times greedy
+generation of N tokens after each sequence through the KV cache.
 
 Shapes: --shape gpt2-small (124M), llama-1b (TinyLlama 1.1B), tiny-gpt2 and
 tiny-llama, or --config FILE for any config.json. The JSON output uses the
@@ -59,6 +61,7 @@ for the CPU, and the device pool for a GPU backend that counts its bytes
 	fl.IntVar(&f.steps, "steps", 10, "timed repetitions per phase (the median is reported)")
 	fl.IntVar(&f.warm, "warmup", 3, "untimed repetitions before timing")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of the random weights and tokens")
+	fl.IntVar(&f.generate, "generate", 0, "also time greedy generation of N tokens after each sequence (KV cache)")
 	fl.BoolVar(&f.noTrain, "no-train", false, "skip the training phase")
 	fl.BoolVar(&f.noFwd, "no-forward", false, "skip the forward phase")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
@@ -68,8 +71,8 @@ for the CPU, and the device pool for a GPU backend that counts its bytes
 }
 
 func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
-	if f.batch <= 0 || f.seq <= 0 || f.steps <= 0 || f.warm < 0 {
-		return usagef("--batch, --seq and --steps must be positive and --warmup not negative")
+	if f.batch <= 0 || f.seq <= 0 || f.steps <= 0 || f.warm < 0 || f.generate < 0 {
+		return usagef("--batch, --seq and --steps must be positive, --warmup and --generate not negative")
 	}
 	if f.noTrain && f.noFwd {
 		return usagef("--no-train and --no-forward leave nothing to time")
@@ -93,7 +96,7 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 	}
 	defer b.Close()
 	r, err := bench.Run(cmd.Context(), b, name, cfg, bench.Options{Batch: f.batch, Seq: f.seq, Steps: f.steps,
-		Warmup: f.warm, Seed: f.seed, SkipTrain: f.noTrain, SkipForward: f.noFwd})
+		Warmup: f.warm, Seed: f.seed, SkipTrain: f.noTrain, SkipForward: f.noFwd, GenerateTokens: f.generate})
 	if err != nil {
 		return err
 	}
@@ -154,6 +157,9 @@ func writeBenchTable(a *app, out benchOutput) error {
 	}
 	if r.ForwardS > 0 {
 		fmt.Fprintf(w, "forward\t%.1f ms\t%.0f tokens/s\n", 1e3*r.ForwardS, r.ForwardTokensPerS)
+	}
+	if r.GenerateS > 0 {
+		fmt.Fprintf(w, "generate %d\t%.1f ms\t%.0f new tokens/s\n", r.GenerateTokens, 1e3*r.GenerateS, r.GenerateTokensPerS)
 	}
 	if r.PeakMemGiB != nil {
 		fmt.Fprintf(w, "peak memory\t%.2f GiB (%s)\n", *r.PeakMemGiB, r.PeakMemSource)

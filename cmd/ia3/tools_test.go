@@ -29,9 +29,10 @@ func TestBenchCommand(t *testing.T) {
 	assert.Equal(t, "tiny-llama", res.Shape)
 	assert.InDelta(t, 16/res.TrainStepS, res.TrainTokensPerS, 1e-6*res.TrainTokensPerS)
 
-	r = run(t, append(args, "--shape", "tiny-gpt2", "--no-forward")...)
+	r = run(t, append(args, "--shape", "tiny-gpt2", "--no-forward", "--generate", "3")...)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "train step")
+	assert.Contains(t, r.stdout, "generate 3")
 	assert.NotContains(t, r.stdout, "forward ")
 
 	c := fixture(t, "llama")
