@@ -10,7 +10,14 @@ import (
 )
 
 func main() {
+	// The first Ctrl-C cancels the context (ia3 train then saves a
+	// checkpoint); restoring the default handling right away lets a second
+	// Ctrl-C end the process at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
