@@ -6,12 +6,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/backend"
 	_ "github.com/ia3/ia3/backend/all"
+	"github.com/ia3/ia3/backend/webgpu"
 	"github.com/ia3/ia3/backend/webgpu/webgputest"
 )
 
@@ -21,14 +23,38 @@ type device struct {
 	open func(t *testing.T) backend.Backend
 }
 
-// devices lists the CPU backend and the first WebGPU adapter (skipped
-// without one unless IA3_REQUIRE_GPU=1).
+// devices lists the CPU backend and every WebGPU adapter that can run
+// compute. Without an adapter the WebGPU entry skips (fails under
+// IA3_REQUIRE_GPU=1) through webgputest.
 func devices() []device {
-	return []device{
-		{"cpu", openCPU},
-		{"webgpu", func(t *testing.T) backend.Backend { return webgputest.Open(t) }},
+	out := []device{{"cpu", openCPU}}
+	adapters, err := gpuAdapters()
+	if err != nil || len(adapters) == 0 {
+		return append(out, device{"webgpu", func(t *testing.T) backend.Backend { return webgputest.Open(t) }})
 	}
+	for _, d := range adapters {
+		out = append(out, device{d.Spec + " " + d.API, func(t *testing.T) backend.Backend {
+			b, err := webgpu.Open(context.Background(), d.Spec)
+			require.NoError(t, err, "open %s (%s, %s)", d.Spec, d.Name, d.API)
+			t.Cleanup(func() { _ = b.Close() })
+			return b
+		}})
+	}
+	return out
 }
+
+// gpuAdapters probes the WebGPU adapters that can run compute, once per
+// test binary (probing opens a device on each).
+var gpuAdapters = sync.OnceValues(func() ([]backend.DeviceInfo, error) {
+	all, err := webgpu.Provider{}.Devices(context.Background())
+	var out []backend.DeviceInfo
+	for _, d := range all {
+		if d.Compute {
+			out = append(out, d)
+		}
+	}
+	return out, err
+})
 
 // openCPU opens the validated CPU backend, closed when the test ends.
 func openCPU(t *testing.T) backend.Backend {
