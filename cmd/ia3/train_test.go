@@ -12,6 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model"
 )
 
 // tinyModelDir returns a model directory holding the GPT-2 fixture's
@@ -19,7 +22,13 @@ import (
 // fixture tokenizers' Unigram one), plus a JSONL file of 16 texts.
 func tinyModelDir(t *testing.T) (dir, data string) {
 	t.Helper()
-	c := fixture(t, "gpt2")
+	return fixtureModelDir(t, "gpt2")
+}
+
+// fixtureModelDir is tinyModelDir for any fixture case.
+func fixtureModelDir(t *testing.T, name string) (dir, data string) {
+	t.Helper()
+	c := fixture(t, name)
 	dir = t.TempDir()
 	for _, src := range []string{filepath.Join(c.Dir, "base", "config.json"), filepath.Join(c.Dir, "base", "model.safetensors"),
 		filepath.Join(filepath.Dir(c.Dir), "tokenizers", "sentencepiece_unigram", "tokenizer.json")} {
@@ -170,4 +179,29 @@ func TestTrainDemo(t *testing.T) {
 	r = run(t, "train", "--lr", "0.1")
 	assert.Equal(t, exitUsage, r.code)
 	assert.Contains(t, r.stderr, "--lr needs --model and --data")
+}
+
+// TestGenerateT5 generates with the T5 fixture through the CLI: the
+// prompt goes to the encoder, and the ids equal model.Generate's on the
+// same encoded prompt.
+func TestGenerateT5(t *testing.T) {
+	dir, _ := fixtureModelDir(t, "t5")
+	r := run(t, "generate", "--model", dir, "--device", "cpu", "--prompt", "translate: the dog", "--max-new-tokens", "5", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var got struct {
+		PromptIDs []int32 `json:"prompt_ids"`
+		IDs       []int32 `json:"ids"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
+	require.NotEmpty(t, got.IDs)
+
+	b, err := backend.Open(context.Background(), "cpu")
+	require.NoError(t, err)
+	defer b.Close()
+	m, err := model.Load(context.Background(), dir, b)
+	require.NoError(t, err)
+	defer m.Free()
+	want, err := m.Generate(context.Background(), [][]int32{got.PromptIDs}, model.GenerateOptions{MaxNewTokens: 5})
+	require.NoError(t, err)
+	assert.Equal(t, want[0], got.IDs)
 }
