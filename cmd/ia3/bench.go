@@ -24,6 +24,7 @@ type benchFlags struct {
 	asJSON, noTrain, noFwd  bool
 }
 
+// newBenchCmd builds `ia3 bench`.
 func newBenchCmd(a *app) *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
@@ -70,6 +71,8 @@ for the CPU, and the device pool for a GPU backend that counts its bytes
 	return cmd
 }
 
+// runBench times the chosen shape on the chosen device and prints the
+// result, beside PEFT's with --anchor.
 func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 	if f.batch <= 0 || f.seq <= 0 || f.steps <= 0 || f.warm < 0 || f.generate < 0 {
 		return usagef("--batch, --seq and --steps must be positive, --warmup and --generate not negative")
@@ -146,6 +149,7 @@ func benchShape(cmd *cobra.Command, f *benchFlags) (string, *model.Config, error
 	return f.config, cfg, nil
 }
 
+// writeBenchTable prints a result (and its comparison) as a table.
 func writeBenchTable(a *app, out benchOutput) error {
 	r := out.Result
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)

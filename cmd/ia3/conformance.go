@@ -20,6 +20,7 @@ type conformanceFlags struct {
 	jsonPath                 string
 }
 
+// newConformanceCmd builds `ia3 conformance`.
 func newConformanceCmd(a *app) *cobra.Command {
 	var f conformanceFlags
 	cmd := &cobra.Command{
@@ -67,6 +68,8 @@ The exit code is 1 when any row fails.`,
 	return cmd
 }
 
+// runOpsConformance runs the operation suite and reports it; any failing
+// row is an error.
 func runOpsConformance(cmd *cobra.Command, a *app, f *conformanceFlags, devices []string) error {
 	rep, err := conformance.RunOps(cmd.Context(), devices, conformance.OpOptions{Filter: f.filter, Log: slog.Default()})
 	if rep != nil {
@@ -106,6 +109,8 @@ func writeJSONFile(path string, write func(io.Writer) error) error {
 	return nil
 }
 
+// runFixturesConformance runs the model-level suite on the fixture cases
+// under --fixtures and reports it; any failing row is an error.
 func runFixturesConformance(cmd *cobra.Command, a *app, f *conformanceFlags, devices []string) error {
 	if err := mustExist(f.fixtures, "fixtures directory"); err != nil {
 		return err

@@ -25,6 +25,7 @@ type deviceJSON struct {
 	Parallelism int               `json:"parallelism,omitempty"`
 }
 
+// newDevicesCmd builds `ia3 devices`.
 func newDevicesCmd(a *app) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -53,6 +54,7 @@ adapter, then the CPU.`,
 	return cmd
 }
 
+// writeDevicesJSON prints the devices as a JSON array.
 func writeDevicesJSON(a *app, ds []backend.DeviceInfo) error {
 	out := make([]deviceJSON, 0, len(ds))
 	for _, d := range ds {
@@ -64,6 +66,7 @@ func writeDevicesJSON(a *app, ds []backend.DeviceInfo) error {
 	return enc.Encode(out)
 }
 
+// writeDevicesTable prints the devices as aligned columns.
 func writeDevicesTable(a *app, ds []backend.DeviceInfo) error {
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "SPEC\tNAME\tAPI\tTYPE\tDRIVER\tCOMPUTE\tLIMITS")
@@ -113,6 +116,7 @@ func limitsText(d backend.DeviceInfo) string {
 	return strings.Join(parts, " ")
 }
 
+// orDash returns s, or "-" for an empty table cell.
 func orDash(s string) string {
 	if s == "" {
 		return "-"

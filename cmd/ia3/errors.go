@@ -21,7 +21,10 @@ const (
 // required flag, a malformed value), as opposed to a failure at run time.
 type usageError struct{ err error }
 
+// Error returns the message of the wrapped error.
 func (e usageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the wrapped error.
 func (e usageError) Unwrap() error { return e.err }
 
 // usagef returns a usageError with a formatted message.

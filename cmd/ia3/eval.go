@@ -26,6 +26,7 @@ type evalJSON struct {
 	Tokens   int      `json:"tokens"`
 }
 
+// newEvalCmd builds `ia3 eval`.
 func newEvalCmd(a *app) *cobra.Command {
 	var f evalFlags
 	cmd := &cobra.Command{
@@ -57,6 +58,8 @@ trained adapter with the base model by running it with and without
 	return cmd
 }
 
+// runEval evaluates the model (with --adapter) on --data and prints the
+// metrics.
 func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 	if f.batch <= 0 || f.maxLen < 2 {
 		return usagef("--batch-size must be positive and --max-len at least 2")

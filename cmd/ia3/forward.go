@@ -24,6 +24,7 @@ type forwardFlags struct {
 	disable                    bool
 }
 
+// newForwardCmd builds `ia3 forward`.
 func newForwardCmd(a *app) *cobra.Command {
 	var f forwardFlags
 	cmd := &cobra.Command{
@@ -68,6 +69,8 @@ runs with adapters disabled (disable_adapter).`,
 	return cmd
 }
 
+// runForward loads the model and adapters, applies --weighted, --active,
+// --merge or --disable in that order, and writes the logits of --inputs.
 func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	specs, err := parseAdapterSpecs(f.adapters)
 	if err != nil {

@@ -28,6 +28,7 @@ type generateFlags struct {
 	asJSON            bool
 }
 
+// newGenerateCmd builds `ia3 generate`.
 func newGenerateCmd(a *app) *cobra.Command {
 	var f generateFlags
 	cmd := &cobra.Command{
@@ -73,6 +74,8 @@ printed one per line when all are done.`,
 	return cmd
 }
 
+// runGenerate tokenizes the prompts, generates, and streams (one prompt)
+// or prints (several, or --json) the text.
 func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 	if f.maxNew <= 0 || f.temperature < 0 || f.topK < 0 || f.topP < 0 || f.topP > 1 {
 		return usagef("--max-new-tokens must be positive, --temperature and --top-k not negative, --top-p in [0, 1]")

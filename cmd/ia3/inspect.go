@@ -39,6 +39,7 @@ type inspectReport struct {
 	Line               string         `json:"trainable_line"`
 }
 
+// newInspectCmd builds `ia3 inspect`.
 func newInspectCmd(a *app) *cobra.Command {
 	var modelDir string
 	var asJSON bool
@@ -152,6 +153,8 @@ func countParams(m *model.Model, keep func(module string) bool) int64 {
 	return n
 }
 
+// writeInspectTable prints the report as a header, the layer table and
+// PEFT's trainable-parameters line.
 func writeInspectTable(a *app, r *inspectReport) error {
 	fmt.Fprintf(a.stdout, "model: %s (%s, %s)\n", r.ModelType, r.Architecture, r.TaskType)
 	fmt.Fprintf(a.stdout, "target_modules: %s\nfeedforward_modules: %s\n", r.TargetModules, r.FeedforwardModules)

@@ -9,6 +9,8 @@ import (
 	"os/signal"
 )
 
+// main runs the command line with Ctrl-C cancelling the context, and
+// exits with the code execute returns.
 func main() {
 	// The first Ctrl-C cancels the context (ia3 train then saves a
 	// checkpoint); restoring the default handling right away lets a second

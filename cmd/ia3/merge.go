@@ -19,6 +19,7 @@ type mergeFlags struct {
 	safe                      bool
 }
 
+// newMergeCmd builds `ia3 merge`.
 func newMergeCmd(a *app) *cobra.Command {
 	var f mergeFlags
 	cmd := &cobra.Command{
@@ -54,6 +55,8 @@ NaN and Inf before committing them (safe_merge).`,
 	return cmd
 }
 
+// runMerge merges the adapters into the base weights and saves the
+// checkpoint with the tokenizer files beside it.
 func runMerge(cmd *cobra.Command, a *app, f *mergeFlags) error {
 	specs, err := parseAdapterSpecs(f.adapters)
 	if err != nil {

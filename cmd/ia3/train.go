@@ -27,6 +27,7 @@ type trainFlags struct {
 	adapter                                              adapterFlags
 }
 
+// newTrainCmd builds `ia3 train`.
 func newTrainCmd(a *app) *cobra.Command {
 	var f trainFlags
 	cmd := &cobra.Command{
@@ -85,6 +86,8 @@ Ctrl-C saves a checkpoint and exits with code 130; --resume DIR (or
 	return cmd
 }
 
+// runTrain runs the demo without --model/--data, else train.Run with the
+// flags, and prints the result.
 func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 	if (f.model == "") != (f.data == "") {
 		return usagef("give both --model and --data, or neither for the built-in demo")

@@ -16,6 +16,7 @@ type weightedFlags struct {
 	adapters                          []string
 }
 
+// newWeightedCmd builds `ia3 weighted`.
 func newWeightedCmd(a *app) *cobra.Command {
 	var f weightedFlags
 	cmd := &cobra.Command{
@@ -46,6 +47,7 @@ func newWeightedCmd(a *app) *cobra.Command {
 	return cmd
 }
 
+// runWeighted adds the weighted adapter and saves it alone to --out.
 func runWeighted(cmd *cobra.Command, a *app, f *weightedFlags) error {
 	specs, err := parseAdapterSpecs(f.adapters)
 	if err != nil {
