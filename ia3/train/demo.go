@@ -55,7 +55,8 @@ type DemoOptions struct {
 	Out string
 	// Steps of training (default 200).
 	Steps int
-	// Device is the backend spec ("auto": the best device).
+	// Device is the backend spec ("auto": the best device, except that a
+	// software GPU adapter gives way to the faster CPU backend).
 	Device string
 	// Progress receives a progress bar (see Options.Progress).
 	Progress io.Writer
@@ -104,9 +105,9 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	b, err := backend.Open(ctx, o.Device)
+	b, err := openDemoDevice(ctx, o.Device, o.Logger)
 	if err != nil {
-		return nil, fmt.Errorf("demo: open device %q: %w", o.Device, err)
+		return nil, err
 	}
 	defer b.Close()
 	cfg, err := DemoModelConfig()
@@ -160,6 +161,24 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// openDemoDevice opens spec. For "auto", a software GPU adapter (a
+// Vulkan or OpenGL emulation on the CPU, as lavapipe) gives way to the
+// pure-Go CPU backend, which runs this model several times faster.
+func openDemoDevice(ctx context.Context, spec string, log *slog.Logger) (backend.Backend, error) {
+	b, err := backend.Open(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("demo: open device %q: %w", spec, err)
+	}
+	if info := b.Info(); spec == "auto" && info.Type == "CPU" {
+		log.Info("demo: the best GPU adapter is a software one; using the CPU backend instead", "adapter", info.Name, "api", info.API)
+		_ = b.Close()
+		if b, err = backend.Open(ctx, "cpu"); err != nil {
+			return nil, fmt.Errorf("demo: open device \"cpu\": %w", err)
+		}
+	}
+	return b, nil
 }
 
 // demoDataset cuts the corpus into windows of demoSeq bytes starting
