@@ -154,6 +154,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("train: max length %d must be at least 2", o.MaxLength)
 	case o.EvalFile != "" && o.EvalFraction != 0:
 		return errors.New("train: give an eval file or an eval fraction, not both")
+	case o.EvalEvery > 0 && o.EvalFile == "" && o.EvalFraction == 0:
+		return fmt.Errorf("train: eval interval %d given without eval data (an eval file or fraction)", o.EvalEvery)
 	case !(o.EvalFraction >= 0 && o.EvalFraction < 1):
 		return fmt.Errorf("train: eval fraction %g must be in [0, 1)", o.EvalFraction)
 	case o.EvalEvery < 0, o.CheckpointEvery < 0, o.WarmupSteps < 0:
