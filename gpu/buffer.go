@@ -31,6 +31,7 @@ type pool struct {
 	pending []*Buffer
 	all     map[*Buffer]struct{} // every buffer created and not destroyed
 	idle    uint64               // bytes held in the free lists
+	inUse   uint64               // bytes handed out by Alloc and not yet freed
 }
 
 // maxMapPolls bounds the device polls Read waits for a mapping.
@@ -78,6 +79,7 @@ func (d *Device) Alloc(size uint64) (*Buffer, error) {
 		b := list[len(list)-1]
 		d.pool.free[cap] = list[:len(list)-1]
 		d.pool.idle -= b.size
+		d.pool.inUse += b.size
 		return b, nil
 	}
 	b, err := d.createBuffer(cap)
@@ -87,8 +89,16 @@ func (d *Device) Alloc(size uint64) (*Buffer, error) {
 		d.pool.drain()
 		b, err = d.createBuffer(cap)
 	}
+	if err == nil {
+		d.pool.inUse += b.size
+	}
 	return b, err
 }
+
+// AllocatedBytes returns the device memory in buffers handed out by Alloc
+// and not freed: what the caller's tensors occupy, without the pool's
+// cache of freed buffers (as torch.cuda.memory_allocated).
+func (d *Device) AllocatedBytes() uint64 { return d.pool.inUse }
 
 func (d *Device) createBuffer(size uint64) (*Buffer, error) {
 	var raw *wgpu.Buffer
@@ -114,6 +124,7 @@ func (d *Device) createBuffer(size uint64) (*Buffer, error) {
 func (d *Device) Free(b *Buffer) {
 	if b != nil && !d.closed {
 		d.pool.pending = append(d.pool.pending, b)
+		d.pool.inUse -= b.size
 	}
 }
 
@@ -157,6 +168,7 @@ func (p *pool) release() {
 	clear(p.free)
 	p.pending = p.pending[:0]
 	p.idle = 0
+	p.inUse = 0
 }
 
 // Write queues a copy of data into b at offset. len(data) and offset must be

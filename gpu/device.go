@@ -58,7 +58,10 @@ func (in *Instance) Open(i int) (*Device, error) {
 	sup := a.GetLimits().Limits
 	req := wgpu.DefaultLimits()
 	req.MaxStorageBufferBindingSize = sup.MaxStorageBufferBindingSize
-	req.MaxBufferSize = sup.MaxBufferSize
+	// Some drivers (NVIDIA's Vulkan) report a maxBufferSize near 2^64, and
+	// wgpu 0.17 then leaves the device at its 256 MiB default; any cap far
+	// above real allocations avoids that.
+	req.MaxBufferSize = min(sup.MaxBufferSize, 1<<40)
 	req.MaxStorageBuffersPerShaderStage = sup.MaxStorageBuffersPerShaderStage
 	req.MaxComputeWorkgroupStorageSize = sup.MaxComputeWorkgroupStorageSize
 	req.MaxComputeInvocationsPerWorkgroup = sup.MaxComputeInvocationsPerWorkgroup

@@ -103,6 +103,7 @@ func TestNoLeaks(t *testing.T) {
 	}
 	require.NoError(t, b.Sync())
 	before := b.Stats()
+	inUse := b.AllocatedBytes()
 	for i := range 1000 {
 		round(i)
 		if i%250 == 0 {
@@ -115,6 +116,9 @@ func TestNoLeaks(t *testing.T) {
 	assert.Equal(t, before.Buffers, after.Buffers, "live buffers")
 	assert.Equal(t, before.BindGroups, after.BindGroups, "live bind groups")
 	assert.Equal(t, before.ComputePipelines, after.ComputePipelines, "live pipelines")
+	assert.Equal(t, inUse, b.AllocatedBytes(), "bytes held by live tensors")
+	// x and w are alive: their bytes at least are counted.
+	assert.GreaterOrEqual(t, inUse, uint64(4*(96+60)))
 }
 
 // TestEmptyTensors runs operations on tensors with a zero dimension: they

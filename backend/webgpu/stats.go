@@ -12,6 +12,10 @@ import (
 // them flat. Leak tests and diagnostics use it.
 func (b *Backend) Stats() gpu.Counts { return b.dev.Live() }
 
+// AllocatedBytes returns the device bytes held by live tensors (the
+// buffer pool's cache of freed buffers excluded), for memory benchmarks.
+func (b *Backend) AllocatedBytes() uint64 { return b.dev.AllocatedBytes() }
+
 // CheckShaders compiles every kernel file of package shaders on the device,
 // so a WGSL error in an entry point no test dispatches still fails a test.
 func (b *Backend) CheckShaders() error {
