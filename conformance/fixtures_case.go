@@ -10,7 +10,7 @@ import (
 	"sort"
 
 	"github.com/ia3/ia3/model"
-	"github.com/ia3/ia3/model/modeltest"
+	"github.com/ia3/ia3/model/fixture"
 )
 
 // fixtureCase is one case directory of the PEFT fixture layout (see the
@@ -20,7 +20,7 @@ type fixtureCase struct {
 	dir  string
 
 	meta     caseMeta
-	expected map[string]modeltest.Tensor // expected.safetensors; nil when absent
+	expected map[string]fixture.Tensor // expected.safetensors; nil when absent
 	inputs   *model.Inputs
 	task     string // meta.json task_type, else the base config's
 }
@@ -30,7 +30,7 @@ type caseMeta struct {
 	TaskType string `json:"task_type"`
 	// Errors maps an operation to the message PEFT raised when refusing it.
 	Errors        map[string]string `json:"errors"`
-	LayersDefault []modeltest.Layer `json:"layers_default"`
+	LayersDefault []fixture.Layer   `json:"layers_default"`
 	Weighted      *weightedSpec     `json:"weighted"`
 	Train         *trainSpec        `json:"train"`
 }
@@ -120,7 +120,7 @@ func readFixtureCase(fc FixtureCase) (*fixtureCase, error) {
 	}
 	expPath := filepath.Join(fc.Dir, "expected.safetensors")
 	if fileExists(expPath) {
-		if c.expected, err = modeltest.ReadTensors(expPath); err != nil {
+		if c.expected, err = fixture.ReadTensors(expPath); err != nil {
 			return nil, fmt.Errorf("%s: %w", expPath, err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
-	"github.com/ia3/ia3/model/modeltest"
+	"github.com/ia3/ia3/model/fixture"
 	"github.com/ia3/ia3/model/nn"
 )
 
@@ -39,7 +39,7 @@ func (r *caseRun) mixedBatch(base *model.Model, shift int) {
 	in := r.c.inputs
 	names := make([]string, in.Batch)
 	shown := make([]string, in.Batch)
-	refs := make([]modeltest.Tensor, in.Batch)
+	refs := make([]fixture.Tensor, in.Batch)
 	for s := range names {
 		m := mixedAdapters[(s+shift)%len(mixedAdapters)]
 		ref, ok := r.c.expected[m.key]
@@ -70,22 +70,22 @@ func (r *caseRun) mixedBatch(base *model.Model, shift int) {
 		r.row(check, math.Inf(1), 0, fmt.Errorf("download logits %v: %w", out.Shape(), err))
 		return
 	}
-	d, tol, err := modeltest.CompareLogits(got, slices.Clone(out.Shape()), ref, in.AttentionMask, r.c.task)
+	d, tol, err := fixture.CompareLogits(got, slices.Clone(out.Shape()), ref, in.AttentionMask, r.c.task)
 	r.row(check, d, tol, err)
 }
 
 // stackSamples builds one batch whose sample s is sample s of refs[s]
 // (all shaped alike, batch first).
-func stackSamples(refs []modeltest.Tensor) (modeltest.Tensor, error) {
+func stackSamples(refs []fixture.Tensor) (fixture.Tensor, error) {
 	shape := refs[0].Shape
 	if len(shape) == 0 || shape[0] != len(refs) {
-		return modeltest.Tensor{}, fmt.Errorf("reference logits %v do not have %d samples", shape, len(refs))
+		return fixture.Tensor{}, fmt.Errorf("reference logits %v do not have %d samples", shape, len(refs))
 	}
 	per := len(refs[0].Data) / shape[0]
-	out := modeltest.Tensor{Shape: shape, Data: make([]float32, len(refs[0].Data))}
+	out := fixture.Tensor{Shape: shape, Data: make([]float32, len(refs[0].Data))}
 	for s, t := range refs {
 		if !slices.Equal(t.Shape, shape) {
-			return modeltest.Tensor{}, fmt.Errorf("reference logits shaped %v and %v", shape, t.Shape)
+			return fixture.Tensor{}, fmt.Errorf("reference logits shaped %v and %v", shape, t.Shape)
 		}
 		copy(out.Data[s*per:(s+1)*per], t.Data[s*per:(s+1)*per])
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
-	"github.com/ia3/ia3/model/modeltest"
+	"github.com/ia3/ia3/model/fixture"
 	"github.com/ia3/ia3/model/nn"
 )
 
@@ -151,7 +151,7 @@ func (r *caseRun) logitsAs(label, key string, m *model.Model) {
 			r.row(check, math.Inf(1), 0, err)
 			continue
 		}
-		d, tol, cerr := modeltest.CompareLogits(got, shape, r.c.expected[k], r.c.inputs.AttentionMask, r.c.task)
+		d, tol, cerr := fixture.CompareLogits(got, shape, r.c.expected[k], r.c.inputs.AttentionMask, r.c.task)
 		r.row(check, d, tol, cerr)
 	}
 }

@@ -12,18 +12,18 @@ import (
 
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
-	"github.com/ia3/ia3/model/modeltest"
+	"github.com/ia3/ia3/model/fixture"
 	"github.com/ia3/ia3/model/safetensors"
 )
 
 // matchingRow is one entry of a case's matching.json: an IA3Config and
 // what PEFT made of it, or the error it raised.
 type matchingRow struct {
-	Config    json.RawMessage   `json:"config"`
-	Layers    []modeltest.Layer `json:"layers"`
-	SavedKeys []string          `json:"saved_keys"`
-	Trainable []string          `json:"trainable"`
-	Error     string            `json:"error"`
+	Config    json.RawMessage `json:"config"`
+	Layers    []fixture.Layer `json:"layers"`
+	SavedKeys []string        `json:"saved_keys"`
+	Trainable []string        `json:"trainable"`
+	Error     string          `json:"error"`
 }
 
 // checkLayersDefault attaches adapters a and b with the default config to
@@ -155,10 +155,10 @@ func matchingConfig(raw json.RawMessage, task string) (*ia3.Config, error) {
 }
 
 // layerTable renders the attached layers as the fixtures' layer table.
-func layerTable(pm *ia3.Model) []modeltest.Layer {
-	var out []modeltest.Layer
+func layerTable(pm *ia3.Model) []fixture.Layer {
+	var out []fixture.Layer
 	for _, l := range pm.Layers() {
-		row := modeltest.Layer{
+		row := fixture.Layer{
 			Name: "base_model.model." + l.Name, FeedForward: l.Feedforward, FanInFanOut: l.Linear.FanInFanOut,
 			InFeatures: l.Linear.In, OutFeatures: l.Linear.Out, Vectors: map[string][]int{},
 		}
@@ -171,7 +171,7 @@ func layerTable(pm *ia3.Model) []modeltest.Layer {
 }
 
 // diffLayers describes the first difference between two layer tables.
-func diffLayers(want, got []modeltest.Layer) error {
+func diffLayers(want, got []fixture.Layer) error {
 	for i := range max(len(want), len(got)) {
 		switch {
 		case i >= len(got):

@@ -12,7 +12,7 @@ import (
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/ia3/train"
 	"github.com/ia3/ia3/model"
-	"github.com/ia3/ia3/model/modeltest"
+	"github.com/ia3/ia3/model/fixture"
 	"github.com/ia3/ia3/model/nn"
 )
 
@@ -129,7 +129,7 @@ func (r *caseRun) checkGrads(params []ia3.NamedParam, grads []backend.Tensor) {
 	if !fileExists(path) {
 		return
 	}
-	ref, err := modeltest.ReadTensors(path)
+	ref, err := fixture.ReadTensors(path)
 	if err != nil {
 		r.row(check, 0, 0, err)
 		return
@@ -192,7 +192,7 @@ func (r *caseRun) checkFinalParams(params []ia3.NamedParam) {
 	if !fileExists(path) {
 		return
 	}
-	ref, err := modeltest.ReadTensors(path)
+	ref, err := fixture.ReadTensors(path)
 	if err != nil {
 		r.row(check, 0, 0, err)
 		return
@@ -237,12 +237,12 @@ func (r *caseRun) checkTrainedAdapter(pm *ia3.Model) {
 		r.row(check, 0, 0, fmt.Errorf("save: %w", err))
 		return
 	}
-	want, err := modeltest.ReadTensors(theirs)
+	want, err := fixture.ReadTensors(theirs)
 	if err != nil {
 		r.row(check, 0, 0, err)
 		return
 	}
-	got, err := modeltest.ReadTensors(filepath.Join(dir, ia3.WeightsFile))
+	got, err := fixture.ReadTensors(filepath.Join(dir, ia3.WeightsFile))
 	if err != nil {
 		r.row(check, 0, 0, err)
 		return

@@ -1,17 +1,15 @@
 // Package modeltest holds test support shared by the packages that check
-// models against the Hugging Face reference fixtures: finding the fixtures,
-// listing their cases, and comparing logits under the fixtures' README
-// rules (which positions count, and the tolerance).
+// models against the Hugging Face reference fixtures: finding the fixture
+// directories beside the module and listing their cases for a test. The
+// layout itself is read by package fixture, re-exported here for tests.
 package modeltest
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
+
+	"github.com/ia3/ia3/model/fixture"
 )
 
 // ModuleRoot returns the directory holding go.mod, found by walking up
@@ -53,34 +51,22 @@ func PEFTDirs() []string {
 	return out
 }
 
-// Case is one PEFT fixture case directory.
-type Case struct {
-	Name string // directory name, e.g. "gpt2"
-	Dir  string // absolute path
-	Meta Meta
-}
+// Case, Meta, Layer and Tensor are package fixture's types.
+type (
+	Case   = fixture.Case
+	Meta   = fixture.Meta
+	Layer  = fixture.Layer
+	Tensor = fixture.Tensor
+)
 
-// Meta is the part of a case's meta.json that model tests read.
-type Meta struct {
-	Name     string         `json:"name"`
-	TaskType string         `json:"task_type"`
-	Errors   map[string]any `json:"errors"`
-	Train    struct {
-		Losses []float64 `json:"losses"`
-	} `json:"train"`
-	LayersDefault []Layer `json:"layers_default"`
-}
-
-// Layer is one row of an IA3 layer table (meta.json layers_default, or
-// matching.json layers).
-type Layer struct {
-	Name        string           `json:"name"`
-	FeedForward bool             `json:"feedforward"`
-	FanInFanOut bool             `json:"fan_in_fan_out"`
-	InFeatures  int              `json:"in_features"`
-	OutFeatures int              `json:"out_features"`
-	Vectors     map[string][]int `json:"vectors"`
-}
+// ListCases, ReadTensors, Tolerance and CompareLogits are package
+// fixture's functions.
+var (
+	ListCases     = fixture.ListCases
+	ReadTensors   = fixture.ReadTensors
+	Tolerance     = fixture.Tolerance
+	CompareLogits = fixture.CompareLogits
+)
 
 // Cases lists every case under PEFTDirs: each directory with a
 // base/config.json, found by walking (tokenizers are skipped). The test is
@@ -99,39 +85,4 @@ func Cases(t testing.TB) []Case {
 		t.Skip("no PEFT fixture cases (../shared/fixtures/peft, testdata/fixtures/peft)")
 	}
 	return cases
-}
-
-// ListCases walks root for case directories (those holding
-// base/config.json), sorted by name.
-func ListCases(root string) ([]Case, error) {
-	var out []Case
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		if d.Name() == "tokenizers" {
-			return filepath.SkipDir
-		}
-		if _, err := os.Stat(filepath.Join(path, "base", "config.json")); err != nil {
-			return nil
-		}
-		c := Case{Name: filepath.Base(path), Dir: path}
-		data, err := os.ReadFile(filepath.Join(path, "meta.json"))
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			return err
-		default:
-			if err := json.Unmarshal(data, &c.Meta); err != nil {
-				return fmt.Errorf("%s: %w", filepath.Join(path, "meta.json"), err)
-			}
-		}
-		out = append(out, c)
-		return filepath.SkipDir
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, err
 }
