@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ia3/ia3/internal/atomicfile"
 	"github.com/ia3/ia3/model/safetensors"
 )
 
@@ -44,36 +45,11 @@ func (m *Model) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("model.Save: encode config.json: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "config.json"), append(cfg, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, "config.json"), append(cfg, '\n')); err != nil {
 		return fmt.Errorf("model.Save: %w", err)
 	}
 	if err := safetensors.Write(filepath.Join(dir, safetensors.SingleFileName), tensors, nil); err != nil {
 		return fmt.Errorf("model.Save: %w", err)
-	}
-	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

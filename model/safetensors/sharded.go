@@ -1,9 +1,9 @@
 package safetensors
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path/filepath"
 )
 
@@ -53,7 +53,7 @@ func WriteSharded(dir string, tensors []Tensor, metadata map[string]string, maxS
 		return fmt.Errorf("safetensors: write sharded %s: encode index: %w", dir, err)
 	}
 	path := filepath.Join(dir, IndexFileName)
-	return writeAtomic(path, func(w *bufio.Writer) error {
+	return writeAtomic(path, func(w io.Writer) error {
 		_, err := w.Write(append(body, '\n'))
 		return err
 	})

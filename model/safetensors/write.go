@@ -1,17 +1,17 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/ia3/ia3/internal/atomicfile"
 )
 
 // Tensor is one tensor to write: raw little-endian bytes of the given dtype
@@ -65,7 +65,7 @@ func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, func(w *bufio.Writer) error {
+	return writeAtomic(path, func(w io.Writer) error {
 		var lenBuf [8]byte
 		binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hdr)))
 		if _, err := w.Write(lenBuf[:]); err != nil {
@@ -190,43 +190,11 @@ func writeJSONString(buf *bytes.Buffer, s string) {
 	buf.Truncate(buf.Len() - 1) // drop the encoder's newline
 }
 
-// writeAtomic writes path through fill via a synced temporary file in the
-// same directory and a rename; on any error the temporary file is removed
-// and path is left untouched.
-func writeAtomic(path string, fill func(*bufio.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("safetensors: write %s: create temporary file: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err := fill(w); err != nil {
-		return fmt.Errorf("safetensors: write %s: %w", path, err)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("safetensors: write %s: flush: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("safetensors: write %s: chmod: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("safetensors: write %s: fsync: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("safetensors: write %s: close: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("safetensors: write %s: rename: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil { // make the rename durable; best effort
-		_ = d.Sync()
-		d.Close()
+// writeAtomic writes path through fill atomically (package atomicfile):
+// on any error path is left untouched.
+func writeAtomic(path string, fill func(io.Writer) error) error {
+	if err := atomicfile.Write(path, fill); err != nil {
+		return fmt.Errorf("safetensors: %w", err)
 	}
 	return nil
 }
