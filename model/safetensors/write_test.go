@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"encoding/binary"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -76,8 +77,10 @@ func TestWriteRejectsBadInputAtomically(t *testing.T) {
 			assert.Equal(t, before, after)
 		})
 	}
-	err = Write(filepath.Join(dir, "missing", "x.safetensors"), good, nil)
-	assert.ErrorContains(t, err, "create temporary file")
+	missing := filepath.Join(dir, "missing", "x.safetensors")
+	err = Write(missing, good, nil)
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	assert.ErrorContains(t, err, missing)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "no temporary files left behind")
