@@ -249,3 +249,195 @@ fn matmul_dot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
         store_one(z, r, c, dot_part[0], srow);
     }
 }
+
+// ---- matmul_large: 128×128 tiles for large products ----
+//
+// Each workgroup of 16×16 threads computes a 128×128 output tile; thread
+// (tx, ty) holds 8×8 outputs in registers: rows ty·4 + {0..3} and
+// 64 + ty·4 + {0..3}, columns tx·4 + {0..3} and 64 + tx·4 + {0..3}. K is
+// walked 16 at a time. The a tile is kept transposed ([k][m]) and the b tile
+// as [k][n], both as vec4 over m or n, so each step of the inner loop reads
+// two vec4 of a and two of b and does 64 multiply-adds. Slots within a k row
+// are XOR-swizzled by k (vec4 q of row k lives at slot q ^ k) so that the
+// transposing stores of operands contiguous along k do not all hit one bank.
+// The next k-step is fetched into registers while the current one is
+// multiplied. Workgroup memory: 2 × 8 KiB, WebGPU's guaranteed 16 KiB.
+// Workgroup (x, y, z) = (column tile, row tile, batch).
+
+const LTILE: u32 = 128u;
+const LQ: u32 = 32u; // vec4 slots per k row of a tile
+
+var<workgroup> ltile_a: array<vec4<f32>, 512>; // [TK][LQ], swizzled
+var<workgroup> ltile_b: array<vec4<f32>, 512>; // [TK][LQ], swizzled
+
+// a4 fetches a rows m..m+3 at column k, zero outside the matrix.
+fn a4(z: u32, m: u32, k: u32) -> vec4<f32> {
+    if (k >= mp.k) {
+        return vec4<f32>(0.0);
+    }
+    if (m + 3u < mp.m) {
+        return vec4<f32>(load_a(z, m, k), load_a(z, m + 1u, k), load_a(z, m + 2u, k), load_a(z, m + 3u, k));
+    }
+    var v = vec4<f32>(0.0);
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        if (m + i < mp.m) {
+            v[i] = load_a(z, m + i, k);
+        }
+    }
+    return v;
+}
+
+// b4 fetches b columns n..n+3 at row k, zero outside the matrix.
+fn b4(z: u32, k: u32, n: u32) -> vec4<f32> {
+    if (k >= mp.k) {
+        return vec4<f32>(0.0);
+    }
+    if (n + 3u < mp.n) {
+        return vec4<f32>(load_b(z, k, n), load_b(z, k, n + 1u), load_b(z, k, n + 2u), load_b(z, k, n + 3u));
+    }
+    var v = vec4<f32>(0.0);
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        if (n + i < mp.n) {
+            v[i] = load_b(z, k, n + i);
+        }
+    }
+    return v;
+}
+
+// lslot is the swizzled workgroup-memory slot of vec4 q in k row kk.
+fn lslot(kk: u32, q: u32) -> u32 {
+    return kk * LQ + (q ^ kk);
+}
+
+// store8 writes row r's outputs at columns c..c+3 (lo) and c+64..c+67 (hi)
+// with the epilogue.
+fn store8(z: u32, r: u32, c: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (r >= mp.m) {
+        return;
+    }
+    var srow = -1;
+    if ((mp.flags & MM_OUT_SCALE) != 0u) {
+        srow = scale_row(r, MM_OUT_INDEXED);
+    }
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        store_one(z, r, c + i, lo[i], srow);
+        store_one(z, r, c + 64u + i, hi[i], srow);
+    }
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul_large(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let tx = lid3.x;
+    let ty = lid3.y;
+    let lid = ty * 16u + tx;
+    let z = wid.z;
+    let row0 = wid.y * LTILE;
+    let col0 = wid.x * LTILE;
+
+    // Each thread fetches two vec4 of each operand per k-step: (k row, vec4
+    // index) pairs (ka0, qa0), (ka1, qa1) of a and likewise of b. When the
+    // operand is contiguous along k, neighbouring threads take neighbouring
+    // k (16 threads cover one 64-byte run of a row); otherwise they take
+    // neighbouring vec4 along m or n.
+    var ka0: u32;
+    var qa0: u32;
+    var ka1: u32;
+    var qa1: u32;
+    if (mp.sa_k == 1u) {
+        ka0 = lid % TK;
+        qa0 = lid / TK;
+        ka1 = ka0;
+        qa1 = qa0 + 16u;
+    } else {
+        ka0 = lid / LQ;
+        qa0 = lid % LQ;
+        ka1 = ka0 + 8u;
+        qa1 = qa0;
+    }
+    var kb0: u32;
+    var qb0: u32;
+    var kb1: u32;
+    var qb1: u32;
+    if (mp.sb_k == 1u) {
+        kb0 = lid % TK;
+        qb0 = lid / TK;
+        kb1 = kb0;
+        qb1 = qb0 + 16u;
+    } else {
+        kb0 = lid / LQ;
+        qb0 = lid % LQ;
+        kb1 = kb0 + 8u;
+        qb1 = qb0;
+    }
+
+    var c00 = vec4<f32>(0.0);
+    var c01 = vec4<f32>(0.0);
+    var c10 = vec4<f32>(0.0);
+    var c11 = vec4<f32>(0.0);
+    var c20 = vec4<f32>(0.0);
+    var c21 = vec4<f32>(0.0);
+    var c30 = vec4<f32>(0.0);
+    var c31 = vec4<f32>(0.0);
+    var c40 = vec4<f32>(0.0);
+    var c41 = vec4<f32>(0.0);
+    var c50 = vec4<f32>(0.0);
+    var c51 = vec4<f32>(0.0);
+    var c60 = vec4<f32>(0.0);
+    var c61 = vec4<f32>(0.0);
+    var c70 = vec4<f32>(0.0);
+    var c71 = vec4<f32>(0.0);
+
+    var pa0 = a4(z, row0 + qa0 * 4u, ka0);
+    var pa1 = a4(z, row0 + qa1 * 4u, ka1);
+    var pb0 = b4(z, kb0, col0 + qb0 * 4u);
+    var pb1 = b4(z, kb1, col0 + qb1 * 4u);
+    for (var k0 = 0u; k0 < mp.k; k0 = k0 + TK) {
+        ltile_a[lslot(ka0, qa0)] = pa0;
+        ltile_a[lslot(ka1, qa1)] = pa1;
+        ltile_b[lslot(kb0, qb0)] = pb0;
+        ltile_b[lslot(kb1, qb1)] = pb1;
+        workgroupBarrier();
+        // Fetch the next k-step while this one is multiplied.
+        let k1 = k0 + TK;
+        if (k1 < mp.k) {
+            pa0 = a4(z, row0 + qa0 * 4u, k1 + ka0);
+            pa1 = a4(z, row0 + qa1 * 4u, k1 + ka1);
+            pb0 = b4(z, k1 + kb0, col0 + qb0 * 4u);
+            pb1 = b4(z, k1 + kb1, col0 + qb1 * 4u);
+        }
+        for (var kk = 0u; kk < TK; kk = kk + 1u) {
+            let a0 = ltile_a[lslot(kk, ty)];
+            let a1 = ltile_a[lslot(kk, ty + 16u)];
+            let b0 = ltile_b[lslot(kk, tx)];
+            let b1 = ltile_b[lslot(kk, tx + 16u)];
+            // a·b + c, not fma(): see matmul.
+            c00 = c00 + a0.x * b0;
+            c01 = c01 + a0.x * b1;
+            c10 = c10 + a0.y * b0;
+            c11 = c11 + a0.y * b1;
+            c20 = c20 + a0.z * b0;
+            c21 = c21 + a0.z * b1;
+            c30 = c30 + a0.w * b0;
+            c31 = c31 + a0.w * b1;
+            c40 = c40 + a1.x * b0;
+            c41 = c41 + a1.x * b1;
+            c50 = c50 + a1.y * b0;
+            c51 = c51 + a1.y * b1;
+            c60 = c60 + a1.z * b0;
+            c61 = c61 + a1.z * b1;
+            c70 = c70 + a1.w * b0;
+            c71 = c71 + a1.w * b1;
+        }
+        workgroupBarrier();
+    }
+
+    let col = col0 + tx * 4u;
+    store8(z, row0 + ty * 4u, col, c00, c01);
+    store8(z, row0 + ty * 4u + 1u, col, c10, c11);
+    store8(z, row0 + ty * 4u + 2u, col, c20, c21);
+    store8(z, row0 + ty * 4u + 3u, col, c30, c31);
+    store8(z, row0 + 64u + ty * 4u, col, c40, c41);
+    store8(z, row0 + 64u + ty * 4u + 1u, col, c50, c51);
+    store8(z, row0 + 64u + ty * 4u + 2u, col, c60, c61);
+    store8(z, row0 + 64u + ty * 4u + 3u, col, c70, c71);
+}

@@ -25,8 +25,12 @@ const (
 	mmInIndexed  = 16
 )
 
-// mmTile is the output tile one workgroup of matmul.wgsl computes.
-const mmTile = 64
+// mmTile and mmLargeTile are the output tiles one workgroup of the matmul
+// and matmul_large kernels of matmul.wgsl computes.
+const (
+	mmTile      = 64
+	mmLargeTile = 128
+)
 
 // matmulCall is one launch of the tiled kernel: the operands, the optional
 // epilogue inputs (nil when absent) and the geometry.
@@ -43,8 +47,12 @@ type matmulCall struct {
 // sums are empty and the epilogue still applies.
 func (b *Backend) runMatMul(c *matmulCall) error {
 	lim := int(b.dev.Limits().MaxWorkgroupsPerDimension)
-	gx := (int(c.p.N) + mmTile - 1) / mmTile
-	gy := (int(c.p.M) + mmTile - 1) / mmTile
+	entry, tile := "matmul", mmTile
+	if b.matmul.useLarge(int(c.p.M), int(c.p.N)) {
+		entry, tile = "matmul_large", mmLargeTile
+	}
+	gx := (int(c.p.N) + tile - 1) / tile
+	gy := (int(c.p.M) + tile - 1) / tile
 	if gx > lim || gy > lim || c.batch > lim {
 		return fmt.Errorf("webgpu: %s: %d×%d×%d batches needs %d×%d×%d workgroups, over the device limit %d",
 			c.op, c.p.M, c.p.N, c.batch, gx, gy, c.batch, lim)
@@ -71,7 +79,7 @@ func (b *Backend) runMatMul(c *matmulCall) error {
 	if useSmallMatMul(int(c.p.M), int(c.p.N), int(c.p.K)) {
 		return b.dispatch("matmul.wgsl", "matmul_small", &c.p, b.groups1D(outputs, wg1D), bufs...)
 	}
-	return b.dispatch("matmul.wgsl", "matmul", &c.p, [3]uint32{uint32(gx), uint32(gy), uint32(c.batch)}, bufs...)
+	return b.dispatch("matmul.wgsl", entry, &c.p, [3]uint32{uint32(gx), uint32(gy), uint32(c.batch)}, bufs...)
 }
 
 // MatMul multiplies a [..., M, K] by b [..., K, N] (either transposed per

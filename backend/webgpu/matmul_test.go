@@ -192,32 +192,41 @@ func toF64(v []float32) []float64 {
 	return out
 }
 
-// BenchmarkMatMul measures square F32 products; the GFLOP/s metric counts
-// 2·n³ operations per product, synchronised inside the timed loop.
+// BenchmarkMatMul measures square F32 products under each tiled kernel
+// (sub-benchmarks tile64 and tile128, see webgpu.MatMulKernelEnv); the
+// GFLOP/s metric counts 2·n³ operations per product, synchronised inside the
+// timed loop. Narrow it with -bench 'MatMul/tile128/4096', say.
 func BenchmarkMatMul(bm *testing.B) {
-	b := webgputest.Open(bm)
-	for _, n := range []int{256, 512, 1024, 2048, 4096} {
-		bm.Run(fmt.Sprint(n), func(bm *testing.B) {
-			r := rand.New(rand.NewPCG(5, 6))
-			x, err := b.FromFloat32(randoms(r, n*n), n, n)
-			require.NoError(bm, err)
-			y, err := b.FromFloat32(randoms(r, n*n), n, n)
-			require.NoError(bm, err)
-			require.NoError(bm, b.Sync())
-			bm.ResetTimer()
-			for bm.Loop() {
-				out, err := b.MatMul(x, y, backend.MatMulOptions{})
-				if err != nil {
-					bm.Fatal(err)
-				}
-				if err := b.Sync(); err != nil {
-					bm.Fatal(err)
-				}
-				b.Free(out)
+	for _, kernel := range matmulKernels {
+		bm.Run(kernel, func(bm *testing.B) {
+			b := openWithKernel(bm, kernel)
+			for _, n := range []int{256, 512, 1024, 2048, 4096} {
+				bm.Run(fmt.Sprint(n), func(bm *testing.B) { benchMatMul(bm, b, n) })
 			}
-			bm.ReportMetric(2*float64(n)*float64(n)*float64(n)*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GFLOP/s")
-			b.Free(x)
-			b.Free(y)
 		})
 	}
+}
+
+// benchMatMul times n×n by n×n products on b.
+func benchMatMul(bm *testing.B, b backend.Backend, n int) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x, err := b.FromFloat32(randoms(r, n*n), n, n)
+	require.NoError(bm, err)
+	y, err := b.FromFloat32(randoms(r, n*n), n, n)
+	require.NoError(bm, err)
+	require.NoError(bm, b.Sync())
+	bm.ResetTimer()
+	for bm.Loop() {
+		out, err := b.MatMul(x, y, backend.MatMulOptions{})
+		if err != nil {
+			bm.Fatal(err)
+		}
+		if err := b.Sync(); err != nil {
+			bm.Fatal(err)
+		}
+		b.Free(out)
+	}
+	bm.ReportMetric(2*float64(n)*float64(n)*float64(n)*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.Free(x)
+	b.Free(y)
 }

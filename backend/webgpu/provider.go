@@ -46,8 +46,14 @@ func (Provider) Open(ctx context.Context, spec string) (backend.Backend, error) 
 }
 
 // Open opens the adapter named by spec ("gpu:N", N as Devices lists it).
+// MatMulKernelEnv is read here, once per backend; an unknown value is an
+// error.
 func Open(ctx context.Context, spec string) (*Backend, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	mm, err := matmulKernelFromEnv()
+	if err != nil {
 		return nil, err
 	}
 	inst, err := gpu.NewInstance()
@@ -67,7 +73,7 @@ func Open(ctx context.Context, spec string) (*Backend, error) {
 	}
 	info := deviceInfo(adapters[idx])
 	info.Compute = true
-	return &Backend{inst: inst, dev: dev, info: info}, nil
+	return &Backend{inst: inst, dev: dev, info: info, matmul: mm}, nil
 }
 
 // parseSpec returns N of "gpu:N", or an error listing the valid specs.
