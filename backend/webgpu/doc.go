@@ -1,0 +1,16 @@
+// Package webgpu is the GPU backend: it implements backend.Backend on any
+// WebGPU adapter (Vulkan, Metal, D3D12 or OpenGL through wgpu-native, linked
+// statically with cgo), with every operation a WGSL compute kernel from
+// package shaders.
+//
+// Importing the package registers its Provider, so backend.Open accepts
+// "gpu" (the best adapter) and "gpu:N" (adapter N as backend.Devices lists
+// it); Open here opens one directly. Tensors stay on the device between
+// operations: F32 and I32 as stored, F16 and BF16 weights packed two per
+// 32-bit word and widened inside the kernels. Work is queued and submitted
+// in batches; errors a kernel or the driver reports (an id out of range, a
+// lost device) surface from the next Sync or download.
+//
+// MatMulKernelEnv selects the large-matmul kernel, for comparing kernels on
+// a device.
+package webgpu
