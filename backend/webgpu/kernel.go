@@ -20,8 +20,8 @@ type Backend struct {
 	info   backend.DeviceInfo
 	closed bool
 	checks deviceChecks
-	// matmul is the tiled matmul kernel choice, read from MatMulKernelEnv
-	// when the backend opens.
+	// matmul is the tiled matmul kernel (tile64 or tile128), from
+	// MatMulKernelEnv and the adapter type when the backend opens.
 	matmul matmulKernel
 	// placeholders are small buffers bound in place of absent optional
 	// inputs whose flags tell the kernel not to read them.

@@ -12,7 +12,8 @@ func TestParseMatMulKernel(t *testing.T) {
 		in   string
 		want matmulKernel
 	}{
-		{"", matmulTile128},
+		{"", matmulAuto},
+		{"Auto", matmulAuto},
 		{"tile128", matmulTile128},
 		{" TILE64 ", matmulTile64},
 		{"tile64", matmulTile64},
@@ -23,9 +24,28 @@ func TestParseMatMulKernel(t *testing.T) {
 		assert.Equal(t, tc.want, got, tc.in)
 	}
 	_, err := parseMatMulKernel("tile32")
-	require.EqualError(t, err, `webgpu: IA3_WEBGPU_MATMUL="tile32": want tile64 or tile128`)
+	require.EqualError(t, err, `webgpu: IA3_WEBGPU_MATMUL="tile32": want tile64, tile128 or auto`)
 	assert.Equal(t, "tile64", matmulTile64.String())
 	assert.Equal(t, "tile128", matmulTile128.String())
+	assert.Equal(t, "auto", matmulAuto.String())
+}
+
+func TestMatMulKernelResolve(t *testing.T) {
+	tests := []struct {
+		k       matmulKernel
+		adapter string
+		want    matmulKernel
+	}{
+		{matmulAuto, "DiscreteGPU", matmulTile128},
+		{matmulAuto, "IntegratedGPU", matmulTile128},
+		{matmulAuto, "Unknown", matmulTile128},
+		{matmulAuto, "CPU", matmulTile64},
+		{matmulTile128, "CPU", matmulTile128},
+		{matmulTile64, "DiscreteGPU", matmulTile64},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, tc.k.resolve(tc.adapter), "%v on %s", tc.k, tc.adapter)
+	}
 }
 
 func TestMatMulKernelUseLarge(t *testing.T) {

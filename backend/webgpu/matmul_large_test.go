@@ -271,5 +271,5 @@ func TestLinearLargeEpilogue(t *testing.T) {
 func TestOpenRejectsUnknownMatMulKernel(t *testing.T) {
 	t.Setenv(webgpu.MatMulKernelEnv, "tile256")
 	_, err := webgpu.Open(context.Background(), "gpu:0")
-	require.ErrorContains(t, err, webgpu.MatMulKernelEnv+`="tile256": want tile64 or tile128`)
+	require.ErrorContains(t, err, webgpu.MatMulKernelEnv+`="tile256": want tile64, tile128 or auto`)
 }

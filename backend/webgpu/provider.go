@@ -73,7 +73,7 @@ func Open(ctx context.Context, spec string) (*Backend, error) {
 	}
 	info := deviceInfo(adapters[idx])
 	info.Compute = true
-	return &Backend{inst: inst, dev: dev, info: info, matmul: mm}, nil
+	return &Backend{inst: inst, dev: dev, info: info, matmul: mm.resolve(info.Type)}, nil
 }
 
 // parseSpec returns N of "gpu:N", or an error listing the valid specs.
