@@ -270,38 +270,37 @@ const LQ: u32 = 32u; // vec4 slots per k row of a tile
 var<workgroup> ltile_a: array<vec4<f32>, 512>; // [TK][LQ], swizzled
 var<workgroup> ltile_b: array<vec4<f32>, 512>; // [TK][LQ], swizzled
 
-// a4 fetches a rows m..m+3 at column k, zero outside the matrix.
-fn a4(z: u32, m: u32, k: u32) -> vec4<f32> {
-    if (k >= mp.k) {
-        return vec4<f32>(0.0);
+// a_at is element (m, k) of a, zero outside the matrix.
+fn a_at(z: u32, m: u32, k: u32) -> f32 {
+    if (m < mp.m && k < mp.k) {
+        return load_a(z, m, k);
     }
-    if (m + 3u < mp.m) {
+    return 0.0;
+}
+
+// b_at is element (k, n) of b, zero outside the matrix.
+fn b_at(z: u32, k: u32, n: u32) -> f32 {
+    if (k < mp.k && n < mp.n) {
+        return load_b(z, k, n);
+    }
+    return 0.0;
+}
+
+// a4 fetches a rows m..m+3 at column k, zero outside the matrix; the bounds
+// are checked once for the four when they lie inside.
+fn a4(z: u32, m: u32, k: u32) -> vec4<f32> {
+    if (m + 3u < mp.m && k < mp.k) {
         return vec4<f32>(load_a(z, m, k), load_a(z, m + 1u, k), load_a(z, m + 2u, k), load_a(z, m + 3u, k));
     }
-    var v = vec4<f32>(0.0);
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        if (m + i < mp.m) {
-            v[i] = load_a(z, m + i, k);
-        }
-    }
-    return v;
+    return vec4<f32>(a_at(z, m, k), a_at(z, m + 1u, k), a_at(z, m + 2u, k), a_at(z, m + 3u, k));
 }
 
 // b4 fetches b columns n..n+3 at row k, zero outside the matrix.
 fn b4(z: u32, k: u32, n: u32) -> vec4<f32> {
-    if (k >= mp.k) {
-        return vec4<f32>(0.0);
-    }
-    if (n + 3u < mp.n) {
+    if (n + 3u < mp.n && k < mp.k) {
         return vec4<f32>(load_b(z, k, n), load_b(z, k, n + 1u), load_b(z, k, n + 2u), load_b(z, k, n + 3u));
     }
-    var v = vec4<f32>(0.0);
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        if (n + i < mp.n) {
-            v[i] = load_b(z, k, n + i);
-        }
-    }
-    return v;
+    return vec4<f32>(b_at(z, k, n), b_at(z, k, n + 1u), b_at(z, k, n + 2u), b_at(z, k, n + 3u));
 }
 
 // lslot is the swizzled workgroup-memory slot of vec4 q in k row kk.
@@ -319,10 +318,14 @@ fn store8(z: u32, r: u32, c: u32, lo: vec4<f32>, hi: vec4<f32>) {
     if ((mp.flags & MM_OUT_SCALE) != 0u) {
         srow = scale_row(r, MM_OUT_INDEXED);
     }
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        store_one(z, r, c + i, lo[i], srow);
-        store_one(z, r, c + 64u + i, hi[i], srow);
-    }
+    store_one(z, r, c, lo.x, srow);
+    store_one(z, r, c + 1u, lo.y, srow);
+    store_one(z, r, c + 2u, lo.z, srow);
+    store_one(z, r, c + 3u, lo.w, srow);
+    store_one(z, r, c + 64u, hi.x, srow);
+    store_one(z, r, c + 65u, hi.y, srow);
+    store_one(z, r, c + 66u, hi.z, srow);
+    store_one(z, r, c + 67u, hi.w, srow);
 }
 
 @compute @workgroup_size(16, 16, 1)
