@@ -10,15 +10,20 @@
 // weight-gradient matmul is run for them.
 package nn
 
-import "github.com/ia3/ia3/backend"
+import (
+	"fmt"
+	"slices"
+
+	"github.com/ia3/ia3/backend"
+)
 
 // Param is one named parameter of a model.
 type Param struct {
 	// Name is the full name as in a Hugging Face checkpoint or PEFT
 	// state dict, e.g. "transformer.h.0.attn.c_attn.weight".
 	Name string
-	// T is the current storage. ia3 swaps it to switch modules_to_save
-	// copies and rewrites it when merging.
+	// T is the current storage. ia3 rewrites it when merging; it switches
+	// modules_to_save copies by replacing the Param itself (ParamSetter).
 	T backend.Tensor
 	// Trainable says whether a Graph with gradients computes its gradient.
 	Trainable bool
@@ -32,6 +37,34 @@ type Module interface {
 	// Params returns the module's own parameters (not its children's) by
 	// local name ("weight", "bias").
 	Params() map[string]*Param
+}
+
+// ParamSetter is a module whose parameters can be replaced by pointer.
+// ia3 installs a modules_to_save copy this way: a parameter tied to
+// another module (GPT-2's lm_head.weight is transformer.wte.weight) is then
+// replaced in this module only, as PEFT's deep copy of the module leaves
+// the other owner as it was.
+type ParamSetter interface {
+	Module
+	// SetParam makes p the module's parameter local ("weight", "bias").
+	// It refuses a nil p, a name the module does not have, and a p whose
+	// storage shape differs from the current parameter's.
+	SetParam(local string, p *Param) error
+}
+
+// setParam replaces *slot with p after SetParam's checks.
+func setParam(class, local string, slot **Param, p *Param) error {
+	switch {
+	case slot == nil || *slot == nil:
+		return fmt.Errorf("nn: %s has no parameter %q", class, local)
+	case p == nil:
+		return fmt.Errorf("nn: %s.%s: nil parameter", class, local)
+	}
+	if old := *slot; old.T != nil && p.T != nil && !slices.Equal(old.T.Shape(), p.T.Shape()) {
+		return fmt.Errorf("nn: %s.%s: shape %v does not match the parameter's %v", class, local, p.T.Shape(), old.T.Shape())
+	}
+	*slot = p
+	return nil
 }
 
 // NamedModule pairs a module with its named_modules() name (without any
@@ -81,6 +114,17 @@ func (l *Linear) Params() map[string]*Param {
 	return m
 }
 
+// SetParam replaces the weight or bias (see ParamSetter).
+func (l *Linear) SetParam(local string, p *Param) error {
+	switch local {
+	case "weight":
+		return setParam(l.Type(), local, &l.Weight, p)
+	case "bias":
+		return setParam(l.Type(), local, &l.Bias, p)
+	}
+	return setParam(l.Type(), local, nil, p)
+}
+
 // LinearAdapter supplies the vectors a Linear layer fuses into its matmul.
 type LinearAdapter interface {
 	// Scaling returns the vectors for one forward call of the layer on an
@@ -108,6 +152,14 @@ func (e *Embedding) Type() string { return "Embedding" }
 // Params returns the table.
 func (e *Embedding) Params() map[string]*Param { return map[string]*Param{"weight": e.Weight} }
 
+// SetParam replaces the table (see ParamSetter).
+func (e *Embedding) SetParam(local string, p *Param) error {
+	if local == "weight" {
+		return setParam(e.Type(), local, &e.Weight, p)
+	}
+	return setParam(e.Type(), local, nil, p)
+}
+
 // Norm is a LayerNorm or RMS norm module (LayerNorm, LlamaRMSNorm,
 // T5LayerNorm): Class names it.
 type Norm struct {
@@ -131,4 +183,15 @@ func (n *Norm) Params() map[string]*Param {
 		m["bias"] = n.Bias
 	}
 	return m
+}
+
+// SetParam replaces the weight or bias (see ParamSetter).
+func (n *Norm) SetParam(local string, p *Param) error {
+	switch local {
+	case "weight":
+		return setParam(n.Type(), local, &n.Weight, p)
+	case "bias":
+		return setParam(n.Type(), local, &n.Bias, p)
+	}
+	return setParam(n.Type(), local, nil, p)
 }
