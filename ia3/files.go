@@ -81,7 +81,7 @@ func (m *Model) savedKeys(name string) []string {
 	}
 	for _, s := range m.saved {
 		if _, ok := s.copies[name]; ok {
-			for i := range s.params {
+			for i := range s.originals {
 				out = append(out, s.savedKey(i))
 			}
 		}
@@ -110,15 +110,11 @@ func (m *Model) adapterTensors(name string) ([]safetensors.Tensor, error) {
 			continue
 		}
 		for i, c := range cs {
-			t := c.T
-			if s.installed == name {
-				t = s.params[i].T
-			}
-			v, err := m.b.ToFloat32(t)
+			v, err := m.b.ToFloat32(c.T)
 			if err != nil {
 				return nil, fmt.Errorf("download %s: %w", c.Name, err)
 			}
-			out = append(out, safetensors.F32Tensor(s.savedKey(i), t.Shape(), v))
+			out = append(out, safetensors.F32Tensor(s.savedKey(i), c.T.Shape(), v))
 		}
 	}
 	return out, nil
@@ -186,11 +182,7 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 	}
 	for _, s := range m.saved {
 		for i, c := range s.copies[name] {
-			p := c
-			if s.installed == name {
-				p = s.params[i]
-			}
-			want[s.savedKey(i)] = slot{param: p, shape: s.originals[i].Shape()}
+			want[s.savedKey(i)] = slot{param: c, shape: c.T.Shape()}
 		}
 	}
 	have := f.Names()
@@ -230,26 +222,10 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 		if err != nil {
 			return fmt.Errorf("%s: tensor %s: %w", path, k, err)
 		}
-		old := w.param.T
+		m.free(w.param.T)
 		w.param.T = t
-		m.swapCopy(old, t)
-		m.free(old)
 	}
 	return nil
-}
-
-// swapCopy keeps a modules_to_save copy record in step when the installed
-// copy's storage is replaced.
-func (m *Model) swapCopy(old, t backend.Tensor) {
-	for _, s := range m.saved {
-		for _, cs := range s.copies {
-			for _, c := range cs {
-				if c.T == old {
-					c.T = t
-				}
-			}
-		}
-	}
 }
 
 // readTensor uploads one tensor as F32, [n] for vectors.

@@ -3,7 +3,6 @@ package ia3
 import (
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/ia3/ia3/model/nn"
 )
@@ -121,7 +120,8 @@ type pendingSave struct {
 }
 
 // newCopies copies the original parameters of each modules_to_save module
-// for adapter name (PEFT deep-copies the original module).
+// for adapter name (PEFT deep-copies the original module): each copy is a
+// parameter of its own, shared with no other module.
 func (m *Model) newCopies(name string, saves []nn.NamedModule) ([]pendingSave, error) {
 	pending := make([]pendingSave, 0, len(saves))
 	release := func() {
@@ -134,12 +134,17 @@ func (m *Model) newCopies(name string, saves []nn.NamedModule) ([]pendingSave, e
 	for _, sm := range saves {
 		ps := pendingSave{s: m.savedByName(sm.Name)}
 		if ps.s == nil {
-			ps.s, ps.fresh = newSavedModule(sm.Name, m.info.modules), true
+			s, err := newSavedModule(sm.Name, m.info.modules)
+			if err != nil {
+				release()
+				return nil, err
+			}
+			ps.s, ps.fresh = s, true
 		}
-		for j := range ps.s.params {
+		for j, o := range ps.s.originals {
 			c := &nn.Param{Name: ps.s.copyName(name, j)}
-			if m.b != nil && ps.s.originals[j] != nil {
-				t, err := m.b.Copy(ps.s.originals[j])
+			if m.b != nil && o.T != nil {
+				t, err := m.b.Copy(o.T)
 				if err != nil {
 					pending = append(pending, ps)
 					release()
@@ -158,7 +163,6 @@ func (m *Model) newCopies(name string, saves []nn.NamedModule) ([]pendingSave, e
 // (of this adapter or another): the copies would swap weights the merge
 // rewrites.
 func (m *Model) checkOverlap(name string, targets []target, saves []nn.NamedModule) error {
-	inside := func(mod, parent string) bool { return mod == parent || strings.HasPrefix(mod, parent+".") }
 	for _, t := range targets {
 		for _, s := range m.saved {
 			if inside(t.name, s.name) {

@@ -16,6 +16,9 @@ type baseInfo struct {
 	outputLayer string // excluded by "all-linear"
 	modelType   string // config.json model_type, for default targets
 	taskType    string // CAUSAL_LM, SEQ_2_SEQ_LM, SEQ_CLS
+	// paramShape gives a parameter's shape by checkpoint name, for counts
+	// on a structure-only model (nil: unknown).
+	paramShape func(name string) ([]int, bool)
 }
 
 // resolveConfig returns a copy of cfg completed as PEFT completes it when

@@ -1,6 +1,7 @@
 package ia3
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -226,8 +227,8 @@ func (m *Model) replace(p *nn.Param, t backend.Tensor) {
 // unload removes every adapter from the base model, optionally merging
 // first, as PEFT's _unload_and_optionally_merge: Linear layers lose their
 // adapter, vectors are freed, and each modules_to_save module keeps the
-// active adapter's copy (the original when that adapter has none). The
-// ia3 Model is unusable afterwards.
+// active adapter's copy (the original when that adapter has none, see
+// unloadSaved). The ia3 Model is unusable afterwards.
 func (m *Model) unload(merge, safe bool, names []string) error {
 	if err := m.usable(); err != nil {
 		return err
@@ -240,6 +241,21 @@ func (m *Model) unload(merge, safe bool, names []string) error {
 			return err
 		}
 	}
+	m.detachLayers()
+	keep := ""
+	if len(m.active) == 1 {
+		keep = m.active[0]
+	}
+	var errs []error
+	for _, s := range m.saved {
+		errs = append(errs, m.unloadSaved(s, keep))
+	}
+	m.reset()
+	return errors.Join(errs...)
+}
+
+// detachLayers takes every adapter off its layer and frees the vectors.
+func (m *Model) detachLayers() {
 	for _, l := range m.layers {
 		l.Linear.Adapter = nil
 		for _, p := range l.vectors {
@@ -247,33 +263,58 @@ func (m *Model) unload(merge, safe bool, names []string) error {
 			p.T = nil
 		}
 	}
-	keep := ""
-	if len(m.active) == 1 {
-		keep = m.active[0]
-	}
-	for _, s := range m.saved {
-		s.install(keep)
-		for a, cs := range s.copies {
-			if a == s.installed {
-				continue
-			}
-			for _, c := range cs {
-				m.free(c.T)
-			}
-		}
-		if s.installed != "" {
-			for i, o := range s.originals {
-				m.replaceFreed(o, s.params[i])
-			}
-		}
-		for _, p := range s.params {
-			p.Trainable = false
-		}
-	}
+}
+
+// reset leaves the Model empty and unusable.
+func (m *Model) reset() {
 	m.layers, m.saved, m.byName = nil, nil, map[string]*Layer{}
 	m.configs, m.names, m.active = map[string]*Config{}, nil, nil
 	m.unloaded = true
-	return nil
+}
+
+// unloadSaved ends a modules_to_save wrapper as PEFT's unload does: the
+// module keeps adapter keep's copy (the originals when it has none) and
+// every other copy is freed. A kept copy of an untied parameter moves its
+// storage into the original parameter, which model.Params lists (so
+// model.Save writes it and model.Free releases it). A kept copy of a tied
+// parameter stays the module's own parameter, untied from the other owner
+// as PEFT's deep copy is: model.Save then writes the shared tensor once,
+// under its first owner, and model.Free does not release the copy.
+func (m *Model) unloadSaved(s *savedModule, keep string) error {
+	kept, ok := s.copies[keep]
+	if !ok {
+		keep = ""
+	}
+	if err := s.install(keep); err != nil {
+		return err
+	}
+	for a, cs := range s.copies {
+		if a != keep {
+			freeParams(m.b, cs)
+		}
+	}
+	if keep == "" {
+		return nil
+	}
+	var errs []error
+	for i, c := range kept {
+		c.Trainable = false
+		if s.tied[i] {
+			c.Name = s.name + "." + s.locals[i]
+			slog.Warn("ia3: unload leaves the modules_to_save copy of a tied parameter untied, as PEFT does",
+				"module", s.name, "param", s.locals[i], "tied_to", s.originals[i].Name)
+			continue
+		}
+		o := s.originals[i]
+		old := o.T
+		o.T, c.T = c.T, nil
+		if err := s.put(i, o); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		m.replaceFreed(old, o)
+	}
+	return errors.Join(errs...)
 }
 
 // checkUnloadable refuses what PEFT 0.21 cannot unload: a modules_to_save

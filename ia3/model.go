@@ -57,7 +57,9 @@ func newModel(info baseInfo, b backend.Backend, base any, cfg *Config, name stri
 	}
 	m.active = []string{name}
 	m.setTrainable(name, !m.configs[name].InferenceMode)
-	m.syncSaved()
+	if err := m.syncSaved(); err != nil {
+		return nil, errors.Join(err, m.Close())
+	}
 	return m, nil
 }
 
@@ -100,9 +102,38 @@ func (m *Model) ModulesToSave() []string {
 
 func (m *Model) usable() error {
 	if m.unloaded {
-		return errors.New("ia3: the adapters were unloaded from this model")
+		return errors.New("ia3: the adapters were unloaded from this model or closed")
 	}
 	return nil
+}
+
+// Close frees everything the adapters hold on the backend: every
+// adapter's vectors and modules_to_save copies. Layers lose their adapter
+// and modules_to_save modules get their original parameters back, so the
+// base model runs as it did before New, except that weights merged into it
+// stay merged (they are the base model's storage now). The base model's
+// own weights are not freed: they belong to *model.Model, whose Free
+// releases them. The Model is unusable afterwards. Close is idempotent,
+// and a no-op after Unload or MergeAndUnload, whose kept copies belong to
+// the base model.
+func (m *Model) Close() error {
+	if m.unloaded {
+		return nil
+	}
+	m.detachLayers()
+	var errs []error
+	for _, s := range m.saved {
+		if err := s.install(""); err != nil {
+			// Still in use by the module: leak rather than free it.
+			errs = append(errs, err)
+			continue
+		}
+		for _, cs := range s.copies {
+			freeParams(m.b, cs)
+		}
+	}
+	m.reset()
+	return errors.Join(errs...)
 }
 
 // AddAdapter attaches another adapter, as PEFT's add_adapter: it is neither
@@ -115,8 +146,7 @@ func (m *Model) AddAdapter(name string, cfg *Config) error {
 		return err
 	}
 	m.setTrainable(name, false)
-	m.syncSaved()
-	return nil
+	return m.syncSaved()
 }
 
 // checkAdapterName refuses names that could not be a directory of their

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
 )
 
@@ -16,7 +17,12 @@ import (
 // head wrapped as modules_to_save (SEQ_CLS adds it on its own).
 func headModel(t *testing.T) (*Model, denseLayer, denseLayer) {
 	t.Helper()
-	b := cpu(t)
+	return headModelOn(t, cpu(t))
+}
+
+// headModelOn is headModel on backend b.
+func headModelOn(t *testing.T, b backend.Backend) (*Model, denseLayer, denseLayer) {
+	t.Helper()
 	r := rand.New(rand.NewPCG(9, 10))
 	body := newDense(t, b, r, "enc.key", 4, 4, false)
 	head := newDense(t, b, r, "classifier", 4, 2, false)
@@ -34,12 +40,15 @@ func headModel(t *testing.T) (*Model, denseLayer, denseLayer) {
 func TestModulesToSaveSwap(t *testing.T) {
 	m, _, head := headModel(t)
 	b := m.Backend()
-	w := head.lin.Weight
 	orig := m.saved[0].originals[0]
+	origT := orig.T
+	assert.Equal(t, "classifier.weight", orig.Name)
+	aw := m.saved[0].copies["a"][0]
 	assert.Equal(t, []string{"classifier"}, m.ModulesToSave())
-	assert.NotSame(t, orig, w.T, "adapter a's copy is installed")
-	assert.Equal(t, head.w, download(t, b, w.T), "a copy starts as the original")
-	assert.True(t, w.Trainable)
+	assert.Same(t, aw, head.lin.Weight, "adapter a's copy is installed")
+	assert.Equal(t, head.w, download(t, b, aw.T), "a copy starts as the original")
+	assert.True(t, aw.Trainable)
+	assert.False(t, orig.Trainable, "the original stays frozen")
 
 	// Give b's copy its own values to tell the copies apart.
 	bw := m.saved[0].copies["b"][0]
@@ -47,20 +56,21 @@ func TestModulesToSaveSwap(t *testing.T) {
 	bw.T = upload(t, b, make([]float32, 8), 2, 4)
 
 	require.NoError(t, m.SetAdapter("b"))
-	assert.Equal(t, make([]float32, 8), download(t, b, w.T))
+	assert.Same(t, bw, head.lin.Weight)
 	names := map[string]*nn.Param{}
 	for _, p := range m.TrainableParams() {
 		names[p.Name] = p.Param
 	}
-	assert.Same(t, w, names["base_model.model.classifier.modules_to_save.b.weight"], "the installed copy trains through the model's parameter")
+	assert.Same(t, bw, names["base_model.model.classifier.modules_to_save.b.weight"], "the installed copy trains as the module's parameter")
 	assert.NotContains(t, names, "base_model.model.classifier.modules_to_save.a.weight")
 	assert.Contains(t, names, "base_model.model.enc.key.ia3_l.b")
 
 	require.NoError(t, m.DisableAdapterLayers())
-	assert.Same(t, orig, w.T, "disabled: the original is back")
-	assert.False(t, w.Trainable)
+	assert.Same(t, orig, head.lin.Weight, "disabled: the original is back")
+	assert.Same(t, origT, orig.T)
+	assert.False(t, head.lin.Weight.Trainable)
 	m.EnableAdapterLayers()
-	assert.Equal(t, make([]float32, 8), download(t, b, w.T))
+	assert.Same(t, bw, head.lin.Weight)
 
 	require.Error(t, m.SetAdapter("a", "b"))
 	err := m.AddWeightedAdapter([]string{"a", "b"}, []float64{0.5, 0.5}, "w")
@@ -75,15 +85,25 @@ func TestModulesToSaveSwap(t *testing.T) {
 	assert.Equal(t, make([]float32, 8), saved["base_model.model.classifier.weight"].data)
 
 	require.NoError(t, m.DeleteAdapter("b"))
+	assert.Nil(t, bw.T, "b's copy is freed")
 	assert.Equal(t, []string{"a"}, m.ActiveAdapters(), "the first remaining adapter in sorted order")
-	assert.Equal(t, head.w, download(t, b, w.T), "a's copy installed again")
+	assert.Same(t, aw, head.lin.Weight, "a's copy installed again")
 
+	// Train a's copy, then unload: the module keeps it in its original
+	// parameter (the one the base model lists and saves).
+	trained := []float32{1, 2, 3, 4, 5, 6, 7, 8}
+	b.Free(aw.T)
+	aw.T = upload(t, b, trained, 2, 4)
 	base, err := m.Unload()
 	require.NoError(t, err)
 	assert.Nil(t, base, "a toy model has no model.Model to return")
 	assert.Nil(t, head.lin.Adapter)
-	assert.Equal(t, head.w, download(t, b, w.T), "unload keeps the active adapter's copy, as PEFT")
+	assert.Same(t, orig, head.lin.Weight, "the module's own parameter is back")
+	assert.Equal(t, trained, download(t, b, orig.T), "unload keeps the active adapter's copy, as PEFT")
+	assert.False(t, orig.Trainable)
 	require.Error(t, m.SetAdapter("a"))
+	require.NoError(t, m.Close(), "Close after Unload is a no-op")
+	assert.Equal(t, trained, download(t, b, orig.T), "Close does not free what unload handed to the base model")
 }
 
 func TestInitIA3WeightsFalseIsSeededNormal(t *testing.T) {

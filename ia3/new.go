@@ -22,7 +22,8 @@ func New(m *model.Model, cfg *Config, name string) (*Model, error) {
 		return nil, errors.New("ia3.New: nil model")
 	}
 	mc := m.Config()
-	info := baseInfo{modules: m.Modules(), outputLayer: m.OutputLayer(), modelType: mc.ModelType, taskType: mc.TaskType}
+	info := baseInfo{modules: m.Modules(), outputLayer: m.OutputLayer(), modelType: mc.ModelType, taskType: mc.TaskType,
+		paramShape: m.ParamShape}
 	return newModel(info, m.Backend(), m, cfg, name)
 }
 

@@ -16,9 +16,9 @@ type NamedParam struct {
 	// "base_model.model.<module>.modules_to_save.<adapter>.<param>" for a
 	// modules_to_save copy.
 	Name string
-	// Param is the tensor to optimise. For the installed modules_to_save
-	// copy it is the model's own parameter (its storage is the copy), so
-	// that a graph's ParamGrad(Param) is its gradient.
+	// Param is the tensor to optimise. An installed modules_to_save copy
+	// is the module's own parameter while installed, so a graph's
+	// ParamGrad(Param) is its gradient.
 	Param *nn.Param
 }
 
@@ -46,15 +46,10 @@ func (m *Model) TrainableParams() []NamedParam {
 				if !ok {
 					continue
 				}
-				for i, c := range cs {
-					if !c.Trainable {
-						continue
+				for _, c := range cs {
+					if c.Trainable {
+						out = append(out, NamedParam{Name: c.Name, Param: c})
 					}
-					p := c
-					if s.installed == a {
-						p = s.params[i]
-					}
-					out = append(out, NamedParam{Name: c.Name, Param: p})
 				}
 			}
 			si++
@@ -66,19 +61,28 @@ func (m *Model) TrainableParams() []NamedParam {
 // ParamCounts returns the trainable and total element counts as PEFT's
 // get_nb_trainable_parameters counts them: the base model's parameters
 // (tied ones once), every adapter's vectors and every modules_to_save copy.
-// Parameters without storage (a structure-only model) count their Linear
-// shapes where known and nothing otherwise.
+// On a structure-only model (no storage) the sizes come from the model's
+// parameter shapes, so the counts equal a loaded model's.
 func (m *Model) ParamCounts() (trainable, all int64) {
+	copies := map[*nn.Param]bool{}
+	for _, s := range m.saved {
+		for _, cs := range s.copies {
+			for _, c := range cs {
+				copies[c] = true
+			}
+		}
+	}
 	seen := map[*nn.Param]bool{}
+	count := func(p *nn.Param, mod nn.Module, local string) {
+		if p != nil && !seen[p] && !copies[p] {
+			seen[p] = true
+			all += m.paramLen(p, mod, local)
+		}
+	}
 	for _, nm := range m.info.modules {
 		ps := nm.Module.Params()
 		for _, k := range sortedKeys(ps) {
-			p := ps[k]
-			if p == nil || seen[p] {
-				continue
-			}
-			seen[p] = true
-			all += paramLen(p, nm.Module, k)
+			count(ps[k], nm.Module, k)
 		}
 	}
 	for _, l := range m.layers {
@@ -91,14 +95,14 @@ func (m *Model) ParamCounts() (trainable, all int64) {
 		}
 	}
 	for _, s := range m.saved {
-		for _, cs := range s.copies {
-			for i, c := range cs {
-				n := int64(0)
-				if s.originals[i] != nil {
-					n = int64(s.originals[i].Len())
-				}
+		for i, o := range s.originals {
+			mod, local := s.owners[i][0].mod, s.owners[i][0].local
+			// An original replaced by an installed copy is not in the tree.
+			count(o, mod, local)
+			n := m.paramLen(o, mod, local)
+			for _, cs := range s.copies {
 				all += n
-				if c.Trainable {
+				if cs[i].Trainable {
 					trainable += n
 				}
 			}
@@ -107,11 +111,21 @@ func (m *Model) ParamCounts() (trainable, all int64) {
 	return trainable, all
 }
 
-// paramLen returns a parameter's element count, from its storage or, for a
-// structure-only Linear, from In and Out.
-func paramLen(p *nn.Param, mod nn.Module, local string) int64 {
+// paramLen returns a parameter's element count: from its storage, else
+// from the model's shape of that name, else (a hand-made tree) from a
+// Linear's In and Out, else 0.
+func (m *Model) paramLen(p *nn.Param, mod nn.Module, local string) int64 {
 	if p.T != nil {
 		return int64(p.T.Len())
+	}
+	if m.info.paramShape != nil {
+		if shape, ok := m.info.paramShape(p.Name); ok {
+			n := int64(1)
+			for _, d := range shape {
+				n *= int64(d)
+			}
+			return n
+		}
 	}
 	if l, ok := mod.(*nn.Linear); ok {
 		if local == "weight" {

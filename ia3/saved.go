@@ -1,6 +1,8 @@
 package ia3
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -9,26 +11,42 @@ import (
 )
 
 // savedModule is PEFT's ModulesToSaveWrapper: a module (a classification
-// head) of which each adapter keeps its own trainable copy. The copies
-// take turns in the module's own parameters (nn.Param.T is swapped), so
-// the model's forward code needs no change: the adapter in use has its
-// copy installed, and with adapters disabled or none in use the original
-// tensors are back.
+// head, an output layer) of which each adapter keeps its own trainable
+// copy. Installing a copy replaces the parameter pointers of the module
+// and its children (nn.ParamSetter), so the model's forward code needs no
+// change, and a parameter the module shares with another one (an lm_head
+// tied to the input embedding) is replaced in this module only, as PEFT's
+// deep copy is. With adapters disabled or none in use the original
+// parameters are back.
 type savedModule struct {
 	name      string      // module name, e.g. "classifier"
 	locals    []string    // parameter names inside the module ("weight", "dense.bias")
-	params    []*nn.Param // the model's parameters, same order
-	originals []backend.Tensor
+	owners    [][]owner   // per parameter, every module inside that holds it
+	originals []*nn.Param // the model's parameters, same order
+	// tied marks originals also held by a module outside this one.
+	tied      []bool
 	copies    map[string][]*nn.Param // per adapter, same order; Name as PEFT's
-	installed string                 // adapter whose copies are in params ("" = originals)
+	installed string                 // adapter whose copies are in place ("" = originals)
+}
+
+// owner is one module slot holding a parameter.
+type owner struct {
+	mod   nn.ParamSetter
+	local string // the parameter's name inside mod
+}
+
+// inside reports whether module mod is parent or one of its descendants.
+func inside(mod, parent string) bool {
+	return mod == parent || parent == "" || strings.HasPrefix(mod, parent+".")
 }
 
 // newSavedModule collects the parameters of module name and its children.
-func newSavedModule(name string, modules []nn.NamedModule) *savedModule {
+// Every module holding one must be an nn.ParamSetter.
+func newSavedModule(name string, modules []nn.NamedModule) (*savedModule, error) {
 	s := &savedModule{name: name, copies: map[string][]*nn.Param{}}
-	seen := map[*nn.Param]bool{}
+	index := map[*nn.Param]int{}
 	for _, nm := range modules {
-		if nm.Name != name && !(name == "" || strings.HasPrefix(nm.Name, name+".")) {
+		if !inside(nm.Name, name) {
 			continue
 		}
 		prefix := ""
@@ -41,16 +59,36 @@ func newSavedModule(name string, modules []nn.NamedModule) *savedModule {
 		sort.SliceStable(keys, func(i, j int) bool { return keys[i] == "weight" && keys[j] != "weight" })
 		for _, k := range keys {
 			p := ps[k]
-			if p == nil || seen[p] {
+			if p == nil {
 				continue
 			}
-			seen[p] = true
-			s.locals = append(s.locals, prefix+k)
-			s.params = append(s.params, p)
-			s.originals = append(s.originals, p.T)
+			setter, ok := nm.Module.(nn.ParamSetter)
+			if !ok {
+				return nil, fmt.Errorf("modules_to_save %s: module %s (%s) cannot have its parameter %s replaced", name, nm.Name, nm.Module.Type(), k)
+			}
+			i, seen := index[p]
+			if !seen {
+				i = len(s.originals)
+				index[p] = i
+				s.locals = append(s.locals, prefix+k)
+				s.originals = append(s.originals, p)
+				s.owners = append(s.owners, nil)
+			}
+			s.owners[i] = append(s.owners[i], owner{mod: setter, local: k})
 		}
 	}
-	return s
+	s.tied = make([]bool, len(s.originals))
+	for _, nm := range modules {
+		if inside(nm.Name, name) {
+			continue
+		}
+		for _, p := range nm.Module.Params() {
+			if i, ok := index[p]; ok && p != nil {
+				s.tied[i] = true
+			}
+		}
+	}
+	return s, nil
 }
 
 // copyName is PEFT's parameter name of an adapter's copy.
@@ -64,30 +102,33 @@ func (s *savedModule) savedKey(i int) string {
 	return "base_model.model." + s.name + "." + s.locals[i]
 }
 
-// install puts adapter's copies (or the originals for "") into the
-// module's parameters, with the copies' trainable flags.
-func (s *savedModule) install(adapter string) {
-	if _, ok := s.copies[adapter]; !ok {
-		adapter = ""
+// install puts adapter's copies (or the originals for "") in place of the
+// module's parameters. An adapter without a copy here installs the
+// originals.
+func (s *savedModule) install(adapter string) error {
+	ps, ok := s.copies[adapter]
+	if !ok {
+		adapter, ps = "", s.originals
 	}
-	// Keep whatever the installed copy's storage became (training updates
-	// it in place; a caller may also have replaced it).
-	if cur, ok := s.copies[s.installed]; ok {
-		for i, p := range s.params {
-			cur[i].T = p.T
-		}
+	var errs []error
+	for i, p := range ps {
+		errs = append(errs, s.put(i, p))
 	}
-	for i, p := range s.params {
-		if adapter == "" {
-			p.T = s.originals[i]
-			p.Trainable = false
-		} else {
-			c := s.copies[adapter][i]
-			p.T = c.T
-			p.Trainable = c.Trainable
-		}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	s.installed = adapter
+	return nil
+}
+
+// put makes p parameter i of every module inside that holds it.
+func (s *savedModule) put(i int, p *nn.Param) error {
+	for _, o := range s.owners[i] {
+		if err := o.mod.SetParam(o.local, p); err != nil {
+			return fmt.Errorf("modules_to_save %s: install %s: %w", s.name, s.locals[i], err)
+		}
+	}
+	return nil
 }
 
 // setTrainable marks the adapter's copies trainable or frozen.
@@ -95,22 +136,27 @@ func (s *savedModule) setTrainable(adapter string, on bool) {
 	for _, c := range s.copies[adapter] {
 		c.Trainable = on
 	}
-	if s.installed == adapter {
-		for _, p := range s.params {
-			p.Trainable = on
-		}
-	}
 }
 
-// remove frees an adapter's copies.
-func (s *savedModule) remove(adapter string, b backend.Backend) {
+// remove frees an adapter's copies, installing the originals first when
+// they were in place.
+func (s *savedModule) remove(adapter string, b backend.Backend) error {
 	if s.installed == adapter {
-		s.install("")
-	}
-	for _, c := range s.copies[adapter] {
-		if b != nil && c.T != nil {
-			b.Free(c.T)
+		if err := s.install(""); err != nil {
+			return err
 		}
 	}
+	freeParams(b, s.copies[adapter])
 	delete(s.copies, adapter)
+	return nil
+}
+
+// freeParams frees the storage of ps and clears it.
+func freeParams(b backend.Backend, ps []*nn.Param) {
+	for _, p := range ps {
+		if b != nil && p.T != nil {
+			b.Free(p.T)
+		}
+		p.T = nil
+	}
 }

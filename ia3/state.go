@@ -24,14 +24,24 @@ func (m *Model) setTrainable(adapter string, on bool) {
 
 // syncSaved installs in every modules_to_save module the copy of the one
 // active adapter (originals when disabled, when several or none are
-// active, or when the active adapter has no copy there).
-func (m *Model) syncSaved() {
+// active, or when the active adapter has no copy there). It fails only if
+// a module refuses a parameter it accepted when it was wrapped.
+func (m *Model) syncSaved() error {
+	want := ""
+	if !m.disabled && len(m.active) == 1 {
+		want = m.active[0]
+	}
+	var errs []error
 	for _, s := range m.saved {
-		want := ""
-		if !m.disabled && len(m.active) == 1 {
-			want = m.active[0]
-		}
-		s.install(want)
+		errs = append(errs, s.install(want))
+	}
+	return errors.Join(errs...)
+}
+
+// syncSavedLogged is syncSaved for callers that cannot return an error.
+func (m *Model) syncSavedLogged() {
+	if err := m.syncSaved(); err != nil {
+		slog.Error("ia3: installing modules_to_save parameters", "err", err)
 	}
 }
 
@@ -67,15 +77,14 @@ func (m *Model) SetAdapter(names ...string) error {
 	for _, n := range m.names {
 		m.setTrainable(n, slices.Contains(names, n))
 	}
-	m.syncSaved()
-	return nil
+	return m.syncSaved()
 }
 
 // EnableAdapterLayers applies the active adapters again after
 // DisableAdapterLayers.
 func (m *Model) EnableAdapterLayers() {
 	m.disabled = false
-	m.syncSaved()
+	m.syncSavedLogged()
 }
 
 // DisableAdapterLayers makes the model compute as the base model: no
@@ -88,20 +97,19 @@ func (m *Model) DisableAdapterLayers() error {
 		}
 	}
 	m.disabled = true
-	m.syncSaved()
-	return nil
+	return m.syncSaved()
 }
 
 // WithAdaptersDisabled runs fn with adapters disabled and restores the
 // previous state afterwards (PEFT's `with model.disable_adapter():`).
-func (m *Model) WithAdaptersDisabled(fn func() error) error {
+func (m *Model) WithAdaptersDisabled(fn func() error) (err error) {
 	was := m.disabled
 	if err := m.DisableAdapterLayers(); err != nil {
 		return err
 	}
 	defer func() {
 		m.disabled = was
-		m.syncSaved()
+		err = errors.Join(err, m.syncSaved())
 	}()
 	return fn()
 }
@@ -140,10 +148,11 @@ func (m *Model) DeleteAdapter(name string) error {
 	}
 	m.layers = kept
 	keptSaved := m.saved[:0]
+	var errs []error
 	for _, s := range m.saved {
-		s.remove(name, m.b)
+		errs = append(errs, s.remove(name, m.b))
 		if len(s.copies) == 0 {
-			s.install("")
+			errs = append(errs, s.install(""))
 			continue
 		}
 		keptSaved = append(keptSaved, s)
@@ -161,8 +170,7 @@ func (m *Model) DeleteAdapter(name string) error {
 			m.setTrainable(n, slices.Contains(m.active, n))
 		}
 	}
-	m.syncSaved()
-	return nil
+	return errors.Join(append(errs, m.syncSaved())...)
 }
 
 func (m *Model) free(t backend.Tensor) {

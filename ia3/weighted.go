@@ -66,7 +66,9 @@ func (m *Model) AddWeightedAdapter(adapters []string, weights []float64, name st
 		return err
 	}
 	m.setTrainable(name, false)
-	m.syncSaved()
+	if err := m.syncSaved(); err != nil {
+		return err
+	}
 
 	w32 := make([]float32, len(weights))
 	for i, w := range weights {
