@@ -94,6 +94,7 @@ func TestFixtureAdapters(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			m, err := FromPretrained(zeroModel(t, b, c.Dir), aDir, "a", false)
 			require.NoError(t, err)
+			t.Cleanup(func() { assert.NoError(t, m.Close()) })
 			require.NoError(t, m.LoadAdapter(filepath.Join(c.Dir, "adapters", "b"), "b"))
 			assert.Equal(t, []string{"a"}, m.ActiveAdapters())
 			assert.Empty(t, m.TrainableParams(), "adapters loaded for inference are frozen")
@@ -178,6 +179,7 @@ func TestLoadAdapterRefusesMismatch(t *testing.T) {
 	src := filepath.Join(caseDir, "adapters", "a")
 	m, err := FromPretrained(zeroModel(t, b, caseDir), src, "a", true)
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, m.Close()) })
 	assert.Len(t, m.TrainableParams(), len(m.Layers()), "trainable when asked")
 
 	tensors := readTensors(t, filepath.Join(src, WeightsFile))

@@ -66,6 +66,7 @@ func (pc *parityCase) load() (*model.Model, *Model) {
 	t.Cleanup(base.Free)
 	m, err := FromPretrained(base, filepath.Join(pc.dir, "adapters", "a"), "a", false)
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, m.Close()) })
 	require.NoError(t, m.LoadAdapter(filepath.Join(pc.dir, "adapters", "b"), "b"))
 	return base, m
 }
