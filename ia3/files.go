@@ -182,6 +182,9 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 	}
 	for _, s := range m.saved {
 		for i, c := range s.copies[name] {
+			if c.T == nil {
+				return fmt.Errorf("modules_to_save %s: %s has no storage (the base model's %s was freed?)", s.name, c.Name, s.originals[i].Name)
+			}
 			want[s.savedKey(i)] = slot{param: c, shape: c.T.Shape()}
 		}
 	}

@@ -160,7 +160,7 @@ func (m *Model) newCopies(name string, saves []nn.NamedModule) ([]pendingSave, e
 }
 
 // checkOverlap refuses an adapter layer inside a modules_to_save module
-// (of this adapter or another): the copies would swap weights the merge
+// (of this adapter or another): the copies would replace weights the merge
 // rewrites.
 func (m *Model) checkOverlap(name string, targets []target, saves []nn.NamedModule) error {
 	for _, t := range targets {
