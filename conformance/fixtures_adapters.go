@@ -55,7 +55,28 @@ func (r *caseRun) checkAdapters() {
 	if err != nil {
 		r.logitsFailed("logits_disabled", fmt.Errorf("disable_adapter: %w", err))
 	}
+	r.checkMergeUnmerge(base, pm)
 	r.checkWeighted(base, pm)
+}
+
+// checkMergeUnmerge merges the active adapter a into the weights in place
+// (PEFT's merge_adapter) and takes it out again (unmerge_adapter, dividing
+// by vector + 1e-8): both states must give adapter a's logits, so the merge
+// maths and its inverse are proven on the device too.
+func (r *caseRun) checkMergeUnmerge(base *model.Model, pm *ia3.Model) {
+	if r.refused("merge_and_unload_a") {
+		return
+	}
+	if err := pm.Merge(true, "a"); err != nil {
+		r.row("merge a in place", math.Inf(1), 0, err)
+		return
+	}
+	r.logitsAs("merged in place", "logits_a", base)
+	if err := pm.Unmerge(); err != nil {
+		r.row("unmerge a", math.Inf(1), 0, err)
+		return
+	}
+	r.logitsAs("unmerged", "logits_a", base)
 }
 
 // checkBothActive activates a and b together: PEFT multiplies their
