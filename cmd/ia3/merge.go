@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ia3/ia3/internal/atomicfile"
 	"github.com/spf13/cobra"
 )
 
@@ -103,9 +104,8 @@ func copySideFiles(src, dst string) error {
 	return nil
 }
 
-// copyFile copies src to dst through a temporary file; a missing src is
-// not an error.
-func copyFile(src, dst string) (err error) {
+// copyFile copies src to dst atomically; a missing src is not an error.
+func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -114,24 +114,8 @@ func copyFile(src, dst string) (err error) {
 		return fmt.Errorf("copy %s: %w", src, err)
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = io.Copy(tmp, in); err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	if err = os.Rename(tmp.Name(), dst); err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
-	}
-	return nil
+	return atomicfile.Write(dst, func(w io.Writer) error {
+		_, err := io.Copy(w, in)
+		return err
+	})
 }

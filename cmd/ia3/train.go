@@ -70,7 +70,7 @@ Ctrl-C saves a checkpoint and exits with code 130; --resume DIR (or
 	fl.IntVar(&f.warmup, "warmup", 0, "warmup steps")
 	fl.Float64Var(&f.warmupRatio, "warmup-ratio", 0, "warmup as a fraction of the steps (when --warmup is 0)")
 	fl.IntVar(&f.epochs, "epochs", 1, "passes over the data (unless --steps is set)")
-	fl.IntVar(&f.steps, "steps", 0, "optimiser steps (overrides --epochs; the demo's default: 300)")
+	fl.IntVar(&f.steps, "steps", 0, fmt.Sprintf("optimiser steps (overrides --epochs; the demo's default: %d)", train.DemoSteps))
 	fl.IntVar(&f.batch, "batch-size", 8, "examples per micro-batch")
 	fl.IntVar(&f.gradAccum, "grad-accum", 1, "micro-batches per optimiser step")
 	fl.IntVar(&f.maxLen, "max-len", 512, "truncate examples to this many tokens")

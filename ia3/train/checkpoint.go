@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ia3/ia3/internal/atomicfile"
 	"github.com/ia3/ia3/model/safetensors"
 )
 
@@ -86,7 +87,7 @@ func (s *session) saveCheckpoint() (dir string, err error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := writeFileAtomic(filepath.Join(tmp, StateFile), append(data, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(data, '\n')); err != nil {
 		return fail(err)
 	}
 	if err := os.RemoveAll(dir); err != nil {

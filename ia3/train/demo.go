@@ -15,6 +15,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	_ "github.com/ia3/ia3/backend/all" // devices for backend.Open
 	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/internal/atomicfile"
 	"github.com/ia3/ia3/model"
 )
 
@@ -24,6 +25,9 @@ import (
 //go:embed demodata/corpus.txt
 var demoCorpus string
 
+// DemoSteps is how many steps Demo trains when DemoOptions.Steps is 0.
+const DemoSteps = 200
+
 // Demo settings: a byte-level GPT-2 small enough to train in seconds on a
 // laptop CPU.
 const (
@@ -31,7 +35,6 @@ const (
 	demoStride    = 24 // bytes between window starts
 	demoBatch     = 8
 	demoLR        = 1e-2
-	demoSteps     = 200
 	demoModelSeed = 20240611
 	demoPrompt    = "The "
 	demoNewTokens = 120
@@ -97,7 +100,7 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 		return nil, fmt.Errorf("demo: steps %d must not be negative", o.Steps)
 	}
 	if o.Steps == 0 {
-		o.Steps = demoSteps
+		o.Steps = DemoSteps
 	}
 	if o.Device == "" {
 		o.Device = "auto"
@@ -266,5 +269,5 @@ func saveBase(dir string, base *model.Model) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "tokenizer.json"), tok)
+	return atomicfile.WriteFile(filepath.Join(dir, "tokenizer.json"), tok)
 }
