@@ -4,14 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/spf13/cobra"
-
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/spf13/cobra"
 )
 
 // inspectLayer is one adapted module in `ia3 inspect --json`.
@@ -112,45 +110,13 @@ func inspect(cmd *cobra.Command, modelDir string, af *adapterFlags) (*inspectRep
 	for _, l := range pm.Layers() {
 		rep.Layers = append(rep.Layers, inspectLayer{Module: l.Name, Type: l.Linear.Type(), Feedforward: l.Feedforward,
 			InFeatures: l.Linear.In, OutFeatures: l.Linear.Out, VectorShape: l.VectorShape()})
-		rep.TrainableParams += int64(l.VectorLen())
 	}
-	base := countParams(m, func(string) bool { return true })
-	saved := countParams(m, func(name string) bool {
-		return slices.ContainsFunc(rep.ModulesToSave, func(s string) bool { return name == s || strings.HasPrefix(name, s+".") })
-	})
-	rep.TrainableParams += saved
-	rep.AllParams = base + rep.TrainableParams
+	rep.TrainableParams, rep.AllParams = pm.ParamCounts()
 	if rep.AllParams > 0 {
 		rep.TrainablePercent = 100 * float64(rep.TrainableParams) / float64(rep.AllParams)
 	}
 	rep.Line = ia3.TrainableParametersLine(rep.TrainableParams, rep.AllParams)
 	return rep, nil
-}
-
-// countParams counts the elements of the parameters of the modules keep
-// selects, each tied parameter once, from the shapes the structure
-// records (a structure-only model has no tensors to count).
-func countParams(m *model.Model, keep func(module string) bool) int64 {
-	seen := map[string]bool{}
-	var n int64
-	for _, nm := range m.Modules() {
-		if !keep(nm.Name) {
-			continue
-		}
-		for _, p := range nm.Module.Params() {
-			if p == nil || seen[p.Name] {
-				continue
-			}
-			seen[p.Name] = true
-			shape, _ := m.ParamShape(p.Name)
-			size := int64(1)
-			for _, d := range shape {
-				size *= int64(d)
-			}
-			n += size
-		}
-	}
-	return n
 }
 
 // writeInspectTable prints the report as a header, the layer table and
