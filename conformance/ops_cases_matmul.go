@@ -35,6 +35,9 @@ func matmulCases() []opCase {
 		{m: 3, k: 7, n: 1, alpha: -1.5},
 		{m: 1029, k: 7, n: 3},                // many rows
 		{lead: []int{129}, m: 3, k: 7, n: 5}, // many batches
+		// Both M and N ≥ 128: the large-tile kernel GPUs use.
+		{lead: []int{2}, m: 129, k: 65, n: 257},
+		{m: 257, k: 33, n: 130, transA: true, transB: true, dtype: backend.BF16},
 	} {
 		a := append(append([]int(nil), v.lead...), v.m, v.k)
 		if v.transA {
@@ -115,6 +118,9 @@ func linearCases() []opCase {
 		{x: []int{9, 129}, out: 33, inScale: true, stack: 2, fanInFanOut: true, dtype: backend.F16},
 		{x: []int{1, 7}, out: 3, outScale: true, inScale: true, stack: 1},
 		{x: []int{1029, 7}, out: 3, outScale: true, stack: 4, bias: true}, // a large mixed-adapter batch
+		// Rows and outputs ≥ 128: the large-tile kernel GPUs use, with every epilogue.
+		{x: []int{2, 150, 65}, out: 257, outScale: true, inScale: true, stack: 3, bias: true},
+		{x: []int{130, 129}, out: 129, inScale: true, fanInFanOut: true, dtype: backend.F16},
 	} {
 		cs = append(cs, opCase{op: "Linear", shape: v.String(), k: v.x[len(v.x)-1], build: func(g *gen) (*spec, error) {
 			return buildLinear(g, v)
