@@ -81,40 +81,10 @@ func RunFixtures(ctx context.Context, dir string, devices []string, opts Fixture
 	}
 	defer os.RemoveAll(s.scratch)
 
-	listed := backend.Devices(ctx)
-	if devices == nil {
-		for _, d := range listed {
-			if !d.Compute {
-				rep.addDevice(d, "no compute: "+d.Reason)
-				log.Info("device skipped", "device", d.Spec, "name", d.Name, "reason", d.Reason)
-				continue
-			}
-			devices = append(devices, d.Spec)
-		}
-	}
-	for _, spec := range devices {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		b, err := backend.Open(ctx, spec)
-		if err != nil {
-			log.Error("cannot open device", "device", spec, "err", err)
-			if info, ok := findDevice(listed, spec); ok {
-				rep.addDevice(info, "open failed: "+err.Error())
-				continue
-			}
-			return rep, fmt.Errorf("conformance: open device %q: %w", spec, err)
-		}
-		rep.addDevice(b.Info(), statusRan)
-		err = s.runDevice(ctx, b)
-		if cerr := b.Close(); cerr != nil {
-			log.Warn("closing device", "device", spec, "err", cerr)
-		}
-		if err != nil {
-			return rep, err
-		}
-	}
-	return rep, nil
+	err = onEachDevice(ctx, devices, log, rep.addDevice, func(b backend.Backend) error {
+		return s.runDevice(ctx, b)
+	})
+	return rep, err
 }
 
 // fixtureSuite is one RunFixtures call: the cases read once, run on each

@@ -38,52 +38,18 @@ func RunOps(ctx context.Context, devices []string, opts OpOptions) (*Report, err
 		return nil, err
 	}
 	rep := newReport()
-	listed := backend.Devices(ctx)
-	if devices == nil {
-		for _, d := range listed {
-			if !d.Compute {
-				rep.addDevice(d, "no compute: "+d.Reason)
-				log.Info("device skipped", "device", d.Spec, "name", d.Name, "reason", d.Reason)
-				continue
-			}
-			devices = append(devices, d.Spec)
-		}
-	}
-	for _, spec := range devices {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		b, err := backend.Open(ctx, spec)
-		if err != nil {
-			log.Error("cannot open device", "device", spec, "err", err)
-			if info, ok := findDevice(listed, spec); ok {
-				status := "open failed: " + err.Error()
-				if !info.Compute {
-					status = "no compute: " + info.Reason
-				}
-				rep.addDevice(info, status)
-				continue
-			}
-			return rep, fmt.Errorf("conformance: open device %q: %w", spec, err)
-		}
+	err = onEachDevice(ctx, devices, log, rep.addDevice, func(b backend.Backend) error {
 		info := b.Info()
-		rep.addDevice(info, statusRan)
 		log.Info("running op suite", "device", info.Spec, "name", info.Name, "api", info.API, "cases", len(cases))
-		err = runDevice(ctx, b, cases, func(r OpResult) {
+		return runDevice(ctx, b, cases, func(r OpResult) {
 			rep.Results = append(rep.Results, r)
 			if !r.Pass {
 				log.Warn("op failed", "device", r.Device, "op", r.Op, "shape", r.Shape,
 					"max_rel", r.MaxRel, "tol", r.Tol, "err", r.Err)
 			}
 		})
-		if cerr := b.Close(); cerr != nil {
-			log.Warn("closing device", "device", spec, "err", cerr)
-		}
-		if err != nil {
-			return rep, err
-		}
-	}
-	return rep, nil
+	})
+	return rep, err
 }
 
 // selectCases returns the suite's cases whose op matches filter.
@@ -99,16 +65,6 @@ func selectCases(filter string) ([]opCase, error) {
 		}
 	}
 	return out, nil
-}
-
-// findDevice looks spec up in a device listing.
-func findDevice(listed []backend.DeviceInfo, spec string) (backend.DeviceInfo, bool) {
-	for _, d := range listed {
-		if d.Spec == spec {
-			return d, true
-		}
-	}
-	return backend.DeviceInfo{}, false
 }
 
 // runDevice runs cases on b in order, passing each result to emit; it stops
