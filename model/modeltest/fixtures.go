@@ -31,6 +31,21 @@ func ModuleRoot() (string, bool) {
 	}
 }
 
+// SharedFixtures returns ../shared/fixtures beside the module root, or
+// skips the test when it is not there.
+func SharedFixtures(t testing.TB) string {
+	t.Helper()
+	root, ok := ModuleRoot()
+	if !ok {
+		t.Skip("no go.mod above the test directory")
+	}
+	fx := filepath.Join(filepath.Dir(root), "shared", "fixtures")
+	if _, err := os.Stat(fx); err != nil {
+		t.Skipf("shared fixtures not found at %s", fx)
+	}
+	return fx
+}
+
 // PEFTDirs returns the directories holding PEFT parity cases that exist:
 // the shared fixtures' peft directory (../shared/fixtures/peft beside the
 // module root) and the project's own testdata/fixtures/peft.

@@ -6,32 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ia3/ia3/model/modeltest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// fixturesDir returns ../shared/fixtures relative to the module root, or
-// skips the test when the shared fixtures are not present.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Skipf("shared fixtures not found at %s", fx)
-	}
-	return fx
-}
+// fixturesDir returns ../shared/fixtures, or skips the test without it.
+func fixturesDir(t testing.TB) string { return modeltest.SharedFixtures(t) }
 
 // expectedFile is the layout of a tokenizer fixture's expected.json.
 type expectedFile struct {
