@@ -7,6 +7,7 @@ import (
 	"slices"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ia3/ia3/backend"
 )
@@ -80,12 +81,18 @@ func (p *OpProfile) Stats() []OpStat {
 // WriteTable prints Stats as an aligned table: op, calls, total ms, mean
 // ms and percent of the profiled total.
 func (p *OpProfile) WriteTable(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "op\tcalls\ttotal ms\tmean ms\t%\t")
-	for _, r := range p.Stats() {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.4f\t%.1f\t\n", r.Op, r.Calls, r.TotalMS, r.MeanMS, r.Percent)
+	rows := p.Stats()
+	width := len("total")
+	for _, r := range rows {
+		width = max(width, utf8.RuneCountInString(r.Op))
 	}
-	fmt.Fprintf(tw, "total\t\t%.2f\t\t100.0\t\n", ms(p.Total()))
+	// Numbers align right; the op column is padded here to read left.
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%-*s\tcalls\ttotal ms\tmean ms\t%%\t\n", width, "op")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%-*s\t%d\t%.2f\t%.4f\t%.1f\t\n", width, r.Op, r.Calls, r.TotalMS, r.MeanMS, r.Percent)
+	}
+	fmt.Fprintf(tw, "%-*s\t\t%.2f\t\t100.0\t\n", width, "total", ms(p.Total()))
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench: write the profile table: %w", err)
 	}

@@ -22,6 +22,7 @@ type benchFlags struct {
 	generate                int
 	seed                    uint64
 	asJSON, noTrain, noFwd  bool
+	profile                 bool
 }
 
 // newBenchCmd builds `ia3 bench`.
@@ -44,10 +45,17 @@ train_tokens_per_s, forward_tokens_per_s, peak_mem_gib) so both runs compare
 key by key, and --anchor FILE (that script's output) prints PEFT's figures
 for the same shape, batch and length beside ours. Peak memory is the Go heap
 for the CPU, and the device pool for a GPU backend that counts its bytes
-(null otherwise).`,
+(null otherwise).
+
+--profile then runs the same steps again (after the same warm-up) with a
+device Sync after every backend operation, and prints where the time of a
+training step (a forward pass with --no-train) goes: each operation's calls,
+total and mean milliseconds and share, Linear and MatMul by shape. The
+timings above it are unaffected; the Syncs make the profiled steps slower.`,
 		Example: `  ia3 bench --shape tiny-gpt2 --device cpu
   ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu --json
   ia3 bench --config ./my-model/config.json --batch 4 --seq 256 --steps 5
+  ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu --steps 3 --warmup 2 --profile
   python3 peft_anchor.py anchor.json && ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu --anchor anchor.json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -66,6 +74,7 @@ for the CPU, and the device pool for a GPU backend that counts its bytes
 	fl.BoolVar(&f.noTrain, "no-train", false, "skip the training phase")
 	fl.BoolVar(&f.noFwd, "no-forward", false, "skip the forward phase")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fl.BoolVar(&f.profile, "profile", false, "also profile the steps operation by operation (a Sync after each) and print the time per operation")
 	fl.StringVar(&f.anchor, "anchor", "", "peft_anchor.py's JSON output: show PEFT's figures for the same shape, batch and length beside ours")
 	addDeviceFlag(cmd, &f.device)
 	return cmd
@@ -109,18 +118,37 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 			return err
 		}
 	}
+	if f.profile {
+		p, err := bench.ProfileSteps(cmd.Context(), b, cfg, bench.Options{Batch: f.batch, Seq: f.seq, Steps: f.steps,
+			Warmup: f.warm, Seed: f.seed, SkipTrain: f.noTrain})
+		if err != nil {
+			return err
+		}
+		out.profile = p
+		out.Profile, out.ProfilePhase, out.ProfileStepS = p.Ops.Stats(), p.Phase, p.StepS
+	}
 	if f.asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	}
-	return writeBenchTable(a, out)
+	if err := writeBenchTable(a, out); err != nil {
+		return err
+	}
+	return writeBenchProfile(a, out.profile)
 }
 
 // benchOutput is a result with, given --anchor, PEFT's figures beside it.
 type benchOutput struct {
 	*bench.Result
 	PEFT *bench.Comparison `json:"peft,omitempty"`
+	// With --profile: the profiled phase, the mean wall seconds of one of
+	// its profiled steps (slowed by a Sync after every operation) and the
+	// time per operation.
+	ProfilePhase string         `json:"profile_phase,omitempty"`
+	ProfileStepS float64        `json:"profile_step_s,omitempty"`
+	Profile      []bench.OpStat `json:"profile,omitempty"`
+	profile      *bench.PhaseProfile
 }
 
 // benchShape resolves --config or --shape.
@@ -185,6 +213,20 @@ func writeBenchTable(a *app, out benchOutput) error {
 		fmt.Fprintln(w)
 	}
 	return w.Flush()
+}
+
+// writeBenchProfile prints a --profile table under the results; nothing
+// without one.
+func writeBenchProfile(a *app, p *bench.PhaseProfile) error {
+	if p == nil {
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "\nprofile of the %s phase over %d step(s), a device Sync after every operation (slower than the timings above):\n",
+		p.Phase, p.Steps)
+	total := p.Ops.Total().Seconds()
+	fmt.Fprintf(a.stdout, "profiled step %.1f ms: operations %.1f ms, host time between them %.1f ms\n\n",
+		1e3*p.StepS, 1e3*total/float64(p.Steps), 1e3*(p.StepS-total/float64(p.Steps)))
+	return p.Ops.WriteTable(a.stdout)
 }
 
 // human renders a count with a k/M/B suffix.
