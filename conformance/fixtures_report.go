@@ -82,32 +82,12 @@ func (r *FixtureReport) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("conformance: writing the fixture table: %w", err)
 	}
-	for _, d := range r.Devices {
-		line := fmt.Sprintf("%s (%s, %s): %s", d.Info.Spec, d.Info.Name, d.Info.API, d.Status)
-		if d.Status == statusRan {
-			pass, fail := r.counts(d.Info.Spec)
-			line = fmt.Sprintf("%s (%s, %s): %d passed, %d failed", d.Info.Spec, d.Info.Name, d.Info.API, pass, fail)
-		}
-		if _, err := fmt.Fprintln(w, line); err != nil {
-			return fmt.Errorf("conformance: writing the fixture summary: %w", err)
-		}
-	}
-	return nil
+	return writeDeviceSummary(w, r.Devices, r.counts, "fixture summary")
 }
 
 // counts returns the passing and failing rows of one device.
 func (r *FixtureReport) counts(spec string) (pass, fail int) {
-	for _, res := range r.Results {
-		if res.Device != spec {
-			continue
-		}
-		if res.Pass {
-			pass++
-		} else {
-			fail++
-		}
-	}
-	return pass, fail
+	return countRows(r.Results, spec, func(res FixtureResult) (string, bool) { return res.Device, res.Pass })
 }
 
 // WriteJSON writes the whole report (cases with their directories, the

@@ -93,14 +93,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("conformance: writing the table: %w", err)
 	}
-	for _, d := range r.Devices {
+	return writeDeviceSummary(w, r.Devices, r.counts, "summary")
+}
+
+// writeDeviceSummary writes one line per device: its pass and fail counts
+// (from counts) when the suite ran on it, else why it did not.
+func writeDeviceSummary(w io.Writer, devices []DeviceStatus, counts func(spec string) (pass, fail int), what string) error {
+	for _, d := range devices {
 		line := fmt.Sprintf("%s (%s, %s): %s", d.Info.Spec, d.Info.Name, d.Info.API, d.Status)
 		if d.Status == statusRan {
-			pass, fail := r.counts(d.Info.Spec)
+			pass, fail := counts(d.Info.Spec)
 			line = fmt.Sprintf("%s (%s, %s): %d passed, %d failed", d.Info.Spec, d.Info.Name, d.Info.API, pass, fail)
 		}
 		if _, err := fmt.Fprintln(w, line); err != nil {
-			return fmt.Errorf("conformance: writing the summary: %w", err)
+			return fmt.Errorf("conformance: writing the %s: %w", what, err)
 		}
 	}
 	return nil
@@ -108,13 +114,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 
 // counts returns the passing and failing rows of one device.
 func (r *Report) counts(spec string) (pass, fail int) {
-	for _, res := range r.Results {
-		if res.Device != spec {
-			continue
-		}
-		if res.Pass {
+	return countRows(r.Results, spec, func(res OpResult) (string, bool) { return res.Device, res.Pass })
+}
+
+// countRows counts the passing and failing rows of one device.
+func countRows[R any](rows []R, spec string, of func(R) (device string, pass bool)) (pass, fail int) {
+	for _, res := range rows {
+		device, ok := of(res)
+		switch {
+		case device != spec:
+		case ok:
 			pass++
-		} else {
+		default:
 			fail++
 		}
 	}
