@@ -1,6 +1,10 @@
-// Package conformance checks that every compute device computes every
-// backend operation the same way, in the style of llama.cpp's
-// test-backend-ops.
+// Package conformance checks that every compute device computes what it
+// should, at two levels: every backend operation against a float64
+// reference (RunOps, in the style of llama.cpp's test-backend-ops), and
+// whole models with their (IA)³ adapters against numbers Hugging Face
+// transformers + PEFT produced (RunFixtures).
+//
+// # Operations
 //
 // Each operation of backend.Backend runs on each device for a table of
 // shapes and variants: sizes 1, odd and non-tile-multiple (3, 7, 33, 129)
@@ -31,4 +35,15 @@
 // To add a case, append it to the family's table in ops_cases_*.go: build
 // registers inputs with the gen helpers, returns the call and the ref
 // result; give a new operation a tolerance with its reason.
+//
+// # Models
+//
+// RunFixtures walks any directory in the PEFT fixture layout
+// (../shared/fixtures/README.md; package model/fixture reads it) and runs
+// every case it finds on each device: module matching, adapter files,
+// every logits_* key (base, adapters, both active, disabled, weighted,
+// merged in place and unmerged, merge_and_unload, unload), mixed-adapter
+// batches, the operations PEFT refused, and the 5-step AdamW trajectory.
+// An architecture it cannot run is a failing row, not a skip. `ia3
+// conformance --fixtures DIR` calls it; FixtureReport prints like Report.
 package conformance
