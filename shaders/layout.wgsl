@@ -5,6 +5,11 @@
 //   permute        out [o0,o1,o2,o3], x read at Σ i_d·stride_d
 //   narrow         out [outer, len, inner] = x[outer, start:start+len, inner]
 //   narrow_assign  dst[outer, start:start+len, inner] = src [outer, len, inner]
+// permute4, narrow4 and narrow_assign4 move four elements per thread through
+// vec4 views; the host picks them when every index they form is a multiple
+// of 4 (the last dimension stays last with a length divisible by 4 for
+// permute, inner divisible by 4 for narrow) and passes the parameters in
+// vec4 units. Consecutive threads write consecutive output addresses.
 
 struct WidenParams {
     n: u32,
@@ -36,6 +41,8 @@ struct NarrowParams {
 @group(0) @binding(1) var<storage, read_write> lay_out: array<f32>;
 @group(0) @binding(2) var<storage, read> lay_in: array<f32>;
 @group(0) @binding(2) var<storage, read> lay_words: array<u32>;
+@group(0) @binding(1) var<storage, read_write> lay_out4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> lay_in4: array<vec4<f32>>;
 
 @compute @workgroup_size(256)
 fn widen(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -52,13 +59,27 @@ fn permute(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     if (i >= pp.n) {
         return;
     }
+    lay_out[i] = lay_in[permute_index(i)];
+}
+
+// permute_index maps output element i to its index in x.
+fn permute_index(i: u32) -> u32 {
     let i3 = i % pp.o3;
     var t = i / pp.o3;
     let i2 = t % pp.o2;
     t = t / pp.o2;
     let i1 = t % pp.o1;
     let i0 = t / pp.o1;
-    lay_out[i] = lay_in[i0 * pp.s0 + i1 * pp.s1 + i2 * pp.s2 + i3 * pp.s3];
+    return i0 * pp.s0 + i1 * pp.s1 + i2 * pp.s2 + i3 * pp.s3;
+}
+
+@compute @workgroup_size(256)
+fn permute4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= pp.n) {
+        return;
+    }
+    lay_out4[i] = lay_in4[permute_index(i)];
 }
 
 // slice_index maps element i of the slice to its index in the full tensor.
@@ -86,4 +107,22 @@ fn narrow_assign(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
         return;
     }
     lay_out[slice_index(i)] = lay_in[i];
+}
+
+@compute @workgroup_size(256)
+fn narrow4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= np.n) {
+        return;
+    }
+    lay_out4[i] = lay_in4[slice_index(i)];
+}
+
+@compute @workgroup_size(256)
+fn narrow_assign4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= np.n) {
+        return;
+    }
+    lay_out4[slice_index(i)] = lay_in4[i];
 }

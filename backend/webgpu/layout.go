@@ -52,12 +52,23 @@ func (b *Backend) Permute(x backend.Tensor, perm ...int) (backend.Tensor, error)
 	if err != nil {
 		return nil, err
 	}
+	// With the last dimension kept last and a multiple of 4 long, every
+	// other stride is a multiple of it: four consecutive outputs are four
+	// consecutive, aligned inputs, so the vec4 entry applies in vec4 units.
+	entry, w := "permute", 1
+	if r > 0 && perm[r-1] == r-1 && od[3]%4 == 0 {
+		entry, w = "permute4", 4
+		od[3] /= 4
+		for i := range 3 {
+			os[i] /= 4
+		}
+	}
 	pp := &permuteParams{
-		N:  uint32(t.n),
+		N:  uint32(t.n / w),
 		O1: uint32(od[1]), O2: uint32(od[2]), O3: uint32(max(od[3], 1)),
 		S0: uint32(os[0]), S1: uint32(os[1]), S2: uint32(os[2]), S3: uint32(os[3]),
 	}
-	if err := b.dispatch("layout.wgsl", "permute", pp, b.groups1D(t.n, wg1D), out, t); err != nil {
+	if err := b.dispatch("layout.wgsl", entry, pp, b.groups1D(t.n/w, wg1D), out, t); err != nil {
 		b.Free(out)
 		return nil, fmt.Errorf("webgpu: Permute %v by %v: %w", t.shape, perm, err)
 	}
@@ -78,6 +89,16 @@ func sliceGeometry(shape []int, dim int) (outer, inner int) {
 	return outer, inner
 }
 
+// sliceEntry returns the vec4 variant of a slice copy entry and 4 when the
+// elements after the sliced dimension number a multiple of 4 (then every
+// slice row starts at a multiple of 4 in both tensors), else entry and 1.
+func sliceEntry(entry string, inner int) (string, int) {
+	if inner > 0 && inner%4 == 0 {
+		return entry + "4", 4
+	}
+	return entry, 1
+}
+
 // Narrow copies x[..., start:start+length, ...] along dim.
 func (b *Backend) Narrow(x backend.Tensor, dim, start, length int) (backend.Tensor, error) {
 	t, err := b.f32("Narrow", x)
@@ -94,8 +115,9 @@ func (b *Backend) Narrow(x backend.Tensor, dim, start, length int) (backend.Tens
 		return nil, err
 	}
 	_, inner := sliceGeometry(t.shape, dim)
-	p := &narrowParams{N: uint32(out.n), Inner: uint32(max(inner, 1)), Len: uint32(max(length, 1)), Dim: uint32(t.shape[dim]), Start: uint32(start)}
-	if err := b.dispatch("layout.wgsl", "narrow", p, b.groups1D(out.n, wg1D), out, t); err != nil {
+	entry, w := sliceEntry("narrow", inner)
+	p := &narrowParams{N: uint32(out.n / w), Inner: uint32(max(inner/w, 1)), Len: uint32(max(length, 1)), Dim: uint32(t.shape[dim]), Start: uint32(start)}
+	if err := b.dispatch("layout.wgsl", entry, p, b.groups1D(out.n/w, wg1D), out, t); err != nil {
 		b.Free(out)
 		return nil, fmt.Errorf("webgpu: Narrow %v dim %d [%d:%d]: %w", t.shape, dim, start, start+length, err)
 	}
@@ -130,8 +152,9 @@ func (b *Backend) assign(op string, d *tensor, dim, start int, s *tensor) error 
 		return nil
 	}
 	_, inner := sliceGeometry(d.shape, dim)
-	p := &narrowParams{N: uint32(s.n), Inner: uint32(inner), Len: uint32(s.shape[dim]), Dim: uint32(d.shape[dim]), Start: uint32(start)}
-	if err := b.dispatch("layout.wgsl", "narrow_assign", p, b.groups1D(s.n, wg1D), d, s); err != nil {
+	entry, w := sliceEntry("narrow_assign", inner)
+	p := &narrowParams{N: uint32(s.n / w), Inner: uint32(inner / w), Len: uint32(s.shape[dim]), Dim: uint32(d.shape[dim]), Start: uint32(start)}
+	if err := b.dispatch("layout.wgsl", entry, p, b.groups1D(s.n/w, wg1D), d, s); err != nil {
 		return fmt.Errorf("webgpu: %s %v into %v dim %d at %d: %w", op, s.shape, d.shape, dim, start, err)
 	}
 	return nil
