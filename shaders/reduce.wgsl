@@ -3,6 +3,8 @@
 // results are deterministic run to run.
 //   col_sums    out [ceil(rows/chunk), cols], x [rows, cols]: each output
 //               sums `chunk` consecutive rows of one column
+//   col_sums4   the same with cols counted in vec4s: each thread sums four
+//               adjacent columns (picked by the host when cols % 4 == 0)
 //   block_sums  out [ceil(n/2048)], x [n]: each workgroup sums 2048
 //               elements (squared when square = 1)
 //   nonfinite   flag [1] (atomic), x [n]: sets flag to 1 if any x is NaN/Inf
@@ -31,6 +33,8 @@ const RED_PER_THREAD: u32 = 8u;
 @group(0) @binding(1) var<storage, read_write> red_out: array<f32>;
 @group(0) @binding(1) var<storage, read_write> red_flag: array<atomic<u32>>;
 @group(0) @binding(2) var<storage, read> red_x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> red_out4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> red_x4: array<vec4<f32>>;
 
 var<workgroup> red_part: array<f32, RED_WG>;
 
@@ -50,6 +54,24 @@ fn col_sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         s = s + red_x[r * colp.cols + c];
     }
     red_out[i] = s;
+}
+
+@compute @workgroup_size(256)
+fn col_sums4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, RED_WG);
+    let nchunks = (colp.rows + colp.chunk - 1u) / colp.chunk;
+    if (i >= nchunks * colp.cols) {
+        return;
+    }
+    let c = i % colp.cols;
+    let ch = i / colp.cols;
+    let r0 = ch * colp.chunk;
+    let r1 = min(r0 + colp.chunk, colp.rows);
+    var s = vec4<f32>(0.0);
+    for (var r = r0; r < r1; r = r + 1u) {
+        s = s + red_x4[r * colp.cols + c];
+    }
+    red_out4[i] = s;
 }
 
 @compute @workgroup_size(256)

@@ -14,12 +14,17 @@ type countParams struct{ N uint32 }
 
 // Reduction tiling, matching reduce.wgsl.
 const (
-	colChunk  = 64      // rows summed by one thread in the first pass of SumRows
-	blockSpan = 256 * 8 // elements one workgroup of block_sums reduces
+	colChunk   = 64      // most rows the last pass of SumRows sums per column
+	minChunk   = 8       // fewest rows one thread sums in an earlier pass
+	colThreads = 1 << 16 // about how many threads an earlier pass of SumRows runs
+	blockSpan  = 256 * 8 // elements one workgroup of block_sums reduces
 )
 
-// SumRows sums x [..., C] over every leading dimension, giving [C]. Rows are
-// summed in chunks of 64, then the chunk sums are added in order.
+// SumRows sums x [..., C] over every leading dimension, giving [C]. While
+// more than 64 rows are left, a pass sums chunks of consecutive rows per
+// column (chunks sized so about 64K threads share the work); the last pass
+// adds the remaining rows in order. The order is fixed by the shape, so
+// results are deterministic.
 func (b *Backend) SumRows(x backend.Tensor) (backend.Tensor, error) {
 	t, err := b.f32("SumRows", x)
 	if err != nil {
@@ -33,16 +38,30 @@ func (b *Backend) SumRows(x backend.Tensor) (backend.Tensor, error) {
 	if cols > 0 {
 		rows = t.n / cols
 	}
-	if rows <= colChunk {
-		return b.colSums(t, rows, cols, max(rows, 1), []int{cols})
+	cur := t
+	for rows > colChunk {
+		chunk := sumChunk(rows, cols)
+		nch := (rows + chunk - 1) / chunk
+		part, err := b.colSums(cur, rows, cols, chunk, []int{nch, cols})
+		if cur != t {
+			b.Free(cur)
+		}
+		if err != nil {
+			return nil, err
+		}
+		cur, rows = part, nch
 	}
-	nch := (rows + colChunk - 1) / colChunk
-	part, err := b.colSums(t, rows, cols, colChunk, []int{nch, cols})
-	if err != nil {
-		return nil, err
+	if cur != t {
+		defer b.Free(cur)
 	}
-	defer b.Free(part)
-	return b.colSums(part, nch, cols, nch, []int{cols})
+	return b.colSums(cur, rows, cols, max(rows, 1), []int{cols})
+}
+
+// sumChunk returns the rows one thread of an early SumRows pass sums: as
+// few as keep about colThreads threads busy, between minChunk and colChunk.
+func sumChunk(rows, cols int) int {
+	_, w := vecEntry("", cols)
+	return min(colChunk, max(minChunk, rows*(cols/w)/colThreads))
 }
 
 func (b *Backend) colSums(x *tensor, rows, cols, chunk int, shape []int) (*tensor, error) {
@@ -57,8 +76,9 @@ func (b *Backend) colSums(x *tensor, rows, cols, chunk int, shape []int) (*tenso
 		}
 		return out, nil
 	}
-	p := &colParams{Rows: uint32(rows), Cols: uint32(cols), Chunk: uint32(chunk)}
-	if err := b.dispatch("reduce.wgsl", "col_sums", p, b.groups1D(out.n, wg1D), out, x); err != nil {
+	entry, w := vecEntry("col_sums", cols)
+	p := &colParams{Rows: uint32(rows), Cols: uint32(cols / w), Chunk: uint32(chunk)}
+	if err := b.dispatch("reduce.wgsl", entry, p, b.groups1D(out.n/w, wg1D), out, x); err != nil {
 		b.Free(out)
 		return nil, fmt.Errorf("webgpu: SumRows %v: %w", x.shape, err)
 	}

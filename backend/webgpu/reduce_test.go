@@ -21,6 +21,9 @@ func TestSumRows(t *testing.T) {
 		{"3-D", []int{2, 3, 5}},
 		{"more rows than a chunk", []int{150, 3}},
 		{"many chunks", []int{64*70 + 7, 2}},
+		{"vec4 columns one pass", []int{40, 8}},
+		{"vec4 columns several passes", []int{64*70 + 7, 4}},
+		{"vec4 wide columns", []int{3000, 768}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
