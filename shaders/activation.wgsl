@@ -4,6 +4,9 @@
 //   swiglu     out, gate, up   out = silu(gate) · up
 //   swiglu_dgate out, gate, up, dy   d gate = dy · up · silu'(gate)
 //   swiglu_dup   out, gate, up, dy   d up   = dy · silu(gate)
+// The entries ending in 4 do the same on four elements per thread through
+// vec4 views of the same buffers (n counted in vec4s); the host picks them
+// when n is a multiple of 4.
 // The function codes follow backend.Unary: 0 GELU (erf), 1 GELU (tanh),
 // 2 ReLU, 3 SiLU, 4 Tanh, 5 Sigmoid.
 
@@ -17,6 +20,10 @@ struct ActParams {
 @group(0) @binding(2) var<storage, read> act_x: array<f32>;
 @group(0) @binding(3) var<storage, read> act_y: array<f32>;
 @group(0) @binding(4) var<storage, read> act_dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> act_out4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> act_x4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> act_y4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> act_dy4: array<vec4<f32>>;
 
 const INV_SQRT2: f32 = 0.70710678118654752;
 const INV_SQRT_2PI: f32 = 0.39894228040143268;
@@ -172,4 +179,66 @@ fn swiglu_dup(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
     let g = act_x[i];
     act_out[i] = act_dy[i] * g * sigmoid_f32(g);
+}
+
+// act_f4 and act_df4 apply act_f and act_df to each component.
+fn act_f4(f: u32, x: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(act_f(f, x.x), act_f(f, x.y), act_f(f, x.z), act_f(f, x.w));
+}
+
+fn act_df4(f: u32, x: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(act_df(f, x.x), act_df(f, x.y), act_df(f, x.z), act_df(f, x.w));
+}
+
+fn sigmoid4(x: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(sigmoid_f32(x.x), sigmoid_f32(x.y), sigmoid_f32(x.z), sigmoid_f32(x.w));
+}
+
+@compute @workgroup_size(256)
+fn act4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= actp.n) {
+        return;
+    }
+    act_out4[i] = act_f4(actp.f, act_x4[i]);
+}
+
+@compute @workgroup_size(256)
+fn act_grad4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= actp.n) {
+        return;
+    }
+    act_out4[i] = act_y4[i] * act_df4(actp.f, act_x4[i]);
+}
+
+@compute @workgroup_size(256)
+fn swiglu4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= actp.n) {
+        return;
+    }
+    let g = act_x4[i];
+    act_out4[i] = g * sigmoid4(g) * act_y4[i];
+}
+
+@compute @workgroup_size(256)
+fn swiglu_dgate4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= actp.n) {
+        return;
+    }
+    let g = act_x4[i];
+    let s = sigmoid4(g);
+    act_out4[i] = act_dy4[i] * act_y4[i] * s * (1.0 + g * (1.0 - s));
+}
+
+@compute @workgroup_size(256)
+fn swiglu_dup4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= actp.n) {
+        return;
+    }
+    let g = act_x4[i];
+    act_out4[i] = act_dy4[i] * g * sigmoid4(g);
 }

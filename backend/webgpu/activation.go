@@ -62,14 +62,17 @@ func (b *Backend) SwiGLUBackward(gate, up, dy backend.Tensor) (dgate, dup backen
 }
 
 // elementwise allocates an output shaped like ins[0] and runs entry of
-// activation.wgsl over it.
+// activation.wgsl over it, or its vec4 variant when p.N is a multiple of 4.
 func (b *Backend) elementwise(op, entry string, p *actParams, ins ...*tensor) (backend.Tensor, error) {
 	out, err := b.alloc(op, backend.F32, ins[0].shape...)
 	if err != nil {
 		return nil, err
 	}
+	entry, w := vecEntry(entry, int(p.N))
+	vp := *p
+	vp.N /= uint32(w)
 	bufs := append([]*tensor{out}, ins...)
-	if err := b.dispatch("activation.wgsl", entry, p, b.groups1D(int(p.N), wg1D), bufs...); err != nil {
+	if err := b.dispatch("activation.wgsl", entry, &vp, b.groups1D(int(vp.N), wg1D), bufs...); err != nil {
 		b.Free(out)
 		return nil, fmt.Errorf("webgpu: %s %v: %w", op, ins[0].shape, err)
 	}

@@ -1,6 +1,7 @@
 package webgpu_test
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -39,25 +40,30 @@ func activationRef(f backend.Unary, x float64) (y, dy float64) {
 	return s, s * (1 - s)
 }
 
+// TestActivations runs every activation and its gradient on 22 values
+// (the scalar entries) and on the first 20 (the vec4 entries).
 func TestActivations(t *testing.T) {
 	b := webgputest.Open(t)
-	xs := []float32{-9, -4.5, -3, -2.2, -1.3, -1, -0.7, -0.3, -0.05, 0, 1e-4, 0.1, 0.39, 0.41, 0.5, 0.9, 1.2, 2, 2.9, 3.5, 5, 12}
-	dys := seq(len(xs), 0.5, 0.1)
-	x := upload(t, b, xs, len(xs))
-	dy := upload(t, b, dys, len(xs))
-	for f := backend.GELUErf; f <= backend.Sigmoid; f++ {
-		t.Run(f.String(), func(t *testing.T) {
-			y, err := b.Activation(f, x)
-			require.NoError(t, err)
-			g, err := b.ActivationBackward(f, x, dy)
-			require.NoError(t, err)
-			gotY, gotG := values(t, b, y), values(t, b, g)
-			for i, v := range xs {
-				wy, wd := activationRef(f, float64(v))
-				assert.InDelta(t, wy, gotY[i], 2e-6*math.Max(1, math.Abs(wy)), "f(%v)", v)
-				assert.InDelta(t, wd*float64(dys[i]), gotG[i], 4e-6*math.Max(1, math.Abs(wd*float64(dys[i]))), "f'(%v)", v)
-			}
-		})
+	all := []float32{-9, -4.5, -3, -2.2, -1.3, -1, -0.7, -0.3, -0.05, 0, 1e-4, 0.1, 0.39, 0.41, 0.5, 0.9, 1.2, 2, 2.9, 3.5, 5, 12}
+	for _, n := range []int{len(all), 20} {
+		xs := all[:n]
+		dys := seq(n, 0.5, 0.1)
+		x := upload(t, b, xs, n)
+		dy := upload(t, b, dys, n)
+		for f := backend.GELUErf; f <= backend.Sigmoid; f++ {
+			t.Run(fmt.Sprintf("%s/n=%d", f, n), func(t *testing.T) {
+				y, err := b.Activation(f, x)
+				require.NoError(t, err)
+				g, err := b.ActivationBackward(f, x, dy)
+				require.NoError(t, err)
+				gotY, gotG := values(t, b, y), values(t, b, g)
+				for i, v := range xs {
+					wy, wd := activationRef(f, float64(v))
+					assert.InDelta(t, wy, gotY[i], 2e-6*math.Max(1, math.Abs(wy)), "f(%v)", v)
+					assert.InDelta(t, wd*float64(dys[i]), gotG[i], 4e-6*math.Max(1, math.Abs(wd*float64(dys[i]))), "f'(%v)", v)
+				}
+			})
+		}
 	}
 }
 
@@ -84,22 +90,27 @@ func TestErfAccuracy(t *testing.T) {
 	assert.Less(t, worst, 3e-7, "worst relative GELU error")
 }
 
+// TestSwiGLU checks SwiGLU and its gradients on 5 values (scalar entries)
+// and on the first 4 (vec4 entries).
 func TestSwiGLU(t *testing.T) {
 	b := webgputest.Open(t)
-	gs := []float32{-3, -0.5, 0, 0.7, 2.5}
-	us := []float32{1, -2, 3, 0.5, -1}
-	ds := []float32{0.3, 1, -1, 2, 0.25}
-	g, u, d := upload(t, b, gs, 5), upload(t, b, us, 5), upload(t, b, ds, 5)
-	y, err := b.SwiGLU(g, u)
-	require.NoError(t, err)
-	dg, du, err := b.SwiGLUBackward(g, u, d)
-	require.NoError(t, err)
-	gotY, gotDG, gotDU := values(t, b, y), values(t, b, dg), values(t, b, du)
-	for i := range gs {
-		gv, uv, dv := float64(gs[i]), float64(us[i]), float64(ds[i])
-		s := 1 / (1 + math.Exp(-gv))
-		assert.InDelta(t, gv*s*uv, gotY[i], 1e-6)
-		assert.InDelta(t, dv*uv*s*(1+gv*(1-s)), gotDG[i], 1e-6)
-		assert.InDelta(t, dv*gv*s, gotDU[i], 1e-6)
+	allG := []float32{-3, -0.5, 0, 0.7, 2.5}
+	allU := []float32{1, -2, 3, 0.5, -1}
+	allD := []float32{0.3, 1, -1, 2, 0.25}
+	for _, n := range []int{5, 4} {
+		gs, us, ds := allG[:n], allU[:n], allD[:n]
+		g, u, d := upload(t, b, gs, n), upload(t, b, us, n), upload(t, b, ds, n)
+		y, err := b.SwiGLU(g, u)
+		require.NoError(t, err)
+		dg, du, err := b.SwiGLUBackward(g, u, d)
+		require.NoError(t, err)
+		gotY, gotDG, gotDU := values(t, b, y), values(t, b, dg), values(t, b, du)
+		for i := range gs {
+			gv, uv, dv := float64(gs[i]), float64(us[i]), float64(ds[i])
+			s := 1 / (1 + math.Exp(-gv))
+			assert.InDelta(t, gv*s*uv, gotY[i], 1e-6, "n=%d i=%d", n, i)
+			assert.InDelta(t, dv*uv*s*(1+gv*(1-s)), gotDG[i], 1e-6, "n=%d i=%d", n, i)
+			assert.InDelta(t, dv*gv*s, gotDU[i], 1e-6, "n=%d i=%d", n, i)
+		}
 	}
 }
