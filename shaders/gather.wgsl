@@ -3,6 +3,8 @@
 // common.wgsl recovers the index).
 //
 //   gather            out F32 [N, D], table [V, D] as raw u32 words, ids I32 [N], flag
+//   gather4           gather of an F32 table with D % 4 == 0, four elements a
+//                     thread through vec4 views (n and d counted in vec4s)
 //   scatter_add_rows  out F32 [rows, D], src F32 [N, D] as raw u32 words, ids I32 [N], flag
 //
 // The table is bound as u32 words whatever its dtype, so one entry point
@@ -37,6 +39,8 @@ const GATHER_WG: u32 = 256u;
 @group(0) @binding(2) var<storage, read> ga_src: array<u32>;
 @group(0) @binding(3) var<storage, read> ga_ids: array<i32>;
 @group(0) @binding(4) var<storage, read_write> ga_flag: array<atomic<u32>>;
+@group(0) @binding(1) var<storage, read_write> ga_out4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> ga_src4: array<vec4<f32>>;
 
 @compute @workgroup_size(256)
 fn gather(@builtin(global_invocation_id) gid: vec3<u32>,
@@ -55,6 +59,24 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>,
         atomicOr(&ga_flag[0], ga_p.bit);
     }
     ga_out[e] = y;
+}
+
+@compute @workgroup_size(256)
+fn gather4(@builtin(global_invocation_id) gid: vec3<u32>,
+           @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear_index(gid, nwg, GATHER_WG);
+    if (e >= ga_p.n) {
+        return;
+    }
+    let d = ga_p.d;
+    let id = ga_ids[e / d];
+    var y = vec4<f32>(0.0);
+    if (id >= 0 && u32(id) < ga_p.v) {
+        y = ga_src4[u32(id) * d + e % d];
+    } else if (e % d == 0u) {
+        atomicOr(&ga_flag[0], ga_p.bit);
+    }
+    ga_out4[e] = y;
 }
 
 @compute @workgroup_size(256)

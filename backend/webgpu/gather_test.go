@@ -2,7 +2,9 @@ package webgpu_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,29 +13,33 @@ import (
 	"github.com/ia3/ia3/backend"
 )
 
+// TestGather gathers rows of every table dtype at width 3 (scalar entry)
+// and 4 (the vec4 entry for F32).
 func TestGather(t *testing.T) {
 	k := newOpKit(t)
-	// Table values are multiples of 1/4 in [−8, 8): exact in F16 and BF16.
-	const v, d = 5, 3
-	table := make([]float32, v*d)
-	for i := range table {
-		table[i] = float32((i*37)%64-32) / 4
-	}
+	const v = 5
 	ids := []int32{4, 0, 0, 2, 4}
-	want := make([]float32, 0, len(ids)*d)
-	for _, id := range ids {
-		want = append(want, table[int(id)*d:int(id+1)*d]...)
-	}
-	for _, dt := range []backend.DType{backend.F32, backend.F16, backend.BF16} {
-		t.Run(dt.String(), func(t *testing.T) {
-			tab, err := k.b.FromBytes(dt, encodeFloats(t, dt, table), v, d)
-			require.NoError(t, err)
-			y, err := k.b.Gather(tab, k.i32(ids, len(ids)))
-			require.NoError(t, err)
-			assert.Equal(t, []int{len(ids), d}, y.Shape())
-			assert.Equal(t, backend.F32, y.DType())
-			assert.Equal(t, want, k.get(y))
-		})
+	for _, d := range []int{3, 4} {
+		// Table values are multiples of 1/4 in [−8, 8): exact in F16 and BF16.
+		table := make([]float32, v*d)
+		for i := range table {
+			table[i] = float32((i*37)%64-32) / 4
+		}
+		want := make([]float32, 0, len(ids)*d)
+		for _, id := range ids {
+			want = append(want, table[int(id)*d:int(id+1)*d]...)
+		}
+		for _, dt := range []backend.DType{backend.F32, backend.F16, backend.BF16} {
+			t.Run(fmt.Sprintf("%s/D=%d", dt, d), func(t *testing.T) {
+				tab, err := k.b.FromBytes(dt, encodeFloats(t, dt, table), v, d)
+				require.NoError(t, err)
+				y, err := k.b.Gather(tab, k.i32(ids, len(ids)))
+				require.NoError(t, err)
+				assert.Equal(t, []int{len(ids), d}, y.Shape())
+				assert.Equal(t, backend.F32, y.DType())
+				assert.Equal(t, want, k.get(y))
+			})
+		}
 	}
 }
 
@@ -53,17 +59,25 @@ func TestGatherOddWidthF16(t *testing.T) {
 	assert.Equal(t, want, k.get(y))
 }
 
+// TestGatherOutOfRangeIsReported runs bad ids through the scalar (D = 2)
+// and vec4 (D = 4) entries.
 func TestGatherOutOfRangeIsReported(t *testing.T) {
 	k := newOpKit(t)
-	tab := k.f32([]float32{1, 2, 3, 4}, 2, 2)
-	y, err := k.b.Gather(tab, k.i32([]int32{1, 2, -1, 0, 1 << 30}, 5))
-	require.NoError(t, err, "the ids are checked on the device")
-	_, err = k.b.ToFloat32(y)
-	require.Error(t, err, "the next download reports the bad id")
-	assert.Contains(t, err.Error(), "Gather: an id is outside the table's rows")
-	// Reported once; the bad rows read nothing.
-	require.NoError(t, k.b.Sync())
-	assert.Equal(t, []float32{3, 4, 0, 0, 0, 0, 1, 2, 0, 0}, k.get(y))
+	for _, d := range []int{2, 4} {
+		t.Run(fmt.Sprintf("D=%d", d), func(t *testing.T) {
+			tab := k.f32(seq(2*d, 1, 1), 2, d)
+			y, err := k.b.Gather(tab, k.i32([]int32{1, 2, -1, 0, 1 << 30}, 5))
+			require.NoError(t, err, "the ids are checked on the device")
+			_, err = k.b.ToFloat32(y)
+			require.Error(t, err, "the next download reports the bad id")
+			assert.Contains(t, err.Error(), "Gather: an id is outside the table's rows")
+			// Reported once; the bad rows read nothing.
+			require.NoError(t, k.b.Sync())
+			row0, row1, zero := seq(d, 1, 1), seq(d, float32(d+1), 1), make([]float32, d)
+			want := slices.Concat(row1, zero, zero, row0, zero)
+			assert.Equal(t, want, k.get(y))
+		})
+	}
 }
 
 func TestScatterAddRows(t *testing.T) {
