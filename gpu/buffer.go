@@ -132,12 +132,21 @@ func (d *Device) createBuffer(size uint64) (*Buffer, error) {
 	return b, nil
 }
 
-// Free returns b to the pool once the work recorded so far is submitted.
+// Free returns b to the pool. A buffer the current, unsubmitted batch uses
+// waits for that batch's submission; any other is reusable at once, since
+// the queue runs later work after what was submitted before. (Parking every
+// freed buffer until the next submission made the first batch of each
+// training step miss the pool and create its buffers anew.)
 func (d *Device) Free(b *Buffer) {
-	if b != nil && !d.closed {
-		d.pool.pending = append(d.pool.pending, b)
-		d.pool.inUse -= b.size
+	if b == nil || d.closed {
+		return
 	}
+	d.pool.inUse -= b.size
+	if d.batch.touched[b] {
+		d.pool.pending = append(d.pool.pending, b)
+		return
+	}
+	d.pool.keep(b)
 }
 
 // recycle moves buffers freed before a submission into the free lists, or
@@ -145,14 +154,20 @@ func (d *Device) Free(b *Buffer) {
 // (see minIdleBytes).
 func (p *pool) recycle() {
 	for _, b := range p.pending {
-		if p.idle+b.size > max(minIdleBytes, p.peak) {
-			p.destroy(b)
-			continue
-		}
-		p.free[b.size] = append(p.free[b.size], b)
-		p.idle += b.size
+		p.keep(b)
 	}
 	p.pending = p.pending[:0]
+}
+
+// keep puts a freed buffer in its free list, or destroys it when the lists
+// already hold as much as the pool keeps (see minIdleBytes).
+func (p *pool) keep(b *Buffer) {
+	if p.idle+b.size > max(minIdleBytes, p.peak) {
+		p.destroy(b)
+		return
+	}
+	p.free[b.size] = append(p.free[b.size], b)
+	p.idle += b.size
 }
 
 // drain destroys the buffers in the free lists.
