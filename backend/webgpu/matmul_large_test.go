@@ -40,11 +40,7 @@ func requireClose(t *testing.T, want []float64, got []float32, k int) {
 // (the 128×128-tile kernel under tile128) with sizes that are not multiples
 // of any tile, every transpose, batches and a shared b.
 func TestMatMulLargeShapes(t *testing.T) {
-	tests := []struct {
-		batch, m, k, n int
-		transA, transB bool
-		shared         bool
-	}{
+	tests := []matmulCase{
 		{1, 128, 16, 128, false, false, true},
 		{1, 129, 65, 257, false, false, true},
 		{2, 300, 1000, 130, false, false, false},
@@ -60,34 +56,7 @@ func TestMatMulLargeShapes(t *testing.T) {
 			b := openWithKernel(t, kernel)
 			r := rand.New(rand.NewPCG(11, 12))
 			for _, tc := range tests {
-				name := fmt.Sprintf("b%d_%dx%dx%d_tA%v_tB%v_shared%v", tc.batch, tc.m, tc.k, tc.n, tc.transA, tc.transB, tc.shared)
-				t.Run(name, func(t *testing.T) {
-					ad := randoms(r, tc.batch*tc.m*tc.k)
-					bb := tc.batch
-					if tc.shared {
-						bb = 1
-					}
-					bd := randoms(r, bb*tc.k*tc.n)
-					aShape := []int{tc.m, tc.k}
-					if tc.transA {
-						aShape = []int{tc.k, tc.m}
-					}
-					bShape := []int{tc.k, tc.n}
-					if tc.transB {
-						bShape = []int{tc.n, tc.k}
-					}
-					if tc.batch > 1 || !tc.shared {
-						aShape = append([]int{tc.batch}, aShape...)
-					}
-					if !tc.shared {
-						bShape = append([]int{tc.batch}, bShape...)
-					}
-					out, err := b.MatMul(upload(t, b, ad, aShape...), upload(t, b, bd, bShape...),
-						backend.MatMulOptions{TransA: tc.transA, TransB: tc.transB, Alpha: 0.5})
-					require.NoError(t, err)
-					want := matmulRef(ad, bd, tc.batch, tc.m, tc.k, tc.n, tc.transA, tc.transB, tc.shared, 0.5)
-					requireClose(t, want, values(t, b, out), tc.k)
-				})
+				t.Run(tc.String(), func(t *testing.T) { tc.check(t, b, r, 0.5) })
 			}
 		})
 	}

@@ -65,14 +65,56 @@ func TestMatMulHandValues(t *testing.T) {
 	assert.Equal(t, []float32{2, 2.5, 5, 5.5}, values(t, b, scaled))
 }
 
+// matmulCase is one MatMul product of the shape tests: a batch of m×k by
+// k×n, either operand transposed, b shared by the batch or not.
+type matmulCase struct {
+	batch, m, k, n int
+	transA, transB bool
+	shared         bool
+}
+
+func (tc matmulCase) String() string {
+	return fmt.Sprintf("b%d_%dx%dx%d_tA%v_tB%v_shared%v", tc.batch, tc.m, tc.k, tc.n, tc.transA, tc.transB, tc.shared)
+}
+
+// check runs the product on b with random operands drawn from r and
+// compares it with the float64 reference.
+func (tc matmulCase) check(t *testing.T, b backend.Backend, r *rand.Rand, alpha float32) {
+	t.Helper()
+	ad := randoms(r, tc.batch*tc.m*tc.k)
+	bb := tc.batch
+	if tc.shared {
+		bb = 1
+	}
+	bd := randoms(r, bb*tc.k*tc.n)
+	aShape := []int{tc.m, tc.k}
+	if tc.transA {
+		aShape = []int{tc.k, tc.m}
+	}
+	bShape := []int{tc.k, tc.n}
+	if tc.transB {
+		bShape = []int{tc.n, tc.k}
+	}
+	if tc.batch > 1 || !tc.shared {
+		aShape = append([]int{tc.batch}, aShape...)
+	}
+	if !tc.shared {
+		bShape = append([]int{tc.batch}, bShape...)
+	}
+	out, err := b.MatMul(upload(t, b, ad, aShape...), upload(t, b, bd, bShape...),
+		backend.MatMulOptions{TransA: tc.transA, TransB: tc.transB, Alpha: alpha})
+	require.NoError(t, err)
+	ref := float64(alpha)
+	if alpha == 0 {
+		ref = 1
+	}
+	requireClose(t, matmulRef(ad, bd, tc.batch, tc.m, tc.k, tc.n, tc.transA, tc.transB, tc.shared, ref), values(t, b, out), tc.k)
+}
+
 func TestMatMulShapes(t *testing.T) {
 	b := webgputest.Open(t)
 	r := rand.New(rand.NewPCG(1, 2))
-	tests := []struct {
-		batch, m, k, n int
-		transA, transB bool
-		shared         bool
-	}{
+	tests := []matmulCase{
 		{1, 1, 1, 1, false, false, true},
 		{1, 1, 7, 1, false, false, true},
 		{1, 3, 5, 2, false, false, true},
@@ -95,38 +137,7 @@ func TestMatMulShapes(t *testing.T) {
 		{2, 33, 17, 35, true, true, true},
 	}
 	for _, tc := range tests {
-		name := fmt.Sprintf("b%d_%dx%dx%d_tA%v_tB%v_shared%v", tc.batch, tc.m, tc.k, tc.n, tc.transA, tc.transB, tc.shared)
-		t.Run(name, func(t *testing.T) {
-			ad := randoms(r, tc.batch*tc.m*tc.k)
-			bb := tc.batch
-			if tc.shared {
-				bb = 1
-			}
-			bd := randoms(r, bb*tc.k*tc.n)
-			aShape := []int{tc.m, tc.k}
-			if tc.transA {
-				aShape = []int{tc.k, tc.m}
-			}
-			bShape := []int{tc.k, tc.n}
-			if tc.transB {
-				bShape = []int{tc.n, tc.k}
-			}
-			if tc.batch > 1 || !tc.shared {
-				aShape = append([]int{tc.batch}, aShape...)
-			}
-			if !tc.shared {
-				bShape = append([]int{tc.batch}, bShape...)
-			}
-			out, err := b.MatMul(upload(t, b, ad, aShape...), upload(t, b, bd, bShape...),
-				backend.MatMulOptions{TransA: tc.transA, TransB: tc.transB})
-			require.NoError(t, err)
-			want := matmulRef(ad, bd, tc.batch, tc.m, tc.k, tc.n, tc.transA, tc.transB, tc.shared, 1)
-			got := values(t, b, out)
-			require.Len(t, got, len(want))
-			for i := range want {
-				require.InDelta(t, want[i], got[i], 1e-4*math.Sqrt(float64(tc.k))+1e-5, "element %d", i)
-			}
-		})
+		t.Run(tc.String(), func(t *testing.T) { tc.check(t, b, r, 0) })
 	}
 }
 
