@@ -51,18 +51,7 @@ func newFixtureReport(root string) *FixtureReport {
 // compute but failed to open. A case that could not run at all has a
 // failing row, so it counts too.
 func (r *FixtureReport) Failed() int {
-	n := 0
-	for _, res := range r.Results {
-		if !res.Pass {
-			n++
-		}
-	}
-	for _, d := range r.Devices {
-		if d.Status != statusRan && d.Info.Compute {
-			n++
-		}
-	}
-	return n
+	return countFailed(r.Results, func(res FixtureResult) bool { return res.Pass }, r.Devices)
 }
 
 // WriteTable writes the rows as aligned columns (case, check, device, API,

@@ -62,18 +62,7 @@ func (r *Report) addDevice(info backend.DeviceInfo, status string) {
 // Failed returns the number of failing rows plus the devices that could
 // compute but failed to open. Devices without compute do not count.
 func (r *Report) Failed() int {
-	n := 0
-	for _, res := range r.Results {
-		if !res.Pass {
-			n++
-		}
-	}
-	for _, d := range r.Devices {
-		if d.Status != statusRan && d.Info.Compute {
-			n++
-		}
-	}
-	return n
+	return countFailed(r.Results, func(res OpResult) bool { return res.Pass }, r.Devices)
 }
 
 // WriteTable writes the rows as aligned columns (device, API, driver, op,
@@ -115,6 +104,23 @@ func writeDeviceSummary(w io.Writer, devices []DeviceStatus, counts func(spec st
 // counts returns the passing and failing rows of one device.
 func (r *Report) counts(spec string) (pass, fail int) {
 	return countRows(r.Results, spec, func(res OpResult) (string, bool) { return res.Device, res.Pass })
+}
+
+// countFailed counts the failing rows plus the devices that could compute
+// but did not run (they failed to open).
+func countFailed[R any](rows []R, pass func(R) bool, devices []DeviceStatus) int {
+	n := 0
+	for _, res := range rows {
+		if !pass(res) {
+			n++
+		}
+	}
+	for _, d := range devices {
+		if d.Status != statusRan && d.Info.Compute {
+			n++
+		}
+	}
+	return n
 }
 
 // countRows counts the passing and failing rows of one device.
