@@ -48,7 +48,7 @@ type matmulCall struct {
 func (b *Backend) runMatMul(c *matmulCall) error {
 	lim := int(b.dev.Limits().MaxWorkgroupsPerDimension)
 	entry, tile := "matmul", mmTile
-	if b.matmul.useLarge(int(c.p.M), int(c.p.N)) {
+	if b.matmul.useLarge(c.batch, int(c.p.M), int(c.p.N)) {
 		entry, tile = "matmul_large", mmLargeTile
 	}
 	gx := (int(c.p.N) + tile - 1) / tile

@@ -36,9 +36,9 @@ func TestMatMulKernelResolve(t *testing.T) {
 		adapter string
 		want    matmulKernel
 	}{
-		{matmulAuto, "DiscreteGPU", matmulTile128},
-		{matmulAuto, "IntegratedGPU", matmulTile128},
-		{matmulAuto, "Unknown", matmulTile128},
+		{matmulAuto, "DiscreteGPU", matmulAutoLarge},
+		{matmulAuto, "IntegratedGPU", matmulAutoLarge},
+		{matmulAuto, "Unknown", matmulAutoLarge},
 		{matmulAuto, "CPU", matmulTile64},
 		{matmulTile128, "CPU", matmulTile128},
 		{matmulTile64, "DiscreteGPU", matmulTile64},
@@ -50,17 +50,24 @@ func TestMatMulKernelResolve(t *testing.T) {
 
 func TestMatMulKernelUseLarge(t *testing.T) {
 	tests := []struct {
-		k    matmulKernel
-		m, n int
-		want bool
+		k           matmulKernel
+		batch, m, n int
+		want        bool
 	}{
-		{matmulTile128, 128, 128, true},
-		{matmulTile128, 4096, 129, true},
-		{matmulTile128, 127, 4096, false},
-		{matmulTile128, 4096, 127, false},
-		{matmulTile64, 4096, 4096, false},
+		{matmulTile128, 1, 128, 128, true},
+		{matmulTile128, 1, 4096, 129, true},
+		{matmulTile128, 1, 127, 4096, false},
+		{matmulTile128, 1, 4096, 127, false},
+		{matmulTile64, 1, 4096, 4096, false},
+		// Auto on a GPU: 2048→256 projections give 32 tiles (64×64 wins on
+		// an H100), 2048→2048 give 256, GPT-2's 4096→768 give 192.
+		{matmulAutoLarge, 1, 2048, 256, false},
+		{matmulAutoLarge, 1, 2048, 2048, true},
+		{matmulAutoLarge, 1, 4096, 768, true},
+		{matmulAutoLarge, 96, 512, 512, true}, // attention scores: 16 tiles × 96 heads
+		{matmulAutoLarge, 1, 127, 4096, false},
 	}
 	for _, tc := range tests {
-		assert.Equal(t, tc.want, tc.k.useLarge(tc.m, tc.n), "%v %d×%d", tc.k, tc.m, tc.n)
+		assert.Equal(t, tc.want, tc.k.useLarge(tc.batch, tc.m, tc.n), "%v %d×%d×%d", tc.k, tc.batch, tc.m, tc.n)
 	}
 }
