@@ -72,21 +72,8 @@ func TestMatMulLargeHalfWeights(t *testing.T) {
 			for _, dt := range []backend.DType{backend.F16, backend.BF16} {
 				for _, transB := range []bool{false, true} {
 					t.Run(fmt.Sprintf("%s_transB%v", dt, transB), func(t *testing.T) {
-						m, k, n := 133, 37, 131
-						ad := randoms(r, m*k)
-						bd := make([]float32, k*n)
-						for i := range bd {
-							bd[i] = float32(r.IntN(17)-8) / 4 // exact in F16 and BF16
-						}
-						bShape := []int{k, n}
-						if transB {
-							bShape = []int{n, k}
-						}
-						w, err := b.FromBytes(dt, packHalf(dt, bd), bShape...)
-						require.NoError(t, err)
-						out, err := b.MatMul(upload(t, b, ad, m, k), w, backend.MatMulOptions{TransB: transB})
-						require.NoError(t, err)
-						requireClose(t, matmulRef(ad, bd, 1, m, k, n, false, transB, true, 1), values(t, b, out), k)
+						want, got := halfMatMul(t, b, r, dt, transB, 133, 37, 131)
+						requireClose(t, want, got, 37)
 					})
 				}
 			}

@@ -168,28 +168,36 @@ func toHalf(v float32) uint16 {
 	return sign | uint16(exp)<<10 | uint16(bits>>13&0x3ff)
 }
 
+// halfMatMul multiplies a random m×k F32 a by a k×n b stored as dt (read
+// transposed when transB), with b's values exact in F16 and BF16, and
+// returns the float64 reference and the device's result.
+func halfMatMul(t *testing.T, b backend.Backend, r *rand.Rand, dt backend.DType, transB bool, m, k, n int) ([]float64, []float32) {
+	t.Helper()
+	ad := randoms(r, m*k)
+	bd := make([]float32, k*n)
+	for i := range bd {
+		bd[i] = float32(r.IntN(17)-8) / 4 // exact in F16 and BF16
+	}
+	bShape := []int{k, n}
+	if transB {
+		bShape = []int{n, k}
+	}
+	w, err := b.FromBytes(dt, packHalf(dt, bd), bShape...)
+	require.NoError(t, err)
+	out, err := b.MatMul(upload(t, b, ad, m, k), w, backend.MatMulOptions{TransB: transB})
+	require.NoError(t, err)
+	return matmulRef(ad, bd, 1, m, k, n, false, transB, true, 1), values(t, b, out)
+}
+
 func TestMatMulHalfWeights(t *testing.T) {
 	b := webgputest.Open(t)
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, dt := range []backend.DType{backend.F16, backend.BF16} {
 		for _, transB := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s_transB%v", dt, transB), func(t *testing.T) {
-				m, k, n := 5, 7, 9 // odd sizes: elements straddle words
-				ad := randoms(r, m*k)
-				bd := make([]float32, k*n)
-				for i := range bd {
-					bd[i] = float32(r.IntN(17)-8) / 4 // exact in F16 and BF16
-				}
-				bShape := []int{k, n}
-				if transB {
-					bShape = []int{n, k}
-				}
-				w, err := b.FromBytes(dt, packHalf(dt, bd), bShape...)
-				require.NoError(t, err)
-				out, err := b.MatMul(upload(t, b, ad, m, k), w, backend.MatMulOptions{TransB: transB})
-				require.NoError(t, err)
-				want := matmulRef(ad, bd, 1, m, k, n, false, transB, true, 1)
-				assert.InDeltaSlice(t, want, toF64(values(t, b, out)), 1e-4)
+				// Odd sizes: elements straddle words.
+				want, got := halfMatMul(t, b, r, dt, transB, 5, 7, 9)
+				assert.InDeltaSlice(t, want, toF64(got), 1e-4)
 			})
 		}
 	}
