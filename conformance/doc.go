@@ -39,7 +39,7 @@
 // # Models
 //
 // RunFixtures walks any directory in the PEFT fixture layout
-// (../shared/fixtures/README.md; package model/fixture reads it) and runs
+// (testdata/fixtures/README.md; package model/fixture reads it) and runs
 // every case it finds on each device: module matching, adapter files,
 // every logits_* key (base, adapters, both active, disabled, weighted,
 // merged in place and unmerged, merge_and_unload, unload), mixed-adapter

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -39,18 +42,25 @@ func fixtureDevices(t *testing.T) []string {
 	return append([]string{"cpu"}, specs...)
 }
 
-// TestFixturesOnEveryDevice runs every PEFT fixture case of the shared
-// fixtures and the project's testdata on the CPU and every WebGPU adapter,
-// one subtest per device × case × check.
+// TestFixturesOnEveryDevice runs every PEFT fixture case (the project's
+// testdata, and ../shared's cases not copied there) on the CPU and every
+// WebGPU adapter, one subtest per device × case × check.
 func TestFixturesOnEveryDevice(t *testing.T) {
-	dirs := modeltest.PEFTDirs()
-	if len(dirs) == 0 {
-		t.Skip("no PEFT fixtures (../shared/fixtures/peft, testdata/fixtures/peft)")
+	// Each case once: modeltest.Cases lets testdata's copy hide ../shared's.
+	var dirs []string
+	names := map[string][]string{}
+	for _, c := range modeltest.Cases(t) {
+		dir := filepath.Dir(c.Dir)
+		if names[dir] == nil {
+			dirs = append(dirs, dir)
+		}
+		names[dir] = append(names[dir], regexp.QuoteMeta(c.Name))
 	}
 	devices := fixtureDevices(t)
 	for _, dir := range dirs {
 		start := time.Now()
-		rep, err := RunFixtures(context.Background(), dir, devices, FixtureOptions{})
+		filter := "^(" + strings.Join(names[dir], "|") + ")$"
+		rep, err := RunFixtures(context.Background(), dir, devices, FixtureOptions{Filter: filter})
 		require.NoError(t, err, dir)
 		t.Logf("%s: %d cases × %d devices in %v", dir, len(rep.Cases), len(devices), time.Since(start))
 		var buf bytes.Buffer

@@ -31,7 +31,7 @@ func sourceCase(t *testing.T) FixtureCase {
 			}
 		}
 	}
-	t.Skip("no PEFT fixture case with expected.safetensors and meta.json")
+	modeltest.Missing(t, "no PEFT fixture case with expected.safetensors and meta.json")
 	return FixtureCase{}
 }
 

@@ -167,15 +167,7 @@ func TestFixtureAdapters(t *testing.T) {
 // is refused naming the keys and shapes, and nothing is attached.
 func TestLoadAdapterRefusesMismatch(t *testing.T) {
 	b := cpu(t)
-	var caseDir string
-	for _, c := range modeltest.Cases(t) {
-		if c.Name == "llama" {
-			caseDir = c.Dir
-		}
-	}
-	if caseDir == "" {
-		t.Skip("no llama fixture case")
-	}
+	caseDir := modeltest.NamedCase(t, "llama").Dir
 	src := filepath.Join(caseDir, "adapters", "a")
 	m, err := FromPretrained(zeroModel(t, b, caseDir), src, "a", true)
 	require.NoError(t, err)

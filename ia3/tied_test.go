@@ -2,7 +2,6 @@ package ia3
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -16,19 +15,13 @@ import (
 )
 
 // tiedCase loads the GPT-2 fixture (lm_head tied to transformer.wte) and
-// its inputs, skipping the test when the shared fixtures are absent.
+// its inputs (a missing fixture is handled by modeltest.NamedCase).
 func tiedCase(t *testing.T, b backend.Backend) (dir string, in *model.Inputs) {
 	t.Helper()
-	for _, d := range modeltest.PEFTDirs() {
-		dir = filepath.Join(d, "gpt2")
-		if _, err := os.Stat(filepath.Join(dir, "base", "config.json")); err == nil {
-			in, err := model.InputsFromSafetensors(filepath.Join(dir, "inputs.safetensors"))
-			require.NoError(t, err)
-			return dir, in
-		}
-	}
-	t.Skip("no gpt2 PEFT fixture")
-	return "", nil
+	dir = modeltest.NamedCase(t, "gpt2").Dir
+	in, err := model.InputsFromSafetensors(filepath.Join(dir, "inputs.safetensors"))
+	require.NoError(t, err)
+	return dir, in
 }
 
 // loadTied loads the fixture's base model and checks that its head is tied.

@@ -17,16 +17,10 @@ import (
 	"github.com/ia3/ia3/model/safetensors"
 )
 
-// fixtureCase returns the named case, skipping the test when absent.
+// fixtureCase returns the named case (see modeltest.NamedCase).
 func fixtureCase(t *testing.T, name string) modeltest.Case {
 	t.Helper()
-	for _, c := range modeltest.Cases(t) {
-		if c.Name == name {
-			return c
-		}
-	}
-	t.Skipf("no fixture case %q", name)
-	return modeltest.Case{}
+	return modeltest.NamedCase(t, name)
 }
 
 // rewriteCheckpoint copies a case's base checkpoint into a temporary

@@ -1,10 +1,10 @@
 """Extra PEFT parity cases for architectures the shared fixtures do not cover.
 
 Runs on a machine with torch, transformers and peft (the H100 machine), reusing
-the shared fixture generator so that every case has exactly the layout of
-../shared/fixtures/README.md:
+the fixture generator kept beside the fixtures so that every case has exactly
+the layout of testdata/fixtures/README.md:
 
-    python3 tools/extra_fixtures.py ../shared/fixtures/make_fixtures.py OUTDIR
+    python3 tools/extra_fixtures.py testdata/fixtures/make_fixtures.py OUTDIR
 """
 import importlib.util
 import sys

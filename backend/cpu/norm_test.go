@@ -5,8 +5,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/conformance/ref"
 )
 
 func TestNormsHandComputed(t *testing.T) {
@@ -32,42 +34,14 @@ func TestNormsHandComputed(t *testing.T) {
 	assert.InDeltaSlice(t, []float64{-2.0 / 3, -2.0 / 3, 2.0 / 3, 2.0 / 3}, rmsEps[4:], 1e-6)
 }
 
-// refNorm is the float64 forward used to check the backward passes by
-// central differences.
-func refNorm(x, w []float64, eps float64, rms bool) []float64 {
-	d := len(w)
-	out := make([]float64, len(x))
-	for r := 0; r < len(x); r += d {
-		row := x[r : r+d]
-		var mean, ms float64
-		if !rms {
-			for _, v := range row {
-				mean += v
-			}
-			mean /= float64(d)
-		}
-		for _, v := range row {
-			ms += (v - mean) * (v - mean)
-		}
-		inv := 1 / math.Sqrt(ms/float64(d)+eps)
-		for i, v := range row {
-			out[r+i] = (v - mean) * inv * w[i]
-		}
-	}
-	return out
-}
-
-func TestNormBackwardMatchesFiniteDifferences(t *testing.T) {
+// TestNormBackwardMatchesReference checks both backward passes against
+// conformance/ref's float64 closed forms (which its own tests check against
+// central differences).
+func TestNormBackwardMatchesReference(t *testing.T) {
 	b := open(t)
 	const rows, d = 3, 5
 	xv, wv, dyv := random(11, rows*d), random(12, d), random(13, rows*d)
-	x64, w64 := make([]float64, len(xv)), make([]float64, d)
-	for i, v := range xv {
-		x64[i] = float64(v)
-	}
-	for i, v := range wv {
-		w64[i] = float64(v)
-	}
+	x64, w64, dy64 := refT(t, xv, rows, d), refT(t, wv, d), refT(t, dyv, rows, d)
 	const eps = 1e-5
 	for _, rms := range []bool{false, true} {
 		name := "layer_norm"
@@ -77,29 +51,29 @@ func TestNormBackwardMatchesFiniteDifferences(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			x, w, dy := f32s(t, b, xv, rows, d), f32s(t, b, wv, d), f32s(t, b, dyv, rows, d)
 			var got backend.Tensor
+			var want ref.T
+			var err error
 			if rms {
 				got = must(t)(b.RMSNormBackward(x, w, dy, eps))
+				want, err = ref.RMSNormBackward(x64, &w64, dy64, eps)
 			} else {
 				got = must(t)(b.LayerNormBackward(x, w, dy, eps))
+				want, err = ref.LayerNormBackward(x64, &w64, dy64, eps)
 			}
-			dx := values(t, b, got, rows, d)
-			loss := func(x []float64) float64 {
-				var s float64
-				for i, y := range refNorm(x, w64, eps, rms) {
-					s += y * float64(dyv[i])
-				}
-				return s
-			}
-			for i := range x64 {
-				const h = 1e-6
-				orig := x64[i]
-				x64[i] = orig + h
-				up := loss(x64)
-				x64[i] = orig - h
-				down := loss(x64)
-				x64[i] = orig
-				assert.InDelta(t, (up-down)/(2*h), dx[i], 1e-4, "dx[%d]", i)
-			}
+			require.NoError(t, err)
+			assert.InDeltaSlice(t, want.Data, values(t, b, got, rows, d), 1e-4)
 		})
 	}
+}
+
+// refT wraps float32 values as a conformance/ref tensor of that shape.
+func refT(t testing.TB, x []float32, shape ...int) ref.T {
+	t.Helper()
+	data := make([]float64, len(x))
+	for i, v := range x {
+		data[i] = float64(v)
+	}
+	r, err := ref.FromData(data, shape...)
+	require.NoError(t, err)
+	return r
 }

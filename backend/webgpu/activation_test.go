@@ -10,35 +10,8 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/backend/webgpu/webgputest"
+	"github.com/ia3/ia3/conformance/ref"
 )
-
-// activationRef is f and f' in float64.
-func activationRef(f backend.Unary, x float64) (y, dy float64) {
-	sig := func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
-	switch f {
-	case backend.GELUErf:
-		return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)),
-			0.5*(1+math.Erf(x/math.Sqrt2)) + x*math.Exp(-x*x/2)/math.Sqrt(2*math.Pi)
-	case backend.GELUTanh:
-		c := math.Sqrt(2 / math.Pi)
-		u := c * (x + 0.044715*x*x*x)
-		th := math.Tanh(u)
-		return 0.5 * x * (1 + th), 0.5*(1+th) + 0.5*x*(1-th*th)*c*(1+3*0.044715*x*x)
-	case backend.ReLU:
-		if x > 0 {
-			return x, 1
-		}
-		return 0, 0
-	case backend.SiLU:
-		s := sig(x)
-		return x * s, s * (1 + x*(1-s))
-	case backend.Tanh:
-		th := math.Tanh(x)
-		return th, 1 - th*th
-	}
-	s := sig(x)
-	return s, s * (1 - s)
-}
 
 // TestActivations runs every activation and its gradient on 22 values
 // (the scalar entries) and on the first 20 (the vec4 entries).
@@ -58,7 +31,10 @@ func TestActivations(t *testing.T) {
 				require.NoError(t, err)
 				gotY, gotG := values(t, b, y), values(t, b, g)
 				for i, v := range xs {
-					wy, wd := activationRef(f, float64(v))
+					wy, err := ref.Act(f, float64(v))
+					require.NoError(t, err)
+					wd, err := ref.ActGrad(f, float64(v))
+					require.NoError(t, err)
 					assert.InDelta(t, wy, gotY[i], 2e-6*math.Max(1, math.Abs(wy)), "f(%v)", v)
 					assert.InDelta(t, wd*float64(dys[i]), gotG[i], 4e-6*math.Max(1, math.Abs(wd*float64(dys[i]))), "f'(%v)", v)
 				}
@@ -83,7 +59,8 @@ func TestErfAccuracy(t *testing.T) {
 	got := values(t, b, y)
 	worst := 0.0
 	for i, v := range xs {
-		want := 0.5 * float64(v) * (1 + math.Erf(float64(v)/math.Sqrt2))
+		want, err := ref.Act(backend.GELUErf, float64(v))
+		require.NoError(t, err)
 		worst = math.Max(worst, math.Abs(float64(got[i])-want)/math.Max(1, math.Abs(want)))
 	}
 	t.Logf("worst relative GELU error %.3g", worst)
@@ -104,13 +81,13 @@ func TestSwiGLU(t *testing.T) {
 		require.NoError(t, err)
 		dg, du, err := b.SwiGLUBackward(g, u, d)
 		require.NoError(t, err)
-		gotY, gotDG, gotDU := values(t, b, y), values(t, b, dg), values(t, b, du)
-		for i := range gs {
-			gv, uv, dv := float64(gs[i]), float64(us[i]), float64(ds[i])
-			s := 1 / (1 + math.Exp(-gv))
-			assert.InDelta(t, gv*s*uv, gotY[i], 1e-6, "n=%d i=%d", n, i)
-			assert.InDelta(t, dv*uv*s*(1+gv*(1-s)), gotDG[i], 1e-6, "n=%d i=%d", n, i)
-			assert.InDelta(t, dv*gv*s, gotDU[i], 1e-6, "n=%d i=%d", n, i)
-		}
+		gr, ur, dr := refT(t, gs, n), refT(t, us, n), refT(t, ds, n)
+		wantY, err := ref.SwiGLU(gr, ur)
+		require.NoError(t, err)
+		wantDG, wantDU, err := ref.SwiGLUBackward(gr, ur, dr)
+		require.NoError(t, err)
+		assert.InDeltaSlice(t, wantY.Data, values(t, b, y), 1e-6, "n=%d", n)
+		assert.InDeltaSlice(t, wantDG.Data, values(t, b, dg), 1e-6, "n=%d", n)
+		assert.InDeltaSlice(t, wantDU.Data, values(t, b, du), 1e-6, "n=%d", n)
 	}
 }

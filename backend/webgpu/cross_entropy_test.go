@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/conformance/ref"
 )
 
 func TestCrossEntropyHandValues(t *testing.T) {
@@ -49,9 +51,10 @@ func TestCrossEntropy(t *testing.T) {
 			}
 			loss, grad, err := k.b.CrossEntropy(k.f32(logits, tc.n, tc.v), k.i32(labels, tc.n), tc.ignore)
 			require.NoError(t, err)
-			wantLoss, wantGrad := refCrossEntropy(logits, labels, tc.v, tc.ignore)
+			wantLoss, wantGrad, err := ref.CrossEntropy(refT(t, logits, tc.n, tc.v), ints(labels), int(tc.ignore))
+			require.NoError(t, err)
 			assertClose(t, []float64{wantLoss}, k.get(loss), 1e-5)
-			assertClose(t, wantGrad, k.get(grad), 1e-6)
+			assertClose(t, wantGrad.Data, k.get(grad), 1e-6)
 		})
 	}
 }
@@ -62,11 +65,13 @@ func TestCrossEntropyLabelOutOfRangeIsReported(t *testing.T) {
 	loss, grad, err := k.b.CrossEntropy(k.f32(logits, 2, 3), k.i32([]int32{1, 3}, 2), -100)
 	require.NoError(t, err)
 	require.ErrorContains(t, k.b.Sync(), "CrossEntropy: a label is outside [0, V)")
-	// The loss is NaN; the bad row's gradient is its softmax over the count.
-	wantLoss, wantGrad := refCrossEntropy(logits, []int32{1, 3}, 3, -100)
-	assert.True(t, math.IsNaN(wantLoss))
-	assertClose(t, []float64{wantLoss}, k.get(loss), 0)
-	assertClose(t, wantGrad, k.get(grad), 1e-6)
+	// The loss is NaN; the bad row's gradient is its softmax over the count:
+	// the reference's with label 0 there, its one-hot term −1/2 taken back.
+	_, wantGrad, err := ref.CrossEntropy(refT(t, logits, 2, 3), []int{1, 0}, -100)
+	require.NoError(t, err)
+	wantGrad.Data[3] += 0.5
+	assertClose(t, []float64{math.NaN()}, k.get(loss), 0)
+	assertClose(t, wantGrad.Data, k.get(grad), 1e-6)
 }
 
 func TestCrossEntropyDeterministic(t *testing.T) {
@@ -88,48 +93,13 @@ func TestCrossEntropyDeterministic(t *testing.T) {
 	}
 }
 
-// refCrossEntropy is the mean cross-entropy and its gradient in float64.
-// A counted label outside [0, V) makes the loss NaN, as the kernel does.
-func refCrossEntropy(logits []float32, labels []int32, v int, ignore int32) (float64, []float64) {
-	grad := make([]float64, len(logits))
-	var count int
-	for _, y := range labels {
-		if y != ignore {
-			count++
-		}
+// ints widens labels for conformance/ref.
+func ints(labels []int32) []int {
+	out := make([]int, len(labels))
+	for i, l := range labels {
+		out[i] = int(l)
 	}
-	if count == 0 {
-		return math.NaN(), grad
-	}
-	var total float64
-	for r, y := range labels {
-		if y == ignore {
-			continue
-		}
-		row := widen(logits[r*v : (r+1)*v])
-		p := softmax64(row, 1, nil)
-		m := math.Inf(-1)
-		for _, x := range row {
-			m = math.Max(m, x)
-		}
-		var s float64
-		for _, x := range row {
-			s += math.Exp(x - m)
-		}
-		if y < 0 || int(y) >= v {
-			total = math.NaN()
-		} else {
-			total += m + math.Log(s) - row[y]
-		}
-		for j := range p {
-			g := p[j]
-			if int(y) == j {
-				g--
-			}
-			grad[r*v+j] = g / float64(count)
-		}
-	}
-	return total / float64(count), grad
+	return out
 }
 
 func BenchmarkCrossEntropy(b *testing.B) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/backend/webgpu/webgputest"
+	"github.com/ia3/ia3/conformance/ref"
 )
 
 // Row lengths around the 256-thread workgroup of the row kernels: shorter
@@ -55,7 +56,8 @@ func TestLayerNorm(t *testing.T) {
 			y, err := k.b.LayerNorm(k.f32(x, rows, d), g, bt, 1e-5)
 			require.NoError(t, err, "d=%d %s", d, tc.name)
 			assert.Equal(t, []int{rows, d}, y.Shape())
-			assertClose(t, refLayerNorm(x, gamma, beta, d, 1e-5), k.get(y), 2e-5, "d=%d %s", d, tc.name)
+			want := refOK(t)(ref.LayerNorm(refT(t, x, rows, d), refOpt(t, gamma, d), refOpt(t, beta, d), 1e-5))
+			assertClose(t, want, k.get(y), 2e-5, "d=%d %s", d, tc.name)
 		}
 	}
 }
@@ -76,14 +78,7 @@ func TestLayerNormBackward(t *testing.T) {
 			}
 			dx, err := k.b.LayerNormBackward(k.f32(x, rows, d), g, k.f32(dy, rows, d), eps)
 			require.NoError(t, err)
-			want := refLayerNormBackward(x, gamma, dy, d, float64(eps))
-			if d <= 256 {
-				// The closed form agrees with central differences.
-				numeric := numericGrad(x, dy, d, func(row []float64) []float64 {
-					return refLayerNorm64(row, gamma, nil, d, float64(eps))
-				})
-				assertClose(t, numeric, f32s(want), 1e-4, "reference d=%d", d)
-			}
+			want := refOK(t)(ref.LayerNormBackward(refT(t, x, rows, d), refOpt(t, gamma, d), refT(t, dy, rows, d), float64(eps)))
 			assertClose(t, want, k.get(dx), 2e-4, "d=%d gamma=%v", d, withGamma)
 		}
 	}
@@ -112,7 +107,8 @@ func TestRMSNorm(t *testing.T) {
 			}
 			y, err := k.b.RMSNorm(k.f32(x, rows, d), wt, 1e-6)
 			require.NoError(t, err)
-			assertClose(t, refRMSNorm(x, w, d, 1e-6), k.get(y), 2e-5, "d=%d w=%v", d, withW)
+			want := refOK(t)(ref.RMSNorm(refT(t, x, rows, d), refOpt(t, w, d), 1e-6))
+			assertClose(t, want, k.get(y), 2e-5, "d=%d w=%v", d, withW)
 		}
 	}
 }
@@ -133,13 +129,7 @@ func TestRMSNormBackward(t *testing.T) {
 			}
 			dx, err := k.b.RMSNormBackward(k.f32(x, rows, d), wt, k.f32(dy, rows, d), eps)
 			require.NoError(t, err)
-			want := refRMSNormBackward(x, w, dy, d, float64(eps))
-			if d <= 256 {
-				numeric := numericGrad(x, dy, d, func(row []float64) []float64 {
-					return refRMSNorm64(row, w, d, float64(eps))
-				})
-				assertClose(t, numeric, f32s(want), 1e-4, "reference d=%d", d)
-			}
+			want := refOK(t)(ref.RMSNormBackward(refT(t, x, rows, d), refOpt(t, w, d), refT(t, dy, rows, d), float64(eps)))
 			assertClose(t, want, k.get(dx), 2e-4, "d=%d w=%v", d, withW)
 		}
 	}
@@ -153,124 +143,7 @@ func TestRMSNormMoreRowsThanOneGridAxis(t *testing.T) {
 	x := randVals(40, rows*d, 0, 2)
 	y, err := k.b.RMSNorm(k.f32(x, rows, d), nil, 1e-6)
 	require.NoError(t, err)
-	assertClose(t, refRMSNorm(x, nil, d, 1e-6), k.get(y), 2e-5)
-}
-
-// refLayerNorm is LayerNorm in float64 over rows of d (gamma, beta may be
-// nil).
-func refLayerNorm(x, gamma, beta []float32, d int, eps float64) []float64 {
-	return refLayerNorm64(widen(x), gamma, beta, d, eps)
-}
-
-func refLayerNorm64(x []float64, gamma, beta []float32, d int, eps float64) []float64 {
-	out := make([]float64, len(x))
-	for r := 0; r < len(x)/d; r++ {
-		row := x[r*d : (r+1)*d]
-		var mean, variance float64
-		for _, v := range row {
-			mean += v
-		}
-		mean /= float64(d)
-		for _, v := range row {
-			variance += (v - mean) * (v - mean)
-		}
-		variance /= float64(d)
-		for i, v := range row {
-			y := (v - mean) / math.Sqrt(variance+eps)
-			if gamma != nil {
-				y *= float64(gamma[i])
-			}
-			if beta != nil {
-				y += float64(beta[i])
-			}
-			out[r*d+i] = y
-		}
-	}
-	return out
-}
-
-// refLayerNormBackward is dx of LayerNorm in float64, in closed form:
-// rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·gamma.
-func refLayerNormBackward(x32, gamma, dy []float32, d int, eps float64) []float64 {
-	x := widen(x32)
-	out := make([]float64, len(x))
-	for r := 0; r < len(x)/d; r++ {
-		row := x[r*d : (r+1)*d]
-		var mean, variance float64
-		for _, v := range row {
-			mean += v
-		}
-		mean /= float64(d)
-		for _, v := range row {
-			variance += (v - mean) * (v - mean)
-		}
-		rstd := 1 / math.Sqrt(variance/float64(d)+eps)
-		g := make([]float64, d)
-		var sg, sgx float64
-		for i, v := range row {
-			g[i] = float64(dy[r*d+i])
-			if gamma != nil {
-				g[i] *= float64(gamma[i])
-			}
-			sg += g[i]
-			sgx += g[i] * (v - mean) * rstd
-		}
-		for i, v := range row {
-			out[r*d+i] = rstd * (g[i] - sg/float64(d) - (v-mean)*rstd*sgx/float64(d))
-		}
-	}
-	return out
-}
-
-// refRMSNormBackward is dx of RMSNorm in float64, in closed form:
-// r·(g − x·r²·mean(g·x)) with g = dy·w and r = 1/sqrt(mean(x²) + eps).
-func refRMSNormBackward(x32, w, dy []float32, d int, eps float64) []float64 {
-	x := widen(x32)
-	out := make([]float64, len(x))
-	for r := 0; r < len(x)/d; r++ {
-		row := x[r*d : (r+1)*d]
-		var ms, c float64
-		g := make([]float64, d)
-		for i, v := range row {
-			ms += v * v
-			g[i] = float64(dy[r*d+i])
-			if w != nil {
-				g[i] *= float64(w[i])
-			}
-			c += g[i] * v
-		}
-		rs := 1 / math.Sqrt(ms/float64(d)+eps)
-		c /= float64(d)
-		for i, v := range row {
-			out[r*d+i] = rs * (g[i] - v*rs*rs*c)
-		}
-	}
-	return out
-}
-
-// refRMSNorm is RMSNorm in float64 over rows of d (w may be nil).
-func refRMSNorm(x, w []float32, d int, eps float64) []float64 {
-	return refRMSNorm64(widen(x), w, d, eps)
-}
-
-func refRMSNorm64(x []float64, w []float32, d int, eps float64) []float64 {
-	out := make([]float64, len(x))
-	for r := 0; r < len(x)/d; r++ {
-		row := x[r*d : (r+1)*d]
-		var ms float64
-		for _, v := range row {
-			ms += v * v
-		}
-		ms /= float64(d)
-		for i, v := range row {
-			y := v / math.Sqrt(ms+eps)
-			if w != nil {
-				y *= float64(w[i])
-			}
-			out[r*d+i] = y
-		}
-	}
-	return out
+	assertClose(t, refOK(t)(ref.RMSNorm(refT(t, x, rows, d), nil, 1e-6)), k.get(y), 2e-5)
 }
 
 // --- helpers shared by this package's kernel tests ---
@@ -334,6 +207,34 @@ func widen(x []float32) []float64 {
 	return out
 }
 
+// refT wraps float32 values as a conformance/ref tensor of that shape.
+func refT(t testing.TB, x []float32, shape ...int) ref.T {
+	t.Helper()
+	r, err := ref.FromData(widen(x), shape...)
+	require.NoError(t, err)
+	return r
+}
+
+// refOpt is refT for an optional operand: nil stays nil.
+func refOpt(t testing.TB, x []float32, shape ...int) *ref.T {
+	t.Helper()
+	if x == nil {
+		return nil
+	}
+	r := refT(t, x, shape...)
+	return &r
+}
+
+// refOK returns a function that takes a conformance/ref result and returns
+// its values, failing the test on the reference's error.
+func refOK(t testing.TB) func(ref.T, error) []float64 {
+	return func(r ref.T, err error) []float64 {
+		t.Helper()
+		require.NoError(t, err)
+		return r.Data
+	}
+}
+
 // assertClose checks |got − want| ≤ tol·max(1, |want|) element-wise and
 // reports the first mismatch.
 func assertClose(t testing.TB, want []float64, got []float32, tol float64, msg ...any) {
@@ -351,31 +252,6 @@ func assertClose(t testing.TB, want []float64, got []float32, tol float64, msg .
 			return
 		}
 	}
-}
-
-// numericGrad returns the gradient of Σ dy ⊙ f(x) with respect to x by
-// central differences in float64, where f maps each row of d elements on
-// its own: an independent check of a backward rule.
-func numericGrad(x32, dy []float32, d int, f func(row []float64) []float64) []float64 {
-	x := widen(x32)
-	g := make([]float64, len(x))
-	const h = 1e-6
-	for i := range x {
-		r := i / d
-		row := x[r*d : (r+1)*d]
-		orig := x[i]
-		x[i] = orig + h
-		up := f(row)
-		x[i] = orig - h
-		down := f(row)
-		x[i] = orig
-		var s float64
-		for j := range up {
-			s += float64(dy[r*d+j]) * (up[j] - down[j])
-		}
-		g[i] = s / (2 * h)
-	}
-	return g
 }
 
 func BenchmarkLayerNorm(b *testing.B) {

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/conformance/ref"
 )
 
 func TestRopeHandValues(t *testing.T) {
@@ -64,7 +65,7 @@ func TestRope(t *testing.T) {
 			xt := k.f32(x, tc.b, tc.h, tc.t, tc.d)
 			y, err := k.b.Rope(xt, o)
 			require.NoError(t, err)
-			want := refRope(x, freq, pos, tc.b, tc.h, tc.t, tc.d, tc.perBatch, tc.inverse)
+			want := refRope(t, x, freq, pos, tc.b, tc.h, tc.t, tc.d, tc.perBatch, tc.inverse)
 			assertClose(t, want, k.get(y), 2e-6)
 
 			// Turning back recovers x.
@@ -76,31 +77,23 @@ func TestRope(t *testing.T) {
 	}
 }
 
-// refRope is Rope in float64, with each angle the float32 product
-// pos·inv_freq as transformers computes it.
-func refRope(x, freq []float32, pos []int32, b, h, t, d int, perBatch, inverse bool) []float64 {
-	out := widen(x)
-	half := len(freq)
-	for bi := 0; bi < b; bi++ {
-		for hi := 0; hi < h; hi++ {
-			for ti := 0; ti < t; ti++ {
-				p := pos[ti]
-				if perBatch {
-					p = pos[bi*t+ti]
-				}
-				base := ((bi*h+hi)*t + ti) * d
-				for i := 0; i < half; i++ {
-					a := float64(float32(p) * freq[i])
-					c, s := math.Cos(a), math.Sin(a)
-					if inverse {
-						s = -s
-					}
-					x1, x2 := float64(x[base+i]), float64(x[base+i+half])
-					out[base+i] = x1*c - x2*s
-					out[base+i+half] = x2*c + x1*s
-				}
-			}
+// refRope is conformance/ref's Rope with each angle the float32 product
+// pos·inv_freq, as transformers computes it: row by row, the angles are
+// passed as the inverse frequencies at position 1.
+func refRope(t testing.TB, x, freq []float32, pos []int32, b, h, tt, d int, perBatch, inverse bool) []float64 {
+	t.Helper()
+	out := make([]float64, 0, len(x))
+	angles := make([]float64, len(freq))
+	for r := 0; r < b*h*tt; r++ {
+		p := pos[r%tt]
+		if perBatch {
+			p = pos[r/(h*tt)*tt+r%tt]
 		}
+		for i, f := range freq {
+			angles[i] = float64(float32(p) * f)
+		}
+		row := refOK(t)(ref.Rope(refT(t, x[r*d:(r+1)*d], 1, 1, 1, d), angles, []int{1}, inverse))
+		out = append(out, row...)
 	}
 	return out
 }

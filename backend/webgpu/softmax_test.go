@@ -1,12 +1,12 @@
 package webgpu_test
 
 import (
-	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/conformance/ref"
 )
 
 func TestSoftmaxHandValues(t *testing.T) {
@@ -56,22 +56,21 @@ func TestSoftmax(t *testing.T) {
 			n := s.b * s.h * s.tq * s.tk
 			x := randVals(uint64(n), n, 0, 4)
 			o := backend.SoftmaxOptions{Scale: tc.scale, Causal: tc.causal}
+			ro := ref.SoftmaxOpts{Scale: scaleUsed(tc.scale), Causal: tc.causal, KeyMask: refOpt(t, tc.keyMask, s.b, s.tk)}
 			if tc.keyMask != nil {
 				o.KeyMask = k.f32(tc.keyMask, s.b, s.tk)
 			}
-			var bias []float32
 			if tc.bias {
+				biasShape := []int{s.h, s.tq, s.tk}
 				if tc.biasPerB {
-					bias = randVals(7, n, 0, 2)
-					o.Bias = k.f32(bias, s.b, s.h, s.tq, s.tk)
-				} else {
-					bias = randVals(7, s.h*s.tq*s.tk, 0, 2)
-					o.Bias = k.f32(bias, s.h, s.tq, s.tk)
+					biasShape = []int{s.b, s.h, s.tq, s.tk}
 				}
+				bias := randVals(7, numel(biasShape), 0, 2)
+				o.Bias, ro.Bias = k.f32(bias, biasShape...), refOpt(t, bias, biasShape...)
 			}
 			y, err := k.b.Softmax(k.f32(x, s.b, s.h, s.tq, s.tk), o)
 			require.NoError(t, err)
-			want := refSoftmax(x, s.b, s.h, s.tq, s.tk, tc.scale, tc.causal, tc.keyMask, bias)
+			want := refOK(t)(ref.Softmax(refT(t, x, s.b, s.h, s.tq, s.tk), ro))
 			got := k.get(y)
 			assertClose(t, want, got, 1e-5)
 			if tc.allMaskedB >= 0 {
@@ -100,82 +99,41 @@ func TestSoftmaxBackward(t *testing.T) {
 		name         string
 		b, h, tq, tk int
 		scale        float32
-		scaleUsed    float64
 	}{
-		{"unit scale", 1, 2, 3, 5, 1, 1},
-		{"scale 0 means 1", 1, 1, 2, 4, 0, 1},
-		{"scaled", 2, 2, 3, 7, 0.125, 0.125},
-		{"row past a workgroup", 1, 1, 2, 600, 0.5, 0.5},
+		{"unit scale", 1, 2, 3, 5, 1},
+		{"scale 0 means 1", 1, 1, 2, 4, 0},
+		{"scaled", 2, 2, 3, 7, 0.125},
+		{"row past a workgroup", 1, 1, 2, 600, 0.5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := tc.b * tc.h * tc.tq * tc.tk
+			shape := []int{tc.b, tc.h, tc.tq, tc.tk}
+			n := numel(shape)
 			x := randVals(uint64(n)+1, n, 0, 3)
 			dy := randVals(uint64(n)+2, n, 0, 1)
-			y := refSoftmax(x, tc.b, tc.h, tc.tq, tc.tk, tc.scale, false, nil, nil)
-			dx, err := k.b.SoftmaxBackward(k.f32(f32s(y), tc.b, tc.h, tc.tq, tc.tk), k.f32(dy, tc.b, tc.h, tc.tq, tc.tk), tc.scale)
+			y := f32s(refOK(t)(ref.Softmax(refT(t, x, shape...), ref.SoftmaxOpts{Scale: scaleUsed(tc.scale)})))
+			dx, err := k.b.SoftmaxBackward(k.f32(y, shape...), k.f32(dy, shape...), tc.scale)
 			require.NoError(t, err)
-			// d/dx of Σ dy·softmax(scale·x), by central differences.
-			want := numericGrad(x, dy, tc.tk, func(row []float64) []float64 {
-				return softmax64(row, tc.scaleUsed, nil)
-			})
+			want := refOK(t)(ref.SoftmaxBackward(refT(t, y, shape...), refT(t, dy, shape...), scaleUsed(tc.scale)))
 			assertClose(t, want, k.get(dx), 1e-4)
 		})
 	}
 }
 
-// refSoftmax is Softmax in float64 with the documented masking rules.
-func refSoftmax(x []float32, b, h, tq, tk int, scale float32, causal bool, keyMask, bias []float32) []float64 {
+// scaleUsed is the softmax scale a backend applies: 0 means 1.
+func scaleUsed(scale float32) float64 {
 	if scale == 0 {
-		scale = 1
+		return 1
 	}
-	out := make([]float64, len(x))
-	for r := 0; r < b*h*tq; r++ {
-		bi, q := r/(h*tq), r%tq
-		logits := make([]float64, tk)
-		kept := make([]bool, tk)
-		for j := range logits {
-			logits[j] = float64(x[r*tk+j]) * float64(scale)
-			if bias != nil {
-				if len(bias) == len(x) {
-					logits[j] += float64(bias[r*tk+j])
-				} else {
-					logits[j] += float64(bias[(r%(h*tq))*tk+j])
-				}
-			}
-			kept[j] = !(causal && j > q+tk-tq) && (keyMask == nil || keyMask[bi*tk+j] != 0)
-		}
-		copy(out[r*tk:], softmax64(logits, 1, kept))
-	}
-	return out
+	return float64(scale)
 }
 
-// softmax64 is the softmax of scale·x over the kept entries (all when kept
-// is nil); a row with none kept is uniform.
-func softmax64(x []float64, scale float64, kept []bool) []float64 {
-	out := make([]float64, len(x))
-	m, any := math.Inf(-1), false
-	for j, v := range x {
-		if kept == nil || kept[j] {
-			m, any = math.Max(m, v*scale), true
-		}
+// numel is the number of elements of a shape.
+func numel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
 	}
-	if !any {
-		for j := range out {
-			out[j] = 1 / float64(len(x))
-		}
-		return out
-	}
-	var s float64
-	for j, v := range x {
-		if kept == nil || kept[j] {
-			out[j] = math.Exp(v*scale - m)
-			s += out[j]
-		}
-	}
-	for j := range out {
-		out[j] /= s
-	}
-	return out
+	return n
 }
 
 func BenchmarkSoftmaxCausal(b *testing.B) {

@@ -118,16 +118,10 @@ func TestInspectLine(t *testing.T) {
 	assert.Contains(t, r.stdout, "trainable params: 384 || all params: 120,960 || trainable%: 0.3175\n")
 }
 
-// fixture returns the named fixture case or skips.
+// fixture returns the named fixture case (see modeltest.NamedCase).
 func fixture(t *testing.T, name string) modeltest.Case {
 	t.Helper()
-	for _, c := range modeltest.Cases(t) {
-		if c.Name == name {
-			return c
-		}
-	}
-	t.Skipf("no fixture case %q", name)
-	return modeltest.Case{}
+	return modeltest.NamedCase(t, name)
 }
 
 // TestMissingFiles checks that a missing input is one line naming it,

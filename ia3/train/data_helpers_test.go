@@ -14,18 +14,10 @@ import (
 )
 
 // modelDir returns a directory holding fixture case name's base model
-// (linked) and the byte tokenizer; the test is skipped without fixtures.
+// (linked) and the byte tokenizer (see modeltest.NamedCase).
 func modelDir(t *testing.T, name string) string {
 	t.Helper()
-	var src string
-	for _, c := range modeltest.Cases(t) {
-		if c.Name == name {
-			src = filepath.Join(c.Dir, "base")
-		}
-	}
-	if src == "" {
-		t.Skipf("no fixture case %q", name)
-	}
+	src := filepath.Join(modeltest.NamedCase(t, name).Dir, "base")
 	dir := t.TempDir()
 	entries, err := os.ReadDir(src)
 	require.NoError(t, err)

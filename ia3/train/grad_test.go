@@ -29,15 +29,7 @@ type fixtureRun struct {
 // loadFixture loads case name on b with PEFT's default adapter.
 func loadFixture(t *testing.T, b backend.Backend, name string) fixtureRun {
 	t.Helper()
-	var c *modeltest.Case
-	for _, cc := range modeltest.Cases(t) {
-		if cc.Name == name {
-			c = &cc
-		}
-	}
-	if c == nil {
-		t.Skipf("no fixture case %q", name)
-	}
+	c := modeltest.NamedCase(t, name)
 	base, err := model.Load(context.Background(), filepath.Join(c.Dir, "base"), b)
 	require.NoError(t, err)
 	t.Cleanup(base.Free)

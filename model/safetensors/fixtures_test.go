@@ -1,4 +1,4 @@
-package safetensors
+package safetensors_test
 
 import (
 	"os"
@@ -8,35 +8,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// fixturesDir returns ../shared/fixtures relative to the module root, or
-// skips the test when the shared fixtures are not present.
-func fixturesDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures")
-	if _, err := os.Stat(fx); err != nil {
-		t.Skipf("shared fixtures not found at %s", fx)
-	}
-	return fx
-}
+	"github.com/ia3/ia3/model/modeltest"
+	"github.com/ia3/ia3/model/safetensors"
+)
 
 // TestOpenEveryFixture opens every safetensors file of every PEFT case and
 // decodes every tensor, checking element counts against shapes.
 func TestOpenEveryFixture(t *testing.T) {
-	root := filepath.Join(fixturesDir(t), "peft")
+	root := modeltest.Path(t, "peft")
 	var files []string
 	require.NoError(t, filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && filepath.Ext(p) == ".safetensors" {
@@ -48,7 +28,7 @@ func TestOpenEveryFixture(t *testing.T) {
 	for _, p := range files {
 		rel, _ := filepath.Rel(root, p)
 		t.Run(rel, func(t *testing.T) {
-			f, err := Open(p)
+			f, err := safetensors.Open(p)
 			require.NoError(t, err)
 			defer func() { require.NoError(t, f.Close()) }()
 			names := f.Names()
@@ -58,7 +38,7 @@ func TestOpenEveryFixture(t *testing.T) {
 				info, ok := f.Info(n)
 				require.True(t, ok, n)
 				switch info.DType {
-				case F32, F16, BF16, F64:
+				case safetensors.F32, safetensors.F16, safetensors.BF16, safetensors.F64:
 					v, err := f.Float32(n)
 					require.NoError(t, err, n)
 					assert.Len(t, v, info.NumElements(), n)
@@ -75,9 +55,9 @@ func TestOpenEveryFixture(t *testing.T) {
 // TestFixtureKnownValues checks names, shapes and values read from the
 // GPT-2 case against what Python's safetensors reads.
 func TestFixtureKnownValues(t *testing.T) {
-	gpt2 := filepath.Join(fixturesDir(t), "peft", "gpt2")
+	gpt2 := modeltest.NamedCase(t, "gpt2").Dir
 
-	in, err := Open(filepath.Join(gpt2, "inputs.safetensors"))
+	in, err := safetensors.Open(filepath.Join(gpt2, "inputs.safetensors"))
 	require.NoError(t, err)
 	defer in.Close()
 	assert.Equal(t, []string{"attention_mask", "input_ids", "labels"}, in.Names())
@@ -90,11 +70,11 @@ func TestFixtureKnownValues(t *testing.T) {
 	assert.Equal(t, []int32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0}, mask32)
 	info, ok := in.Info("labels")
 	require.True(t, ok)
-	assert.Equal(t, TensorInfo{DType: I64, Shape: []int{2, 9}, Offset: 288, Size: 144}, info)
+	assert.Equal(t, safetensors.TensorInfo{DType: safetensors.I64, Shape: []int{2, 9}, Offset: 288, Size: 144}, info)
 	_, err = in.Float32("input_ids")
-	assert.ErrorIs(t, err, ErrDType)
+	assert.ErrorIs(t, err, safetensors.ErrDType)
 
-	ck, err := OpenDir(filepath.Join(gpt2, "base"))
+	ck, err := safetensors.OpenDir(filepath.Join(gpt2, "base"))
 	require.NoError(t, err)
 	defer ck.Close()
 	assert.Len(t, ck.Names(), 28)
@@ -108,14 +88,14 @@ func TestFixtureKnownValues(t *testing.T) {
 	assert.Equal(t, []float32{0.14504902064800262, 0.07286164164543152, -0.04527240991592407}, w[:3])
 	assert.Equal(t, float32(0.06712506711483002), w[len(w)-1])
 	_, err = ck.Float32("lm_head.weight") // tied, so not stored
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, safetensors.ErrNotFound)
 	assert.ErrorContains(t, err, "lm_head.weight")
 }
 
 // TestRewriteFixtureIsByteIdentical re-saves a PEFT adapter and a batch of
 // integer inputs and expects exactly the bytes Python wrote.
 func TestRewriteFixtureIsByteIdentical(t *testing.T) {
-	peft := filepath.Join(fixturesDir(t), "peft")
+	peft := modeltest.Path(t, "peft")
 	for _, tc := range []struct {
 		rel  string
 		meta map[string]string
@@ -126,18 +106,18 @@ func TestRewriteFixtureIsByteIdentical(t *testing.T) {
 	} {
 		t.Run(tc.rel, func(t *testing.T) {
 			src := filepath.Join(peft, tc.rel)
-			f, err := Open(src)
+			f, err := safetensors.Open(src)
 			require.NoError(t, err)
 			defer f.Close()
-			var ts []Tensor
+			var ts []safetensors.Tensor
 			for _, n := range f.Names() {
 				info, _ := f.Info(n)
 				b, err := f.Bytes(n)
 				require.NoError(t, err)
-				ts = append(ts, Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: b})
+				ts = append(ts, safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: b})
 			}
 			out := filepath.Join(t.TempDir(), "out.safetensors")
-			require.NoError(t, Write(out, ts, tc.meta))
+			require.NoError(t, safetensors.Write(out, ts, tc.meta))
 			want, err := os.ReadFile(src)
 			require.NoError(t, err)
 			got, err := os.ReadFile(out)

@@ -8,7 +8,7 @@ import (
 
 // BenchmarkEncode encodes a paragraph with every fixture tokenizer.
 func BenchmarkEncode(b *testing.B) {
-	root := filepath.Join(fixturesDir(b), "peft", "tokenizers")
+	root := tokenizersDir(b)
 	text := strings.Repeat("Adapters rescale activations; Résumé naïve café 東京 😀 1234567890.\n", 20)
 	for _, kind := range []string{"bytelevel_bpe", "sentencepiece_bpe", "sentencepiece_unigram"} {
 		tok, err := Load(filepath.Join(root, kind, "tokenizer.json"))

@@ -11,8 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fixturesDir returns ../shared/fixtures, or skips the test without it.
-func fixturesDir(t testing.TB) string { return modeltest.SharedFixtures(t) }
+// tokenizersDir returns the tokenizer fixtures' directory (see
+// modeltest.Path).
+func tokenizersDir(t testing.TB) string { return modeltest.Path(t, "peft/tokenizers") }
 
 // expectedFile is the layout of a tokenizer fixture's expected.json.
 type expectedFile struct {
@@ -28,7 +29,7 @@ type expectedFile struct {
 // TestFixtures walks every tokenizer kind under the shared fixtures and
 // checks ids, tokens, offsets and decoded text of every case exactly.
 func TestFixtures(t *testing.T) {
-	root := filepath.Join(fixturesDir(t), "peft", "tokenizers")
+	root := tokenizersDir(t)
 	kinds, err := os.ReadDir(root)
 	require.NoError(t, err)
 	require.NotEmpty(t, kinds)

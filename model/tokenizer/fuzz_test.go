@@ -12,7 +12,7 @@ import (
 // spans inside the text, every id must decode, and byte-level BPE must
 // round-trip the text exactly.
 func FuzzEncode(f *testing.F) {
-	root := filepath.Join(fixturesDir(f), "peft", "tokenizers")
+	root := tokenizersDir(f)
 	kinds, err := os.ReadDir(root)
 	if err != nil {
 		f.Fatal(err)
