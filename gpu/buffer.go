@@ -35,9 +35,6 @@ type pool struct {
 	peak    uint64               // the most inUse has been
 }
 
-// maxMapPolls bounds the device polls Read waits for a mapping.
-const maxMapPolls = 1000
-
 // minIdleBytes is the least memory the pool keeps for reuse. It keeps up
 // to the larger of this and the peak bytes live tensors have held, so a loop
 // whose working set repeats (a training step, a generation step) reuses its
@@ -283,20 +280,11 @@ func (d *Device) Read(b *Buffer, offset, size uint64) ([]byte, error) {
 		d.dropStaging()
 		return nil, fmt.Errorf("gpu: mapping staging buffer: %w", err)
 	}
-	// Poll(wait) returns once the queue is idle, by when the map callback
-	// has run; the bound guards against a driver that never calls back. On
-	// failure the staging buffer is dropped: submitting a copy into a buffer
-	// left mapped or pending would abort inside wgpu-native.
-	for polls := 0; !done; polls++ {
-		if polls == maxMapPolls {
-			d.dropStaging()
-			return nil, fmt.Errorf("gpu: staging buffer not mapped after %d polls", polls)
-		}
-		d.raw.Poll(true, nil)
-		if err := d.lostErr(); err != nil {
-			d.dropStaging()
-			return nil, err
-		}
+	// On failure the staging buffer is dropped: submitting a copy into a
+	// buffer left mapped or pending would abort inside wgpu-native.
+	if err := d.await("mapping the staging buffer", func(bool) bool { return done }); err != nil {
+		d.dropStaging()
+		return nil, err
 	}
 	if status == wgpu.BufferMapAsyncStatus_DeviceLost {
 		d.markLost("mapping the staging buffer reported the device lost")
