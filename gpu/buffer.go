@@ -33,6 +33,7 @@ type pool struct {
 	idle    uint64               // bytes held in the free lists
 	inUse   uint64               // bytes handed out by Alloc and not yet freed
 	peak    uint64               // the most inUse has been
+	minIdle uint64               // minIdleBytes; tests lower it
 }
 
 // minIdleBytes is the least memory the pool keeps for reuse. It keeps up
@@ -48,6 +49,7 @@ func (p *pool) init(d *Device) {
 	p.d = d
 	p.free = map[uint64][]*Buffer{}
 	p.all = map[*Buffer]struct{}{}
+	p.minIdle = minIdleBytes
 }
 
 // bucket rounds n up to the next of 2^k, 1.25·2^k, 1.5·2^k, 1.75·2^k (at
@@ -159,7 +161,7 @@ func (p *pool) recycle() {
 // keep puts a freed buffer in its free list, or destroys it when the lists
 // already hold as much as the pool keeps (see minIdleBytes).
 func (p *pool) keep(b *Buffer) {
-	if p.idle+b.size > max(minIdleBytes, p.peak) {
+	if p.idle+b.size > max(p.minIdle, p.peak) {
 		p.destroy(b)
 		return
 	}
