@@ -68,9 +68,14 @@ func newInstance() (inst *Instance, err error) {
 			inst, err = nil, fmt.Errorf("gpu: creating WebGPU instance: %v", r)
 		}
 	}()
-	raw := wgpu.CreateInstance(nil)
+	setWgpuLogLevel()
+	var raw *wgpu.Instance
+	var all []*wgpu.Adapter
+	withRuntimeDir(func() {
+		raw = wgpu.CreateInstance(nil)
+		all = raw.EnumerateAdapters(nil)
+	})
 	in := &Instance{raw: raw}
-	all := raw.EnumerateAdapters(nil)
 	type entry struct {
 		a    *wgpu.Adapter
 		info AdapterInfo
