@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -14,8 +15,12 @@ import (
 // over 6144 tokens on lavapipe, or any batch on a loaded machine) then reads
 // stale data or crashes the driver's queue thread with SIGSEGV. A
 // non-blocking poll reads the fence as it is, so the device is polled
-// without blocking, sleeping in between.
+// without blocking: back to back for the first spinWait on a hardware
+// adapter (a readback during generation waits about a millisecond, where a
+// sleep's granularity would show), then sleeping in between. A CPU adapter
+// (lavapipe) never spins: its own threads need the cores.
 const (
+	spinWait     = time.Millisecond
 	minPollPause = 20 * time.Microsecond  // first pause between polls
 	maxPollPause = 500 * time.Microsecond // pauses double up to this
 	// maxWait bounds a wait against a driver that never finishes; far
@@ -29,6 +34,7 @@ const (
 func (d *Device) await(what string, done func(queueEmpty bool) bool) error {
 	start := time.Now()
 	pause := minPollPause
+	spin := d.info.Type != "CPU"
 	for {
 		if done(d.raw.Poll(false, nil)) {
 			return nil
@@ -36,8 +42,13 @@ func (d *Device) await(what string, done func(queueEmpty bool) bool) error {
 		if err := d.lostErr(); err != nil {
 			return err
 		}
-		if waited := time.Since(start); waited > maxWait {
+		waited := time.Since(start)
+		if waited > maxWait {
 			return fmt.Errorf("gpu: %s: not finished after %v", what, waited.Round(time.Second))
+		}
+		if spin && waited < spinWait {
+			runtime.Gosched()
+			continue
 		}
 		time.Sleep(pause)
 		pause = min(2*pause, maxPollPause)
