@@ -15,10 +15,12 @@ import (
 // over 6144 tokens on lavapipe, or any batch on a loaded machine) then reads
 // stale data or crashes the driver's queue thread with SIGSEGV. A
 // non-blocking poll reads the fence as it is, so the device is polled
-// without blocking: back to back for the first spinWait on a hardware
-// adapter (a readback during generation waits about a millisecond, where a
-// sleep's granularity would show), then sleeping in between. A CPU adapter
-// (lavapipe) never spins: its own threads need the cores.
+// without blocking: back to back for the first spinWait, since most waits
+// (a readback per generated token, a test's small op) end within it and a
+// sleep costs about a millisecond whatever it asks for (a 50 µs round trip
+// on lavapipe took 1 ms with sleeps from the start); then sleeping in
+// between, so a long batch leaves the cores to the device (lavapipe's
+// threads need them).
 const (
 	spinWait     = time.Millisecond
 	minPollPause = 20 * time.Microsecond  // first pause between polls
@@ -34,7 +36,6 @@ const (
 func (d *Device) await(what string, done func(queueEmpty bool) bool) error {
 	start := time.Now()
 	pause := minPollPause
-	spin := d.info.Type != "CPU"
 	for {
 		if done(d.raw.Poll(false, nil)) {
 			return nil
@@ -46,7 +47,7 @@ func (d *Device) await(what string, done func(queueEmpty bool) bool) error {
 		if waited > maxWait {
 			return fmt.Errorf("gpu: %s: not finished after %v", what, waited.Round(time.Second))
 		}
-		if spin && waited < spinWait {
+		if waited < spinWait {
 			runtime.Gosched()
 			continue
 		}
