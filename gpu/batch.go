@@ -245,15 +245,8 @@ func (d *Device) Sync() error {
 	if err := d.Flush(); err != nil {
 		return err
 	}
-	// A waiting poll gives up after wgpu's own timeout (seconds) even if
-	// work remains, so poll until the queue reports empty.
-	for polls := 0; !d.raw.Poll(true, nil); polls++ {
-		if polls == maxMapPolls {
-			return fmt.Errorf("gpu: queued work not finished after %d polls", polls)
-		}
-		if err := d.lostErr(); err != nil {
-			return err
-		}
+	if err := d.idle(); err != nil {
+		return err
 	}
 	return d.Err()
 }

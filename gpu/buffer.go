@@ -33,10 +33,8 @@ type pool struct {
 	idle    uint64               // bytes held in the free lists
 	inUse   uint64               // bytes handed out by Alloc and not yet freed
 	peak    uint64               // the most inUse has been
+	minIdle uint64               // minIdleBytes; tests lower it
 }
-
-// maxMapPolls bounds the device polls Read waits for a mapping.
-const maxMapPolls = 1000
 
 // minIdleBytes is the least memory the pool keeps for reuse. It keeps up
 // to the larger of this and the peak bytes live tensors have held, so a loop
@@ -51,6 +49,7 @@ func (p *pool) init(d *Device) {
 	p.d = d
 	p.free = map[uint64][]*Buffer{}
 	p.all = map[*Buffer]struct{}{}
+	p.minIdle = minIdleBytes
 }
 
 // bucket rounds n up to the next of 2^k, 1.25·2^k, 1.5·2^k, 1.75·2^k (at
@@ -162,7 +161,7 @@ func (p *pool) recycle() {
 // keep puts a freed buffer in its free list, or destroys it when the lists
 // already hold as much as the pool keeps (see minIdleBytes).
 func (p *pool) keep(b *Buffer) {
-	if p.idle+b.size > max(minIdleBytes, p.peak) {
+	if p.idle+b.size > max(p.minIdle, p.peak) {
 		p.destroy(b)
 		return
 	}
@@ -283,20 +282,11 @@ func (d *Device) Read(b *Buffer, offset, size uint64) ([]byte, error) {
 		d.dropStaging()
 		return nil, fmt.Errorf("gpu: mapping staging buffer: %w", err)
 	}
-	// Poll(wait) returns once the queue is idle, by when the map callback
-	// has run; the bound guards against a driver that never calls back. On
-	// failure the staging buffer is dropped: submitting a copy into a buffer
-	// left mapped or pending would abort inside wgpu-native.
-	for polls := 0; !done; polls++ {
-		if polls == maxMapPolls {
-			d.dropStaging()
-			return nil, fmt.Errorf("gpu: staging buffer not mapped after %d polls", polls)
-		}
-		d.raw.Poll(true, nil)
-		if err := d.lostErr(); err != nil {
-			d.dropStaging()
-			return nil, err
-		}
+	// On failure the staging buffer is dropped: submitting a copy into a
+	// buffer left mapped or pending would abort inside wgpu-native.
+	if err := d.await("mapping the staging buffer", func(bool) bool { return done }); err != nil {
+		d.dropStaging()
+		return nil, err
 	}
 	if status == wgpu.BufferMapAsyncStatus_DeviceLost {
 		d.markLost("mapping the staging buffer reported the device lost")

@@ -172,7 +172,7 @@ func (d *Device) Close() error {
 	d.pipelines.release()
 	d.dropStaging()
 	d.queue.Release()
-	d.raw.Poll(true, nil)
+	_ = d.idle() // let wgpu retire what the releases freed; err has the device's state
 	d.mu.Lock()
 	d.closed = true
 	d.mu.Unlock()

@@ -48,7 +48,7 @@ func TestParseBindings(t *testing.T) {
 
 // openDevice opens the first adapter that passes the compute probe, or
 // skips (fails under IA3_REQUIRE_GPU=1).
-func openDevice(t *testing.T) *Device {
+func openDevice(t testing.TB) *Device {
 	t.Helper()
 	in, err := NewInstance()
 	require.NoError(t, err)

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/rajveermalviya/go-webgpu/wgpu"
 )
 
-// Instance is a WebGPU instance and the adapters it found, in a stable
-// order: by API (Vulkan, Metal, D3D12, OpenGL), then as wgpu enumerated them.
+// Instance is a handle on the process's WebGPU instance and the adapters it
+// found, in a stable order: by API (Vulkan, Metal, D3D12, OpenGL), then as
+// wgpu enumerated them.
 type Instance struct {
 	raw      *wgpu.Instance
 	adapters []*wgpu.Adapter
@@ -29,18 +31,51 @@ type AdapterInfo struct {
 	Limits map[string]uint64
 }
 
-// NewInstance creates an instance over every backend wgpu was built with
-// and enumerates its adapters.
-func NewInstance() (inst *Instance, err error) {
+// shared is the one wgpu instance behind every Instance handle, released
+// when the last handle is. Two live wgpu instances are unsafe: each
+// initialises the same EGL display for its OpenGL adapter, and releasing
+// one terminates that display under the other, whose GL device then aborts
+// inside wgpu ("BadDisplay") and whose release warns "Error in
+// destroy_context: NotInitialized" (issue 11, crash 2: a test listing
+// devices while another held a backend).
+var shared struct {
+	mu   sync.Mutex
+	refs int
+	inst Instance
+}
+
+// NewInstance returns a handle on the process's WebGPU instance, creating
+// it over every backend wgpu was built with and enumerating its adapters
+// when no other handle is live. Each handle must be released.
+func NewInstance() (*Instance, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.refs == 0 {
+		in, err := newInstance()
+		if err != nil {
+			return nil, err
+		}
+		shared.inst = *in
+	}
+	shared.refs++
+	return &Instance{raw: shared.inst.raw, adapters: shared.inst.adapters, infos: shared.inst.infos}, nil
+}
+
+func newInstance() (inst *Instance, err error) {
 	defer func() {
 		// The binding panics when wgpu-native cannot create an instance.
 		if r := recover(); r != nil {
 			inst, err = nil, fmt.Errorf("gpu: creating WebGPU instance: %v", r)
 		}
 	}()
-	raw := wgpu.CreateInstance(nil)
+	setWgpuLogLevel()
+	var raw *wgpu.Instance
+	var all []*wgpu.Adapter
+	withRuntimeDir(func() {
+		raw = wgpu.CreateInstance(nil)
+		all = raw.EnumerateAdapters(nil)
+	})
 	in := &Instance{raw: raw}
-	all := raw.EnumerateAdapters(nil)
 	type entry struct {
 		a    *wgpu.Adapter
 		info AdapterInfo
@@ -66,17 +101,24 @@ func (in *Instance) Adapters() []AdapterInfo {
 	return append([]AdapterInfo(nil), in.infos...)
 }
 
-// Release releases the adapters and the instance. Devices opened from it
-// must be closed first.
+// Release gives the handle back; the last one releases the adapters and
+// the wgpu instance. Devices opened from it must be closed first. A second
+// Release of the same handle does nothing.
 func (in *Instance) Release() {
-	for _, a := range in.adapters {
+	if in.raw == nil {
+		return
+	}
+	in.raw, in.adapters, in.infos = nil, nil, nil
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.refs--; shared.refs > 0 {
+		return
+	}
+	for _, a := range shared.inst.adapters {
 		a.Release()
 	}
-	in.adapters, in.infos = nil, nil
-	if in.raw != nil {
-		in.raw.Release()
-		in.raw = nil
-	}
+	shared.inst.raw.Release()
+	shared.inst = Instance{}
 }
 
 // adapter returns adapter i or an error naming the valid range.

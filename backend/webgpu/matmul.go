@@ -51,12 +51,6 @@ func (b *Backend) runMatMul(c *matmulCall) error {
 	if b.matmul.useLarge(c.batch, int(c.p.M), int(c.p.N)) {
 		entry, tile = "matmul_large", mmLargeTile
 	}
-	gx := (int(c.p.N) + tile - 1) / tile
-	gy := (int(c.p.M) + tile - 1) / tile
-	if gx > lim || gy > lim || c.batch > lim {
-		return fmt.Errorf("webgpu: %s: %d×%d×%d batches needs %d×%d×%d workgroups, over the device limit %d",
-			c.op, c.p.M, c.p.N, c.batch, gx, gy, c.batch, lim)
-	}
 	if c.p.M == 0 || c.p.N == 0 || c.batch == 0 {
 		return nil
 	}
@@ -78,6 +72,14 @@ func (b *Backend) runMatMul(c *matmulCall) error {
 	}
 	if useSmallMatMul(int(c.p.M), int(c.p.N), int(c.p.K)) {
 		return b.dispatch("matmul.wgsl", "matmul_small", &c.p, b.groups1D(outputs, wg1D), bufs...)
+	}
+	// The tiled kernels take their tile and batch from the three grid axes,
+	// which do not fold; the thin kernels above fold any count over y.
+	gx := (int(c.p.N) + tile - 1) / tile
+	gy := (int(c.p.M) + tile - 1) / tile
+	if gx > lim || gy > lim || c.batch > lim {
+		return fmt.Errorf("webgpu: %s: %d×%d×%d batches needs %d×%d×%d workgroups, over the device limit %d (maxComputeWorkgroupsPerDimension)",
+			c.op, c.p.M, c.p.N, c.batch, gx, gy, c.batch, lim)
 	}
 	return b.dispatch("matmul.wgsl", entry, &c.p, [3]uint32{uint32(gx), uint32(gy), uint32(c.batch)}, bufs...)
 }
