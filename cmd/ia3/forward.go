@@ -86,6 +86,9 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 		if weighted, err = parseWeights("--weighted", spec); err != nil {
 			return err
 		}
+		if err := checkNewAdapterName("--weighted", name, specs); err != nil {
+			return err
+		}
 		weightedName = name
 	}
 	if len(specs) == 0 && (f.active != "" || f.weighted != "" || f.merge != "" || f.disable) {
