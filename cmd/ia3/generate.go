@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,6 +78,14 @@ printed one per line when all are done.`,
 // runGenerate tokenizes the prompts, generates, and streams (one prompt)
 // or prints (several, or --json) the text.
 func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
+	for _, v := range []struct {
+		flag string
+		x    float64
+	}{{"--temperature", f.temperature}, {"--top-p", f.topP}} {
+		if math.IsNaN(v.x) || math.IsInf(v.x, 0) {
+			return usagef("%s %g: want a finite number", v.flag, v.x)
+		}
+	}
 	if f.maxNew <= 0 || f.temperature < 0 || f.topK < 0 || f.topP < 0 || f.topP > 1 {
 		return usagef("--max-new-tokens must be positive, --temperature and --top-k not negative, --top-p in [0, 1]")
 	}
