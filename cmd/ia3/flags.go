@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/internal/regular"
 )
 
 // requireFlags fails with a usage error naming the first required flag
@@ -35,6 +36,19 @@ func mustExist(path, what string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return nil
+}
+
+// mustBeFile is mustExist for a file read whole: a FIFO, device or
+// directory is refused by name before anything opens it (opening a FIFO
+// would wait for a writer).
+func mustBeFile(path, what string) error {
+	if err := mustExist(path, what); err != nil {
+		return err
+	}
+	if err := regular.Check(path); err != nil {
+		return fmt.Errorf("%s %w", what, err)
 	}
 	return nil
 }

@@ -97,7 +97,7 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	if f.merge != "" && f.disable {
 		return usagef("--merge and --disable exclude each other")
 	}
-	if err := mustExist(f.inputs, "inputs file"); err != nil {
+	if err := mustBeFile(f.inputs, "inputs file"); err != nil {
 		return err
 	}
 	in, err := model.InputsFromSafetensors(f.inputs)

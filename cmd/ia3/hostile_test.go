@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,4 +52,73 @@ func TestWeightedNameTaken(t *testing.T) {
 			[]string{`--weighted b: adapter "b" is already loaded from ` + b, "choose another name"}},
 	})
 	assert.NoDirExists(t, out, "nothing saved")
+}
+
+// tinyGPT2 is a GPT-2 config.json small enough to build in a test.
+const tinyGPT2 = `{"model_type": "gpt2", "vocab_size": 32, "n_embd": 8, "n_layer": 1, "n_head": 2, "n_positions": 16}`
+
+// writeFile writes body to dir/name and returns the path.
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	return p
+}
+
+// modelDirWith returns a directory holding config.json with body.
+func modelDirWith(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, dir, "config.json", body)
+	return dir
+}
+
+// TestHostileConfigs checks that absurd sizes in a config.json end with
+// exit 1 and one line naming the field, before anything is allocated:
+// n_positions -5 used to panic in makeslice (exit 2, Go's panic code), a
+// vocabulary of 10¹² or --batch 10⁸ died with "out of memory".
+func TestHostileConfigs(t *testing.T) {
+	dir := t.TempDir()
+	negative := writeFile(t, dir, "negative-positions.json", `{"model_type": "gpt2", "n_positions": -5}`)
+	vocab := writeFile(t, dir, "vocab.json", `{"model_type": "gpt2", "vocab_size": 1e12}`)
+	params := writeFile(t, dir, "params.json", `{"model_type": "llama", "hidden_size": 1048576, "num_attention_heads": 8192, "intermediate_size": 16777216}`)
+	checkHostile(t, []hostile{
+		{"bench negative positions", []string{"bench", "--config", negative, "--device", "cpu"},
+			[]string{negative, "n_positions must be in [1, 16777216], got -5"}},
+		{"bench huge vocab", []string{"bench", "--config", vocab, "--device", "cpu"},
+			[]string{vocab, "vocab_size must be in [1, 16777216], got 1000000000000"}},
+		{"bench too many params", []string{"bench", "--config", params, "--device", "cpu"},
+			[]string{params, "over the limit of 1.1e+12"}},
+		{"bench huge batch", []string{"bench", "--shape", "tiny-gpt2", "--device", "cpu", "--batch", "100000000", "--seq", "64"},
+			[]string{"a training step of 100000000 × 64 tokens needs at least", "more than the", "system memory", "lower --batch or --seq"}},
+		{"bench huge batch forward", []string{"bench", "--shape", "gpt2-small", "--device", "cpu", "--batch", "100000", "--seq", "1024", "--no-train"},
+			[]string{"a forward pass of 100000 × 1024 tokens needs at least 25.6 TiB"}},
+		{"inspect negative positions", []string{"inspect", "--model", modelDirWith(t, `{"model_type": "gpt2", "n_positions": -5}`)},
+			[]string{"n_positions must be in [1, 16777216], got -5"}},
+		{"inspect huge vocab", []string{"inspect", "--model", modelDirWith(t, `{"model_type": "bert", "vocab_size": 1e12}`)},
+			[]string{"vocab_size must be in"}},
+		{"inspect negative labels", []string{"inspect", "--model", modelDirWith(t, `{"model_type": "bert", "architectures": ["BertForSequenceClassification"], "num_labels": -3}`)},
+			[]string{"num_labels must be in [1, 16777216], got -3"}},
+	})
+}
+
+// TestBenchConfigAnyName checks that --config takes a JSON file of any
+// name (it used to want config.json) as well as a directory.
+func TestBenchConfigAnyName(t *testing.T) {
+	path := writeFile(t, t.TempDir(), "tiny.json", tinyGPT2)
+	for _, arg := range []string{path, modelDirWith(t, tinyGPT2)} {
+		r := run(t, "bench", "--config", arg, "--device", "cpu", "--batch", "1", "--seq", "4", "--steps", "1", "--warmup", "0", "--json")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stdout, `"train_step_s"`)
+	}
+}
+
+// TestGuardPanics checks that a panic escaping a command ends with one
+// line and exit 1, not Go's exit code 2, which means a usage error here.
+func TestGuardPanics(t *testing.T) {
+	var stderr bytes.Buffer
+	code := guard(&stderr, func() int { panic("boom\nsecond line") })
+	assert.Equal(t, exitFailure, code)
+	assert.Equal(t, "ia3: internal error (please report it, with --log-level debug output): boom; second line\n", stderr.String())
+	assert.Equal(t, 0, guard(&stderr, func() int { return 0 }))
 }

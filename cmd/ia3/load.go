@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 
 	"github.com/ia3/ia3/backend"
@@ -32,11 +31,11 @@ func (l *loaded) close() {
 // attaches every adapter: the first active (PeftModel.from_pretrained),
 // the others inactive (load_adapter), all frozen.
 func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []adapterSpec) (*loaded, error) {
-	if err := mustExist(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
+	if err := mustBeFile(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
 		return nil, err
 	}
 	for _, a := range adapters {
-		if err := mustExist(filepath.Join(a.Dir, ia3.ConfigFile), "adapter config"); err != nil {
+		if err := mustBeFile(filepath.Join(a.Dir, ia3.ConfigFile), "adapter config"); err != nil {
 			return nil, err
 		}
 	}
@@ -47,7 +46,7 @@ func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []a
 	l := &loaded{b: b}
 	if l.base, err = model.Load(ctx, modelDir, b); err != nil {
 		l.close()
-		return nil, fmt.Errorf("load model %s: %w", modelDir, err)
+		return nil, err // "load DIR: ..."
 	}
 	for i, a := range adapters {
 		if i == 0 {
@@ -57,7 +56,7 @@ func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []a
 		}
 		if err != nil {
 			l.close()
-			return nil, fmt.Errorf("load adapter %s from %s: %w", a.Name, a.Dir, err)
+			return nil, err // names the adapter and its directory or file
 		}
 		l.names = append(l.names, a.Name)
 	}
