@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/internal/textlist"
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
 )
@@ -164,11 +165,11 @@ func (m *Model) resolveNames(r *safetensors.Checkpoint, strict bool) (map[*nn.Pa
 	}
 	if len(missing) > 0 {
 		slog.Warn("parameters not in the checkpoint are newly initialised", "file", r.Path(),
-			"architecture", m.cfg.Architecture, "params", missing)
+			"architecture", m.cfg.Architecture, "count", len(missing), "params", textlist.Join(missing, ", "))
 	}
 	if len(unused) > 0 {
 		slog.Warn("checkpoint tensors the architecture does not use are skipped", "file", r.Path(),
-			"architecture", m.cfg.Architecture, "tensors", unused)
+			"architecture", m.cfg.Architecture, "count", len(unused), "tensors", textlist.Join(unused, ", "))
 	}
 	return src, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
@@ -104,7 +105,12 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	if err != nil {
 		return err
 	}
-	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
+	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
+		if err := checkRunFits(info, cfg, in.Batch, in.Seq, false); err != nil {
+			return fmt.Errorf("forward on %s: %w", f.inputs, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/model/safetensors"
 )
 
 // hostile is one command line a hostile or careless user might type, and
@@ -102,6 +105,19 @@ func TestHostileConfigs(t *testing.T) {
 	})
 }
 
+// TestForwardTooLarge checks that a forward whose logits cannot fit (a
+// wide vocabulary over a large inputs file) is refused before the weights
+// are read (there are none here).
+func TestForwardTooLarge(t *testing.T) {
+	dir := modelDirWith(t, `{"model_type": "gpt2", "vocab_size": 16777216, "n_embd": 8, "n_layer": 1, "n_head": 2, "n_positions": 16}`)
+	inputs := filepath.Join(t.TempDir(), "inputs.safetensors")
+	require.NoError(t, safetensors.Write(inputs, []safetensors.Tensor{
+		safetensors.I64Tensor("input_ids", []int{1024, 16}, make([]int64, 1024*16))}, nil))
+	checkHostile(t, []hostile{{"forward", []string{"forward", "--model", dir, "--device", "cpu", "--inputs", inputs,
+		"--out", filepath.Join(t.TempDir(), "o.safetensors")},
+		[]string{"forward on " + inputs + ": a forward pass of 1024 × 16 tokens needs at least 1.0 TiB"}}})
+}
+
 // TestBenchConfigAnyName checks that --config takes a JSON file of any
 // name (it used to want config.json) as well as a directory.
 func TestBenchConfigAnyName(t *testing.T) {
@@ -121,4 +137,40 @@ func TestGuardPanics(t *testing.T) {
 	assert.Equal(t, exitFailure, code)
 	assert.Equal(t, "ia3: internal error (please report it, with --log-level debug output): boom; second line\n", stderr.String())
 	assert.Equal(t, 0, guard(&stderr, func() int { return 0 }))
+}
+
+// TestAdapterErrorsBounded checks an adapter file with ten thousand keys
+// the model lacks: one line naming the first ten (sorted) and the count,
+// where the whole list used to be printed (8.9 MB for a million keys), and
+// the "load adapter" prefix said once.
+func TestAdapterErrorsBounded(t *testing.T) {
+	c := fixture(t, "gpt2")
+	src := filepath.Join(c.Dir, "adapters", "a")
+	dir := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(src, "adapter_config.json"))
+	require.NoError(t, err)
+	writeFile(t, dir, "adapter_config.json", string(cfg))
+	f, err := safetensors.Open(filepath.Join(src, "adapter_model.safetensors"))
+	require.NoError(t, err)
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		v, err := f.Float32(n)
+		require.NoError(t, err)
+		info, _ := f.Info(n)
+		ts = append(ts, safetensors.F32Tensor(n, info.Shape, v))
+	}
+	require.NoError(t, f.Close())
+	for i := range 10_000 {
+		ts = append(ts, safetensors.F32Tensor(fmt.Sprintf("extra.%05d", i), []int{1}, []float32{1}))
+	}
+	require.NoError(t, safetensors.Write(filepath.Join(dir, "adapter_model.safetensors"), ts, nil))
+
+	r := run(t, "forward", "--model", filepath.Join(c.Dir, "base"), "--device", "cpu", "--adapter", dir+"=x",
+		"--inputs", filepath.Join(c.Dir, "inputs.safetensors"), "--out", filepath.Join(t.TempDir(), "o.safetensors"))
+	require.Equal(t, exitFailure, r.code, r.stderr)
+	assert.Equal(t, 1, strings.Count(r.stderr, "\n"))
+	assert.Less(t, len(r.stderr), 1000, r.stderr)
+	assert.Contains(t, r.stderr, "unexpected keys: extra.00000, extra.00001,")
+	assert.Contains(t, r.stderr, "extra.00009, and 9990 more")
+	assert.Equal(t, 1, strings.Count(r.stderr, "load adapter"), r.stderr)
 }

@@ -31,6 +31,14 @@ func (l *loaded) close() {
 // attaches every adapter: the first active (PeftModel.from_pretrained),
 // the others inactive (load_adapter), all frozen.
 func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []adapterSpec) (*loaded, error) {
+	return loadChecked(ctx, device, modelDir, adapters, nil)
+}
+
+// loadChecked is loadWithAdapters calling fits, when not nil, with the
+// opened device and the model's config before any weight is loaded, so a
+// run that cannot fit is refused before it allocates.
+func loadChecked(ctx context.Context, device, modelDir string, adapters []adapterSpec,
+	fits func(backend.DeviceInfo, *model.Config) error) (*loaded, error) {
 	if err := mustBeFile(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
 		return nil, err
 	}
@@ -44,6 +52,16 @@ func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []a
 		return nil, err
 	}
 	l := &loaded{b: b}
+	if fits != nil {
+		cfg, err := model.LoadConfig(modelDir)
+		if err == nil {
+			err = fits(b.Info(), cfg)
+		}
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+	}
 	if l.base, err = model.Load(ctx, modelDir, b); err != nil {
 		l.close()
 		return nil, err // "load DIR: ..."
