@@ -419,6 +419,9 @@ func contains(list []string, s string) bool {
 // model_type and/or with numLabels classification labels; Raw is updated
 // so that Save writes the new head's config.
 func (c *Config) with(arch string, numLabels int) (*Config, error) {
+	if numLabels > MaxDimension {
+		return nil, fmt.Errorf("num_labels must be in [1, %d], got %d", MaxDimension, numLabels)
+	}
 	raw := make(map[string]any, len(c.Raw)+2)
 	for k, v := range c.Raw {
 		raw[k] = v

@@ -161,3 +161,15 @@ func TestEstimateMemory(t *testing.T) {
 	huge := c.EstimateMemory(100_000_000, 512, false)
 	assert.Greater(t, huge.Total(), 1e15, "no overflow: about 10 PB of logits")
 }
+
+// TestWithHugeLabels checks that a new classification head is sized
+// within MaxDimension before its label maps are built.
+func TestWithHugeLabels(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"model_type":"bert","architectures":["BertForSequenceClassification"]}`))
+	require.NoError(t, err)
+	_, err = c.with("", 1<<40)
+	require.EqualError(t, err, "num_labels must be in [1, 16777216], got 1099511627776")
+	d, err := c.with("", 5)
+	require.NoError(t, err)
+	assert.Equal(t, 5, d.NumLabels)
+}

@@ -176,6 +176,9 @@ func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s does not exist: generate needs the model's tokenizer.json beside config.json", path)
 	}
+	if err := mustBeFile(path, "tokenizer"); err != nil {
+		return nil, err
+	}
 	t, err := tokenizer.LoadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)

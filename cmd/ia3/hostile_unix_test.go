@@ -26,6 +26,8 @@ func TestNonRegularModelFiles(t *testing.T) {
 	require.NoError(t, syscall.Mkfifo(fifoJSON, 0o644))
 	fifoConfig := t.TempDir()
 	require.NoError(t, syscall.Mkfifo(filepath.Join(fifoConfig, "config.json"), 0o644))
+	fifoTokenizer := modelDirWith(t, tinyGPT2)
+	require.NoError(t, syscall.Mkfifo(filepath.Join(fifoTokenizer, "tokenizer.json"), 0o644))
 	out := filepath.Join(t.TempDir(), "logits.safetensors")
 	checkHostile(t, []hostile{
 		{"weights", []string{"forward", "--model", dir, "--device", "cpu", "--inputs", inputs, "--out", out},
@@ -33,6 +35,8 @@ func TestNonRegularModelFiles(t *testing.T) {
 		{"inputs", []string{"forward", "--model", dir, "--device", "cpu", "--inputs", fifoInputs, "--out", out},
 			[]string{"inputs file " + fifoInputs + " is a named pipe"}},
 		{"bench config", []string{"bench", "--config", fifoJSON, "--device", "cpu"}, []string{fifoJSON + " is a named pipe (FIFO), not a regular file"}},
+		{"tokenizer", []string{"generate", "--model", fifoTokenizer, "--device", "cpu", "--prompt", "hi"},
+			[]string{"tokenizer " + filepath.Join(fifoTokenizer, "tokenizer.json") + " is a named pipe"}},
 		{"config", []string{"inspect", "--model", fifoConfig}, []string{filepath.Join(fifoConfig, "config.json") + " is a named pipe"}},
 	})
 }
