@@ -181,7 +181,7 @@ func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
 	}
 	t, err := tokenizer.LoadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load tokenizer: %w", err)
+		return nil, err // "tokenizer: PATH: ..."
 	}
 	return t, nil
 }

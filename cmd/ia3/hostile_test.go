@@ -174,3 +174,28 @@ func TestAdapterErrorsBounded(t *testing.T) {
 	assert.Contains(t, r.stderr, "extra.00009, and 9990 more")
 	assert.Equal(t, 1, strings.Count(r.stderr, "load adapter"), r.stderr)
 }
+
+// TestErrorPrefixesOnce checks that wrapped errors do not repeat their
+// prefixes ("load adapter X from D: load adapter X ...", "safetensors: ...
+// safetensors: ...", "load tokenizer: tokenizer: ...").
+func TestErrorPrefixesOnce(t *testing.T) {
+	dir := modelDirWith(t, tinyGPT2)
+	weights := writeFile(t, dir, "model.safetensors", "\x08\x00\x00\x00\x00\x00\x00\x00{}")
+	tok := writeFile(t, dir, "tokenizer.json", "{bad")
+	inputs := filepath.Join(t.TempDir(), "inputs.safetensors")
+	require.NoError(t, safetensors.Write(inputs, []safetensors.Tensor{safetensors.I64Tensor("input_ids", []int{1, 2}, []int64{1, 2})}, nil))
+	for _, tc := range []struct {
+		name, prefix, file string
+		args               []string
+	}{
+		{"weights", " safetensors: ", weights, []string{"forward", "--model", dir, "--device", "cpu", "--inputs", inputs, "--out", filepath.Join(t.TempDir(), "o")}},
+		{"tokenizer", "tokenizer:", tok, []string{"generate", "--model", dir, "--device", "cpu", "--prompt", "hi"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.args...)
+			require.Equal(t, exitFailure, r.code, r.stderr)
+			assert.Equal(t, 1, strings.Count(r.stderr, tc.prefix), r.stderr)
+			assert.Contains(t, r.stderr, tc.file)
+		})
+	}
+}

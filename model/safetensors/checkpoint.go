@@ -71,7 +71,7 @@ func OpenDir(dir string) (*Checkpoint, error) {
 			f, err = Open(filepath.Join(dir, shard))
 			if err != nil {
 				c.Close()
-				return nil, fmt.Errorf("safetensors: %s: tensor %q: shard %q: %w", idxPath, name, shard, err)
+				return nil, fmt.Errorf("%w (the shard of tensor %q in %s)", err, name, idxPath) // err names the shard
 			}
 			c.shards[shard] = f
 		}
@@ -88,8 +88,11 @@ func OpenDir(dir string) (*Checkpoint, error) {
 // openSingle opens dir/model.safetensors as a one-shard checkpoint.
 func openSingle(dir string) (*Checkpoint, error) {
 	f, err := Open(filepath.Join(dir, SingleFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("safetensors: checkpoint %s has neither %s nor %s: %w", dir, IndexFileName, SingleFileName, fs.ErrNotExist)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: checkpoint %s (neither %s nor %s usable): %w", dir, IndexFileName, SingleFileName, err)
+		return nil, err // names the file
 	}
 	c := &Checkpoint{dir: dir, shards: map[string]*File{SingleFileName: f}, owner: map[string]*File{}, names: f.Names(), metadata: f.Metadata()}
 	for _, n := range c.names {
