@@ -17,12 +17,16 @@ const (
 	cgroupV1Path = "/sys/fs/cgroup/memory/memory.limit_in_bytes"
 )
 
-// Total returns the bytes of memory this process may use: MemTotal from
-// /proc/meminfo, lowered to the cgroup's limit when one is set, and where
-// the figure comes from. It returns 0 and "unknown" where neither can be
-// read (other systems): callers then skip the check.
+// Total returns the bytes of memory this process may use and where the
+// figure comes from. On Linux it is MemTotal from /proc/meminfo, lowered
+// to the cgroup's limit when one is set; on macOS and the BSDs the
+// physical memory sysctl reports. It returns 0 and "unknown" where none
+// can be read: callers then skip the check.
 func Total() (uint64, string) {
-	return total(meminfoPath, cgroupV2Path, cgroupV1Path)
+	if n, source := total(meminfoPath, cgroupV2Path, cgroupV1Path); n > 0 {
+		return n, source
+	}
+	return physical()
 }
 
 // total is Total reading the given files.
