@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/tokenizer"
 )
@@ -101,7 +102,14 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 	if err != nil {
 		return err
 	}
-	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
+	longest := 0
+	for _, p := range prompts {
+		longest = max(longest, len(p))
+	}
+	// The prompts' forward pass (the prefill) is the largest step.
+	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
+		return checkRunFits(info, cfg, len(prompts), longest, false)
+	})
 	if err != nil {
 		return err
 	}
