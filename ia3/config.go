@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,7 +146,10 @@ func ParseConfig(data []byte) (*Config, error) {
 		"modules_to_save":         &c.ModulesToSave,
 		"init_ia3_weights":        &c.InitIA3Weights,
 	}
-	for key, v := range raw {
+	// Sorted, so that a file with several bad fields always reports the
+	// same one.
+	for _, key := range slices.Sorted(maps.Keys(raw)) {
+		v := raw[key]
 		dst, known := fields[key]
 		if !known {
 			if c.Extra == nil {

@@ -138,3 +138,15 @@ func TestDefaultTables(t *testing.T) {
 	_, ok := DefaultTargetModules("no-such-model")
 	assert.False(t, ok)
 }
+
+// TestParseConfigErrorsDeterministic checks that several bad fields give
+// the same error on every run (fields were read in map order).
+func TestParseConfigErrorsDeterministic(t *testing.T) {
+	js := []byte(`{"peft_type": 1, "task_type": 2, "revision": 3, "inference_mode": "x", "fan_in_fan_out": "y"}`)
+	_, first := ParseConfig(js)
+	require.ErrorContains(t, first, "field fan_in_fan_out:")
+	for range 50 {
+		_, err := ParseConfig(js)
+		require.EqualError(t, err, first.Error())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/internal/textlist"
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
 )
@@ -209,13 +210,13 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 	if len(missing)+len(unexpected)+len(mismatched) > 0 {
 		var parts []string
 		if len(mismatched) > 0 {
-			parts = append(parts, "shape mismatch: "+strings.Join(mismatched, "; "))
+			parts = append(parts, "shape mismatch: "+textlist.Join(mismatched, "; "))
 		}
 		if len(missing) > 0 {
-			parts = append(parts, "missing keys: "+strings.Join(missing, ", "))
+			parts = append(parts, "missing keys: "+textlist.Join(missing, ", "))
 		}
 		if len(unexpected) > 0 {
-			parts = append(parts, "unexpected keys: "+strings.Join(unexpected, ", "))
+			parts = append(parts, "unexpected keys: "+textlist.Join(unexpected, ", "))
 		}
 		return fmt.Errorf("%s does not fit the model: %s", path, strings.Join(parts, "; "))
 	}

@@ -140,7 +140,8 @@ func TestFixtureAdapters(t *testing.T) {
 				gotCfg, err := m.configs["w"].Marshal()
 				require.NoError(t, err)
 				assert.Equal(t, string(wantCfg), string(gotCfg))
-				require.NoError(t, m.AddWeightedAdapter([]string{"zzz"}, []float64{1}, "ours"), "an existing name is a no-op")
+				require.ErrorIs(t, m.AddWeightedAdapter([]string{"zzz"}, []float64{1}, "ours"), ErrAdapterExists,
+					"an existing name is refused (PEFT returns silently)")
 				require.EqualError(t, m.AddWeightedAdapter([]string{"zzz"}, []float64{1}, "new"), "Adapter zzz does not exist")
 			}
 

@@ -15,7 +15,7 @@ func (m *Model) inject(name string, cfg *Config) error {
 		return err
 	}
 	if _, ok := m.configs[name]; ok {
-		return fmt.Errorf("adapter %q already exists", name)
+		return fmt.Errorf("adapter %q: %w", name, ErrAdapterExists)
 	}
 	if cfg == nil {
 		return fmt.Errorf("adapter %q: nil config", name)

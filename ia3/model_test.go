@@ -183,6 +183,13 @@ func TestAddWeightedAdapterRules(t *testing.T) {
 	require.NoError(t, m.AddAdapter("fc", other))
 	require.NoError(t, m.AddWeightedAdapter([]string{DefaultAdapter, "fc"}, []float64{1, 1}, "u"))
 	assert.Equal(t, []string{"c_attn", "mlp.c_proj", "c_fc"}, m.Config("u").TargetModules.List(), "list targets are joined as a set union")
+
+	// PEFT returns silently when the name exists; here that is an error
+	// and the existing adapter is left as it was.
+	err = m.AddWeightedAdapter([]string{"fc"}, []float64{2}, "u")
+	require.ErrorIs(t, err, ErrAdapterExists)
+	assert.ErrorContains(t, err, `adapter "u"`)
+	assert.Equal(t, []string{"c_attn", "mlp.c_proj", "c_fc"}, m.Config("u").TargetModules.List())
 }
 
 func TestParamCounts(t *testing.T) {

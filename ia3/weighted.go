@@ -8,11 +8,16 @@ import (
 	"github.com/ia3/ia3/backend"
 )
 
+// ErrAdapterExists reports an adapter name already in use on the model.
+var ErrAdapterExists = errors.New("adapter already exists")
+
 // AddWeightedAdapter adds adapter name whose vectors are Σ weights[i]·l_i
 // over the given adapters (an adapter missing from a layer contributes
 // nothing there), as PEFT's add_weighted_adapter:
 //
-//   - an existing name is a no-op;
+//   - an existing name is refused with an error wrapping ErrAdapterExists
+//     (PEFT returns silently and keeps the old adapter, which a caller
+//     would take for success);
 //   - every listed adapter must exist;
 //   - two of them with modules_to_save on the same module are refused;
 //   - their target (and feed-forward) modules must all be lists or all be
@@ -28,7 +33,7 @@ func (m *Model) AddWeightedAdapter(adapters []string, weights []float64, name st
 		return err
 	}
 	if _, ok := m.configs[name]; ok {
-		return nil
+		return fmt.Errorf("add_weighted_adapter: adapter %q: %w; choose another name", name, ErrAdapterExists)
 	}
 	if len(adapters) == 0 {
 		return errors.New("add_weighted_adapter: no adapters given")

@@ -2,12 +2,13 @@ package model
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/ia3/ia3/internal/regular"
 )
 
 // Task types, spelled as PEFT's TaskType enum spells them.
@@ -120,12 +121,21 @@ func SupportedModelTypes() []string {
 
 // LoadConfig reads dir/config.json.
 func LoadConfig(dir string) (*Config, error) {
-	path := filepath.Join(dir, "config.json")
+	return LoadConfigFile(filepath.Join(dir, "config.json"))
+}
+
+// LoadConfigFile reads a config.json at any path. Errors name the file and
+// the field; a path that is not a regular file (a FIFO, a directory) is
+// refused without being opened.
+func LoadConfigFile(path string) (*Config, error) {
+	if err := regular.Check(path); err != nil {
+		return nil, fmt.Errorf("read model config: %w", err)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read model config: %w", err)
 	}
-	c, err := ParseConfig(data)
+	c, err := parseConfig(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -134,16 +144,34 @@ func LoadConfig(dir string) (*Config, error) {
 
 // ParseConfig parses the contents of a config.json. Errors name the field.
 func ParseConfig(data []byte) (*Config, error) {
+	c, err := parseConfig(data)
+	if err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	return c, nil
+}
+
+// parseConfig is ParseConfig with errors that do not name the file.
+func parseConfig(data []byte) (*Config, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("config.json is not a JSON object: %w", err)
+		return nil, fmt.Errorf("not a JSON object: %w", err)
 	}
-	return ConfigFromMap(raw)
+	return configFromMap(raw)
 }
 
 // ConfigFromMap builds a Config from a decoded config.json (numbers as
 // float64, as encoding/json decodes them).
 func ConfigFromMap(raw map[string]any) (*Config, error) {
+	c, err := configFromMap(raw)
+	if err != nil {
+		return nil, fmt.Errorf("config.json: %w", err)
+	}
+	return c, nil
+}
+
+// configFromMap is ConfigFromMap with errors that do not name the file.
+func configFromMap(raw map[string]any) (*Config, error) {
 	p := &cfgParser{raw: raw}
 	c := &Config{Raw: raw}
 	c.ModelType = p.str("model_type", "")
@@ -151,12 +179,12 @@ func ConfigFromMap(raw map[string]any) (*Config, error) {
 		if p.err != nil {
 			return nil, p.err
 		}
-		return nil, fmt.Errorf("config.json: field \"model_type\" is missing (supported: %s)",
+		return nil, fmt.Errorf("field \"model_type\" is missing (supported: %s)",
 			strings.Join(SupportedModelTypes(), ", "))
 	}
 	fam, ok := families[c.ModelType]
 	if !ok {
-		return nil, fmt.Errorf("config.json: model_type %q is not supported (supported: %s)",
+		return nil, fmt.Errorf("model_type %q is not supported (supported: %s)",
 			c.ModelType, strings.Join(SupportedModelTypes(), ", "))
 	}
 	c.Architectures = p.strings("architectures")
@@ -165,7 +193,7 @@ func ConfigFromMap(raw map[string]any) (*Config, error) {
 		c.Architecture = c.Architectures[0]
 	}
 	if !contains(fam.archs, c.Architecture) {
-		return nil, fmt.Errorf("config.json: architecture %q of model_type %q is not supported (supported: %s)",
+		return nil, fmt.Errorf("architecture %q of model_type %q is not supported (supported: %s)",
 			c.Architecture, c.ModelType, strings.Join(fam.archs, ", "))
 	}
 	c.TaskType = taskOf(c.Architecture)
@@ -358,30 +386,20 @@ func parseBERT(p *cfgParser, c *Config) {
 
 // validate checks the relations between fields the architectures rely on.
 func (c *Config) validate() error {
-	pos := map[string]int{"vocab_size": c.VocabSize, "hidden size": c.Hidden, "layers": c.Layers,
-		"attention heads": c.Heads, "intermediate size": c.Intermediate, "head dim": c.HeadDim}
-	for name, v := range pos {
-		if v <= 0 {
-			return fmt.Errorf("config.json: %s must be positive, got %d", name, v)
-		}
+	if err := c.checkSizes(); err != nil {
+		return err
 	}
-	if c.KVHeads <= 0 || c.Heads%c.KVHeads != 0 {
-		return fmt.Errorf("config.json: num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
+	if c.Heads%c.KVHeads != 0 {
+		return fmt.Errorf("num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
 	switch c.ModelType {
 	case "gpt2", "bert", "roberta":
 		if c.Hidden%c.Heads != 0 {
-			return fmt.Errorf("config.json: hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
+			return fmt.Errorf("hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
 		}
 	}
-	if c.ModelType == "t5" && c.DecoderLayers <= 0 {
-		return fmt.Errorf("config.json: num_decoder_layers must be positive, got %d", c.DecoderLayers)
-	}
 	if c.HeadDim%2 != 0 && c.Rope.Theta > 0 && isLlamaFamily(c.ModelType) {
-		return fmt.Errorf("config.json: head_dim %d must be even for rotary embeddings", c.HeadDim)
-	}
-	if c.TaskType == TaskSeqCls && c.NumLabels <= 0 {
-		return errors.New("config.json: num_labels must be positive for sequence classification")
+		return fmt.Errorf("head_dim %d must be even for rotary embeddings", c.HeadDim)
 	}
 	return nil
 }
@@ -401,6 +419,9 @@ func contains(list []string, s string) bool {
 // model_type and/or with numLabels classification labels; Raw is updated
 // so that Save writes the new head's config.
 func (c *Config) with(arch string, numLabels int) (*Config, error) {
+	if numLabels > MaxDimension {
+		return nil, fmt.Errorf("num_labels must be in [1, %d], got %d", MaxDimension, numLabels)
+	}
 	raw := make(map[string]any, len(c.Raw)+2)
 	for k, v := range c.Raw {
 		raw[k] = v

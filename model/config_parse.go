@@ -16,7 +16,7 @@ type cfgParser struct {
 
 func (p *cfgParser) fail(key, msg string) {
 	if p.err == nil {
-		p.err = fmt.Errorf("config.json: field %q: %s", p.prefix+key, msg)
+		p.err = fmt.Errorf("field %q: %s", p.prefix+key, msg)
 	}
 }
 

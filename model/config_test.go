@@ -111,6 +111,15 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad ff", `{"model_type":"t5","feed_forward_proj":"very-gated-gelu"}`, `field "feed_forward_proj"`},
 		{"gqa", `{"model_type":"llama","num_attention_heads":4,"num_key_value_heads":3}`, `num_key_value_heads 3 must divide`},
 		{"not json", `[1,2]`, `not a JSON object`},
+		{"negative positions", `{"model_type":"gpt2","n_positions":-5}`, `config.json: n_positions must be in [1, 16777216], got -5`},
+		{"huge vocab", `{"model_type":"gpt2","vocab_size":1e12}`, `vocab_size must be in [1, 16777216], got 1000000000000`},
+		{"zero labels", `{"model_type":"bert","num_labels":0}`, `num_labels must be in [1, 16777216], got 0`},
+		{"negative buckets", `{"model_type":"t5","relative_attention_num_buckets":-1}`, `relative_attention_num_buckets must be in`},
+		{"zero type vocab", `{"model_type":"roberta","type_vocab_size":0}`, `type_vocab_size must be in`},
+		{"llama3 positions", `{"model_type":"llama","rope_scaling":{"rope_type":"llama3","original_max_position_embeddings":-1}}`, `rope original_max_position_embeddings must be in`},
+		{"negative eps", `{"model_type":"llama","rms_norm_eps":-1}`, `norm epsilon must be a finite number ≥ 0, got -1`},
+		{"too many params", `{"model_type":"llama","hidden_size":4194304,"intermediate_size":16777216,"num_attention_heads":32768}`,
+			`parameters, over the limit of 1.1e+12 (1099511627776)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,4 +128,48 @@ func TestParseConfigErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+// TestConfigErrorsDeterministic checks that a config with several bad
+// sizes reports the same one every time (they were checked in map order).
+func TestConfigErrorsDeterministic(t *testing.T) {
+	js := []byte(`{"model_type":"gpt2","vocab_size":0,"n_embd":0,"n_layer":0,"n_head":0,"n_positions":0,"n_inner":0}`)
+	_, first := ParseConfig(js)
+	require.Error(t, first)
+	assert.EqualError(t, first, "config.json: vocab_size must be in [1, 16777216], got 0")
+	for range 50 {
+		_, err := ParseConfig(js)
+		require.EqualError(t, err, first.Error())
+	}
+}
+
+// TestEstimateMemory checks the lower bound on GPT-2 small's shape: 124M
+// parameters (the head is tied), the activations a training step keeps,
+// and no overflow at an absurd batch.
+func TestEstimateMemory(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"model_type":"gpt2"}`))
+	require.NoError(t, err)
+	e := c.EstimateMemory(8, 512, true)
+	assert.InDelta(t, 124e6, e.Params, 1e6, "GPT-2 small without biases and norms")
+	assert.Equal(t, 4*e.Params, e.Weights)
+	// 12 layers × (4096 tokens × (6·768 + 2·3072) + 8·12·512·512 scores) +
+	// 2 × 4096 × 50257 logits, 4 bytes each.
+	want := 4 * (12*(4096*(6*768+2*3072)+8*12*512*512) + 2*4096*50257.0)
+	assert.InDelta(t, want, e.Activations, 1)
+	fwd := c.EstimateMemory(8, 512, false)
+	assert.Less(t, fwd.Activations, e.Activations)
+	huge := c.EstimateMemory(100_000_000, 512, false)
+	assert.Greater(t, huge.Total(), 1e15, "no overflow: about 10 PB of logits")
+}
+
+// TestWithHugeLabels checks that a new classification head is sized
+// within MaxDimension before its label maps are built.
+func TestWithHugeLabels(t *testing.T) {
+	c, err := ParseConfig([]byte(`{"model_type":"bert","architectures":["BertForSequenceClassification"]}`))
+	require.NoError(t, err)
+	_, err = c.with("", 1<<40)
+	require.EqualError(t, err, "num_labels must be in [1, 16777216], got 1099511627776")
+	d, err := c.with("", 5)
+	require.NoError(t, err)
+	assert.Equal(t, 5, d.NumLabels)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/ia3/ia3/model/nn"
@@ -88,6 +89,9 @@ func (m *Model) checkGenerate(prompts [][]int32, o GenerateOptions) error {
 	}
 	if o.MaxNewTokens <= 0 {
 		return fmt.Errorf("max new tokens %d must be positive", o.MaxNewTokens)
+	}
+	if !finite(o.Temperature) || !finite(o.TopP) {
+		return fmt.Errorf("sampling options temperature %g, top-p %g: want finite numbers", o.Temperature, o.TopP)
 	}
 	if o.Temperature < 0 || o.TopK < 0 || o.TopP < 0 || o.TopP > 1 {
 		return fmt.Errorf("sampling options temperature %g, top-k %d, top-p %g: want temperature ≥ 0, top-k ≥ 0, top-p in [0, 1]",
@@ -323,3 +327,6 @@ func allTrue(bs []bool) bool {
 	}
 	return true
 }
+
+// finite reports whether x is neither NaN nor infinite.
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -172,6 +172,9 @@ func TestGenerateErrors(t *testing.T) {
 		{"vocabulary", [][]int32{{1, 256}}, GenerateOptions{MaxNewTokens: 1}, "prompt 0 token 1 = 256"},
 		{"max new tokens", [][]int32{{1}}, GenerateOptions{}, "max new tokens 0"},
 		{"top-p", [][]int32{{1}}, GenerateOptions{MaxNewTokens: 1, Temperature: 1, TopP: 2}, "top-p"},
+		{"temperature NaN", [][]int32{{1}}, GenerateOptions{MaxNewTokens: 1, Temperature: math.NaN()}, "want finite numbers"},
+		{"temperature Inf", [][]int32{{1}}, GenerateOptions{MaxNewTokens: 1, Temperature: math.Inf(1)}, "want finite numbers"},
+		{"top-p NaN", [][]int32{{1}}, GenerateOptions{MaxNewTokens: 1, Temperature: 1, TopP: math.NaN()}, "want finite numbers"},
 		{"positions", [][]int32{{1, 2}}, GenerateOptions{MaxNewTokens: 63}, "exceeds n_positions 64"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/internal/textlist"
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
 )
@@ -79,8 +79,7 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
-	where := filepath.Join(dir, safetensors.SingleFileName)
-	src, err := m.resolveNames(ck, where, strict)
+	src, err := m.resolveNames(ck, strict)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
@@ -92,14 +91,14 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 		}
 		name, ok := src[p]
 		if info, _ := ck.Info(name); ok && !strict && !slices.Equal(info.Shape, shape) {
-			slog.Warn("checkpoint tensor of another shape is newly initialised", "file", where,
+			slog.Warn("checkpoint tensor of another shape is newly initialised", "file", ck.FileOf(name),
 				"tensor", name, "shape", info.Shape, "want", shape)
 			ok = false
 		}
 		if !ok {
 			return b.FromFloat32(init(p, shape), shape...)
 		}
-		return m.loadTensor(ck, name, shape, half[p], where)
+		return m.loadTensor(ck, name, shape, half[p])
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
@@ -113,7 +112,7 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 // accepting names with or without the base model prefix and tied aliases.
 // Strict, it rejects missing parameters and entries nothing uses; else it
 // logs them (the missing ones are left out of the map for initialisation).
-func (m *Model) resolveNames(r safetensors.Reader, where string, strict bool) (map[*nn.Param]string, error) {
+func (m *Model) resolveNames(r *safetensors.Checkpoint, strict bool) (map[*nn.Param]string, error) {
 	inFile := map[string]bool{}
 	for _, n := range r.Names() {
 		inFile[n] = true
@@ -151,7 +150,7 @@ func (m *Model) resolveNames(r safetensors.Reader, where string, strict bool) (m
 	for _, p := range m.params {
 		if _, ok := src[p]; !ok {
 			if strict {
-				return nil, fmt.Errorf("%s: missing tensor %q (%s expects it)", where, p.Name, m.cfg.Architecture)
+				return nil, fmt.Errorf("%s: missing tensor %q (%s expects it)", r.Path(), p.Name, m.cfg.Architecture)
 			}
 			missing = append(missing, p.Name)
 		}
@@ -159,18 +158,18 @@ func (m *Model) resolveNames(r safetensors.Reader, where string, strict bool) (m
 	for _, n := range r.Names() {
 		if !used[n] && !ignoredTensors.MatchString(n) {
 			if strict {
-				return nil, fmt.Errorf("%s: unexpected tensor %q (%s has no such parameter)", where, n, m.cfg.Architecture)
+				return nil, fmt.Errorf("%s: unexpected tensor %q (%s has no such parameter)", r.FileOf(n), n, m.cfg.Architecture)
 			}
 			unused = append(unused, n)
 		}
 	}
 	if len(missing) > 0 {
-		slog.Warn("parameters not in the checkpoint are newly initialised", "file", where,
-			"architecture", m.cfg.Architecture, "params", missing)
+		slog.Warn("parameters not in the checkpoint are newly initialised", "file", r.Path(),
+			"architecture", m.cfg.Architecture, "count", len(missing), "params", textlist.Join(missing, ", "))
 	}
 	if len(unused) > 0 {
-		slog.Warn("checkpoint tensors the architecture does not use are skipped", "file", where,
-			"architecture", m.cfg.Architecture, "tensors", unused)
+		slog.Warn("checkpoint tensors the architecture does not use are skipped", "file", r.Path(),
+			"architecture", m.cfg.Architecture, "count", len(unused), "tensors", textlist.Join(unused, ", "))
 	}
 	return src, nil
 }
@@ -208,7 +207,8 @@ func (m *Model) halfCapable() map[*nn.Param]bool {
 // loadTensor uploads one checkpoint entry after checking its shape. F16
 // and BF16 entries stay half-precision when half is set, else are widened;
 // either way Save writes them back in their stored dtype.
-func (m *Model) loadTensor(r safetensors.Reader, name string, shape []int, half bool, where string) (backend.Tensor, error) {
+func (m *Model) loadTensor(r *safetensors.Checkpoint, name string, shape []int, half bool) (backend.Tensor, error) {
+	where := r.FileOf(name)
 	info, _ := r.Info(name)
 	if !slices.Equal(info.Shape, shape) {
 		return nil, fmt.Errorf("%s: tensor %q has shape %v, the model expects %v", where, name, info.Shape, shape)
@@ -225,7 +225,7 @@ func (m *Model) loadTensor(r safetensors.Reader, name string, shape []int, half 
 		if !half {
 			v, err := r.Float32(name)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", where, err)
+				return nil, err // names the file and tensor
 			}
 			m.dtypes[m.canonical(name)] = info.DType
 			return m.b.FromFloat32(v, shape...)
@@ -233,7 +233,7 @@ func (m *Model) loadTensor(r safetensors.Reader, name string, shape []int, half 
 	case safetensors.F64:
 		v, err := r.Float32(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
+			return nil, err
 		}
 		return m.b.FromFloat32(v, shape...)
 	default:
@@ -241,7 +241,7 @@ func (m *Model) loadTensor(r safetensors.Reader, name string, shape []int, half 
 	}
 	raw, err := r.Bytes(name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, err)
+		return nil, err
 	}
 	t, err := m.b.FromBytes(dt, raw, shape...)
 	if err != nil {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -248,6 +251,36 @@ func TestLoadSharded(t *testing.T) {
 	got, _ := logitsOf(t, m, in)
 	want, _ := logitsOf(t, ref, in)
 	assert.Equal(t, want, got)
+
+	// Errors name the shard holding the tensor, not model.safetensors.
+	second := filepath.Join(dir, "model-00002-of-00002.safetensors")
+	bad := shards[1][0]
+	bad.Shape = []int{len(bad.Data) / 4}
+	bad.DType = safetensors.F32
+	for _, tc := range []struct {
+		name    string
+		tensors []safetensors.Tensor
+		want    string
+	}{
+		{"shape", append([]safetensors.Tensor{bad}, shards[1][1:]...), fmt.Sprintf("%s: tensor %q has shape", second, bad.Name)},
+		{"unexpected", append(slices.Clone(shards[1]), safetensors.F32Tensor("bogus", []int{1}, []float32{1})),
+			fmt.Sprintf("%s: unexpected tensor %q", second, "bogus")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.NoError(t, safetensors.Write(second, tc.tensors, nil))
+			wm := maps.Clone(weightMap)
+			for _, x := range tc.tensors {
+				wm[x.Name] = filepath.Base(second)
+			}
+			idx, err := json.Marshal(map[string]any{"weight_map": wm})
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, safetensors.IndexFileName), idx, 0o644))
+			_, err = Load(context.Background(), dir, b)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), safetensors.SingleFileName+":")
+		})
+	}
 }
 
 // TestLoadWithAnotherHead builds other classes from the fixtures'

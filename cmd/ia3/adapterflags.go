@@ -36,7 +36,7 @@ func (f *adapterFlags) build(cmd *cobra.Command, taskType string) (*ia3.Config, 
 				return nil, usagef("--config and --%s exclude each other: put the modules in the config file", n)
 			}
 		}
-		if err := mustExist(f.config, "adapter config"); err != nil {
+		if err := mustBeFile(f.config, "adapter config"); err != nil {
 			return nil, err
 		}
 		c, err := ia3.ReadConfig(f.config)

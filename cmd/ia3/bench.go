@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ timings above it are unaffected; the Syncs make the profiled steps slower.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.shape, "shape", "gpt2-small", "named shape: "+strings.Join(bench.ShapeNames(), ", "))
-	fl.StringVar(&f.config, "config", "", "config.json (or a directory holding one) to take the shape from instead of --shape")
+	fl.StringVar(&f.config, "config", "", "a model config JSON file (any name), or a directory holding config.json, to take the shape from instead of --shape")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per batch")
 	fl.IntVar(&f.seq, "seq", 512, "tokens per sequence")
 	fl.IntVar(&f.steps, "steps", 10, "timed repetitions per phase (the median is reported)")
@@ -107,6 +108,9 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 		return err
 	}
 	defer b.Close()
+	if err := checkRunFits(b.Info(), cfg, f.batch, f.seq, !f.noTrain); err != nil {
+		return fmt.Errorf("bench %s: %w", name, err)
+	}
 	r, err := bench.Run(cmd.Context(), b, name, cfg, bench.Options{Batch: f.batch, Seq: f.seq, Steps: f.steps,
 		Warmup: f.warm, Seed: f.seed, SkipTrain: f.noTrain, SkipForward: f.noFwd, GenerateTokens: f.generate})
 	if err != nil {
@@ -163,14 +167,14 @@ func benchShape(cmd *cobra.Command, f *benchFlags) (string, *model.Config, error
 	if cmd.Flags().Changed("shape") {
 		return "", nil, usagef("--shape and --config exclude each other")
 	}
-	dir := f.config
-	if filepath.Base(dir) == "config.json" {
-		dir = filepath.Dir(dir)
+	path := f.config
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "config.json")
 	}
-	if err := mustExist(filepath.Join(dir, "config.json"), "model config"); err != nil {
+	if err := mustBeFile(path, "model config"); err != nil {
 		return "", nil, err
 	}
-	cfg, err := model.LoadConfig(dir)
+	cfg, err := model.LoadConfigFile(path)
 	if err != nil {
 		return "", nil, err
 	}

@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/internal/regular"
 )
 
 // requireFlags fails with a usage error naming the first required flag
@@ -32,6 +36,19 @@ func mustExist(path, what string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return nil
+}
+
+// mustBeFile is mustExist for a file read whole: a FIFO, device or
+// directory is refused by name before anything opens it (opening a FIFO
+// would wait for a writer).
+func mustBeFile(path, what string) error {
+	if err := mustExist(path, what); err != nil {
+		return err
+	}
+	if err := regular.Check(path); err != nil {
+		return fmt.Errorf("%s %w", what, err)
 	}
 	return nil
 }
@@ -63,6 +80,20 @@ func parseAdapterSpecs(values []string) ([]adapterSpec, error) {
 	return out, nil
 }
 
+// checkNewAdapterName refuses a new adapter name that an --adapter
+// already uses: PEFT's add_weighted_adapter would keep the loaded adapter
+// and report nothing, so the result would be a copy of it. It is a
+// run-time failure (exit 1), like the library's ErrAdapterExists.
+func checkNewAdapterName(flag, name string, specs []adapterSpec) error {
+	for _, s := range specs {
+		if s.Name == name {
+			return fmt.Errorf("%s %s: adapter %q is already loaded from %s: %w; choose another name",
+				flag, name, name, s.Dir, ia3.ErrAdapterExists)
+		}
+	}
+	return nil
+}
+
 // weightedSpec is a parsed --weights/--weighted value.
 type weightedSpec struct {
 	Adapters []string
@@ -78,8 +109,8 @@ func parseWeights(flag, v string) (weightedSpec, error) {
 			return w, usagef("%s %q: want NAME:WEIGHT,NAME:WEIGHT (e.g. a:0.6,b:0.4)", flag, v)
 		}
 		f, err := strconv.ParseFloat(num, 64)
-		if err != nil {
-			return w, usagef("%s %q: weight %q of %s is not a number", flag, v, num, name)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return w, usagef("%s %q: weight %q of %s is not a finite number", flag, v, num, name)
 		}
 		w.Adapters = append(w.Adapters, name)
 		w.Weights = append(w.Weights, f)

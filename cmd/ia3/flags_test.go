@@ -42,7 +42,7 @@ func TestParseWeights(t *testing.T) {
 	w, err := parseWeights("--weights", "a:0.6, b:0.4,c:-1e-1")
 	require.NoError(t, err)
 	assert.Equal(t, weightedSpec{Adapters: []string{"a", "b", "c"}, Weights: []float64{0.6, 0.4, -0.1}}, w)
-	for _, bad := range []string{"a", "a:x", ":1", "a:0.5,,b:1"} {
+	for _, bad := range []string{"a", "a:x", ":1", "a:0.5,,b:1", "a:NaN", "a:-Inf", "a:1e999"} {
 		_, err := parseWeights("--weights", bad)
 		assert.Error(t, err, bad)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
@@ -86,6 +87,9 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 		if weighted, err = parseWeights("--weighted", spec); err != nil {
 			return err
 		}
+		if err := checkNewAdapterName("--weighted", name, specs); err != nil {
+			return err
+		}
 		weightedName = name
 	}
 	if len(specs) == 0 && (f.active != "" || f.weighted != "" || f.merge != "" || f.disable) {
@@ -94,14 +98,19 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	if f.merge != "" && f.disable {
 		return usagef("--merge and --disable exclude each other")
 	}
-	if err := mustExist(f.inputs, "inputs file"); err != nil {
+	if err := mustBeFile(f.inputs, "inputs file"); err != nil {
 		return err
 	}
 	in, err := model.InputsFromSafetensors(f.inputs)
 	if err != nil {
 		return err
 	}
-	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
+	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
+		if err := checkRunFits(info, cfg, in.Batch, in.Seq, false); err != nil {
+			return fmt.Errorf("forward on %s: %w", f.inputs, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/tokenizer"
 )
@@ -77,6 +79,14 @@ printed one per line when all are done.`,
 // runGenerate tokenizes the prompts, generates, and streams (one prompt)
 // or prints (several, or --json) the text.
 func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
+	for _, v := range []struct {
+		flag string
+		x    float64
+	}{{"--temperature", f.temperature}, {"--top-p", f.topP}} {
+		if math.IsNaN(v.x) || math.IsInf(v.x, 0) {
+			return usagef("%s %g: want a finite number", v.flag, v.x)
+		}
+	}
 	if f.maxNew <= 0 || f.temperature < 0 || f.topK < 0 || f.topP < 0 || f.topP > 1 {
 		return usagef("--max-new-tokens must be positive, --temperature and --top-k not negative, --top-p in [0, 1]")
 	}
@@ -92,7 +102,14 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 	if err != nil {
 		return err
 	}
-	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
+	longest := 0
+	for _, p := range prompts {
+		longest = max(longest, len(p))
+	}
+	// The prompts' forward pass (the prefill) is the largest step.
+	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
+		return checkRunFits(info, cfg, len(prompts), longest, false)
+	})
 	if err != nil {
 		return err
 	}
@@ -167,9 +184,12 @@ func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s does not exist: generate needs the model's tokenizer.json beside config.json", path)
 	}
+	if err := mustBeFile(path, "tokenizer"); err != nil {
+		return nil, err
+	}
 	t, err := tokenizer.LoadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("load tokenizer: %w", err)
+		return nil, err // "tokenizer: PATH: ..."
 	}
 	return t, nil
 }

@@ -84,7 +84,7 @@ the whole module name.`,
 // inspect builds the model structure and attaches the configured adapter
 // without tensors.
 func inspect(cmd *cobra.Command, modelDir string, af *adapterFlags) (*inspectReport, error) {
-	if err := mustExist(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
+	if err := mustBeFile(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
 		return nil, err
 	}
 	mc, err := model.LoadConfig(modelDir)

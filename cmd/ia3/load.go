@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 
 	"github.com/ia3/ia3/backend"
@@ -32,11 +31,19 @@ func (l *loaded) close() {
 // attaches every adapter: the first active (PeftModel.from_pretrained),
 // the others inactive (load_adapter), all frozen.
 func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []adapterSpec) (*loaded, error) {
-	if err := mustExist(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
+	return loadChecked(ctx, device, modelDir, adapters, nil)
+}
+
+// loadChecked is loadWithAdapters calling fits, when not nil, with the
+// opened device and the model's config before any weight is loaded, so a
+// run that cannot fit is refused before it allocates.
+func loadChecked(ctx context.Context, device, modelDir string, adapters []adapterSpec,
+	fits func(backend.DeviceInfo, *model.Config) error) (*loaded, error) {
+	if err := mustBeFile(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
 		return nil, err
 	}
 	for _, a := range adapters {
-		if err := mustExist(filepath.Join(a.Dir, ia3.ConfigFile), "adapter config"); err != nil {
+		if err := mustBeFile(filepath.Join(a.Dir, ia3.ConfigFile), "adapter config"); err != nil {
 			return nil, err
 		}
 	}
@@ -45,9 +52,19 @@ func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []a
 		return nil, err
 	}
 	l := &loaded{b: b}
+	if fits != nil {
+		cfg, err := model.LoadConfig(modelDir)
+		if err == nil {
+			err = fits(b.Info(), cfg)
+		}
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+	}
 	if l.base, err = model.Load(ctx, modelDir, b); err != nil {
 		l.close()
-		return nil, fmt.Errorf("load model %s: %w", modelDir, err)
+		return nil, err // "load DIR: ..."
 	}
 	for i, a := range adapters {
 		if i == 0 {
@@ -57,7 +74,7 @@ func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []a
 		}
 		if err != nil {
 			l.close()
-			return nil, fmt.Errorf("load adapter %s from %s: %w", a.Name, a.Dir, err)
+			return nil, err // names the adapter and its directory or file
 		}
 		l.names = append(l.names, a.Name)
 	}

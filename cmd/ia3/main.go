@@ -5,8 +5,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 )
 
 // main runs the command line with Ctrl-C cancelling the context, and
@@ -20,7 +24,22 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := execute(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := guard(os.Stderr, func() int { return execute(ctx, os.Args[1:], os.Stdout, os.Stderr) })
 	stop()
 	os.Exit(code)
+}
+
+// guard runs the command line and turns a panic that escapes it (a bug:
+// bad input is meant to be an error) into one line on stderr and exit
+// code 1. Go's own exit code for a panic is 2, which scripts would read
+// as a usage error. The stack goes to the debug log.
+func guard(stderr io.Writer, run func() int) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Debug("panic", "value", r, "stack", string(debug.Stack()))
+			fmt.Fprintf(stderr, "ia3: internal error (please report it, with --log-level debug output): %s\n", oneLine(fmt.Errorf("%v", r)))
+			code = exitFailure
+		}
+	}()
+	return run()
 }

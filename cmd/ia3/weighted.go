@@ -60,6 +60,9 @@ func runWeighted(cmd *cobra.Command, a *app, f *weightedFlags) error {
 	if f.name == "" || f.name == ia3.DefaultAdapter {
 		return usagef("--name %q: choose a name other than %q", f.name, ia3.DefaultAdapter)
 	}
+	if err := checkNewAdapterName("--name", f.name, specs); err != nil {
+		return err
+	}
 	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
 	if err != nil {
 		return err

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/ia3/ia3/internal/regular"
 )
 
 // Standard file names of a Hugging Face checkpoint directory.
@@ -21,6 +23,7 @@ const (
 // joined by an index. It offers the same accessors as File.
 type Checkpoint struct {
 	dir      string
+	index    string           // path of the index file; "" for a single file
 	shards   map[string]*File // by shard file name
 	owner    map[string]*File // tensor name → shard holding it
 	names    []string
@@ -38,12 +41,16 @@ type index struct {
 // the tensor), otherwise model.safetensors.
 func OpenDir(dir string) (*Checkpoint, error) {
 	idxPath := filepath.Join(dir, IndexFileName)
-	raw, err := os.ReadFile(idxPath)
+	err := regular.Check(idxPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return openSingle(dir)
 	case err != nil:
-		return nil, fmt.Errorf("safetensors: read %s: %w", idxPath, err)
+		return nil, fmt.Errorf("safetensors: %w", err) // names the path
+	}
+	raw, err := os.ReadFile(idxPath)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	var idx index
 	if err := json.Unmarshal(raw, &idx); err != nil {
@@ -52,7 +59,7 @@ func OpenDir(dir string) (*Checkpoint, error) {
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("safetensors: %s: index has no weight_map entries: %w", idxPath, ErrCorrupt)
 	}
-	c := &Checkpoint{dir: dir, shards: map[string]*File{}, owner: map[string]*File{}, metadata: stringMetadata(idx.Metadata)}
+	c := &Checkpoint{dir: dir, index: idxPath, shards: map[string]*File{}, owner: map[string]*File{}, metadata: stringMetadata(idx.Metadata)}
 	for _, name := range slices.Sorted(maps.Keys(idx.WeightMap)) {
 		shard := idx.WeightMap[name]
 		if shard == "" || filepath.Base(shard) != shard || shard == "." || shard == ".." {
@@ -64,7 +71,7 @@ func OpenDir(dir string) (*Checkpoint, error) {
 			f, err = Open(filepath.Join(dir, shard))
 			if err != nil {
 				c.Close()
-				return nil, fmt.Errorf("safetensors: %s: tensor %q: shard %q: %w", idxPath, name, shard, err)
+				return nil, fmt.Errorf("%w (the shard of tensor %q in %s)", err, name, idxPath) // err names the shard
 			}
 			c.shards[shard] = f
 		}
@@ -81,8 +88,11 @@ func OpenDir(dir string) (*Checkpoint, error) {
 // openSingle opens dir/model.safetensors as a one-shard checkpoint.
 func openSingle(dir string) (*Checkpoint, error) {
 	f, err := Open(filepath.Join(dir, SingleFileName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("safetensors: checkpoint %s has neither %s nor %s: %w", dir, IndexFileName, SingleFileName, fs.ErrNotExist)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: checkpoint %s (neither %s nor %s usable): %w", dir, IndexFileName, SingleFileName, err)
+		return nil, err // names the file
 	}
 	c := &Checkpoint{dir: dir, shards: map[string]*File{SingleFileName: f}, owner: map[string]*File{}, names: f.Names(), metadata: f.Metadata()}
 	for _, n := range c.names {
@@ -112,6 +122,25 @@ func stringMetadata(m map[string]any) map[string]string {
 
 // Dir returns the checkpoint directory.
 func (c *Checkpoint) Dir() string { return c.dir }
+
+// Path returns the file that lists the checkpoint's tensors: the index of
+// a sharded checkpoint, else the single file. Messages about the whole
+// checkpoint (a missing tensor) name it.
+func (c *Checkpoint) Path() string {
+	if c.index != "" {
+		return c.index
+	}
+	return filepath.Join(c.dir, SingleFileName)
+}
+
+// FileOf returns the path of the file holding tensor name (its shard), or
+// Path when the checkpoint lacks it.
+func (c *Checkpoint) FileOf(name string) string {
+	if f, ok := c.owner[name]; ok {
+		return f.Path()
+	}
+	return c.Path()
+}
 
 // Close closes every shard, returning the first error.
 func (c *Checkpoint) Close() error {

@@ -46,6 +46,7 @@ func TestOpenRejectsCorruptFiles(t *testing.T) {
 		{"shape byte mismatch", rawFile(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}}`, data16), "w", "needs 12 bytes"},
 		{"shape overflow", rawFile(`{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}}`, data16), "w", "more bytes than"},
 		{"negative dim", rawFile(`{"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}}`, data16), "w", "negative"},
+		{"empty tensor with bytes", rawFile(`{"w":{"dtype":"F32","shape":[2,0],"data_offsets":[0,8]}}`, data16), "w", "needs 0 bytes"},
 		{"unknown dtype", rawFile(`{"w":{"dtype":"F8_E4M3","shape":[16],"data_offsets":[0,16]}}`, data16), "w", `unknown dtype "F8_E4M3"`},
 		{"missing dtype", rawFile(`{"w":{"shape":[4],"data_offsets":[0,16]}}`, data16), "w", "lacks dtype"},
 		{"missing shape", rawFile(`{"w":{"dtype":"F32","data_offsets":[0,16]}}`, data16), "w", "lacks shape"},
@@ -70,6 +71,27 @@ func TestOpenRejectsCorruptFiles(t *testing.T) {
 				assert.ErrorContains(t, err, `tensor "`+tc.tensor+`"`)
 			}
 			assert.ErrorContains(t, err, tc.msg)
+		})
+	}
+}
+
+// TestEmptyTensors checks that a zero dimension anywhere in the shape
+// makes a valid empty tensor: [2, 0] was refused as needing more bytes
+// than the data section while [0, 2] was accepted.
+func TestEmptyTensors(t *testing.T) {
+	for _, shape := range []string{"[0]", "[0,2]", "[2,0]", "[3,0,4294967296]", "[4294967296,4294967296,0]"} {
+		t.Run(shape, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "e.safetensors")
+			require.NoError(t, os.WriteFile(path, rawFile(`{"e":{"dtype":"F32","shape":`+shape+`,"data_offsets":[0,0]}}`, nil), 0o644))
+			f, err := Open(path)
+			require.NoError(t, err)
+			defer f.Close()
+			info, ok := f.Info("e")
+			require.True(t, ok)
+			assert.Equal(t, 0, info.NumElements())
+			v, err := f.Float32("e")
+			require.NoError(t, err)
+			assert.Empty(t, v)
 		})
 	}
 }

@@ -13,4 +13,7 @@ var (
 	ErrDType = errors.New("unsupported dtype conversion")
 	// ErrClosed reports use of a File or Checkpoint after Close.
 	ErrClosed = errors.New("file already closed")
+	// ErrFault reports a memory fault while reading a mapped file: it was
+	// truncated (or its storage failed) after Open mapped it.
+	ErrFault = errors.New("fault reading the mapped file (truncated or changed while open?)")
 )

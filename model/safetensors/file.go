@@ -7,6 +7,8 @@ import (
 	"maps"
 	"os"
 	"slices"
+
+	"github.com/ia3/ia3/internal/regular"
 )
 
 // File is one open safetensors file. Its accessors may be called from
@@ -24,15 +26,24 @@ type File struct {
 // Open opens and validates the safetensors file at path. The data section
 // is memory-mapped read-only (or read into memory where mapping fails);
 // call Close to release it.
+//
+// Only regular files are opened: a FIFO, device or directory is refused
+// before it is opened for reading (opening a FIFO would wait for a writer).
 func Open(path string) (*File, error) {
+	if err := regular.Check(path); err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err) // names the path
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: open %s: %w", path, err)
+		return nil, fmt.Errorf("safetensors: %w", err) // names the path
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: stat %s: %w", path, err)
+	}
+	if err := regular.Mode(path, st.Mode()); err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
 	}
 	size := st.Size()
 	if size < 8 {
@@ -118,54 +129,55 @@ func (f *File) Info(name string) (TensorInfo, bool) {
 // file has none).
 func (f *File) Metadata() map[string]string { return maps.Clone(f.hdr.metadata) }
 
-// view returns the tensor's bytes inside the mapping, without copying.
-func (f *File) view(name string) (TensorInfo, []byte, error) {
+// read calls fn with the tensor's bytes inside the mapping, without
+// copying; fn must not keep them. A fault while fn reads them (the file
+// was truncated while mapped) is returned as an error naming the file.
+func read[T any](f *File, name string, fn func(TensorInfo, []byte) (T, error)) (T, error) {
+	var zero T
 	if f.closed {
-		return TensorInfo{}, nil, fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, ErrClosed)
+		return zero, fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, ErrClosed)
 	}
 	t, ok := f.hdr.tensors[name]
 	if !ok {
-		return TensorInfo{}, nil, fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, ErrNotFound)
+		return zero, fmt.Errorf("safetensors: %s: tensor %q: %w", f.path, name, ErrNotFound)
 	}
-	return t, f.data[t.Offset : t.Offset+t.Size], nil
+	var out T
+	err := guardFault(f.path, name, f.mapped, func() error {
+		var err error
+		out, err = fn(t, f.data[t.Offset:t.Offset+t.Size])
+		return err
+	})
+	return out, err
 }
 
 // Bytes returns a copy of the named tensor's raw little-endian bytes.
 // (It copies because the mapping is read-only and released by Close.)
 func (f *File) Bytes(name string) ([]byte, error) {
-	_, b, err := f.view(name)
-	if err != nil {
-		return nil, err
-	}
-	return slices.Clone(b), nil
+	return read(f, name, func(_ TensorInfo, b []byte) ([]byte, error) { return slices.Clone(b), nil })
 }
 
 // Float32 returns the named tensor as float32, widening F16 and BF16
 // exactly and rounding F64. Integer tensors are refused with ErrDType.
 func (f *File) Float32(name string) ([]float32, error) {
-	t, b, err := f.view(name)
-	if err != nil {
-		return nil, err
-	}
-	out, ok := decodeFloat32(t.DType, b)
-	if !ok {
-		return nil, fmt.Errorf("safetensors: %s: tensor %q: cannot read %s as float32: %w", f.path, name, t.DType, ErrDType)
-	}
-	return out, nil
+	return read(f, name, func(t TensorInfo, b []byte) ([]float32, error) {
+		out, ok := decodeFloat32(t.DType, b)
+		if !ok {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: cannot read %s as float32: %w", f.path, name, t.DType, ErrDType)
+		}
+		return out, nil
+	})
 }
 
 // Int64 returns the named integer or bool tensor as int64. Floating
 // tensors are refused with ErrDType.
 func (f *File) Int64(name string) ([]int64, error) {
-	t, b, err := f.view(name)
-	if err != nil {
-		return nil, err
-	}
-	out, ok := decodeInt64(t.DType, b)
-	if !ok {
-		return nil, fmt.Errorf("safetensors: %s: tensor %q: cannot read %s as int64: %w", f.path, name, t.DType, ErrDType)
-	}
-	return out, nil
+	return read(f, name, func(t TensorInfo, b []byte) ([]int64, error) {
+		out, ok := decodeInt64(t.DType, b)
+		if !ok {
+			return nil, fmt.Errorf("safetensors: %s: tensor %q: cannot read %s as int64: %w", f.path, name, t.DType, ErrDType)
+		}
+		return out, nil
+	})
 }
 
 // Int32 returns the named integer or bool tensor as int32. I64 values are

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"sort"
 )
@@ -136,18 +137,27 @@ func parseEntry(value json.RawMessage, dataLen int64) (TensorInfo, error) {
 		return TensorInfo{}, fmt.Errorf("data_offsets [%d, %d] run past the %d-byte data section: %w", begin, end, dataLen, ErrCorrupt)
 	}
 	shape := make([]int, len(*e.Shape))
-	want := uint64(elem)
+	empty := false
 	for i, d := range *e.Shape {
-		if d < 0 {
-			return TensorInfo{}, fmt.Errorf("shape %v has a negative dimension: %w", *e.Shape, ErrCorrupt)
+		if d < 0 || uint64(d) > math.MaxInt {
+			return TensorInfo{}, fmt.Errorf("shape %v has a negative or oversized dimension: %w", *e.Shape, ErrCorrupt)
 		}
-		hi, lo := bits.Mul64(want, uint64(d))
-		if hi != 0 || lo > uint64(dataLen) {
-			return TensorInfo{}, fmt.Errorf("shape %v of %s needs more bytes than the %d-byte data section holds: %w",
-				*e.Shape, *e.DType, dataLen, ErrCorrupt)
-		}
-		want = lo
+		empty = empty || d == 0
 		shape[i] = int(d)
+	}
+	// A zero dimension anywhere makes the tensor empty, whatever comes
+	// before it ([2, 0] as well as [0, 2]).
+	want := uint64(0)
+	if !empty {
+		want = uint64(elem)
+		for _, d := range shape {
+			hi, lo := bits.Mul64(want, uint64(d))
+			if hi != 0 || lo > uint64(dataLen) {
+				return TensorInfo{}, fmt.Errorf("shape %v of %s needs more bytes than the %d-byte data section holds: %w",
+					*e.Shape, *e.DType, dataLen, ErrCorrupt)
+			}
+			want = lo
+		}
 	}
 	if want != uint64(end-begin) {
 		return TensorInfo{}, fmt.Errorf("shape %v of %s needs %d bytes but data_offsets [%d, %d] hold %d: %w",

@@ -1,0 +1,139 @@
+package model
+
+import (
+	"fmt"
+	"math"
+)
+
+// Ceilings on config.json sizes, checked before anything is allocated.
+// They sit far above every published model (the largest vocabularies hold
+// about 2.6·10⁵ tokens, the widest layers about 5·10⁴ features, the longest
+// contexts about 10⁷ positions, the largest dense models about 4·10¹¹
+// parameters), so a value past them is a typo or a hostile file.
+const (
+	// MaxDimension bounds every size field: vocabulary, widths, layers,
+	// heads, positions, labels, buckets.
+	MaxDimension = 1 << 24
+	// MaxParams bounds the parameter count a config describes (about
+	// 1.1·10¹²), so that counts and byte sizes stay far from int64's range.
+	MaxParams = 1 << 40
+)
+
+// sizeField is one size of a config, under its config.json key.
+type sizeField struct {
+	key string
+	v   int
+}
+
+// sizeFields lists the sizes of c's family in config.json order, under
+// the keys the family's config.json uses.
+func (c *Config) sizeFields() []sizeField {
+	switch c.ModelType {
+	case "gpt2":
+		return []sizeField{{"vocab_size", c.VocabSize}, {"n_positions", c.MaxPositions}, {"n_embd", c.Hidden},
+			{"n_layer", c.Layers}, {"n_head", c.Heads}, {"n_inner", c.Intermediate}}
+	case "t5":
+		return []sizeField{{"vocab_size", c.VocabSize}, {"d_model", c.Hidden}, {"d_kv", c.HeadDim}, {"d_ff", c.Intermediate},
+			{"num_layers", c.Layers}, {"num_decoder_layers", c.DecoderLayers}, {"num_heads", c.Heads},
+			{"relative_attention_num_buckets", c.RelAttnBuckets}, {"relative_attention_max_distance", c.RelAttnMaxDistance}}
+	case "bert", "roberta":
+		f := []sizeField{{"vocab_size", c.VocabSize}, {"hidden_size", c.Hidden}, {"num_hidden_layers", c.Layers},
+			{"num_attention_heads", c.Heads}, {"intermediate_size", c.Intermediate},
+			{"max_position_embeddings", c.MaxPositions}, {"type_vocab_size", c.TypeVocabSize}}
+		if c.TaskType == TaskSeqCls {
+			f = append(f, sizeField{"num_labels", c.NumLabels})
+		}
+		return f
+	}
+	f := []sizeField{{"vocab_size", c.VocabSize}, {"hidden_size", c.Hidden}, {"intermediate_size", c.Intermediate},
+		{"num_hidden_layers", c.Layers}, {"num_attention_heads", c.Heads}, {"num_key_value_heads", c.KVHeads},
+		{"head_dim", c.HeadDim}, {"max_position_embeddings", c.MaxPositions}}
+	if c.Rope.Type == "llama3" {
+		f = append(f, sizeField{"rope original_max_position_embeddings", c.Rope.OriginalMaxPositions})
+	}
+	return f
+}
+
+// checkSizes refuses a size that is not positive or exceeds MaxDimension,
+// a non-finite float, and a model whose parameter count exceeds MaxParams,
+// in a fixed order so that the same file always gives the same error.
+func (c *Config) checkSizes() error {
+	for _, f := range c.sizeFields() {
+		if f.v <= 0 || f.v > MaxDimension {
+			return fmt.Errorf("%s must be in [1, %d], got %d", f.key, MaxDimension, f.v)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{{"norm epsilon", c.NormEps}, {"rope theta", c.Rope.Theta}, {"rope factor", c.Rope.Factor},
+		{"rope low_freq_factor", c.Rope.LowFreqFactor}, {"rope high_freq_factor", c.Rope.HighFreqFactor}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
+			return fmt.Errorf("%s must be a finite number ≥ 0, got %g", f.key, f.v)
+		}
+	}
+	if p := c.approxParams(); p > MaxParams {
+		return fmt.Errorf("the sizes describe about %.3g parameters, over the limit of %.3g (%d)", p, float64(MaxParams), int64(MaxParams))
+	}
+	return nil
+}
+
+// approxParams counts the parameters of the matrices and embeddings c
+// describes (biases and norms left out), in float64 so that no product of
+// sizes can overflow.
+func (c *Config) approxParams() float64 {
+	h, inter, v := float64(c.Hidden), float64(c.Intermediate), float64(c.VocabSize)
+	attn := h*float64(c.Heads*c.HeadDim)*2 + h*float64(c.KVHeads*c.HeadDim)*2
+	mlp := 2 * h * inter
+	if isLlamaFamily(c.ModelType) || c.GatedFF {
+		mlp = 3 * h * inter
+	}
+	p := v*h + float64(c.Layers)*(attn+mlp)
+	switch c.ModelType {
+	case "gpt2":
+		p += float64(c.MaxPositions) * h
+	case "bert", "roberta":
+		p += float64(c.MaxPositions+c.TypeVocabSize)*h + h*h + h*float64(c.NumLabels)
+	case "t5":
+		p += float64(c.DecoderLayers) * (2*attn + mlp)
+	}
+	if !c.TieWordEmbeddings && c.TaskType != TaskSeqCls && c.TaskType != TaskFeatureExtraction {
+		p += v * h
+	}
+	return p
+}
+
+// MemoryEstimate is a lower bound of the bytes a run of a config needs on
+// its device, in float64 so that absurd sizes cannot overflow.
+type MemoryEstimate struct {
+	Params      float64 // parameters (ApproxParams)
+	Weights     float64 // bytes of float32 weights
+	Activations float64 // bytes of the activations a step keeps
+}
+
+// Total returns Weights + Activations.
+func (e MemoryEstimate) Total() float64 { return e.Weights + e.Activations }
+
+// EstimateMemory returns a lower bound of the memory a forward pass
+// (training false) or an (IA)³ training step (training true) of batch ×
+// seq tokens needs with float32 weights: the weights, the logits, and the
+// activations of one layer (forward) or of every layer, kept for the
+// backward pass (training). Real runs need more (workspace, the allocator's
+// rounding), so a run over the estimate cannot fit; one under it may still
+// not.
+func (c *Config) EstimateMemory(batch, seq int, training bool) MemoryEstimate {
+	tokens := float64(batch) * float64(seq)
+	h, inter := float64(c.Hidden), float64(c.Intermediate)
+	scores := tokens * float64(c.Heads) * float64(seq) // one layer's attention probabilities
+	logits := float64(batch) * float64(max(c.NumLabels, 1))
+	if c.TaskType == TaskCausalLM || c.TaskType == TaskSeq2SeqLM {
+		logits = tokens * float64(c.VocabSize)
+	}
+	layers := float64(c.Layers + c.DecoderLayers)
+	acts := tokens*(4*h+inter) + scores + logits
+	if training {
+		acts = layers*(tokens*(6*h+2*inter)+scores) + 2*logits
+	}
+	p := c.approxParams()
+	return MemoryEstimate{Params: p, Weights: 4 * p, Activations: 4 * acts}
+}
