@@ -24,9 +24,24 @@ type record struct {
 	byName, isPrompt         bool
 }
 
+// MaxLineBytes is the longest JSONL line the trainer reads: 128 MiB. A
+// longer line is refused with an error naming the file and line before it
+// is read whole. Tokenisation keeps only what survives --max-len, so the
+// memory a line costs is bounded by its bytes, not by its token count.
+const MaxLineBytes = 128 << 20
+
+// utf8BOM is the byte order mark some editors write at the start of a
+// UTF-8 file; it is skipped.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 // readJSONL reads path line by line (blank lines skipped) and decodes each
 // into a record for task. Errors name the file and line.
 func readJSONL(path, task string) ([]record, error) {
+	return readJSONLLimit(path, task, MaxLineBytes)
+}
+
+// readJSONLLimit is readJSONL with lines capped at maxLine bytes.
+func readJSONLLimit(path, task string, maxLine int) ([]record, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read data: %w", err)
@@ -35,9 +50,15 @@ func readJSONL(path, task string) ([]record, error) {
 	r := bufio.NewReaderSize(f, 1<<20)
 	var out []record
 	for line := 1; ; line++ {
-		data, err := r.ReadBytes('\n')
+		data, err := readLine(r, maxLine)
+		if errors.Is(err, errLineTooLong) {
+			return nil, fmt.Errorf("%s:%d: line longer than %d bytes, the most one example may take", path, line, maxLine)
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s:%d: read: %w", path, line, err)
+		}
+		if line == 1 {
+			data = bytes.TrimPrefix(data, utf8BOM)
 		}
 		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
 			rec, perr := parseRecord(trimmed, task)
@@ -55,6 +76,26 @@ func readJSONL(path, task string) ([]record, error) {
 		return nil, fmt.Errorf("%s: no examples (the file is empty)", path)
 	}
 	return out, nil
+}
+
+// errLineTooLong reports a line longer than the cap.
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line of r (with its newline, if any), or
+// errLineTooLong once it passes maxLine bytes without a newline; io.EOF
+// comes with the last line.
+func readLine(r *bufio.Reader, maxLine int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(line)+len(frag) > maxLine+1 || (len(line)+len(frag) > maxLine && !bytes.HasSuffix(frag, []byte{'\n'})) {
+			return nil, errLineTooLong
+		}
+		line = append(line, frag...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
 }
 
 // formats names the fields each task reads, for messages.
@@ -95,6 +136,11 @@ func parseRecord(data []byte, task string) (record, error) {
 	}
 	switch task {
 	case taskCausal:
+		_, hasPrompt := raw["prompt"]
+		_, hasCompletion := raw["completion"]
+		if _, ok := raw["text"]; ok && (hasPrompt || hasCompletion) {
+			return rec, fmt.Errorf("both \"text\" and \"prompt\"/\"completion\": give %s, not both (have %s)", formats[task], fieldList(raw))
+		}
 		if _, ok := raw["text"]; !ok {
 			if err := need("prompt", "completion"); err != nil {
 				return rec, err

@@ -56,18 +56,18 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 	switch task {
 	case taskCausal:
 		if !r.isPrompt {
-			ids, _, err := enc.encode(r.text, true)
+			ids, _, err := encodeHead(enc, r.text, true, maxLen)
 			if err != nil {
 				return ex, err
 			}
 			ids = truncate(ids, 0, maxLen)
 			ex.ids, ex.labels = ids, append([]int32(nil), ids...)
 		} else {
-			p, _, err := enc.encode(r.prompt, true)
+			p, _, err := encodeHead(enc, r.prompt, true, maxLen)
 			if err != nil {
 				return ex, err
 			}
-			c, _, err := enc.encode(r.completion, false)
+			c, _, err := encodeHead(enc, r.completion, false, maxLen)
 			if err != nil {
 				return ex, err
 			}
@@ -88,11 +88,11 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 			return ex, fmt.Errorf("no token to predict after truncation to %d tokens (a causal LM example needs a second token; a completion must survive truncation)", maxLen)
 		}
 	case taskSeq2Seq:
-		ids, trail, err := enc.encode(r.input, true)
+		ids, trail, err := encodeHead(enc, r.input, true, maxLen)
 		if err != nil {
 			return ex, err
 		}
-		tgt, ttrail, err := enc.encode(r.target, true)
+		tgt, ttrail, err := encodeHead(enc, r.target, true, maxLen)
 		if err != nil {
 			return ex, err
 		}
@@ -104,7 +104,7 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 			return ex, errors.New("the target has no tokens: nothing for the loss to count")
 		}
 	case taskSeqCls:
-		ids, trail, err := enc.encode(r.text, true)
+		ids, trail, err := encodeHead(enc, r.text, true, maxLen)
 		if err != nil {
 			return ex, err
 		}
