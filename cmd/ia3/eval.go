@@ -24,6 +24,8 @@ type evalJSON struct {
 	Accuracy *float64 `json:"accuracy,omitempty"`
 	Examples int      `json:"examples"`
 	Tokens   int      `json:"tokens"`
+	// Skipped counts examples left out for having no token to predict.
+	Skipped int `json:"skipped"`
 }
 
 // newEvalCmd builds `ia3 eval`.
@@ -83,7 +85,7 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
-	out := evalJSON{Loss: m.Loss, Examples: m.Examples, Tokens: m.Tokens}
+	out := evalJSON{Loss: m.Loss, Examples: m.Examples, Tokens: m.Tokens, Skipped: m.Skipped}
 	if m.HasAccuracy {
 		out.Accuracy = &m.Accuracy
 	}
@@ -95,5 +97,8 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 		fmt.Fprintf(a.stdout, ", accuracy %.4f", *out.Accuracy)
 	}
 	fmt.Fprintln(a.stdout)
+	if m.Skipped > 0 {
+		fmt.Fprintf(a.stderr, "skipped %d examples with no token to predict (one token, or a completion or target truncated away by --max-len)\n", m.Skipped)
+	}
 	return nil
 }

@@ -202,6 +202,9 @@ func writeTrainResult(a *app, asJSON bool, r *train.Result) error {
 		if e.HasAccuracy {
 			line += fmt.Sprintf(", accuracy %.4f", e.Accuracy)
 		}
+		if e.Skipped > 0 {
+			line += fmt.Sprintf(" (%d skipped: no token to predict)", e.Skipped)
+		}
 		fmt.Fprintln(a.stdout, line)
 	}
 	fmt.Fprintf(a.stdout, "adapter saved to %s\n", r.AdapterDir)

@@ -128,7 +128,7 @@ func TestTokenizeBoundsEncodedText(t *testing.T) {
 	rec := &recordingEncoder{encoder: newHFEncoder(mustByteTokenizer(t), cfg)}
 	text := strings.Repeat("the cat sat on the mat. ", 8<<20/24)
 	recs := []record{{source: "big:1", text: text}, {source: "big:2", isPrompt: true, prompt: "ab", completion: text}}
-	ds, err := tokenize(recs, taskCausal, rec, 32, cfg)
+	ds, err := tokenize(recs, taskCausal, rec, 32, cfg, false)
 	require.NoError(t, err)
 	assert.LessOrEqual(t, rec.longest, 64<<10)
 	want := make([]int32, 32)

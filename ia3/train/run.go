@@ -176,28 +176,17 @@ func loadModel(ctx context.Context, dir string, b backend.Backend) (*model.Model
 
 // loadData reads and tokenises the training data and the eval split.
 func loadData(opts Options, cfg *model.Config, enc encoder) (train, eval *dataset, err error) {
-	maxLen := opts.MaxLength
-	if cfg.MaxPositions > 0 && maxLen > cfg.MaxPositions {
-		maxLen = cfg.MaxPositions
-	}
-	read := func(path string) (*dataset, error) {
-		recs, err := readJSONL(path, cfg.TaskType)
-		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		ds, err := tokenize(recs, cfg.TaskType, enc, maxLen, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		return ds, nil
-	}
-	if train, err = read(opts.TrainFile); err != nil {
-		return nil, nil, err
+	maxLen := maxLength(opts.MaxLength, cfg)
+	if train, err = loadSet(opts.TrainFile, cfg, enc, maxLen, false); err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
 	}
 	switch {
 	case opts.EvalFile != "":
-		if eval, err = read(opts.EvalFile); err != nil {
-			return nil, nil, err
+		if eval, err = loadSet(opts.EvalFile, cfg, enc, maxLen, true); err != nil {
+			return nil, nil, fmt.Errorf("train: eval data: %w", err)
+		}
+		if eval.skipped > 0 {
+			opts.Logger.Warn("eval data: examples without a token to predict are skipped", "file", opts.EvalFile, "skipped", eval.skipped, "kept", len(eval.examples))
 		}
 	case opts.EvalFraction > 0:
 		if train, eval, err = train.split(opts.EvalFraction, opts.Seed); err != nil {
@@ -205,4 +194,22 @@ func loadData(opts Options, cfg *model.Config, enc encoder) (train, eval *datase
 		}
 	}
 	return train, eval, nil
+}
+
+// maxLength caps the truncation length at the model's positions.
+func maxLength(n int, cfg *model.Config) int {
+	if cfg.MaxPositions > 0 && n > cfg.MaxPositions {
+		return cfg.MaxPositions
+	}
+	return n
+}
+
+// loadSet reads and tokenises one JSONL file; with skipNoTarget (eval
+// data) examples without a token to predict are skipped and counted.
+func loadSet(path string, cfg *model.Config, enc encoder, maxLen int, skipNoTarget bool) (*dataset, error) {
+	recs, err := readJSONL(path, cfg.TaskType)
+	if err != nil {
+		return nil, err
+	}
+	return tokenize(recs, cfg.TaskType, enc, maxLen, cfg, skipNoTarget)
 }

@@ -29,21 +29,36 @@ type example struct {
 	value  float32 // regression target
 }
 
+// noTargetError marks an example with no token for the loss to count.
+type noTargetError struct{ error }
+
 // tokenize turns records into examples: truncated to maxLen tokens,
 // labels checked against numLabels, every example required to have a
-// token the loss counts.
-func tokenize(recs []record, task string, enc encoder, maxLen int, cfg *model.Config) (*dataset, error) {
+// token the loss counts. With skipNoTarget (evaluation data) an example
+// without one is skipped and counted in dataset.skipped instead; the set
+// fails only when none remains.
+func tokenize(recs []record, task string, enc encoder, maxLen int, cfg *model.Config, skipNoTarget bool) (*dataset, error) {
 	ds := &dataset{task: task, padID: enc.pad()}
 	if task == taskSeqCls {
 		ds.regression = cfg.ProblemType == "regression" || (cfg.ProblemType == "" && cfg.NumLabels == 1)
 	}
+	var firstSkip error
 	for _, r := range recs {
 		ex, err := tokenizeOne(r, task, enc, maxLen, cfg, ds.regression)
+		if nt := (noTargetError{}); skipNoTarget && errors.As(err, &nt) {
+			if ds.skipped++; firstSkip == nil {
+				firstSkip = fmt.Errorf("%s: %w", r.source, err)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.source, err)
 		}
 		ex.source = r.source
 		ds.examples = append(ds.examples, ex)
+	}
+	if len(ds.examples) == 0 && firstSkip != nil {
+		return nil, fmt.Errorf("no example has a token to predict (all %d skipped; the first: %w)", ds.skipped, firstSkip)
 	}
 	if len(ds.examples) == 0 {
 		return nil, errors.New("no examples")
@@ -85,7 +100,7 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 			ex.ids, ex.labels = ids, labels
 		}
 		if countCausal(ex.labels) == 0 {
-			return ex, fmt.Errorf("no token to predict after truncation to %d tokens (a causal LM example needs a second token; a completion must survive truncation)", maxLen)
+			return ex, noTargetError{fmt.Errorf("no token to predict after truncation to %d tokens (a causal LM example needs a second token; a completion must survive truncation)", maxLen)}
 		}
 	case taskSeq2Seq:
 		ids, trail, err := encodeHead(enc, r.input, true, maxLen)
@@ -101,7 +116,7 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 			return ex, errors.New("the input has no tokens")
 		}
 		if len(ex.labels) == 0 {
-			return ex, errors.New("the target has no tokens: nothing for the loss to count")
+			return ex, noTargetError{errors.New("the target has no tokens: nothing for the loss to count")}
 		}
 	case taskSeqCls:
 		ids, trail, err := encodeHead(enc, r.text, true, maxLen)
