@@ -99,6 +99,9 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	if o.Steps < 0 {
 		return nil, fmt.Errorf("demo: steps %d must not be negative", o.Steps)
 	}
+	if err := checkOutDir(o.Out); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	if o.Steps == 0 {
 		o.Steps = DemoSteps
 	}
@@ -243,7 +246,7 @@ func printable(ids []int32) string {
 // saveDemo writes the adapter, the loss plot and the base model with a
 // byte-level tokenizer.json.
 func saveDemo(res *DemoResult, base *model.Model, pm *ia3.Model, h history) error {
-	if err := pm.SavePretrained(res.AdapterDir); err != nil {
+	if err := saveAdapter(pm, res.AdapterDir); err != nil {
 		return fmt.Errorf("demo: save adapter: %w", err)
 	}
 	if err := writeLossPlot(res.PlotFile, h.Losses, nil); err != nil {

@@ -50,6 +50,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOutDir(opts.OutDir); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	b, closeB, err := openBackend(ctx, opts.Backend, opts.Device)
 	if err != nil {
 		return nil, err
@@ -100,6 +103,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	if err := removeStaleTmp(opts.OutDir); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	trainable, all := pm.ParamCounts()
 	opts.Logger.Info("training", "model", opts.ModelDir, "device", b.Info().Name, "examples", len(trainSet.examples),
 		"steps", s.total, "from_step", s.opt.Steps(), "params", ia3.TrainableParametersLine(trainable, all))
@@ -116,8 +122,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if evalSet != nil {
 		res.EvalExamples = len(evalSet.examples)
 	}
-	if err := pm.SavePretrained(opts.OutDir); err != nil {
-		return nil, fmt.Errorf("train: save adapter: %w", err)
+	if err := saveAdapter(pm, opts.OutDir); err != nil {
+		return nil, s.finalSaveFailed(err)
 	}
 	if !opts.NoPlot {
 		res.PlotFile = filepath.Join(opts.OutDir, PlotFile)
