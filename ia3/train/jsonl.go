@@ -47,6 +47,11 @@ func readJSONLLimit(path, task string, maxLine int) ([]record, error) {
 		return nil, fmt.Errorf("read data: %w", err)
 	}
 	defer f.Close()
+	return readRecords(f, path, task, maxLine)
+}
+
+// readRecords reads JSONL from f, named path in messages.
+func readRecords(f io.Reader, path, task string, maxLine int) ([]record, error) {
 	r := bufio.NewReaderSize(f, 1<<20)
 	var out []record
 	for line := 1; ; line++ {
