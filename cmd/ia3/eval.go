@@ -89,6 +89,9 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 	if m.HasAccuracy {
 		out.Accuracy = &m.Accuracy
 	}
+	if m.Skipped > 0 {
+		fmt.Fprintf(a.stderr, "skipped %d examples with no token to predict (one token, or a completion or target truncated away by --max-len)\n", m.Skipped)
+	}
 	if f.asJSON {
 		return json.NewEncoder(a.stdout).Encode(out)
 	}
@@ -97,8 +100,5 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 		fmt.Fprintf(a.stdout, ", accuracy %.4f", *out.Accuracy)
 	}
 	fmt.Fprintln(a.stdout)
-	if m.Skipped > 0 {
-		fmt.Fprintf(a.stderr, "skipped %d examples with no token to predict (one token, or a completion or target truncated away by --max-len)\n", m.Skipped)
-	}
 	return nil
 }
