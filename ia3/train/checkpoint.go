@@ -90,10 +90,7 @@ func (s *session) saveCheckpoint() (dir string, err error) {
 	if err := atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(data, '\n')); err != nil {
 		return fail(err)
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := replaceDir(tmp, dir); err != nil {
 		return fail(err)
 	}
 	s.lastCheckpoint = dir

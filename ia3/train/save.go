@@ -99,6 +99,30 @@ func isSavedFile(name string) bool {
 	return false
 }
 
+// replaceDir moves the complete directory src to dst. A dst already
+// there (a checkpoint of the same step from an earlier run) is first
+// moved aside under a temporary name, so dst is never missing a part;
+// if the process dies in between, removeStaleTmp removes what is left.
+func replaceDir(src, dst string) error {
+	if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+		return os.Rename(src, dst)
+	}
+	aside, err := os.MkdirTemp(filepath.Dir(dst), checkpointTmpPattern)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(aside); err != nil {
+		return err
+	}
+	if err := os.Rename(dst, aside); err != nil {
+		return err
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return errors.Join(err, os.Rename(aside, dst))
+	}
+	return os.RemoveAll(aside)
+}
+
 // saveAdapter saves pm's adapter into dir as one change: its files are
 // written into a temporary directory inside dir and renamed into place
 // only once all of them are complete, the config last. A full disk or a

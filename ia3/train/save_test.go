@@ -127,3 +127,26 @@ func TestFinalSaveFailureKeepsState(t *testing.T) {
 	assert.Equal(t, 3, res.Steps)
 	assertSameAdapter(t, whole, out, 0)
 }
+
+// TestReplaceDir moves a directory into place over an existing one and
+// leaves nothing else behind.
+func TestReplaceDir(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, ".checkpoint-1.tmp"), filepath.Join(dir, "checkpoint-2")
+	for _, d := range []struct{ path, content string }{{src, "new"}, {dst, "old"}} {
+		require.NoError(t, os.Mkdir(d.path, 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d.path, StateFile), []byte(d.content), 0o644))
+	}
+	require.NoError(t, replaceDir(src, dst))
+	got, err := os.ReadFile(filepath.Join(dst, StateFile))
+	require.NoError(t, err)
+	assert.Equal(t, "new", string(got))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "checkpoint-2", entries[0].Name())
+
+	require.NoError(t, os.Mkdir(src, 0o755))
+	require.NoError(t, replaceDir(src, filepath.Join(dir, "checkpoint-3")), "a new name is a plain rename")
+	assert.DirExists(t, filepath.Join(dir, "checkpoint-3"))
+}
