@@ -34,33 +34,31 @@ const MaxLineBytes = 128 << 20
 // UTF-8 file; it is skipped.
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// readJSONL reads path line by line (blank lines skipped) and decodes each
-// into a record for task. Errors name the file and line.
-func readJSONL(path, task string) ([]record, error) {
-	return readJSONLLimit(path, task, MaxLineBytes)
-}
-
-// readJSONLLimit is readJSONL with lines capped at maxLine bytes.
-func readJSONLLimit(path, task string, maxLine int) ([]record, error) {
+// eachRecord reads path line by line (blank lines skipped, lines capped at
+// maxLine bytes), decodes each into a record for task and hands it to fn
+// as soon as its line is read, so that only one line's text is held at a
+// time. Errors name the file and line; fn's error ends the read and is
+// returned as it is.
+func eachRecord(path, task string, maxLine int, fn func(record) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read data: %w", err)
+		return fmt.Errorf("read data: %w", err)
 	}
 	defer f.Close()
-	return readRecords(f, path, task, maxLine)
+	return readRecords(f, path, task, maxLine, fn)
 }
 
-// readRecords reads JSONL from f, named path in messages.
-func readRecords(f io.Reader, path, task string, maxLine int) ([]record, error) {
+// readRecords reads JSONL from f, named path in messages, into fn.
+func readRecords(f io.Reader, path, task string, maxLine int, fn func(record) error) error {
 	r := bufio.NewReaderSize(f, 1<<20)
-	var out []record
+	n := 0
 	for line := 1; ; line++ {
 		data, err := readLine(r, maxLine)
 		if errors.Is(err, errLineTooLong) {
-			return nil, fmt.Errorf("%s:%d: line longer than %d bytes, the most one example may take", path, line, maxLine)
+			return fmt.Errorf("%s:%d: line longer than %d bytes, the most one example may take", path, line, maxLine)
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s:%d: read: %w", path, line, err)
+			return fmt.Errorf("%s:%d: read: %w", path, line, err)
 		}
 		if line == 1 {
 			data = bytes.TrimPrefix(data, utf8BOM)
@@ -68,19 +66,22 @@ func readRecords(f io.Reader, path, task string, maxLine int) ([]record, error) 
 		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
 			rec, perr := parseRecord(trimmed, task)
 			if perr != nil {
-				return nil, fmt.Errorf("%s:%d: %w", path, line, perr)
+				return fmt.Errorf("%s:%d: %w", path, line, perr)
 			}
 			rec.source = fmt.Sprintf("%s:%d", path, line)
-			out = append(out, rec)
+			n++
+			if err := fn(rec); err != nil {
+				return err
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no examples (the file is empty)", path)
+	if n == 0 {
+		return fmt.Errorf("%s: no examples (the file is empty)", path)
 	}
-	return out, nil
+	return nil
 }
 
 // errLineTooLong reports a line longer than the cap.

@@ -33,7 +33,11 @@ func FuzzJSONL(f *testing.F) {
 	const maxLine, maxLen = 256, 8
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, task := range []string{taskCausal, taskSeq2Seq, taskSeqCls} {
-			recs, err := readRecords(bytes.NewReader(data), "fuzz.jsonl", task, maxLine)
+			var recs []record
+			err := readRecords(bytes.NewReader(data), "fuzz.jsonl", task, maxLine, func(r record) error {
+				recs = append(recs, r)
+				return nil
+			})
 			if err != nil {
 				continue
 			}

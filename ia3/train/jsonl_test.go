@@ -68,3 +68,21 @@ func TestReadJSONLSources(t *testing.T) {
 	require.Len(t, recs, 2)
 	assert.Equal(t, []string{fmt.Sprintf("%s:1", path), fmt.Sprintf("%s:3", path)}, []string{recs[0].source, recs[1].source})
 }
+
+// readJSONL reads a whole JSONL file into records, as loadSet reads it.
+func readJSONL(path, task string) ([]record, error) {
+	return readJSONLLimit(path, task, MaxLineBytes)
+}
+
+// readJSONLLimit is readJSONL with lines capped at maxLine bytes.
+func readJSONLLimit(path, task string, maxLine int) ([]record, error) {
+	var out []record
+	err := eachRecord(path, task, maxLine, func(r record) error {
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

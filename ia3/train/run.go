@@ -213,9 +213,9 @@ func maxLength(n int, cfg *model.Config) int {
 // loadSet reads and tokenises one JSONL file; with skipNoTarget (eval
 // data) examples without a token to predict are skipped and counted.
 func loadSet(path string, cfg *model.Config, enc encoder, maxLen int, skipNoTarget bool) (*dataset, error) {
-	recs, err := readJSONL(path, cfg.TaskType)
-	if err != nil {
+	b := newBuilder(cfg.TaskType, enc, maxLen, cfg, skipNoTarget)
+	if err := eachRecord(path, cfg.TaskType, MaxLineBytes, b.add); err != nil {
 		return nil, err
 	}
-	return tokenize(recs, cfg.TaskType, enc, maxLen, cfg, skipNoTarget)
+	return b.done()
 }

@@ -38,32 +38,60 @@ type noTargetError struct{ error }
 // without one is skipped and counted in dataset.skipped instead; the set
 // fails only when none remains.
 func tokenize(recs []record, task string, enc encoder, maxLen int, cfg *model.Config, skipNoTarget bool) (*dataset, error) {
+	b := newBuilder(task, enc, maxLen, cfg, skipNoTarget)
+	for _, r := range recs {
+		if err := b.add(r); err != nil {
+			return nil, err
+		}
+	}
+	return b.done()
+}
+
+// builder tokenises records one at a time into a dataset (see tokenize),
+// so that a file's text need not be held whole.
+type builder struct {
+	ds           *dataset
+	enc          encoder
+	maxLen       int
+	cfg          *model.Config
+	skipNoTarget bool
+	firstSkip    error
+}
+
+func newBuilder(task string, enc encoder, maxLen int, cfg *model.Config, skipNoTarget bool) *builder {
 	ds := &dataset{task: task, padID: enc.pad()}
 	if task == taskSeqCls {
 		ds.regression = cfg.ProblemType == "regression" || (cfg.ProblemType == "" && cfg.NumLabels == 1)
 	}
-	var firstSkip error
-	for _, r := range recs {
-		ex, err := tokenizeOne(r, task, enc, maxLen, cfg, ds.regression)
-		if nt := (noTargetError{}); skipNoTarget && errors.As(err, &nt) {
-			if ds.skipped++; firstSkip == nil {
-				firstSkip = fmt.Errorf("%s: %w", r.source, err)
-			}
-			continue
+	return &builder{ds: ds, enc: enc, maxLen: maxLen, cfg: cfg, skipNoTarget: skipNoTarget}
+}
+
+// add tokenises one record; errors name its source.
+func (b *builder) add(r record) error {
+	ex, err := tokenizeOne(r, b.ds.task, b.enc, b.maxLen, b.cfg, b.ds.regression)
+	if nt := (noTargetError{}); b.skipNoTarget && errors.As(err, &nt) {
+		if b.ds.skipped++; b.firstSkip == nil {
+			b.firstSkip = fmt.Errorf("%s: %w", r.source, err)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.source, err)
-		}
-		ex.source = r.source
-		ds.examples = append(ds.examples, ex)
+		return nil
 	}
-	if len(ds.examples) == 0 && firstSkip != nil {
-		return nil, fmt.Errorf("no example has a token to predict (all %d skipped; the first: %w)", ds.skipped, firstSkip)
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.source, err)
 	}
-	if len(ds.examples) == 0 {
+	ex.source = r.source
+	b.ds.examples = append(b.ds.examples, ex)
+	return nil
+}
+
+// done returns the dataset, or an error when no example is in it.
+func (b *builder) done() (*dataset, error) {
+	if len(b.ds.examples) == 0 && b.firstSkip != nil {
+		return nil, fmt.Errorf("no example has a token to predict (all %d skipped; the first: %w)", b.ds.skipped, b.firstSkip)
+	}
+	if len(b.ds.examples) == 0 {
 		return nil, errors.New("no examples")
 	}
-	return ds, nil
+	return b.ds, nil
 }
 
 func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Config, regression bool) (example, error) {
