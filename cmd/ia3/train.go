@@ -110,6 +110,9 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 	ctx, stop := withTerminate(cmd.Context())
 	defer stop()
 	cmd.SetContext(ctx)
+	if fi, err := os.Stat(f.out); err == nil && !fi.IsDir() {
+		return fmt.Errorf("--out %s is a file: give a directory for the adapter (an adapter already in it is replaced)", f.out)
+	}
 	if f.model == "" {
 		return runDemo(cmd, a, f)
 	}

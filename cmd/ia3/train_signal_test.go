@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -49,4 +50,14 @@ func TestTrainSIGTERM(t *testing.T) {
 	r := run(t, append(args, "--resume", "latest")...)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "trained 40 steps")
+}
+
+// TestTrainOutIsFile refuses an --out that names a file, naming the flag,
+// with exit code 1, before any training.
+func TestTrainOutIsFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	r := run(t, "train", "--out", file, "--steps", "1", "--device", "cpu")
+	assert.Equal(t, 1, r.code)
+	assert.Equal(t, "ia3: --out "+file+" is a file: give a directory for the adapter (an adapter already in it is replaced)\n", r.stderr)
 }

@@ -106,6 +106,9 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	if err := checkOutDir(o.Out); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	if err := removeStaleTmp(o.Out); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 	if o.Steps == 0 {
 		o.Steps = DemoSteps
 	}

@@ -52,6 +52,9 @@ func checkOutDir(dir string) error {
 // hold nothing but the files a checkpoint or adapter is made of.
 func removeStaleTmp(dir string) error {
 	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("clean %s: %w", dir, err)
 	}
