@@ -24,6 +24,8 @@ type evalJSON struct {
 	Accuracy *float64 `json:"accuracy,omitempty"`
 	Examples int      `json:"examples"`
 	Tokens   int      `json:"tokens"`
+	// Skipped counts examples left out for having no token to predict.
+	Skipped int `json:"skipped"`
 }
 
 // newEvalCmd builds `ia3 eval`.
@@ -83,9 +85,12 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
-	out := evalJSON{Loss: m.Loss, Examples: m.Examples, Tokens: m.Tokens}
+	out := evalJSON{Loss: m.Loss, Examples: m.Examples, Tokens: m.Tokens, Skipped: m.Skipped}
 	if m.HasAccuracy {
 		out.Accuracy = &m.Accuracy
+	}
+	if m.Skipped > 0 {
+		fmt.Fprintf(a.stderr, "skipped %d examples with no token to predict (one token, or a completion or target truncated away by --max-len)\n", m.Skipped)
 	}
 	if f.asJSON {
 		return json.NewEncoder(a.stdout).Encode(out)

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -45,8 +48,14 @@ classification. The model directory needs tokenizer.json.
 Without --model and --data, ia3 train runs the built-in demo: a small model
 and data set embedded in the binary, to see training work end to end.
 
-Ctrl-C saves a checkpoint and exits with code 130; --resume DIR (or
---resume latest) continues the same run from it.`,
+Ctrl-C (or SIGTERM, as kill and service managers send) saves a checkpoint
+and exits with code 130; --resume DIR (or --resume latest) continues the
+same run from it. An adapter already in --out is replaced when the run
+ends; until then it, and the checkpoints, stay as they were.
+
+A JSONL line may hold up to 128 MiB; a UTF-8 byte order mark at the start
+of the file is skipped. Only the first --max-len tokens of an example are
+kept, and only that much of its text is tokenised.`,
 		Example: `  ia3 train --steps 50 --out demo-adapter
   ia3 train --model ./gpt2 --data train.jsonl --eval-data eval.jsonl --out my-adapter \
       --epochs 3 --lr 3e-3 --schedule cosine --warmup 20 --batch-size 8 --device gpu
@@ -98,6 +107,12 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 	if err := checkDeviceSpec(f.device); err != nil {
 		return err
 	}
+	ctx, stop := withTerminate(cmd.Context())
+	defer stop()
+	cmd.SetContext(ctx)
+	if fi, err := os.Stat(f.out); err == nil && !fi.IsDir() {
+		return fmt.Errorf("--out %s is a file: give a directory for the adapter (an adapter already in it is replaced)", f.out)
+	}
 	if f.model == "" {
 		return runDemo(cmd, a, f)
 	}
@@ -121,6 +136,19 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 		return err
 	}
 	return writeTrainResult(a, f.asJSON, res)
+}
+
+// withTerminate returns ctx cancelled by SIGTERM too, so that a run
+// stopped by kill or a service manager saves a checkpoint as Ctrl-C does.
+// The first SIGTERM restores the default handling, so a second one ends
+// the process at once.
+func withTerminate(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 // options maps the flags onto train.Options.
@@ -201,6 +229,9 @@ func writeTrainResult(a *app, asJSON bool, r *train.Result) error {
 		line := fmt.Sprintf("eval loss %.4f on %d examples", e.Loss, e.Examples)
 		if e.HasAccuracy {
 			line += fmt.Sprintf(", accuracy %.4f", e.Accuracy)
+		}
+		if e.Skipped > 0 {
+			line += fmt.Sprintf(" (%d skipped: no token to predict)", e.Skipped)
 		}
 		fmt.Fprintln(a.stdout, line)
 	}

@@ -167,6 +167,7 @@ func TestTrainDemo(t *testing.T) {
 	r := run(t, "train", "--steps", "3", "--out", out, "--device", "cpu")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "trained 3 steps")
+	assert.Contains(t, r.stdout, "trainable: 1,792 (IA)³ numbers + 32,768 in the lm_head copy (modules_to_save, 95% of them)")
 	for _, f := range []string{"adapter_config.json", "adapter_model.safetensors", "loss.png",
 		"base/config.json", "base/model.safetensors", "base/tokenizer.json"} {
 		assert.FileExists(t, filepath.Join(out, f))

@@ -64,7 +64,7 @@ func (s *session) saveCheckpoint() (dir string, err error) {
 	if err := os.MkdirAll(s.opts.OutDir, 0o755); err != nil {
 		return fail(err)
 	}
-	tmp, err := os.MkdirTemp(s.opts.OutDir, ".checkpoint-*.tmp")
+	tmp, err := os.MkdirTemp(s.opts.OutDir, checkpointTmpPattern)
 	if err != nil {
 		return fail(err)
 	}
@@ -90,15 +90,32 @@ func (s *session) saveCheckpoint() (dir string, err error) {
 	if err := atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(data, '\n')); err != nil {
 		return fail(err)
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := replaceDir(tmp, dir); err != nil {
 		return fail(err)
 	}
 	s.lastCheckpoint = dir
 	s.opts.Logger.Info("checkpoint saved", "dir", dir, "step", step)
 	return dir, nil
+}
+
+// finalSaveFailed describes a run whose adapter could not be saved. The
+// trained state is not lost if a checkpoint of the last step can still
+// be written; else the error names the last checkpoint there is.
+func (s *session) finalSaveFailed(saveErr error) error {
+	err := fmt.Errorf("train: save adapter to %s: %w", s.opts.OutDir, saveErr)
+	step := s.opt.Steps()
+	if s.lastCheckpoint != "" && s.lastCheckpoint == filepath.Join(s.opts.OutDir, checkpointPrefix+strconv.Itoa(step)) {
+		return fmt.Errorf("%w; the trained state is in checkpoint %s (resume from it)", err, s.lastCheckpoint)
+	}
+	dir, cerr := s.saveCheckpoint()
+	if cerr == nil {
+		return fmt.Errorf("%w; the trained state is saved in checkpoint %s (resume from it)", err, dir)
+	}
+	last := s.lastCheckpoint
+	if last == "" {
+		last = "none"
+	}
+	return fmt.Errorf("%w; a checkpoint of step %d failed too (%w); last checkpoint: %s", err, step, cerr, last)
 }
 
 // readState reads a checkpoint's trainer state.

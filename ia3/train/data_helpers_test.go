@@ -49,7 +49,7 @@ func textLines(n int) []string {
 
 // byteTokenizer returns the demo's byte-level tokenizer.json: token ids
 // are byte values, so it fits the fixtures' 256-token models.
-func byteTokenizer(t *testing.T) []byte {
+func byteTokenizer(t testing.TB) []byte {
 	t.Helper()
 	data, err := byteTokenizerJSON()
 	require.NoError(t, err)
@@ -57,7 +57,7 @@ func byteTokenizer(t *testing.T) []byte {
 }
 
 // mustByteTokenizer parses the byte-level tokenizer.
-func mustByteTokenizer(t *testing.T) *tokenizer.Tokenizer {
+func mustByteTokenizer(t testing.TB) *tokenizer.Tokenizer {
 	t.Helper()
 	tok, err := tokenizer.FromJSON("byte tokenizer", byteTokenizer(t))
 	require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -108,8 +109,39 @@ func TestClassLabelsByName(t *testing.T) {
 	require.NoError(t, err)
 	enc := &hfEncoder{tok: mustByteTokenizer(t)}
 	recs := []record{{text: "yes", labelName: "pos", byName: true}, {text: "no", labelName: "neg", byName: true}, {text: "ok", label: 1}}
-	ds, err := tokenize(recs, taskSeqCls, enc, 16, cfg)
+	ds, err := tokenize(recs, taskSeqCls, enc, 16, cfg, false)
 	require.NoError(t, err)
 	assert.Equal(t, []int32{1, 0, 1}, []int32{ds.examples[0].class, ds.examples[1].class, ds.examples[2].class})
 	assert.Equal(t, []int32{'y', 'e', 's'}, ds.examples[0].ids)
+}
+
+// TestEvalSkipsExamplesWithoutTarget checks that evaluation leaves out,
+// and counts, examples with no token to predict (one-token texts, a
+// completion truncated away) instead of failing, and fails only when
+// none remains; training data stays strict (TestDataErrors).
+func TestEvalSkipsExamplesWithoutTarget(t *testing.T) {
+	b := openCPU(t)
+	dir := modelDir(t, "gpt2")
+	long := fmt.Sprintf(`{"prompt": %q, "completion": "z"}`, strings.Repeat("p", 40))
+	lines := append([]string{`{"text": "x"}`, long}, textLines(5)...)
+	m, err := Evaluate(context.Background(), EvalOptions{ModelDir: dir, DataFile: writeJSONL(t, lines...), Backend: b, MaxLength: 32})
+	require.NoError(t, err)
+	assert.Equal(t, 2, m.Skipped)
+	assert.Equal(t, 5, m.Examples)
+	all, err := Evaluate(context.Background(), EvalOptions{ModelDir: dir, DataFile: writeJSONL(t, textLines(5)...), Backend: b, MaxLength: 32})
+	require.NoError(t, err)
+	assert.InDelta(t, all.Loss, m.Loss, 1e-9, "the loss of the examples kept")
+
+	data := writeJSONL(t, `{"text": "x"}`, `{"text": "y"}`)
+	_, err = Evaluate(context.Background(), EvalOptions{ModelDir: dir, DataFile: data, Backend: b})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no example has a token to predict (all 2 skipped; the first: "+data+":1: no token to predict")
+
+	// During training, eval data skips the same way.
+	res, err := Run(context.Background(), Options{ModelDir: dir, TrainFile: writeJSONL(t, textLines(4)...), EvalFile: writeJSONL(t, lines...),
+		OutDir: t.TempDir(), Backend: b, MaxLength: 32, MaxSteps: 1, BatchSize: 4, NoPlot: true})
+	require.NoError(t, err)
+	require.Len(t, res.Evals, 1)
+	assert.Equal(t, 2, res.Evals[0].Skipped)
+	assert.Equal(t, 5, res.Evals[0].Examples)
 }

@@ -14,6 +14,9 @@ type dataset struct {
 	regression bool
 	padID      int32
 	examples   []example
+	// skipped counts the examples left out for having no token the loss
+	// counts (evaluation data only).
+	skipped int
 }
 
 // split moves a fraction of the examples (at least one) into a second

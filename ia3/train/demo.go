@@ -77,6 +77,10 @@ type DemoResult struct {
 	// Prompt and the continuations sampled (seeded, so repeatable) before
 	// and after training, with bytes that are not printable shown as '·'.
 	Prompt, SampleBefore, SampleAfter string
+	// IA3Params counts the trainable (IA)³ vector entries and HeadParams
+	// those of the lm_head copy modules_to_save trains beside them (most
+	// of the demo's trainable numbers); AllParams is PEFT's total.
+	IA3Params, HeadParams, AllParams int64
 	// AdapterDir holds the adapter (PEFT's files), BaseDir the generated
 	// base model with a byte-level tokenizer.json, PlotFile the loss curve.
 	AdapterDir, BaseDir, PlotFile string
@@ -98,6 +102,12 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	}
 	if o.Steps < 0 {
 		return nil, fmt.Errorf("demo: steps %d must not be negative", o.Steps)
+	}
+	if err := checkOutDir(o.Out); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := removeStaleTmp(o.Out); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 	if o.Steps == 0 {
 		o.Steps = DemoSteps
@@ -133,6 +143,8 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 
 	res := &DemoResult{Device: b.Info().Name, Steps: o.Steps, Prompt: demoPrompt,
 		AdapterDir: o.Out, BaseDir: filepath.Join(o.Out, "base"), PlotFile: filepath.Join(o.Out, PlotFile)}
+	res.IA3Params, res.HeadParams = splitTrainable(pm)
+	_, res.AllParams = pm.ParamCounts()
 	data, held := demoDataset(demoStride), demoDataset(demoSeq)
 	if res.LossBefore, err = demoLoss(ctx, b, base, held); err != nil {
 		return nil, err
@@ -164,6 +176,23 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// splitTrainable counts pm's trainable entries: (IA)³ vectors, and
+// modules_to_save copies.
+func splitTrainable(pm *ia3.Model) (vectors, copies int64) {
+	for _, p := range pm.TrainableParams() {
+		n := int64(1)
+		for _, d := range p.Param.T.Shape() {
+			n *= int64(d)
+		}
+		if strings.Contains(p.Name, ".modules_to_save.") {
+			copies += n
+		} else {
+			vectors += n
+		}
+	}
+	return vectors, copies
 }
 
 // openDemoDevice opens spec. For "auto", a software GPU adapter (a
@@ -243,7 +272,7 @@ func printable(ids []int32) string {
 // saveDemo writes the adapter, the loss plot and the base model with a
 // byte-level tokenizer.json.
 func saveDemo(res *DemoResult, base *model.Model, pm *ia3.Model, h history) error {
-	if err := pm.SavePretrained(res.AdapterDir); err != nil {
+	if err := saveAdapter(pm, res.AdapterDir); err != nil {
 		return fmt.Errorf("demo: save adapter: %w", err)
 	}
 	if err := writeLossPlot(res.PlotFile, h.Losses, nil); err != nil {

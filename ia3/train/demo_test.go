@@ -32,6 +32,10 @@ func TestDemo(t *testing.T) {
 	cfg, err := ia3.LoadConfig(out)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"lm_head"}, cfg.ModulesToSave)
+	// 2 layers × (c_attn's 384 outputs + mlp.c_proj's 512 inputs, a
+	// feed-forward layer scaled on its input); lm_head 256 × 128.
+	assert.Equal(t, int64(2*(3*128+4*128)), res.IA3Params)
+	assert.Equal(t, int64(256*128), res.HeadParams)
 
 	// The saved base model and adapter reproduce the trained loss.
 	m, err := Evaluate(context.Background(), EvalOptions{ModelDir: res.BaseDir, AdapterDir: out, Device: "cpu",

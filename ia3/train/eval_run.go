@@ -65,9 +65,9 @@ func Evaluate(ctx context.Context, o EvalOptions) (*Metrics, error) {
 		}
 		defer func() { _ = pm.DeleteAdapter(ia3.DefaultAdapter) }()
 	}
-	ds, _, err := loadData(Options{TrainFile: o.DataFile, MaxLength: o.MaxLength}, base.Config(), enc)
+	ds, err := loadSet(o.DataFile, base.Config(), enc, maxLength(o.MaxLength, base.Config()), true)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("evaluate: %w", err)
 	}
 	m, err := evaluate(ctx, b, base, ds, o.BatchSize)
 	if err != nil {

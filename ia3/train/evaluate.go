@@ -22,6 +22,9 @@ type Metrics struct {
 	HasAccuracy bool
 	Examples    int
 	Tokens      int
+	// Skipped counts the examples left out for having no token to
+	// predict (a one-token text, a completion or target truncated away).
+	Skipped int `json:",omitempty"`
 }
 
 // EvalPoint is one evaluation during training.
@@ -36,6 +39,7 @@ func evaluate(ctx context.Context, b backend.Backend, base *model.Model, d *data
 	if d == nil || len(d.examples) == 0 {
 		return m, errors.New("evaluate: no examples")
 	}
+	m.Skipped = d.skipped
 	var lossSum float64
 	var counted, correct int
 	classify := d.task == taskSeqCls

@@ -24,37 +24,84 @@ type record struct {
 	byName, isPrompt         bool
 }
 
-// readJSONL reads path line by line (blank lines skipped) and decodes each
-// into a record for task. Errors name the file and line.
-func readJSONL(path, task string) ([]record, error) {
+// MaxLineBytes is the longest JSONL line the trainer reads: 128 MiB. A
+// longer line is refused with an error naming the file and line before it
+// is read whole. Tokenisation keeps only what survives --max-len, so the
+// memory a line costs is bounded by its bytes, not by its token count.
+const MaxLineBytes = 128 << 20
+
+// utf8BOM is the byte order mark some editors write at the start of a
+// UTF-8 file; it is skipped.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// eachRecord reads path line by line (blank lines skipped, lines capped at
+// maxLine bytes), decodes each into a record for task and hands it to fn
+// as soon as its line is read, so that only one line's text is held at a
+// time. Errors name the file and line; fn's error ends the read and is
+// returned as it is.
+func eachRecord(path, task string, maxLine int, fn func(record) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read data: %w", err)
+		return fmt.Errorf("read data: %w", err)
 	}
 	defer f.Close()
+	return readRecords(f, path, task, maxLine, fn)
+}
+
+// readRecords reads JSONL from f, named path in messages, into fn.
+func readRecords(f io.Reader, path, task string, maxLine int, fn func(record) error) error {
 	r := bufio.NewReaderSize(f, 1<<20)
-	var out []record
+	n := 0
 	for line := 1; ; line++ {
-		data, err := r.ReadBytes('\n')
+		data, err := readLine(r, maxLine)
+		if errors.Is(err, errLineTooLong) {
+			return fmt.Errorf("%s:%d: line longer than %d bytes, the most one example may take", path, line, maxLine)
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s:%d: read: %w", path, line, err)
+			return fmt.Errorf("%s:%d: read: %w", path, line, err)
+		}
+		if line == 1 {
+			data = bytes.TrimPrefix(data, utf8BOM)
 		}
 		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
 			rec, perr := parseRecord(trimmed, task)
 			if perr != nil {
-				return nil, fmt.Errorf("%s:%d: %w", path, line, perr)
+				return fmt.Errorf("%s:%d: %w", path, line, perr)
 			}
 			rec.source = fmt.Sprintf("%s:%d", path, line)
-			out = append(out, rec)
+			n++
+			if err := fn(rec); err != nil {
+				return err
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no examples (the file is empty)", path)
+	if n == 0 {
+		return fmt.Errorf("%s: no examples (the file is empty)", path)
 	}
-	return out, nil
+	return nil
+}
+
+// errLineTooLong reports a line longer than the cap.
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line of r (with its newline, if any), or
+// errLineTooLong once it passes maxLine bytes without a newline; io.EOF
+// comes with the last line.
+func readLine(r *bufio.Reader, maxLine int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := r.ReadSlice('\n')
+		if len(line)+len(frag) > maxLine+1 || (len(line)+len(frag) > maxLine && !bytes.HasSuffix(frag, []byte{'\n'})) {
+			return nil, errLineTooLong
+		}
+		line = append(line, frag...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
 }
 
 // formats names the fields each task reads, for messages.
@@ -95,6 +142,11 @@ func parseRecord(data []byte, task string) (record, error) {
 	}
 	switch task {
 	case taskCausal:
+		_, hasPrompt := raw["prompt"]
+		_, hasCompletion := raw["completion"]
+		if _, ok := raw["text"]; ok && (hasPrompt || hasCompletion) {
+			return rec, fmt.Errorf("both \"text\" and \"prompt\"/\"completion\": give %s, not both (have %s)", formats[task], fieldList(raw))
+		}
 		if _, ok := raw["text"]; !ok {
 			if err := need("prompt", "completion"); err != nil {
 				return rec, err

@@ -25,17 +25,23 @@ type Options struct {
 	// TrainFile is the training data, JSONL: {"text"} or
 	// {"prompt","completion"} (loss on the completion only) for causal
 	// LMs, {"input","target"} for seq2seq, {"text","label"} for
-	// classification (a number for regression heads).
+	// classification (a number for regression heads). A line giving both
+	// "text" and "prompt"/"completion" is refused, a UTF-8 byte order mark
+	// at the start is skipped, and a line may hold MaxLineBytes.
 	TrainFile string
 	// EvalFile is held-out data in the same format; EvalFraction instead
-	// holds out that fraction of TrainFile (chosen with Seed).
+	// holds out that fraction of TrainFile (chosen with Seed). Examples of
+	// EvalFile without a token to predict are skipped and counted
+	// (Metrics.Skipped); in TrainFile they are an error.
 	EvalFile     string
 	EvalFraction float64
 	// EvalEvery evaluates every that many steps (and after the last step);
 	// 0 evaluates only after the last step when there is eval data.
 	EvalEvery int
 	// OutDir receives the adapter (PEFT's layout), loss.png and
-	// checkpoint-<step> directories.
+	// checkpoint-<step> directories. An adapter already there is replaced
+	// when the run ends, in one step (a failed save leaves it whole and
+	// writes a checkpoint of the last step instead).
 	OutDir string
 
 	// Device is the backend spec for backend.Open ("auto", "cpu", "gpu:0");

@@ -50,6 +50,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOutDir(opts.OutDir); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	b, closeB, err := openBackend(ctx, opts.Backend, opts.Device)
 	if err != nil {
 		return nil, err
@@ -100,6 +103,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	if err := removeStaleTmp(opts.OutDir); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	trainable, all := pm.ParamCounts()
 	opts.Logger.Info("training", "model", opts.ModelDir, "device", b.Info().Name, "examples", len(trainSet.examples),
 		"steps", s.total, "from_step", s.opt.Steps(), "params", ia3.TrainableParametersLine(trainable, all))
@@ -116,8 +122,8 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if evalSet != nil {
 		res.EvalExamples = len(evalSet.examples)
 	}
-	if err := pm.SavePretrained(opts.OutDir); err != nil {
-		return nil, fmt.Errorf("train: save adapter: %w", err)
+	if err := saveAdapter(pm, opts.OutDir); err != nil {
+		return nil, s.finalSaveFailed(err)
 	}
 	if !opts.NoPlot {
 		res.PlotFile = filepath.Join(opts.OutDir, PlotFile)
@@ -176,28 +182,17 @@ func loadModel(ctx context.Context, dir string, b backend.Backend) (*model.Model
 
 // loadData reads and tokenises the training data and the eval split.
 func loadData(opts Options, cfg *model.Config, enc encoder) (train, eval *dataset, err error) {
-	maxLen := opts.MaxLength
-	if cfg.MaxPositions > 0 && maxLen > cfg.MaxPositions {
-		maxLen = cfg.MaxPositions
-	}
-	read := func(path string) (*dataset, error) {
-		recs, err := readJSONL(path, cfg.TaskType)
-		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		ds, err := tokenize(recs, cfg.TaskType, enc, maxLen, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		return ds, nil
-	}
-	if train, err = read(opts.TrainFile); err != nil {
-		return nil, nil, err
+	maxLen := maxLength(opts.MaxLength, cfg)
+	if train, err = loadSet(opts.TrainFile, cfg, enc, maxLen, false); err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
 	}
 	switch {
 	case opts.EvalFile != "":
-		if eval, err = read(opts.EvalFile); err != nil {
-			return nil, nil, err
+		if eval, err = loadSet(opts.EvalFile, cfg, enc, maxLen, true); err != nil {
+			return nil, nil, fmt.Errorf("train: eval data: %w", err)
+		}
+		if eval.skipped > 0 {
+			opts.Logger.Warn("eval data: examples without a token to predict are skipped", "file", opts.EvalFile, "skipped", eval.skipped, "kept", len(eval.examples))
 		}
 	case opts.EvalFraction > 0:
 		if train, eval, err = train.split(opts.EvalFraction, opts.Seed); err != nil {
@@ -205,4 +200,22 @@ func loadData(opts Options, cfg *model.Config, enc encoder) (train, eval *datase
 		}
 	}
 	return train, eval, nil
+}
+
+// maxLength caps the truncation length at the model's positions.
+func maxLength(n int, cfg *model.Config) int {
+	if cfg.MaxPositions > 0 && n > cfg.MaxPositions {
+		return cfg.MaxPositions
+	}
+	return n
+}
+
+// loadSet reads and tokenises one JSONL file; with skipNoTarget (eval
+// data) examples without a token to predict are skipped and counted.
+func loadSet(path string, cfg *model.Config, enc encoder, maxLen int, skipNoTarget bool) (*dataset, error) {
+	b := newBuilder(cfg.TaskType, enc, maxLen, cfg, skipNoTarget)
+	if err := eachRecord(path, cfg.TaskType, MaxLineBytes, b.add); err != nil {
+		return nil, err
+	}
+	return b.done()
 }

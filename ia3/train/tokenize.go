@@ -29,26 +29,69 @@ type example struct {
 	value  float32 // regression target
 }
 
+// noTargetError marks an example with no token for the loss to count.
+type noTargetError struct{ error }
+
 // tokenize turns records into examples: truncated to maxLen tokens,
 // labels checked against numLabels, every example required to have a
-// token the loss counts.
-func tokenize(recs []record, task string, enc encoder, maxLen int, cfg *model.Config) (*dataset, error) {
+// token the loss counts. With skipNoTarget (evaluation data) an example
+// without one is skipped and counted in dataset.skipped instead; the set
+// fails only when none remains.
+func tokenize(recs []record, task string, enc encoder, maxLen int, cfg *model.Config, skipNoTarget bool) (*dataset, error) {
+	b := newBuilder(task, enc, maxLen, cfg, skipNoTarget)
+	for _, r := range recs {
+		if err := b.add(r); err != nil {
+			return nil, err
+		}
+	}
+	return b.done()
+}
+
+// builder tokenises records one at a time into a dataset (see tokenize),
+// so that a file's text need not be held whole.
+type builder struct {
+	ds           *dataset
+	enc          encoder
+	maxLen       int
+	cfg          *model.Config
+	skipNoTarget bool
+	firstSkip    error
+}
+
+func newBuilder(task string, enc encoder, maxLen int, cfg *model.Config, skipNoTarget bool) *builder {
 	ds := &dataset{task: task, padID: enc.pad()}
 	if task == taskSeqCls {
 		ds.regression = cfg.ProblemType == "regression" || (cfg.ProblemType == "" && cfg.NumLabels == 1)
 	}
-	for _, r := range recs {
-		ex, err := tokenizeOne(r, task, enc, maxLen, cfg, ds.regression)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.source, err)
+	return &builder{ds: ds, enc: enc, maxLen: maxLen, cfg: cfg, skipNoTarget: skipNoTarget}
+}
+
+// add tokenises one record; errors name its source.
+func (b *builder) add(r record) error {
+	ex, err := tokenizeOne(r, b.ds.task, b.enc, b.maxLen, b.cfg, b.ds.regression)
+	if nt := (noTargetError{}); b.skipNoTarget && errors.As(err, &nt) {
+		if b.ds.skipped++; b.firstSkip == nil {
+			b.firstSkip = fmt.Errorf("%s: %w", r.source, err)
 		}
-		ex.source = r.source
-		ds.examples = append(ds.examples, ex)
+		return nil
 	}
-	if len(ds.examples) == 0 {
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.source, err)
+	}
+	ex.source = r.source
+	b.ds.examples = append(b.ds.examples, ex)
+	return nil
+}
+
+// done returns the dataset, or an error when no example is in it.
+func (b *builder) done() (*dataset, error) {
+	if len(b.ds.examples) == 0 && b.firstSkip != nil {
+		return nil, fmt.Errorf("no example has a token to predict (all %d skipped; the first: %w)", b.ds.skipped, b.firstSkip)
+	}
+	if len(b.ds.examples) == 0 {
 		return nil, errors.New("no examples")
 	}
-	return ds, nil
+	return b.ds, nil
 }
 
 func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Config, regression bool) (example, error) {
@@ -56,18 +99,18 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 	switch task {
 	case taskCausal:
 		if !r.isPrompt {
-			ids, _, err := enc.encode(r.text, true)
+			ids, _, err := encodeHead(enc, r.text, true, maxLen)
 			if err != nil {
 				return ex, err
 			}
 			ids = truncate(ids, 0, maxLen)
 			ex.ids, ex.labels = ids, append([]int32(nil), ids...)
 		} else {
-			p, _, err := enc.encode(r.prompt, true)
+			p, _, err := encodeHead(enc, r.prompt, true, maxLen)
 			if err != nil {
 				return ex, err
 			}
-			c, _, err := enc.encode(r.completion, false)
+			c, _, err := encodeHead(enc, r.completion, false, maxLen)
 			if err != nil {
 				return ex, err
 			}
@@ -85,14 +128,14 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 			ex.ids, ex.labels = ids, labels
 		}
 		if countCausal(ex.labels) == 0 {
-			return ex, fmt.Errorf("no token to predict after truncation to %d tokens (a causal LM example needs a second token; a completion must survive truncation)", maxLen)
+			return ex, noTargetError{fmt.Errorf("no token to predict after truncation to %d tokens (a causal LM example needs a second token; a completion must survive truncation)", maxLen)}
 		}
 	case taskSeq2Seq:
-		ids, trail, err := enc.encode(r.input, true)
+		ids, trail, err := encodeHead(enc, r.input, true, maxLen)
 		if err != nil {
 			return ex, err
 		}
-		tgt, ttrail, err := enc.encode(r.target, true)
+		tgt, ttrail, err := encodeHead(enc, r.target, true, maxLen)
 		if err != nil {
 			return ex, err
 		}
@@ -101,10 +144,10 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 			return ex, errors.New("the input has no tokens")
 		}
 		if len(ex.labels) == 0 {
-			return ex, errors.New("the target has no tokens: nothing for the loss to count")
+			return ex, noTargetError{errors.New("the target has no tokens: nothing for the loss to count")}
 		}
 	case taskSeqCls:
-		ids, trail, err := enc.encode(r.text, true)
+		ids, trail, err := encodeHead(enc, r.text, true, maxLen)
 		if err != nil {
 			return ex, err
 		}
