@@ -2,17 +2,6 @@ package cpu
 
 import "github.com/ia3/ia3/backend"
 
-// Cache blocking of the matrix kernel: a kcBlock-deep panel of B (up to
-// ncBlock columns) is packed once and shared by all workers; each task
-// multiplies an mcBlock-row block of packed A with a ncTask-column strip of
-// it, so the strip's nr-wide micro-panels stay in L1 while A streams from L2.
-const (
-	kcBlock = 256
-	mcBlock = 64
-	ncBlock = 2048
-	ncTask  = 256
-)
-
 // operand is a read-only strided matrix: element (r, c) is at r·rs + c·cs of
 // f (F32) or of h (F16 or BF16 bits, widened while packing).
 type operand struct {
@@ -38,19 +27,25 @@ type gemm struct {
 	epilogue func(i0, i1, j0, j1 int)
 }
 
-// run computes the product, in parallel over b's workers when parallel is
-// set and the product is large enough.
+// run computes the product with the backend's kernel, in parallel over its
+// workers when parallel is set and the product is large enough. The loops
+// are Goto's: nc-wide column panels of B (jc), kc-deep slices of k (pc)
+// whose B panel and whole A are packed once, then a grid of mc×nt tasks of
+// C shared by the workers, each running the micro-kernel over its tiles.
 func (g *gemm) run(be *Backend, parallel bool) {
 	if g.canStream() {
 		g.stream(be, parallel)
 		return
 	}
+	ar := &be.arch
 	alpha := g.alpha
 	if alpha == 0 {
 		alpha = 1
 	}
-	apBuf := be.packBuffer(roundUp(g.m, mr) * min(g.k, kcBlock))
-	bpBuf := be.packBuffer(roundUp(min(g.n, ncBlock), nr) * min(g.k, kcBlock))
+	kc := min(g.k, ar.kc)
+	aPanels := (g.m + ar.mr - 1) / ar.mr
+	apBuf := be.packBuffer(aPanels * ar.mr * kc)
+	bpBuf := be.packBuffer(roundUp(min(g.n, ar.nc), ar.nr) * kc)
 	defer be.packs.Put(apBuf)
 	defer be.packs.Put(bpBuf)
 	forEach := func(n, cost int, fn func(lo, hi int)) {
@@ -60,26 +55,26 @@ func (g *gemm) run(be *Backend, parallel bool) {
 			fn(0, n)
 		}
 	}
-	for jc := 0; jc < g.n; jc += ncBlock {
-		nb := min(ncBlock, g.n-jc)
-		bPanels := (nb + nr - 1) / nr
-		for pc := 0; pc < g.k; pc += kcBlock {
-			kb := min(kcBlock, g.k-pc)
-			first, last := pc == 0, pc+kb == g.k
-			ap := (*apBuf)[:roundUp(g.m, mr)*kb]
-			bp := (*bpBuf)[:bPanels*nr*kb]
-			forEach(bPanels, nr*kb, func(lo, hi int) { packB(bp, g.b, pc, kb, jc, nb, lo, hi) })
-			aPanels := (g.m + mr - 1) / mr
-			forEach(aPanels, mr*kb, func(lo, hi int) { packA(ap, g.a, alpha, pc, kb, g.m, lo, hi) })
-			rowBlocks := (g.m + mcBlock - 1) / mcBlock
-			colStrips := (nb + ncTask - 1) / ncTask
-			forEach(rowBlocks*colStrips, mcBlock*ncTask*kb, func(lo, hi int) {
+	for jc := 0; jc < g.n; jc += ar.nc {
+		nb := min(ar.nc, g.n-jc)
+		bPanels := (nb + ar.nr - 1) / ar.nr
+		// k = 0 still takes one pass, so C is stored and the epilogue runs.
+		for pc := 0; pc < max(g.k, 1); pc += ar.kc {
+			kb := min(ar.kc, g.k-pc)
+			first, last := pc == 0, pc+kb >= g.k
+			ap := (*apBuf)[:aPanels*ar.mr*kb]
+			bp := (*bpBuf)[:bPanels*ar.nr*kb]
+			forEach(bPanels, ar.nr*kb, func(lo, hi int) { packB(bp, g.b, ar.nr, pc, kb, jc, nb, lo, hi) })
+			forEach(aPanels, ar.mr*kb, func(lo, hi int) { packA(ap, g.a, ar.mr, alpha, pc, kb, g.m, lo, hi) })
+			rowBlocks := (g.m + ar.mc - 1) / ar.mc
+			colStrips := (nb + ar.nt - 1) / ar.nt
+			forEach(rowBlocks*colStrips, ar.mc*ar.nt*kb, func(lo, hi int) {
 				for t := lo; t < hi; t++ {
-					i0 := (t / colStrips) * mcBlock
-					i1 := min(i0+mcBlock, g.m)
-					j0 := jc + (t%colStrips)*ncTask
-					j1 := min(j0+ncTask, jc+nb)
-					g.block(ap, bp, kb, jc, i0, i1, j0, j1, first)
+					i0 := (t / colStrips) * ar.mc
+					i1 := min(i0+ar.mc, g.m)
+					j0 := jc + (t%colStrips)*ar.nt
+					j1 := min(j0+ar.nt, jc+nb)
+					g.block(ar, ap, bp, kb, jc, i0, i1, j0, j1, first)
 					if last && g.epilogue != nil {
 						g.epilogue(i0, i1, j0, j1)
 					}
@@ -91,8 +86,10 @@ func (g *gemm) run(be *Backend, parallel bool) {
 
 // block runs the micro-kernel over rows [i0, i1) and columns [j0, j1) of C
 // for one packed kb-deep panel pair; jc is the first column the B panel
-// holds.
-func (g *gemm) block(ap, bp []float32, kb, jc, i0, i1, j0, j1 int, first bool) {
+// holds. The nr-wide B micro-panel stays in L1 while the mr-row A
+// micro-panels of the block stream past it from L2.
+func (g *gemm) block(ar *gemmArch, ap, bp []float32, kb, jc, i0, i1, j0, j1 int, first bool) {
+	mr, nr := ar.mr, ar.nr
 	for j := j0; j < j1; j += nr {
 		q := (j - jc) / nr
 		bpan := bp[q*nr*kb : (q+1)*nr*kb]
@@ -102,84 +99,9 @@ func (g *gemm) block(ap, bp []float32, kb, jc, i0, i1, j0, j1 int, first bool) {
 			rows := min(mr, i1-i)
 			c := g.c[i*g.ldc+j:]
 			if rows == mr && cols == nr {
-				kernel(kb, apan, bpan, c, g.ldc, first)
+				ar.kernel(kb, apan, bpan, c, g.ldc, first)
 			} else {
-				edgeKernel(kb, apan, bpan, c, g.ldc, rows, cols, first)
-			}
-		}
-	}
-}
-
-// packA copies alpha·A[rows, pc:pc+kb] (each row scaled by its colScale
-// vector first) into k-major mr-row panels lo..hi-1, padding rows past m
-// with zeros.
-func packA(dst []float32, a operand, alpha float32, pc, kb, m, lo, hi int) {
-	for p := lo; p < hi; p++ {
-		d := dst[p*mr*kb : (p+1)*mr*kb]
-		for r := range mr {
-			i := p*mr + r
-			if i >= m {
-				for k := range kb {
-					d[k*mr+r] = 0
-				}
-				continue
-			}
-			src := a.f[i*a.rs+pc*a.cs:]
-			if s := a.colScale.row(a.index, i); s != nil {
-				s = s[pc : pc+kb]
-				for k, v := range s {
-					d[k*mr+r] = alpha * (src[k*a.cs] * v)
-				}
-				continue
-			}
-			if a.cs == 1 {
-				src = src[:kb]
-				for k, v := range src {
-					d[k*mr+r] = alpha * v
-				}
-				continue
-			}
-			for k := range kb {
-				d[k*mr+r] = alpha * src[k*a.cs]
-			}
-		}
-	}
-}
-
-// packB copies B[pc:pc+kb, jc:jc+nb] into k-major nr-column panels lo..hi-1,
-// widening F16/BF16 and padding columns past nb with zeros.
-func packB(dst []float32, b operand, pc, kb, jc, nb, lo, hi int) {
-	for q := lo; q < hi; q++ {
-		d := dst[q*nr*kb : (q+1)*nr*kb]
-		for c := range nr {
-			j := q*nr + c
-			if j >= nb {
-				for k := range kb {
-					d[k*nr+c] = 0
-				}
-				continue
-			}
-			off := pc*b.rs + (jc+j)*b.cs
-			switch b.dtype {
-			case backend.F16:
-				for k := range kb {
-					d[k*nr+c] = f16ToF32(b.h[off+k*b.rs])
-				}
-			case backend.BF16:
-				for k := range kb {
-					d[k*nr+c] = bf16ToF32(b.h[off+k*b.rs])
-				}
-			default:
-				if b.rs == 1 {
-					src := b.f[off : off+kb]
-					for k, v := range src {
-						d[k*nr+c] = v
-					}
-					continue
-				}
-				for k := range kb {
-					d[k*nr+c] = b.f[off+k*b.rs]
-				}
+				ar.edge(kb, apan, bpan, c, g.ldc, rows, cols, first)
 			}
 		}
 	}

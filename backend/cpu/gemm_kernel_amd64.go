@@ -1,0 +1,35 @@
+//go:build amd64
+
+package cpu
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// sgemmAVX512 is the AVX-512 micro-kernel (gemm_kernel_amd64.s): a 12×32
+// tile of C in 24 zmm accumulators. Its Go loop is kernel with mr = 12,
+// nr = 32. a, b and c point at the panels and tile of kernel's contract.
+//
+//go:noescape
+func sgemmAVX512(kb int, a, b, c *float32, ldc int, first bool)
+
+// kernelAVX512 checks the slice bounds the assembly relies on and runs it.
+func kernelAVX512(kb int, a, b, c []float32, ldc int, first bool) {
+	_ = a[:12*kb]
+	_ = b[:32*kb]
+	_ = c[:11*ldc+32]
+	sgemmAVX512(kb, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, first)
+}
+
+// simdArchs lists the assembly kernels this CPU runs, fastest first. The
+// AVX-512 tile is 12 rows × 32 columns; mc is a multiple of 12, and a kc of
+// 256 keeps the 32 KiB B micro-panel in L1 beside a 12 KiB A micro-panel.
+func simdArchs() []gemmArch {
+	var archs []gemmArch
+	if cpu.X86.HasAVX512F {
+		archs = append(archs, gemmArch{name: "avx512", kernel: kernelAVX512, mr: 12, nr: 32, mc: 48, kc: 256, nc: 4096, nt: 128})
+	}
+	return archs
+}
