@@ -23,13 +23,32 @@ func kernelAVX512(kb int, a, b, c []float32, ldc int, first bool) {
 	sgemmAVX512(kb, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, first)
 }
 
+// sgemmAVX2 is the AVX2+FMA micro-kernel (gemm_kernel_amd64.s): a 6×16
+// tile of C in 12 ymm accumulators, as BLIS's Haswell sgemm. Its Go loop is
+// kernel with mr = 6, nr = 16.
+//
+//go:noescape
+func sgemmAVX2(kb int, a, b, c *float32, ldc int, first bool)
+
+// kernelAVX2 checks the slice bounds the assembly relies on and runs it.
+func kernelAVX2(kb int, a, b, c []float32, ldc int, first bool) {
+	_ = a[:6*kb]
+	_ = b[:16*kb]
+	_ = c[:5*ldc+16]
+	sgemmAVX2(kb, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, first)
+}
+
 // simdArchs lists the assembly kernels this CPU runs, fastest first. The
 // AVX-512 tile is 12 rows × 32 columns; mc is a multiple of 12, and a kc of
 // 256 keeps the 32 KiB B micro-panel in L1 beside a 12 KiB A micro-panel.
+// The AVX2 tile is 6 × 16, with a 16 KiB B micro-panel.
 func simdArchs() []gemmArch {
 	var archs []gemmArch
 	if cpu.X86.HasAVX512F {
 		archs = append(archs, gemmArch{name: "avx512", kernel: kernelAVX512, mr: 12, nr: 32, mc: 48, kc: 256, nc: 4096, nt: 128})
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		archs = append(archs, gemmArch{name: "avx2", kernel: kernelAVX2, mr: 6, nr: 16, mc: 48, kc: 256, nc: 4096, nt: 128})
 	}
 	return archs
 }
