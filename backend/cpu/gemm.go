@@ -27,11 +27,19 @@ type gemm struct {
 	epilogue func(i0, i1, j0, j1 int)
 }
 
+// aPackLimit is the most floats of A packed at once: products whose whole A
+// fits are packed in one pass before the workers start, so the only
+// synchronisation is the start and end of the parallel strips; larger ones
+// pack A a few kc slices at a time.
+const aPackLimit = 1 << 21
+
 // run computes the product with the backend's kernel, in parallel over its
 // workers when parallel is set and the product is large enough. The loops
-// are Goto's: nc-wide column panels of B (jc), kc-deep slices of k (pc)
-// whose B panel and whole A are packed once, then a grid of mc×nt tasks of
-// C shared by the workers, each running the micro-kernel over its tiles.
+// are Goto's, arranged so the workers share nothing but packed A: A is
+// packed (in parallel) for as much of k as aPackLimit allows; then each
+// task owns a strip of C's columns and, for every kc slice of k, packs its
+// strip of B and runs the micro-kernel over mc-row blocks of it
+// (g.strip). The epilogue runs on each strip once its last slice is done.
 func (g *gemm) run(be *Backend, parallel bool) {
 	if g.canStream() {
 		g.stream(be, parallel)
@@ -42,12 +50,10 @@ func (g *gemm) run(be *Backend, parallel bool) {
 	if alpha == 0 {
 		alpha = 1
 	}
-	kc := min(g.k, ar.kc)
-	aPanels := (g.m + ar.mr - 1) / ar.mr
-	apBuf := be.packBuffer(aPanels * ar.mr * kc)
-	bpBuf := be.packBuffer(roundUp(min(g.n, ar.nc), ar.nr) * kc)
-	defer be.packs.Put(apBuf)
-	defer be.packs.Put(bpBuf)
+	workers := 1
+	if parallel {
+		workers = be.workers
+	}
 	forEach := func(n, cost int, fn func(lo, hi int)) {
 		if parallel {
 			be.parallelFor(n, cost, fn)
@@ -55,54 +61,77 @@ func (g *gemm) run(be *Backend, parallel bool) {
 			fn(0, n)
 		}
 	}
-	for jc := 0; jc < g.n; jc += ar.nc {
-		nb := min(ar.nc, g.n-jc)
-		bPanels := (nb + ar.nr - 1) / ar.nr
-		// k = 0 still takes one pass, so C is stored and the epilogue runs.
-		for pc := 0; pc < max(g.k, 1); pc += ar.kc {
-			kb := min(ar.kc, g.k-pc)
-			first, last := pc == 0, pc+kb >= g.k
-			ap := (*apBuf)[:aPanels*ar.mr*kb]
-			bp := (*bpBuf)[:bPanels*ar.nr*kb]
-			forEach(bPanels, ar.nr*kb, func(lo, hi int) { packB(bp, g.b, ar.nr, pc, kb, jc, nb, lo, hi) })
-			forEach(aPanels, ar.mr*kb, func(lo, hi int) { packA(ap, g.a, ar.mr, alpha, pc, kb, g.m, lo, hi) })
-			rowBlocks := (g.m + ar.mc - 1) / ar.mc
-			colStrips := (nb + ar.nt - 1) / ar.nt
-			forEach(rowBlocks*colStrips, ar.mc*ar.nt*kb, func(lo, hi int) {
-				for t := lo; t < hi; t++ {
-					i0 := (t / colStrips) * ar.mc
-					i1 := min(i0+ar.mc, g.m)
-					j0 := jc + (t%colStrips)*ar.nt
-					j1 := min(j0+ar.nt, jc+nb)
-					g.block(ar, ap, bp, kb, jc, i0, i1, j0, j1, first)
-					if last && g.epilogue != nil {
-						g.epilogue(i0, i1, j0, j1)
-					}
-				}
-			})
-		}
+	ka := g.k
+	if g.m*g.k > aPackLimit {
+		ka = max(ar.kc, aPackLimit/g.m/ar.kc*ar.kc)
+	}
+	aPanels := (g.m + ar.mr - 1) / ar.mr
+	apBuf := be.packBuffer(aPanels * ar.mr * min(ka, g.k))
+	defer be.packs.Put(apBuf)
+	nt := ar.stripWidth(g.n, workers)
+	strips := (g.n + nt - 1) / nt
+	// k = 0 still takes one pass, so C is stored and the epilogue runs.
+	for p0 := 0; p0 < max(g.k, 1); p0 += ka {
+		kaB := min(ka, g.k-p0)
+		ap := (*apBuf)[:aPanels*ar.mr*kaB]
+		forEach(aPanels, ar.mr*kaB, func(lo, hi int) { packA(ap, g.a, ar.mr, alpha, p0, kaB, g.m, lo, hi) })
+		forEach(strips, g.m*nt*kaB, func(lo, hi int) {
+			bpBuf := be.packBuffer(nt * min(kaB, ar.kc))
+			defer be.packs.Put(bpBuf)
+			for s := lo; s < hi; s++ {
+				g.strip(ar, ap, kaB, p0, *bpBuf, s*nt, min(nt, g.n-s*nt))
+			}
+		})
 	}
 }
 
-// block runs the micro-kernel over rows [i0, i1) and columns [j0, j1) of C
-// for one packed kb-deep panel pair; jc is the first column the B panel
-// holds. The nr-wide B micro-panel stays in L1 while the mr-row A
-// micro-panels of the block stream past it from L2.
-func (g *gemm) block(ar *gemmArch, ap, bp []float32, kb, jc, i0, i1, j0, j1 int, first bool) {
+// stripWidth splits n columns into strips of whole nr-wide panels: a
+// multiple of workers strips, at most four per worker (enough to even out
+// uneven progress), none wider than nc.
+func (ar *gemmArch) stripWidth(n, workers int) int {
+	panels := (n + ar.nr - 1) / ar.nr
+	tasks := min(4*workers, panels)
+	if tasks > workers {
+		tasks -= tasks % workers
+	}
+	per := (panels + tasks - 1) / tasks
+	return min(per*ar.nr, ar.nc)
+}
+
+// strip computes columns [j0, j0+w) of C over the ka-deep slice of k that
+// starts at p0 and is packed in ap (panels mr·ka apart): for each kc slice
+// it packs the strip of B into bp, then runs the micro-kernel over mc-row
+// blocks, each B micro-panel staying in L1 while the block's A
+// micro-panels stream past it from L2.
+func (g *gemm) strip(ar *gemmArch, ap []float32, ka, p0 int, bp []float32, j0, w int) {
 	mr, nr := ar.mr, ar.nr
-	for j := j0; j < j1; j += nr {
-		q := (j - jc) / nr
-		bpan := bp[q*nr*kb : (q+1)*nr*kb]
-		cols := min(nr, j1-j)
-		for i := i0; i < i1; i += mr {
-			apan := ap[(i/mr)*mr*kb : (i/mr+1)*mr*kb]
-			rows := min(mr, i1-i)
-			c := g.c[i*g.ldc+j:]
-			if rows == mr && cols == nr {
-				ar.kernel(kb, apan, bpan, c, g.ldc, first)
-			} else {
-				ar.edge(kb, apan, bpan, c, g.ldc, rows, cols, first)
+	panels := (w + nr - 1) / nr
+	for pc := 0; pc < max(ka, 1); pc += ar.kc {
+		kb := min(ar.kc, ka-pc)
+		first, last := p0+pc == 0, p0+pc+kb >= g.k
+		bs := bp[:panels*nr*kb]
+		packB(bs, g.b, ar, p0+pc, kb, j0, w, 0, panels)
+		for i0 := 0; i0 < g.m; i0 += ar.mc {
+			i1 := min(i0+ar.mc, g.m)
+			for q := range panels {
+				bpan := bs[q*nr*kb : (q+1)*nr*kb]
+				j := j0 + q*nr
+				cols := min(nr, j0+w-j)
+				for i := i0; i < i1; i += mr {
+					off := (i/mr)*mr*ka + pc*mr
+					apan := ap[off : off+mr*kb]
+					rows := min(mr, i1-i)
+					c := g.c[i*g.ldc+j:]
+					if rows == mr && cols == nr {
+						ar.kernel(kb, apan, bpan, c, g.ldc, first)
+					} else {
+						ar.edge(kb, apan, bpan, c, g.ldc, rows, cols, first)
+					}
+				}
 			}
+		}
+		if last && g.epilogue != nil {
+			g.epilogue(0, g.m, j0, j0+w)
 		}
 	}
 }

@@ -16,14 +16,17 @@ type microKernel func(kb int, a, b, c []float32, ldc int, first bool)
 
 // gemmArch is one CPU's matrix kernel and the blocking that suits it, after
 // BLIS's per-architecture context: the micro-kernel computes an mr×nr tile
-// of C; a kc-deep panel of B up to nc columns wide is packed once and shared
-// by the workers, each task multiplying an mc-row block of packed A with an
-// nt-column strip of it.
+// of C; k is cut into kc-deep slices; each task packs a strip of B at most
+// nc columns wide and multiplies it with mc-row blocks of packed A.
 type gemmArch struct {
-	name           string
-	kernel         microKernel
-	mr, nr         int
-	mc, kc, nc, nt int
+	name   string
+	kernel microKernel
+	// transpose8, where set, packs eight k-contiguous columns of B into a
+	// k-major panel (d[k·ldd+c] = s[c·lds+k]) for the largest multiple of 8
+	// of kb, returning how many k it packed: packB's transposed-weight path.
+	transpose8 func(d []float32, ldd int, s []float32, lds int, kb int) int
+	mr, nr     int
+	mc, kc, nc int
 }
 
 // maxTile bounds mr·nr over every kernel, sizing the edge kernel's scratch
@@ -32,7 +35,7 @@ const maxTile = 12 * 32
 
 // genericArch is the pure-Go kernel: the reference, and the fallback on
 // CPUs without a faster one.
-var genericArch = gemmArch{name: "generic", kernel: kernel, mr: mr, nr: nr, mc: 64, kc: 256, nc: 2048, nt: 256}
+var genericArch = gemmArch{name: "generic", kernel: kernel, mr: mr, nr: nr, mc: 64, kc: 256, nc: 1024}
 
 // availableArchs lists the kernels this CPU runs, fastest first; generic is
 // always last.

@@ -42,8 +42,11 @@ func BenchmarkMatMulProjection(b *testing.B) {
 }
 
 // benchGFLOPs runs op b.N times, freeing each result, and reports the rate
-// of an m×n×k product.
+// of an m×n×k product per second of wall time (GFLOP/s) and per second of
+// the process's CPU time (GFLOP/cpu-s): on a machine shared with other
+// work, the second says how well the kernel uses the cores it gets.
 func benchGFLOPs(b *testing.B, be *Backend, m, n, k int, op func() (backend.Tensor, error)) {
+	cpu0 := cpuSeconds()
 	b.ResetTimer()
 	for range b.N {
 		out, err := op()
@@ -52,5 +55,10 @@ func benchGFLOPs(b *testing.B, be *Backend, m, n, k int, op func() (backend.Tens
 		}
 		be.Free(out)
 	}
-	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.StopTimer()
+	flops := 2 * float64(m) * float64(n) * float64(k) * float64(b.N)
+	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu := cpuSeconds() - cpu0; cpu > 0 {
+		b.ReportMetric(flops/cpu/1e9, "GFLOP/cpu-s")
+	}
 }

@@ -49,10 +49,26 @@ func packA(dst []float32, a operand, mr int, alpha float32, pc, kb, m, lo, hi in
 
 // packB copies B[pc:pc+kb, jc:jc+nb] into k-major nr-column panels lo..hi-1
 // (d[k·nr+j]), widening F16/BF16 and padding columns past nb with zeros:
-// the B side of the micro-kernel contract.
-func packB(dst []float32, b operand, nr, pc, kb, jc, nb, lo, hi int) {
+// the B side of the micro-kernel contract. A transposed F32 B (a weight
+// read (out, in)) goes through the arch's 8×8 transpose where it has one.
+func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
+	nr := ar.nr
 	for q := lo; q < hi; q++ {
 		d := dst[q*nr*kb : (q+1)*nr*kb]
+		if b.rs == 1 && b.dtype == backend.F32 && ar.transpose8 != nil && (q+1)*nr <= nb {
+			off := pc + (jc+q*nr)*b.cs
+			done := 0
+			for c := 0; c < nr; c += 8 {
+				done = ar.transpose8(d[c:], nr, b.f[off+c*b.cs:], b.cs, kb)
+			}
+			for c := range nr {
+				src := b.f[off+c*b.cs : off+c*b.cs+kb]
+				for k := done; k < kb; k++ {
+					d[k*nr+c] = src[k]
+				}
+			}
+			continue
+		}
 		if b.cs == 1 && b.dtype == backend.F32 && (q+1)*nr <= nb {
 			// B's rows are contiguous: each k is one copy of nr values.
 			off := pc*b.rs + jc + q*nr
