@@ -17,9 +17,7 @@ func sgemmAVX512(kb int, a, b, c *float32, ldc int, first bool)
 
 // kernelAVX512 checks the slice bounds the assembly relies on and runs it.
 func kernelAVX512(kb int, a, b, c []float32, ldc int, first bool) {
-	_ = a[:12*kb]
-	_ = b[:32*kb]
-	_ = c[:11*ldc+32]
+	checkPanels(kb, a, b, c, ldc, 12, 32)
 	sgemmAVX512(kb, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, first)
 }
 
@@ -32,9 +30,7 @@ func sgemmAVX2(kb int, a, b, c *float32, ldc int, first bool)
 
 // kernelAVX2 checks the slice bounds the assembly relies on and runs it.
 func kernelAVX2(kb int, a, b, c []float32, ldc int, first bool) {
-	_ = a[:6*kb]
-	_ = b[:16*kb]
-	_ = c[:5*ldc+16]
+	checkPanels(kb, a, b, c, ldc, 6, 16)
 	sgemmAVX2(kb, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, first)
 }
 

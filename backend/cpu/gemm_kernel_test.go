@@ -161,3 +161,15 @@ func hasArch(name string) bool {
 	}
 	return false
 }
+
+// TestArchBlocking checks what the loops assume of every kernel's
+// blocking: mc a multiple of mr (blocks start on panel boundaries), nc a
+// multiple of nr (strips do), and a tile within the edge scratch.
+func TestArchBlocking(t *testing.T) {
+	for _, ar := range availableArchs() {
+		assert.Zero(t, ar.mc%ar.mr, "%s: mc %d, mr %d", ar.name, ar.mc, ar.mr)
+		assert.Zero(t, ar.nc%ar.nr, "%s: nc %d, nr %d", ar.name, ar.nc, ar.nr)
+		assert.LessOrEqual(t, ar.mr*ar.nr, maxTile, ar.name)
+		assert.Positive(t, ar.kc, ar.name)
+	}
+}
