@@ -25,8 +25,10 @@ type Backend struct {
 	closed  bool
 	// arch is the matrix micro-kernel and its blocking, chosen once.
 	arch gemmArch
-	// packs recycles the packed-panel buffers of the matrix kernel.
-	packs sync.Pool
+	// packsA and packsB recycle the matrix kernel's packed-panel buffers,
+	// apart because the two sizes differ: a B buffer handed out for A would
+	// be too small and dropped.
+	packsA, packsB sync.Pool
 }
 
 // New returns a CPU backend that runs large operations on workers goroutines;

@@ -1,6 +1,10 @@
 package cpu
 
-import "github.com/ia3/ia3/backend"
+import (
+	"sync"
+
+	"github.com/ia3/ia3/backend"
+)
 
 // operand is a read-only strided matrix: element (r, c) is at r·rs + c·cs of
 // f (F32) or of h (F16 or BF16 bits, widened while packing).
@@ -66,8 +70,8 @@ func (g *gemm) run(be *Backend, parallel bool) {
 		ka = max(ar.kc, aPackLimit/g.m/ar.kc*ar.kc)
 	}
 	aPanels := (g.m + ar.mr - 1) / ar.mr
-	apBuf := be.packBuffer(aPanels * ar.mr * min(ka, g.k))
-	defer be.packs.Put(apBuf)
+	apBuf := packBuffer(&be.packsA, aPanels*ar.mr*min(ka, g.k))
+	defer be.packsA.Put(apBuf)
 	nt := ar.stripWidth(g.n, workers)
 	strips := (g.n + nt - 1) / nt
 	// k = 0 still takes one pass, so C is stored and the epilogue runs.
@@ -76,10 +80,13 @@ func (g *gemm) run(be *Backend, parallel bool) {
 		ap := (*apBuf)[:aPanels*ar.mr*kaB]
 		forEach(aPanels, ar.mr*kaB, func(lo, hi int) { packA(ap, g.a, ar.mr, alpha, p0, kaB, g.m, lo, hi) })
 		forEach(strips, g.m*nt*kaB, func(lo, hi int) {
-			bpBuf := be.packBuffer(nt * min(kaB, ar.kc))
-			defer be.packs.Put(bpBuf)
+			// One pooled buffer holds the B strip and the edge scratch tile.
+			bs := nt * min(kaB, ar.kc)
+			bpBuf := packBuffer(&be.packsB, bs+maxTile)
+			defer be.packsB.Put(bpBuf)
+			bp, tmp := (*bpBuf)[:bs], (*bpBuf)[bs:]
 			for s := lo; s < hi; s++ {
-				g.strip(ar, ap, kaB, p0, *bpBuf, s*nt, min(nt, g.n-s*nt))
+				g.strip(ar, ap, kaB, p0, bp, tmp, s*nt, min(nt, g.n-s*nt))
 			}
 		})
 	}
@@ -102,8 +109,8 @@ func (ar *gemmArch) stripWidth(n, workers int) int {
 // starts at p0 and is packed in ap (panels mr·ka apart): for each kc slice
 // it packs the strip of B into bp, then runs the micro-kernel over mc-row
 // blocks, each B micro-panel staying in L1 while the block's A
-// micro-panels stream past it from L2.
-func (g *gemm) strip(ar *gemmArch, ap []float32, ka, p0 int, bp []float32, j0, w int) {
+// micro-panels stream past it from L2. tmp is the edge tiles' scratch.
+func (g *gemm) strip(ar *gemmArch, ap []float32, ka, p0 int, bp, tmp []float32, j0, w int) {
 	mr, nr := ar.mr, ar.nr
 	panels := (w + nr - 1) / nr
 	for pc := 0; pc < max(ka, 1); pc += ar.kc {
@@ -125,7 +132,7 @@ func (g *gemm) strip(ar *gemmArch, ap []float32, ka, p0 int, bp []float32, j0, w
 					if rows == mr && cols == nr {
 						ar.kernel(kb, apan, bpan, c, g.ldc, first)
 					} else {
-						ar.edge(kb, apan, bpan, c, g.ldc, rows, cols, first)
+						ar.edge(kb, apan, bpan, c, g.ldc, rows, cols, first, tmp)
 					}
 				}
 			}
@@ -136,9 +143,10 @@ func (g *gemm) strip(ar *gemmArch, ap []float32, ka, p0 int, bp []float32, j0, w
 	}
 }
 
-// packBuffer returns a pooled buffer of at least n floats.
-func (be *Backend) packBuffer(n int) *[]float32 {
-	if p, ok := be.packs.Get().(*[]float32); ok && cap(*p) >= n {
+// packBuffer returns a buffer of n floats from pool, or a new one when the
+// pool has none large enough.
+func packBuffer(pool *sync.Pool, n int) *[]float32 {
+	if p, ok := pool.Get().(*[]float32); ok && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p
 	}

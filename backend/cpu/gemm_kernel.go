@@ -86,11 +86,11 @@ func kernel(kb int, a, b, c []float32, ldc int, first bool) {
 }
 
 // edge runs the arch's kernel on a tile cut by the matrix's edge: the whole
-// mr×nr product goes to a scratch tile, and only its rows×cols corner is
-// stored (first) or added into c.
-func (ar *gemmArch) edge(kb int, a, b, c []float32, ldc, rows, cols int, first bool) {
-	var tmp [maxTile]float32
-	ar.kernel(kb, a, b, tmp[:], ar.nr, true)
+// mr×nr product goes to the scratch tile tmp (maxTile floats, reused by the
+// caller so no call allocates), and only its rows×cols corner is stored
+// (first) or added into c.
+func (ar *gemmArch) edge(kb int, a, b, c []float32, ldc, rows, cols int, first bool, tmp []float32) {
+	ar.kernel(kb, a, b, tmp, ar.nr, true)
 	for r := range rows {
 		row := c[r*ldc : r*ldc+cols]
 		src := tmp[r*ar.nr : r*ar.nr+cols]

@@ -52,7 +52,7 @@ func checkMicroKernel(t *testing.T, ar *gemmArch, kb, rows, cols int, first bool
 	if rows == ar.mr && cols == ar.nr {
 		ar.kernel(kb, a, b, c, ldc, first)
 	} else {
-		ar.edge(kb, a, b, c, ldc, rows, cols, first)
+		ar.edge(kb, a, b, c, ldc, rows, cols, first, make([]float32, maxTile))
 	}
 	for i, v := range buf {
 		r, j := (i-start)/ldc, (i-start)%ldc
