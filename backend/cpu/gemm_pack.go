@@ -53,6 +53,18 @@ func packA(dst []float32, a operand, mr int, alpha float32, pc, kb, m, lo, hi in
 // read (out, in)) goes through the arch's 8×8 transpose where it has one.
 func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
 	nr := ar.nr
+	if full := min(hi, nb/nr); b.cs == 1 && b.dtype == backend.F32 && full > lo {
+		// B's rows are contiguous: each k of a panel is one copy of nr
+		// values, done row by row so each row of B is read once, in order.
+		for k := range kb {
+			row := b.f[(pc+k)*b.rs+jc:]
+			for q := lo; q < full; q++ {
+				o := q*nr*kb + k*nr
+				copy(dst[o:o+nr], row[q*nr:])
+			}
+		}
+		lo = full
+	}
 	for q := lo; q < hi; q++ {
 		d := dst[q*nr*kb : (q+1)*nr*kb]
 		if b.rs == 1 && b.dtype == backend.F32 && ar.transpose8 != nil && (q+1)*nr <= nb {
@@ -66,14 +78,6 @@ func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
 				for k := done; k < kb; k++ {
 					d[k*nr+c] = src[k]
 				}
-			}
-			continue
-		}
-		if b.cs == 1 && b.dtype == backend.F32 && (q+1)*nr <= nb {
-			// B's rows are contiguous: each k is one copy of nr values.
-			off := pc*b.rs + jc + q*nr
-			for k := range kb {
-				copy(d[k*nr:(k+1)*nr], b.f[off+k*b.rs:])
 			}
 			continue
 		}
