@@ -23,18 +23,29 @@ type Backend struct {
 	workers int
 	info    backend.DeviceInfo
 	closed  bool
-	// packs recycles the packed-panel buffers of the matrix kernel.
-	packs sync.Pool
+	// arch is the matrix micro-kernel and its blocking, chosen once.
+	arch gemmArch
+	// packsA and packsB recycle the matrix kernel's packed-panel buffers,
+	// apart because the two sizes differ: a B buffer handed out for A would
+	// be too small and dropped.
+	packsA, packsB sync.Pool
 }
 
 // New returns a CPU backend that runs large operations on workers goroutines;
-// workers ≤ 0 means runtime.GOMAXPROCS(0). It performs no validation of its
-// own: open it through backend.Open, or wrap it with backend.Checked.
+// workers ≤ 0 means runtime.GOMAXPROCS(0). Its matrix kernel is the fastest
+// this CPU runs (backend.Open honours IA3_CPU_KERNEL instead). It performs
+// no validation of its own: open it through backend.Open, or wrap it with
+// backend.Checked.
 func New(workers int) *Backend {
+	return newWithArch(workers, availableArchs()[0])
+}
+
+// newWithArch returns a backend computing matrix products with ar.
+func newWithArch(workers int, ar gemmArch) *Backend {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	b := &Backend{workers: workers, info: hostInfo()}
+	b := &Backend{workers: workers, info: hostInfo(ar), arch: ar}
 	b.info.Parallelism = workers
 	return b
 }

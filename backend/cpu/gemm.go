@@ -1,16 +1,9 @@
 package cpu
 
-import "github.com/ia3/ia3/backend"
+import (
+	"sync"
 
-// Cache blocking of the matrix kernel: a kcBlock-deep panel of B (up to
-// ncBlock columns) is packed once and shared by all workers; each task
-// multiplies an mcBlock-row block of packed A with a ncTask-column strip of
-// it, so the strip's nr-wide micro-panels stay in L1 while A streams from L2.
-const (
-	kcBlock = 256
-	mcBlock = 64
-	ncBlock = 2048
-	ncTask  = 256
+	"github.com/ia3/ia3/backend"
 )
 
 // operand is a read-only strided matrix: element (r, c) is at r·rs + c·cs of
@@ -38,21 +31,33 @@ type gemm struct {
 	epilogue func(i0, i1, j0, j1 int)
 }
 
-// run computes the product, in parallel over b's workers when parallel is
-// set and the product is large enough.
+// aPackLimit is the most floats of A packed at once: products whose whole A
+// fits are packed in one pass before the workers start, so the only
+// synchronisation is the start and end of the parallel strips; larger ones
+// pack A a few kc slices at a time.
+const aPackLimit = 1 << 21
+
+// run computes the product with the backend's kernel, in parallel over its
+// workers when parallel is set and the product is large enough. The loops
+// are Goto's, arranged so the workers share nothing but packed A: A is
+// packed (in parallel) for as much of k as aPackLimit allows; then each
+// task owns a strip of C's columns and, for every kc slice of k, packs its
+// strip of B and runs the micro-kernel over mc-row blocks of it
+// (g.strip). The epilogue runs on each strip once its last slice is done.
 func (g *gemm) run(be *Backend, parallel bool) {
 	if g.canStream() {
 		g.stream(be, parallel)
 		return
 	}
+	ar := &be.arch
 	alpha := g.alpha
 	if alpha == 0 {
 		alpha = 1
 	}
-	apBuf := be.packBuffer(roundUp(g.m, mr) * min(g.k, kcBlock))
-	bpBuf := be.packBuffer(roundUp(min(g.n, ncBlock), nr) * min(g.k, kcBlock))
-	defer be.packs.Put(apBuf)
-	defer be.packs.Put(bpBuf)
+	workers := 1
+	if parallel {
+		workers = be.workers
+	}
 	forEach := func(n, cost int, fn func(lo, hi int)) {
 		if parallel {
 			be.parallelFor(n, cost, fn)
@@ -60,134 +65,88 @@ func (g *gemm) run(be *Backend, parallel bool) {
 			fn(0, n)
 		}
 	}
-	for jc := 0; jc < g.n; jc += ncBlock {
-		nb := min(ncBlock, g.n-jc)
-		bPanels := (nb + nr - 1) / nr
-		for pc := 0; pc < g.k; pc += kcBlock {
-			kb := min(kcBlock, g.k-pc)
-			first, last := pc == 0, pc+kb == g.k
-			ap := (*apBuf)[:roundUp(g.m, mr)*kb]
-			bp := (*bpBuf)[:bPanels*nr*kb]
-			forEach(bPanels, nr*kb, func(lo, hi int) { packB(bp, g.b, pc, kb, jc, nb, lo, hi) })
-			aPanels := (g.m + mr - 1) / mr
-			forEach(aPanels, mr*kb, func(lo, hi int) { packA(ap, g.a, alpha, pc, kb, g.m, lo, hi) })
-			rowBlocks := (g.m + mcBlock - 1) / mcBlock
-			colStrips := (nb + ncTask - 1) / ncTask
-			forEach(rowBlocks*colStrips, mcBlock*ncTask*kb, func(lo, hi int) {
-				for t := lo; t < hi; t++ {
-					i0 := (t / colStrips) * mcBlock
-					i1 := min(i0+mcBlock, g.m)
-					j0 := jc + (t%colStrips)*ncTask
-					j1 := min(j0+ncTask, jc+nb)
-					g.block(ap, bp, kb, jc, i0, i1, j0, j1, first)
-					if last && g.epilogue != nil {
-						g.epilogue(i0, i1, j0, j1)
+	ka := g.k
+	if g.m*g.k > aPackLimit {
+		ka = max(ar.kc, aPackLimit/g.m/ar.kc*ar.kc)
+	}
+	aPanels := (g.m + ar.mr - 1) / ar.mr
+	apBuf := packBuffer(&be.packsA, aPanels*ar.mr*min(ka, g.k))
+	defer be.packsA.Put(apBuf)
+	nt := ar.stripWidth(g.n, workers)
+	strips := (g.n + nt - 1) / nt
+	// k = 0 still takes one pass, so C is stored and the epilogue runs.
+	for p0 := 0; p0 < max(g.k, 1); p0 += ka {
+		kaB := min(ka, g.k-p0)
+		ap := (*apBuf)[:aPanels*ar.mr*kaB]
+		forEach(aPanels, ar.mr*kaB, func(lo, hi int) { packA(ap, g.a, ar.mr, alpha, p0, kaB, g.m, lo, hi) })
+		forEach(strips, g.m*nt*kaB, func(lo, hi int) {
+			// One pooled buffer holds the B strip and the edge scratch tile.
+			bs := nt * min(kaB, ar.kc)
+			bpBuf := packBuffer(&be.packsB, bs+maxTile)
+			defer be.packsB.Put(bpBuf)
+			bp, tmp := (*bpBuf)[:bs], (*bpBuf)[bs:]
+			for s := lo; s < hi; s++ {
+				g.strip(ar, ap, kaB, p0, bp, tmp, s*nt, min(nt, g.n-s*nt))
+			}
+		})
+	}
+}
+
+// stripWidth splits n columns into strips of whole nr-wide panels: a
+// multiple of workers strips, at most four per worker (enough to even out
+// uneven progress), none wider than nc.
+func (ar *gemmArch) stripWidth(n, workers int) int {
+	panels := (n + ar.nr - 1) / ar.nr
+	tasks := min(4*workers, panels)
+	if tasks > workers {
+		tasks -= tasks % workers
+	}
+	per := (panels + tasks - 1) / tasks
+	return min(per*ar.nr, ar.nc)
+}
+
+// strip computes columns [j0, j0+w) of C over the ka-deep slice of k that
+// starts at p0 and is packed in ap (panels mr·ka apart): for each kc slice
+// it packs the strip of B into bp, then runs the micro-kernel over mc-row
+// blocks, each B micro-panel staying in L1 while the block's A
+// micro-panels stream past it from L2. tmp is the edge tiles' scratch.
+func (g *gemm) strip(ar *gemmArch, ap []float32, ka, p0 int, bp, tmp []float32, j0, w int) {
+	mr, nr := ar.mr, ar.nr
+	panels := (w + nr - 1) / nr
+	for pc := 0; pc < max(ka, 1); pc += ar.kc {
+		kb := min(ar.kc, ka-pc)
+		first, last := p0+pc == 0, p0+pc+kb >= g.k
+		bs := bp[:panels*nr*kb]
+		packB(bs, g.b, ar, p0+pc, kb, j0, w, 0, panels)
+		for i0 := 0; i0 < g.m; i0 += ar.mc {
+			i1 := min(i0+ar.mc, g.m)
+			for q := range panels {
+				bpan := bs[q*nr*kb : (q+1)*nr*kb]
+				j := j0 + q*nr
+				cols := min(nr, j0+w-j)
+				for i := i0; i < i1; i += mr {
+					off := (i/mr)*mr*ka + pc*mr
+					apan := ap[off : off+mr*kb]
+					rows := min(mr, i1-i)
+					c := g.c[i*g.ldc+j:]
+					if rows == mr && cols == nr {
+						ar.kernel(kb, apan, bpan, c, g.ldc, first)
+					} else {
+						ar.edge(kb, apan, bpan, c, g.ldc, rows, cols, first, tmp)
 					}
 				}
-			})
+			}
+		}
+		if last && g.epilogue != nil {
+			g.epilogue(0, g.m, j0, j0+w)
 		}
 	}
 }
 
-// block runs the micro-kernel over rows [i0, i1) and columns [j0, j1) of C
-// for one packed kb-deep panel pair; jc is the first column the B panel
-// holds.
-func (g *gemm) block(ap, bp []float32, kb, jc, i0, i1, j0, j1 int, first bool) {
-	for j := j0; j < j1; j += nr {
-		q := (j - jc) / nr
-		bpan := bp[q*nr*kb : (q+1)*nr*kb]
-		cols := min(nr, j1-j)
-		for i := i0; i < i1; i += mr {
-			apan := ap[(i/mr)*mr*kb : (i/mr+1)*mr*kb]
-			rows := min(mr, i1-i)
-			c := g.c[i*g.ldc+j:]
-			if rows == mr && cols == nr {
-				kernel(kb, apan, bpan, c, g.ldc, first)
-			} else {
-				edgeKernel(kb, apan, bpan, c, g.ldc, rows, cols, first)
-			}
-		}
-	}
-}
-
-// packA copies alpha·A[rows, pc:pc+kb] (each row scaled by its colScale
-// vector first) into k-major mr-row panels lo..hi-1, padding rows past m
-// with zeros.
-func packA(dst []float32, a operand, alpha float32, pc, kb, m, lo, hi int) {
-	for p := lo; p < hi; p++ {
-		d := dst[p*mr*kb : (p+1)*mr*kb]
-		for r := range mr {
-			i := p*mr + r
-			if i >= m {
-				for k := range kb {
-					d[k*mr+r] = 0
-				}
-				continue
-			}
-			src := a.f[i*a.rs+pc*a.cs:]
-			if s := a.colScale.row(a.index, i); s != nil {
-				s = s[pc : pc+kb]
-				for k, v := range s {
-					d[k*mr+r] = alpha * (src[k*a.cs] * v)
-				}
-				continue
-			}
-			if a.cs == 1 {
-				src = src[:kb]
-				for k, v := range src {
-					d[k*mr+r] = alpha * v
-				}
-				continue
-			}
-			for k := range kb {
-				d[k*mr+r] = alpha * src[k*a.cs]
-			}
-		}
-	}
-}
-
-// packB copies B[pc:pc+kb, jc:jc+nb] into k-major nr-column panels lo..hi-1,
-// widening F16/BF16 and padding columns past nb with zeros.
-func packB(dst []float32, b operand, pc, kb, jc, nb, lo, hi int) {
-	for q := lo; q < hi; q++ {
-		d := dst[q*nr*kb : (q+1)*nr*kb]
-		for c := range nr {
-			j := q*nr + c
-			if j >= nb {
-				for k := range kb {
-					d[k*nr+c] = 0
-				}
-				continue
-			}
-			off := pc*b.rs + (jc+j)*b.cs
-			switch b.dtype {
-			case backend.F16:
-				for k := range kb {
-					d[k*nr+c] = f16ToF32(b.h[off+k*b.rs])
-				}
-			case backend.BF16:
-				for k := range kb {
-					d[k*nr+c] = bf16ToF32(b.h[off+k*b.rs])
-				}
-			default:
-				if b.rs == 1 {
-					src := b.f[off : off+kb]
-					for k, v := range src {
-						d[k*nr+c] = v
-					}
-					continue
-				}
-				for k := range kb {
-					d[k*nr+c] = b.f[off+k*b.rs]
-				}
-			}
-		}
-	}
-}
-
-// packBuffer returns a pooled buffer of at least n floats.
-func (be *Backend) packBuffer(n int) *[]float32 {
-	if p, ok := be.packs.Get().(*[]float32); ok && cap(*p) >= n {
+// packBuffer returns a buffer of n floats from pool, or a new one when the
+// pool has none large enough.
+func packBuffer(pool *sync.Pool, n int) *[]float32 {
+	if p, ok := pool.Get().(*[]float32); ok && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p
 	}

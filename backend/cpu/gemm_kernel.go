@@ -1,6 +1,21 @@
 package cpu
 
-// Micro-tile size of the matrix kernel. Two rows by four columns keeps the
+// The micro-kernel contract, after BLIS (docs/KernelsHowTo.md), holds for
+// kernel below and for every assembly kernel with its signature
+// (microKernel):
+//
+//	C := beta·C + A·B
+//
+// where A is a packed mr×kb panel laid out k-major (a[k·mr+r]), B a packed
+// kb×nr panel laid out k-major (b[k·nr+j]) and C an mr×nr tile of a
+// row-major matrix whose rows are ldc elements apart. beta is 0 when first
+// is set, 1 otherwise; beta = 0 overwrites C without reading it, so C may
+// hold NaN or garbage. kb may be 0 (then C := beta·C). The kernel always
+// computes the whole mr×nr tile: edges of the matrix and the zero padding of
+// short panels belong to packing (packA, packB) and to edge, which runs a
+// kernel into a scratch tile and copies the part that exists.
+//
+// Micro-tile size of the pure-Go kernel. Two rows by four columns keeps the
 // eight accumulators, two values of A and four of B within the sixteen
 // floating-point registers amd64 and arm64 code may use, so the Go compiler
 // holds the whole tile in registers (a larger tile spills and runs slower).
@@ -9,10 +24,9 @@ const (
 	nr = 4
 )
 
-// kernel multiplies an mr×kb packed panel of A by a kb×nr packed panel of B
-// and stores (first) or adds the mr×nr product into c, whose rows are ldc
-// apart. Panels are laid out k-major: a[k*mr+r], b[k*nr+j]. Slicing the
-// panels down as the loop runs lets the compiler drop every bounds check.
+// kernel is the pure-Go micro-kernel: the reference the assembly kernels are
+// tested against, and the fallback where none runs. Slicing the panels down
+// as the loop runs lets the compiler drop every bounds check.
 func kernel(kb int, a, b, c []float32, ldc int, first bool) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	a = a[:mr*kb]
@@ -71,19 +85,21 @@ func kernel(kb int, a, b, c []float32, ldc int, first bool) {
 	r1[3] += c13
 }
 
-// edgeKernel is kernel for a tile cut by the matrix's edge: only rows×cols
-// of the mr×nr product are stored or added.
-func edgeKernel(kb int, a, b, c []float32, ldc, rows, cols int, first bool) {
-	var tmp [mr * nr]float32
-	kernel(kb, a, b, tmp[:], nr, true)
+// edge runs the arch's kernel on a tile cut by the matrix's edge: the whole
+// mr×nr product goes to the scratch tile tmp (maxTile floats, reused by the
+// caller so no call allocates), and only its rows×cols corner is stored
+// (first) or added into c.
+func (ar *gemmArch) edge(kb int, a, b, c []float32, ldc, rows, cols int, first bool, tmp []float32) {
+	ar.kernel(kb, a, b, tmp, ar.nr, true)
 	for r := range rows {
 		row := c[r*ldc : r*ldc+cols]
-		for j := range row {
-			if first {
-				row[j] = tmp[r*nr+j]
-			} else {
-				row[j] += tmp[r*nr+j]
-			}
+		src := tmp[r*ar.nr : r*ar.nr+cols]
+		if first {
+			copy(row, src)
+			continue
+		}
+		for j, v := range src {
+			row[j] += v
 		}
 	}
 }

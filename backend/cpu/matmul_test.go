@@ -158,22 +158,3 @@ func toHalf(x float32, dtype backend.DType) uint16 {
 	}
 	return sign | uint16(exp)<<10 | uint16(bits>>13&0x3ff)
 }
-
-func BenchmarkMatMul(b *testing.B) {
-	be := New(0)
-	for _, n := range []int{256, 512, 1024, 2048, 4096} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			x, _ := be.FromFloat32(random(1, n*n), n, n)
-			y, _ := be.FromFloat32(random(2, n*n), n, n)
-			b.ResetTimer()
-			for range b.N {
-				out, err := be.MatMul(x, y, backend.MatMulOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				be.Free(out)
-			}
-			b.ReportMetric(2*float64(n)*float64(n)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
-	}
-}

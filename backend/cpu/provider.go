@@ -19,10 +19,16 @@ type provider struct{}
 // Name returns "cpu".
 func (provider) Name() string { return "cpu" }
 
-// Devices lists the host CPU.
+// Devices lists the host CPU with the matrix kernel Open would choose; an
+// IA3_CPU_KERNEL this CPU cannot honour marks it unable to compute, with
+// the reason.
 func (provider) Devices(context.Context) ([]backend.DeviceInfo, error) {
-	info := hostInfo()
+	ar, err := archFromEnv()
+	info := hostInfo(ar)
 	info.Parallelism = runtime.GOMAXPROCS(0)
+	if err != nil {
+		info.Compute, info.Reason = false, err.Error()
+	}
 	return []backend.DeviceInfo{info}, nil
 }
 
@@ -31,12 +37,17 @@ func (provider) Open(_ context.Context, spec string) (backend.Backend, error) {
 	if spec != "cpu" && spec != "cpu:0" {
 		return nil, fmt.Errorf("cpu: unknown device %q: the CPU provider opens only \"cpu\"", spec)
 	}
-	return New(0), nil
+	ar, err := archFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return newWithArch(0, ar), nil
 }
 
 // hostInfo describes the CPU, naming its model from /proc/cpuinfo where the
-// system has one and the Go architecture otherwise.
-func hostInfo() backend.DeviceInfo {
+// system has one and the Go architecture otherwise; Driver names the matrix
+// kernel ar, with its tile.
+func hostInfo(ar gemmArch) backend.DeviceInfo {
 	name, vendor := cpuModel("/proc/cpuinfo")
 	if name == "" {
 		name = runtime.GOARCH
@@ -47,7 +58,7 @@ func hostInfo() backend.DeviceInfo {
 		Vendor:  vendor,
 		API:     "Go",
 		Type:    "Host",
-		Driver:  runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+		Driver:  fmt.Sprintf("%s %s/%s, sgemm kernel %s %d×%d", runtime.Version(), runtime.GOOS, runtime.GOARCH, ar.name, ar.mr, ar.nr),
 		Compute: true,
 	}
 }

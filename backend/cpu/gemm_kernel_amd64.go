@@ -1,0 +1,71 @@
+//go:build amd64
+
+package cpu
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// sgemmAVX512 is the AVX-512 micro-kernel (gemm_kernel_amd64.s): a 12×32
+// tile of C in 24 zmm accumulators. Its Go loop is kernel with mr = 12,
+// nr = 32. a, b and c point at the panels and tile of kernel's contract.
+//
+//go:noescape
+func sgemmAVX512(kb int, a, b, c *float32, ldc int, first bool)
+
+// kernelAVX512 checks the slice bounds the assembly relies on and runs it.
+func kernelAVX512(kb int, a, b, c []float32, ldc int, first bool) {
+	checkPanels(kb, a, b, c, ldc, 12, 32)
+	sgemmAVX512(kb, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, first)
+}
+
+// sgemmAVX2 is the AVX2+FMA micro-kernel (gemm_kernel_amd64.s): a 6×16
+// tile of C in 12 ymm accumulators, as BLIS's Haswell sgemm. Its Go loop is
+// kernel with mr = 6, nr = 16.
+//
+//go:noescape
+func sgemmAVX2(kb int, a, b, c *float32, ldc int, first bool)
+
+// kernelAVX2 checks the slice bounds the assembly relies on and runs it.
+func kernelAVX2(kb int, a, b, c []float32, ldc int, first bool) {
+	checkPanels(kb, a, b, c, ldc, 6, 16)
+	sgemmAVX2(kb, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, first)
+}
+
+// transpose8AVX2 packs eight columns of a column-contiguous matrix into
+// k-major rows (gemm_kernel_amd64.s). Its Go loop: for k < kb (a multiple
+// of 8), for c < 8: d[k·ldd+c] = s[c·lds+k].
+//
+//go:noescape
+func transpose8AVX2(d *float32, ldd int, s *float32, lds int, kb int)
+
+// transpose8 checks the bounds transpose8AVX2 relies on and runs it over
+// the largest multiple of 8 of kb, returning how many k it packed.
+func transpose8(d []float32, ldd int, s []float32, lds int, kb int) int {
+	kb8 := kb &^ 7
+	if kb8 == 0 {
+		return 0
+	}
+	_ = d[:(kb8-1)*ldd+8]
+	_ = s[:7*lds+kb8]
+	transpose8AVX2(unsafe.SliceData(d), ldd, unsafe.SliceData(s), lds, kb8)
+	return kb8
+}
+
+// simdArchs lists the assembly kernels this CPU runs, fastest first. The
+// AVX-512 tile is 12 rows × 32 columns; a kc of 256 keeps the 32 KiB B
+// micro-panel in L1 beside a 12 KiB A micro-panel, and an mc of 480 rows
+// (a multiple of both tiles' mr) keeps the A block within L2 (480 KiB). The
+// AVX2 tile is 6 × 16, with a 16 KiB B micro-panel.
+func simdArchs() []gemmArch {
+	var archs []gemmArch
+	if cpu.X86.HasAVX512F {
+		archs = append(archs, gemmArch{name: "avx512", kernel: kernelAVX512, transpose8: transpose8, mr: 12, nr: 32, mc: 480, kc: 256, nc: 1024})
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		archs = append(archs, gemmArch{name: "avx2", kernel: kernelAVX2, transpose8: transpose8, mr: 6, nr: 16, mc: 480, kc: 256, nc: 1024})
+	}
+	return archs
+}

@@ -1,0 +1,122 @@
+package cpu
+
+import "github.com/ia3/ia3/backend"
+
+// packA copies alpha·A[rows, pc:pc+kb] (each row scaled by its colScale
+// vector first) into k-major mr-row panels lo..hi-1 (d[k·mr+r]), padding
+// rows past m with zeros: the A side of the micro-kernel contract.
+func packA(dst []float32, a operand, mr int, alpha float32, pc, kb, m, lo, hi int) {
+	for p := lo; p < hi; p++ {
+		d := dst[p*mr*kb : (p+1)*mr*kb]
+		if a.rs == 1 && a.colScale == nil && (p+1)*mr <= m {
+			// A read transposed: the panel's rows lie side by side.
+			for k := range kb {
+				src := a.f[(pc+k)*a.cs+p*mr:]
+				dk := d[k*mr : (k+1)*mr]
+				for r := range dk {
+					dk[r] = alpha * src[r]
+				}
+			}
+			continue
+		}
+		for r := range mr {
+			i := p*mr + r
+			if i >= m {
+				zeroLane(d, mr, r, kb)
+				continue
+			}
+			src := a.f[i*a.rs+pc*a.cs:]
+			if s := a.colScale.row(a.index, i); s != nil {
+				s = s[pc : pc+kb]
+				for k, v := range s {
+					d[k*mr+r] = alpha * (src[k*a.cs] * v)
+				}
+				continue
+			}
+			if a.cs == 1 {
+				src = src[:kb]
+				for k, v := range src {
+					d[k*mr+r] = alpha * v
+				}
+				continue
+			}
+			for k := range kb {
+				d[k*mr+r] = alpha * src[k*a.cs]
+			}
+		}
+	}
+}
+
+// packB copies B[pc:pc+kb, jc:jc+nb] into k-major nr-column panels lo..hi-1
+// (d[k·nr+j]), widening F16/BF16 and padding columns past nb with zeros:
+// the B side of the micro-kernel contract. A transposed F32 B (a weight
+// read (out, in)) goes through the arch's 8×8 transpose where it has one.
+func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
+	nr := ar.nr
+	if full := min(hi, nb/nr); b.cs == 1 && b.dtype == backend.F32 && full > lo {
+		// B's rows are contiguous: each k of a panel is one copy of nr
+		// values, done row by row so each row of B is read once, in order.
+		for k := range kb {
+			row := b.f[(pc+k)*b.rs+jc:]
+			for q := lo; q < full; q++ {
+				o := q*nr*kb + k*nr
+				copy(dst[o:o+nr], row[q*nr:])
+			}
+		}
+		lo = full
+	}
+	for q := lo; q < hi; q++ {
+		d := dst[q*nr*kb : (q+1)*nr*kb]
+		if b.rs == 1 && b.dtype == backend.F32 && ar.transpose8 != nil && (q+1)*nr <= nb {
+			off := pc + (jc+q*nr)*b.cs
+			done := 0
+			for c := 0; c < nr; c += 8 {
+				done = ar.transpose8(d[c:], nr, b.f[off+c*b.cs:], b.cs, kb)
+			}
+			for c := range nr {
+				src := b.f[off+c*b.cs : off+c*b.cs+kb]
+				for k := done; k < kb; k++ {
+					d[k*nr+c] = src[k]
+				}
+			}
+			continue
+		}
+		for c := range nr {
+			j := q*nr + c
+			if j >= nb {
+				zeroLane(d, nr, c, kb)
+				continue
+			}
+			off := pc*b.rs + (jc+j)*b.cs
+			switch b.dtype {
+			case backend.F16:
+				for k := range kb {
+					d[k*nr+c] = f16ToF32(b.h[off+k*b.rs])
+				}
+			case backend.BF16:
+				for k := range kb {
+					d[k*nr+c] = bf16ToF32(b.h[off+k*b.rs])
+				}
+			default:
+				if b.rs == 1 {
+					src := b.f[off : off+kb]
+					for k, v := range src {
+						d[k*nr+c] = v
+					}
+					continue
+				}
+				for k := range kb {
+					d[k*nr+c] = b.f[off+k*b.rs]
+				}
+			}
+		}
+	}
+}
+
+// zeroLane zeroes lane l of a k-major panel width lanes wide: the padding
+// of a panel that runs past the matrix's edge.
+func zeroLane(d []float32, width, l, kb int) {
+	for k := range kb {
+		d[k*width+l] = 0
+	}
+}
