@@ -32,26 +32,16 @@ func max32(a, b float32) float32 {
 	return a
 }
 
-// expShifted sets dst[i] = exp(x[i] − shift), the difference rounded to
-// float32 and the exponential taken in float64 and rounded once, and returns
-// Σ exp(x[i] − shift) in float64. dst may alias x.
+// expShifted sets dst[i] = exp(x[i] − shift) and returns their sum,
+// accumulated in float64. The leading elements go through the vector kernel
+// where the CPU has one (within 2 ULP of float32), the rest through
+// math.Exp rounded once. dst may alias x.
 func expShifted(dst, x []float32, shift float32) float64 {
 	x = x[:len(dst)]
-	var s0, s1 float64
-	i := 0
-	for ; i+2 <= len(dst); i += 2 {
-		e0 := math.Exp(float64(x[i] - shift))
-		e1 := math.Exp(float64(x[i+1] - shift))
-		dst[i], dst[i+1] = float32(e0), float32(e1)
-		s0 += e0
-		s1 += e1
+	for i := expShiftedVec(dst, x, shift); i < len(dst); i++ {
+		dst[i] = float32(math.Exp(float64(x[i] - shift)))
 	}
-	for ; i < len(dst); i++ {
-		e := math.Exp(float64(x[i] - shift))
-		dst[i] = float32(e)
-		s0 += e
-	}
-	return s0 + s1
+	return sum64(dst)
 }
 
 // scaleInto sets dst = a·x (dst may alias x).
