@@ -2,6 +2,11 @@
 
 package cpu
 
-// expShiftedVec has no vector kernel on this architecture (or with the
-// purego tag): the caller computes every element.
+// Without a vector kernel for this architecture (or with the purego tag)
+// the callers compute every element in Go.
+
 func expShiftedVec(dst, x []float32, shift float32) int { return 0 }
+
+func geluTanhVec(dst, x []float32) int { return 0 }
+
+func geluTanhGradVec(dst, x, dy []float32) int { return 0 }
