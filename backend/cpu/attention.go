@@ -30,61 +30,65 @@ func (b *Backend) Softmax(st backend.Tensor, o backend.SoftmaxOptions) (backend.
 	bs, h, tq, tk := s.shape[0], s.shape[1], s.shape[2], s.shape[3]
 	out := b.newF32(s.shape...)
 	b.parallelFor(bs*h*tq, tk, func(lo, hi int) {
-		logits := make([]float32, tk)
-		keep := make([]bool, tk)
 		for r := lo; r < hi; r++ {
 			bi, i := r/(h*tq), r%tq
 			src, dst := s.f[r*tk:(r+1)*tk], out.f[r*tk:(r+1)*tk]
-			var brow []float32
+			// Keys past i + Tk − Tq are masked causally: they are never
+			// read, and their probabilities stay the zeros of newF32.
+			n := tk
+			if o.Causal {
+				n = min(tk, max(i+tk-tq+1, 0))
+			}
+			var brow, mrow []float32
 			if bias != nil {
 				off := r % (h * tq) // shared [H, Tq, Tk]
 				if len(bias.shape) == 4 {
 					off = r
 				}
-				brow = bias.f[off*tk : (off+1)*tk]
+				brow = bias.f[off*tk : off*tk+n]
 			}
-			var mrow []float32
 			if mask != nil {
-				mrow = mask.f[bi*tk : (bi+1)*tk]
+				mrow = mask.f[bi*tk : bi*tk+n]
 			}
-			any := false
-			mx := float32(math.Inf(-1))
-			for j, v := range src {
-				keep[j] = !(o.Causal && j > i+(tk-tq)) && (mrow == nil || mrow[j] != 0)
-				if !keep[j] {
-					continue
-				}
-				l := v * scale
-				if brow != nil {
-					l += brow[j]
-				}
-				logits[j] = l
-				any = true
-				mx = max(mx, l)
-			}
-			if !any {
+			if !softmaxRow(dst[:n], src[:n], brow, mrow, scale) {
+				uniform := 1 / float32(tk)
 				for j := range dst {
-					dst[j] = 1 / float32(tk)
+					dst[j] = uniform
 				}
-				continue
-			}
-			var sum float64
-			for j := range dst {
-				if keep[j] {
-					e := math.Exp(float64(logits[j] - mx))
-					sum += e
-					dst[j] = float32(e)
-				} else {
-					dst[j] = 0
-				}
-			}
-			inv := 1 / sum
-			for j := range dst {
-				dst[j] = float32(float64(dst[j]) * inv)
 			}
 		}
 	})
 	return out, nil
+}
+
+// softmaxRow sets dst = softmax(scale·src + bias) over the entries whose
+// mask is non-zero (bias and mask may be nil), 0 elsewhere, using dst for
+// the logits. It reports false, leaving dst undefined, when every entry is
+// masked.
+func softmaxRow(dst, src, bias, mask []float32, scale float32) bool {
+	src = src[:len(dst)]
+	for j, v := range src {
+		dst[j] = v * scale
+	}
+	if bias != nil {
+		addInto(dst, dst, bias)
+	}
+	negInf := float32(math.Inf(-1))
+	if mask != nil {
+		mask = mask[:len(dst)]
+		for j, m := range mask {
+			if m == 0 {
+				dst[j] = negInf
+			}
+		}
+	}
+	mx := maxOf(dst)
+	if mx == negInf || len(dst) == 0 {
+		return false
+	}
+	sum := expShifted(dst, dst, mx)
+	scaleInto(dst, dst, float32(1/sum))
+	return true
 }
 
 // SoftmaxBackward returns scale·y ⊙ (dy − Σ y⊙dy) per row.
@@ -106,10 +110,8 @@ func (b *Backend) SoftmaxBackward(yt, dyt backend.Tensor, scale float32) (backen
 	b.parallelFor(len(y.f)/tk, tk, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			yr, gr, dst := y.f[r*tk:(r+1)*tk], dy.f[r*tk:(r+1)*tk], out.f[r*tk:(r+1)*tk]
-			var dot float64
-			for j, v := range yr {
-				dot += float64(v) * float64(gr[j])
-			}
+			dot := dot64(yr, gr)
+			gr = gr[:len(yr)]
 			for j, v := range yr {
 				dst[j] = float32(float64(scale) * float64(v) * (float64(gr[j]) - dot))
 			}

@@ -75,21 +75,31 @@ func (b *Backend) Activation(f backend.Unary, xt backend.Tensor) (backend.Tensor
 	if fn == nil {
 		return nil, unknownActivation("activation", f)
 	}
+	if f == backend.GELUTanh {
+		return b.unarySlice("activation", xt, geluTanhInto)
+	}
 	return b.unary("activation", xt, fn)
 }
 
 // unary maps f over x into a new tensor.
 func (b *Backend) unary(op string, xt backend.Tensor, f func(float32) float32) (backend.Tensor, error) {
+	return b.unarySlice(op, xt, func(dst, src []float32) {
+		src = src[:len(dst)]
+		for i, v := range src {
+			dst[i] = f(v)
+		}
+	})
+}
+
+// unarySlice applies the slice kernel f(dst, x) to chunks of x.
+func (b *Backend) unarySlice(op string, xt backend.Tensor, f func(dst, x []float32)) (backend.Tensor, error) {
 	x, err := b.tensorOf(op, "x", xt)
 	if err != nil {
 		return nil, err
 	}
 	out := b.newF32(x.shape...)
 	b.parallelFor(len(x.f), 8, func(lo, hi int) {
-		src, dst := x.f[lo:hi], out.f[lo:hi]
-		for i, v := range src {
-			dst[i] = f(v)
-		}
+		f(out.f[lo:hi], x.f[lo:hi])
 	})
 	return out, nil
 }
@@ -110,6 +120,12 @@ func (b *Backend) ActivationBackward(f backend.Unary, xt, dyt backend.Tensor) (b
 		return nil, err
 	}
 	out := b.newF32(x.shape...)
+	if f == backend.GELUTanh {
+		b.parallelFor(len(x.f), 8, func(lo, hi int) {
+			geluTanhGradInto(out.f[lo:hi], x.f[lo:hi], dy.f[lo:hi])
+		})
+		return out, nil
+	}
 	b.parallelFor(len(x.f), 8, func(lo, hi int) {
 		src, g, dst := x.f[lo:hi], dy.f[lo:hi], out.f[lo:hi]
 		for i, v := range src {

@@ -43,23 +43,13 @@ func (b *Backend) CrossEntropy(logitsT, labelsT backend.Tensor, ignoreIndex int3
 				continue
 			}
 			row, dst := logits.f[r*v:(r+1)*v], grad.f[r*v:(r+1)*v]
-			mx := math.Inf(-1)
-			for _, x := range row {
-				mx = math.Max(mx, float64(x))
-			}
-			var sum float64
-			for _, x := range row {
-				sum += math.Exp(float64(x) - mx)
-			}
-			lse := mx + math.Log(sum)
-			losses[r] = lse - float64(row[y])
-			for j, x := range row {
-				p := math.Exp(float64(x) - lse)
-				if j == int(y) {
-					p--
-				}
-				dst[j] = float32(p / float64(count))
-			}
+			// One exponential per logit: dst holds exp(x − max) until the
+			// row's sum is known, then the gradient softmax/count.
+			mx := maxOf(row)
+			sum := expShifted(dst, row, mx)
+			losses[r] = float64(mx) + math.Log(sum) - float64(row[y])
+			scaleInto(dst, dst, float32(1/(sum*float64(count))))
+			dst[y] -= float32(1 / float64(count))
 		}
 	})
 	var total float64

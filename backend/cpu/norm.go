@@ -36,15 +36,19 @@ func vec(t *tensor) []float32 {
 
 // meanVar returns a row's mean and biased variance, accumulated in float64.
 func meanVar(row []float32) (mean, variance float64) {
-	for _, v := range row {
-		mean += float64(v)
+	mean = sum64(row) / float64(len(row))
+	var s0, s1 float64
+	i := 0
+	for ; i+2 <= len(row); i += 2 {
+		d0, d1 := float64(row[i])-mean, float64(row[i+1])-mean
+		s0 += d0 * d0
+		s1 += d1 * d1
 	}
-	mean /= float64(len(row))
-	for _, v := range row {
-		d := float64(v) - mean
-		variance += d * d
+	for ; i < len(row); i++ {
+		d := float64(row[i]) - mean
+		s0 += d * d
 	}
-	return mean, variance / float64(len(row))
+	return mean, (s0 + s1) / float64(len(row))
 }
 
 // LayerNorm returns (x − mean)/sqrt(var + eps) ⊙ gamma + beta per row.
@@ -60,6 +64,10 @@ func (b *Backend) LayerNorm(xt, gammaT, betaT backend.Tensor, eps float32) (back
 			row, dst := x.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
 			mean, variance := meanVar(row)
 			rstd := 1 / math.Sqrt(variance+float64(eps))
+			if gamma != nil && beta != nil {
+				affineNorm(dst, row, gamma, beta, mean, rstd)
+				continue
+			}
 			for i, xv := range row {
 				y := (float64(xv) - mean) * rstd
 				if gamma != nil {
@@ -85,28 +93,47 @@ func (b *Backend) LayerNormBackward(xt, gammaT, dyt backend.Tensor, eps float32)
 	gamma := vec(v[0])
 	out := b.newF32(x.shape...)
 	b.parallelFor(len(x.f)/d, d, func(lo, hi int) {
-		g := make([]float64, d)
 		for r := lo; r < hi; r++ {
 			row, dyr, dst := x.f[r*d:(r+1)*d], dy.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
 			mean, variance := meanVar(row)
 			rstd := 1 / math.Sqrt(variance+float64(eps))
+			// g = dy ⊙ gamma is recomputed in the second pass rather than
+			// kept, so the backward needs no scratch row.
 			var sumG, sumGX float64
-			for i, xv := range row {
-				g[i] = float64(dyr[i])
-				if gamma != nil {
-					g[i] *= float64(gamma[i])
-				}
-				sumG += g[i]
-				sumGX += g[i] * (float64(xv) - mean) * rstd
+			if gamma != nil {
+				gamma = gamma[:len(row)]
 			}
-			meanG, meanGX := sumG/float64(d), sumGX/float64(d)
+			dyr = dyr[:len(row)]
 			for i, xv := range row {
+				g := float64(dyr[i])
+				if gamma != nil {
+					g *= float64(gamma[i])
+				}
+				sumG += g
+				sumGX += g * (float64(xv) - mean)
+			}
+			meanG, meanGX := sumG/float64(d), sumGX*rstd/float64(d)
+			dst = dst[:len(row)]
+			for i, xv := range row {
+				g := float64(dyr[i])
+				if gamma != nil {
+					g *= float64(gamma[i])
+				}
 				xhat := (float64(xv) - mean) * rstd
-				dst[i] = float32(rstd * (g[i] - meanG - xhat*meanGX))
+				dst[i] = float32(rstd * (g - meanG - xhat*meanGX))
 			}
 		}
 	})
 	return out, nil
+}
+
+// affineNorm sets dst = (x − mean)·rstd ⊙ gamma + beta in float64, rounded
+// once: LayerNorm's common case, without the per-element nil checks.
+func affineNorm(dst, x, gamma, beta []float32, mean, rstd float64) {
+	x, gamma, beta = x[:len(dst)], gamma[:len(dst)], beta[:len(dst)]
+	for i, xv := range x {
+		dst[i] = float32((float64(xv)-mean)*rstd*float64(gamma[i]) + float64(beta[i]))
+	}
 }
 
 // rmsInv returns 1/sqrt(mean(x²) + eps) for a row, in float64.
