@@ -2,6 +2,7 @@ package backend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -11,7 +12,10 @@ import (
 )
 
 // Provider is a family of devices: the CPU, or the adapters one GPU API
-// layer exposes. Providers register themselves from their package's init.
+// layer exposes. Providers register themselves from their package's init,
+// so a program picks its devices by import, as database/sql drivers are
+// picked: backend/cpu, backend/webgpu, or backend/all for both. Library
+// packages import none of them.
 type Provider interface {
 	// Name is the prefix of the specs Open accepts: "cpu" or "gpu".
 	Name() string
@@ -91,7 +95,8 @@ func typeRank(t string) int {
 // Open opens a device by spec: "auto" (the best device: a discrete GPU, then
 // an integrated one, then a software adapter, then the CPU backend), "cpu",
 // "gpu" (the best GPU adapter) or "gpu:N" (adapter N as Devices lists it).
-// The backend it returns validates every call (see Checked).
+// The backend it returns validates every call (see Checked). Only the
+// providers the program links in are seen (see Provider).
 func Open(ctx context.Context, spec string) (Backend, error) {
 	spec = strings.TrimSpace(strings.ToLower(spec))
 	if spec == "" {
@@ -110,17 +115,22 @@ func Open(ctx context.Context, spec string) (Backend, error) {
 			return Checked(b), nil
 		}
 	}
+	if name == "cpu" || name == "gpu" {
+		return nil, fmt.Errorf("device %q: no %s provider is linked into this program; import github.com/ia3/ia3/backend/all (or backend/%s) for its side effect, as database/sql drivers are", spec, name, providerPackage(name))
+	}
 	return nil, fmt.Errorf("unknown device %q: want auto, cpu, gpu or gpu:N (see `ia3 devices`)", spec)
 }
 
 func openBest(ctx context.Context, spec string) (Backend, error) {
 	var cands []DeviceInfo
+	var skipped []string
 	for _, d := range Devices(ctx) {
 		if spec == "gpu" && d.API == "Go" {
 			continue
 		}
 		if !d.Compute {
 			slog.Info("device skipped", "device", d.Spec, "name", d.Name, "api", d.API, "reason", d.Reason)
+			skipped = append(skipped, fmt.Sprintf("%s (%s): %s", d.Spec, d.Name, d.Reason))
 			continue
 		}
 		cands = append(cands, d)
@@ -143,8 +153,24 @@ func openBest(ctx context.Context, spec string) (Backend, error) {
 			"why", "best ranked of "+strconv.Itoa(len(cands))+" usable devices (discrete > integrated > software > CPU)")
 		return b, nil
 	}
-	if spec == "gpu" {
-		return nil, fmt.Errorf("no usable GPU adapter found (is a Vulkan, Metal or D3D12 driver installed? see `ia3 devices`)")
+	why := ""
+	if len(skipped) > 0 {
+		why = "; skipped " + strings.Join(skipped, "; ")
 	}
-	return nil, fmt.Errorf("no usable device found")
+	if spec == "gpu" {
+		return nil, fmt.Errorf("no usable GPU adapter found (is a Vulkan, Metal or D3D12 driver installed? see `ia3 devices`)%s", why)
+	}
+	if len(providers()) == 0 {
+		return nil, errors.New("no usable device found: no device provider is linked in; import github.com/ia3/ia3/backend/all (or backend/cpu) for its side effect")
+	}
+	return nil, fmt.Errorf("no usable device found%s", why)
+}
+
+// providerPackage names the package under backend/ that registers the
+// provider called name.
+func providerPackage(name string) string {
+	if name == "gpu" {
+		return "webgpu"
+	}
+	return name
 }

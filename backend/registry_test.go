@@ -106,3 +106,32 @@ func TestOpenAutoPrefersGPUAndSkipsBroken(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenSaysWhatIsMissing checks the errors of a program that links in
+// too few providers: a missing provider is named with the package to
+// import, and "gpu"/"auto" carry the reasons of the devices they skipped.
+func TestOpenSaysWhatIsMissing(t *testing.T) {
+	stub := &fakeProvider{name: "gpu", devices: []DeviceInfo{
+		{Spec: "gpu", Name: "WebGPU", API: "WebGPU", Compute: false, Reason: "WebGPU not built"},
+	}}
+	tests := []struct {
+		name      string
+		providers []Provider
+		spec      string
+		wantErr   string
+	}{
+		{"no providers, auto", nil, "auto", "no device provider is linked in; import github.com/ia3/ia3/backend/all"},
+		{"no providers, cpu", nil, "cpu", `device "cpu": no cpu provider is linked into this program; import github.com/ia3/ia3/backend/all (or backend/cpu)`},
+		{"no providers, gpu:0", nil, "gpu:0", "import github.com/ia3/ia3/backend/all (or backend/webgpu)"},
+		{"stub gpu, gpu", []Provider{stub}, "gpu", "no usable GPU adapter found (is a Vulkan, Metal or D3D12 driver installed? see `ia3 devices`); skipped gpu (WebGPU): WebGPU not built"},
+		{"stub gpu, auto", []Provider{stub}, "auto", "no usable device found; skipped gpu (WebGPU): WebGPU not built"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			withProviders(t, tc.providers...)
+			b, err := Open(context.Background(), tc.spec)
+			assert.Nil(t, b)
+			assert.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}

@@ -16,13 +16,25 @@ import (
 // maths and the optimiser, then the malformed calls.
 func allCases() []opCase {
 	var cs []opCase
-	for _, family := range []func() []opCase{
-		memoryCases, layoutCases, matmulCases, elementwiseCases, normCases,
-		attentionCases, lossCases, adapterCases, malformedCases,
-	} {
-		cs = append(cs, family()...)
+	for _, f := range caseFamilies() {
+		cs = append(cs, f.cases()...)
 	}
 	return cs
+}
+
+// caseFamily is one group of the suite, as the Markdown report sums it up.
+type caseFamily struct {
+	name  string
+	cases func() []opCase
+}
+
+// caseFamilies lists the suite's groups in allCases' order.
+func caseFamilies() []caseFamily {
+	return []caseFamily{
+		{"memory", memoryCases}, {"layout", layoutCases}, {"matmul", matmulCases},
+		{"elementwise", elementwiseCases}, {"norm", normCases}, {"attention", attentionCases},
+		{"loss", lossCases}, {"adapter", adapterCases}, {"malformed", malformedCases},
+	}
 }
 
 // opCase is one row of the suite: one operation on inputs of one shape.

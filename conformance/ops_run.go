@@ -19,6 +19,9 @@ type OpOptions struct {
 	// Log receives progress: one line per device and one per failing row.
 	// Nil discards it.
 	Log *slog.Logger
+	// Timings also times the main kernels of a train step on each device
+	// (Report.Timings), for the shareable report.
+	Timings bool
 }
 
 // RunOps runs the operation suite on the devices named by their specs ("cpu",
@@ -41,13 +44,19 @@ func RunOps(ctx context.Context, devices []string, opts OpOptions) (*Report, err
 	err = onEachDevice(ctx, devices, log, rep.addDevice, func(b backend.Backend) error {
 		info := b.Info()
 		log.Info("running op suite", "device", info.Spec, "name", info.Name, "api", info.API, "cases", len(cases))
-		return runDevice(ctx, b, cases, func(r OpResult) {
+		err := runDevice(ctx, b, cases, func(r OpResult) {
 			rep.Results = append(rep.Results, r)
 			if !r.Pass {
 				log.Warn("op failed", "device", r.Device, "op", r.Op, "shape", r.Shape,
 					"max_rel", r.MaxRel, "tol", r.Tol, "err", r.Err)
 			}
 		})
+		if err != nil || !opts.Timings {
+			return err
+		}
+		ts, err := timeKernels(ctx, b)
+		rep.Timings = append(rep.Timings, ts...)
+		return err
 	})
 	return rep, err
 }

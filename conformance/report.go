@@ -49,6 +49,9 @@ type Report struct {
 	OS, Arch  string
 	Devices   []DeviceStatus
 	Results   []OpResult
+	// Timings holds the kernel timings when OpOptions.Timings asked for
+	// them.
+	Timings []KernelTiming
 }
 
 func newReport() *Report {
@@ -155,7 +158,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		Devices   []DeviceStatus
 		Failed    int
 		Results   []jsonResult
-	}{r.Date, r.GoVersion, r.OS, r.Arch, r.Devices, r.Failed(), make([]jsonResult, len(r.Results))}
+		Timings   []KernelTiming `json:",omitempty"`
+	}{r.Date, r.GoVersion, r.OS, r.Arch, r.Devices, r.Failed(), make([]jsonResult, len(r.Results)), r.Timings}
 	for i, res := range r.Results {
 		out.Results[i] = jsonResult{res.Device, res.API, res.Driver, res.Op, res.Shape,
 			jsonFloat(res.MaxAbs), jsonFloat(res.MaxRel), jsonFloat(res.Tol), res.Pass, res.Err}

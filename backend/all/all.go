@@ -1,6 +1,11 @@
 // Package all registers every compiled-in backend provider: import it for
-// its side effect wherever devices are opened by spec (the CLI, conformance
-// runs), so backend.Open and backend.Devices see them all.
+// its side effect in a program (the CLI, a test) that opens devices by spec,
+// so backend.Open and backend.Devices see them all. Library packages do not
+// import it: the program chooses its devices, as it chooses database/sql
+// drivers.
+//
+// In a pure-Go build (CGO_ENABLED=0 or -tags nowebgpu) the WebGPU provider
+// is a stub that lists one device that cannot compute, saying why.
 package all
 
 import (

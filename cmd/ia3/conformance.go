@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +18,7 @@ import (
 type conformanceFlags struct {
 	ops                      bool
 	fixtures, device, filter string
-	jsonPath                 string
+	jsonPath, reportPath     string
 }
 
 // newConformanceCmd builds `ia3 conformance`.
@@ -33,30 +34,35 @@ float64 reference, one row per operation × shape × device, with the error and
 the tolerance. --fixtures DIR runs the model-level checks on a directory of
 PEFT fixture cases (base model, adapters, inputs, expected logits; see
 shared/fixtures/README.md): logits of every adapter operation and training
-steps, compared with PEFT's numbers.
+steps, compared with PEFT's numbers. Give both to run both.
 
 --device chooses the devices: all (default: every device that can compute),
 or one spec (cpu, gpu, gpu:N). --json FILE also writes the report as JSON.
-The exit code is 1 when any row fails.`,
+--report FILE.md writes a shareable Markdown section per device (adapter,
+API, driver, OS/arch, pass/fail counts, the worst error of each op family,
+the timing of the main kernels) and the whole report as JSON beside it
+(FILE.json); see docs/conformance-results.md. The exit code is 1 when any
+row fails.`,
 		Example: `  ia3 conformance --ops
   ia3 conformance --ops --device gpu:0 --filter 'MatMul|Linear' --json ops.json
-  ia3 conformance --fixtures ../shared/fixtures --device all --json fixtures.json`,
+  ia3 conformance --fixtures ../shared/fixtures --device all --json fixtures.json
+  ia3 conformance --ops --fixtures testdata/fixtures --device gpu:0 --report my-gpu.md`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.ops == (f.fixtures != "") {
-				return usagef("choose one of --ops or --fixtures DIR")
+			if !f.ops && f.fixtures == "" {
+				return usagef("choose one of --ops or --fixtures DIR (or both)")
 			}
 			if _, err := regexp.Compile(f.filter); err != nil {
 				return usagef("--filter %q: %v", f.filter, err)
+			}
+			if f.reportPath != "" && reportJSONPath(f.reportPath) == f.jsonPath {
+				return usagef("--json %s is the file --report writes beside %s", f.jsonPath, f.reportPath)
 			}
 			var devices []string
 			if d := strings.ToLower(strings.TrimSpace(f.device)); d != "all" {
 				devices = []string{d}
 			}
-			if f.ops {
-				return runOpsConformance(cmd, a, &f, devices)
-			}
-			return runFixturesConformance(cmd, a, &f, devices)
+			return runConformance(cmd, a, &f, devices)
 		},
 	}
 	fl := cmd.Flags()
@@ -65,71 +71,113 @@ The exit code is 1 when any row fails.`,
 	fl.StringVar(&f.device, "device", "all", "all, or one device: cpu, gpu, gpu:N (see 'ia3 devices')")
 	fl.StringVar(&f.filter, "filter", "", "regular expression selecting operations (--ops) or fixture cases (--fixtures) by name")
 	fl.StringVar(&f.jsonPath, "json", "", "also write the report as JSON to this file")
+	fl.StringVar(&f.reportPath, "report", "", "write a shareable Markdown summary to this file (FILE.md) and the JSON report beside it (FILE.json); also times the main kernels")
 	return cmd
 }
 
-// runOpsConformance runs the operation suite and reports it; any failing
-// row is an error.
-func runOpsConformance(cmd *cobra.Command, a *app, f *conformanceFlags, devices []string) error {
-	rep, err := conformance.RunOps(cmd.Context(), devices, conformance.OpOptions{Filter: f.filter, Log: slog.Default()})
-	if rep != nil {
-		if werr := rep.WriteTable(a.stdout); werr != nil {
-			return werr
-		}
-		if werr := writeJSONFile(f.jsonPath, rep.WriteJSON); werr != nil {
-			return werr
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("operation suite: %w", err)
-	}
-	if n := rep.Failed(); n > 0 {
-		return fmt.Errorf("operation suite: %d failures", n)
-	}
-	return nil
+// reportJSONPath is the JSON file written beside a Markdown report.
+func reportJSONPath(md string) string {
+	return strings.TrimSuffix(md, ".md") + ".json"
 }
 
-// writeJSONFile writes a report to path through write, doing nothing when
-// path is empty.
-func writeJSONFile(path string, write func(io.Writer) error) error {
+// runConformance runs the suites asked for, prints their tables and writes
+// the files asked for; a failing row or a suite that could not run is an
+// error.
+func runConformance(cmd *cobra.Command, a *app, f *conformanceFlags, devices []string) error {
+	var (
+		ops      *conformance.Report
+		fixtures *conformance.FixtureReport
+		errs     []error
+	)
+	if f.ops {
+		var err error
+		ops, err = conformance.RunOps(cmd.Context(), devices,
+			conformance.OpOptions{Filter: f.filter, Log: slog.Default(), Timings: f.reportPath != ""})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("operation suite: %w", err))
+		}
+		if ops != nil {
+			if err := ops.WriteTable(a.stdout); err != nil {
+				return err
+			}
+		}
+	}
+	if f.fixtures != "" {
+		if err := mustExist(f.fixtures, "fixtures directory"); err != nil {
+			return err
+		}
+		var err error
+		fixtures, err = conformance.RunFixtures(cmd.Context(), f.fixtures, devices,
+			conformance.FixtureOptions{Filter: f.filter, Log: slog.Default()})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("fixture suite on %s: %w", f.fixtures, err))
+		}
+		if fixtures != nil {
+			if err := fixtures.WriteTable(a.stdout); err != nil {
+				return err
+			}
+		}
+	}
+	if err := writeConformanceFiles(f, ops, fixtures); err != nil {
+		return err
+	}
+	if ops != nil {
+		if n := ops.Failed(); n > 0 {
+			errs = append(errs, fmt.Errorf("operation suite: %d failures", n))
+		}
+	}
+	if fixtures != nil {
+		if n := fixtures.Failed(); n > 0 {
+			errs = append(errs, fmt.Errorf("fixture suite on %s: %d failures", f.fixtures, n))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeConformanceFiles writes --json (the one report run, or both
+// combined) and --report with its JSON twin.
+func writeConformanceFiles(f *conformanceFlags, ops *conformance.Report, fixtures *conformance.FixtureReport) error {
+	if ops == nil && fixtures == nil {
+		return nil
+	}
+	combined := func(w io.Writer) error { return conformance.WriteReportJSON(w, ops, fixtures) }
+	single := combined
+	switch {
+	case fixtures == nil:
+		single = ops.WriteJSON
+	case ops == nil:
+		single = fixtures.WriteJSON
+	}
+	if err := writeReportFile(f.jsonPath, "JSON report", single); err != nil {
+		return err
+	}
+	if f.reportPath == "" {
+		return nil
+	}
+	if err := writeReportFile(f.reportPath, "Markdown report", func(w io.Writer) error {
+		return conformance.WriteMarkdown(w, ops, fixtures)
+	}); err != nil {
+		return err
+	}
+	return writeReportFile(reportJSONPath(f.reportPath), "JSON report", combined)
+}
+
+// writeReportFile writes a report to path through write, doing nothing
+// when path is empty.
+func writeReportFile(path, what string, write func(io.Writer) error) error {
 	if path == "" {
 		return nil
 	}
 	fh, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("write JSON report: %w", err)
+		return fmt.Errorf("write %s: %w", what, err)
 	}
 	if err := write(fh); err != nil {
 		fh.Close()
-		return fmt.Errorf("write JSON report %s: %w", path, err)
+		return fmt.Errorf("write %s %s: %w", what, path, err)
 	}
 	if err := fh.Close(); err != nil {
-		return fmt.Errorf("write JSON report %s: %w", path, err)
-	}
-	return nil
-}
-
-// runFixturesConformance runs the model-level suite on the fixture cases
-// under --fixtures and reports it; any failing row is an error.
-func runFixturesConformance(cmd *cobra.Command, a *app, f *conformanceFlags, devices []string) error {
-	if err := mustExist(f.fixtures, "fixtures directory"); err != nil {
-		return err
-	}
-	rep, err := conformance.RunFixtures(cmd.Context(), f.fixtures, devices,
-		conformance.FixtureOptions{Filter: f.filter, Log: slog.Default()})
-	if rep != nil {
-		if werr := rep.WriteTable(a.stdout); werr != nil {
-			return werr
-		}
-		if werr := writeJSONFile(f.jsonPath, rep.WriteJSON); werr != nil {
-			return werr
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("fixture suite on %s: %w", f.fixtures, err)
-	}
-	if n := rep.Failed(); n > 0 {
-		return fmt.Errorf("fixture suite on %s: %d failures", f.fixtures, n)
+		return fmt.Errorf("write %s %s: %w", what, path, err)
 	}
 	return nil
 }

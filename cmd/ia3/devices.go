@@ -38,7 +38,8 @@ why), and the limits that bound model size (largest storage buffer,
 workgroup memory and size).
 
 --device auto picks a discrete GPU, then an integrated one, then a software
-adapter, then the CPU.`,
+adapter, then the CPU. A binary built without cgo (CGO_ENABLED=0) or with
+-tags nowebgpu has no WebGPU backend: its one GPU line says so.`,
 		Example: `  ia3 devices
   ia3 devices --json | jq '.[] | select(.compute) | .spec'`,
 		Args: noArgs,

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ia3/ia3/backend"
-	_ "github.com/ia3/ia3/backend/all" // devices for backend.Open
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/internal/atomicfile"
 	"github.com/ia3/ia3/model"
@@ -59,8 +58,11 @@ type DemoOptions struct {
 	// Steps of training (default 200).
 	Steps int
 	// Device is the backend spec ("auto": the best device, except that a
-	// software GPU adapter gives way to the faster CPU backend).
-	Device string
+	// software GPU adapter gives way to the faster CPU backend), opened
+	// with backend.Open among the providers the program imports (e.g.
+	// backend/all); Backend, when set, is used instead (and not closed).
+	Device  string
+	Backend backend.Backend
 	// Progress receives a progress bar (see Options.Progress).
 	Progress io.Writer
 	// Logger receives progress lines (slog.Default when nil).
@@ -118,11 +120,11 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	b, err := openDemoDevice(ctx, o.Device, o.Logger)
+	b, closeB, err := openDemoDevice(ctx, o.Backend, o.Device, o.Logger)
 	if err != nil {
 		return nil, err
 	}
-	defer b.Close()
+	defer closeB()
 	cfg, err := DemoModelConfig()
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
@@ -195,22 +197,21 @@ func splitTrainable(pm *ia3.Model) (vectors, copies int64) {
 	return vectors, copies
 }
 
-// openDemoDevice opens spec. For "auto", a software GPU adapter (a
-// Vulkan or OpenGL emulation on the CPU, as lavapipe) gives way to the
-// pure-Go CPU backend, which runs this model several times faster.
-func openDemoDevice(ctx context.Context, spec string, log *slog.Logger) (backend.Backend, error) {
-	b, err := backend.Open(ctx, spec)
+// openDemoDevice returns given, or opens spec; the returned function
+// closes what was opened. For "auto", a software GPU adapter (a Vulkan or
+// OpenGL emulation on the CPU, as lavapipe) gives way to the pure-Go CPU
+// backend, which runs this model several times faster.
+func openDemoDevice(ctx context.Context, given backend.Backend, spec string, log *slog.Logger) (backend.Backend, func(), error) {
+	b, closeB, err := openBackend(ctx, given, spec)
 	if err != nil {
-		return nil, fmt.Errorf("demo: open device %q: %w", spec, err)
+		return nil, nil, fmt.Errorf("demo: %w", err)
 	}
-	if info := b.Info(); spec == "auto" && info.Type == "CPU" {
+	if info := b.Info(); given == nil && spec == "auto" && info.Type == "CPU" {
 		log.Info("demo: the best GPU adapter is a software one; using the CPU backend instead", "adapter", info.Name, "api", info.API)
-		_ = b.Close()
-		if b, err = backend.Open(ctx, "cpu"); err != nil {
-			return nil, fmt.Errorf("demo: open device \"cpu\": %w", err)
-		}
+		closeB()
+		return openBackend(ctx, nil, "cpu")
 	}
-	return b, nil
+	return b, closeB, nil
 }
 
 // demoDataset cuts the corpus into windows of demoSeq bytes starting

@@ -52,7 +52,7 @@ func longText(n int, seed uint64) string {
 func testTokenizers(t *testing.T) map[string]*tokenizer.Tokenizer {
 	t.Helper()
 	out := map[string]*tokenizer.Tokenizer{"bytes": mustByteTokenizer(t)}
-	root := filepath.Join(modeltest.SharedFixtures(t), "peft", "tokenizers")
+	root := modeltest.Path(t, "peft/tokenizers")
 	kinds, err := os.ReadDir(root)
 	require.NoError(t, err)
 	for _, k := range kinds {

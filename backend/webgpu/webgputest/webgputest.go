@@ -1,3 +1,5 @@
+//go:build cgo && !nowebgpu
+
 // Package webgputest opens a WebGPU backend for tests, skipping them when
 // the machine has no adapter that can run compute.
 package webgputest
