@@ -33,7 +33,7 @@ func newConformanceCmd(a *app) *cobra.Command {
 float64 reference, one row per operation × shape × device, with the error and
 the tolerance. --fixtures DIR runs the model-level checks on a directory of
 PEFT fixture cases (base model, adapters, inputs, expected logits; see
-shared/fixtures/README.md): logits of every adapter operation and training
+testdata/fixtures/README.md): logits of every adapter operation and training
 steps, compared with PEFT's numbers. Give both to run both.
 
 --device chooses the devices: all (default: every device that can compute),
@@ -45,7 +45,7 @@ the timing of the main kernels) and the whole report as JSON beside it
 row fails.`,
 		Example: `  ia3 conformance --ops
   ia3 conformance --ops --device gpu:0 --filter 'MatMul|Linear' --json ops.json
-  ia3 conformance --fixtures ../shared/fixtures --device all --json fixtures.json
+  ia3 conformance --fixtures testdata/fixtures --device all --json fixtures.json
   ia3 conformance --ops --fixtures testdata/fixtures --device gpu:0 --report my-gpu.md`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
