@@ -11,6 +11,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/ia3/ia3/internal/regular"
 )
 
 // record is one JSONL line as the task reads it.
@@ -40,6 +42,10 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // time. Errors name the file and line; fn's error ends the read and is
 // returned as it is.
 func eachRecord(path, task string, maxLine int, fn func(record) error) error {
+	// A FIFO or device would block the open or never end; refuse it first.
+	if err := regular.Check(path); err != nil {
+		return fmt.Errorf("read data: %w", err)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("read data: %w", err)
