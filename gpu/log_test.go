@@ -1,3 +1,5 @@
+//go:build cgo && !nowebgpu
+
 package gpu
 
 import (
