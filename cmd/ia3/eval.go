@@ -80,8 +80,13 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 	if err := checkDeviceSpec(f.device); err != nil {
 		return err
 	}
+	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, false)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
 	m, err := train.Evaluate(cmd.Context(), train.EvalOptions{ModelDir: f.model, AdapterDir: f.adapter, DataFile: f.data,
-		BatchSize: f.batch, MaxLength: f.maxLen, Device: f.device})
+		BatchSize: f.batch, MaxLength: f.maxLen, Device: f.device, Backend: b})
 	if err != nil {
 		return err
 	}

@@ -199,3 +199,18 @@ func TestErrorPrefixesOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainEvalTooLarge checks that train and eval refuse, before loading
+// weights (there are none here), a run whose memory estimate exceeds the
+// device, as bench, forward and generate do.
+func TestTrainEvalTooLarge(t *testing.T) {
+	dir := modelDirWith(t, `{"model_type": "gpt2", "vocab_size": 16777216, "n_embd": 8, "n_layer": 1, "n_head": 2, "n_positions": 4096}`)
+	data := writeFile(t, t.TempDir(), "data.jsonl", `{"text": "hello"}`+"\n")
+	checkHostile(t, []hostile{
+		{"train", []string{"train", "--model", dir, "--data", data, "--device", "cpu", "--batch-size", "64", "--max-len", "4096",
+			"--out", filepath.Join(t.TempDir(), "out")},
+			[]string{"a training step of 64 × 4096 tokens needs at least", "more than the", "system memory"}},
+		{"eval", []string{"eval", "--model", dir, "--data", data, "--device", "cpu", "--batch-size", "64", "--max-len", "4096"},
+			[]string{"a forward pass of 64 × 4096 tokens needs at least", "more than the", "system memory"}},
+	})
+}

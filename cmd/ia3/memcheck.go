@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/internal/sysmem"
@@ -78,4 +80,23 @@ func formatBytes(n float64) string {
 		return fmt.Sprintf("%.0f B", n)
 	}
 	return fmt.Sprintf("%.1f %s", n, units[i])
+}
+
+// openFittingDevice opens the device named by spec and refuses, before any
+// weight is loaded, a run of batch × seq tokens of the model in modelDir
+// that cannot fit on it (checkRunFits). The caller closes the backend.
+func openFittingDevice(ctx context.Context, spec, modelDir string, batch, seq int, training bool) (backend.Backend, error) {
+	cfg, err := model.LoadConfigFile(filepath.Join(modelDir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	b, err := openDevice(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRunFits(b.Info(), cfg, batch, seq, training); err != nil {
+		_ = b.Close()
+		return nil, err
+	}
+	return b, nil
 }

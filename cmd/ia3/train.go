@@ -131,6 +131,12 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 	if opts.Adapter, err = f.adapter.build(cmd, ""); err != nil {
 		return err
 	}
+	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, true)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	opts.Backend = b
 	res, err := train.Run(cmd.Context(), opts)
 	if err != nil {
 		return err
