@@ -47,7 +47,8 @@ func anchorKey(r *Result) (string, bool) {
 }
 
 // Compare reads peft_anchor.py's JSON output and returns r beside the
-// entry of the same shape, batch, sequence length and float32.
+// entry of the same shape, batch, sequence length and float32. It also
+// takes cpu_anchor.sh's output (PyTorch on the CPU, GPT-2-small shape).
 func Compare(r *Result, anchorPath string) (*Comparison, error) {
 	key, ok := anchorKey(r)
 	if !ok {
@@ -59,7 +60,8 @@ func Compare(r *Result, anchorPath string) (*Comparison, error) {
 	}
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(data, &all); err != nil {
-		return nil, fmt.Errorf("bench: anchor results %s: %w", anchorPath, err)
+		// Not one JSON object: cpu_anchor.sh's lines, if anything.
+		return compareCPU(r, anchorPath, data)
 	}
 	raw, ok := all[key]
 	if !ok {

@@ -41,3 +41,35 @@ func TestCompare(t *testing.T) {
 	_, err = Compare(&Result{Shape: "gpt2-small", Batch: 8, Seq: 512}, filepath.Join(t.TempDir(), "none.json"))
 	assert.ErrorContains(t, err, "none.json")
 }
+
+// cpuAnchorOut is cpu_anchor.sh's output as it ran on the development
+// machine (docs/measurements/cpu-step-2026-12-05).
+const cpuAnchorOut = `numpy/OpenBLAS sgemm n=512: 257.6 GFLOP/s
+numpy/OpenBLAS sgemm n=1024: 300.4 GFLOP/s
+{"torch": "1.13.0a0", "threads": 2, "batch": 1, "seq": 128, "train_step_ms": 1237.26, "forward_ms": 495.37, "train_tokens_per_s": 103.45, "forward_tokens_per_s": 258.39}
+`
+
+// TestCompareCPUAnchor reads cpu_anchor.sh's lines and refuses what it
+// did not time.
+func TestCompareCPUAnchor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu_anchor.txt")
+	require.NoError(t, os.WriteFile(path, []byte(cpuAnchorOut), 0o644))
+	r := &Result{Shape: "gpt2-small", Batch: 1, Seq: 128, TrainStepS: 0.61863, ForwardS: 0.2155}
+	c, err := Compare(r, path)
+	require.NoError(t, err)
+	assert.Equal(t, "torch_cpu_gpt2_small_b1_s128", c.Anchor.Key)
+	assert.Equal(t, "CPU, torch 1.13.0a0, 2 threads", c.GPU)
+	assert.InDelta(t, 1.23726, c.Anchor.TrainStepS, 1e-9)
+	assert.InDelta(t, 0.5, c.TrainStepRatio, 1e-6)
+	assert.InDelta(t, 0.2155/0.49537, c.ForwardRatio, 1e-9)
+	assert.Nil(t, c.PeakMemRatio)
+
+	_, err = Compare(&Result{Shape: "gpt2-small", Batch: 2, Seq: 128}, path)
+	assert.ErrorContains(t, err, "are for batch 1, seq 128, not batch 2, seq 128")
+	_, err = Compare(&Result{Shape: "llama-1b", Batch: 1, Seq: 128}, path)
+	assert.ErrorContains(t, err, "time the gpt2-small shape, not llama-1b")
+	junk := filepath.Join(t.TempDir(), "junk.txt")
+	require.NoError(t, os.WriteFile(junk, []byte("numpy/OpenBLAS sgemm n=512: 1 GFLOP/s\n"), 0o644))
+	_, err = Compare(&Result{Shape: "gpt2-small", Batch: 1, Seq: 128}, junk)
+	assert.ErrorContains(t, err, "junk.txt: neither peft_anchor.py's JSON object nor cpu_anchor.sh's output")
+}

@@ -76,7 +76,7 @@ timings above it are unaffected; the Syncs make the profiled steps slower.`,
 	fl.BoolVar(&f.noFwd, "no-forward", false, "skip the forward phase")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fl.BoolVar(&f.profile, "profile", false, "also profile the steps operation by operation (a Sync after each) and print the time per operation")
-	fl.StringVar(&f.anchor, "anchor", "", "peft_anchor.py's JSON output: show PEFT's figures for the same shape, batch and length beside ours")
+	fl.StringVar(&f.anchor, "anchor", "", "peft_anchor.py's JSON output (or cpu_anchor.sh's): show PyTorch's figures for the same shape, batch and length beside ours")
 	addDeviceFlag(cmd, &f.device)
 	return cmd
 }
@@ -203,18 +203,20 @@ func writeBenchTable(a *app, out benchOutput) error {
 		fmt.Fprintln(w, "peak memory\tnot reported by this backend")
 	}
 	if c := out.PEFT; c != nil {
-		fmt.Fprintf(w, "PEFT\t%s (%s on %s)\n", c.Anchor.Key, c.Anchor.DType, orDash(c.GPU))
+		fmt.Fprintf(w, "anchor\t%s (%s on %s)\n", c.Anchor.Key, c.Anchor.DType, orDash(c.GPU))
 		if c.TrainStepRatio > 0 {
 			fmt.Fprintf(w, "  train step\t%.1f ms\t%.0f tokens/s\tours ×%.2f the time\n", 1e3*c.Anchor.TrainStepS, c.Anchor.TrainTokensPerS, c.TrainStepRatio)
 		}
 		if c.ForwardRatio > 0 {
 			fmt.Fprintf(w, "  forward\t%.1f ms\t%.0f tokens/s\tours ×%.2f the time\n", 1e3*c.Anchor.ForwardS, c.Anchor.ForwardTokensPerS, c.ForwardRatio)
 		}
-		fmt.Fprintf(w, "  peak memory\t%.2f GiB", c.Anchor.PeakMemGiB)
-		if c.PeakMemRatio != nil {
-			fmt.Fprintf(w, "\tours ×%.2f", *c.PeakMemRatio)
+		if c.Anchor.PeakMemGiB > 0 { // cpu_anchor.sh reports none
+			fmt.Fprintf(w, "  peak memory\t%.2f GiB", c.Anchor.PeakMemGiB)
+			if c.PeakMemRatio != nil {
+				fmt.Fprintf(w, "\tours ×%.2f", *c.PeakMemRatio)
+			}
+			fmt.Fprintln(w)
 		}
-		fmt.Fprintln(w)
 	}
 	return w.Flush()
 }
