@@ -1,8 +1,6 @@
 package model
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/ia3/ia3/model/modeltest"
@@ -21,14 +19,7 @@ func FuzzParseConfig(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	if root, ok := modeltest.ModuleRoot(); ok {
-		paths, _ := filepath.Glob(filepath.Join(root, "testdata", "fixtures", "peft", "*", "base", "config.json"))
-		for _, p := range paths {
-			if data, err := os.ReadFile(p); err == nil {
-				f.Add(data)
-			}
-		}
-	}
+	modeltest.AddSeeds(f, "peft/*/base/config.json")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseConfig(data)
 		if err != nil {

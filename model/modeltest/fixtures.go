@@ -155,3 +155,18 @@ func NamedCase(t testing.TB, name string) Case {
 	Missing(t, "no PEFT fixture case %q", name)
 	return Case{}
 }
+
+// AddSeeds adds every fixture file matching pattern (a filepath.Match
+// pattern relative to a fixture root, such as
+// "peft/*/base/config.json") to f's seed corpus, from every root of
+// Roots: real files are the best start for a fuzzer.
+func AddSeeds(f *testing.F, pattern string) {
+	for _, r := range Roots() {
+		paths, _ := filepath.Glob(filepath.Join(r, filepath.FromSlash(pattern)))
+		for _, p := range paths {
+			if data, err := os.ReadFile(p); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+}

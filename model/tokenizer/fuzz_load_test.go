@@ -1,8 +1,6 @@
 package tokenizer
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/ia3/ia3/model/modeltest"
@@ -25,14 +23,7 @@ func FuzzFromJSON(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	if root, ok := modeltest.ModuleRoot(); ok {
-		paths, _ := filepath.Glob(filepath.Join(root, "..", "shared", "fixtures", "peft", "tokenizers", "*", "tokenizer.json"))
-		for _, p := range paths {
-			if data, err := os.ReadFile(p); err == nil {
-				f.Add(data)
-			}
-		}
-	}
+	modeltest.AddSeeds(f, "peft/tokenizers/*/tokenizer.json")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tok, err := FromJSON("fuzz", data)
 		if err != nil {
