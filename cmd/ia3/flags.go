@@ -109,8 +109,11 @@ func parseWeights(flag, v string) (weightedSpec, error) {
 			return w, usagef("%s %q: want NAME:WEIGHT,NAME:WEIGHT (e.g. a:0.6,b:0.4)", flag, v)
 		}
 		f, err := strconv.ParseFloat(num, 64)
-		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-			return w, usagef("%s %q: weight %q of %s is not a finite number", flag, v, num, name)
+		if err != nil {
+			return w, usagef("%s %q: weight %q of %s is not a number", flag, v, num, name)
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return w, fmt.Errorf("%s %q: weight %q of %s is not a finite number", flag, v, num, name)
 		}
 		w.Adapters = append(w.Adapters, name)
 		w.Weights = append(w.Weights, f)

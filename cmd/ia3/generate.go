@@ -83,8 +83,10 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 		flag string
 		x    float64
 	}{{"--temperature", f.temperature}, {"--top-p", f.topP}} {
+		// A well-formed flag with a non-finite value is a bad value, not a
+		// malformed command line: exit 1, as the other refused inputs.
 		if math.IsNaN(v.x) || math.IsInf(v.x, 0) {
-			return usagef("%s %g: want a finite number", v.flag, v.x)
+			return fmt.Errorf("%s %g: want a finite number", v.flag, v.x)
 		}
 	}
 	if f.maxNew <= 0 || f.temperature < 0 || f.topK < 0 || f.topP < 0 || f.topP > 1 {

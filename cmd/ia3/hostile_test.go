@@ -214,3 +214,16 @@ func TestTrainEvalTooLarge(t *testing.T) {
 			[]string{"a forward pass of 64 × 4096 tokens needs at least", "more than the", "system memory"}},
 	})
 }
+
+// TestNonFiniteFlags checks that NaN and infinite sampling temperatures,
+// top-p values and adapter weights are refused with exit 1 before anything
+// is loaded (they were once accepted and sampled from NaN probabilities).
+func TestNonFiniteFlags(t *testing.T) {
+	checkHostile(t, []hostile{
+		{"temperature NaN", []string{"generate", "--model", "m", "--prompt", "p", "--temperature", "NaN"}, []string{"--temperature NaN: want a finite number"}},
+		{"temperature +Inf", []string{"generate", "--model", "m", "--prompt", "p", "--temperature", "+Inf"}, []string{"--temperature +Inf: want a finite number"}},
+		{"top-p nan", []string{"generate", "--model", "m", "--prompt", "p", "--temperature", "1", "--top-p", "nan"}, []string{"--top-p NaN: want a finite number"}},
+		{"weight NaN", []string{"weighted", "--model", "m", "--adapter", "a", "--weights", "a:NaN", "--out", "o"}, []string{`weight "NaN" of a is not a finite number`}},
+		{"weight -Inf", []string{"forward", "--model", "m", "--inputs", "i", "--out", "o", "--adapter", "a", "--weighted", "a:-Inf=w"}, []string{"not a finite number"}},
+	})
+}
