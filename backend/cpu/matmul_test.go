@@ -9,23 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/conformance/ref"
 )
-
-// refMatMul is a float64 triple loop over one batch: c[i,j] = Σ a[i,p]·b[p,j]
-// with element accessors that handle the transposes.
-func refMatMul(m, n, k int, a, b func(i, j int) float64) []float64 {
-	c := make([]float64, m*n)
-	for i := range m {
-		for j := range n {
-			var s float64
-			for p := range k {
-				s += a(i, p) * b(p, j)
-			}
-			c[i*n+j] = s
-		}
-	}
-	return c
-}
 
 func TestMatMulHandComputed(t *testing.T) {
 	b := open(t)
@@ -103,23 +88,10 @@ func TestMatMulAgainstReference(t *testing.T) {
 			bt, bvals := upload(t, b, tc.dtype, bv, bShape...)
 			got := must(t)(b.MatMul(f32s(t, b, av, aShape...), bt, backend.MatMulOptions{TransA: tc.transA, TransB: tc.transB}))
 			out := values(t, b, got, tc.batch, tc.m, tc.n)
-			for bi := range tc.batch {
-				ab, bb := bi*tc.m*tc.k, bi*tc.k*tc.n
-				if tc.sharedB {
-					bb = 0
-				}
-				aAt := func(i, p int) float64 { return float64(av[ab+i*tc.k+p]) }
-				if tc.transA {
-					aAt = func(i, p int) float64 { return float64(av[ab+p*tc.m+i]) }
-				}
-				bAt := func(p, j int) float64 { return float64(bvals[bb+p*tc.n+j]) }
-				if tc.transB {
-					bAt = func(p, j int) float64 { return float64(bvals[bb+j*tc.k+p]) }
-				}
-				want := refMatMul(tc.m, tc.n, tc.k, aAt, bAt)
-				for i, w := range want {
-					require.InDelta(t, w, out[bi*tc.m*tc.n+i], 1e-5*math.Sqrt(float64(tc.k))+1e-6, "batch %d element %d", bi, i)
-				}
+			want, err := ref.MatMul(refT(t, av, aShape...), refT(t, bvals, bShape...), tc.transA, tc.transB, 1)
+			require.NoError(t, err)
+			for i, w := range want.Data {
+				require.InDelta(t, w, out[i], 1e-5*math.Sqrt(float64(tc.k))+1e-6, "element %d", i)
 			}
 		})
 	}

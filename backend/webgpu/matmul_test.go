@@ -14,36 +14,28 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/backend/webgpu/webgputest"
+	"github.com/ia3/ia3/conformance/ref"
 )
 
-// matmulRef multiplies in float64: a [batch, M, K] (or [batch, K, M] when
-// transA), b [bBatch, K, N] (or [bBatch, N, K]); bBatch is batch or 1.
+// matmulRef multiplies in float64 through conformance/ref: a [batch, M, K]
+// (or [batch, K, M] when transA), b [bBatch, K, N] (or [bBatch, N, K]);
+// bBatch is batch, or b is shared 2-D.
 func matmulRef(a, b []float32, batch, m, k, n int, transA, transB, shared bool, alpha float64) []float64 {
-	out := make([]float64, batch*m*n)
-	for z := 0; z < batch; z++ {
-		bz := z
-		if shared {
-			bz = 0
-		}
-		for i := 0; i < m; i++ {
-			for j := 0; j < n; j++ {
-				s := 0.0
-				for l := 0; l < k; l++ {
-					ai := z*m*k + i*k + l
-					if transA {
-						ai = z*m*k + l*m + i
-					}
-					bi := bz*k*n + l*n + j
-					if transB {
-						bi = bz*k*n + j*k + l
-					}
-					s += float64(a[ai]) * float64(b[bi])
-				}
-				out[(z*m+i)*n+j] = alpha * s
-			}
-		}
+	aShape, bShape := []int{batch, m, k}, []int{batch, k, n}
+	if transA {
+		aShape = []int{batch, k, m}
 	}
-	return out
+	if transB {
+		bShape = []int{batch, n, k}
+	}
+	if shared {
+		bShape = bShape[1:]
+	}
+	out, err := ref.MatMul(ref.T{Shape: aShape, Data: widen(a)}, ref.T{Shape: bShape, Data: widen(b)}, transA, transB, alpha)
+	if err != nil {
+		panic(err) // the test's own shapes: a programming error
+	}
+	return out.Data
 }
 
 func randoms(r *rand.Rand, n int) []float32 {
