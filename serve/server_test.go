@@ -1,0 +1,409 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/model"
+)
+
+// servedCase is one request of TestCompletionsMatchGenerate.
+type servedCase struct {
+	model     string
+	prompt    string
+	maxTokens int
+	sample    model.SampleOptions
+	n         int
+	stream    bool
+	cancel    bool // the client goes away after the first event
+}
+
+// body is the request's JSON body.
+func (c servedCase) body() map[string]any {
+	b := map[string]any{"model": c.model, "prompt": c.prompt, "max_tokens": c.maxTokens,
+		"temperature": c.sample.Temperature, "seed": c.sample.Seed, "stream": c.stream, "n": c.n}
+	if c.sample.TopK > 0 {
+		b["top_k"] = c.sample.TopK
+	}
+	if c.sample.TopP > 0 {
+		b["top_p"] = c.sample.TopP
+	}
+	return b
+}
+
+// servedCases mixes every model id, prompts of different lengths, greedy
+// and seeded sampling, n > 1, streaming and cancellation.
+func servedCases() []servedCase {
+	prompts := []string{"the quick brown fox", "hello", "the lazy dog jumps over the quick brown fox again and again", "a b"}
+	models := []string{BaseModelID, "a", "b", "w"}
+	var out []servedCase
+	for i := range 24 {
+		c := servedCase{model: models[i%len(models)], prompt: prompts[(i/4+i)%len(prompts)], maxTokens: 3 + i%8, n: 1}
+		if i%3 != 0 {
+			c.sample = model.SampleOptions{Temperature: 0.7 + 0.1*float64(i%4), Seed: uint64(i)}
+			if i%2 == 0 {
+				c.sample.TopK, c.sample.TopP = 20, 0.9
+			}
+		}
+		c.stream = i%4 == 1
+		c.cancel = i%7 == 3
+		if i%5 == 2 {
+			c.n = 2
+		}
+		if c.cancel {
+			c.stream, c.maxTokens = true, 40
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// TestCompletionsMatchGenerate sends concurrent requests over several
+// adapters and the base model, with prompts of different lengths, some
+// streamed and some cancelled midway, and checks that every completion
+// equals what Generate gives its prompt with that adapter alone; then that
+// the batch, queue and KV cache are back to idle.
+func TestCompletionsMatchGenerate(t *testing.T) {
+	for _, name := range []string{"gpt2", "llama"} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, name, Options{MaxBatch: 6})
+			cases := servedCases()
+			for _, c := range cases { // references first: the test measures the server, not the reference
+				for i := range c.n {
+					o := c.sample
+					o.Seed += uint64(i)
+					h.want(c.model, h.encode(c.prompt), c.maxTokens, o)
+				}
+			}
+			before := h.warmGoroutines()
+			var wg sync.WaitGroup
+			for i, c := range cases {
+				wg.Go(func() {
+					if c.cancel {
+						h.cancelAfterFirstEvent(c)
+						return
+					}
+					status, body := h.post(context.Background(), "/v1/completions", c.body())
+					if !assert.Equal(t, http.StatusOK, status, "case %d: %s", i, body) {
+						return
+					}
+					prompt := h.encode(c.prompt)
+					if c.stream {
+						texts, finish, done := streamed(t, body)
+						assert.True(t, done, "case %d ends with [DONE]", i)
+						for k := range c.n {
+							o := c.sample
+							o.Seed += uint64(k)
+							want, err := h.srv.decode(h.want(c.model, prompt, c.maxTokens, o))
+							require.NoError(t, err)
+							assert.Equal(t, want, texts[k], "case %d choice %d: %+v", i, k, c)
+							assert.Contains(t, []string{"stop", "length"}, finish[k])
+						}
+						return
+					}
+					var got completion
+					require.NoError(t, json.Unmarshal(body, &got))
+					require.Len(t, got.Choices, c.n)
+					total := 0
+					for k, ch := range got.Choices {
+						o := c.sample
+						o.Seed += uint64(k)
+						want := h.want(c.model, prompt, c.maxTokens, o)
+						assert.Equal(t, want, ch.TokenIDs, "case %d choice %d: %+v", i, k, c)
+						text, err := h.srv.decode(want)
+						require.NoError(t, err)
+						assert.Equal(t, text, ch.Text)
+						total += len(ch.TokenIDs)
+					}
+					assert.Equal(t, len(prompt), got.Usage.PromptTokens)
+					assert.Equal(t, total, got.Usage.CompletionTokens)
+					assert.Equal(t, len(prompt)+total, got.Usage.TotalTokens)
+				})
+			}
+			wg.Wait()
+			h.assertIdle(before)
+			st := h.srv.Stats()
+			assert.Positive(t, st.DecodeSteps)
+			assert.Positive(t, st.PrefillSteps)
+		})
+	}
+}
+
+// cancelAfterFirstEvent streams c and goes away after the first event.
+func (h *harness) cancelAfterFirstEvent(c servedCase) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	data, err := json.Marshal(c.body())
+	require.NoError(h.t, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.http.URL+"/v1/completions", strings.NewReader(string(data)))
+	require.NoError(h.t, err)
+	resp, err := h.http.Client().Do(req)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	require.Equal(h.t, http.StatusOK, resp.StatusCode)
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	require.NoError(h.t, err)
+	assert.True(h.t, strings.HasPrefix(line, "data: {"), line)
+}
+
+// warmGoroutines serves one request, so that what the runtime and the
+// HTTP stack start once exists, closes its connection and returns the
+// goroutine count to come back to.
+func (h *harness) warmGoroutines() int {
+	status, body := h.post(context.Background(), "/v1/completions", `{"model":"a","prompt":"hi","max_tokens":2,"stream":true}`)
+	require.Equal(h.t, http.StatusOK, status, "%s", body)
+	h.http.Client().CloseIdleConnections()
+	h.http.CloseClientConnections()
+	time.Sleep(50 * time.Millisecond) // let the connection goroutines end
+	return runtime.NumGoroutine()
+}
+
+// waitDrained waits until no sequence is queued or decoding: a response
+// can arrive before the scheduler drops its finished row.
+func (h *harness) waitDrained() {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool {
+		st := h.srv.Stats()
+		return st.Queued == 0 && st.Rows == 0
+	}, 30*time.Second, 5*time.Millisecond, "the batch drains")
+}
+
+// assertIdle waits until no sequence is queued or decoding, then checks
+// that the KV cache holds no row and that the goroutines are back to
+// their count before the requests (idle connections closed).
+func (h *harness) assertIdle(before int) {
+	h.t.Helper()
+	h.waitDrained()
+	assert.Equal(h.t, 0, h.srv.Stats().CacheRows, "KV cache rows")
+	h.http.Client().CloseIdleConnections()
+	h.http.CloseClientConnections()
+	// Polled here: assert.Eventually runs its condition on a goroutine
+	// of its own.
+	for i := 0; i < 2000 && runtime.NumGoroutine() > before; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !assert.LessOrEqual(h.t, runtime.NumGoroutine(), before, "goroutines back to their idle count") {
+		buf := make([]byte, 1<<20)
+		h.t.Logf("%s", buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestBadRequests checks that bad requests get OpenAI-shaped errors with
+// the right status, and that the server keeps serving after each.
+func TestBadRequests(t *testing.T) {
+	h := newHarness(t, "gpt2", Options{APIKey: "secret", MaxBodyBytes: 1 << 16, MaxTokens: 32})
+	auth := []string{"Authorization", "Bearer secret"}
+	good := `{"model":"a","prompt":"hello","max_tokens":2,"temperature":0}`
+	for _, tc := range []struct {
+		name, path, body string
+		header           []string
+		status           int
+		param, code      string
+	}{
+		{"unknown adapter", "/v1/completions", `{"model":"nope","prompt":"hi"}`, auth, 404, "model", "model_not_found"},
+		{"malformed JSON", "/v1/completions", `{"model":"a",`, auth, 400, "", "invalid_json"},
+		{"trailing data", "/v1/completions", good + `{}`, auth, 400, "", "invalid_json"},
+		{"10 MB prompt", "/v1/completions", `{"model":"a","prompt":"` + strings.Repeat("x", 10<<20) + `"}`, auth, 413, "", "request_too_large"},
+		{"negative max_tokens", "/v1/completions", `{"model":"a","prompt":"hi","max_tokens":-1}`, auth, 400, "max_tokens", ""},
+		{"max_tokens over the limit", "/v1/completions", `{"model":"a","prompt":"hi","max_tokens":33}`, auth, 400, "max_tokens", ""},
+		{"past n_positions", "/v1/completions", `{"model":"a","prompt":"hi","max_tokens":32,"n":1,"temperature":0,"prompt":"` + strings.Repeat("the ", 40) + `"}`, auth, 400, "", "context_length_exceeded"},
+		{"NaN temperature", "/v1/completions", `{"model":"a","prompt":"hi","temperature":NaN}`, auth, 400, "", "invalid_json"},
+		{"NaN temperature as a string", "/v1/completions", `{"model":"a","prompt":"hi","temperature":"NaN"}`, auth, 400, "", "invalid_json"},
+		{"temperature above 2", "/v1/completions", `{"model":"a","prompt":"hi","temperature":2.5}`, auth, 400, "temperature", ""},
+		{"top_p 0", "/v1/completions", `{"model":"a","prompt":"hi","top_p":0}`, auth, 400, "top_p", ""},
+		{"negative top_k", "/v1/completions", `{"model":"a","prompt":"hi","top_k":-3}`, auth, 400, "top_k", ""},
+		{"negative seed", "/v1/completions", `{"model":"a","prompt":"hi","seed":-3}`, auth, 400, "seed", ""},
+		{"n 0", "/v1/completions", `{"model":"a","prompt":"hi","n":0}`, auth, 400, "n", ""},
+		{"five stops", "/v1/completions", `{"model":"a","prompt":"hi","stop":["a","b","c","d","e"]}`, auth, 400, "stop", ""},
+		{"logprobs 9", "/v1/completions", `{"model":"a","prompt":"hi","logprobs":9}`, auth, 400, "logprobs", ""},
+		{"no model", "/v1/completions", `{"prompt":"hi"}`, auth, 400, "model", ""},
+		{"no prompt", "/v1/completions", `{"model":"a"}`, auth, 400, "prompt", ""},
+		{"empty prompt", "/v1/completions", `{"model":"a","prompt":""}`, auth, 400, "prompt", ""},
+		{"token outside the vocabulary", "/v1/completions", `{"model":"a","prompt":[1,2,999]}`, auth, 400, "prompt", ""},
+		{"chat without messages", "/v1/chat/completions", `{"model":"a","messages":[]}`, auth, 400, "messages", ""},
+		{"chat with an unknown role", "/v1/chat/completions", `{"model":"a","messages":[{"role":"robot","content":"hi"}]}`, auth, 400, "messages", ""},
+		{"wrong API key", "/v1/completions", good, []string{"Authorization", "Bearer wrong"}, 401, "", "invalid_api_key"},
+		{"no API key", "/v1/models", "", nil, 401, "", "invalid_api_key"},
+		{"unknown endpoint", "/v1/embeddingz", good, auth, 404, "", "not_found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := h.post(context.Background(), tc.path, tc.body, tc.header...)
+			assert.Equal(t, tc.status, status, "%s", body)
+			var e struct {
+				Error apiError `json:"error"`
+			}
+			require.NoError(t, json.Unmarshal(body, &e), "%s", body)
+			assert.NotEmpty(t, e.Error.Message)
+			assert.NotEmpty(t, e.Error.Type)
+			if tc.param != "" {
+				require.NotNil(t, e.Error.Param, "%s", body)
+				assert.Equal(t, tc.param, *e.Error.Param)
+			}
+			if tc.code != "" {
+				require.NotNil(t, e.Error.Code, "%s", body)
+				assert.Equal(t, tc.code, *e.Error.Code)
+			}
+			status, body = h.post(context.Background(), "/v1/completions", good, auth...)
+			assert.Equal(t, http.StatusOK, status, "still serving: %s", body)
+		})
+	}
+	status, _ := h.do(context.Background(), http.MethodGet, "/health", nil)
+	assert.Equal(t, http.StatusOK, status, "health needs no key")
+}
+
+// TestQueueFull checks 429 with Retry-After when a request's choices do
+// not fit the queue.
+func TestQueueFull(t *testing.T) {
+	h := newHarness(t, "gpt2", Options{MaxQueue: 1})
+	req, err := http.NewRequest(http.MethodPost, h.http.URL+"/v1/completions", strings.NewReader(`{"model":"a","prompt":"hi","n":2}`))
+	require.NoError(t, err)
+	resp, err := h.http.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
+	status, body := h.post(context.Background(), "/v1/completions", `{"model":"a","prompt":"hi","max_tokens":2}`)
+	assert.Equal(t, http.StatusOK, status, "%s", body)
+}
+
+// TestStopsLogprobsChat checks stop sequences, log-probabilities, chat
+// completions and their streaming.
+func TestStopsLogprobsChat(t *testing.T) {
+	h := newHarness(t, "llama", Options{})
+	ctx := context.Background()
+	want := h.want("a", h.encode("the quick brown fox"), 12, model.SampleOptions{})
+	text, err := h.srv.decode(want)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(text), 4, "the greedy continuation %q", text)
+	stop := text[2:4]
+	for _, stream := range []bool{false, true} {
+		status, body := h.post(ctx, "/v1/completions", map[string]any{"model": "a", "prompt": "the quick brown fox", "max_tokens": 12,
+			"temperature": 0, "stop": []string{stop, "zzzz"}, "stream": stream, "logprobs": 2})
+		require.Equal(t, http.StatusOK, status, "%s", body)
+		if stream {
+			texts, finish, done := streamed(t, body)
+			assert.True(t, done)
+			assert.Equal(t, text[:strings.Index(text, stop)], texts[0])
+			assert.Equal(t, "stop", finish[0])
+			continue
+		}
+		var got completion
+		require.NoError(t, json.Unmarshal(body, &got))
+		assert.Equal(t, text[:strings.Index(text, stop)], got.Choices[0].Text)
+		assert.Equal(t, "stop", got.Choices[0].FinishReason)
+		require.NotNil(t, got.Choices[0].Logprobs)
+		n := len(got.Choices[0].TokenIDs)
+		assert.Len(t, got.Choices[0].Logprobs.TokenLogprobs, n)
+		for _, lp := range got.Choices[0].Logprobs.TokenLogprobs {
+			assert.LessOrEqual(t, lp, float32(0))
+		}
+	}
+
+	msgs := []ChatMessage{{Role: "system", Content: "be brief"}, {Role: "user", Content: "hello"}}
+	prompt, err := PlainChat(msgs)
+	require.NoError(t, err)
+	wantChat, err := h.srv.decode(h.want("b", h.encode(prompt), 6, model.SampleOptions{}))
+	require.NoError(t, err)
+	for _, stream := range []bool{false, true} {
+		status, body := h.post(ctx, "/v1/chat/completions", map[string]any{"model": "b", "messages": msgs, "max_tokens": 6,
+			"temperature": 0, "stream": stream})
+		require.Equal(t, http.StatusOK, status, "%s", body)
+		if stream {
+			texts, _, done := streamed(t, body)
+			assert.True(t, done)
+			assert.Equal(t, wantChat, texts[0])
+			continue
+		}
+		var got completion
+		require.NoError(t, json.Unmarshal(body, &got))
+		assert.Equal(t, wantChat, got.Choices[0].Message.Content)
+	}
+}
+
+// TestAdaptersLoadAndDelete loads an adapter while serving, serves it,
+// refuses a duplicate and a bad path, deletes it and refuses it after.
+func TestAdaptersLoadAndDelete(t *testing.T) {
+	h := newHarness(t, "llama", Options{})
+	ctx := context.Background()
+	dirB := h.dir + "/adapters/b"
+	status, body := h.post(ctx, "/v1/adapters", map[string]any{"name": "b2", "path": dirB})
+	require.Equal(t, http.StatusCreated, status, "%s", body)
+	status, body = h.do(ctx, http.MethodGet, "/v1/models", nil)
+	require.Equal(t, http.StatusOK, status)
+	var list struct {
+		Data []modelObject `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(body, &list))
+	var ids []string
+	for _, m := range list.Data {
+		ids = append(ids, m.ID)
+	}
+	assert.Equal(t, []string{BaseModelID, "a", "b", "w", "b2"}, ids)
+
+	status, body = h.post(ctx, "/v1/completions", map[string]any{"model": "b2", "prompt": "hello", "max_tokens": 5, "temperature": 0})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var got completion
+	require.NoError(t, json.Unmarshal(body, &got))
+	assert.Equal(t, h.want("b", h.encode("hello"), 5, model.SampleOptions{}), got.Choices[0].TokenIDs, "b2 serves b's vectors")
+
+	for _, tc := range []struct {
+		name   string
+		body   any
+		status int
+	}{
+		{"duplicate", map[string]any{"name": "b2", "path": dirB}, http.StatusConflict},
+		{"reserved name", map[string]any{"name": BaseModelID, "path": dirB}, http.StatusBadRequest},
+		{"missing path", map[string]any{"name": "x", "path": h.dir + "/nothing"}, http.StatusBadRequest},
+		{"not an adapter", map[string]any{"name": "x", "path": h.dir + "/base"}, http.StatusBadRequest},
+		{"bad JSON", `{"name":`, http.StatusBadRequest},
+	} {
+		status, body := h.post(ctx, "/v1/adapters", tc.body)
+		assert.Equal(t, tc.status, status, "%s: %s", tc.name, body)
+	}
+	status, body = h.do(ctx, http.MethodDelete, "/v1/adapters/b2", nil)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	status, _ = h.post(ctx, "/v1/completions", map[string]any{"model": "b2", "prompt": "hello"})
+	assert.Equal(t, http.StatusNotFound, status)
+	status, _ = h.do(ctx, http.MethodDelete, "/v1/adapters/b2", nil)
+	assert.Equal(t, http.StatusNotFound, status)
+	status, _ = h.do(ctx, http.MethodDelete, "/v1/adapters/base", nil)
+	assert.Equal(t, http.StatusNotFound, status)
+}
+
+// TestHealthMetricsShutdown checks /health and /metrics, then that a
+// shut-down server answers 503.
+func TestHealthMetricsShutdown(t *testing.T) {
+	h := newHarness(t, "gpt2", Options{})
+	ctx := context.Background()
+	status, body := h.post(ctx, "/v1/completions", `{"model":"w","prompt":"hello","max_tokens":4}`)
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	h.waitDrained()
+	status, body = h.do(ctx, http.MethodGet, "/metrics", nil)
+	require.Equal(t, http.StatusOK, status)
+	for _, line := range []string{
+		"ia3_queue_depth 0", "ia3_batch_rows 0", "ia3_adapters_loaded 3", `ia3_model_generated_tokens_total{model="w"} 4`,
+		`ia3_requests_total{model="w",code="200"} 1`, `ia3_time_to_first_token_seconds_count 1`,
+		`ia3_model_time_to_first_token_seconds_count{model="w"} 1`, `ia3_time_to_first_token_seconds_bucket{le="+Inf"} 1`,
+	} {
+		assert.Contains(t, string(body), line+"\n")
+	}
+	status, _ = h.do(ctx, http.MethodGet, "/health", nil)
+	assert.Equal(t, http.StatusOK, status)
+	require.NoError(t, h.srv.Shutdown(ctx))
+	status, body = h.post(ctx, "/v1/completions", `{"model":"w","prompt":"hello","max_tokens":4}`)
+	assert.Equal(t, http.StatusServiceUnavailable, status, "%s", body)
+	status, _ = h.do(ctx, http.MethodGet, "/health", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	status, _ = h.post(ctx, "/v1/adapters", map[string]any{"name": "x", "path": h.dir + "/adapters/a"})
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+}
