@@ -22,7 +22,7 @@ func TestLoad64Clients(t *testing.T) {
 	before := h.warmGoroutines()
 	st0 := h.srv.Stats()
 	opts := LoadOptions{URL: h.http.URL, Clients: clients, Requests: 1, Models: []string{BaseModelID, "a", "b", "w"},
-		Prompts: []string{"hello", "the quick brown fox", "a b c d e f g h", "the lazy dog jumps over the quick brown fox"},
+		Prompts:   []string{"hello", "the quick brown fox", "a b c d e f g h", "the lazy dog jumps over the quick brown fox"},
 		MaxTokens: tokens, Client: h.http.Client()}
 
 	gated, release := make(chan struct{}), make(chan struct{})
