@@ -130,3 +130,38 @@ func TestServeUsage(t *testing.T) {
 	assert.Equal(t, exitFailure, r.code)
 	assert.Contains(t, r.stderr, "--addr")
 }
+
+// TestBenchServe runs `ia3 bench --serve` on the tiny GPT-2 with two
+// adapters: every request succeeds and both runs are reported.
+func TestBenchServe(t *testing.T) {
+	dir, _ := tinyModelDir(t)
+	adapters := filepath.Join(fixture(t, "gpt2").Dir, "adapters")
+	r := run(t, "bench", "--serve", "--model", dir, "--adapter", filepath.Join(adapters, "a"), "--adapter", filepath.Join(adapters, "b"),
+		"--clients", "8", "--requests", "2", "--max-tokens", "4", "--device", "cpu", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var out struct {
+		Models     []string `json:"models"`
+		Concurrent struct {
+			Requests, Errors, Tokens int
+		} `json:"concurrent"`
+		Serial *struct {
+			Requests, Errors, Tokens int
+		} `json:"serial"`
+		Speedup float64 `json:"speedup"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+	assert.Equal(t, []string{"base", "a", "b"}, out.Models)
+	assert.Equal(t, 16, out.Concurrent.Requests)
+	assert.Zero(t, out.Concurrent.Errors)
+	assert.Equal(t, 64, out.Concurrent.Tokens)
+	require.NotNil(t, out.Serial)
+	assert.Equal(t, 16, out.Serial.Requests)
+	assert.Equal(t, 64, out.Serial.Tokens)
+	assert.Positive(t, out.Speedup)
+
+	r = run(t, "bench", "--serve", "--clients", "2")
+	assert.Equal(t, exitUsage, r.code)
+	assert.Contains(t, r.stderr, "--serve needs --model")
+	r = run(t, "bench", "--serve", "--model", dir, "--clients", "0")
+	assert.Equal(t, exitUsage, r.code)
+}
