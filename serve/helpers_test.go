@@ -233,3 +233,23 @@ func streamed(t *testing.T, body []byte) (texts map[int]string, finish map[int]s
 	}
 	return texts, finish, done
 }
+
+// holdScheduler stops the scheduler between steps until the returned
+// function is called, so that requests pile up in the queue and are
+// admitted together.
+func (h *harness) holdScheduler() (release func()) {
+	gated, rel := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- h.srv.runControl(context.Background(), func() error {
+			close(gated)
+			<-rel
+			return nil
+		})
+	}()
+	<-gated
+	return func() {
+		close(rel)
+		require.NoError(h.t, <-held)
+	}
+}

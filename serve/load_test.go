@@ -25,16 +25,7 @@ func TestLoad64Clients(t *testing.T) {
 		Prompts:   []string{"hello", "the quick brown fox", "a b c d e f g h", "the lazy dog jumps over the quick brown fox"},
 		MaxTokens: tokens, Client: h.http.Client()}
 
-	gated, release := make(chan struct{}), make(chan struct{})
-	held := make(chan error, 1)
-	go func() {
-		held <- h.srv.runControl(context.Background(), func() error {
-			close(gated)
-			<-release
-			return nil
-		})
-	}()
-	<-gated
+	release := h.holdScheduler()
 	reports := make(chan LoadReport, 1)
 	go func() {
 		rep, err := Load(context.Background(), opts)
@@ -42,8 +33,7 @@ func TestLoad64Clients(t *testing.T) {
 		reports <- rep
 	}()
 	require.Eventually(t, func() bool { return h.srv.Stats().Queued == clients }, 30*time.Second, time.Millisecond, "every client queued")
-	close(release)
-	require.NoError(t, <-held)
+	release()
 	rep := <-reports
 	assert.Equal(t, clients, rep.Requests)
 	assert.Zero(t, rep.Errors, rep.FirstError)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -100,13 +101,26 @@ func (sc *scheduler) run() {
 			return
 		default:
 		}
-		sc.runControls()
-		sc.admit()
-		sc.drop()
-		if len(sc.rows) > 0 {
-			sc.step()
-			sc.drop()
+		sc.iterate()
+	}
+}
+
+// iterate runs one round: adapter work, admission with prefill, one
+// decoding step, and the removal of finished rows. A panic (a bug) fails
+// the rows of this batch instead of the whole server.
+func (sc *scheduler) iterate() {
+	defer func() {
+		if r := recover(); r != nil {
+			sc.s.o.Logger.Error("serve: scheduler panic; failing the running requests", "panic", r, "stack", string(debug.Stack()))
+			sc.failAll(fmt.Errorf("internal error: %v", r))
 		}
+	}()
+	sc.runControls()
+	sc.admit()
+	sc.drop()
+	if len(sc.rows) > 0 {
+		sc.step()
+		sc.drop()
 	}
 }
 
@@ -138,7 +152,17 @@ func (sc *scheduler) admit() {
 		return
 	}
 	s.mu.Lock()
-	take := min(free, len(s.queue))
+	// Admit while the padded prefill stays within MaxPrefillTokens (at
+	// least one sequence), so a burst of long prompts does not stall the
+	// rows already decoding for long.
+	take, longest := 0, 0
+	for take < min(free, len(s.queue)) {
+		l := max(longest, len(s.queue[take].prompt))
+		if take > 0 && (take+1)*l > s.o.MaxPrefillTokens {
+			break
+		}
+		take, longest = take+1, l
+	}
 	batch := slices.Clone(s.queue[:take])
 	s.queue = slices.Delete(s.queue, 0, take)
 	s.m.setQueue(len(s.queue))

@@ -49,6 +49,9 @@ type Options struct {
 	// MaxTokens bounds max_tokens and is the default for chat requests
 	// without one (default 512).
 	MaxTokens int
+	// MaxPrefillTokens bounds the padded tokens (rows × longest prompt) of
+	// one batched prefill (default 4096; one prompt is always admitted).
+	MaxPrefillTokens int
 	// MaxN bounds a request's n (default 8).
 	MaxN int
 	// MaxBodyBytes bounds a request body (default 1 MiB); a larger body
@@ -83,6 +86,7 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxPromptTokens, 2048)
 	def(&o.MaxTokens, 512)
 	def(&o.MaxN, 8)
+	def(&o.MaxPrefillTokens, 4096)
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
@@ -149,6 +153,11 @@ func New(base *model.Model, peft *ia3.Model, tok *tokenizer.Tokenizer, o Options
 	s := &Server{o: o, base: base, tok: tok, eos: eos, pad: base.PadID(eos), start: time.Now(), peft: peft,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics()}
 	if peft != nil {
+		for _, l := range peft.Layers() {
+			if len(l.Merged()) > 0 {
+				return nil, fmt.Errorf("serve.New: adapters %v are merged into %s; a mixed-adapter batch needs them unmerged", l.Merged(), l.Name)
+			}
+		}
 		for _, name := range peft.Adapters() {
 			if err := checkServable(name, peft.Config(name)); err != nil {
 				return nil, fmt.Errorf("serve.New: %w", err)

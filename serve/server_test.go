@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,7 +16,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/modeltest"
 )
 
 // servedCase is one request of TestCompletionsMatchGenerate.
@@ -406,4 +411,74 @@ func TestHealthMetricsShutdown(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, status)
 	status, _ = h.post(ctx, "/v1/adapters", map[string]any{"name": "x", "path": h.dir + "/adapters/a"})
 	assert.Equal(t, http.StatusServiceUnavailable, status)
+}
+
+// TestDeadline checks that a request past its deadline gets 504 and that
+// the server serves on.
+func TestDeadline(t *testing.T) {
+	h := newHarness(t, "gpt2", Options{RequestTimeout: time.Nanosecond})
+	status, body := h.post(context.Background(), "/v1/completions", `{"model":"a","prompt":"hello","max_tokens":4}`)
+	assert.Equal(t, http.StatusGatewayTimeout, status, "%s", body)
+	assert.Contains(t, string(body), `"code":"timeout"`)
+	h.waitDrained()
+	assert.Zero(t, h.srv.Stats().CacheRows)
+}
+
+// TestPrefillBound checks that admission splits a burst into prefills of
+// at most MaxPrefillTokens padded tokens, and that the results still
+// equal Generate alone.
+func TestPrefillBound(t *testing.T) {
+	h := newHarness(t, "llama", Options{MaxPrefillTokens: 8})
+	prompt := "the quick brown fox"
+	n := len(h.encode(prompt))
+	require.Greater(t, n, 4, "the prompt is longer than half the bound")
+	release := h.holdScheduler()
+	st0 := h.srv.Stats()
+	var wg sync.WaitGroup
+	for _, m := range []string{"a", "b", "w"} {
+		wg.Go(func() {
+			status, body := h.post(context.Background(), "/v1/completions", map[string]any{"model": m, "prompt": prompt, "max_tokens": 3, "temperature": 0})
+			require.Equal(t, http.StatusOK, status, "%s", body)
+			var got completion
+			require.NoError(t, json.Unmarshal(body, &got))
+			assert.Equal(t, h.want(m, h.encode(prompt), 3, model.SampleOptions{}), got.Choices[0].TokenIDs, m)
+		})
+	}
+	require.Eventually(t, func() bool { return h.srv.Stats().Queued == 3 }, 30*time.Second, time.Millisecond)
+	release()
+	wg.Wait()
+	assert.Equal(t, int64(3), h.srv.Stats().PrefillSteps-st0.PrefillSteps, "one prompt per prefill")
+}
+
+// TestNewRefuses checks the models and adapters a server cannot serve.
+func TestNewRefuses(t *testing.T) {
+	t5 := modeltest.NamedCase(t, "t5")
+	b, err := backend.Open(context.Background(), "cpu")
+	require.NoError(t, err)
+	defer b.Close()
+	m, err := model.Load(context.Background(), filepath.Join(t5.Dir, "base"), b)
+	require.NoError(t, err)
+	defer m.Free()
+	_, err = New(m, nil, fixtureTokenizer(t, t5), Options{})
+	assert.ErrorContains(t, err, "not a causal LM")
+
+	c := modeltest.NamedCase(t, "gpt2")
+	base, peft := loadFixture(t, c)
+	require.NoError(t, peft.Merge(false, "a"))
+	_, err = New(base, peft, fixtureTokenizer(t, c), Options{})
+	assert.ErrorContains(t, err, "merged into")
+
+	h := newHarness(t, "gpt2", Options{})
+	dir := t.TempDir()
+	for _, f := range []string{ia3.ConfigFile, ia3.WeightsFile} {
+		data, err := os.ReadFile(filepath.Join(c.Dir, "adapters", "a", f))
+		require.NoError(t, err)
+		if f == ia3.ConfigFile {
+			data = []byte(strings.Replace(string(data), `"modules_to_save": null`, `"modules_to_save": ["lm_head"]`, 1))
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), data, 0o644))
+	}
+	status, body := h.post(context.Background(), "/v1/adapters", map[string]any{"name": "saved", "path": dir})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, string(body), "modules_to_save")
 }
