@@ -27,14 +27,32 @@ import (
 // fixtureAdapters are the adapters of every causal fixture case.
 var fixtureAdapters = []string{"a", "b", "w"}
 
+// opener opens a backend that the test's cleanup closes.
+type opener func(t *testing.T) backend.Backend
+
+// openCPU opens the CPU backend, closed when the test ends.
+func openCPU(t *testing.T) backend.Backend {
+	t.Helper()
+	b, err := backend.Open(context.Background(), "cpu")
+	require.NoError(t, err)
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
 // loadFixture loads a fixture case's base model on the CPU with its
 // adapters a, b and w attached, freed when the test ends.
 func loadFixture(t *testing.T, c modeltest.Case) (*model.Model, *ia3.Model) {
 	t.Helper()
-	b, err := backend.Open(context.Background(), "cpu")
-	require.NoError(t, err)
+	return loadFixtureOn(t, c, openCPU)
+}
+
+// loadFixtureOn is loadFixture on the backend open gives.
+func loadFixtureOn(t *testing.T, c modeltest.Case, open opener) (*model.Model, *ia3.Model) {
+	t.Helper()
+	b := open(t)
 	m, err := model.Load(context.Background(), filepath.Join(c.Dir, "base"), b)
 	require.NoError(t, err)
+	t.Cleanup(m.Free)
 	var peft *ia3.Model
 	for i, name := range fixtureAdapters {
 		dir := filepath.Join(c.Dir, "adapters", name)
@@ -45,10 +63,6 @@ func loadFixture(t *testing.T, c modeltest.Case) (*model.Model, *ia3.Model) {
 		}
 		require.NoError(t, err)
 	}
-	t.Cleanup(func() {
-		m.Free()
-		b.Close()
-	})
 	return m, peft
 }
 
@@ -76,12 +90,19 @@ type harness struct {
 	refs    map[string][]int32
 }
 
-// newHarness starts a server on fixture case name.
+// newHarness starts a server on fixture case name on the CPU.
 func newHarness(t *testing.T, name string, o Options) *harness {
 	t.Helper()
+	return newHarnessOn(t, name, o, openCPU)
+}
+
+// newHarnessOn starts a server on fixture case name, its model and the
+// reference copy each on a backend open gives.
+func newHarnessOn(t *testing.T, name string, o Options, open opener) *harness {
+	t.Helper()
 	c := modeltest.NamedCase(t, name)
-	base, peft := loadFixture(t, c)
-	refBase, refPeft := loadFixture(t, c)
+	base, peft := loadFixtureOn(t, c, open)
+	refBase, refPeft := loadFixtureOn(t, c, open)
 	tok := fixtureTokenizer(t, c)
 	if o.RenderChat == nil {
 		o.RenderChat = PlainChat

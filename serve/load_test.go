@@ -17,8 +17,12 @@ import (
 // ungated round of 128 requests. No request fails, and the batch, queue,
 // KV cache and goroutines come back to idle.
 func TestLoad64Clients(t *testing.T) {
+	checkLoad64(t, newHarness(t, "gpt2", Options{MaxBatch: 64}))
+}
+
+// checkLoad64 is TestLoad64Clients on the server h runs (MaxBatch 64).
+func checkLoad64(t *testing.T, h *harness) {
 	const clients, tokens = 64, 8
-	h := newHarness(t, "gpt2", Options{MaxBatch: clients})
 	before := h.warmGoroutines()
 	st0 := h.srv.Stats()
 	opts := LoadOptions{URL: h.http.URL, Clients: clients, Requests: 1, Models: []string{BaseModelID, "a", "b", "w"},

@@ -80,68 +80,71 @@ func servedCases() []servedCase {
 // the batch, queue and KV cache are back to idle.
 func TestCompletionsMatchGenerate(t *testing.T) {
 	for _, name := range []string{"gpt2", "llama"} {
-		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, name, Options{MaxBatch: 6})
-			cases := servedCases()
-			for _, c := range cases { // references first: the test measures the server, not the reference
-				for i := range c.n {
+		t.Run(name, func(t *testing.T) { checkServedCases(t, newHarness(t, name, Options{MaxBatch: 6})) })
+	}
+}
+
+// checkServedCases sends servedCases concurrently and checks each
+// completion against Generate alone, then that the server is idle.
+func checkServedCases(t *testing.T, h *harness) {
+	cases := servedCases()
+	for _, c := range cases { // references first: the test measures the server, not the reference
+		for i := range c.n {
+			o := c.sample
+			o.Seed += uint64(i)
+			h.want(c.model, h.encode(c.prompt), c.maxTokens, o)
+		}
+	}
+	before := h.warmGoroutines()
+	var wg sync.WaitGroup
+	for i, c := range cases {
+		wg.Go(func() {
+			if c.cancel {
+				h.cancelAfterFirstEvent(c)
+				return
+			}
+			status, body := h.post(context.Background(), "/v1/completions", c.body())
+			if !assert.Equal(t, http.StatusOK, status, "case %d: %s", i, body) {
+				return
+			}
+			prompt := h.encode(c.prompt)
+			if c.stream {
+				texts, finish, done := streamed(t, body)
+				assert.True(t, done, "case %d ends with [DONE]", i)
+				for k := range c.n {
 					o := c.sample
-					o.Seed += uint64(i)
-					h.want(c.model, h.encode(c.prompt), c.maxTokens, o)
+					o.Seed += uint64(k)
+					want, err := h.srv.decode(h.want(c.model, prompt, c.maxTokens, o))
+					require.NoError(t, err)
+					assert.Equal(t, want, texts[k], "case %d choice %d: %+v", i, k, c)
+					assert.Contains(t, []string{"stop", "length"}, finish[k])
 				}
+				return
 			}
-			before := h.warmGoroutines()
-			var wg sync.WaitGroup
-			for i, c := range cases {
-				wg.Go(func() {
-					if c.cancel {
-						h.cancelAfterFirstEvent(c)
-						return
-					}
-					status, body := h.post(context.Background(), "/v1/completions", c.body())
-					if !assert.Equal(t, http.StatusOK, status, "case %d: %s", i, body) {
-						return
-					}
-					prompt := h.encode(c.prompt)
-					if c.stream {
-						texts, finish, done := streamed(t, body)
-						assert.True(t, done, "case %d ends with [DONE]", i)
-						for k := range c.n {
-							o := c.sample
-							o.Seed += uint64(k)
-							want, err := h.srv.decode(h.want(c.model, prompt, c.maxTokens, o))
-							require.NoError(t, err)
-							assert.Equal(t, want, texts[k], "case %d choice %d: %+v", i, k, c)
-							assert.Contains(t, []string{"stop", "length"}, finish[k])
-						}
-						return
-					}
-					var got completion
-					require.NoError(t, json.Unmarshal(body, &got))
-					require.Len(t, got.Choices, c.n)
-					total := 0
-					for k, ch := range got.Choices {
-						o := c.sample
-						o.Seed += uint64(k)
-						want := h.want(c.model, prompt, c.maxTokens, o)
-						assert.Equal(t, want, ch.TokenIDs, "case %d choice %d: %+v", i, k, c)
-						text, err := h.srv.decode(want)
-						require.NoError(t, err)
-						assert.Equal(t, text, ch.Text)
-						total += len(ch.TokenIDs)
-					}
-					assert.Equal(t, len(prompt), got.Usage.PromptTokens)
-					assert.Equal(t, total, got.Usage.CompletionTokens)
-					assert.Equal(t, len(prompt)+total, got.Usage.TotalTokens)
-				})
+			var got completion
+			require.NoError(t, json.Unmarshal(body, &got))
+			require.Len(t, got.Choices, c.n)
+			total := 0
+			for k, ch := range got.Choices {
+				o := c.sample
+				o.Seed += uint64(k)
+				want := h.want(c.model, prompt, c.maxTokens, o)
+				assert.Equal(t, want, ch.TokenIDs, "case %d choice %d: %+v", i, k, c)
+				text, err := h.srv.decode(want)
+				require.NoError(t, err)
+				assert.Equal(t, text, ch.Text)
+				total += len(ch.TokenIDs)
 			}
-			wg.Wait()
-			h.assertIdle(before)
-			st := h.srv.Stats()
-			assert.Positive(t, st.DecodeSteps)
-			assert.Positive(t, st.PrefillSteps)
+			assert.Equal(t, len(prompt), got.Usage.PromptTokens)
+			assert.Equal(t, total, got.Usage.CompletionTokens)
+			assert.Equal(t, len(prompt)+total, got.Usage.TotalTokens)
 		})
 	}
+	wg.Wait()
+	h.assertIdle(before)
+	st := h.srv.Stats()
+	assert.Positive(t, st.DecodeSteps)
+	assert.Positive(t, st.PrefillSteps)
 }
 
 // cancelAfterFirstEvent streams c and goes away after the first event.

@@ -20,7 +20,7 @@ import (
 type serveFlags struct {
 	model, device, addr, apiKey string
 	adapters                    []string
-	maxBatch, maxQueue          int
+	maxBatch, maxQueue, prefill int
 	maxPrompt, maxTokens, maxN  int
 	maxBody                     int64
 	timeout, shutdown           time.Duration
@@ -74,6 +74,7 @@ to --shutdown-timeout, then cancels the rest.`,
 	fl.StringVar(&f.apiKey, "api-key", "", "bearer token every request but /health must send (default: $IA3_API_KEY)")
 	fl.IntVar(&f.maxBatch, "max-batch", 32, "most sequences decoding at once")
 	fl.IntVar(&f.maxQueue, "max-queue", 256, "most sequences waiting for the batch (more get 429)")
+	fl.IntVar(&f.prefill, "max-prefill-tokens", 4096, "most padded tokens (rows × longest prompt) one batched prefill reads")
 	fl.IntVar(&f.maxPrompt, "max-prompt-tokens", 2048, "most tokens in a prompt")
 	fl.IntVar(&f.maxTokens, "max-tokens", 512, "most tokens a request may generate (and the chat default)")
 	fl.IntVar(&f.maxN, "max-n", 8, "most choices (n) per request")
@@ -88,9 +89,9 @@ to --shutdown-timeout, then cancels the rest.`,
 // runServe loads the model and adapters, listens, and serves until the
 // context ends (Ctrl-C, SIGTERM), then shuts down gracefully.
 func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
-	if f.maxBatch <= 0 || f.maxQueue <= 0 || f.maxPrompt <= 0 || f.maxTokens <= 0 || f.maxN <= 0 || f.maxBody <= 0 ||
+	if f.maxBatch <= 0 || f.maxQueue <= 0 || f.prefill <= 0 || f.maxPrompt <= 0 || f.maxTokens <= 0 || f.maxN <= 0 || f.maxBody <= 0 ||
 		f.timeout <= 0 || f.shutdown < 0 {
-		return usagef("--max-batch, --max-queue, --max-prompt-tokens, --max-tokens, --max-n, --max-body and --timeout must be positive")
+		return usagef("--max-batch, --max-queue, --max-prefill-tokens, --max-prompt-tokens, --max-tokens, --max-n, --max-body and --timeout must be positive")
 	}
 	if f.apiKey == "" {
 		f.apiKey = os.Getenv("IA3_API_KEY")
@@ -110,7 +111,7 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 		return err
 	}
 	defer l.close()
-	o := serve.Options{MaxQueue: f.maxQueue, MaxBatch: f.maxBatch, MaxPromptTokens: f.maxPrompt, MaxTokens: f.maxTokens,
+	o := serve.Options{MaxQueue: f.maxQueue, MaxBatch: f.maxBatch, MaxPrefillTokens: f.prefill, MaxPromptTokens: f.maxPrompt, MaxTokens: f.maxTokens,
 		MaxN: f.maxN, MaxBodyBytes: f.maxBody, RequestTimeout: f.timeout, APIKey: f.apiKey}
 	if f.plainChat {
 		o.RenderChat = serve.PlainChat
