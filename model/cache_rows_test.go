@@ -139,3 +139,27 @@ func TestRowCacheErrors(t *testing.T) {
 		return
 	}
 }
+
+// TestLastOnly checks that Inputs.LastOnly gives each row's last-position
+// logits of the full forward pass, shaped [B, 1, V].
+func TestLastOnly(t *testing.T) {
+	for _, c := range generativeCases(t) {
+		if c.Meta.TaskType != TaskCausalLM {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			m := loadCase(t, c)
+			in := PrefillInputs([][]int32{{17, 42, 99, 3}, {5, 6}}, m.PadID(nil))
+			full, shape := logitsOf(t, m, in)
+			last := *in
+			last.LastOnly = true
+			got, gotShape := logitsOf(t, m, &last)
+			V := m.Config().VocabSize
+			require.Equal(t, []int{2, 1, V}, gotShape)
+			T := shape[1]
+			for r := range 2 {
+				assert.InDeltaSlice(t, full[(r*T+T-1)*V:(r*T+T)*V], got[r*V:(r+1)*V], 1e-5, "row %d", r)
+			}
+		})
+	}
+}

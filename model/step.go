@@ -139,7 +139,9 @@ func (m *Model) lastLogits(in *Inputs, cache *KVCache, adapters []string) ([]flo
 	g := nn.NewGraph(m.b, false)
 	g.Adapters = adapters
 	defer g.Release()
-	logits := m.ForwardCached(g, in, cache)
+	last := *in
+	last.LastOnly = true
+	logits := m.ForwardCached(g, &last, cache)
 	if logits != nil {
 		sh := logits.Shape()
 		if t := sh[1]; t > 1 {
