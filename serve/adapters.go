@@ -20,7 +20,7 @@ func (s *Server) LoadAdapter(r *http.Request, dir, name string) error {
 	if err != nil {
 		return fmt.Errorf("serve: load adapter %s: %w", name, err)
 	}
-	if err := checkServable(name, cfg); err != nil {
+	if err := s.checkServable(name, cfg); err != nil {
 		return fmt.Errorf("serve: load adapter: %w", err)
 	}
 	if s.hasModel(name) {
@@ -51,7 +51,7 @@ func (s *Server) LoadAdapter(r *http.Request, dir, name string) error {
 // DeleteAdapter removes an adapter between decoding steps and frees its
 // vectors. An adapter that queued or decoding requests use is refused.
 func (s *Server) DeleteAdapter(r *http.Request, name string) error {
-	if name == BaseModelID || !s.hasModel(name) {
+	if name == s.o.BaseName || !s.hasModel(name) {
 		return fmt.Errorf("serve: delete adapter: %w: %s", errNoAdapter, name)
 	}
 	return s.runControl(r.Context(), func() error {
@@ -93,6 +93,10 @@ type adapterRequest struct {
 }
 
 func (s *Server) handleLoadAdapter(w http.ResponseWriter, r *http.Request) {
+	if s.o.NoAdapterAPI {
+		writeError(w, errNoAdapterAPI())
+		return
+	}
 	var req adapterRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes))
 	if err := dec.Decode(&req); err != nil {
@@ -118,12 +122,23 @@ func (s *Server) handleLoadAdapter(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDeleteAdapter(w http.ResponseWriter, r *http.Request) {
+	if s.o.NoAdapterAPI {
+		writeError(w, errNoAdapterAPI())
+		return
+	}
 	name := r.PathValue("name")
 	if err := s.DeleteAdapter(r, name); err != nil {
 		writeError(w, adapterError(err))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": name, "object": "model", "deleted": true})
+}
+
+// errNoAdapterAPI answers adapter changes on a server started with
+// NoAdapterAPI.
+func errNoAdapterAPI() *apiError {
+	return newAPIError(http.StatusForbidden, "invalid_request_error", "", "adapter_api_disabled",
+		"this server's adapters are fixed: it was started without the adapter API")
 }
 
 // adapterError maps an adapter operation's error to its HTTP answer.

@@ -148,7 +148,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *request) 
 		}
 		cctx, ccancel := context.WithCancel(ctx)
 		defer ccancel()
-		seqs[i] = newSeq(cctx, req.model, req.prompt, req.maxTokens, sampler, req.logprobs)
+		seqs[i] = s.newSeq(cctx, req.model, req.prompt, req.maxTokens, sampler, req.logprobs)
 		states[i] = &choiceState{cancel: ccancel}
 	}
 	if err := s.enqueue(seqs); err != nil {

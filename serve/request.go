@@ -73,7 +73,7 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, chat bool
 	}
 	req := &request{chat: chat, model: wr.Model, logprobs: -1}
 	if wr.Model == "" {
-		return nil, badRequest("model", "", "model is required: %q or an adapter name (GET /v1/models lists them)", BaseModelID)
+		return nil, badRequest("model", "", "model is required: %q or an adapter name (GET /v1/models lists them)", s.o.BaseName)
 	}
 	if !s.hasModel(wr.Model) {
 		return nil, newAPIError(http.StatusNotFound, "invalid_request_error", "model", "model_not_found",

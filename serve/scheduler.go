@@ -29,9 +29,9 @@ type seq struct {
 }
 
 // newSeq returns a sequence with its event buffer.
-func newSeq(ctx context.Context, modelID string, prompt []int32, maxTokens int, sampler *model.Sampler, logprobs int) *seq {
+func (s *Server) newSeq(ctx context.Context, modelID string, prompt []int32, maxTokens int, sampler *model.Sampler, logprobs int) *seq {
 	adapter := modelID
-	if modelID == BaseModelID {
+	if modelID == s.o.BaseName {
 		adapter = ""
 	}
 	return &seq{ctx: ctx, adapter: adapter, model: modelID, prompt: prompt, max: maxTokens, sampler: sampler,

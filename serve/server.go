@@ -70,6 +70,13 @@ type Options struct {
 	// config's eos_token_id, else the tokenizer's EOS token, as
 	// `ia3 generate` does.
 	EOS []int32
+	// BaseName is the model id of the base model (default BaseModelID).
+	// A server over weights with one adapter merged in (the fastest way
+	// to serve a single hot adapter) names it after that adapter.
+	BaseName string
+	// NoAdapterAPI refuses POST /v1/adapters and DELETE /v1/adapters
+	// (403): the adapters are fixed at start.
+	NoAdapterAPI bool
 	// Logger receives request and adapter events (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -92,6 +99,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 5 * time.Minute
+	}
+	if o.BaseName == "" {
+		o.BaseName = BaseModelID
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -152,6 +162,9 @@ func New(base *model.Model, peft *ia3.Model, tok *tokenizer.Tokenizer, o Options
 	}
 	s := &Server{o: o, base: base, tok: tok, eos: eos, pad: base.PadID(eos), start: time.Now(), peft: peft,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics()}
+	if err := checkName(o.BaseName, ""); err != nil {
+		return nil, fmt.Errorf("serve.New: base name: %w", err)
+	}
 	if peft != nil {
 		for _, l := range peft.Layers() {
 			if len(l.Merged()) > 0 {
@@ -159,7 +172,7 @@ func New(base *model.Model, peft *ia3.Model, tok *tokenizer.Tokenizer, o Options
 			}
 		}
 		for _, name := range peft.Adapters() {
-			if err := checkServable(name, peft.Config(name)); err != nil {
+			if err := s.checkServable(name, peft.Config(name)); err != nil {
 				return nil, fmt.Errorf("serve.New: %w", err)
 			}
 			s.adapters = append(s.adapters, name)
@@ -176,9 +189,9 @@ func New(base *model.Model, peft *ia3.Model, tok *tokenizer.Tokenizer, o Options
 
 // checkServable refuses adapter names the API cannot address and adapters
 // a mixed batch cannot run.
-func checkServable(name string, cfg *ia3.Config) error {
-	if name == "" || name == BaseModelID || strings.ContainsAny(name, "/ \t\n") {
-		return fmt.Errorf("adapter name %q: want a non-empty name other than %q, without '/' or spaces", name, BaseModelID)
+func (s *Server) checkServable(name string, cfg *ia3.Config) error {
+	if err := checkName(name, s.o.BaseName); err != nil {
+		return fmt.Errorf("adapter name: %w", err)
 	}
 	if cfg != nil && len(cfg.ModulesToSave) > 0 {
 		return fmt.Errorf("adapter %s has modules_to_save %v: those full module copies cannot differ row by row in a mixed batch; serve a merged model instead",
@@ -187,19 +200,28 @@ func checkServable(name string, cfg *ia3.Config) error {
 	return nil
 }
 
-// Models lists the model ids the server answers to: BaseModelID and every
-// adapter, in load order.
+// checkName refuses a model id that is empty, equals taken, or holds '/'
+// or spaces.
+func checkName(name, taken string) error {
+	if name == "" || name == taken || strings.ContainsAny(name, "/ \t\n") {
+		return fmt.Errorf("%q: want a non-empty name other than %q, without '/' or spaces", name, taken)
+	}
+	return nil
+}
+
+// Models lists the model ids the server answers to: the base model's
+// (Options.BaseName) and every adapter, in load order.
 func (s *Server) Models() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]string{BaseModelID}, s.adapters...)
+	return append([]string{s.o.BaseName}, s.adapters...)
 }
 
 // hasModel reports whether id names the base model or a loaded adapter.
 func (s *Server) hasModel(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return id == BaseModelID || slices.Contains(s.adapters, id)
+	return id == s.o.BaseName || slices.Contains(s.adapters, id)
 }
 
 // Stats is a snapshot of the scheduler's load, for tests and load reports.

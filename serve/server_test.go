@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -484,4 +485,39 @@ func TestNewRefuses(t *testing.T) {
 	status, body := h.post(context.Background(), "/v1/adapters", map[string]any{"name": "saved", "path": dir})
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, string(body), "modules_to_save")
+}
+
+// TestMergedAdapter serves weights with adapter a merged in under the name
+// "a", with the adapter API off: the completion equals Generate with a
+// active, and only "a" is listed.
+func TestMergedAdapter(t *testing.T) {
+	h := newHarness(t, "gpt2", Options{})
+	c := modeltest.NamedCase(t, "gpt2")
+	base, peft := loadFixture(t, c)
+	merged, err := peft.MergeAndUnload(false, "a")
+	require.NoError(t, err)
+	srv, err := New(merged, nil, h.tok, Options{BaseName: "a", NoAdapterAPI: true})
+	require.NoError(t, err)
+	defer srv.Close()
+	require.Same(t, base, merged)
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	m := &harness{t: t, srv: srv, http: hs, tok: h.tok}
+	ctx := context.Background()
+
+	status, body := m.do(ctx, http.MethodGet, "/v1/models", nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, string(body), `"id":"a"`)
+	assert.NotContains(t, string(body), `"id":"base"`)
+	status, body = m.post(ctx, "/v1/completions", map[string]any{"model": "a", "prompt": "the quick brown fox", "max_tokens": 6, "temperature": 0})
+	require.Equal(t, http.StatusOK, status, "%s", body)
+	var got completion
+	require.NoError(t, json.Unmarshal(body, &got))
+	assert.Equal(t, h.want("a", h.encode("the quick brown fox"), 6, model.SampleOptions{}), got.Choices[0].TokenIDs)
+	status, _ = m.post(ctx, "/v1/completions", map[string]any{"model": BaseModelID, "prompt": "hi"})
+	assert.Equal(t, http.StatusNotFound, status)
+	status, body = m.post(ctx, "/v1/adapters", map[string]any{"name": "b", "path": filepath.Join(c.Dir, "adapters", "b")})
+	assert.Equal(t, http.StatusForbidden, status, "%s", body)
+	status, _ = m.do(ctx, http.MethodDelete, "/v1/adapters/a", nil)
+	assert.Equal(t, http.StatusForbidden, status)
 }

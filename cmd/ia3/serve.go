@@ -24,7 +24,7 @@ type serveFlags struct {
 	maxPrompt, maxTokens, maxN  int
 	maxBody                     int64
 	timeout, shutdown           time.Duration
-	plainChat                   bool
+	plainChat, merge, noAPI     bool
 }
 
 // newServeCmd builds `ia3 serve`.
@@ -47,13 +47,15 @@ Endpoints (OpenAI's conventions, so OpenAI client libraries work):
   POST   /v1/chat/completions    messages (needs --plain-chat for now)
   POST   /v1/adapters            {"name": ..., "path": DIR on this machine}
   DELETE /v1/adapters/NAME       unload an adapter no request uses
+                                 (both 403 with --no-adapter-api or --merge)
   GET    /health                 200, or 503 while shutting down (no key needed)
   GET    /metrics                Prometheus text: queue, batch, tokens, TTFT
 
 The server listens on loopback unless --addr names another interface. With
 --api-key (or IA3_API_KEY) every endpoint but /health needs the header
 "Authorization: Bearer KEY". A full queue answers 429 with Retry-After.
-Ctrl-C or SIGTERM stops accepting requests, lets running ones finish for up
+--merge serves a single hot adapter merged into the weights, under its name,
+at the base model's speed. Ctrl-C or SIGTERM stops accepting requests, lets running ones finish for up
 to --shutdown-timeout, then cancels the rest.`,
 		Example: `  ia3 serve --model ./gpt2 --adapter ./sentiment --adapter ./summaries=sum
   ia3 serve --model ./llama --adapter a=support --addr 127.0.0.1:9000 --api-key secret --device gpu
@@ -81,6 +83,8 @@ to --shutdown-timeout, then cancels the rest.`,
 	fl.Int64Var(&f.maxBody, "max-body", 1<<20, "most bytes in a request body (more get 413)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "longest a request may take, queue included")
 	fl.DurationVar(&f.shutdown, "shutdown-timeout", 30*time.Second, "how long running requests may finish after Ctrl-C or SIGTERM")
+	fl.BoolVar(&f.merge, "merge", false, "merge the one --adapter into the weights and serve it under its name alone: no per-row scaling, no base model, adapter API off")
+	fl.BoolVar(&f.noAPI, "no-adapter-api", false, "refuse POST and DELETE /v1/adapters (403): serve only the adapters named at start")
 	fl.BoolVar(&f.plainChat, "plain-chat", false, `accept /v1/chat/completions, rendering messages as "role: content" lines (no model chat template yet)`)
 	addDeviceFlag(cmd, &f.device)
 	return cmd
@@ -100,6 +104,9 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.merge && len(specs) != 1 {
+		return usagef("--merge serves exactly one --adapter merged into the weights (got %d)", len(specs))
+	}
 	tok, err := loadTokenizer(f.model)
 	if err != nil {
 		return err
@@ -112,7 +119,14 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	}
 	defer l.close()
 	o := serve.Options{MaxQueue: f.maxQueue, MaxBatch: f.maxBatch, MaxPrefillTokens: f.prefill, MaxPromptTokens: f.maxPrompt, MaxTokens: f.maxTokens,
-		MaxN: f.maxN, MaxBodyBytes: f.maxBody, RequestTimeout: f.timeout, APIKey: f.apiKey}
+		MaxN: f.maxN, MaxBodyBytes: f.maxBody, RequestTimeout: f.timeout, APIKey: f.apiKey, NoAdapterAPI: f.noAPI}
+	if f.merge {
+		if l.base, err = l.peft.MergeAndUnload(false, specs[0].Name); err != nil {
+			return err
+		}
+		l.peft = nil
+		o.BaseName, o.NoAdapterAPI = specs[0].Name, true
+	}
 	if f.plainChat {
 		o.RenderChat = serve.PlainChat
 	}

@@ -165,3 +165,11 @@ func TestBenchServe(t *testing.T) {
 	r = run(t, "bench", "--serve", "--model", dir, "--clients", "0")
 	assert.Equal(t, exitUsage, r.code)
 }
+
+// TestServeMerged checks that --merge needs exactly one adapter.
+func TestServeMerged(t *testing.T) {
+	dir, _ := tinyModelDir(t)
+	r := run(t, "serve", "--model", dir, "--merge", "--device", "cpu")
+	assert.Equal(t, exitUsage, r.code)
+	assert.Contains(t, r.stderr, "--merge serves exactly one --adapter")
+}
