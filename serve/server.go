@@ -264,12 +264,29 @@ func (s *Server) enqueue(seqs []*seq) error {
 		return errShuttingDown
 	}
 	if len(s.queue)+len(seqs) > s.o.MaxQueue {
+		s.purgeQueue()
+	}
+	if len(s.queue)+len(seqs) > s.o.MaxQueue {
 		return errQueueFull
 	}
 	s.queue = append(s.queue, seqs...)
 	s.m.setQueue(len(s.queue))
 	s.notify()
 	return nil
+}
+
+// purgeQueue drops the queued sequences whose request has ended (client
+// gone, deadline passed), so they do not hold queue places until the
+// scheduler reaches them; s.mu must be held.
+func (s *Server) purgeQueue() {
+	s.queue = slices.DeleteFunc(s.queue, func(q *seq) bool {
+		if err := q.ctx.Err(); err != nil {
+			q.out <- event{err: err}
+			return true
+		}
+		return false
+	})
+	s.m.setQueue(len(s.queue))
 }
 
 var (

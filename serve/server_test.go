@@ -521,3 +521,35 @@ func TestMergedAdapter(t *testing.T) {
 	status, _ = m.do(ctx, http.MethodDelete, "/v1/adapters/a", nil)
 	assert.Equal(t, http.StatusForbidden, status)
 }
+
+// TestQueuePurge checks that queued sequences of requests that ended
+// (here: past their deadline) give their places to new requests.
+func TestQueuePurge(t *testing.T) {
+	h := newHarness(t, "gpt2", Options{MaxQueue: 2})
+	release := h.holdScheduler()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		status, _ := h.post(ctx, "/v1/completions", `{"model":"a","prompt":"hi","n":2,"max_tokens":2}`)
+		done <- status
+	}()
+	require.Eventually(t, func() bool { return h.srv.Stats().Queued == 2 }, 30*time.Second, time.Millisecond)
+	cancel()
+	<-done
+	// The server has seen the client go once the handler has answered.
+	require.Eventually(t, func() bool {
+		m := h.srv.m
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.perModel["a"] != nil && m.perModel["a"].requests[499] == 1
+	}, 30*time.Second, time.Millisecond)
+	assert.Equal(t, 2, h.srv.Stats().Queued, "still queued until purged")
+	got := make(chan int, 1)
+	go func() {
+		status, _ := h.post(context.Background(), "/v1/completions", `{"model":"a","prompt":"hi","n":2,"max_tokens":2}`)
+		got <- status
+	}()
+	require.Eventually(t, func() bool { return h.srv.Stats().Queued == 2 }, 30*time.Second, time.Millisecond, "the new request takes the places")
+	release()
+	assert.Equal(t, http.StatusOK, <-got)
+}
