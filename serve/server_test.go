@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -552,4 +553,37 @@ func TestQueuePurge(t *testing.T) {
 	require.Eventually(t, func() bool { return h.srv.Stats().Queued == 2 }, 30*time.Second, time.Millisecond, "the new request takes the places")
 	release()
 	assert.Equal(t, http.StatusOK, <-got)
+}
+
+// TestDisconnectCancels checks that a client that goes away mid-stream
+// takes its row out of the batch: far fewer tokens are generated than it
+// asked for, and the KV cache is empty afterwards.
+func TestDisconnectCancels(t *testing.T) {
+	h := newHarness(t, "llama", Options{})
+	const asked = 500
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.http.URL+"/v1/completions",
+		strings.NewReader(fmt.Sprintf(`{"model":"b","prompt":"hello","max_tokens":%d,"stream":true,"temperature":0}`, asked)))
+	require.NoError(t, err)
+	resp, err := h.http.Client().Do(req)
+	require.NoError(t, err)
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(line, "data: {"), line)
+	release := h.holdScheduler()
+	cancel()
+	resp.Body.Close()
+	m := h.srv.m
+	require.Eventually(t, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.perModel["b"].requests[499] == 1
+	}, 30*time.Second, time.Millisecond, "the handler sees the client go")
+	release()
+	h.waitDrained()
+	m.mu.Lock()
+	generated := m.perModel["b"].tokens
+	m.mu.Unlock()
+	assert.Less(t, generated, int64(asked))
+	assert.Zero(t, h.srv.Stats().CacheRows)
 }
