@@ -119,7 +119,7 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request, chat b
 		return
 	}
 	status := s.complete(w, r, req)
-	s.m.request(req.model, status, len(req.prompt))
+	s.m.request(req.model, status, req.promptTokens())
 }
 
 // modelLabel is the metrics label of a refused request: "" (unknown)
@@ -136,11 +136,12 @@ func modelLabel(req *request, _ *http.Request) string {
 func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *request) int {
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.RequestTimeout)
 	defer cancel()
-	seqs := make([]*seq, req.n)
-	states := make([]*choiceState, req.n)
+	choices := req.n * len(req.prompts)
+	seqs := make([]*seq, choices)
+	states := make([]*choiceState, choices)
 	for i := range seqs {
 		o := req.sample
-		o.Seed += uint64(i) // choice i samples with seed+i
+		o.Seed += uint64(i % req.n) // choice k of a prompt samples with seed+k
 		sampler, err := model.NewSampler(o)
 		if err != nil {
 			writeError(w, badRequest("", "", "%v", err))
@@ -148,7 +149,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *request) 
 		}
 		cctx, ccancel := context.WithCancel(ctx)
 		defer ccancel()
-		seqs[i] = s.newSeq(cctx, req.model, req.prompt, req.maxTokens, sampler, req.logprobs)
+		seqs[i] = s.newSeq(cctx, req.model, req.prompts[i/req.n], req.maxTokens, sampler, req.logprobs)
 		states[i] = &choiceState{cancel: ccancel}
 	}
 	if err := s.enqueue(seqs); err != nil {
@@ -167,7 +168,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *request) 
 		sse = newSSE(w)
 	}
 	merged := mergeEvents(ctx, seqs)
-	left := req.n
+	left := choices
 	for left > 0 {
 		var me indexedEvent
 		select {
@@ -206,16 +207,16 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *request) 
 		_ = sse.done()
 		return http.StatusOK
 	}
-	choices := make([]any, req.n)
+	all := make([]any, choices)
 	for i, st := range states {
-		choices[i] = s.choice(req, i, st)
+		all[i] = s.choice(req, i, st)
 	}
 	object := "text_completion"
 	if req.chat {
 		object = "chat.completion"
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "object": object, "created": created, "model": req.model,
-		"choices": choices, "usage": usage})
+		"choices": all, "usage": usage})
 	return http.StatusOK
 }
 
@@ -369,7 +370,8 @@ func (s *Server) usage(req *request, states []*choiceState) map[string]int {
 	for _, st := range states {
 		gen += len(st.ids)
 	}
-	return map[string]int{"prompt_tokens": len(req.prompt), "completion_tokens": gen, "total_tokens": len(req.prompt) + gen}
+	p := req.promptTokens()
+	return map[string]int{"prompt_tokens": p, "completion_tokens": gen, "total_tokens": p + gen}
 }
 
 // endWithError answers a request that failed after it was queued.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -42,7 +41,9 @@ type wireRequest struct {
 type request struct {
 	chat         bool
 	model        string
-	prompt       []int32
+	// prompts holds one or more prompts (a completions list); choice
+	// p·n+k continues prompt p with seed+k.
+	prompts      [][]int32
 	maxTokens    int
 	sample       model.SampleOptions
 	stop         []string
@@ -105,7 +106,7 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, chat bool
 // readPrompt tokenizes the prompt (a string, a one-string list or token
 // ids) or renders and tokenizes the chat messages.
 func (s *Server) readPrompt(wr *wireRequest, req *request) *apiError {
-	var text string
+	var texts []string
 	switch {
 	case req.chat:
 		if len(wr.Messages) == 0 {
@@ -114,38 +115,61 @@ func (s *Server) readPrompt(wr *wireRequest, req *request) *apiError {
 		if s.o.RenderChat == nil {
 			return badRequest("messages", "", "this server has no chat template for the model; use /v1/completions with a prompt")
 		}
-		var err error
-		if text, err = s.o.RenderChat(wr.Messages); err != nil {
+		text, err := s.o.RenderChat(wr.Messages)
+		if err != nil {
 			return badRequest("messages", "", "chat template: %v", err)
 		}
+		texts = []string{text}
 	default:
 		raw := bytes.TrimSpace(wr.Prompt)
-		var list []string
+		var text string
 		var ids []int64
+		var idLists [][]int64
 		switch {
 		case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
 			return badRequest("prompt", "", "prompt is required")
 		case json.Unmarshal(raw, &text) == nil:
-		case json.Unmarshal(raw, &list) == nil && len(list) == 1:
-			text = list[0]
+			texts = []string{text}
+		case json.Unmarshal(raw, &texts) == nil && len(texts) > 0:
 		case json.Unmarshal(raw, &ids) == nil && len(ids) > 0:
-			return s.promptIDs(ids, req)
+			idLists = [][]int64{ids}
+		case json.Unmarshal(raw, &idLists) == nil && len(idLists) > 0:
 		default:
-			return badRequest("prompt", "", "prompt must be a string, a list of one string, or a non-empty list of token ids")
+			return badRequest("prompt", "", "prompt must be a string, a non-empty list of strings, or token ids (a list, or a list of lists)")
+		}
+		if len(idLists) > 0 {
+			return s.promptIDLists(idLists, req)
 		}
 	}
-	if len(text) > s.o.MaxPromptTokens*64 {
-		return badRequest("prompt", "context_length_exceeded", "prompt of %d bytes is longer than the %d-token limit allows", len(text), s.o.MaxPromptTokens)
+	idLists := make([][]int64, len(texts))
+	for p, text := range texts {
+		if len(text) > s.o.MaxPromptTokens*64 {
+			return badRequest("prompt", "context_length_exceeded", "prompt of %d bytes is longer than the %d-token limit allows", len(text), s.o.MaxPromptTokens)
+		}
+		enc, err := s.tok.Encode(text)
+		if err != nil {
+			return badRequest("prompt", "", "tokenize prompt: %v", err)
+		}
+		idLists[p] = make([]int64, len(enc.IDs))
+		for i, id := range enc.IDs {
+			idLists[p][i] = int64(id)
+		}
 	}
-	enc, err := s.tok.Encode(text)
-	if err != nil {
-		return badRequest("prompt", "", "tokenize prompt: %v", err)
+	return s.promptIDLists(idLists, req)
+}
+
+// promptIDLists checks each prompt's token ids and that the prompts fit
+// the queue.
+func (s *Server) promptIDLists(lists [][]int64, req *request) *apiError {
+	if len(lists) > s.o.MaxQueue {
+		return badRequest("prompt", "", "%d prompts: at most %d (the queue's size)", len(lists), s.o.MaxQueue)
 	}
-	ids := make([]int64, len(enc.IDs))
-	for i, id := range enc.IDs {
-		ids[i] = int64(id)
+	for _, ids := range lists {
+		if e := s.promptIDs(ids, req); e != nil {
+			return e
+		}
 	}
-	return s.promptIDs(ids, req)
+	return nil
 }
 
 // promptIDs checks token ids against the vocabulary and the prompt limit.
@@ -157,13 +181,14 @@ func (s *Server) promptIDs(ids []int64, req *request) *apiError {
 		return badRequest("prompt", "context_length_exceeded", "prompt of %d tokens exceeds the limit of %d", len(ids), s.o.MaxPromptTokens)
 	}
 	V := s.base.Config().VocabSize
-	req.prompt = make([]int32, len(ids))
+	prompt := make([]int32, len(ids))
 	for i, id := range ids {
 		if id < 0 || id >= int64(V) {
 			return badRequest("prompt", "", "prompt token %d = %d is outside the model's vocabulary [0, %d)", i, id, V)
 		}
-		req.prompt[i] = int32(id)
+		prompt[i] = int32(id)
 	}
+	req.prompts = append(req.prompts, prompt)
 	return nil
 }
 
@@ -187,15 +212,19 @@ func (s *Server) readLimits(wr *wireRequest, req *request) *apiError {
 	}
 	cfg := s.base.Config()
 	if cfg.ModelType == "gpt2" && cfg.MaxPositions > 0 {
-		room := cfg.MaxPositions - len(req.prompt)
+		longest := 0
+		for _, p := range req.prompts {
+			longest = max(longest, len(p))
+		}
+		room := cfg.MaxPositions - longest
 		if room < 1 {
-			return badRequest("prompt", "context_length_exceeded", "prompt of %d tokens fills the model's %d positions", len(req.prompt), cfg.MaxPositions)
+			return badRequest("prompt", "context_length_exceeded", "prompt of %d tokens fills the model's %d positions", longest, cfg.MaxPositions)
 		}
 		if mt == nil {
 			req.maxTokens = min(req.maxTokens, room)
 		} else if req.maxTokens > room {
 			return badRequest("max_tokens", "context_length_exceeded", "prompt of %d tokens + max_tokens %d exceeds the model's %d positions",
-				len(req.prompt), req.maxTokens, cfg.MaxPositions)
+				longest, req.maxTokens, cfg.MaxPositions)
 		}
 	}
 	req.n = 1
@@ -204,6 +233,9 @@ func (s *Server) readLimits(wr *wireRequest, req *request) *apiError {
 	}
 	if req.n < 1 || req.n > s.o.MaxN {
 		return badRequest("n", "", "n %d: want 1 to %d", req.n, s.o.MaxN)
+	}
+	if c := req.n * len(req.prompts); c > s.o.MaxQueue {
+		return badRequest("n", "", "%d prompts × n %d = %d choices: at most %d (the queue's size)", len(req.prompts), req.n, c, s.o.MaxQueue)
 	}
 	return nil
 }
@@ -292,9 +324,13 @@ func readLogprobs(wr *wireRequest, req *request) *apiError {
 	return nil
 }
 
-// describe is a short log line for a request.
-func (r *request) describe() string {
-	return fmt.Sprintf("model=%s prompt_tokens=%d max_tokens=%d n=%d stream=%v", r.model, len(r.prompt), r.maxTokens, r.n, r.stream)
+// promptTokens counts the tokens of every prompt.
+func (r *request) promptTokens() int {
+	n := 0
+	for _, p := range r.prompts {
+		n += len(p)
+	}
+	return n
 }
 
 // stopIndex returns the index in text of the first stop sequence, or -1.

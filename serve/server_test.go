@@ -271,18 +271,29 @@ func TestBadRequests(t *testing.T) {
 	assert.Equal(t, http.StatusOK, status, "health needs no key")
 }
 
-// TestQueueFull checks 429 with Retry-After when a request's choices do
-// not fit the queue.
+// TestQueueFull checks 429 with Retry-After when a request does not fit
+// the queue (held full), and 400 for one that never could.
 func TestQueueFull(t *testing.T) {
 	h := newHarness(t, "gpt2", Options{MaxQueue: 1})
-	req, err := http.NewRequest(http.MethodPost, h.http.URL+"/v1/completions", strings.NewReader(`{"model":"a","prompt":"hi","n":2}`))
+	release := h.holdScheduler()
+	first := make(chan int, 1)
+	go func() {
+		status, _ := h.post(context.Background(), "/v1/completions", `{"model":"a","prompt":"hi","max_tokens":2}`)
+		first <- status
+	}()
+	require.Eventually(t, func() bool { return h.srv.Stats().Queued == 1 }, 30*time.Second, time.Millisecond)
+	req, err := http.NewRequest(http.MethodPost, h.http.URL+"/v1/completions", strings.NewReader(`{"model":"a","prompt":"hi"}`))
 	require.NoError(t, err)
 	resp, err := h.http.Client().Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 	assert.Equal(t, "1", resp.Header.Get("Retry-After"))
-	status, body := h.post(context.Background(), "/v1/completions", `{"model":"a","prompt":"hi","max_tokens":2}`)
+	release()
+	assert.Equal(t, http.StatusOK, <-first)
+	status, body := h.post(context.Background(), "/v1/completions", `{"model":"a","prompt":"hi","n":2}`)
+	assert.Equal(t, http.StatusBadRequest, status, "%s", body)
+	status, body = h.post(context.Background(), "/v1/completions", `{"model":"a","prompt":"hi","max_tokens":2}`)
 	assert.Equal(t, http.StatusOK, status, "%s", body)
 }
 
@@ -586,4 +597,37 @@ func TestDisconnectCancels(t *testing.T) {
 	m.mu.Unlock()
 	assert.Less(t, generated, int64(asked))
 	assert.Zero(t, h.srv.Stats().CacheRows)
+}
+
+// TestPromptLists checks a completions request with several prompts (as
+// strings and as token ids) and n: choice p·n+k continues prompt p with
+// seed+k, equal to Generate alone; usage counts every prompt.
+func TestPromptLists(t *testing.T) {
+	h := newHarness(t, "gpt2", Options{})
+	prompts := []string{"hello", "the quick brown fox", "a"}
+	ids := make([][]int32, len(prompts))
+	total := 0
+	for i, p := range prompts {
+		ids[i] = h.encode(p)
+		total += len(ids[i])
+	}
+	o := model.SampleOptions{Temperature: 0.9, Seed: 11}
+	for name, prompt := range map[string]any{"strings": prompts, "token ids": ids} {
+		status, body := h.post(context.Background(), "/v1/completions", map[string]any{"model": "w", "prompt": prompt, "n": 2,
+			"max_tokens": 4, "temperature": o.Temperature, "seed": o.Seed})
+		require.Equal(t, http.StatusOK, status, "%s: %s", name, body)
+		var got completion
+		require.NoError(t, json.Unmarshal(body, &got))
+		require.Len(t, got.Choices, 6, name)
+		for i, ch := range got.Choices {
+			so := o
+			so.Seed += uint64(i % 2)
+			assert.Equal(t, i, ch.Index)
+			assert.Equal(t, h.want("w", ids[i/2], 4, so), ch.TokenIDs, "%s choice %d", name, i)
+		}
+		assert.Equal(t, total, got.Usage.PromptTokens)
+		assert.Equal(t, 24, got.Usage.CompletionTokens)
+	}
+	status, body := h.post(context.Background(), "/v1/completions", map[string]any{"model": "w", "prompt": []any{"a", 3}})
+	assert.Equal(t, http.StatusBadRequest, status, "%s", body)
 }
