@@ -39,8 +39,8 @@ type wireRequest struct {
 
 // request is a validated completion request.
 type request struct {
-	chat         bool
-	model        string
+	chat  bool
+	model string
 	// prompts holds one or more prompts (a completions list); choice
 	// p·n+k continues prompt p with seed+k.
 	prompts      [][]int32
