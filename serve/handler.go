@@ -102,7 +102,7 @@ func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request) {
 type choiceState struct {
 	ids     []int32
 	text    string // decoded so far, cut at a stop sequence
-	sent    int    // bytes of text already streamed
+	sent    string // the text already streamed
 	finish  string
 	lps     []tokenLogprob
 	tops    [][]tokenLogprob
@@ -267,7 +267,7 @@ func streamable(st *choiceState, stops []string) string {
 	}
 	t := st.text
 	if strings.HasSuffix(t, string(utf8.RuneError)) {
-		return t[:st.sent]
+		return st.sent
 	}
 	hold := 0
 	for _, s := range stops {
@@ -283,11 +283,14 @@ func streamable(st *choiceState, stops []string) string {
 
 // chunk is one streamed event for choice i.
 func (s *Server) chunk(id string, created int64, req *request, i int, st *choiceState) map[string]any {
+	// Decoding more tokens can change the text before them (a merged
+	// character); what was sent stays, and the stream resumes once the
+	// text extends it again.
 	text := streamable(st, req.stop)
 	delta := ""
-	if len(text) >= st.sent && strings.HasPrefix(text, st.text[:min(st.sent, len(st.text))]) {
-		delta = text[st.sent:]
-		st.sent = len(text)
+	if strings.HasPrefix(text, st.sent) {
+		delta = text[len(st.sent):]
+		st.sent = text
 	}
 	var finish any
 	if st.finish != "" {
