@@ -114,21 +114,12 @@ type choiceState struct {
 func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request, chat bool) {
 	req, apiErr := s.decodeRequest(w, r, chat)
 	if apiErr != nil {
-		s.m.request(modelLabel(req, r), apiErr.status, 0)
+		s.m.request("", apiErr.status, 0) // refused before its model was known to exist
 		writeError(w, apiErr)
 		return
 	}
 	status := s.complete(w, r, req)
 	s.m.request(req.model, status, req.promptTokens())
-}
-
-// modelLabel is the metrics label of a refused request: "" (unknown)
-// unless it was validated.
-func modelLabel(req *request, _ *http.Request) string {
-	if req == nil {
-		return ""
-	}
-	return req.model
 }
 
 // complete queues the request's choices and answers them, streamed or
