@@ -342,8 +342,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
+// PEFT returns the adapters attached to the base model, including those
+// loaded through the API (nil when none ever was), so that the caller can
+// free them ((*ia3.Model).Close) after Close.
+func (s *Server) PEFT() *ia3.Model {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peft
+}
+
 // Close cancels every queued and decoding request, stops the scheduler and
-// frees its KV cache. It is idempotent.
+// frees its KV cache. It is idempotent. The base model and the adapters
+// stay the caller's to free (see PEFT).
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closing = true

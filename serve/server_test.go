@@ -631,3 +631,35 @@ func TestPromptLists(t *testing.T) {
 	status, body := h.post(context.Background(), "/v1/completions", map[string]any{"model": "w", "prompt": []any{"a", 3}})
 	assert.Equal(t, http.StatusBadRequest, status, "%s", body)
 }
+
+// TestFirstAdapterThroughAPI starts a server without adapters and loads
+// the first one through the API: it is attached to the base model and
+// serves as Generate with it active does, beside the base model.
+func TestFirstAdapterThroughAPI(t *testing.T) {
+	h := newHarness(t, "llama", Options{})
+	c := modeltest.NamedCase(t, "llama")
+	b := openCPU(t)
+	base, err := model.Load(context.Background(), filepath.Join(c.Dir, "base"), b)
+	require.NoError(t, err)
+	t.Cleanup(base.Free)
+	srv, err := New(base, nil, h.tok, Options{})
+	require.NoError(t, err)
+	defer srv.Close()
+	assert.Nil(t, srv.PEFT())
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	m := &harness{t: t, srv: srv, http: hs, tok: h.tok}
+	ctx := context.Background()
+	status, body := m.post(ctx, "/v1/adapters", map[string]any{"path": filepath.Join(c.Dir, "adapters", "b")})
+	require.Equal(t, http.StatusCreated, status, "%s", body)
+	assert.Contains(t, string(body), `"id":"b"`, "named after the directory")
+	require.NotNil(t, srv.PEFT())
+	for _, id := range []string{"b", BaseModelID} {
+		status, body = m.post(ctx, "/v1/completions", map[string]any{"model": id, "prompt": "hello", "max_tokens": 5, "temperature": 0})
+		require.Equal(t, http.StatusOK, status, "%s", body)
+		var got completion
+		require.NoError(t, json.Unmarshal(body, &got))
+		assert.Equal(t, h.want(id, h.encode("hello"), 5, model.SampleOptions{}), got.Choices[0].TokenIDs, id)
+	}
+	assert.NoError(t, srv.PEFT().Close())
+}

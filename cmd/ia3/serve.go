@@ -134,7 +134,12 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
+	defer func() {
+		srv.Close()
+		if p := srv.PEFT(); p != nil {
+			_ = p.Close() // adapters loaded through the API included
+		}
+	}()
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fmt.Errorf("--addr %s: %w", f.addr, err)
