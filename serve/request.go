@@ -35,6 +35,12 @@ type wireRequest struct {
 	Logprobs    json.RawMessage `json:"logprobs"`
 	TopLogprobs *int            `json:"top_logprobs"`
 	Echo        bool            `json:"echo"`
+	// Unsupported: refused when they would change the result.
+	PresencePenalty  float64            `json:"presence_penalty"`
+	FrequencyPenalty float64            `json:"frequency_penalty"`
+	LogitBias        map[string]float64 `json:"logit_bias"`
+	BestOf           *int               `json:"best_of"`
+	Suffix           string             `json:"suffix"`
 }
 
 // request is a validated completion request.
@@ -95,12 +101,33 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, chat bool
 	if e := readLogprobs(&wr, req); e != nil {
 		return nil, e
 	}
-	if wr.Echo {
-		return nil, badRequest("echo", "", "echo is not supported")
+	if e := refuseUnsupported(&wr); e != nil {
+		return nil, e
 	}
 	req.stream = wr.Stream
 	req.includeUsage = wr.StreamOptions != nil && wr.StreamOptions.IncludeUsage
 	return req, nil
+}
+
+// refuseUnsupported refuses the OpenAI parameters this server does not
+// implement when they are set to anything that would change the result.
+func refuseUnsupported(wr *wireRequest) *apiError {
+	for _, u := range []struct {
+		param string
+		set   bool
+	}{
+		{"echo", wr.Echo},
+		{"presence_penalty", wr.PresencePenalty != 0},
+		{"frequency_penalty", wr.FrequencyPenalty != 0},
+		{"logit_bias", len(wr.LogitBias) > 0},
+		{"best_of", wr.BestOf != nil && *wr.BestOf != 1},
+		{"suffix", wr.Suffix != ""},
+	} {
+		if u.set {
+			return badRequest(u.param, "unsupported_parameter", "%s is not supported by this server", u.param)
+		}
+	}
+	return nil
 }
 
 // readPrompt tokenizes the prompt (a string, a one-string list or token
