@@ -24,7 +24,14 @@ type metrics struct {
 	ttftCounts                []int64 // per bucket, not cumulative; last is +Inf
 	ttftSum                   float64
 	ttftN                     int64
+	// recent counts the tokens of each of the last rateWindow seconds,
+	// by unix second modulo rateWindow, with the second each slot holds.
+	recent     [rateWindow]int64
+	recentSecs [rateWindow]int64
 }
+
+// rateWindow is the number of seconds the tokens/s gauge averages over.
+const rateWindow = 10
 
 // modelMetrics are one model id's counters.
 type modelMetrics struct {
@@ -65,7 +72,26 @@ func (m *metrics) token(id string) {
 	m.mu.Lock()
 	m.tokens++
 	m.of(id).tokens++
+	sec := time.Now().Unix()
+	i := sec % rateWindow
+	if m.recentSecs[i] != sec {
+		m.recentSecs[i], m.recent[i] = sec, 0
+	}
+	m.recent[i]++
 	m.mu.Unlock()
+}
+
+// tokensPerSecond averages the tokens of the last rateWindow whole
+// seconds; m.mu must be held.
+func (m *metrics) tokensPerSecond(now time.Time) float64 {
+	sec := now.Unix()
+	var n int64
+	for i, s := range m.recentSecs {
+		if s < sec && s >= sec-rateWindow {
+			n += m.recent[i]
+		}
+	}
+	return float64(n) / rateWindow
 }
 
 // firstToken records a sequence's time to first token.
@@ -117,6 +143,9 @@ func (m *metrics) write(w io.Writer, maxBatch, maxQueue, adapters int, uptime ti
 	gauge("ia3_kv_cache_rows", "Rows held by the KV cache.", m.cacheRows)
 	gauge("ia3_adapters_loaded", "Adapters the server can serve.", adapters)
 	gauge("ia3_uptime_seconds", "Seconds since the server started.", uptime.Seconds())
+	gauge("ia3_batch_occupancy", "Decoding rows over the batch capacity.", float64(m.rows)/float64(maxBatch))
+	gauge("ia3_generated_tokens_per_second", fmt.Sprintf("Tokens generated per second over the last %d whole seconds.", rateWindow),
+		m.tokensPerSecond(time.Now()))
 	counter("ia3_decode_steps_total", "Batched decoding steps run.", m.decodeSteps)
 	counter("ia3_prefill_steps_total", "Batched prompt (prefill) passes run.", m.prefillSteps)
 	counter("ia3_generated_tokens_total", "Tokens generated, all models.", m.tokens)

@@ -415,7 +415,7 @@ func TestHealthMetricsShutdown(t *testing.T) {
 	status, body = h.do(ctx, http.MethodGet, "/metrics", nil)
 	require.Equal(t, http.StatusOK, status)
 	for _, line := range []string{
-		"ia3_queue_depth 0", "ia3_batch_rows 0", "ia3_adapters_loaded 3", `ia3_model_generated_tokens_total{model="w"} 4`,
+		"ia3_queue_depth 0", "ia3_batch_rows 0", "ia3_batch_occupancy 0", "ia3_adapters_loaded 3", `ia3_model_generated_tokens_total{model="w"} 4`,
 		`ia3_requests_total{model="w",code="200"} 1`, `ia3_time_to_first_token_seconds_count 1`,
 		`ia3_model_time_to_first_token_seconds_count{model="w"} 1`, `ia3_time_to_first_token_seconds_bucket{le="+Inf"} 1`,
 	} {
@@ -665,4 +665,15 @@ func TestFirstAdapterThroughAPI(t *testing.T) {
 		assert.Equal(t, h.want(id, h.encode("hello"), 5, model.SampleOptions{}), got.Choices[0].TokenIDs, id)
 	}
 	assert.NoError(t, srv.PEFT().Close())
+}
+
+// TestTokensPerSecond checks the tokens/s gauge's window arithmetic.
+func TestTokensPerSecond(t *testing.T) {
+	m := newMetrics()
+	now := time.Unix(1000, 0)
+	for sec, n := range map[int64]int64{991: 10, 995: 20, 999: 7, 1000: 99} {
+		m.recentSecs[sec%rateWindow], m.recent[sec%rateWindow] = sec, n
+	}
+	assert.InDelta(t, (10.0+20+7)/rateWindow, m.tokensPerSecond(now), 1e-9, "the running second 1000 is left out")
+	assert.InDelta(t, 0, m.tokensPerSecond(time.Unix(2000, 0)), 1e-9, "old seconds are left out")
 }
