@@ -20,12 +20,18 @@ const (
 	Model Kind = iota
 	// Adapter is a PEFT adapter: adapter_config.json and its weights.
 	Adapter
+	// ModelConfig is a model's config.json alone, for commands that read
+	// no weights (ia3 inspect, ia3 bench --config).
+	ModelConfig
 )
 
 // String names the kind in errors.
 func (k Kind) String() string {
-	if k == Adapter {
+	switch k {
+	case Adapter:
 		return "adapter"
+	case ModelConfig:
+		return "model config"
 	}
 	return "model"
 }

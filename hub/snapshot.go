@@ -47,7 +47,7 @@ func Resolve(ctx context.Context, s string, opts Options) (string, error) {
 // repo has them, generation_config.json, tokenizer.json,
 // tokenizer_config.json, special_tokens_map.json and tokenizer.model. For
 // an adapter: adapter_config.json and adapter_model.safetensors (else
-// adapter_model.bin). A branch or tag is resolved to its commit once, by
+// adapter_model.bin). For ModelConfig: config.json alone. A branch or tag is resolved to its commit once, by
 // the first request, so every file comes from the same commit. Offline
 // it reads the cache only and fails with ErrNotCached naming what is
 // missing.
@@ -93,6 +93,9 @@ func (sn *snapshot) fetchAll(ctx context.Context, kind Kind) (string, error) {
 	}
 	if _, err := sn.file(ctx, config, true); err != nil {
 		return "", err
+	}
+	if kind == ModelConfig {
+		return filepath.Join(sn.c.dir, "snapshots", sn.commit), nil
 	}
 	found := ""
 	for _, w := range weights {

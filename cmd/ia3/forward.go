@@ -105,6 +105,9 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
+		return err
+	}
 	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
 		if err := checkRunFits(info, cfg, in.Batch, in.Seq, false); err != nil {
 			return fmt.Errorf("forward on %s: %w", f.inputs, err)

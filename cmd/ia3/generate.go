@@ -96,6 +96,9 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
+		return err
+	}
 	tok, err := loadTokenizer(f.model)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
 	"github.com/spf13/cobra"
@@ -63,7 +64,17 @@ the whole module name.`,
 			if err := requireFlags(cmd, "model"); err != nil {
 				return err
 			}
-			rep, err := inspect(cmd, modelDir, &af)
+			if hub.IsRepoID(modelDir) {
+				// The adapter flags' usage errors come before the network.
+				if _, err := af.build(cmd, ""); err != nil {
+					return err
+				}
+			}
+			dir, err := a.resolveHub(cmd.Context(), "--model", modelDir, hub.ModelConfig)
+			if err != nil {
+				return err
+			}
+			rep, err := inspect(cmd, dir, &af)
 			if err != nil {
 				return err
 			}

@@ -63,6 +63,9 @@ func runMerge(cmd *cobra.Command, a *app, f *mergeFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
+		return err
+	}
 	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
 	if err != nil {
 		return err

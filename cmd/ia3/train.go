@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/ia3/train"
 )
@@ -120,6 +121,13 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
+	if opts.Adapter, err = f.adapter.build(cmd, ""); err != nil {
+		return err
+	}
+	if f.model, err = a.resolveHub(cmd.Context(), "--model", f.model, hub.Model); err != nil {
+		return err
+	}
+	opts.ModelDir = f.model
 	for _, p := range [][2]string{{filepath.Join(f.model, "config.json"), "model config"},
 		{f.data, "training data"}, {f.evalData, "eval data"}} {
 		if p[0] != "" {
@@ -127,9 +135,6 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 				return err
 			}
 		}
-	}
-	if opts.Adapter, err = f.adapter.build(cmd, ""); err != nil {
-		return err
 	}
 	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, true)
 	if err != nil {

@@ -63,6 +63,9 @@ func runWeighted(cmd *cobra.Command, a *app, f *weightedFlags) error {
 	if err := checkNewAdapterName("--name", f.name, specs); err != nil {
 		return err
 	}
+	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
+		return err
+	}
 	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
 	if err != nil {
 		return err

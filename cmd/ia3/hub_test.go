@@ -1,0 +1,126 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/hub/hubtest"
+	"github.com/ia3/ia3/model/modeltest"
+)
+
+// hubEnv points the hub package at srv and a fresh cache, with no token
+// and no offline mode from the user's environment.
+func hubEnv(t *testing.T, srv *hubtest.Server) string {
+	t.Helper()
+	cache := t.TempDir()
+	t.Setenv("HF_ENDPOINT", srv.Hub.URL)
+	t.Setenv("HF_HUB_CACHE", cache)
+	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HF_TOKEN_PATH", "")
+	t.Setenv("HUGGING_FACE_HUB_TOKEN", "")
+	t.Setenv("HF_HUB_OFFLINE", "")
+	t.Setenv("TRANSFORMERS_OFFLINE", "")
+	return cache
+}
+
+// TestForwardFromHub runs `ia3 forward` with --model and --adapter given
+// as Hub ids served by a fake Hub: the logits file and stdout are
+// byte-identical to the run on the fixture directories, online and then
+// with HF_HUB_OFFLINE=1 and the server closed.
+func TestForwardFromHub(t *testing.T) {
+	c := modeltest.NamedCase(t, "gpt2")
+	srv := hubtest.New(t)
+	srv.AddDir(t, "ia3-test/tiny-gpt2", "1111111111111111111111111111111111111111", filepath.Join(c.Dir, "base"), "v1")
+	srv.AddDir(t, "ia3-test/tiny-gpt2-ia3", "2222222222222222222222222222222222222222", filepath.Join(c.Dir, "adapters", "a"))
+	cache := hubEnv(t, srv)
+	inputs := filepath.Join(c.Dir, "inputs.safetensors")
+	forward := func(t *testing.T, modelArg, adapterArg string) (result, []byte) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "logits.safetensors")
+		r := run(t, "forward", "--device", "cpu", "--model", modelArg, "--adapter", adapterArg+"=a",
+			"--inputs", inputs, "--out", out)
+		require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+		data, err := os.ReadFile(out)
+		require.NoError(t, err)
+		return r, data
+	}
+	local, want := forward(t, filepath.Join(c.Dir, "base"), filepath.Join(c.Dir, "adapters", "a"))
+	for _, tc := range []struct {
+		name, model string
+		offline     bool
+	}{
+		{"online", "ia3-test/tiny-gpt2", false},
+		{"online tag", "ia3-test/tiny-gpt2@v1", false},
+		{"offline", "ia3-test/tiny-gpt2", true},
+		{"offline commit", "ia3-test/tiny-gpt2@1111111111111111111111111111111111111111", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.offline {
+				srv.Close()
+				t.Setenv("HF_HUB_OFFLINE", "1")
+			}
+			r, got := forward(t, tc.model, "ia3-test/tiny-gpt2-ia3")
+			assert.Equal(t, want, got, "logits file")
+			assert.Equal(t, local.stdout, r.stdout)
+		})
+	}
+	assert.FileExists(t, filepath.Join(cache, "models--ia3-test--tiny-gpt2", "refs", "v1"))
+
+	t.Run("offline and not cached", func(t *testing.T) {
+		t.Setenv("HF_HUB_OFFLINE", "1")
+		r := run(t, "forward", "--device", "cpu", "--model", "ia3-test/absent", "--inputs", inputs,
+			"--out", filepath.Join(t.TempDir(), "x.safetensors"))
+		assert.Equal(t, exitFailure, r.code)
+		assert.Contains(t, r.stderr, "--model ia3-test/absent")
+		assert.Contains(t, r.stderr, "not in the Hugging Face cache")
+		assert.Contains(t, r.stderr, "HF_HUB_OFFLINE=1")
+	})
+}
+
+// TestHubUsageErrorsFirst checks that a malformed command line with a
+// Hub id exits 2 without a request to the Hub.
+func TestHubUsageErrorsFirst(t *testing.T) {
+	srv := hubtest.New(t)
+	hubEnv(t, srv)
+	for _, args := range [][]string{
+		{"forward", "--model", "org/model", "--inputs", "i", "--out", "o", "--merge"},
+		{"forward", "--model", "org/model", "--adapter", "org/a", "--adapter", "org/a", "--inputs", "i", "--out", "o"},
+		{"inspect", "--model", "org/model", "--config", "c.json", "--target-modules", "q"},
+		{"train", "--model", "org/model", "--data", "d.jsonl", "--out", t.TempDir(), "--target-modules", "re:("},
+		{"eval", "--model", "org/model", "--data", "d.jsonl", "--batch-size", "0"},
+		{"generate", "--model", "org/model", "--prompt", "p", "--top-p", "2"},
+	} {
+		r := run(t, args...)
+		assert.Equal(t, exitUsage, r.code, "%v: %s", args, r.stderr)
+	}
+	assert.Empty(t, srv.Log())
+}
+
+// TestHubErrorsOnCommandLine checks the one-line messages of a missing
+// repo and a gated one.
+func TestHubErrorsOnCommandLine(t *testing.T) {
+	srv := hubtest.New(t)
+	srv.AddRepo("org/gated", "3333333333333333333333333333333333333333", map[string][]byte{"config.json": []byte(`{}`)})
+	srv.RequireToken("hf_x", "org/gated")
+	hubEnv(t, srv)
+	r := run(t, "inspect", "--model", "org/gated")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, "403")
+	assert.Contains(t, r.stderr, "HF_TOKEN")
+	t.Setenv("HF_TOKEN", "hf_x")
+	r = run(t, "inspect", "--model", "org/gated@nope")
+	assert.Equal(t, exitFailure, r.code)
+	assert.Contains(t, r.stderr, "revision nope")
+}
+
+// TestAdapterDefaultName names an adapter given by Hub id after its repo.
+func TestAdapterDefaultName(t *testing.T) {
+	specs, err := parseAdapterSpecs([]string{"org/my-adapter@v2", "org/other=x", "./some/dir"})
+	require.NoError(t, err)
+	assert.Equal(t, []adapterSpec{{"org/my-adapter@v2", "my-adapter"}, {"org/other", "x"}, {"./some/dir", "dir"}}, specs)
+}
