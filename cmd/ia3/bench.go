@@ -66,7 +66,7 @@ timings above it are unaffected; the Syncs make the profiled steps slower.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.shape, "shape", "gpt2-small", "named shape: "+strings.Join(bench.ShapeNames(), ", "))
-	fl.StringVar(&f.config, "config", "", "a model config JSON file (any name), or a directory holding config.json, to take the shape from instead of --shape")
+	fl.StringVar(&f.config, "config", "", "a model config JSON file (any name), a directory holding config.json, or a Hub id org/name[@revision], to take the shape from instead of --shape")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per batch")
 	fl.IntVar(&f.seq, "seq", 512, "tokens per sequence")
 	fl.IntVar(&f.steps, "steps", 10, "timed repetitions per phase (the median is reported)")

@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/ia3/ia3/hub"
+	"github.com/ia3/ia3/ia3"
 )
 
 // resolveHub turns a --model, --adapter or --config value into a local
@@ -64,6 +65,20 @@ func adapterDefaultName(value string) string {
 		}
 	}
 	return filepath.Base(filepath.Clean(value))
+}
+
+// recordHubBase writes the Hub id of the base model into an adapter
+// config that names none, as PEFT records model.name_or_path (and the
+// revision it was given), so that PEFT's AutoPeftModel finds the base.
+func recordHubBase(c *ia3.Config, value string) {
+	id, err := hub.ParseRepoID(value)
+	if err != nil || c.BaseModelNameOrPath != "" {
+		return
+	}
+	c.BaseModelNameOrPath = id.String()
+	if c.Revision == "" {
+		c.Revision = id.Revision
+	}
 }
 
 // hubBars renders download progress: a byte bar per file on a terminal,

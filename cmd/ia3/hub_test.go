@@ -3,12 +3,15 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/hub/hubtest"
+	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model/modeltest"
 )
 
@@ -123,4 +126,78 @@ func TestAdapterDefaultName(t *testing.T) {
 	specs, err := parseAdapterSpecs([]string{"org/my-adapter@v2", "org/other=x", "./some/dir"})
 	require.NoError(t, err)
 	assert.Equal(t, []adapterSpec{{"org/my-adapter@v2", "my-adapter"}, {"org/other", "x"}, {"./some/dir", "dir"}}, specs)
+}
+
+// durations matches the run times a command prints.
+var durations = regexp.MustCompile(`\b[0-9.]+(ns|µs|ms|s|m)\b`)
+
+// TestEveryCommandFromHub runs each command that takes a model or an
+// adapter twice, on local directories and on the same files served as
+// Hub ids, and compares stdout and the files written (paths to --out
+// replaced). train also records the Hub id in adapter_config.json.
+func TestEveryCommandFromHub(t *testing.T) {
+	c := modeltest.NamedCase(t, "gpt2")
+	dir, data := tinyModelDir(t)
+	srv := hubtest.New(t)
+	srv.AddDir(t, "ia3-test/tiny", "4444444444444444444444444444444444444444", dir, "v1")
+	srv.AddDir(t, "ia3-test/ad-a", "5555555555555555555555555555555555555555", filepath.Join(c.Dir, "adapters", "a"))
+	srv.AddDir(t, "ia3-test/ad-b", "6666666666666666666666666666666666666666", filepath.Join(c.Dir, "adapters", "b"))
+	hubEnv(t, srv)
+	local := map[string]string{"M": dir, "A": filepath.Join(c.Dir, "adapters", "a"), "B": filepath.Join(c.Dir, "adapters", "b")}
+	remote := map[string]string{"M": "ia3-test/tiny@v1", "A": "ia3-test/ad-a", "B": "ia3-test/ad-b"}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		files []string // under OUT
+	}{
+		{"inspect", []string{"inspect", "--model", "M", "--json"}, nil},
+		{"bench", []string{"bench", "--config", "M", "--device", "cpu", "--steps", "1", "--warmup", "0", "--batch", "1", "--seq", "4", "--no-train", "--json"}, nil},
+		{"eval", []string{"eval", "--model", "M", "--adapter", "A", "--data", data, "--device", "cpu", "--json"}, nil},
+		{"generate", []string{"generate", "--model", "M", "--adapter", "A=a", "--prompt", "the quick", "--max-new-tokens", "4", "--device", "cpu"}, nil},
+		{"merge", []string{"merge", "--model", "M", "--adapter", "A=a", "--out", "OUT", "--device", "cpu"}, []string{"model.safetensors", "config.json"}},
+		{"weighted", []string{"weighted", "--model", "M", "--adapter", "A=a", "--adapter", "B=b", "--weights", "a:0.6,b:0.4", "--name", "w", "--out", "OUT", "--device", "cpu"},
+			[]string{"adapter_model.safetensors", "adapter_config.json"}},
+		{"train", []string{"train", "--model", "M", "--data", data, "--steps", "2", "--batch-size", "2", "--device", "cpu", "--no-plot", "--out", "OUT"},
+			[]string{"adapter_model.safetensors"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			runWith := func(names map[string]string) (string, map[string][]byte, string) {
+				out := t.TempDir()
+				args := make([]string, len(tc.args))
+				for i, a := range tc.args {
+					name, suffix, _ := strings.Cut(a, "=")
+					if v, ok := names[name]; ok {
+						a = v
+						if suffix != "" {
+							a += "=" + suffix
+						}
+					} else if a == "OUT" {
+						a = out
+					}
+					args[i] = a
+				}
+				r := run(t, args...)
+				require.Equal(t, 0, r.code, "%v: %s", args, r.stderr)
+				files := map[string][]byte{}
+				for _, f := range tc.files {
+					b, err := os.ReadFile(filepath.Join(out, filepath.FromSlash(f)))
+					require.NoError(t, err)
+					files[f] = b
+				}
+				return durations.ReplaceAllString(strings.ReplaceAll(r.stdout, out, "OUT"), "T"), files, out
+			}
+			wantOut, wantFiles, _ := runWith(local)
+			gotOut, gotFiles, out := runWith(remote)
+			if tc.name != "bench" { // bench prints timings
+				assert.Equal(t, wantOut, gotOut)
+			}
+			assert.Equal(t, wantFiles, gotFiles)
+			if tc.name == "train" {
+				cfg, err := ia3.ReadConfig(filepath.Join(out, ia3.ConfigFile))
+				require.NoError(t, err)
+				assert.Equal(t, "ia3-test/tiny", cfg.BaseModelNameOrPath)
+				assert.Equal(t, "v1", cfg.Revision)
+			}
+		})
+	}
 }

@@ -86,7 +86,7 @@ the whole module name.`,
 			return writeInspectTable(a, rep)
 		},
 	}
-	cmd.Flags().StringVar(&modelDir, "model", "", "model directory holding config.json (weights are not read)")
+	cmd.Flags().StringVar(&modelDir, "model", "", "model directory holding config.json, or Hub id org/name[@revision] (weights are not read or fetched)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	af.add(cmd)
 	return cmd
