@@ -337,6 +337,17 @@ func TestSnapshotShardsAndBin(t *testing.T) {
 	assert.Equal(t, shard2, readSnapshotFile(t, dir, "model-00002-of-00002.safetensors"))
 	assert.NoFileExists(t, filepath.Join(dir, "pytorch_model.bin"), "safetensors win")
 
+	// Offline, the cached index names the shards to look for.
+	off := o
+	off.Offline = true
+	offDir, err := Snapshot(context.Background(), "org/sharded", off)
+	require.NoError(t, err)
+	assert.Equal(t, dir, offDir)
+	require.NoError(t, os.Remove(filepath.Join(dir, "model-00002-of-00002.safetensors")))
+	_, err = Snapshot(context.Background(), "org/sharded", off)
+	require.ErrorIs(t, err, ErrNotCached)
+	assert.Contains(t, err.Error(), "model-00002-of-00002.safetensors")
+
 	dir, err = Snapshot(context.Background(), "org/bin", o)
 	require.NoError(t, err)
 	assert.FileExists(t, filepath.Join(dir, "pytorch_model.bin"))

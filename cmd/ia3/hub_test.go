@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/hub/hubtest"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model/modeltest"
@@ -200,4 +201,18 @@ func TestEveryCommandFromHub(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHubBars draws a byte bar per file on a terminal and ends its line
+// when the file is done.
+func TestHubBars(t *testing.T) {
+	var buf strings.Builder
+	h := &hubBars{a: &app{stderr: &buf}, term: true}
+	h.report(hub.Progress{Repo: "org/m", File: "model.safetensors", Done: 0, Total: 2048})
+	h.report(hub.Progress{Repo: "org/m", File: "model.safetensors", Done: 2048, Total: 2048})
+	h.report(hub.Progress{Repo: "org/m", File: "model.safetensors", Done: 2048, Total: 2048, Finished: true})
+	h.finish()
+	assert.Contains(t, buf.String(), "org/m model.safetensors")
+	assert.Contains(t, buf.String(), "2.0 kB")
+	assert.True(t, strings.HasSuffix(buf.String(), "\n"))
 }
