@@ -33,10 +33,11 @@ func bigFile(n int, seed byte) []byte {
 // modelFiles is a small model repo: a config, LFS weights, a tokenizer.
 func modelFiles(seed byte) map[string][]byte {
 	return map[string][]byte{
-		"config.json":       []byte(`{"model_type":"gpt2","seed":` + string('0'+seed) + `}`),
-		"model.safetensors": bigFile(5000, seed),
-		"tokenizer.json":    []byte(`{"model":{}}`),
-		"README.md":         []byte("not fetched"),
+		"config.json":        []byte(`{"model_type":"gpt2","seed":` + string('0'+seed) + `}`),
+		"model.safetensors":  bigFile(5000, seed),
+		"tokenizer.json":     []byte(`{"model":{}}`),
+		"chat_template.json": []byte(`{"chat_template":"{{ messages }}"}`),
+		"README.md":          []byte("not fetched"),
 	}
 }
 
@@ -171,9 +172,10 @@ func TestSnapshotLayout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, commitA, string(ref))
 	for name, etag := range map[string]string{
-		"config.json":       hubtest.GitBlobSHA(files["config.json"]),
-		"model.safetensors": hubtest.SHA256(files["model.safetensors"]),
-		"tokenizer.json":    hubtest.GitBlobSHA(files["tokenizer.json"]),
+		"config.json":        hubtest.GitBlobSHA(files["config.json"]),
+		"model.safetensors":  hubtest.SHA256(files["model.safetensors"]),
+		"tokenizer.json":     hubtest.GitBlobSHA(files["tokenizer.json"]),
+		"chat_template.json": hubtest.GitBlobSHA(files["chat_template.json"]),
 	} {
 		target, err := os.Readlink(filepath.Join(dir, name))
 		require.NoError(t, err, name)
@@ -181,7 +183,7 @@ func TestSnapshotLayout(t *testing.T) {
 		assert.Equal(t, files[name], readSnapshotFile(t, dir, name), name)
 	}
 	assert.NoFileExists(t, filepath.Join(dir, "README.md"))
-	for _, missing := range []string{"generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"} {
+	for _, missing := range []string{"generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "chat_template.jinja"} {
 		assert.FileExists(t, filepath.Join(repoDir, ".no_exist", commitA, missing))
 	}
 	// model.safetensors exists, so no other weights are asked for.
@@ -200,7 +202,7 @@ func TestSnapshotLayout(t *testing.T) {
 	assert.Equal(t, "org/model", last.Repo)
 	entries, err := os.ReadDir(filepath.Join(repoDir, "blobs"))
 	require.NoError(t, err)
-	assert.Len(t, entries, 3, "no .incomplete left")
+	assert.Len(t, entries, 4, "no .incomplete left")
 
 	// A second call downloads nothing: one HEAD for the branch, the
 	// others answered by the snapshot and .no_exist of that commit.

@@ -19,8 +19,11 @@ var (
 	// modelWeights are tried in order; the first the repo has wins, so
 	// pytorch_model.bin is fetched only without safetensors.
 	modelWeights = []string{"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"}
-	// modelOptional are fetched when the repo has them.
-	modelOptional = []string{"generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model"}
+	// modelOptional are fetched when the repo has them. Recent
+	// transformers saves the chat template beside tokenizer_config.json,
+	// in chat_template.jinja (or chat_template.json).
+	modelOptional = []string{"generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+		"tokenizer.model", "chat_template.jinja", "chat_template.json"}
 	// adapterWeights are tried in order, like modelWeights.
 	adapterWeights = []string{"adapter_model.safetensors", "adapter_model.bin"}
 )
@@ -45,7 +48,8 @@ func Resolve(ctx context.Context, s string, opts Options) (string, error) {
 // weights (model.safetensors, else model.safetensors.index.json and the
 // shards it names, else the same for pytorch_model.bin); and, when the
 // repo has them, generation_config.json, tokenizer.json,
-// tokenizer_config.json, special_tokens_map.json and tokenizer.model. For
+// tokenizer_config.json, special_tokens_map.json, tokenizer.model and
+// chat_template.jinja or .json. For
 // an adapter: adapter_config.json and adapter_model.safetensors (else
 // adapter_model.bin). For ModelConfig: config.json alone. A branch or tag is resolved to its commit once, by
 // the first request, so every file comes from the same commit. Offline
