@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Response headers the Hub sends, as huggingface_hub reads them.
@@ -76,6 +77,8 @@ func (c *repoCache) head(ctx context.Context, revision, file string) (metadata, 
 	client := *c.s.Client
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	u := c.fileURL(revision, file)
+	ctx, cancel := context.WithTimeout(ctx, c.s.etagTimeout)
+	defer cancel()
 	for hop := 0; ; hop++ {
 		req, err := c.newRequest(ctx, http.MethodHead, u)
 		if err != nil {
@@ -222,7 +225,11 @@ func (c *repoCache) download(ctx context.Context, md metadata, revision, file st
 	if err := os.Rename(tmp, blob); err != nil {
 		return "", fmt.Errorf("hub cache %s: %w", blob, err)
 	}
-	c.report(file, md.size, md.size, true)
+	size := md.size
+	if st, err := os.Stat(blob); err == nil {
+		size = st.Size()
+	}
+	c.report(file, size, size, true)
 	return blob, nil
 }
 
@@ -248,7 +255,13 @@ func (c *repoCache) getOnce(ctx context.Context, md metadata, tmp, revision, fil
 	if md.size >= 0 && have == md.size && have > 0 {
 		return have, nil
 	}
-	req, err := c.newRequest(ctx, http.MethodGet, md.location)
+	// A watchdog cancels the request when no byte arrives for
+	// downloadTimeout; the caller then resumes where it stopped.
+	reqCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchdog := time.AfterFunc(c.s.downloadTimeout, cancel)
+	defer watchdog.Stop()
+	req, err := c.newRequest(reqCtx, http.MethodGet, md.location)
 	if err != nil {
 		return 0, err
 	}
@@ -257,7 +270,7 @@ func (c *repoCache) getOnce(ctx context.Context, md metadata, tmp, revision, fil
 	}
 	resp, err := c.s.Client.Do(req)
 	if err != nil {
-		return have, fmt.Errorf("hub %s@%s %s: %w", c.repo, revision, file, err)
+		return have, fmt.Errorf("hub %s@%s %s: %w%s", c.repo, revision, file, err, stalled(ctx, reqCtx, c.s.downloadTimeout))
 	}
 	defer func() { _ = resp.Body.Close() }()
 	switch {
@@ -289,6 +302,7 @@ func (c *repoCache) getOnce(ctx context.Context, md metadata, tmp, revision, fil
 	c.report(file, have, md.size, false)
 	for {
 		n, rerr := resp.Body.Read(buf)
+		watchdog.Reset(c.s.downloadTimeout)
 		if n > 0 {
 			if _, err := f.Write(buf[:n]); err != nil {
 				return have, fmt.Errorf("hub cache %s: %w: %w", tmp, errLocal, err)
@@ -300,9 +314,18 @@ func (c *repoCache) getOnce(ctx context.Context, md metadata, tmp, revision, fil
 			return have, nil
 		}
 		if rerr != nil {
-			return have, fmt.Errorf("hub %s@%s %s: download interrupted after %d bytes: %w", c.repo, revision, file, have, rerr)
+			return have, fmt.Errorf("hub %s@%s %s: download interrupted after %d bytes: %w%s", c.repo, revision, file, have, rerr, stalled(ctx, reqCtx, c.s.downloadTimeout))
 		}
 	}
+}
+
+// stalled explains a request the watchdog cancelled (reqCtx done while
+// the caller's ctx is not).
+func stalled(ctx, reqCtx context.Context, d time.Duration) string {
+	if ctx.Err() == nil && reqCtx.Err() != nil {
+		return fmt.Sprintf(" (no data for %s; HF_HUB_DOWNLOAD_TIMEOUT sets the limit)", d)
+	}
+	return ""
 }
 
 // rangeStart reads the first byte of "bytes START-END/TOTAL".

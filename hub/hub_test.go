@@ -390,6 +390,26 @@ func TestDownloadResume(t *testing.T) {
 	}
 }
 
+// TestDownloadStalled gives up on a CDN that stops sending mid-file
+// (after HF_HUB_DOWNLOAD_TIMEOUT without a byte) and resumes with a
+// Range request.
+func TestDownloadStalled(t *testing.T) {
+	srv := hubtest.New(t)
+	files := modelFiles(15)
+	srv.AddRepo("org/model", commitA, files)
+	srv.StallAfter(files["model.safetensors"], 1200)
+	o := Options{Getenv: env(map[string]string{"HF_ENDPOINT": srv.Hub.URL, "HF_HUB_CACHE": t.TempDir(), "HF_HUB_DOWNLOAD_TIMEOUT": "0.2"})}
+	dir, err := Snapshot(context.Background(), "org/model", o)
+	require.NoError(t, err)
+	assert.Equal(t, files["model.safetensors"], readSnapshotFile(t, dir, "model.safetensors"))
+	assert.Contains(t, srv.Log(), "GET /blobs/"+hubtest.SHA256(files["model.safetensors"])+" bytes=1200-")
+
+	o.Getenv = env(map[string]string{"HF_HUB_DOWNLOAD_TIMEOUT": "soon"})
+	_, err = Snapshot(context.Background(), "org/model", o)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "HF_HUB_DOWNLOAD_TIMEOUT")
+}
+
 // TestDownloadResumesIncomplete continues a .incomplete file a killed
 // process left.
 func TestDownloadResumesIncomplete(t *testing.T) {

@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultEndpoint is the Hub's address when HF_ENDPOINT is not set.
@@ -72,10 +74,20 @@ type Options struct {
 	Getenv func(string) string
 }
 
+// Timeouts huggingface_hub uses, in seconds, unless HF_HUB_ETAG_TIMEOUT
+// or HF_HUB_DOWNLOAD_TIMEOUT say otherwise.
+const (
+	defaultEtagTimeout     = 10 * time.Second
+	defaultDownloadTimeout = 10 * time.Second
+)
+
 // settings are Options with the environment applied.
 type settings struct {
 	Options
 	userHome func() (string, error)
+	// etagTimeout bounds a metadata request (HEAD); downloadTimeout is
+	// how long a download may go without receiving a byte.
+	etagTimeout, downloadTimeout time.Duration
 }
 
 // resolve fills the unset fields of o from the environment.
@@ -110,7 +122,28 @@ func (o Options) resolve() (settings, error) {
 	if s.Client == nil {
 		s.Client = &http.Client{}
 	}
+	var err error
+	if s.etagTimeout, err = seconds(getenv, "HF_HUB_ETAG_TIMEOUT", defaultEtagTimeout); err != nil {
+		return s, err
+	}
+	if s.downloadTimeout, err = seconds(getenv, "HF_HUB_DOWNLOAD_TIMEOUT", defaultDownloadTimeout); err != nil {
+		return s, err
+	}
 	return s, nil
+}
+
+// seconds reads a positive number of seconds from the environment
+// variable name, or returns def when it is unset.
+func seconds(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0) || f > 1e6 {
+		return 0, fmt.Errorf("%s=%q: want a positive number of seconds", name, v)
+	}
+	return time.Duration(f * float64(time.Second)), nil
 }
 
 // CacheDir returns the Hub cache directory the environment names, as

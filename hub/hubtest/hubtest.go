@@ -44,6 +44,8 @@ type Server struct {
 	// dropAfter makes the CDN close the connection after n bytes of a
 	// blob's first full GET.
 	dropAfter map[string]int
+	// stall makes a dropAfter blob stop sending (without closing) instead.
+	stall map[string]bool
 	// ignoreRange makes the CDN answer every Range request with 200 and
 	// the whole blob.
 	ignoreRange bool
@@ -65,7 +67,7 @@ type Repo struct {
 // New starts a fake Hub; it is closed with t's cleanup.
 func New(t testing.TB) *Server {
 	s := &Server{repos: map[string]*Repo{}, blobs: map[string][]byte{}, gated: map[string]bool{},
-		renamed: map[string]string{}, dropAfter: map[string]int{}}
+		renamed: map[string]string{}, dropAfter: map[string]int{}, stall: map[string]bool{}}
 	s.CDN = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.serveBlob(w, r, true) }))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{org}/{name}/resolve/{rev}/{file...}", s.serveResolve)
@@ -148,6 +150,15 @@ func (s *Server) DropAfter(data []byte, n int) {
 	defer s.mu.Unlock()
 	sum := sha256.Sum256(data)
 	s.dropAfter[hex.EncodeToString(sum[:])] = n
+}
+
+// StallAfter makes the CDN stop sending the first full GET of data after
+// n bytes, keeping the connection open until the client gives up.
+func (s *Server) StallAfter(data []byte, n int) {
+	s.DropAfter(data, n)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stall[SHA256(data)] = true
 }
 
 // IgnoreRange makes the CDN answer Range requests with the whole blob.
@@ -272,6 +283,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, cdn bool) {
 	s.mu.Lock()
 	data, ok := s.blobs[sha]
 	drop, dropping := s.dropAfter[sha]
+	stall := s.stall[sha]
 	rangeHdr := r.Header.Get("Range")
 	if dropping && rangeHdr == "" {
 		delete(s.dropAfter, sha)
@@ -316,6 +328,10 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, cdn bool) {
 	if dropping {
 		_, _ = w.Write(data[:drop])
 		w.(http.Flusher).Flush()
+		if stall {
+			<-r.Context().Done() // the client's timeout ends the request
+			return
+		}
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
 			_ = conn.Close()
