@@ -25,6 +25,9 @@ const (
 	// ModelConfig is a model's config.json alone, for commands that read
 	// no weights (ia3 inspect, ia3 bench --config).
 	ModelConfig
+	// AdapterConfig is an adapter's adapter_config.json alone, to take an
+	// IA3 configuration from.
+	AdapterConfig
 )
 
 // String names the kind in errors.
@@ -34,6 +37,8 @@ func (k Kind) String() string {
 		return "adapter"
 	case ModelConfig:
 		return "model config"
+	case AdapterConfig:
+		return "adapter config"
 	}
 	return "model"
 }

@@ -51,7 +51,8 @@ func Resolve(ctx context.Context, s string, opts Options) (string, error) {
 // tokenizer_config.json, special_tokens_map.json, tokenizer.model and
 // chat_template.jinja or .json. For
 // an adapter: adapter_config.json and adapter_model.safetensors (else
-// adapter_model.bin). For ModelConfig: config.json alone. A branch or tag is resolved to its commit once, by
+// adapter_model.bin). For ModelConfig and AdapterConfig: config.json or
+// adapter_config.json alone. A branch or tag is resolved to its commit once, by
 // the first request, so every file comes from the same commit. Offline
 // it reads the cache only and fails with ErrNotCached naming what is
 // missing.
@@ -92,13 +93,13 @@ type snapshot struct {
 // fetchAll fetches kind's files and returns the snapshot directory.
 func (sn *snapshot) fetchAll(ctx context.Context, kind Kind) (string, error) {
 	config, weights, optional := "config.json", modelWeights, modelOptional
-	if kind == Adapter {
+	if kind == Adapter || kind == AdapterConfig {
 		config, weights, optional = "adapter_config.json", adapterWeights, nil
 	}
 	if _, err := sn.file(ctx, config, true); err != nil {
 		return "", err
 	}
-	if kind == ModelConfig {
+	if kind == ModelConfig || kind == AdapterConfig {
 		return filepath.Join(sn.c.dir, "snapshots", sn.commit), nil
 	}
 	found := ""

@@ -144,14 +144,16 @@ func TestEveryCommandFromHub(t *testing.T) {
 	srv.AddDir(t, "ia3-test/ad-a", "5555555555555555555555555555555555555555", filepath.Join(c.Dir, "adapters", "a"))
 	srv.AddDir(t, "ia3-test/ad-b", "6666666666666666666666666666666666666666", filepath.Join(c.Dir, "adapters", "b"))
 	hubEnv(t, srv)
-	local := map[string]string{"M": dir, "A": filepath.Join(c.Dir, "adapters", "a"), "B": filepath.Join(c.Dir, "adapters", "b")}
-	remote := map[string]string{"M": "ia3-test/tiny@v1", "A": "ia3-test/ad-a", "B": "ia3-test/ad-b"}
+	local := map[string]string{"M": dir, "A": filepath.Join(c.Dir, "adapters", "a"), "B": filepath.Join(c.Dir, "adapters", "b"),
+		"C": filepath.Join(c.Dir, "adapters", "b", "adapter_config.json")}
+	remote := map[string]string{"M": "ia3-test/tiny@v1", "A": "ia3-test/ad-a", "B": "ia3-test/ad-b", "C": "ia3-test/ad-b"}
 	for _, tc := range []struct {
 		name  string
 		args  []string
 		files []string // under OUT
 	}{
 		{"inspect", []string{"inspect", "--model", "M", "--json"}, nil},
+		{"inspect --config", []string{"inspect", "--model", "M", "--config", "C", "--json"}, nil},
 		{"bench", []string{"bench", "--config", "M", "--device", "cpu", "--steps", "1", "--warmup", "0", "--batch", "1", "--seq", "4", "--no-train", "--json"}, nil},
 		{"eval", []string{"eval", "--model", "M", "--adapter", "A", "--data", data, "--device", "cpu", "--json"}, nil},
 		{"generate", []string{"generate", "--model", "M", "--adapter", "A=a", "--prompt", "the quick", "--max-new-tokens", "4", "--device", "cpu"}, nil},
