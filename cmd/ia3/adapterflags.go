@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3"
 )
 
@@ -20,7 +23,7 @@ type adapterFlags struct {
 // add registers the flags on cmd.
 func (f *adapterFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", "", "adapter_config.json to take the IA3 configuration from (instead of the module flags)")
+	fl.StringVar(&f.config, "config", "", "adapter_config.json (or an adapter's Hub id) to take the IA3 configuration from (instead of the module flags)")
 	fl.StringVar(&f.targets, "target-modules", "", `modules to adapt: comma-separated names matched as name suffixes, "all-linear", or "re:REGEX" (full match); default: the architecture's PEFT default`)
 	fl.StringVar(&f.feedforward, "feedforward-modules", "", `which targets are feed-forward (their input is scaled): names or "re:REGEX"; default: PEFT's default for the architecture`)
 	fl.StringVar(&f.toSave, "modules-to-save", "", "comma-separated modules trained and saved whole (e.g. a classification head)")
@@ -36,10 +39,18 @@ func (f *adapterFlags) build(cmd *cobra.Command, taskType string) (*ia3.Config, 
 				return nil, usagef("--config and --%s exclude each other: put the modules in the config file", n)
 			}
 		}
-		if err := mustBeFile(f.config, "adapter config"); err != nil {
+		path := f.config
+		if hub.IsRepoID(path) { // an adapter on the Hub: its adapter_config.json
+			dir, err := hub.Snapshot(cmd.Context(), path, hub.Options{Kind: hub.AdapterConfig})
+			if err != nil {
+				return nil, fmt.Errorf("--config %s: no such local file, and from the Hub: %w", f.config, err)
+			}
+			path = filepath.Join(dir, ia3.ConfigFile)
+		}
+		if err := mustBeFile(path, "adapter config"); err != nil {
 			return nil, err
 		}
-		c, err := ia3.ReadConfig(f.config)
+		c, err := ia3.ReadConfig(path)
 		if err != nil {
 			return nil, err
 		}

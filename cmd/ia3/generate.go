@@ -63,8 +63,8 @@ printed one per line when all are done.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model directory (config.json, safetensors, tokenizer.json)")
-	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory, DIR or DIR=NAME (repeatable; the first is active)")
+	fl.StringVar(&f.model, "model", "", "model directory (config.json, safetensors, tokenizer.json) or Hub id org/name[@revision]")
+	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory or Hub id, DIR or DIR=NAME (repeatable; the first is active)")
 	fl.StringArrayVar(&f.prompts, "prompt", nil, "text to continue (repeatable: the prompts run as one left-padded batch)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", 50, "most tokens to generate")
 	fl.Float64Var(&f.temperature, "temperature", 0, "sampling temperature; 0 decodes greedily")
@@ -94,6 +94,9 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 	}
 	specs, err := parseAdapterSpecs(f.adapters)
 	if err != nil {
+		return err
+	}
+	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
 		return err
 	}
 	tok, err := loadTokenizer(f.model)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/ia3/train"
 )
@@ -57,6 +58,7 @@ A JSONL line may hold up to 128 MiB; a UTF-8 byte order mark at the start
 of the file is skipped. Only the first --max-len tokens of an example are
 kept, and only that much of its text is tokenised.`,
 		Example: `  ia3 train --steps 50 --out demo-adapter
+  ia3 train --model Qwen/Qwen2.5-0.5B --data train.jsonl --out my-adapter
   ia3 train --model ./gpt2 --data train.jsonl --eval-data eval.jsonl --out my-adapter \
       --epochs 3 --lr 3e-3 --schedule cosine --warmup 20 --batch-size 8 --device gpu
   ia3 train --model ./llama --data train.jsonl --target-modules k_proj,v_proj,down_proj \
@@ -68,7 +70,7 @@ kept, and only that much of its text is tokenised.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json)")
+	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json) or Hub id org/name[@revision]")
 	fl.StringVar(&f.data, "data", "", "training data, JSONL")
 	fl.StringVar(&f.evalData, "eval-data", "", "held-out data, JSONL, evaluated after training (and every --eval-every steps)")
 	fl.Float64Var(&f.evalFraction, "eval-fraction", 0, "hold out this fraction of --data for evaluation instead of --eval-data")
@@ -120,6 +122,16 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 	if err != nil {
 		return err
 	}
+	if opts.Adapter, err = f.adapter.build(cmd, ""); err != nil {
+		return err
+	}
+	if hub.IsRepoID(f.model) {
+		recordHubBase(opts.Adapter, f.model)
+	}
+	if f.model, err = a.resolveHub(cmd.Context(), "--model", f.model, hub.Model); err != nil {
+		return err
+	}
+	opts.ModelDir = f.model
 	for _, p := range [][2]string{{filepath.Join(f.model, "config.json"), "model config"},
 		{f.data, "training data"}, {f.evalData, "eval data"}} {
 		if p[0] != "" {
@@ -127,9 +139,6 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 				return err
 			}
 		}
-	}
-	if opts.Adapter, err = f.adapter.build(cmd, ""); err != nil {
-		return err
 	}
 	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, true)
 	if err != nil {
