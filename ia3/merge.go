@@ -229,11 +229,19 @@ func (m *Model) replace(p *nn.Param, t backend.Tensor) {
 // adapter, vectors are freed, and each modules_to_save module keeps the
 // active adapter's copy (the original when that adapter has none, see
 // unloadSaved). The ia3 Model is unusable afterwards.
+//
+// A modules_to_save module without a weight of its own (RoBERTa's
+// RobertaClassificationHead, a BERT pooler) is where PEFT 0.21 fails both
+// operations (AttributeError: 'RobertaClassificationHead' object has no
+// attribute 'weight'); this package deliberately does them. Merging keeps
+// the active adapter's copy, as for any module; unloading without a merge
+// gives the original module back, as PEFT documents unload ("gives back
+// the original base model"). Either way the module's children hold the
+// parameters under the base model's names (classifier.dense.weight,
+// classifier.out_proj.weight), so the saved checkpoint loads in
+// transformers.
 func (m *Model) unload(merge, safe bool, names []string) error {
 	if err := m.usable(); err != nil {
-		return err
-	}
-	if err := m.checkUnloadable(); err != nil {
 		return err
 	}
 	if merge {
@@ -248,7 +256,11 @@ func (m *Model) unload(merge, safe bool, names []string) error {
 	}
 	var errs []error
 	for _, s := range m.saved {
-		errs = append(errs, m.unloadSaved(s, keep))
+		k := keep
+		if !merge && !m.hasOwnWeight(s.name) {
+			k = "" // see unload's doc: PEFT has no behaviour to follow here
+		}
+		errs = append(errs, m.unloadSaved(s, k))
 	}
 	m.reset()
 	return errors.Join(errs...)
@@ -317,24 +329,16 @@ func (m *Model) unloadSaved(s *savedModule, keep string) error {
 	return errors.Join(errs...)
 }
 
-// checkUnloadable refuses what PEFT 0.21 cannot unload: a modules_to_save
-// module without a weight of its own (RoBERTa's classification head, a
-// BERT pooler). PEFT's unload and merge_and_unload then fail with
-// AttributeError ("'RobertaClassificationHead' object has no attribute
-// 'weight'"); refusing here keeps the files and outcomes the same.
-func (m *Model) checkUnloadable() error {
-	for _, s := range m.saved {
-		for _, nm := range m.info.modules {
-			if nm.Name != s.name {
-				continue
-			}
-			if nm.Module.Params()["weight"] == nil {
-				return fmt.Errorf("cannot unload: modules_to_save module %s (%s) has no weight of its own, which PEFT's unload and merge_and_unload fail on (AttributeError: '%s' object has no attribute 'weight')",
-					s.name, nm.Module.Type(), nm.Module.Type())
-			}
+// hasOwnWeight reports whether module name holds a "weight" parameter
+// itself (a Linear head does; RobertaClassificationHead, whose weights sit
+// in its children, does not).
+func (m *Model) hasOwnWeight(name string) bool {
+	for _, nm := range m.info.modules {
+		if nm.Name == name {
+			return nm.Module.Params()["weight"] != nil
 		}
 	}
-	return nil
+	return false
 }
 
 // replaceFreed frees an original tensor replaced by a copy unless another

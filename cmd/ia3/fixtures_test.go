@@ -207,8 +207,16 @@ func TestWeightedAndMerge(t *testing.T) {
 		}
 	}
 
+	checkMergeA(t, c, "logits_merged_a")
+}
+
+// checkMergeA runs `ia3 merge` with the case's adapter a, then `ia3
+// forward` on the merged checkpoint, and compares the logits with
+// expected key.
+func checkMergeA(t *testing.T, c modeltest.Case, key string) {
+	t.Helper()
 	merged := filepath.Join(t.TempDir(), "merged")
-	r = run(t, "merge", "--model", base, "--device", "cpu", "--adapter", filepath.Join(c.Dir, "adapters", "a"), "--safe", "--out", merged)
+	r := run(t, "merge", "--model", filepath.Join(c.Dir, "base"), "--device", "cpu", "--adapter", filepath.Join(c.Dir, "adapters", "a"), "--safe", "--out", merged)
 	require.Equal(t, 0, r.code, r.stderr)
 	logits := filepath.Join(t.TempDir(), "l.safetensors")
 	r = run(t, "forward", "--model", merged, "--device", "cpu", "--inputs", filepath.Join(c.Dir, "inputs.safetensors"), "--out", logits)
@@ -219,6 +227,22 @@ func TestWeightedAndMerge(t *testing.T) {
 	require.NoError(t, err)
 	in, err := model.InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
 	require.NoError(t, err)
-	_, _, err = modeltest.CompareLogits(got["logits"].Data, got["logits"].Shape, exp["logits_merged_a"], in.AttentionMask, c.Meta.TaskType)
+	_, _, err = modeltest.CompareLogits(got["logits"].Data, got["logits"].Shape, exp[key], in.AttentionMask, c.Meta.TaskType)
 	require.NoError(t, err)
+}
+
+// TestMergeClassificationHeads checks `ia3 merge` on the sequence
+// classification fixtures: bert (a Linear classifier, which PEFT merges)
+// against PEFT's merged logits, and roberta (a RobertaClassificationHead
+// without a weight of its own, where PEFT 0.21's merge_and_unload fails)
+// against adapter a's logits.
+func TestMergeClassificationHeads(t *testing.T) {
+	for _, tc := range []struct{ name, key string }{
+		{"bert", "logits_merged_a"},
+		{"roberta", "logits_a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkMergeA(t, fixture(t, tc.name), tc.key)
+		})
+	}
 }
