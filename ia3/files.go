@@ -103,7 +103,7 @@ func (m *Model) adapterTensors(name string) ([]safetensors.Tensor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("download %s: %w", p.Name, err)
 		}
-		out = append(out, safetensors.F32Tensor(savedVectorKey(l.Name), l.VectorShape(), v))
+		out = append(out, safetensors.F32Tensor(savedVectorKey(l.Name), l.AdapterVectorShape(name), v))
 	}
 	for _, s := range m.saved {
 		cs, ok := s.copies[name]
@@ -178,7 +178,7 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 	want := map[string]slot{}
 	for _, l := range m.layers {
 		if p := l.vectors[name]; p != nil {
-			want[savedVectorKey(l.Name)] = slot{param: p, shape: l.VectorShape(), flat: true}
+			want[savedVectorKey(l.Name)] = slot{param: p, shape: l.AdapterVectorShape(name), flat: true}
 		}
 	}
 	for _, s := range m.saved {

@@ -66,7 +66,7 @@ func (m *Model) Merge(safe bool, names ...string) error {
 			s.bias = l.Linear.Bias.T
 		}
 		for _, n := range todo {
-			if err := m.scaleStep(&s, l.vectors[n].T, false); err != nil {
+			if err := m.scaleStep(&s, n, false); err != nil {
 				m.releaseStaged(s)
 				return abort(fmt.Errorf("merge adapter %s into %s: %w", n, l.Name, err))
 			}
@@ -113,7 +113,7 @@ func (m *Model) Unmerge() error {
 		}
 		for i := len(l.merged) - 1; i >= 0; i-- {
 			n := l.merged[i]
-			if err := m.scaleStep(&s, l.vectors[n].T, true); err != nil {
+			if err := m.scaleStep(&s, n, true); err != nil {
 				m.releaseStaged(s)
 				for _, p := range plan {
 					m.releaseStaged(p)
@@ -131,15 +131,23 @@ func (m *Model) Unmerge() error {
 }
 
 // scaleStep multiplies (or with invert divides) s's weight and, for
-// non-feed-forward layers, its bias by vector v [n], replacing s.w/s.bias
-// with new tensors (intermediates of a chain are freed).
-func (m *Model) scaleStep(s *staged, v backend.Tensor, invert bool) error {
+// non-feed-forward layers, its bias by adapter's vector [n] (a K/V-only
+// vector widened with ones over the query outputs, which stay as they
+// are), replacing s.w/s.bias with new tensors (intermediates of a chain
+// are freed).
+func (m *Model) scaleStep(s *staged, adapter string, invert bool) error {
 	l := s.layer
+	v, fresh, err := l.widenTensor(m.b, l.vectors[adapter].T, adapter)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		defer m.b.Free(v)
+	}
 	// Output features are W's rows for Linear (out, in) and its columns for
 	// Conv1D (in, out); input features the other way round.
 	rows := l.Feedforward == l.Linear.FanInFanOut
 	var w backend.Tensor
-	var err error
 	if rows {
 		w, err = m.b.ScaleRows(s.w, v, invert)
 	} else {

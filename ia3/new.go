@@ -23,7 +23,7 @@ func New(m *model.Model, cfg *Config, name string) (*Model, error) {
 	}
 	mc := m.Config()
 	info := baseInfo{modules: m.Modules(), outputLayer: m.OutputLayer(), modelType: mc.ModelType, taskType: mc.TaskType,
-		paramShape: m.ParamShape}
+		paramShape: m.ParamShape, fusedQKV: m.FusedQKV}
 	return newModel(info, m.Backend(), m, cfg, name)
 }
 
