@@ -199,7 +199,7 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 		}
 		info, _ := f.Info(k)
 		if !slices.Equal(info.Shape, w.shape) {
-			mismatched = append(mismatched, fmt.Sprintf("%s: file %v, model %v", k, info.Shape, w.shape))
+			mismatched = append(mismatched, fmt.Sprintf("%s: file %v, model %v%s", k, info.Shape, w.shape, m.kvHint(k, name)))
 		}
 	}
 	for _, k := range sortedKeys(want) {
@@ -230,6 +230,25 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 		w.param.T = t
 	}
 	return nil
+}
+
+// kvHint explains a vector shape mismatch on a fused q/k/v projection:
+// a K/V-only vector (ia3_fused_kv_only) is shorter than PEFT's.
+func (m *Model) kvHint(key, adapter string) string {
+	for _, l := range m.layers {
+		if savedVectorKey(l.Name) != key || l.Linear.Adapter == nil {
+			continue
+		}
+		if l.skip[adapter] > 0 {
+			return fmt.Sprintf(" (the config sets %s, so the vector covers the key and value outputs only; the file's does not)", FusedKVOnlyKey)
+		}
+		if m.info.fusedQKV != nil {
+			if _, fused := m.info.fusedQKV(l.Name); fused {
+				return fmt.Sprintf(" (a K/V-only vector? its adapter_config.json would set %s)", FusedKVOnlyKey)
+			}
+		}
+	}
+	return ""
 }
 
 // readTensor uploads one tensor as F32, [n] for vectors.

@@ -282,10 +282,15 @@ func TestKVOnlyWholeModel(t *testing.T) {
 			}
 			assertNear(t, forwardLogits(t, b, manual, in), kvLogits, 1e-4, "logits: K and V columns scaled by hand")
 
-			// Merge and unmerge in place.
+			// Merge and unmerge in place; the query columns stay as they were.
+			cAttn := pm.layerByName(t, "transformer.h.0.attn.c_attn").Linear
+			before := download(t, b, cAttn.Weight.T)
 			require.NoError(t, pm.SetAdapter("kv"))
 			require.NoError(t, pm.Merge(true))
 			assertNear(t, kvLogits, forwardLogits(t, b, base, in), 1e-4, "merged")
+			after := download(t, b, cAttn.Weight.T)
+			assert.Equal(t, columns(before, cAttn.In, 3*H, 0, H), columns(after, cAttn.In, 3*H, 0, H), "query columns untouched by the merge")
+			assert.NotEqual(t, columns(before, cAttn.In, 3*H, H, 2*H), columns(after, cAttn.In, 3*H, H, 2*H), "key and value columns merged")
 			require.NoError(t, pm.Unmerge())
 			assertNear(t, kvLogits, forwardLogits(t, b, base, in), 1e-4, "unmerged")
 
@@ -329,6 +334,18 @@ func TestKVOnlyWholeModel(t *testing.T) {
 			loaded, err := FromPretrained(fresh, out2, "kv", false)
 			require.NoError(t, err)
 			assertNear(t, kvLogits, forwardLogits(t, b, fresh, in), 1e-5, "saved and loaded")
+
+			// PEFT's (3H, 1) c_attn vectors do not fit a K/V-only config.
+			mix := t.TempDir()
+			require.NoError(t, pm.SavePretrained(mix, "full"))
+			full := AdapterDir(mix, "full")
+			cfgFull, err := LoadConfig(full)
+			require.NoError(t, err)
+			cfgFull.FusedKVOnly = true
+			require.NoError(t, cfgFull.Write(full))
+			err = loaded.LoadAdapter(full, "wrong")
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "sets "+FusedKVOnlyKey)
 
 			// merge_and_unload: a plain model with the adapter's logits.
 			merged, err := loaded.MergeAndUnload(true)

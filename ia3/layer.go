@@ -30,8 +30,9 @@ type Layer struct {
 	owner  *Model
 }
 
-// VectorLen returns the vector length: in features for feed-forward
-// layers, out features otherwise.
+// VectorLen returns PEFT's vector length: in features for feed-forward
+// layers, out features otherwise. A K/V-only vector is shorter (see
+// AdapterVectorLen).
 func (l *Layer) VectorLen() int {
 	if l.Feedforward {
 		return l.Linear.In
@@ -41,6 +42,7 @@ func (l *Layer) VectorLen() int {
 
 // VectorShape returns the shape PEFT gives the vector: (1, in) for
 // feed-forward layers, (out, 1) otherwise. In memory the vector is [n].
+// A K/V-only vector is shorter (see AdapterVectorShape).
 func (l *Layer) VectorShape() []int {
 	if l.Feedforward {
 		return []int{1, l.Linear.In}
