@@ -103,7 +103,7 @@ func (m *Model) adapterTensors(name string) ([]safetensors.Tensor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("download %s: %w", p.Name, err)
 		}
-		out = append(out, safetensors.F32Tensor(savedVectorKey(l.Name), l.VectorShape(), v))
+		out = append(out, safetensors.F32Tensor(savedVectorKey(l.Name), l.AdapterVectorShape(name), v))
 	}
 	for _, s := range m.saved {
 		cs, ok := s.copies[name]
@@ -178,7 +178,7 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 	want := map[string]slot{}
 	for _, l := range m.layers {
 		if p := l.vectors[name]; p != nil {
-			want[savedVectorKey(l.Name)] = slot{param: p, shape: l.VectorShape(), flat: true}
+			want[savedVectorKey(l.Name)] = slot{param: p, shape: l.AdapterVectorShape(name), flat: true}
 		}
 	}
 	for _, s := range m.saved {
@@ -199,7 +199,7 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 		}
 		info, _ := f.Info(k)
 		if !slices.Equal(info.Shape, w.shape) {
-			mismatched = append(mismatched, fmt.Sprintf("%s: file %v, model %v", k, info.Shape, w.shape))
+			mismatched = append(mismatched, fmt.Sprintf("%s: file %v, model %v%s", k, info.Shape, w.shape, m.kvHint(k, name)))
 		}
 	}
 	for _, k := range sortedKeys(want) {
@@ -230,6 +230,25 @@ func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
 		w.param.T = t
 	}
 	return nil
+}
+
+// kvHint explains a vector shape mismatch on a fused q/k/v projection:
+// a K/V-only vector (ia3_fused_kv_only) is shorter than PEFT's.
+func (m *Model) kvHint(key, adapter string) string {
+	for _, l := range m.layers {
+		if savedVectorKey(l.Name) != key || l.Linear.Adapter == nil {
+			continue
+		}
+		if l.skip[adapter] > 0 {
+			return fmt.Sprintf(" (the config sets %s, so the vector covers the key and value outputs only; the file's does not)", FusedKVOnlyKey)
+		}
+		if m.info.fusedQKV != nil {
+			if _, fused := m.info.fusedQKV(l.Name); fused {
+				return fmt.Sprintf(" (a K/V-only vector? its adapter_config.json would set %s)", FusedKVOnlyKey)
+			}
+		}
+	}
+	return ""
 }
 
 // readTensor uploads one tensor as F32, [n] for vectors.

@@ -21,13 +21,18 @@ type Layer struct {
 	Feedforward bool
 
 	vectors map[string]*nn.Param // by adapter name; T is F32 [n]
-	order   []string             // adapter names in insertion order
-	merged  []string             // adapters merged into the weight, in order
-	owner   *Model
+	// skip holds, per adapter with FusedKVOnly on a fused query/key/value
+	// projection, the number of leading (query) outputs its vector leaves
+	// unscaled: the vector covers outputs [skip, Out). Absent is 0.
+	skip   map[string]int
+	order  []string // adapter names in insertion order
+	merged []string // adapters merged into the weight, in order
+	owner  *Model
 }
 
-// VectorLen returns the vector length: in features for feed-forward
-// layers, out features otherwise.
+// VectorLen returns PEFT's vector length: in features for feed-forward
+// layers, out features otherwise. A K/V-only vector is shorter (see
+// AdapterVectorLen).
 func (l *Layer) VectorLen() int {
 	if l.Feedforward {
 		return l.Linear.In
@@ -37,11 +42,30 @@ func (l *Layer) VectorLen() int {
 
 // VectorShape returns the shape PEFT gives the vector: (1, in) for
 // feed-forward layers, (out, 1) otherwise. In memory the vector is [n].
+// A K/V-only vector is shorter (see AdapterVectorShape).
 func (l *Layer) VectorShape() []int {
 	if l.Feedforward {
 		return []int{1, l.Linear.In}
 	}
 	return []int{l.Linear.Out, 1}
+}
+
+// Unscaled returns the number of leading outputs adapter's vector leaves
+// alone: the query outputs of a fused projection under Config.FusedKVOnly,
+// else 0.
+func (l *Layer) Unscaled(adapter string) int { return l.skip[adapter] }
+
+// AdapterVectorLen returns the length of adapter's vector: VectorLen less
+// the outputs it leaves unscaled (Unscaled).
+func (l *Layer) AdapterVectorLen(adapter string) int { return l.VectorLen() - l.skip[adapter] }
+
+// AdapterVectorShape returns the shape adapter's vector is saved with:
+// VectorShape, with (out − Unscaled, 1) for a K/V-only vector.
+func (l *Layer) AdapterVectorShape(adapter string) []int {
+	if k := l.skip[adapter]; k > 0 {
+		return []int{l.Linear.Out - k, 1}
+	}
+	return l.VectorShape()
 }
 
 // Vector returns the adapter's vector parameter, or nil.
@@ -87,7 +111,7 @@ func (l *Layer) Scaling(g *nn.Graph, rows int) (nn.Scaling, error) {
 		if p == nil {
 			continue
 		}
-		pv := g.Param(p)
+		pv := l.widen(g, g.Param(p), name)
 		if v == nil {
 			v = pv
 		} else {
@@ -98,6 +122,55 @@ func (l *Layer) Scaling(g *nn.Graph, rows int) (nn.Scaling, error) {
 		return nn.Scaling{}, fmt.Errorf("layer %s: %w", l.Name, err)
 	}
 	return l.scaling(v, nil), nil
+}
+
+// widen returns adapter's vector value v over all the layer's outputs:
+// a K/V-only vector gets ones for the query outputs it leaves alone
+// (gradients reach v through the concatenation). Other vectors are v.
+func (l *Layer) widen(g *nn.Graph, v *nn.Value, adapter string) *nn.Value {
+	k := l.skip[adapter]
+	if k == 0 || v == nil {
+		return v
+	}
+	ones, err := onesTensor(g.B, k)
+	if err != nil {
+		return g.Fail("ia3 "+l.Name, fmt.Errorf("ones for the %d query outputs of adapter %s: %w", k, adapter, err))
+	}
+	g.Own(ones)
+	return g.Concat(0, g.Constant(ones), v)
+}
+
+// onesTensor uploads an F32 [n] tensor of ones.
+func onesTensor(b backend.Backend, n int) (backend.Tensor, error) {
+	return b.FromFloat32(onesVector(n), n)
+}
+
+// onesVector returns n ones.
+func onesVector(n int) []float32 {
+	ones := make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	return ones
+}
+
+// widenTensor is widen for a merge: adapter's vector t over all outputs,
+// as a new tensor the caller frees, or t itself (fresh false).
+func (l *Layer) widenTensor(b backend.Backend, t backend.Tensor, adapter string) (w backend.Tensor, fresh bool, err error) {
+	k := l.skip[adapter]
+	if k == 0 {
+		return t, false, nil
+	}
+	ones, err := onesTensor(b, k)
+	if err != nil {
+		return nil, false, err
+	}
+	defer b.Free(ones)
+	w, err = b.Concat(0, ones, t)
+	if err != nil {
+		return nil, false, fmt.Errorf("widen the K/V-only vector of adapter %s [%d] by %d ones: %w", adapter, t.Len(), k, err)
+	}
+	return w, true, nil
 }
 
 // scaling puts v on the side the layer scales.
@@ -136,8 +209,15 @@ func (l *Layer) mixedScaling(g *nn.Graph, rows int) (nn.Scaling, error) {
 			slot[name] = -1
 			continue
 		}
+		t, fresh, err := l.widenTensor(g.B, p.T, name)
+		if err != nil {
+			return nn.Scaling{}, fmt.Errorf("layer %s: %w", l.Name, err)
+		}
+		if fresh {
+			g.Own(t)
+		}
 		slot[name] = int32(len(stack))
-		stack = append(stack, p.T)
+		stack = append(stack, t)
 	}
 	if len(stack) == 0 {
 		return nn.Scaling{}, nil

@@ -18,6 +18,7 @@ type adapterFlags struct {
 	targets     string
 	feedforward string
 	toSave      string
+	fusedKVOnly bool
 }
 
 // add registers the flags on cmd.
@@ -27,6 +28,7 @@ func (f *adapterFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.targets, "target-modules", "", `modules to adapt: comma-separated names matched as name suffixes, "all-linear", or "re:REGEX" (full match); default: the architecture's PEFT default`)
 	fl.StringVar(&f.feedforward, "feedforward-modules", "", `which targets are feed-forward (their input is scaled): names or "re:REGEX"; default: PEFT's default for the architecture`)
 	fl.StringVar(&f.toSave, "modules-to-save", "", "comma-separated modules trained and saved whole (e.g. a classification head)")
+	fl.BoolVar(&f.fusedKVOnly, "fused-kv-only", false, "ia3 extension PEFT cannot load: a fused q/k/v projection (GPT-2's c_attn) scales only its key and value outputs, not the queries (adapter_config.json key "+ia3.FusedKVOnlyKey+")")
 }
 
 // build returns the IA3Config the flags describe, with task_type taken
@@ -57,6 +59,7 @@ func (f *adapterFlags) build(cmd *cobra.Command, taskType string) (*ia3.Config, 
 		if c.TaskType == "" {
 			c.TaskType = taskType
 		}
+		c.FusedKVOnly = c.FusedKVOnly || f.fusedKVOnly
 		return c, nil
 	}
 	c := ia3.NewConfig()
@@ -68,6 +71,7 @@ func (f *adapterFlags) build(cmd *cobra.Command, taskType string) (*ia3.Config, 
 		c.FeedforwardModules = modulesFlag(f.feedforward)
 	}
 	c.ModulesToSave = splitList(f.toSave)
+	c.FusedKVOnly = f.fusedKVOnly
 	if err := c.Validate(); err != nil {
 		return nil, usagef("adapter flags: %v", err)
 	}

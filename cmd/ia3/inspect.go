@@ -120,7 +120,7 @@ func inspect(cmd *cobra.Command, modelDir string, af *adapterFlags) (*inspectRep
 		ModulesToSave: pm.ModulesToSave(), Layers: []inspectLayer{}}
 	for _, l := range pm.Layers() {
 		rep.Layers = append(rep.Layers, inspectLayer{Module: l.Name, Type: l.Linear.Type(), Feedforward: l.Feedforward,
-			InFeatures: l.Linear.In, OutFeatures: l.Linear.Out, VectorShape: l.VectorShape()})
+			InFeatures: l.Linear.In, OutFeatures: l.Linear.Out, VectorShape: l.AdapterVectorShape(ia3.DefaultAdapter)})
 	}
 	rep.TrainableParams, rep.AllParams = pm.ParamCounts()
 	if rep.AllParams > 0 {
@@ -144,6 +144,8 @@ func writeInspectTable(a *app, r *inspectReport) error {
 		ff, scales := "no", "output"
 		if l.Feedforward {
 			ff, scales = "yes", "input"
+		} else if l.VectorShape[0] < l.OutFeatures {
+			scales = "k,v outputs"
 		}
 		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%v\n", l.Module, l.Type, l.InFeatures, l.OutFeatures, ff, scales, l.VectorShape)
 	}
