@@ -27,8 +27,8 @@ const maxDeflateRatio = 1032
 // from several goroutines at once, but not concurrently with Close.
 type File struct {
 	path    string
-	f       *os.File
-	size    int64
+	r       io.ReaderAt          // the archive's bytes
+	closer  io.Closer            // the open file, nil for in-memory archives
 	records map[string]*zip.File // storage key → its data/<key> record
 	tensors map[string]*tensor
 	names   []string
@@ -62,15 +62,16 @@ func Open(path string) (*File, error) {
 		f.Close()
 		return nil, err
 	}
+	tf.closer = f
 	return tf, nil
 }
 
-// openReader reads the archive in r (size bytes; path is for messages).
-func openReader(path string, f *os.File, size int64) (*File, error) {
-	if err := sniff(path, f, size); err != nil {
+// openReader reads the archive of size bytes in r (path is for messages).
+func openReader(path string, r io.ReaderAt, size int64) (*File, error) {
+	if err := sniff(path, r, size); err != nil {
 		return nil, err
 	}
-	zr, err := zip.NewReader(f, size)
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return nil, fmt.Errorf("torchbin: %s: not a readable zip archive: %v: %w", path, err, ErrCorrupt)
 	}
@@ -93,7 +94,7 @@ func openReader(path string, f *os.File, size int64) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("torchbin: %s: %sdata.pkl: %w", path, prefix, err)
 	}
-	tf := &File{path: path, f: f, size: size, records: map[string]*zip.File{}, tensors: map[string]*tensor{}}
+	tf := &File{path: path, r: r, records: map[string]*zip.File{}, tensors: map[string]*tensor{}}
 	for _, e := range entries {
 		st := e.t.st
 		if _, ok := tf.records[st.key]; !ok {
@@ -111,7 +112,7 @@ func openReader(path string, f *os.File, size int64) (*File, error) {
 
 // sniff tells torch's zip format from the legacy pickle stream (and from
 // files that are neither) by their first bytes.
-func sniff(path string, f *os.File, size int64) error {
+func sniff(path string, f io.ReaderAt, size int64) error {
 	var head [4]byte
 	n, _ := f.ReadAt(head[:], 0)
 	switch {
@@ -246,7 +247,10 @@ func (f *File) Close() error {
 		return nil
 	}
 	f.closed = true
-	if err := f.f.Close(); err != nil {
+	if f.closer == nil {
+		return nil
+	}
+	if err := f.closer.Close(); err != nil {
 		return fmt.Errorf("torchbin: %s: close: %w", f.path, err)
 	}
 	return nil
@@ -368,7 +372,7 @@ func (f *File) readSpan(zf *zip.File, off, n int64) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("storage record %s: %v: %w", zf.Name, err, ErrCorrupt)
 		}
-		if _, err := f.f.ReadAt(buf, start+off); err != nil {
+		if _, err := f.r.ReadAt(buf, start+off); err != nil {
 			return nil, fmt.Errorf("read storage record %s: %w", zf.Name, err)
 		}
 		return buf, nil
