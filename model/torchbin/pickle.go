@@ -249,6 +249,9 @@ func (u *unpickler) line(at int) (string, error) {
 			return s, nil
 		}
 	}
+	if len(u.data)-u.pos <= maxKeyLen {
+		return "", u.errf(at, ErrCorrupt, "truncated: GLOBAL argument lacks its newline")
+	}
 	return "", u.errf(at, ErrCorrupt, "GLOBAL argument lacks its newline within %d bytes", maxKeyLen)
 }
 
