@@ -1,7 +1,10 @@
 package torchbin
 
 import (
+	"bytes"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -32,10 +35,20 @@ func openTwin(t *testing.T, bin, st string) (*File, *safetensors.File) {
 }
 
 // TestViewsEqualTwin reads views, offsets, strides, shared storages, a
-// Parameter and every float dtype torch.save wrote, and compares each with
-// the contiguous copy torch wrote to the safetensors twin.
+// Parameter and every float dtype torch.save wrote (with its default
+// pickle protocol 2 and with protocol 4), and compares each with the
+// contiguous copy torch wrote to the safetensors twin.
 func TestViewsEqualTwin(t *testing.T) {
-	f, s := openTwin(t, filepath.Join(testdata, "views", "views.bin"), filepath.Join(testdata, "views", "views.safetensors"))
+	for _, file := range []string{"views.bin", "protocol4.bin"} {
+		t.Run(file, func(t *testing.T) {
+			checkViews(t, filepath.Join(testdata, "views", file))
+		})
+	}
+}
+
+// checkViews compares the torch file at path with views.safetensors.
+func checkViews(t *testing.T, path string) {
+	f, s := openTwin(t, path, filepath.Join(testdata, "views", "views.safetensors"))
 	require.Equal(t, s.Names(), f.Names())
 	for _, name := range s.Names() {
 		t.Run(name, func(t *testing.T) {
@@ -65,6 +78,15 @@ func TestViewsEqualTwin(t *testing.T) {
 	assert.Equal(t, []int64{-3, -2, -1, 0, 1, 2, 3}, i)
 	_, err = f.Float32("i64")
 	assert.ErrorIs(t, err, safetensors.ErrDType)
+}
+
+// TestLegacyFormatRefused opens a file torch 1.13 wrote with
+// _use_new_zipfile_serialization=False.
+func TestLegacyFormatRefused(t *testing.T) {
+	path := filepath.Join(testdata, "views", "legacy.bin")
+	_, err := Open(path)
+	require.ErrorIs(t, err, ErrLegacy)
+	assert.Equal(t, "torchbin: "+path+": "+ErrLegacy.Error(), err.Error())
 }
 
 func TestArchiveDirNamedArchive(t *testing.T) {
@@ -140,4 +162,59 @@ func TestQwen2MatchesFixture(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTorch2Layout reads an archive laid out as torch 2.x writes it:
+// byteorder, .format_version, .storage_alignment and
+// .data/serialization_id beside data.pkl, records in another order.
+func TestTorch2Layout(t *testing.T) {
+	data := make([]byte, 8)
+	data[1], data[3], data[5], data[7] = 0x3c, 0x40, 0x42, 0x44 // float16 1, 2, 3, 4
+	pkl := stateDict(view{name: "h", storageType: "HalfStorage", key: "0", numel: 4, size: []int64{2, 2}, stride: []int64{2, 1}})
+	raw := zipOf(t,
+		rec("pytorch_model/data.pkl", pkl),
+		rec("pytorch_model/.format_version", []byte("1")),
+		rec("pytorch_model/.storage_alignment", []byte("64")),
+		rec("pytorch_model/byteorder", []byte("little")),
+		rec("pytorch_model/data/0", data),
+		rec("pytorch_model/version", []byte("3\n")),
+		rec("pytorch_model/.data/serialization_id", []byte("1234567890")),
+	)
+	f, err := openReader("t2.bin", bytes.NewReader(raw), int64(len(raw)))
+	require.NoError(t, err)
+	v, err := f.Float32("h")
+	require.NoError(t, err)
+	assert.Equal(t, []float32{1, 2, 3, 4}, v)
+}
+
+// TestOpenDirIndexErrors: pytorch_model.bin.index.json is held to the
+// safetensors index rules, with messages naming the torch files.
+func TestOpenDirIndexErrors(t *testing.T) {
+	src := filepath.Join(testdata, "qwen2_bf16_sharded")
+	shard := "pytorch_model-00001-of-00002.bin"
+	tests := []struct {
+		name, index, want string
+	}{
+		{"tensor not in its shard", `{"weight_map": {"nope": "` + shard + `"}}`, `tensor "nope" is mapped to shard`},
+		{"shard outside the directory", `{"weight_map": {"x": "../` + shard + `"}}`, "is not a file name inside the directory"},
+		{"missing shard", `{"weight_map": {"x": "pytorch_model-00009-of-00009.bin"}}`, "pytorch_model-00009-of-00009.bin"},
+		{"empty weight_map", `{"weight_map": {}}`, "no weight_map entries"},
+		{"bad JSON", `{`, "bad index JSON"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			raw, err := os.ReadFile(filepath.Join(src, shard))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, shard), raw, 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, IndexFileName), []byte(tc.index), 0o644))
+			_, err = OpenDir(dir)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "torchbin: ")
+		})
+	}
+	_, err := OpenDir(t.TempDir())
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Contains(t, err.Error(), SingleFileName)
 }

@@ -18,6 +18,7 @@ import (
 var seedFiles = []string{
 	filepath.Join("views", "views.bin"),
 	filepath.Join("views", "renamed.bin"),
+	filepath.Join("views", "protocol4.bin"),
 	filepath.Join("llama_adapter_a", "adapter_model.bin"),
 	filepath.Join("qwen2_bf16_sharded", "pytorch_model-00002-of-00002.bin"),
 }

@@ -139,6 +139,13 @@ def main():
     torch.save({"x": base}, buf)
     with open(os.path.join(d, "renamed.bin"), "wb") as f:
         f.write(buf.getvalue())
+    # 7. Pickle protocol 4 (FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL)
+    #    for the same tensors as views.bin.
+    torch.save(t, os.path.join(d, "protocol4.bin"), pickle_protocol=4)
+
+    # 8. The legacy format before torch 1.6 (a bare pickle stream), which
+    #    the reader refuses.
+    torch.save({"x": base}, os.path.join(d, "legacy.bin"), _use_new_zipfile_serialization=False)
     print("torch", torch.__version__, file=sys.stderr)
 
 
