@@ -71,6 +71,13 @@ func hostileCases(t testing.TB) []hostileCase {
 		pickleCase(t, "numpy reconstruct", callGlobal("numpy.core.multiarray", "_reconstruct"), nil, ErrForbidden, "numpy.core.multiarray._reconstruct"),
 		pickleCase(t, "pickled nn.Module", callGlobal("torch.nn.modules.linear", "Linear"), nil, ErrForbidden, "torch.nn.modules.linear.Linear"),
 		pickleCase(t, "torch lookalike", callGlobal("torch._utils", "_rebuild_tensor_v2.__globals__"), nil, ErrForbidden, "_rebuild_tensor_v2.__globals__"),
+		pickleCase(t, "torch.Tensor called", callGlobal("torch", "Tensor"), nil, ErrForbidden, "global torch.Tensor cannot be called"),
+		pickleCase(t, "rebuild_from_type of another class", func() []byte {
+			p := &pk{}
+			p.op(opProto, 2, opEmptyDict).str("w").global("torch._tensor", "_rebuild_from_type_v2").op(opMark)
+			p.global("torch._utils", "_rebuild_tensor_v2").global("collections", "OrderedDict").op(opEmptyTuple, opEmptyDict, opTuple, opReduce, opSetItem, opStop)
+			return p.b
+		}(), nil, ErrUnsupported, "_rebuild_from_type_v2 of a global, not torch.Tensor"),
 		pickleCase(t, "storage class called", callGlobal("torch", "FloatStorage"), nil, ErrForbidden, "global torch.FloatStorage cannot be called"),
 		// Malformed pickles.
 		pickleCase(t, "empty pickle", nil, nil, ErrCorrupt, "truncated: no STOP opcode"),
@@ -215,4 +222,23 @@ func TestDeflatedRecords(t *testing.T) {
 	_, err = f.Bytes("w")
 	require.ErrorIs(t, err, ErrCorrupt)
 	assert.Contains(t, err.Error(), `torchbin: short.bin: tensor "w": read storage record archive/data/0`)
+}
+
+// TestRebuildFromType reads a tensor that torch 2 pickles through
+// _rebuild_from_type_v2 (a tensor with Python attributes, here dropped).
+func TestRebuildFromType(t *testing.T) {
+	v := f32("w", "0", 4)
+	p := &pk{}
+	p.op(opProto, 2, opEmptyDict).str("w").global("torch._tensor", "_rebuild_from_type_v2").op(opMark)
+	p.global("torch._utils", "_rebuild_tensor_v2").global("torch", "Tensor")
+	p.op(opMark).op(opMark).str("storage").global("torch", v.storageType).str(v.key).str("cpu").int(v.numel).op(opTuple, opBinPersID)
+	p.int(0).ints(4).ints(1).op(opNewFalse).global("collections", "OrderedDict").op(opEmptyTuple, opReduce, opTuple)
+	p.op(opEmptyDict).str("note").str("kept in Python, dropped here").op(opSetItem)
+	p.op(opTuple, opReduce, opSetItem, opStop)
+	raw := archive(t, p.b, map[string]int{"0": 16})
+	f, err := openReader("typed.bin", bytes.NewReader(raw), int64(len(raw)))
+	require.NoError(t, err)
+	info, ok := f.Info("w")
+	require.True(t, ok)
+	assert.Equal(t, []int{4}, info.Shape)
 }
