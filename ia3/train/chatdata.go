@@ -42,44 +42,11 @@ func parseChat(raw map[string]json.RawMessage) (record, error) {
 			return rec, fmt.Errorf("field %q beside \"messages\": a chat line holds only %s (have %s)", k, chatFormat, fieldList(raw))
 		}
 	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw["messages"], &list); err != nil {
-		return rec, fmt.Errorf("field \"messages\" must be a list of {\"role\", \"content\"} objects: %s", truncateForMessage(string(raw["messages"])))
+	msgs, err := chat.DecodeMessages(raw["messages"])
+	if err != nil {
+		return rec, fmt.Errorf("field \"messages\": %w", err)
 	}
-	if len(list) == 0 {
-		return rec, errors.New("field \"messages\" is empty")
-	}
-	msgs := make([]chat.Message, len(list))
-	assistant := false
-	for i, m := range list {
-		var fields map[string]json.RawMessage
-		if err := json.Unmarshal(m, &fields); err != nil || fields == nil {
-			return rec, fmt.Errorf("messages[%d] must be an object {\"role\", \"content\"}: %s", i, truncateForMessage(string(m)))
-		}
-		for k := range fields {
-			if k != "role" && k != "content" {
-				return rec, fmt.Errorf("messages[%d]: field %q is not supported (a message has \"role\" and \"content\" strings)", i, k)
-			}
-		}
-		for _, k := range []string{"role", "content"} {
-			v, ok := fields[k]
-			if !ok {
-				return rec, fmt.Errorf("messages[%d]: missing field %q (have %s)", i, k, fieldList(fields))
-			}
-			dst := &msgs[i].Role
-			if k == "content" {
-				dst = &msgs[i].Content
-			}
-			if err := json.Unmarshal(v, dst); err != nil || string(v) == "null" {
-				return rec, fmt.Errorf("messages[%d]: field %q must be a string: %s", i, k, truncateForMessage(string(v)))
-			}
-		}
-		if msgs[i].Role == "" {
-			return rec, fmt.Errorf("messages[%d]: field \"role\" is empty", i)
-		}
-		assistant = assistant || msgs[i].Role == "assistant"
-	}
-	if !assistant {
+	if !slices.ContainsFunc(msgs, func(m chat.Message) bool { return m.Role == "assistant" }) {
 		return rec, errors.New("no assistant turn in \"messages\": the loss counts only the assistant's tokens")
 	}
 	rec.messages = msgs

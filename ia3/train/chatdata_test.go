@@ -174,14 +174,14 @@ func TestTokenMask(t *testing.T) {
 
 func TestChatDataErrors(t *testing.T) {
 	tests := []struct{ name, line, want string }{
-		{"missing role", `{"messages": [{"content": "x"}]}`, `:1: messages[0]: missing field "role" (have "content")`},
-		{"content not a string", `{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": ["b"]}]}`, `:1: messages[1]: field "content" must be a string: ["b"]`},
-		{"null content", `{"messages": [{"role": "assistant", "content": null}]}`, `:1: messages[0]: field "content" must be a string: null`},
+		{"missing role", `{"messages": [{"content": "x"}]}`, `:1: field "messages": messages[0]: missing field "role" (have "content")`},
+		{"content not a string", `{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": ["b"]}]}`, `:1: field "messages": messages[1]: field "content" must be a string: ["b"]`},
+		{"null content", `{"messages": [{"role": "assistant", "content": null}]}`, `:1: field "messages": messages[0]: field "content" must be a string: null`},
 		{"no assistant", `{"messages": [{"role": "user", "content": "a"}]}`, `:1: no assistant turn in "messages"`},
-		{"not a list", `{"messages": "hi"}`, `:1: field "messages" must be a list`},
-		{"empty", `{"messages": []}`, `:1: field "messages" is empty`},
-		{"message not an object", `{"messages": ["hi"]}`, `:1: messages[0] must be an object`},
-		{"unsupported field", `{"messages": [{"role": "assistant", "content": "a", "tool_calls": []}]}`, `:1: messages[0]: field "tool_calls" is not supported`},
+		{"not a list", `{"messages": "hi"}`, `:1: field "messages": want a list`},
+		{"empty", `{"messages": []}`, `:1: field "messages": the list of messages is empty`},
+		{"message not an object", `{"messages": ["hi"]}`, `:1: field "messages": messages[0] must be an object`},
+		{"unsupported field", `{"messages": [{"role": "assistant", "content": "a", "tool_calls": []}]}`, `:1: field "messages": messages[0]: field "tool_calls" is not supported`},
 		{"other fields", `{"messages": [{"role": "assistant", "content": "a"}], "text": "x"}`, `:1: field "text" beside "messages"`},
 	}
 	for _, tt := range tests {
