@@ -22,13 +22,12 @@ type expectedCase struct {
 	Output              *string  `json:"output"`
 	Generation          [][2]int `json:"generation"`
 	Error               string   `json:"error"`
+	// Vars are the extra template variables of the render.
+	Vars map[string]any `json:"vars"`
 }
 
 // fixedNow is the clock gen_expected.py gives strftime_now.
 var fixedNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-// extraVars mirrors gen_expected.py's EXTRA.
-var extraVars = map[string]map[string]any{"llama3_2": {"date_string": "26 Jul 2024"}}
 
 func loadConversations(t *testing.T) map[string][]Message {
 	t.Helper()
@@ -69,6 +68,9 @@ func TestTemplateParity(t *testing.T) {
 		if c.AddGenerationPrompt {
 			name += "/gen"
 		}
+		if len(c.Vars) > 0 {
+			name += "/vars"
+		}
 		t.Run(name, func(t *testing.T) {
 			tmpl, ok := templates[c.Template]
 			if !ok {
@@ -80,7 +82,7 @@ func TestTemplateParity(t *testing.T) {
 			}
 			msgs, ok := convs[c.Conversation]
 			require.True(t, ok, "conversation %s", c.Conversation)
-			got, err := tmpl.Render(msgs, Options{AddGenerationPrompt: c.AddGenerationPrompt, Vars: extraVars[c.Template], Now: func() time.Time { return fixedNow }})
+			got, err := tmpl.Render(msgs, Options{AddGenerationPrompt: c.AddGenerationPrompt, Vars: c.Vars, Now: func() time.Time { return fixedNow }})
 			if c.Error != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), c.Error)

@@ -23,8 +23,12 @@ from jinja2.ext import Extension
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 FIXED_NOW = datetime(2026, 1, 2, 3, 4, 5)
-# Template variables transformers users pass as extra kwargs, per template.
-EXTRA = {"llama3_2": {"date_string": "26 Jul 2024"}}
+# Template variables transformers users pass as extra kwargs: each template
+# is rendered once per entry of its list (once without extras by default).
+EXTRA = {
+    "llama3_2": [{"date_string": "26 Jul 2024"}],
+    "qwen3": [{}, {"enable_thinking": False}],
+}
 
 
 def compile_template(chat_template):
@@ -105,6 +109,22 @@ def render(tmpl, messages, agp, kwargs):
     return "".join(blocks), indices
 
 
+def render_cases(name, tmpl, kwargs, extra, convs):
+    """Renders every conversation with and without the generation prompt."""
+    cases = []
+    for conv in convs:
+        for agp in (False, True):
+            case = {"template": name, "conversation": conv["name"], "add_generation_prompt": agp, "vars": extra}
+            try:
+                text, gen = render(tmpl, conv["messages"], agp, kwargs)
+                case["output"] = text
+                case["generation"] = [list(g) for g in gen]
+            except jinja2.exceptions.TemplateError as e:
+                case["error"] = str(e)
+            cases.append(case)
+    return cases
+
+
 def main():
     convs = json.load(open("conversations.json", encoding="utf-8"))
     cases = []
@@ -112,17 +132,8 @@ def main():
         name = os.path.basename(path)[: -len(".json")]
         cfg = json.load(open(path, encoding="utf-8"))
         tmpl = compile_template(cfg["chat_template"])
-        kwargs = dict(special_tokens(cfg), **EXTRA.get(name, {}))
-        for conv in convs:
-            for agp in (False, True):
-                case = {"template": name, "conversation": conv["name"], "add_generation_prompt": agp}
-                try:
-                    text, gen = render(tmpl, conv["messages"], agp, kwargs)
-                    case["output"] = text
-                    case["generation"] = [list(g) for g in gen]
-                except jinja2.exceptions.TemplateError as e:
-                    case["error"] = str(e)
-                cases.append(case)
+        for extra in EXTRA.get(name, [{}]):
+            cases += render_cases(name, tmpl, dict(special_tokens(cfg), **extra), extra, convs)
     with open("expected.json", "w", encoding="utf-8") as f:
         json.dump(cases, f, ensure_ascii=False, indent=1)
         f.write("\n")
