@@ -224,10 +224,12 @@ func TestChatTrainSmoke(t *testing.T) {
 	dir := chatModelDir(t, prefixTemplate)
 	data := writeJSONL(t, chatLines(6)...)
 	out := t.TempDir()
-	res, err := Run(context.Background(), Options{ModelDir: dir, TrainFile: data, OutDir: out, Backend: b, BatchSize: 2, Epochs: 2, LR: 0.05, Seed: 1, NoPlot: true, MaxLength: 64})
+	res, err := Run(context.Background(), Options{ModelDir: dir, TrainFile: data, EvalFile: data, OutDir: out, Backend: b, BatchSize: 2, Epochs: 2, LR: 0.05, Seed: 1, NoPlot: true, MaxLength: 64})
 	require.NoError(t, err)
 	assert.Equal(t, 6, res.Steps)
 	assert.Equal(t, 6, res.TrainExamples)
+	assert.Equal(t, 6, res.EvalExamples)
+	require.NotEmpty(t, res.Evals)
 	for _, l := range res.Losses {
 		assert.False(t, math.IsNaN(l) || math.IsInf(l, 0), "loss %v", l)
 	}
