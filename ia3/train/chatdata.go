@@ -25,11 +25,10 @@ import (
 // its last). Other templates are rendered on prefixes of the conversation:
 // assistant turn i spans from the end of messages[:i] rendered with the
 // generation prompt to the end of messages[:i+1] rendered without it, so
-// the turn's closing tokens (end of turn, EOS) are learnt too. Where a
-// template renders earlier turns differently once the conversation goes
-// on (Qwen3 drops the empty think block of past turns), the turn ends
-// where its content ends, followed by the EOS token when the text has it
-// there.
+// the turn's closing tokens (end of turn, EOS) are learnt too. Where the
+// latter is not a prefix of the whole conversation's text, because the
+// template appends a footer (Phi-3's EOS) or rewrites past turns (Qwen3
+// drops their empty think block), turnEnd finds the end.
 
 // chatFormat names the chat line format, for messages.
 const chatFormat = `{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}`
@@ -59,6 +58,8 @@ type chatEncoder interface {
 	encoder
 	// chatTemplate returns the model's chat template, or why there is none.
 	chatTemplate() (*chat.Template, error)
+	// addedTokens lists the contents of the tokenizer's added tokens.
+	addedTokens() []string
 	// encodeOffsets encodes text without added special tokens and
 	// returns each id's [start, end) byte span of text.
 	encodeOffsets(text string) ([]int32, [][2]int, error)
@@ -80,6 +81,14 @@ func withChat(e *hfEncoder, dir string) *hfChatEncoder {
 }
 
 func (e *hfChatEncoder) chatTemplate() (*chat.Template, error) { return e.tmpl, e.tmplErr }
+
+func (e *hfChatEncoder) addedTokens() []string {
+	var out []string
+	for _, a := range e.tok.AddedTokens() {
+		out = append(out, a.Content)
+	}
+	return out
+}
 
 func (e *hfChatEncoder) encodeOffsets(text string) ([]int32, [][2]int, error) {
 	enc, err := e.tok.EncodeNoSpecial(text)
@@ -105,7 +114,7 @@ func tokenizeChat(msgs []chat.Message, enc encoder, maxLen int) (example, error)
 	if err != nil {
 		return ex, fmt.Errorf("chat line: %w", err)
 	}
-	text, spans, err := assistantSpans(tmpl, msgs)
+	text, spans, err := assistantSpans(tmpl, msgs, ce.addedTokens())
 	if err != nil {
 		return ex, err
 	}
@@ -131,7 +140,9 @@ func tokenizeChat(msgs []chat.Message, enc encoder, maxLen int) (example, error)
 
 // assistantSpans renders msgs and returns the text with the byte spans
 // of the assistant's turns (see the comment at the top of this file).
-func assistantSpans(tmpl *chat.Template, msgs []chat.Message) (string, []chat.Span, error) {
+// added lists the tokenizer's added tokens (special or not), so that a
+// turn never ends inside one.
+func assistantSpans(tmpl *chat.Template, msgs []chat.Message, added []string) (string, []chat.Span, error) {
 	full, err := tmpl.Render(msgs, chat.Options{})
 	if err != nil {
 		return "", nil, err
@@ -139,8 +150,10 @@ func assistantSpans(tmpl *chat.Template, msgs []chat.Message) (string, []chat.Sp
 	if tmpl.HasGeneration() {
 		return full.Text, full.Generation, nil
 	}
-	eos, _ := tmpl.Token("eos_token")
-	var spans []chat.Span
+	text := full.Text
+	// Each assistant turn starts where the conversation before it ends
+	// with the generation prompt.
+	var turns, starts []int
 	for i, m := range msgs {
 		if m.Role != "assistant" {
 			continue
@@ -149,29 +162,98 @@ func assistantSpans(tmpl *chat.Template, msgs []chat.Message) (string, []chat.Sp
 		if err != nil {
 			return "", nil, fmt.Errorf("messages[%d]: render the conversation before it: %w", i, err)
 		}
-		start := len(head.Text)
-		if !strings.HasPrefix(full.Text, head.Text) {
+		if !strings.HasPrefix(text, head.Text) {
 			return "", nil, fmt.Errorf("messages[%d]: the chat template renders the turns before this assistant turn differently in the whole conversation, so the turn cannot be located; use a template with {%% generation %%} blocks", i)
 		}
+		turns, starts = append(turns, i), append(starts, len(head.Text))
+	}
+	eos, _ := tmpl.Token("eos_token")
+	spans := make([]chat.Span, 0, len(turns))
+	for k, i := range turns {
+		start := starts[k]
 		turn, err := tmpl.Render(msgs[:i+1], chat.Options{})
 		if err != nil {
 			return "", nil, fmt.Errorf("messages[%d]: render the conversation up to it: %w", i, err)
 		}
-		if strings.HasPrefix(full.Text, turn.Text) && len(turn.Text) > start {
+		if strings.HasPrefix(text, turn.Text) && len(turn.Text) > start {
 			spans = append(spans, chat.Span{Start: start, End: len(turn.Text)})
 			continue
 		}
-		at := strings.Index(full.Text[start:], m.Content)
-		if at < 0 || m.Content == "" {
-			return "", nil, fmt.Errorf("messages[%d]: the chat template changes this assistant turn's content, so the turn cannot be located; use a template with {%% generation %%} blocks", i)
+		limit := len(text)
+		if k+1 < len(turns) {
+			limit = starts[k+1]
 		}
-		end := start + at + len(m.Content)
-		if eos != "" && strings.HasPrefix(full.Text[end:], eos) {
-			end += len(eos)
+		end, err := turnEnd(text, turn.Text, start, limit, msgs, i, eos, added)
+		if err != nil {
+			return "", nil, fmt.Errorf("messages[%d]: %w; use a template with {%% generation %%} blocks", i, err)
 		}
 		spans = append(spans, chat.Span{Start: start, End: end})
 	}
-	return full.Text, spans, nil
+	return text, spans, nil
+}
+
+// turnEnd finds where assistant turn msgs[i], starting at start, ends in
+// text when the template renders it otherwise at the end of a
+// conversation (turn is that render): the template appends a footer
+// (Phi-3's EOS, Llama-3's assistant header) or rewrites past turns
+// (Qwen3's think block). The turn ends at the first EOS after its content
+// and before the next message's content and limit (the next assistant
+// turn); else where the two renders part, if they agree on its whole
+// content; else at the end of its content.
+func turnEnd(text, turn string, start, limit int, msgs []chat.Message, i int, eos string, added []string) (int, error) {
+	from := start
+	if c := msgs[i].Content; c != "" {
+		at := strings.Index(text[start:limit], c)
+		if at < 0 {
+			return 0, errors.New("the chat template changes this assistant turn's content, so the turn cannot be located")
+		}
+		from = start + at + len(c)
+	}
+	if i+1 < len(msgs) && msgs[i+1].Content != "" {
+		if at := strings.Index(text[from:limit], msgs[i+1].Content); at >= 0 {
+			limit = from + at
+		}
+	}
+	if at := strings.Index(text[from:limit], eos); eos != "" && at >= 0 {
+		return from + at + len(eos), nil
+	}
+	if common := backToToken(text, commonPrefix(text, turn), added); common >= from && common > start {
+		return common, nil
+	}
+	if from > start {
+		return from, nil
+	}
+	return 0, fmt.Errorf("the chat template renders this assistant turn differently once the conversation goes on, and neither its content nor the EOS token %q marks where it ends", eos)
+}
+
+// commonPrefix returns the length of the longest common prefix of a and b.
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
+}
+
+// backToToken moves cut back to the start of any added token of text
+// that it falls inside, so that a span never takes part of one.
+func backToToken(text string, cut int, added []string) int {
+	for moved := true; moved; {
+		moved = false
+		for _, tok := range added {
+			if len(tok) < 2 {
+				continue
+			}
+			// An occurrence holding cut inside starts in (cut-len, cut).
+			lo, hi := max(0, cut-len(tok)+1), min(len(text), cut+len(tok)-1)
+			if at := strings.Index(text[lo:hi], tok); at >= 0 && lo+at < cut {
+				cut, moved = lo+at, true
+			}
+		}
+	}
+	return cut
 }
 
 // tokenMask marks the tokens the spans cover, as transformers builds its

@@ -59,6 +59,14 @@ func chatEnc(t *testing.T, tok *tokenizer.Tokenizer, src string, tokens map[stri
 	return &hfChatEncoder{hfEncoder: newHFEncoder(tok, &model.Config{PadTokenID: -1, VocabSize: 1 << 20}), tmpl: tmpl}
 }
 
+// decodeMessages decodes a JSON list of messages.
+func decodeMessages(t *testing.T, s string) []chat.Message {
+	t.Helper()
+	msgs, err := chat.DecodeMessages([]byte(s))
+	require.NoError(t, err)
+	return msgs
+}
+
 // configTemplate reads a tokenizer_config.json of model/chat's tests.
 func configTemplate(t *testing.T, name string) *chat.Template {
 	t.Helper()
@@ -90,7 +98,7 @@ func TestChatMasks(t *testing.T) {
 		{"^<system>Be kind.|<user>Hi|<assistant>", false}, {"Hello!$", true},
 		{"|<user>Bye é|<assistant>", false}, {"Ciao ü$", true}, {"|", false},
 	}
-	qwen := configTemplate(t, "qwen3")
+	qwenEnc := &hfChatEncoder{hfEncoder: newHFEncoder(tok, &model.Config{PadTokenID: -1}), tmpl: configTemplate(t, "qwen3")}
 	// Qwen3 drops the think block of past turns, so the first turn ends
 	// at its content and EOS; the last keeps its empty think block.
 	qwenWant := []piece{
@@ -99,21 +107,36 @@ func TestChatMasks(t *testing.T) {
 		{"\n<|im_start|>user\nBye é<|im_end|>\n<|im_start|>assistant\n", false},
 		{"<think>\n\n</think>\n\nCiao ü<|im_end|>\n", true},
 	}
+	// Tool calls: the first answer is a call with empty content; Qwen3
+	// renders it without a think block once the conversation goes on, so
+	// it runs to the first EOS, before the tool's output.
+	toolConv := decodeMessages(t, `[{"role": "user", "content": "Weather?"},
+		{"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "w", "arguments": {"city": "Paris", "n": 2}}}]},
+		{"role": "tool", "content": "21"},
+		{"role": "assistant", "content": "21 °C.", "reasoning_content": "Easy."}]`)
+	qwenToolWant := []piece{
+		{"<|im_start|>user\nWeather?<|im_end|>\n<|im_start|>assistant\n", false},
+		{"<tool_call>\n{\"name\": \"w\", \"arguments\": {\"city\": \"Paris\", \"n\": 2}}\n</tool_call><|im_end|>", true},
+		{"\n<|im_start|>user\n<tool_response>\n21\n</tool_response><|im_end|>\n<|im_start|>assistant\n", false},
+		{"<think>\nEasy.\n</think>\n\n21 °C.<|im_end|>\n", true},
+	}
 	tests := []struct {
 		name   string
 		enc    *hfChatEncoder
+		conv   []chat.Message
 		maxLen int
 		want   []piece
 	}{
-		{"prefixes", chatEnc(t, tok, prefixTemplate, specials), 1000, prefixWant},
-		{"generation blocks", chatEnc(t, tok, generationTemplate, specials), 1000, genWant},
-		{"qwen3 history", &hfChatEncoder{hfEncoder: newHFEncoder(tok, &model.Config{PadTokenID: -1}), tmpl: qwen}, 1000, qwenWant},
-		{"truncated inside the first answer", chatEnc(t, tok, prefixTemplate, specials), len(prefixWant[0].text) + 3, []piece{
+		{"prefixes", chatEnc(t, tok, prefixTemplate, specials), conv, 1000, prefixWant},
+		{"generation blocks", chatEnc(t, tok, generationTemplate, specials), conv, 1000, genWant},
+		{"qwen3 history", qwenEnc, conv, 1000, qwenWant},
+		{"qwen3 tool calls", qwenEnc, toolConv, 1000, qwenToolWant},
+		{"truncated inside the first answer", chatEnc(t, tok, prefixTemplate, specials), conv, len(prefixWant[0].text) + 3, []piece{
 			prefixWant[0], {"Hel", true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ex, err := tokenizeChat(conv, tt.enc, tt.maxLen)
+			ex, err := tokenizeChat(tt.conv, tt.enc, tt.maxLen)
 			require.NoError(t, err)
 			ids, labels := byteExample(tt.want...)
 			assert.Equal(t, ids, ex.ids)
@@ -181,7 +204,7 @@ func TestChatDataErrors(t *testing.T) {
 		{"not a list", `{"messages": "hi"}`, `:1: field "messages": want a list`},
 		{"empty", `{"messages": []}`, `:1: field "messages": the list of messages is empty`},
 		{"message not an object", `{"messages": ["hi"]}`, `:1: field "messages": messages[0] must be an object`},
-		{"unsupported field", `{"messages": [{"role": "assistant", "content": "a", "tool_calls": []}]}`, `:1: field "messages": messages[0]: field "tool_calls" is not supported`},
+		{"duplicate key", `{"messages": [{"role": "assistant", "content": "a", "role": "user"}]}`, `:1: field "messages": messages[0]: duplicate key "role"`},
 		{"other fields", `{"messages": [{"role": "assistant", "content": "a"}], "text": "x"}`, `:1: field "text" beside "messages"`},
 	}
 	for _, tt := range tests {

@@ -33,10 +33,25 @@ import (
 )
 
 // Message is one turn of a conversation: a role ("system", "user",
-// "assistant", ...) and its text.
+// "assistant", "tool", ...), its text, and any other fields the template
+// reads (tool_calls, reasoning_content, name, ...).
 type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+	// Fields are the message's other fields, given to the template after
+	// role and content (in their file order when DecodeMessages read
+	// them), with JSON objects as dicts in key order and JSON numbers as
+	// Python's json module reads them (int or float).
+	Fields []Field `json:"-"`
+
+	// order is the key order of the JSON object the message came from.
+	order []string
+}
+
+// Field is one extra field of a message: its key and JSON value.
+type Field struct {
+	Key   string
+	Value json.RawMessage
 }
 
 // Span is a [Start, End) range of bytes in a rendered text.
@@ -241,9 +256,10 @@ func (t *Template) Render(msgs []Message, opts Options) (Rendered, error) {
 	}
 	list := make([]jinja.Value, len(msgs))
 	for i, m := range msgs {
-		d := jinja.NewDict()
-		d.AsDict().Set("role", jinja.NewString(m.Role))
-		d.AsDict().Set("content", jinja.NewString(m.Content))
+		d, err := messageValue(m)
+		if err != nil {
+			return Rendered{}, fmt.Errorf("chat: message %d: %w", i, err)
+		}
 		list[i] = d
 	}
 	vars["messages"] = jinja.NewList(list)

@@ -60,7 +60,7 @@ func TestLoadDir(t *testing.T) {
 	eos, ok := tmpl.Token("eos_token")
 	assert.True(t, ok)
 	assert.Equal(t, "</s>", eos)
-	out, err := tmpl.Render([]Message{{"user", "a"}, {"assistant", "b"}}, Options{})
+	out, err := tmpl.Render([]Message{{Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}}, Options{})
 	require.NoError(t, err)
 	assert.Equal(t, "user:a</s>assistant:b</s>", out.Text)
 	assert.False(t, tmpl.HasGeneration())
@@ -71,14 +71,14 @@ func TestGenerationSpans(t *testing.T) {
 	tmpl, err := New(src, nil)
 	require.NoError(t, err)
 	assert.True(t, tmpl.HasGeneration())
-	out, err := tmpl.Render([]Message{{"user", "é"}, {"assistant", "ok"}, {"user", "x"}, {"assistant", "ü"}}, Options{})
+	out, err := tmpl.Render([]Message{{Role: "user", Content: "é"}, {Role: "assistant", Content: "ok"}, {Role: "user", Content: "x"}, {Role: "assistant", Content: "ü"}}, Options{})
 	require.NoError(t, err)
 	assert.Equal(t, "U:é;A:ok!;U:x;A:ü!;", out.Text)
 	require.Len(t, out.Generation, 2)
 	assert.Equal(t, "ok!", out.Text[out.Generation[0].Start:out.Generation[0].End])
 	assert.Equal(t, "ü!", out.Text[out.Generation[1].Start:out.Generation[1].End])
 
-	_, err = tmpl.Render([]Message{{"assistant", "a\uFDD0"}}, Options{})
+	_, err = tmpl.Render([]Message{{Role: "assistant", Content: "a\uFDD0"}}, Options{})
 	assert.ErrorContains(t, err, "U+FDD0")
 }
 

@@ -34,13 +34,15 @@ func loadConversations(t *testing.T) map[string][]Message {
 	data, err := os.ReadFile("testdata/conversations.json")
 	require.NoError(t, err)
 	var convs []struct {
-		Name     string    `json:"name"`
-		Messages []Message `json:"messages"`
+		Name     string          `json:"name"`
+		Messages json.RawMessage `json:"messages"`
 	}
 	require.NoError(t, json.Unmarshal(data, &convs))
 	out := map[string][]Message{}
 	for _, c := range convs {
-		out[c.Name] = c.Messages
+		msgs, err := DecodeMessages(c.Messages)
+		require.NoError(t, err, c.Name)
+		out[c.Name] = msgs
 	}
 	return out
 }
