@@ -215,7 +215,7 @@ func New(src string, tokens map[string]string) (*Template, error) {
 		}
 		return "{%" + m[1] + " if true %}" + mark + "{% endif " + m[3] + "%}"
 	})
-	tmpl, err := jinja.Compile(rewritten)
+	tmpl, err := compile(rewritten)
 	if err != nil {
 		return nil, fmt.Errorf("chat template: %w", err)
 	}
@@ -276,7 +276,7 @@ func (t *Template) Render(msgs []Message, opts Options) (Rendered, error) {
 		}
 		return jinja.NewString(strftime(now(), args[0].AsString())), nil
 	})
-	out, err := t.tmpl.RenderValues(vars)
+	out, err := render(t.tmpl, vars)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("chat: render: %w", err)
 	}
@@ -284,6 +284,27 @@ func (t *Template) Render(msgs []Message, opts Options) (Rendered, error) {
 		return Rendered{Text: out}, nil
 	}
 	return cutMarkers(out)
+}
+
+// compile compiles src, turning an engine panic into an error: a
+// template comes from a file, and bad input must not crash the program.
+func compile(src string) (tmpl *jinja.Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			tmpl, err = nil, fmt.Errorf("the template engine failed: %v", r)
+		}
+	}()
+	return jinja.Compile(src)
+}
+
+// render renders tmpl, turning an engine panic into an error.
+func render(tmpl *jinja.Template, vars map[string]jinja.Value) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", fmt.Errorf("the template engine failed: %v", r)
+		}
+	}()
+	return tmpl.RenderValues(vars)
 }
 
 // cutMarkers removes the generation markers from out and returns the
