@@ -52,7 +52,7 @@ func byteExample(pieces ...piece) (ids, labels []int32) {
 }
 
 // chatEnc returns the chat encoder of tok with template src.
-func chatEnc(t *testing.T, tok *tokenizer.Tokenizer, src string, tokens map[string]string) *hfChatEncoder {
+func chatEnc(t testing.TB, tok *tokenizer.Tokenizer, src string, tokens map[string]string) *hfChatEncoder {
 	t.Helper()
 	tmpl, err := chat.New(src, tokens)
 	require.NoError(t, err)
@@ -68,7 +68,7 @@ func decodeMessages(t *testing.T, s string) []chat.Message {
 }
 
 // configTemplate reads a tokenizer_config.json of model/chat's tests.
-func configTemplate(t *testing.T, name string) *chat.Template {
+func configTemplate(t testing.TB, name string) *chat.Template {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "model", "chat", "testdata", "configs", name+".json"))
 	require.NoError(t, err)
