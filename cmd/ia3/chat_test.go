@@ -111,7 +111,7 @@ func TestGenerateChatErrors(t *testing.T) {
 		{"bad message in file", []string{"--model", dir, "--chat", bad}, 1, bad + `: messages[0]: field "content" must be a string: 3`},
 		{"object without messages", []string{"--model", dir, "--chat", noList}, 1, noList + `: want {"messages": [...]}`},
 		{"missing file", []string{"--model", dir, "--chat", filepath.Join(t.TempDir(), "none.json")}, 1, "none.json"},
-		{"no template", []string{"--model", plain, "--message", "user=hi"}, 1, "--chat: chat: " + plain + ": no tokenizer_config.json, so no chat_template"},
+		{"no template", []string{"--model", plain, "--message", "user=hi"}, 1, "--chat: chat: " + plain + ": no tokenizer_config.json or chat_template.jinja, so no chat_template"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -96,18 +96,40 @@ type Template struct {
 // (tokenizer.special_tokens_map), as tokenizer_config.json names them.
 var specialKeys = []string{"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}
 
-// LoadDir reads dir/tokenizer_config.json and compiles its chat template.
-// A file without a template gives an error wrapping ErrNoTemplate.
+// LoadDir reads the chat template of the tokenizer saved in dir: the file
+// chat_template.jinja when present (transformers 4.47 and later save the
+// template there, and prefer it to the inline one), else the
+// "chat_template" of tokenizer_config.json; the special tokens come from
+// tokenizer_config.json. A directory without a template gives an error
+// wrapping ErrNoTemplate.
 func LoadDir(dir string) (*Template, error) {
-	path := filepath.Join(dir, "tokenizer_config.json")
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("chat: %s: no tokenizer_config.json, so %w (save the tokenizer with tokenizer.save_pretrained)", dir, ErrNoTemplate)
-	}
-	if err != nil {
+	cfgPath := filepath.Join(dir, "tokenizer_config.json")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
-	return FromConfig(path, data)
+	haveCfg := err == nil
+	jinjaPath := filepath.Join(dir, "chat_template.jinja")
+	src, err := os.ReadFile(jinjaPath)
+	switch {
+	case err == nil:
+		tokens := map[string]string{}
+		if haveCfg {
+			if tokens, err = configTokens(cfgPath, cfg); err != nil {
+				return nil, err
+			}
+		}
+		t, err := New(string(src), tokens)
+		if err != nil {
+			return nil, fmt.Errorf("chat: %s: %w", jinjaPath, err)
+		}
+		return t, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("chat: %w", err)
+	case !haveCfg:
+		return nil, fmt.Errorf("chat: %s: no tokenizer_config.json or chat_template.jinja, so %w (save the tokenizer with tokenizer.save_pretrained)", dir, ErrNoTemplate)
+	}
+	return FromConfig(cfgPath, cfg)
 }
 
 // FromConfig compiles the chat template of a tokenizer_config.json's
@@ -124,6 +146,23 @@ func FromConfig(name string, data []byte) (*Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chat: %s: chat_template: %w", name, err)
 	}
+	tokens, err := configTokens(name, data)
+	if err != nil {
+		return nil, err
+	}
+	t, err := New(src, tokens)
+	if err != nil {
+		return nil, fmt.Errorf("chat: %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// configTokens reads the special tokens of a tokenizer_config.json.
+func configTokens(name string, data []byte) (map[string]string, error) {
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("chat: %s: bad JSON: %w", name, err)
+	}
 	tokens := map[string]string{}
 	for _, key := range specialKeys {
 		tok, ok, err := configToken(cfg[key])
@@ -134,11 +173,7 @@ func FromConfig(name string, data []byte) (*Template, error) {
 			tokens[key] = tok
 		}
 	}
-	t, err := New(src, tokens)
-	if err != nil {
-		return nil, fmt.Errorf("chat: %s: %w", name, err)
-	}
-	return t, nil
+	return tokens, nil
 }
 
 // configTemplate picks the template out of the chat_template value.

@@ -64,6 +64,24 @@ func TestLoadDir(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "user:a</s>assistant:b</s>", out.Text)
 	assert.False(t, tmpl.HasGeneration())
+
+	// chat_template.jinja wins over the inline template; the tokens still
+	// come from tokenizer_config.json.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "chat_template.jinja"), []byte("{{ messages|length }}{{ eos_token }}\n"), 0o600))
+	tmpl, err = LoadDir(dir)
+	require.NoError(t, err)
+	out, err = tmpl.Render([]Message{{Role: "user", Content: "a"}}, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "1</s>\n", out.Text)
+	require.NoError(t, os.Remove(filepath.Join(dir, "tokenizer_config.json")))
+	tmpl, err = LoadDir(dir)
+	require.NoError(t, err)
+	out, err = tmpl.Render([]Message{{Role: "user", Content: "a"}}, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, "1\n", out.Text)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "chat_template.jinja"), []byte("{% if %}"), 0o600))
+	_, err = LoadDir(dir)
+	assert.ErrorContains(t, err, "chat_template.jinja: chat template")
 }
 
 func TestGenerationSpans(t *testing.T) {
