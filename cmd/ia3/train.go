@@ -46,6 +46,11 @@ Data, one JSON object per line: {"text": ...} or {"prompt": ...,
 {"input": ..., "target": ...} for T5, {"text": ..., "label": ...} for
 classification. The model directory needs tokenizer.json.
 
+Chat data for causal language models: {"messages": [{"role": "user",
+"content": ...}, {"role": "assistant", "content": ...}]} (TRL's format),
+rendered with the chat template of tokenizer_config.json as transformers'
+apply_chat_template does, with the loss on the assistant turns only.
+
 Without --model and --data, ia3 train runs the built-in demo: a small model
 and data set embedded in the binary, to see training work end to end.
 
@@ -56,14 +61,16 @@ ends; until then it, and the checkpoints, stay as they were.
 
 A JSONL line may hold up to 128 MiB; a UTF-8 byte order mark at the start
 of the file is skipped. Only the first --max-len tokens of an example are
-kept, and only that much of its text is tokenised.`,
+kept, and only that much of its text is tokenised (a chat line is
+rendered and tokenised whole).`,
 		Example: `  ia3 train --steps 50 --out demo-adapter
   ia3 train --model Qwen/Qwen2.5-0.5B --data train.jsonl --out my-adapter
   ia3 train --model ./gpt2 --data train.jsonl --eval-data eval.jsonl --out my-adapter \
       --epochs 3 --lr 3e-3 --schedule cosine --warmup 20 --batch-size 8 --device gpu
   ia3 train --model ./llama --data train.jsonl --target-modules k_proj,v_proj,down_proj \
       --feedforward-modules down_proj --steps 500 --save-every 100 --out ad
-  ia3 train --model ./llama --data train.jsonl --steps 500 --out ad --resume latest`,
+  ia3 train --model ./llama --data train.jsonl --steps 500 --out ad --resume latest
+  ia3 train --model ./Qwen2.5-0.5B-Instruct --data chat.jsonl --out chat-adapter`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTrain(cmd, a, &f)

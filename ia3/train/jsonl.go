@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ia3/ia3/internal/regular"
+	"github.com/ia3/ia3/model/chat"
 )
 
 // record is one JSONL line as the task reads it.
@@ -24,6 +25,7 @@ type record struct {
 	label                    float64
 	labelName                string // a class given by name (config label2id)
 	byName, isPrompt         bool
+	messages                 []chat.Message // a chat line (chatdata.go)
 }
 
 // MaxLineBytes is the longest JSONL line the trainer reads: 128 MiB. A
@@ -148,6 +150,9 @@ func parseRecord(data []byte, task string) (record, error) {
 	}
 	switch task {
 	case taskCausal:
+		if _, ok := raw["messages"]; ok {
+			return parseChat(raw)
+		}
 		_, hasPrompt := raw["prompt"]
 		_, hasCompletion := raw["completion"]
 		if _, ok := raw["text"]; ok && (hasPrompt || hasCompletion) {

@@ -177,7 +177,7 @@ func loadModel(ctx context.Context, dir string, b backend.Backend) (*model.Model
 		return nil, nil, fmt.Errorf("model %s (%s) has no head to train (task %s); use a *ForCausalLM, *ForConditionalGeneration or *ForSequenceClassification checkpoint",
 			dir, base.Config().Architecture, t)
 	}
-	return base, newHFEncoder(tok, base.Config()), nil
+	return base, withChat(newHFEncoder(tok, base.Config()), dir), nil
 }
 
 // loadData reads and tokenises the training data and the eval split.

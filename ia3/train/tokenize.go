@@ -98,7 +98,13 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 	var ex example
 	switch task {
 	case taskCausal:
-		if !r.isPrompt {
+		if r.messages != nil {
+			chatEx, err := tokenizeChat(r.messages, enc, maxLen)
+			if err != nil {
+				return ex, err
+			}
+			ex = chatEx
+		} else if !r.isPrompt {
 			ids, _, err := encodeHead(enc, r.text, true, maxLen)
 			if err != nil {
 				return ex, err
