@@ -1,0 +1,148 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/ia3/train"
+	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/safetensors"
+)
+
+// writeChoices writes n multiple-choice lines to dir/choices.jsonl.
+func writeChoices(t *testing.T, dir string, n int) string {
+	t.Helper()
+	var b strings.Builder
+	colours := []string{" blue", " green", " white", " black"}
+	for i := range n {
+		fmt.Fprintf(&b, `{"input": "the colour %d is", "choices": [%q, %q], "label": %d}`+"\n",
+			i%2, colours[i%4], colours[(i+1)%4], i%2)
+	}
+	path := filepath.Join(dir, "choices.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+	return path
+}
+
+// TestTFewTrainEvalClassify trains with --recipe t-few through the CLI,
+// evaluates (accuracy reported), and classifies one example: the scores
+// `ia3 classify` prints equal the log-likelihoods computed from the
+// logits `ia3 forward` writes for each choice.
+func TestTFewTrainEvalClassify(t *testing.T) {
+	dir, _ := tinyModelDir(t)
+	data := writeChoices(t, t.TempDir(), 8)
+	out := filepath.Join(t.TempDir(), "adapter")
+	r := run(t, "train", "--recipe", "t-few", "--model", dir, "--data", data, "--steps", "3", "--batch-size", "4",
+		"--ul-weight", "0.5", "--device", "cpu", "--no-plot", "--out", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "adapter saved to "+out)
+
+	r = run(t, "eval", "--model", dir, "--adapter", out, "--data", data, "--device", "cpu", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var e evalJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &e))
+	require.NotNil(t, e.Accuracy, "choices data reports accuracy")
+	assert.Equal(t, 8, e.Examples)
+
+	input, choices := "the colour 1 is", []string{" blue", " green", " white"}
+	args := []string{"classify", "--model", dir, "--adapter", out, "--input", input, "--device", "cpu"}
+	for _, c := range choices {
+		args = append(args, "--choice", c)
+	}
+	r = run(t, append(args, "--json")...)
+	require.Equal(t, 0, r.code, r.stderr)
+	var res classifyJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res))
+	require.Len(t, res.Choices, len(choices))
+
+	cfg, err := model.LoadConfig(dir)
+	require.NoError(t, err)
+	ex, err := train.EncodeChoices(dir, cfg, input, choices, 512)
+	require.NoError(t, err)
+	best, bestMean := -1, math.Inf(-1)
+	for c, ch := range ex.Choices {
+		ids := append(append([]int64(nil), i64(ex.Input)...), i64(ch)...)
+		inputs := filepath.Join(t.TempDir(), "in.safetensors")
+		require.NoError(t, safetensors.Write(inputs, []safetensors.Tensor{safetensors.I64Tensor("input_ids", []int{1, len(ids)}, ids)}, nil))
+		logitsFile := filepath.Join(t.TempDir(), "logits.safetensors")
+		r := run(t, "forward", "--model", dir, "--adapter", out, "--inputs", inputs, "--out", logitsFile, "--device", "cpu")
+		require.Equal(t, 0, r.code, r.stderr)
+		f, err := safetensors.Open(logitsFile)
+		require.NoError(t, err)
+		logits, err := f.Float32("logits")
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		V := cfg.VocabSize
+		want := 0.0
+		for i, tok := range ch {
+			row := logits[(len(ex.Input)-1+i)*V : (len(ex.Input)+i)*V]
+			want += logProb(row, int(tok))
+		}
+		assert.InDelta(t, want, res.Choices[c].LogLik, 1e-4*math.Max(1, math.Abs(want)), "choice %d", c)
+		assert.Equal(t, choices[c], res.Choices[c].Choice)
+		if m := want / float64(len(ch)); m > bestMean {
+			best, bestMean = c, m
+		}
+	}
+	assert.Equal(t, best, res.Pick)
+
+	r = run(t, args...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "pick: "+choices[best])
+
+	r = run(t, "classify", "--model", dir, "--adapter", out, "--data", data, "--device", "cpu")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 8, strings.Count(r.stdout, "\n"))
+	assert.Contains(t, r.stderr, "accuracy ")
+}
+
+// TestTFewUsageErrors: recipe flags misused exit 2 with one line.
+func TestTFewUsageErrors(t *testing.T) {
+	dir, data := tinyModelDir(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--model", dir, "--data", data, "--out", t.TempDir(), "--ul-weight", "2"}, "belong to --recipe t-few"},
+		{[]string{"train", "--model", dir, "--data", data, "--out", t.TempDir(), "--recipe", "x"}, `--recipe "x"`},
+		{[]string{"train", "--model", dir, "--data", data, "--out", t.TempDir(), "--recipe", "t-few", "--lm-weight", "-1"}, "lm loss weight -1"},
+		{[]string{"classify", "--model", dir, "--input", "q", "--choice", "a"}, "at least two --choice"},
+		{[]string{"classify", "--model", dir}, "give --input and at least two --choice, or --data"},
+		{[]string{"classify", "--model", dir, "--data", data, "--input", "q"}, "not both"},
+	} {
+		t.Run(strings.Join(c.args[:1], " ")+" "+c.want, func(t *testing.T) {
+			r := run(t, c.args...)
+			assert.Equal(t, 2, r.code, r.stderr)
+			assert.Contains(t, r.stderr, c.want)
+		})
+	}
+}
+
+// i64 widens token ids for a safetensors inputs file.
+func i64(ids []int32) []int64 {
+	out := make([]int64, len(ids))
+	for i, v := range ids {
+		out[i] = int64(v)
+	}
+	return out
+}
+
+// logProb is log softmax(row)[y] in float64.
+func logProb(row []float32, y int) float64 {
+	mx := math.Inf(-1)
+	for _, v := range row {
+		mx = math.Max(mx, float64(v))
+	}
+	s := 0.0
+	for _, v := range row {
+		s += math.Exp(float64(v) - mx)
+	}
+	return float64(row[y]) - mx - math.Log(s)
+}
