@@ -146,3 +146,38 @@ func logProb(row []float32, y int) float64 {
 	}
 	return float64(row[y]) - mx - math.Log(s)
 }
+
+// TestMixedAdapterTraining trains two adapters in one run through the CLI:
+// each is saved in its own directory and evaluates with ia3 eval.
+func TestMixedAdapterTraining(t *testing.T) {
+	dir, data := tinyModelDir(t)
+	other := filepath.Join(t.TempDir(), "other.jsonl")
+	var b strings.Builder
+	for i := range 8 {
+		fmt.Fprintf(&b, `{"prompt": "count %d:", "completion": " %d %d"}`+"\n", i, i+1, i+2)
+	}
+	require.NoError(t, os.WriteFile(other, []byte(b.String()), 0o644))
+	out := filepath.Join(t.TempDir(), "ads")
+	r := run(t, "train", "--model", dir, "--adapter-data", "fox="+data, "--adapter-data", "count="+other,
+		"--steps", "3", "--batch-size", "4", "--lr", "0.05", "--device", "cpu", "--no-plot", "--out", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	for _, name := range []string{"fox", "count"} {
+		assert.FileExists(t, filepath.Join(out, name, "adapter_model.safetensors"))
+	}
+	base := evalLoss(t, "--model", dir, "--data", data)
+	tuned := evalLoss(t, "--model", dir, "--data", data, "--adapter", filepath.Join(out, "fox"))
+	assert.Less(t, tuned, base, "the fox adapter lowers the loss on its data")
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--adapter-data", "fox=" + data}, "at least two adapters"},
+		{[]string{"--adapter-data", "fox", "--adapter-data", "b=" + data}, `--adapter-data "fox": want NAME=FILE`},
+		{[]string{"--data", data, "--adapter-data", "fox=" + data}, "not both"},
+	} {
+		r := run(t, append([]string{"train", "--model", dir, "--out", t.TempDir(), "--device", "cpu"}, c.args...)...)
+		assert.Equal(t, 2, r.code, r.stderr)
+		assert.Contains(t, r.stderr, c.want)
+	}
+}

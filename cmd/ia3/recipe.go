@@ -55,3 +55,12 @@ func (f *trainFlags) applyRecipe(cmd *cobra.Command, o *train.Options) error {
 	}
 	return nil
 }
+
+// mixedFiles lists the --adapter-data files for the existence check.
+func mixedFiles(o train.Options) [][2]string {
+	var out [][2]string
+	for _, a := range o.Mixed {
+		out = append(out, [2]string{a.TrainFile, "training data of adapter " + a.Name})
+	}
+	return out
+}

@@ -1,8 +1,12 @@
 package train
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/backend"
@@ -143,6 +147,57 @@ func TestMixedLossRefuses(t *testing.T) {
 			defer g.Release()
 			require.Nil(t, MixedLoss(g, base, c.in, c.adapters))
 			require.ErrorContains(t, g.Err(), c.want)
+		})
+	}
+}
+
+// TestRunMixedAdapters trains two adapters in one run on their own files:
+// each is saved in its own directory, each lowers the loss on its own data
+// against the base model, and bad mixed options are refused.
+func TestRunMixedAdapters(t *testing.T) {
+	b := openCPU(t)
+	dir := modelDir(t, "gpt2")
+	dataA := writeJSONL(t, textLines(8)...)
+	var linesB []string
+	for i := range 8 {
+		linesB = append(linesB, fmt.Sprintf(`{"prompt": "count %d:", "completion": " %d %d %d"}`, i, i, i+1, i+2))
+	}
+	dataB := writeJSONL(t, linesB...)
+	out := t.TempDir()
+	mixed := []AdapterData{{Name: "prose", TrainFile: dataA}, {Name: "count", TrainFile: dataB}}
+	res, err := Run(context.Background(), Options{ModelDir: dir, Mixed: mixed, OutDir: out, Backend: b,
+		MaxSteps: 6, BatchSize: 4, LR: 0.05, NoPlot: true, Seed: 3})
+	require.NoError(t, err)
+	assert.Equal(t, 16, res.TrainExamples)
+	require.Len(t, res.Losses, 6)
+	assert.Less(t, res.Losses[5], res.Losses[0], "loss should fall")
+	for _, a := range mixed {
+		adir := filepath.Join(out, a.Name)
+		require.FileExists(t, filepath.Join(adir, ia3.WeightsFile))
+		tuned, err := Evaluate(context.Background(), EvalOptions{ModelDir: dir, AdapterDir: adir, DataFile: a.TrainFile, Backend: b})
+		require.NoError(t, err)
+		plain, err := Evaluate(context.Background(), EvalOptions{ModelDir: dir, DataFile: a.TrainFile, Backend: b})
+		require.NoError(t, err)
+		assert.Less(t, tuned.Loss, plain.Loss, "adapter %s on its own data", a.Name)
+	}
+
+	for _, c := range []struct {
+		name string
+		edit func(o *Options)
+		want string
+	}{
+		{"one", func(o *Options) { o.Mixed = mixed[:1] }, "at least two adapters"},
+		{"twice", func(o *Options) { o.Mixed = []AdapterData{mixed[0], mixed[0]} }, `"prose" given twice`},
+		{"path", func(o *Options) { o.Mixed = []AdapterData{mixed[0], {Name: "../x", TrainFile: dataB}} }, "must not be a path"},
+		{"train file", func(o *Options) { o.TrainFile = dataA }, "not both"},
+		{"eval", func(o *Options) { o.EvalFraction = 0.5 }, "no evaluation yet"},
+		{"recipe", func(o *Options) { o.Recipe = RecipeTFew }, "not the t-few recipe"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := Options{ModelDir: dir, Mixed: mixed, OutDir: t.TempDir(), Backend: b, MaxSteps: 1}
+			c.edit(&o)
+			_, err := Run(context.Background(), o)
+			require.ErrorContains(t, err, c.want)
 		})
 	}
 }

@@ -83,6 +83,15 @@ type Options struct {
 	Recipe      string
 	TFewWeights tfew.Weights
 
+	// Mixed, when set instead of TrainFile, trains several adapters in one
+	// run: each AdapterData's file trains the adapter of that name, the
+	// micro-batches mix their examples, and each row updates only its own
+	// adapter's vectors (MixedLoss: a mixed step equals the separate
+	// single-adapter steps, as long as MaxGradNorm is 0). Every adapter is
+	// saved in OutDir/<name>. Evaluation, resuming and recipes are not
+	// supported in a mixed run yet.
+	Mixed []AdapterData
+
 	// CheckpointEvery saves a checkpoint every that many steps (0: none,
 	// except when the run is interrupted). ResumeFrom continues from one:
 	// the adapter configuration then comes from the checkpoint (Adapter is
@@ -161,6 +170,10 @@ func (o Options) validate() error {
 	switch {
 	case o.ModelDir == "":
 		return errors.New("train: no model directory")
+	case len(o.Mixed) > 0:
+		if err := o.validateMixed(); err != nil {
+			return err
+		}
 	case o.TrainFile == "":
 		return errors.New("train: no training data file")
 	case o.OutDir == "":

@@ -88,11 +88,20 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if cfg.TaskType == "" {
 			cfg.TaskType = base.Config().TaskType
 		}
-		if pm, err = ia3.New(base, cfg, ia3.DefaultAdapter); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
+		if len(opts.Mixed) > 0 {
+			pm, err = newMixedModel(base, cfg, opts.Mixed)
+		} else if pm, err = ia3.New(base, cfg, ia3.DefaultAdapter); err != nil {
+			err = fmt.Errorf("train: %w", err)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	defer func() { _ = pm.DeleteAdapter(ia3.DefaultAdapter) }()
+	defer func() {
+		for _, name := range pm.Adapters() {
+			_ = pm.DeleteAdapter(name)
+		}
+	}()
 	s, err := newSession(opts, b, base, pm, trainSet, evalSet)
 	if err != nil {
 		return nil, err
@@ -200,6 +209,10 @@ func loadEncoder(dir string, cfg *model.Config) (encoder, error) {
 
 // loadData reads and tokenises the training data and the eval split.
 func loadData(opts Options, cfg *model.Config, enc encoder) (train, eval *dataset, err error) {
+	if len(opts.Mixed) > 0 {
+		train, err = loadMixed(opts, cfg, enc)
+		return train, nil, err
+	}
 	maxLen := maxLength(opts.MaxLength, cfg)
 	if train, err = loadSet(opts.TrainFile, cfg, enc, maxLen, false); err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)

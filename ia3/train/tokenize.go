@@ -31,6 +31,9 @@ type example struct {
 	// choice is a multiple-choice example (the T-Few recipe); the fields
 	// above are then unused.
 	choice *tfew.Example
+	// adapter names the adapter the example trains in a mixed-adapter
+	// run (Options.Mixed); "" otherwise.
+	adapter string
 }
 
 // noTargetError marks an example with no token for the loss to count.
