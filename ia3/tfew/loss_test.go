@@ -11,6 +11,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	_ "github.com/ia3/ia3/backend/cpu"
+	"github.com/ia3/ia3/backend/webgpu/webgputest"
 	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/nn"
 )
@@ -110,7 +111,29 @@ func split(l *layout, logits []float64, vocab int) []choiceLogits {
 // the hand-computed float64 reference, and their gradients with respect to
 // the logits equal central finite differences of that reference.
 func TestLossesMatchFloat64Reference(t *testing.T) {
-	b := openCPU(t)
+	for _, d := range devices() {
+		t.Run(d.name, func(t *testing.T) { checkLosses(t, d.open(t), d.tol) })
+	}
+}
+
+// device is a backend the loss tests run on, with the tolerance its
+// float32 transcendentals allow (WGSL's exp and log are a few ULP).
+type device struct {
+	name string
+	open func(t *testing.T) backend.Backend
+	tol  float64
+}
+
+// devices lists the CPU backend and WebGPU (lavapipe here; skipped where
+// no adapter exists, failing under IA3_REQUIRE_GPU=1).
+func devices() []device {
+	return []device{
+		{"cpu", openCPU, 2e-6},
+		{"webgpu", func(t *testing.T) backend.Backend { return webgputest.Open(t) }, 2e-5},
+	}
+}
+
+func checkLosses(t *testing.T, b backend.Backend, tol float64) {
 	for _, c := range []struct {
 		name  string
 		w     Weights
@@ -151,7 +174,7 @@ func TestLossesMatchFloat64Reference(t *testing.T) {
 					continue
 				}
 				require.NotNil(t, term.v, term.name)
-				assert.InDelta(t, term.want, download(t, b, term.v.T)[0], 2e-6*math.Max(1, math.Abs(term.want)), term.name)
+				assert.InDelta(t, term.want, download(t, b, term.v.T)[0], tol*math.Max(1, math.Abs(term.want)), term.name)
 			}
 
 			grad := download(t, b, g.ParamGrad(p))
@@ -163,7 +186,7 @@ func TestLossesMatchFloat64Reference(t *testing.T) {
 				logits[i] = orig - h
 				_, _, _, down := refLosses(split(l, logits, vocab), c.label, c.w)
 				logits[i] = orig
-				assert.InDelta(t, (up-down)/(2*h), grad[i], 2e-6, "d total / d logits[%d]", i)
+				assert.InDelta(t, (up-down)/(2*h), grad[i], tol, "d total / d logits[%d]", i)
 			}
 		})
 	}

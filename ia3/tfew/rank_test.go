@@ -82,7 +82,12 @@ func forwardChoice(t *testing.T, m *model.Model, ex Example, c int) choiceLogits
 // pick is the best of those, and the losses equal the float64 reference
 // on the same logits.
 func TestRankClassificationMatchesForward(t *testing.T) {
-	b := openCPU(t)
+	for _, d := range devices() {
+		t.Run(d.name, func(t *testing.T) { checkRank(t, d.open(t)) })
+	}
+}
+
+func checkRank(t *testing.T, b backend.Backend) {
 	for _, name := range []string{"gpt2", "t5"} {
 		t.Run(name, func(t *testing.T) {
 			base, _ := loadAdapted(t, b, name)
