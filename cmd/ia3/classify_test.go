@@ -56,7 +56,41 @@ func TestTFewTrainEvalClassify(t *testing.T) {
 	for _, c := range choices {
 		args = append(args, "--choice", c)
 	}
-	r = run(t, append(args, "--json")...)
+	best := checkClassifyAgainstForward(t, dir, []string{"--adapter", out}, input, choices)
+	r = run(t, args...)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "pick: "+choices[best])
+
+	r = run(t, "classify", "--model", dir, "--adapter", out, "--data", data, "--device", "cpu")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 8, strings.Count(r.stdout, "\n"))
+	assert.Contains(t, r.stderr, "accuracy ")
+}
+
+// TestClassifyMatchesForward: on the gpt2 and t5 fixtures (base models),
+// the log-likelihoods `ia3 classify` prints equal those computed from the
+// logits `ia3 forward` writes for each choice, and the pick is the best.
+func TestClassifyMatchesForward(t *testing.T) {
+	for _, name := range []string{"gpt2", "t5"} {
+		t.Run(name, func(t *testing.T) {
+			dir, _ := fixtureModelDir(t, name)
+			checkClassifyAgainstForward(t, dir, nil, "is the sky blue or green", []string{" blue", " green", " it is grey today"})
+		})
+	}
+}
+
+// checkClassifyAgainstForward runs `ia3 classify --json` on one example
+// and compares every choice's log-likelihood with the float64 one computed
+// from `ia3 forward` logits of that choice alone (causal: input and choice
+// as input_ids; seq2seq: input as input_ids, choice as labels). It returns
+// the best choice by mean log-likelihood.
+func checkClassifyAgainstForward(t *testing.T, dir string, adapter []string, input string, choices []string) int {
+	t.Helper()
+	args := append([]string{"classify", "--model", dir, "--input", input, "--device", "cpu", "--json"}, adapter...)
+	for _, c := range choices {
+		args = append(args, "--choice", c)
+	}
+	r := run(t, args...)
 	require.Equal(t, 0, r.code, r.stderr)
 	var res classifyJSON
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res))
@@ -66,13 +100,22 @@ func TestTFewTrainEvalClassify(t *testing.T) {
 	require.NoError(t, err)
 	ex, err := train.EncodeChoices(dir, cfg, input, choices, 512)
 	require.NoError(t, err)
+	seq2seq := cfg.TaskType == model.TaskSeq2SeqLM
 	best, bestMean := -1, math.Inf(-1)
 	for c, ch := range ex.Choices {
-		ids := append(append([]int64(nil), i64(ex.Input)...), i64(ch)...)
+		tensors := []safetensors.Tensor{safetensors.I64Tensor("input_ids", []int{1, len(ex.Input)}, i64(ex.Input))}
+		first := 0
+		if seq2seq {
+			tensors = append(tensors, safetensors.I64Tensor("labels", []int{1, len(ch)}, i64(ch)))
+		} else {
+			ids := append(i64(ex.Input), i64(ch)...)
+			tensors[0] = safetensors.I64Tensor("input_ids", []int{1, len(ids)}, ids)
+			first = len(ex.Input) - 1
+		}
 		inputs := filepath.Join(t.TempDir(), "in.safetensors")
-		require.NoError(t, safetensors.Write(inputs, []safetensors.Tensor{safetensors.I64Tensor("input_ids", []int{1, len(ids)}, ids)}, nil))
+		require.NoError(t, safetensors.Write(inputs, tensors, nil))
 		logitsFile := filepath.Join(t.TempDir(), "logits.safetensors")
-		r := run(t, "forward", "--model", dir, "--adapter", out, "--inputs", inputs, "--out", logitsFile, "--device", "cpu")
+		r := run(t, append([]string{"forward", "--model", dir, "--inputs", inputs, "--out", logitsFile, "--device", "cpu"}, adapter...)...)
 		require.Equal(t, 0, r.code, r.stderr)
 		f, err := safetensors.Open(logitsFile)
 		require.NoError(t, err)
@@ -82,25 +125,17 @@ func TestTFewTrainEvalClassify(t *testing.T) {
 		V := cfg.VocabSize
 		want := 0.0
 		for i, tok := range ch {
-			row := logits[(len(ex.Input)-1+i)*V : (len(ex.Input)+i)*V]
-			want += logProb(row, int(tok))
+			want += logProb(logits[(first+i)*V:(first+i+1)*V], int(tok))
 		}
 		assert.InDelta(t, want, res.Choices[c].LogLik, 1e-4*math.Max(1, math.Abs(want)), "choice %d", c)
 		assert.Equal(t, choices[c], res.Choices[c].Choice)
+		assert.Equal(t, len(ch), res.Choices[c].Tokens)
 		if m := want / float64(len(ch)); m > bestMean {
 			best, bestMean = c, m
 		}
 	}
 	assert.Equal(t, best, res.Pick)
-
-	r = run(t, args...)
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Contains(t, r.stdout, "pick: "+choices[best])
-
-	r = run(t, "classify", "--model", dir, "--adapter", out, "--data", data, "--device", "cpu")
-	require.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, 8, strings.Count(r.stdout, "\n"))
-	assert.Contains(t, r.stderr, "accuracy ")
+	return best
 }
 
 // TestTFewUsageErrors: recipe flags misused exit 2 with one line.
