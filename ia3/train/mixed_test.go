@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -178,6 +179,18 @@ func TestRunMixedAdapters(t *testing.T) {
 	assert.Equal(t, 16, res.TrainExamples)
 	require.Len(t, res.Losses, 6)
 	assert.Less(t, res.Losses[5], res.Losses[0], "loss should fall")
+	// A second run into the same directory replaces both adapters.
+	res2, err := Run(context.Background(), Options{ModelDir: dir, Mixed: mixed, OutDir: out, Backend: b,
+		MaxSteps: 6, BatchSize: 4, LR: 0.05, NoPlot: true, Seed: 3})
+	require.NoError(t, err)
+	assert.Equal(t, res.Losses, res2.Losses, "the same run again")
+	entries, err := os.ReadDir(out)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"prose", "count"}, names, "no temporary left")
 	for _, a := range mixed {
 		adir := filepath.Join(out, a.Name)
 		require.FileExists(t, filepath.Join(adir, ia3.WeightsFile))
