@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/ia3/tfew"
 	"github.com/ia3/ia3/model"
 )
@@ -157,4 +160,33 @@ func TestEncodeChoices(t *testing.T) {
 	require.NoError(t, err)
 	_, err = EncodeChoices(dir, cfg, "q", []string{"a", ""}, 16)
 	require.ErrorContains(t, err, "choice 1 is empty")
+}
+
+// TestTFewResume: a T-Few run resumed from a checkpoint reaches the loss
+// history and adapter of the uninterrupted run.
+func TestTFewResume(t *testing.T) {
+	b := openCPU(t)
+	dir := modelDir(t, "t5")
+	data := writeJSONL(t, choiceLines(6)...)
+	opts := func(out string) Options {
+		o := TFewOptions()
+		o.ModelDir, o.TrainFile, o.OutDir, o.Backend = dir, data, out, b
+		o.MaxSteps, o.BatchSize, o.LR, o.CheckpointEvery, o.NoPlot, o.Seed = 4, 2, 0.05, 2, true, 5
+		return o
+	}
+	whole := t.TempDir()
+	want, err := Run(context.Background(), opts(whole))
+	require.NoError(t, err)
+	got, err := Resume(context.Background(), filepath.Join(whole, "checkpoint-2"), opts(t.TempDir()))
+	require.NoError(t, err)
+	assert.Equal(t, 4, got.Steps)
+	require.Len(t, got.Losses, 4)
+	for i := range want.Losses {
+		assert.InDelta(t, want.Losses[i], got.Losses[i], 1e-6, "step %d", i+1)
+	}
+	a, err := os.ReadFile(filepath.Join(whole, ia3.WeightsFile))
+	require.NoError(t, err)
+	c, err := os.ReadFile(filepath.Join(got.AdapterDir, ia3.WeightsFile))
+	require.NoError(t, err)
+	assert.Equal(t, a, c, "resumed adapter equals the uninterrupted one")
 }
