@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ia3/ia3/ia3/tfew"
 	"github.com/ia3/ia3/model"
 )
 
@@ -27,6 +28,12 @@ type example struct {
 	labels []int32
 	class  int32   // classification label
 	value  float32 // regression target
+	// choice is a multiple-choice example (the T-Few recipe); the fields
+	// above are then unused.
+	choice *tfew.Example
+	// adapter names the adapter the example trains in a mixed-adapter
+	// run (Options.Mixed); "" otherwise.
+	adapter string
 }
 
 // noTargetError marks an example with no token for the loss to count.
