@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3/tfew"
 	"github.com/ia3/ia3/ia3/train"
 )
@@ -64,8 +65,8 @@ separates them at the start of the choices: " yes").`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json)")
-	fl.StringVar(&f.adapter, "adapter", "", "PEFT adapter directory to apply (default: the base model alone)")
+	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json) or Hub id org/name[@revision]")
+	fl.StringVar(&f.adapter, "adapter", "", "PEFT adapter directory or Hub id to apply (default: the base model alone)")
 	fl.StringVar(&f.input, "input", "", "the prompt")
 	fl.StringArrayVar(&f.choices, "choice", nil, "an answer choice (repeatable)")
 	fl.StringVar(&f.data, "data", "", `JSONL of {"input": ..., "choices": [...]} examples instead of --input/--choice`)
@@ -90,15 +91,24 @@ func runClassify(cmd *cobra.Command, a *app, f *classifyFlags) error {
 	case f.maxLen < 2:
 		return usagef("--max-len must be at least 2")
 	}
+	if err := checkDeviceSpec(f.device); err != nil {
+		return err
+	}
 	if f.data != "" {
 		if err := mustBeFile(f.data, "data file"); err != nil {
 			return err
 		}
 	}
-	if err := mustBeFile(filepath.Join(f.model, "tokenizer.json"), "tokenizer (the choices are tokenised with the model's own)"); err != nil {
+	var err error
+	if f.model, err = a.resolveHub(cmd.Context(), "--model", f.model, hub.Model); err != nil {
 		return err
 	}
-	if err := checkDeviceSpec(f.device); err != nil {
+	if f.adapter != "" {
+		if f.adapter, err = a.resolveHub(cmd.Context(), "--adapter", f.adapter, hub.Adapter); err != nil {
+			return err
+		}
+	}
+	if err := mustBeFile(filepath.Join(f.model, "tokenizer.json"), "tokenizer (the choices are tokenised with the model's own)"); err != nil {
 		return err
 	}
 	var specs []adapterSpec
