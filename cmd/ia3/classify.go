@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3/tfew"
 	"github.com/ia3/ia3/ia3/train"
 )
@@ -99,14 +98,8 @@ func runClassify(cmd *cobra.Command, a *app, f *classifyFlags) error {
 			return err
 		}
 	}
-	var err error
-	if f.model, err = a.resolveHub(cmd.Context(), "--model", f.model, hub.Model); err != nil {
+	if err := a.resolveModelAdapter(cmd.Context(), &f.model, &f.adapter); err != nil {
 		return err
-	}
-	if f.adapter != "" {
-		if f.adapter, err = a.resolveHub(cmd.Context(), "--adapter", f.adapter, hub.Adapter); err != nil {
-			return err
-		}
 	}
 	if err := mustBeFile(filepath.Join(f.model, "tokenizer.json"), "tokenizer (the choices are tokenised with the model's own)"); err != nil {
 		return err
