@@ -19,13 +19,16 @@ import (
 // loadTwoAdapters loads fixture case name on b with two adapters, "default"
 // and "other", both with random (init_ia3_weights false) vectors, so that a
 // mixed batch really differs per row.
-func loadTwoAdapters(t *testing.T, b backend.Backend, name string) (*model.Model, *ia3.Model, *model.Inputs) {
+func loadTwoAdapters(t *testing.T, b backend.Backend, name string, other ...func(*ia3.Config)) (*model.Model, *ia3.Model, *model.Inputs) {
 	t.Helper()
 	random := func(c *ia3.Config) { c.InitIA3Weights = false }
 	r := loadFixtureWith(t, b, name, random)
 	cfg := ia3.NewConfig()
 	cfg.TaskType = r.pm.Config(ia3.DefaultAdapter).TaskType
 	random(cfg)
+	for _, f := range other {
+		f(cfg)
+	}
 	require.NoError(t, r.pm.AddAdapter("other", cfg))
 	require.GreaterOrEqual(t, r.in.Batch, 2, "the fixture batch must hold two samples")
 	return r.base, r.pm, r.in
@@ -98,12 +101,19 @@ func TestMixedStepEqualsSeparateSteps(t *testing.T) {
 			// A row without an adapter runs the base model (a constant
 			// row of ones in the stacked vectors) and trains nothing.
 			t.Run("gpt2 with a plain row", func(t *testing.T) { checkMixedStep(t, b, "gpt2", []string{"", "other"}) })
+			// "other" scales only c_attn's key and value outputs
+			// (ia3_fused_kv_only): its stacked row is widened with ones
+			// over the queries, which must get no gradient.
+			kvOnly := func(c *ia3.Config) { c.FusedKVOnly = true }
+			t.Run("gpt2 with a K/V-only adapter", func(t *testing.T) {
+				checkMixedStep(t, b, "gpt2", []string{ia3.DefaultAdapter, "other"}, kvOnly)
+			})
 		})
 	}
 }
 
-func checkMixedStep(t *testing.T, b backend.Backend, name string, adapters []string) {
-	base, pm, in := loadTwoAdapters(t, b, name)
+func checkMixedStep(t *testing.T, b backend.Backend, name string, adapters []string, other ...func(*ia3.Config)) {
+	base, pm, in := loadTwoAdapters(t, b, name, other...)
 	want := stepResult{grads: map[string][]float32{}, params: map[string][]float32{}}
 	var trained []string
 	for s, a := range adapters {
@@ -118,7 +128,7 @@ func checkMixedStep(t *testing.T, b backend.Backend, name string, adapters []str
 		}
 	}
 
-	base2, pm2, _ := loadTwoAdapters(t, b, name)
+	base2, pm2, _ := loadTwoAdapters(t, b, name, other...)
 	require.NoError(t, pm2.SetAdapter(trained...))
 	got := optimiserStep(t, b, pm2, func(g *nn.Graph) *nn.Value { return MixedLoss(g, base2, samples(in, 0, 2), adapters) })
 
