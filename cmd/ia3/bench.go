@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ia3/ia3/bench"
+	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/model"
 )
 
@@ -77,7 +78,7 @@ latency percentiles for both and the speedup continuous batching gives.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.shape, "shape", "gpt2-small", "named shape: "+strings.Join(bench.ShapeNames(), ", "))
-	fl.StringVar(&f.config, "config", "", "a model config JSON file (any name), or a directory holding config.json, to take the shape from instead of --shape")
+	fl.StringVar(&f.config, "config", "", "a model config JSON file (any name), a directory holding config.json, or a Hub id org/name[@revision], to take the shape from instead of --shape")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per batch")
 	fl.IntVar(&f.seq, "seq", 512, "tokens per sequence")
 	fl.IntVar(&f.steps, "steps", 10, "timed repetitions per phase (the median is reported)")
@@ -103,7 +104,7 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 	if f.noTrain && f.noFwd {
 		return usagef("--no-train and --no-forward leave nothing to time")
 	}
-	name, cfg, err := benchShape(cmd, f)
+	name, cfg, err := benchShape(cmd, a, f)
 	if err != nil {
 		return err
 	}
@@ -168,8 +169,9 @@ type benchOutput struct {
 	profile      *bench.PhaseProfile
 }
 
-// benchShape resolves --config or --shape.
-func benchShape(cmd *cobra.Command, f *benchFlags) (string, *model.Config, error) {
+// benchShape resolves --config (a file, a directory or a Hub id whose
+// config.json alone is fetched) or --shape.
+func benchShape(cmd *cobra.Command, a *app, f *benchFlags) (string, *model.Config, error) {
 	if f.config == "" {
 		cfg, err := bench.NamedShape(f.shape)
 		if err != nil {
@@ -180,7 +182,10 @@ func benchShape(cmd *cobra.Command, f *benchFlags) (string, *model.Config, error
 	if cmd.Flags().Changed("shape") {
 		return "", nil, usagef("--shape and --config exclude each other")
 	}
-	path := f.config
+	path, err := a.resolveHub(cmd.Context(), "--config", f.config, hub.ModelConfig)
+	if err != nil {
+		return "", nil, err
+	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "config.json")
 	}
