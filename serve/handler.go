@@ -140,7 +140,7 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, req *request) 
 		}
 		cctx, ccancel := context.WithCancel(ctx)
 		defer ccancel()
-		seqs[i] = s.newSeq(cctx, req.model, req.prompts[i/req.n], req.maxTokens, sampler, req.logprobs)
+		seqs[i] = s.newSeq(cctx, req.model, req.prompts[i/req.n], req.eos, req.maxTokens, sampler, req.logprobs)
 		states[i] = &choiceState{cancel: ccancel}
 	}
 	if err := s.enqueue(seqs); err != nil {

@@ -132,9 +132,14 @@ func (h *harness) encode(text string) []int32 {
 // want returns what Generate gives prompt alone with adapter modelID
 // active (the base model: adapters disabled).
 func (h *harness) want(modelID string, prompt []int32, maxTokens int, o model.SampleOptions) []int32 {
+	return h.wantEOS(h.srv.eos, modelID, prompt, maxTokens, o)
+}
+
+// wantEOS is want stopping at the tokens eos.
+func (h *harness) wantEOS(eos []int32, modelID string, prompt []int32, maxTokens int, o model.SampleOptions) []int32 {
 	h.refMu.Lock()
 	defer h.refMu.Unlock()
-	key := fmt.Sprint(modelID, prompt, maxTokens, o)
+	key := fmt.Sprint(eos, modelID, prompt, maxTokens, o)
 	if got, ok := h.refs[key]; ok {
 		return got
 	}
@@ -142,7 +147,7 @@ func (h *harness) want(modelID string, prompt []int32, maxTokens int, o model.Sa
 	gen := func() error {
 		var err error
 		out, err = h.refBase.Generate(context.Background(), [][]int32{prompt}, model.GenerateOptions{MaxNewTokens: maxTokens,
-			Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed, EOS: h.srv.eos})
+			Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed, EOS: eos})
 		return err
 	}
 	var err error

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/chat"
 )
 
 // wireRequest is the JSON body of /v1/completions and
@@ -49,7 +50,9 @@ type request struct {
 	model string
 	// prompts holds one or more prompts (a completions list); choice
 	// p·n+k continues prompt p with seed+k.
-	prompts      [][]int32
+	prompts [][]int32
+	// eos lists the tokens that end a choice.
+	eos          []int32
 	maxTokens    int
 	sample       model.SampleOptions
 	stop         []string
@@ -63,7 +66,7 @@ type request struct {
 const maxStops = 4
 
 // decodeRequest reads and validates a completion request body.
-func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, chat bool) (*request, *apiError) {
+func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, isChat bool) (*request, *apiError) {
 	body := http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes)
 	var wr wireRequest
 	dec := json.NewDecoder(body)
@@ -78,7 +81,7 @@ func (s *Server) decodeRequest(w http.ResponseWriter, r *http.Request, chat bool
 	if dec.More() {
 		return nil, badRequest("", "invalid_json", "malformed JSON body: data after the request object")
 	}
-	req := &request{chat: chat, model: wr.Model, logprobs: -1}
+	req := &request{chat: isChat, model: wr.Model, logprobs: -1, eos: s.eos}
 	if wr.Model == "" {
 		return nil, badRequest("model", "", "model is required: %q or an adapter name (GET /v1/models lists them)", s.o.BaseName)
 	}
@@ -139,6 +142,9 @@ func (s *Server) readPrompt(wr *wireRequest, req *request) *apiError {
 		if len(wr.Messages) == 0 {
 			return badRequest("messages", "", "messages is required and must not be empty")
 		}
+		if s.o.ChatTemplate != nil {
+			return s.chatIDs(wr.Messages, req)
+		}
 		if s.o.RenderChat == nil {
 			return badRequest("messages", "", "this server has no chat template for the model; use /v1/completions with a prompt")
 		}
@@ -183,6 +189,33 @@ func (s *Server) readPrompt(wr *wireRequest, req *request) *apiError {
 		}
 	}
 	return s.promptIDLists(idLists, req)
+}
+
+// chatIDs renders messages with the chat template and the generation
+// prompt and tokenizes the text without added special tokens (the
+// template writes them), as `ia3 generate --chat` does.
+func (s *Server) chatIDs(messages []ChatMessage, req *request) *apiError {
+	msgs := make([]chat.Message, len(messages))
+	for i, m := range messages {
+		msgs[i] = chat.Message{Role: m.Role, Content: m.Content}
+	}
+	r, err := s.o.ChatTemplate.Render(msgs, chat.Options{AddGenerationPrompt: true})
+	if err != nil {
+		return badRequest("messages", "", "chat template: %v", err)
+	}
+	if len(r.Text) > s.o.MaxPromptTokens*64 {
+		return badRequest("messages", "context_length_exceeded", "the conversation renders to %d bytes, longer than the %d-token limit allows", len(r.Text), s.o.MaxPromptTokens)
+	}
+	enc, err := s.tok.EncodeNoSpecial(r.Text)
+	if err != nil {
+		return badRequest("messages", "", "tokenize the rendered chat: %v", err)
+	}
+	ids := make([]int64, len(enc.IDs))
+	for i, id := range enc.IDs {
+		ids[i] = int64(id)
+	}
+	req.eos = s.chatEOS
+	return s.promptIDLists([][]int64{ids}, req)
 }
 
 // promptIDLists checks each prompt's token ids and that the prompts fit

@@ -18,6 +18,7 @@ type seq struct {
 	model   string // the model id asked for
 	prompt  []int32
 	max     int
+	eos     []int32 // the tokens that end it
 	sampler *model.Sampler
 	// logprobs is the number of top alternatives to report per token, or
 	// -1 for no log-probabilities.
@@ -29,12 +30,12 @@ type seq struct {
 }
 
 // newSeq returns a sequence with its event buffer.
-func (s *Server) newSeq(ctx context.Context, modelID string, prompt []int32, maxTokens int, sampler *model.Sampler, logprobs int) *seq {
+func (s *Server) newSeq(ctx context.Context, modelID string, prompt []int32, eos []int32, maxTokens int, sampler *model.Sampler, logprobs int) *seq {
 	adapter := modelID
 	if modelID == s.o.BaseName {
 		adapter = ""
 	}
-	return &seq{ctx: ctx, adapter: adapter, model: modelID, prompt: prompt, max: maxTokens, sampler: sampler,
+	return &seq{ctx: ctx, adapter: adapter, model: modelID, prompt: prompt, eos: eos, max: maxTokens, sampler: sampler,
 		logprobs: logprobs, out: make(chan event, maxTokens+1), queuedAt: time.Now()}
 }
 
@@ -263,7 +264,7 @@ func (sc *scheduler) emit(rows []*row, logits []float32) {
 		r.n++
 		r.last = tok
 		switch {
-		case slices.Contains(s.eos, tok):
+		case slices.Contains(r.q.eos, tok):
 			ev.finish = "stop"
 		case r.n >= r.q.max:
 			ev.finish = "length"

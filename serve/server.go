@@ -24,6 +24,7 @@ import (
 
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/chat"
 	"github.com/ia3/ia3/model/tokenizer"
 )
 
@@ -63,8 +64,14 @@ type Options struct {
 	// APIKey, when set, is the bearer token every endpoint but /health
 	// requires.
 	APIKey string
-	// RenderChat turns chat messages into the prompt text (the model's
-	// chat template). Nil refuses chat completions with 400.
+	// ChatTemplate, when set, renders chat completions as transformers'
+	// apply_chat_template(add_generation_prompt=True) and `ia3 generate
+	// --chat` do: tokenized without added special tokens, and ending at
+	// the template's eos_token too.
+	ChatTemplate *chat.Template
+	// RenderChat, used without ChatTemplate, turns chat messages into
+	// prompt text tokenized as a completions prompt (PlainChat is one).
+	// With neither, chat completions get 400.
 	RenderChat func(messages []ChatMessage) (string, error)
 	// EOS lists the token ids that end a sequence; nil takes the model
 	// config's eos_token_id, else the tokenizer's EOS token, as
@@ -112,12 +119,14 @@ func (o Options) withDefaults() Options {
 // Server serves one base model and its adapters. Create it with New, mount
 // Handler, and call Shutdown (or Close) when done.
 type Server struct {
-	o     Options
-	base  *model.Model
-	tok   *tokenizer.Tokenizer
-	eos   []int32
-	pad   int32
-	start time.Time
+	o    Options
+	base *model.Model
+	tok  *tokenizer.Tokenizer
+	eos  []int32
+	// chatEOS is eos plus the chat template's eos_token.
+	chatEOS []int32
+	pad     int32
+	start   time.Time
 
 	// mu guards the fields below it.
 	mu       sync.Mutex
@@ -160,7 +169,15 @@ func New(base *model.Model, peft *ia3.Model, tok *tokenizer.Tokenizer, o Options
 			eos = []int32{int32(t.ID)}
 		}
 	}
-	s := &Server{o: o, base: base, tok: tok, eos: eos, pad: base.PadID(eos), start: time.Now(), peft: peft,
+	chatEOS := eos
+	if o.ChatTemplate != nil {
+		if t, ok := o.ChatTemplate.Token("eos_token"); ok {
+			if id, ok := tok.TokenToID(t); ok && !slices.Contains(eos, int32(id)) {
+				chatEOS = append(slices.Clone(eos), int32(id))
+			}
+		}
+	}
+	s := &Server{o: o, base: base, tok: tok, eos: eos, chatEOS: chatEOS, pad: base.PadID(eos), start: time.Now(), peft: peft,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), m: newMetrics()}
 	if err := checkName(o.BaseName, ""); err != nil {
 		return nil, fmt.Errorf("serve.New: base name: %w", err)

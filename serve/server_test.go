@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/chat"
 	"github.com/ia3/ia3/model/modeltest"
 )
 
@@ -676,4 +678,41 @@ func TestTokensPerSecond(t *testing.T) {
 	}
 	assert.InDelta(t, (10.0+20+7)/rateWindow, m.tokensPerSecond(now), 1e-9, "the running second 1000 is left out")
 	assert.InDelta(t, 0, m.tokensPerSecond(time.Unix(2000, 0)), 1e-9, "old seconds are left out")
+}
+
+// TestChatTemplate checks chat completions rendered with a chat template:
+// the prompt is the template's text with the generation prompt, tokenized
+// without added special tokens, and the template's eos_token ends the
+// reply, as `ia3 generate --chat` does.
+func TestChatTemplate(t *testing.T) {
+	c := modeltest.NamedCase(t, "llama")
+	tok := fixtureTokenizer(t, c)
+	// The fixture tokenizer names no EOS token: the template's is a
+	// plain vocabulary entry.
+	eosText, ok := tok.IDToToken(5)
+	require.True(t, ok)
+	src := "{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"
+	tmpl, err := chat.New(src, map[string]string{"eos_token": eosText})
+	require.NoError(t, err)
+	h := newHarness(t, "llama", Options{ChatTemplate: tmpl})
+	msgs := []ChatMessage{{Role: "system", Content: "be brief"}, {Role: "user", Content: "hello there"}}
+	text := "<system> be brief\n<user> hello there\n<assistant>"
+	enc, err := tok.EncodeNoSpecial(text)
+	require.NoError(t, err)
+	ids := make([]int32, len(enc.IDs))
+	for i, id := range enc.IDs {
+		ids[i] = int32(id)
+	}
+	eos := append(slices.Clone(h.srv.eos), 5)
+	for _, o := range []model.SampleOptions{{}, {Temperature: 0.8, Seed: 3}} {
+		want, err := h.srv.decode(h.wantEOS(eos, "a", ids, 8, o))
+		require.NoError(t, err)
+		status, body := h.post(context.Background(), "/v1/chat/completions", map[string]any{"model": "a", "messages": msgs,
+			"max_tokens": 8, "temperature": o.Temperature, "seed": o.Seed})
+		require.Equal(t, http.StatusOK, status, "%s", body)
+		var got completion
+		require.NoError(t, json.Unmarshal(body, &got))
+		assert.Equal(t, want, got.Choices[0].Message.Content, "%+v", o)
+		assert.Equal(t, len(ids), got.Usage.PromptTokens)
+	}
 }

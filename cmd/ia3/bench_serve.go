@@ -59,10 +59,17 @@ func runBenchServe(cmd *cobra.Command, a *app, f *benchServeFlags, device string
 		return usagef("--serve needs --model (start a server here) or --url (drive a running one), not both")
 	}
 	ctx := cmd.Context()
+	specs, err := parseAdapterSpecs(f.adapters)
+	if err != nil {
+		return err
+	}
 	out := benchServeOutput{}
 	url, key := f.url, f.apiKey
 	if f.model != "" {
-		stop, u, models, dev, err := startBenchServer(ctx, f, device)
+		if err := a.resolveModelAndAdapters(ctx, &f.model, specs); err != nil {
+			return err
+		}
+		stop, u, models, dev, err := startBenchServer(ctx, f, specs, device)
 		if err != nil {
 			return err
 		}
@@ -138,11 +145,7 @@ func runBenchServe(cmd *cobra.Command, a *app, f *benchServeFlags, device string
 
 // startBenchServer loads --model and --adapter and serves them on a free
 // loopback port with a batch as large as --clients.
-func startBenchServer(ctx context.Context, f *benchServeFlags, device string) (stop func(), url string, models []string, dev string, err error) {
-	specs, err := parseAdapterSpecs(f.adapters)
-	if err != nil {
-		return nil, "", nil, "", err
-	}
+func startBenchServer(ctx context.Context, f *benchServeFlags, specs []adapterSpec, device string) (stop func(), url string, models []string, dev string, err error) {
 	tok, err := loadTokenizer(f.model)
 	if err != nil {
 		return nil, "", nil, "", err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/model/chat"
 	"github.com/ia3/ia3/serve"
 )
 
@@ -44,7 +45,8 @@ Endpoints (OpenAI's conventions, so OpenAI client libraries work):
   GET    /v1/models              "base" and every adapter by name
   POST   /v1/completions         model, prompt, max_tokens, temperature, top_p,
                                  top_k, seed, stop, n, stream, logprobs
-  POST   /v1/chat/completions    messages (needs --plain-chat for now)
+  POST   /v1/chat/completions    messages, rendered with the model's chat template
+                                 (as ia3 generate --chat; --plain-chat: role: content lines)
   POST   /v1/adapters            {"name": ..., "path": DIR on this machine}
   DELETE /v1/adapters/NAME       unload an adapter no request uses
                                  (both 403 with --no-adapter-api or --merge)
@@ -85,7 +87,7 @@ to --shutdown-timeout, then cancels the rest.`,
 	fl.DurationVar(&f.shutdown, "shutdown-timeout", 30*time.Second, "how long running requests may finish after Ctrl-C or SIGTERM")
 	fl.BoolVar(&f.merge, "merge", false, "merge the one --adapter into the weights and serve it under its name alone: no per-row scaling, no base model, adapter API off")
 	fl.BoolVar(&f.noAPI, "no-adapter-api", false, "refuse POST and DELETE /v1/adapters (403): serve only the adapters named at start")
-	fl.BoolVar(&f.plainChat, "plain-chat", false, `accept /v1/chat/completions, rendering messages as "role: content" lines (no model chat template yet)`)
+	fl.BoolVar(&f.plainChat, "plain-chat", false, `render chat messages as "role: content" lines instead of the model's chat template (for models without one)`)
 	addDeviceFlag(cmd, &f.device)
 	return cmd
 }
@@ -107,9 +109,22 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	if f.merge && len(specs) != 1 {
 		return usagef("--merge serves exactly one --adapter merged into the weights (got %d)", len(specs))
 	}
+	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
+		return err
+	}
 	tok, err := loadTokenizer(f.model)
 	if err != nil {
 		return err
+	}
+	var tmpl *chat.Template
+	if !f.plainChat {
+		// Chat completions need the template; a model without one still
+		// serves completions.
+		if tmpl, err = chat.LoadDir(f.model); errors.Is(err, chat.ErrNoTemplate) {
+			slog.Info("ia3 serve: the model has no chat template: /v1/chat/completions answers 400 (--plain-chat renders role: content lines)")
+		} else if err != nil {
+			return err
+		}
 	}
 	ctx, stop := withTerminate(cmd.Context())
 	defer stop()
@@ -130,6 +145,7 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	if f.plainChat {
 		o.RenderChat = serve.PlainChat
 	}
+	o.ChatTemplate = tmpl
 	srv, err := serve.New(l.base, l.peft, tok, o)
 	if err != nil {
 		return err

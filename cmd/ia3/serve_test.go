@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/model/tokenizer"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a command writing while the test
@@ -41,6 +44,14 @@ func (l *lockedBuffer) String() string {
 // cancelling the context (as Ctrl-C does) shuts it down with exit 0.
 func TestServeMatchesGenerate(t *testing.T) {
 	dir, _ := tinyModelDir(t)
+	tok, err := tokenizer.LoadDir(dir)
+	require.NoError(t, err)
+	eos, ok := tok.IDToToken(5)
+	require.True(t, ok)
+	cfg, err := json.Marshal(map[string]any{"eos_token": eos,
+		"chat_template": "{% for m in messages %}<{{ m.role }}> {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}"})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644))
 	adapter := filepath.Join(fixture(t, "gpt2").Dir, "adapters", "a")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -66,11 +77,14 @@ func TestServeMatchesGenerate(t *testing.T) {
 		args []string
 		body map[string]any
 	}{
-		{"greedy", nil, map[string]any{"temperature": 0}},
-		{"sampled", []string{"--temperature", "0.8", "--top-k", "30", "--seed", "5"}, map[string]any{"temperature": 0.8, "top_k": 30, "seed": 5}},
+		{"greedy", []string{"--prompt", "the quick brown fox"}, map[string]any{"temperature": 0}},
+		{"sampled", []string{"--prompt", "the quick brown fox", "--temperature", "0.8", "--top-k", "30", "--seed", "5"},
+			map[string]any{"temperature": 0.8, "top_k": 30, "seed": 5}},
+		{"chat", []string{"--message", "user=hello there", "--temperature", "0.9", "--seed", "2"},
+			map[string]any{"temperature": 0.9, "seed": 2, "messages": []map[string]string{{"role": "user", "content": "hello there"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, append([]string{"generate", "--model", dir, "--adapter", adapter, "--prompt", "the quick brown fox",
+			r := run(t, append([]string{"generate", "--model", dir, "--adapter", adapter,
 				"--max-new-tokens", "6", "--device", "cpu", "--json"}, tc.args...)...)
 			require.Equal(t, 0, r.code, r.stderr)
 			var want struct {
@@ -78,13 +92,17 @@ func TestServeMatchesGenerate(t *testing.T) {
 				Text string  `json:"text"`
 			}
 			require.NoError(t, json.Unmarshal([]byte(r.stdout), &want))
-			body := map[string]any{"model": "sum", "prompt": "the quick brown fox", "max_tokens": 6}
+			body := map[string]any{"model": "sum", "max_tokens": 6}
+			path := "/v1/chat/completions"
+			if tc.name != "chat" {
+				body["prompt"], path = "the quick brown fox", "/v1/completions"
+			}
 			for k, v := range tc.body {
 				body[k] = v
 			}
 			data, err := json.Marshal(body)
 			require.NoError(t, err)
-			req, err := http.NewRequest(http.MethodPost, url+"/v1/completions", bytes.NewReader(data))
+			req, err := http.NewRequest(http.MethodPost, url+path, bytes.NewReader(data))
 			require.NoError(t, err)
 			req.Header.Set("Authorization", "Bearer k")
 			resp, err := http.DefaultClient.Do(req)
@@ -95,12 +113,15 @@ func TestServeMatchesGenerate(t *testing.T) {
 				Choices []struct {
 					Text     string  `json:"text"`
 					TokenIDs []int32 `json:"token_ids"`
+					Message  struct {
+						Content string `json:"content"`
+					} `json:"message"`
 				} `json:"choices"`
 			}
 			require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
 			require.Len(t, got.Choices, 1)
 			assert.Equal(t, want.IDs, got.Choices[0].TokenIDs)
-			assert.Equal(t, want.Text, got.Choices[0].Text)
+			assert.Equal(t, want.Text, got.Choices[0].Text+got.Choices[0].Message.Content)
 		})
 	}
 	resp, err := http.Get(url + "/v1/models")
