@@ -211,7 +211,7 @@ func (s *Server) checkServable(name string, cfg *ia3.Config) error {
 		return fmt.Errorf("adapter name: %w", err)
 	}
 	if cfg != nil && len(cfg.ModulesToSave) > 0 {
-		return fmt.Errorf("adapter %s has modules_to_save %v: those full module copies cannot differ row by row in a mixed batch; serve a merged model instead",
+		return fmt.Errorf("adapter %s has modules_to_save %v: those full module copies cannot differ row by row in a mixed batch; serve it merged into the weights (ia3 serve --merge)",
 			name, cfg.ModulesToSave)
 	}
 	return nil
