@@ -112,14 +112,18 @@ type choiceState struct {
 
 // handleCompletion serves /v1/completions and /v1/chat/completions.
 func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request, chat bool) {
+	start := time.Now()
 	req, apiErr := s.decodeRequest(w, r, chat)
 	if apiErr != nil {
 		s.m.request("", apiErr.status, 0) // refused before its model was known to exist
+		s.o.Logger.Info("serve: request refused", "path", r.URL.Path, "status", apiErr.status, "error", apiErr.Message)
 		writeError(w, apiErr)
 		return
 	}
 	status := s.complete(w, r, req)
 	s.m.request(req.model, status, req.promptTokens())
+	s.o.Logger.Info("serve: request", "path", r.URL.Path, "model", req.model, "status", status, "prompts", len(req.prompts),
+		"prompt_tokens", req.promptTokens(), "n", req.n, "stream", req.stream, "elapsed", time.Since(start))
 }
 
 // complete queues the request's choices and answers them, streamed or
