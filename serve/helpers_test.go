@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -106,6 +107,9 @@ func newHarnessOn(t *testing.T, name string, o Options, open opener) *harness {
 	tok := fixtureTokenizer(t, c)
 	if o.RenderChat == nil {
 		o.RenderChat = PlainChat
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	srv, err := New(base, peft, tok, o)
 	require.NoError(t, err)
