@@ -153,20 +153,6 @@ func byteToRuneIndex(s string) []int {
 	return idx
 }
 
-// regexRuneMatches converts byte-offset matches in s (the string of n) to
-// rune ranges.
-func regexRuneMatches(s string, byteMatches [][]int) [][2]int {
-	if len(byteMatches) == 0 {
-		return nil
-	}
-	idx := byteToRuneIndex(s)
-	out := make([][2]int, 0, len(byteMatches))
-	for _, m := range byteMatches {
-		out = append(out, [2]int{idx[m[0]], idx[m[1]]})
-	}
-	return out
-}
-
 // hasPrefix reports whether the text starts with s.
 func (n *normalized) hasPrefix(s string) bool {
 	p := []rune(s)

