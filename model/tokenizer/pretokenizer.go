@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
-	"unicode"
 )
 
 // preTokenizer splits one piece of normalized text into words (and may
@@ -65,9 +64,9 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		}
 		return funcPreTokenizer(func(n *normalized) []*normalized {
 			if c.Individual {
-				return splitRunes(n, eachMatch(n, unicode.IsDigit), isolated)
+				return splitRunes(n, eachMatch(n, isNumeric), isolated)
 			}
-			return splitRunes(n, classMatches(n, unicode.IsDigit), isolated)
+			return splitRunes(n, classMatches(n, isNumeric), isolated)
 		}), nil
 	}
 	return nil, fmt.Errorf("unsupported pre_tokenizer type %q", typ)
@@ -245,11 +244,6 @@ func eachMatch(n *normalized, in func(rune) bool) [][2]int {
 		}
 	}
 	return out
-}
-
-// isWordRune is \w in the tokenizers library's Unicode regexes.
-func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || unicode.Is(unicode.Pc, r)
 }
 
 // splitWhitespaceAndPunct is the Whitespace pre-tokenizer: runs of word

@@ -1,6 +1,9 @@
 package tokenizer
 
-import "sort"
+import (
+	"sort"
+	"unicode"
+)
 
 //go:generate sh -c "python3 gen_unicode_tables.py && gofmt -w unicode_tables.go"
 
@@ -23,8 +26,18 @@ const (
 	hangulSCount = hangulLCount * hangulNCount
 )
 
-// combiningClass returns the canonical combining class of r.
+// combiningClass returns the canonical combining class of r. Runes newer
+// than HF's normalization tables have class 0 there, and so here.
 func combiningClass(r rune) uint8 {
+	if !unicode.Is(hfCombining, r) {
+		return 0
+	}
+	return unicodeCombiningClass(r)
+}
+
+// unicodeCombiningClass returns the combining class of r in the Unicode
+// version of unicode_tables.go.
+func unicodeCombiningClass(r rune) uint8 {
 	i := sort.Search(len(combiningClasses), func(i int) bool { return combiningClasses[i].hi >= r })
 	if i < len(combiningClasses) && combiningClasses[i].lo <= r {
 		return combiningClasses[i].c
@@ -68,7 +81,7 @@ func decomposeRunes(rs []rune, compat bool) []change {
 			}
 			continue
 		}
-		if d, ok := table[r]; ok {
+		if d, ok := table[r]; ok && !unicode.Is(hfNoDecomposition, r) {
 			for i, x := range d {
 				out = append(out, change{x, min(i, 1)}) // i is a byte index: 0 only for the first rune
 			}
@@ -142,5 +155,5 @@ func composePair(a, b rune) (rune, bool) {
 		}
 	}
 	c, ok := primaryComposites[[2]rune{a, b}]
-	return c, ok
+	return c, ok && !unicode.Is(hfNoDecomposition, c)
 }
