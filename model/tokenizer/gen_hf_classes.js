@@ -65,6 +65,21 @@ function probeIsolated(pre) {
   return set;
 }
 
+// probeJoined returns the set of code points a pre-tokenizer keeps in one
+// word with the 'a's around them.
+function probeJoined(pre) {
+  const set = new Set([0x61]);
+  for (let lo = 0; lo <= maxRune; lo += chunk) {
+    const cps = codePoints(lo, Math.min(lo + chunk, maxRune + 1)).filter((c) => c !== 0x61);
+    const text = 'a' + cps.map((c) => String.fromCodePoint(c) + 'a').join('');
+    // Code point i sits at index 2i+1 of text.
+    for (const [, [s, e]] of pre.preTokenizeString(text)) {
+      for (let k = s + 1; k < e; k += 2) if (s % 2 === 0) set.add(cps[(k - 1) / 2]);
+    }
+  }
+  return set;
+}
+
 // probeNormalized returns, for every code point, what a normalizer makes
 // of it when it stands between sep characters (which the normalizer must
 // leave alone): a map from code point to output, for outputs that differ.
@@ -185,6 +200,7 @@ const classes = {
   hfNoDecomposition: ['holds the runes that HF\'s normalization tables do not decompose\n// (canonically or for compatibility) though newer Unicode does.', noDecomp],
   hfWhitespace: ['is Rust\'s char::is_whitespace (WhitespaceSplit, Strip, BERT\'s white space).',
     probeSplit(hf.whitespaceSplitPreTokenizer())],
+  hfWordRegex: ['is \\w of the Rust regex crate, which the Whitespace pre-tokenizer\n// (\\w+|[^\\w\\s]+) uses.', probeJoined(hf.whitespacePreTokenizer())],
   hfBertPunct: ['is what BertPreTokenizer isolates as punctuation.', probeIsolated(hf.bertPreTokenizer())],
   hfNumeric: ['is Rust\'s char::is_numeric, what the Digits pre-tokenizer isolates.', probeIsolated(hf.digitsPreTokenizer(true))],
   hfBertControl: ['is what BertNormalizer\'s clean_text removes (U+0000 and U+FFFD included).',

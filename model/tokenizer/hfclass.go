@@ -14,7 +14,6 @@ import "unicode"
 var (
 	onigLetter = onigClasses[`\p{L}`]
 	onigNumber = onigClasses[`\p{N}`]
-	onigWord   = onigClasses[`\w`]
 )
 
 // isLetter is \p{L} in the tokenizers library's regexes.
@@ -33,12 +32,13 @@ func isNumber(r rune) bool {
 	return unicode.Is(onigNumber, r)
 }
 
-// isWordRune is \w in the tokenizers library's regexes.
+// isWordRune is \w in the Whitespace pre-tokenizer's regex, which runs on
+// the Rust regex crate (Unicode's Word property), not on Oniguruma.
 func isWordRune(r rune) bool {
 	if r < 0x80 {
 		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_'
 	}
-	return unicode.Is(onigWord, r)
+	return unicode.Is(hfWordRegex, r)
 }
 
 // isNumeric is Rust's char::is_numeric (the Digits pre-tokenizer).

@@ -2,11 +2,13 @@ package tokenizer
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -60,4 +62,57 @@ func exitStderr(err error) string {
 		return string(ee.Stderr)
 	}
 	return ""
+}
+
+// componentCase is one case of testdata/hf/components.json: a pre-tokenizer
+// with its pieces (text and code-point offsets) or a normalizer with its
+// output, as HF tokenizers gives them.
+type componentCase struct {
+	PreTokenizer json.RawMessage      `json:"pre_tokenizer"`
+	Normalizer   json.RawMessage      `json:"normalizer"`
+	Text         string               `json:"text"`
+	Pieces       [][2]json.RawMessage `json:"pieces"` // [text, [start, end]]
+	Normalized   string               `json:"normalized"`
+}
+
+// TestHFComponents checks pre-tokenizers (every Split behaviour, inverted
+// or not, look-around, Unicode classes) and normalizers on their own
+// against HF tokenizers' output.
+func TestHFComponents(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "hf", "components.json"))
+	require.NoError(t, err)
+	var f struct{ Cases []componentCase }
+	require.NoError(t, json.Unmarshal(raw, &f))
+	require.NotEmpty(t, f.Cases)
+	for i, c := range f.Cases {
+		if !isNull(c.PreTokenizer) {
+			t.Run(fmt.Sprintf("%d/%s", i, c.Text), func(t *testing.T) {
+				p, err := parsePreTokenizer(c.PreTokenizer)
+				require.NoError(t, err)
+				want := make([]string, 0, len(c.Pieces))
+				for _, rp := range c.Pieces {
+					var text string
+					var offsets [2]int
+					require.NoError(t, json.Unmarshal(rp[0], &text))
+					require.NoError(t, json.Unmarshal(rp[1], &offsets))
+					want = append(want, fmt.Sprintf("%q%v", text, offsets))
+				}
+				idx := byteToRuneIndex(c.Text)
+				got := []string{}
+				for _, w := range p.split(newNormalized(c.Text, 0)) {
+					offsets := [2]int{idx[w.spans[0].start], idx[w.spans[len(w.spans)-1].end]}
+					got = append(got, fmt.Sprintf("%q%v", w.String(), offsets))
+				}
+				assert.Equal(t, want, got, "%s", c.PreTokenizer)
+			})
+			continue
+		}
+		t.Run(fmt.Sprintf("%d/%s", i, c.Text), func(t *testing.T) {
+			nm, err := parseNormalizer(c.Normalizer)
+			require.NoError(t, err)
+			n := newNormalized(c.Text, 0)
+			nm.normalize(n)
+			assert.Equal(t, c.Normalized, n.String(), "%s", c.Normalizer)
+		})
+	}
 }

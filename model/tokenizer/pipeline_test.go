@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -155,5 +156,49 @@ func TestUnsupportedComponentsAreNamed(t *testing.T) {
 			assert.ErrorContains(t, err, "x.json")
 			assert.ErrorContains(t, err, tc.want)
 		})
+	}
+}
+
+// TestHostileRegexFails checks that a Split regex with catastrophic
+// backtracking makes Encode fail naming the pattern (after regexTimeout)
+// instead of hanging.
+func TestHostileRegexFails(t *testing.T) {
+	tok, err := FromJSON("x.json", []byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+		"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a+)+$"}, "behavior": "Isolated", "invert": false}}`))
+	require.NoError(t, err)
+	_, err = tok.Encode(strings.Repeat("a", 64) + "b")
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "x.json: encode: regex")
+	assert.ErrorContains(t, err, "(a+)+$")
+}
+
+// TestRegexPatterns checks Oniguruma-only syntax and Unicode 16 classes in
+// Split regexes, and the rewriting that makes regexp2 match them.
+func TestRegexPatterns(t *testing.T) {
+	for _, tc := range []struct {
+		expr, text string
+		want       []string
+	}{
+		{`\x{10D40}+|\s+`, "𐵀𐵀𐵁 x", []string{"𐵀𐵀", " "}},
+		{`\p{N}+`, "a𐵀𐵁12b", []string{"𐵀𐵁12"}},             // Garay digits (Unicode 16) are \p{N}
+		{`[^\s\p{L}\p{N}]+`, "𐗀!?𐵀", []string{"!?"}},       // Todhri letter and Garay digit are not "other"
+		{`\P{L}+`, "ab𐗀1 c", []string{"1 "}},               // negated escape outside a class
+		{`\s+(?!\S)|\s+`, "a   b", []string{"  ", " "}},    // look-ahead
+		{`(?<=\p{Ll})(?=\p{Lu})|\d`, "aB1", []string{"1"}}, // look-behind, empty matches dropped
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			re, err := compileRegex(tc.expr)
+			require.NoError(t, err)
+			rs := []rune(tc.text)
+			got := []string{}
+			for _, m := range regexRunes(re, rs) {
+				got = append(got, string(rs[m[0]:m[1]]))
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	for _, expr := range []string{`[\p{L}&&[^a]]`, `[a[bc]]`} {
+		_, err := compileRegex(expr)
+		assert.ErrorContains(t, err, "not supported", expr)
 	}
 }

