@@ -57,7 +57,8 @@ func compileRegex(expr string) (*regexp2.Regexp, error) {
 	if err != nil {
 		return nil, err
 	}
-	re, err := regexp2.Compile(rewritten, regexp2.None)
+	// Oniguruma's Ruby syntax makes ^ and $ line anchors.
+	re, err := regexp2.Compile(rewritten, regexp2.Multiline)
 	if err != nil {
 		return nil, err
 	}
@@ -103,15 +104,22 @@ func recoverMatchError(err *error, source, op string) {
 	}
 }
 
-// regexRunes returns the rune ranges of successive non-overlapping,
-// non-empty leftmost matches of re in rs.
+// regexRunes returns the rune ranges of successive non-overlapping
+// leftmost matches of re in rs. As with Oniguruma in the tokenizers
+// library, an empty match right where the previous match ended is skipped;
+// other empty matches count (they split words and take Replace content),
+// except in empty text, where the library looks for no match.
 func regexRunes(re *regexp2.Regexp, rs []rune) [][2]int {
+	if len(rs) == 0 {
+		return nil
+	}
 	var out [][2]int
 	m, err := re.FindRunesMatch(rs)
 	for ; m != nil && err == nil; m, err = re.FindNextMatch(m) {
-		if m.Length > 0 { // empty matches split nothing
-			out = append(out, [2]int{m.Index, m.Index + m.Length})
+		if m.Length == 0 && len(out) > 0 && out[len(out)-1][1] == m.Index {
+			continue
 		}
+		out = append(out, [2]int{m.Index, m.Index + m.Length})
 	}
 	if err != nil {
 		panic(matchError{fmt.Errorf("regex %q: %w", re.String(), err)})

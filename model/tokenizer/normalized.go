@@ -65,8 +65,9 @@ func (n *normalized) mapRunes(f func(dst []rune, r rune) []rune) {
 }
 
 // replaceAll replaces the rune ranges [m[0], m[1]) (sorted, disjoint) by
-// content. Every inserted rune takes the span of the last rune it replaces,
-// which is where the tokenizers library aligns replaced text.
+// content. Every inserted rune takes the span of the last rune it replaces
+// (of the rune before an empty match), which is where the tokenizers
+// library aligns replaced text.
 func (n *normalized) replaceAll(matches [][2]int, content []rune) {
 	var b builder
 	prev := 0
@@ -74,11 +75,9 @@ func (n *normalized) replaceAll(matches [][2]int, content []rune) {
 		for i := prev; i < m[0]; i++ {
 			b.add(n.runes[i], n.spans[i])
 		}
-		if m[1] > m[0] {
-			sp := n.spans[m[1]-1]
-			for _, r := range content {
-				b.add(r, sp)
-			}
+		sp := n.spanBefore(m[1]) // for an empty match, the rune before it
+		for _, r := range content {
+			b.add(r, sp)
 		}
 		prev = m[1]
 	}

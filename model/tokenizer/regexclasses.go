@@ -81,6 +81,20 @@ func rewriteClasses(expr string) (string, error) {
 				out.WriteString(text)
 			}
 			i += n
+		case '(':
+			// Ruby's (?m) is .NET's (?s): dot matches newline.
+			out.WriteRune('(')
+			i++
+			if i < len(rs) && rs[i] == '?' {
+				out.WriteRune('?')
+				for i++; i < len(rs) && strings.ContainsRune("imx-", rs[i]); i++ {
+					if rs[i] == 'm' {
+						out.WriteRune('s')
+					} else {
+						out.WriteRune(rs[i])
+					}
+				}
+			}
 		case '[':
 			cls, n, err := rewriteBracket(rs, i)
 			if err != nil {

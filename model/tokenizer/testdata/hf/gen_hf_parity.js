@@ -150,7 +150,7 @@ const componentStrings = [
   '', ' ', 'Hello,  world!! 123 4567', '  a  b  ', 'x--y--z', "I'm 'S fine\n\n  ok\t\tgo",
   'e\u0301 a\u0323\u0307 \u1e0b\u0323 Straße İ ǅ ΣΑΣ ﬁ ①', 'Unicode 16: \u{10D40}\u{10D41} \u{105C0}\u{105C1} \u{16D70} \u0897x \u1ACEy',
   '日本語テキスト中文 한국어 ١٢٣ ²³ ½ Ⅻ', '\u0000a\u0001\u200bb\ufeffc\u00adz \u0085\u2028\u3000 \u061d \u2e55 \u166d',
-  '👍🏽👨‍👩‍👧 🇫🇷', 'def f(x):\n    return x**2 # c\r\n',
+  '👍🏽👨‍👩‍👧 🇫🇷', 'def f(x):\n    return x**2 # c\r\n', 'ab\nab\nb aB cD',
 ];
 
 // components lists pre-tokenizers and normalizers checked on their own.
@@ -161,6 +161,7 @@ function components() {
     for (const invert of [false, true]) {
       pre.push(re('\\s+|-', behavior, invert));
       pre.push({ type: 'Split', pattern: { String: '-' }, behavior, invert });
+      pre.push(re('\\s*', behavior, invert)); // empty matches
     }
   }
   pre.push(
@@ -172,6 +173,9 @@ function components() {
     re('\\d+|\\D', 'Isolated', false),
     re('[\\x{3040}-\\x{30FF}\\x{4E00}-\\x{9FFF}]+', 'Isolated', false),
     re('\\p{P}|\\p{S}|\\p{Mn}|\\p{Nd}|\\p{Lo}', 'Isolated', false),
+    re('^a|b$', 'Removed', false), // Ruby syntax: line anchors
+    re('(?m:a.b)', 'Removed', false), // Ruby syntax: (?m) is dotall
+    re('(?<=[a-z])(?=[A-Z])', 'Removed', false),
     { type: 'Whitespace' },
     { type: 'WhitespaceSplit' },
     { type: 'BertPreTokenizer' },
@@ -187,6 +191,7 @@ function components() {
     { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: false, strip_accents: false, lowercase: false },
     { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
     { type: 'Replace', pattern: { Regex: '(?<=\\p{L})\\p{N}' }, content: '#' },
+    { type: 'Replace', pattern: { Regex: '\\s*' }, content: '_' },
     { type: 'Strip', strip_left: true, strip_right: true },
     { type: 'Nmt' },
   ];
