@@ -180,10 +180,10 @@ func TestRegexPatterns(t *testing.T) {
 		want       []string
 	}{
 		{`\x{10D40}+|\s+`, "𐵀𐵀𐵁 x", []string{"𐵀𐵀", " "}},
-		{`\p{N}+`, "a𐵀𐵁12b", []string{"𐵀𐵁12"}},             // Garay digits (Unicode 16) are \p{N}
-		{`[^\s\p{L}\p{N}]+`, "𐗀!?𐵀", []string{"!?"}},       // Todhri letter and Garay digit are not "other"
-		{`\P{L}+`, "ab𐗀1 c", []string{"1 "}},               // negated escape outside a class
-		{`\s+(?!\S)|\s+`, "a   b", []string{"  ", " "}},    // look-ahead
+		{`\p{N}+`, "a𐵀𐵁12b", []string{"𐵀𐵁12"}},                 // Garay digits (Unicode 16) are \p{N}
+		{`[^\s\p{L}\p{N}]+`, "𐗀!?𐵀", []string{"!?"}},           // Todhri letter and Garay digit are not "other"
+		{`\P{L}+`, "ab𐗀1 c", []string{"1 "}},                   // negated escape outside a class
+		{`\s+(?!\S)|\s+`, "a   b", []string{"  ", " "}},        // look-ahead
 		{`(?<=\p{Ll})(?=\p{Lu})|\d`, "aB1", []string{"", "1"}}, // look-behind; an empty match counts
 	} {
 		t.Run(tc.expr, func(t *testing.T) {
