@@ -23,6 +23,7 @@ type AddedToken struct {
 type addedVocab struct {
 	tokens   []AddedToken   // file order
 	matchers []addedMatcher // by descending pattern length
+	byFirst  map[rune][]int // indices into matchers by first pattern rune
 	byID     map[int]AddedToken
 	byToken  map[string]AddedToken
 }
@@ -39,7 +40,7 @@ type addedMatcher struct {
 // clashing ids. norm (which may be nil) normalizes the patterns of tokens
 // marked normalized.
 func newAddedVocab(tokens []AddedToken, norm normalizer) (*addedVocab, error) {
-	v := &addedVocab{byID: map[int]AddedToken{}, byToken: map[string]AddedToken{}}
+	v := &addedVocab{byID: map[int]AddedToken{}, byToken: map[string]AddedToken{}, byFirst: map[rune][]int{}}
 	for i, t := range tokens {
 		if t.Content == "" {
 			return nil, fmt.Errorf("added_tokens[%d] (id %d) has empty content", i, t.ID)
@@ -64,6 +65,9 @@ func newAddedVocab(tokens []AddedToken, norm normalizer) (*addedVocab, error) {
 		}
 	}
 	sort.SliceStable(v.matchers, func(i, j int) bool { return len(v.matchers[i].pattern) > len(v.matchers[j].pattern) })
+	for k, m := range v.matchers {
+		v.byFirst[m.pattern[0]] = append(v.byFirst[m.pattern[0]], k)
+	}
 	return v, nil
 }
 
@@ -108,8 +112,8 @@ func (v *addedVocab) find(rs []rune, normalizedPass bool) []addedMatch {
 
 // matchAt returns the longest eligible added token starting at rune i.
 func (v *addedVocab) matchAt(rs []rune, i int, normalizedPass bool) (addedMatch, bool) {
-	for _, m := range v.matchers {
-		t, c := m.token, m.pattern
+	for _, k := range v.byFirst[rs[i]] {
+		t, c := v.matchers[k].token, v.matchers[k].pattern
 		if t.Normalized != normalizedPass {
 			continue
 		}

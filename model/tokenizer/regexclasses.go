@@ -72,7 +72,7 @@ func rewriteClasses(expr string) (string, error) {
 				return "", err
 			}
 			if tok != nil {
-				cls, err := fixClass(text, []classToken{*tok}, "", false)
+				cls, err := fixClass(text, text, []classToken{*tok}, "", false)
 				if err != nil {
 					return "", err
 				}
@@ -200,20 +200,19 @@ func rewriteBracket(rs []rune, i int) (string, int, error) {
 		rest.WriteRune(c)
 		j++
 	}
-	head := "["
-	if negate {
-		head = "[^"
-	}
-	cls, err := fixClass(head+text.String()+"]", toks, rest.String(), negate)
+	cls, err := fixClass(string(rs[i:j+1]), text.String(), toks, rest.String(), negate)
 	return cls, j + 1 - i, err
 }
 
-// fixClass returns the class cls (a bracket expression or one escape) made
-// to match what Oniguruma matches. toks are its class tokens, rest its
-// other members as bracket-expression text, negate whether it is negated.
-func fixClass(cls string, toks []classToken, rest string, negate bool) (string, error) {
+// fixClass returns the class orig (a bracket expression or one escape) made
+// to match what Oniguruma matches. members is its bracket-expression body
+// (without ^), toks its class tokens, rest its other members, negate
+// whether it is negated. Runes to add join the body and runes to remove
+// are subtracted (.NET's [..-[..]]), so the class stays one class test;
+// only a negated class that must gain runes becomes an alternation.
+func fixClass(orig, members string, toks []classToken, rest string, negate bool) (string, error) {
 	if len(toks) == 0 {
-		return cls, nil
+		return orig, nil
 	}
 	var others *regexp2.Regexp
 	if rest != "" {
@@ -251,19 +250,20 @@ func fixClass(cls string, toks []classToken, rest string, negate bool) (string, 
 		}
 	}
 	if len(add) == 0 && len(remove) == 0 {
-		return cls, nil
+		return orig, nil
 	}
-	var b strings.Builder
-	b.WriteString("(?:")
+	subtract := ""
 	if len(remove) > 0 {
-		b.WriteString("(?!" + runeClass(remove) + ")")
+		subtract = "-[" + runeRanges(remove) + "]"
 	}
-	b.WriteString(cls)
+	if !negate {
+		return "[" + members + runeRanges(add) + subtract + "]", nil
+	}
+	cls := "[^" + members + subtract + "]"
 	if len(add) > 0 {
-		b.WriteString("|" + runeClass(add))
+		cls = "(?:" + cls + "|[" + runeRanges(add) + "])"
 	}
-	b.WriteString(")")
-	return b.String(), nil
+	return cls, nil
 }
 
 // classDiff returns the runes in exactly one of a and the union of bs
@@ -293,10 +293,9 @@ func classDiff(a *unicode.RangeTable, bs []*unicode.RangeTable) []rune {
 	return out
 }
 
-// runeClass writes sorted runes as a bracket expression of ranges.
-func runeClass(rs []rune) string {
+// runeRanges writes sorted runes as the ranges of a bracket expression.
+func runeRanges(rs []rune) string {
 	var b strings.Builder
-	b.WriteByte('[')
 	for i := 0; i < len(rs); {
 		j := i
 		for j+1 < len(rs) && rs[j+1] == rs[j]+1 {
@@ -308,7 +307,6 @@ func runeClass(rs []rune) string {
 		}
 		i = j + 1
 	}
-	b.WriteByte(']')
 	return b.String()
 }
 
