@@ -12,7 +12,8 @@
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
 //       real tokenizer trimmed to its first merges (the same normalizer,
 //       pre-tokenizer, post-processor, decoder and added tokens) plus the
-//       hand-built BERT one, with HF's expected output, and
+//       hand-built BERT one and the repository's fixture tokenizers, with
+//       HF's expected output, and
 //       testdata/hf/components.json: pre-tokenizers (every Split behaviour,
 //       inverted or not, look-around, Unicode classes) and normalizers on
 //       their own; these are committed and always tested.
@@ -258,6 +259,12 @@ async function main() {
     small[name] = trim(JSON.parse(fs.readFileSync(file, 'utf8')));
   }
   small.bert = bert();
+  // The repository's tiny fixture tokenizers (byte-level BPE, SentencePiece
+  // BPE, and a T5-style Unigram with Nmt/NFKC/Replace/Metaspace) as they are.
+  const fixtures = path.join(here, '..', '..', '..', '..', 'testdata', 'fixtures', 'peft', 'tokenizers');
+  for (const d of fs.readdirSync(fixtures)) {
+    small['fixture_' + d] = JSON.parse(fs.readFileSync(path.join(fixtures, d, 'tokenizer.json'), 'utf8'));
+  }
   fs.writeFileSync(path.join(here, 'components.json'), JSON.stringify({ cases: components() }, null, 1) + '\n');
   for (const [name, j] of Object.entries(small)) {
     const tokJSON = JSON.stringify(j);
