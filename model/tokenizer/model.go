@@ -40,6 +40,8 @@ func parseModel(raw json.RawMessage) (model, error) {
 		return parseUnigram(raw)
 	case "WordPiece":
 		return parseWordPiece(raw)
+	case "WordLevel":
+		return parseWordLevel(raw)
 	}
 	return nil, fmt.Errorf("unsupported model type %q", typ)
 }

@@ -61,6 +61,8 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		return parseBertNormalizer(raw)
 	case "StripAccents":
 		return stripAccentsNormalizer{}, nil
+	case "ByteLevel":
+		return byteLevelNormalizer{alphabet: newByteLevelAlphabet()}, nil
 	case "Lowercase":
 		return lowercaseNormalizer{}, nil
 	case "Strip":

@@ -135,14 +135,14 @@ func TestLoadDirReadsTokenizerConfig(t *testing.T) {
 func TestUnsupportedComponentsAreNamed(t *testing.T) {
 	base := `{"added_tokens": [], "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}`
 	for _, tc := range []struct{ name, json, want string }{
-		{"normalizer", base + `, "normalizer": {"type": "ByteLevel"}}`, `unsupported normalizer type "ByteLevel"`},
-		{"nested normalizer", base + `, "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "ByteLevel"}]}}`, `normalizer Sequence[1]: unsupported normalizer type "ByteLevel"`},
+		{"normalizer", base + `, "normalizer": {"type": "Weird"}}`, `unsupported normalizer type "Weird"`},
+		{"nested normalizer", base + `, "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Weird"}]}}`, `normalizer Sequence[1]: unsupported normalizer type "Weird"`},
 		{"empty charsmap", base + `, "normalizer": {"type": "Precompiled", "precompiled_charsmap": ""}}`, `normalizer Precompiled: precompiled_charsmap has 0 bytes`},
-		{"pre-tokenizer", base + `, "pre_tokenizer": {"type": "CharDelimiterSplit", "delimiter": "x"}}`, `unsupported pre_tokenizer type "CharDelimiterSplit"`},
+		{"pre-tokenizer", base + `, "pre_tokenizer": {"type": "UnicodeScripts"}}`, `unsupported pre_tokenizer type "UnicodeScripts"`},
 		{"split regex", base + `, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "a(b"}, "behavior": "Isolated"}}`, `unsupported Regex pattern "a(b"`},
 		{"decoder", base + `, "decoder": {"type": "CTC"}}`, `unsupported decoder type "CTC"`},
 		{"post-processor", base + `, "post_processor": {"type": "Weird"}}`, `unsupported post_processor type "Weird"`},
-		{"model", `{"model": {"type": "WordLevel", "vocab": {}}}`, `unsupported model type "WordLevel"`},
+		{"model", `{"model": {"type": "Weird", "vocab": {}}}`, `unsupported model type "Weird"`},
 		{"WordPiece without unk", `{"model": {"type": "WordPiece", "vocab": {"a": 0}}}`, `model WordPiece: unk_token "[UNK]" is not in the vocab`},
 		{"dropout", `{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "dropout": 0.1}}`, "dropout"},
 		{"merge not in vocab", `{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}}`, `merges[0] ("a", "a")`},

@@ -55,6 +55,36 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		return funcPreTokenizer(splitWhitespaceAndPunct), nil
 	case "BertPreTokenizer":
 		return funcPreTokenizer(splitBert), nil
+	case "Punctuation":
+		var c struct {
+			Behavior *string `json:"behavior"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("pre_tokenizer Punctuation: %w", err)
+		}
+		b := isolated
+		if c.Behavior != nil {
+			if b, err = parseBehavior(*c.Behavior); err != nil {
+				return nil, fmt.Errorf("pre_tokenizer Punctuation: %w", err)
+			}
+		}
+		return funcPreTokenizer(func(n *normalized) []*normalized {
+			return splitRunes(n, eachMatch(n, isBertPunct), b)
+		}), nil
+	case "CharDelimiterSplit":
+		var c struct {
+			Delimiter string `json:"delimiter"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("pre_tokenizer CharDelimiterSplit: %w", err)
+		}
+		d := []rune(c.Delimiter)
+		if len(d) != 1 {
+			return nil, fmt.Errorf("pre_tokenizer CharDelimiterSplit: delimiter %q must be one character", c.Delimiter)
+		}
+		return funcPreTokenizer(func(n *normalized) []*normalized {
+			return splitRunes(n, eachMatch(n, func(r rune) bool { return r == d[0] }), removed)
+		}), nil
 	case "Digits":
 		var c struct {
 			Individual bool `json:"individual_digits"`

@@ -12,7 +12,8 @@
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
 //       real tokenizer trimmed to its first merges (the same normalizer,
 //       pre-tokenizer, post-processor, decoder and added tokens) plus the
-//       hand-built BERT one and the repository's fixture tokenizers, with
+//       hand-built BERT and WordLevel ones and the repository's fixture
+//       tokenizers, with
 //       HF's expected output, and
 //       testdata/hf/components.json: pre-tokenizers (every Split behaviour,
 //       inverted or not, look-around, Unicode classes) and normalizers on
@@ -211,6 +212,9 @@ function components() {
     re('(?<=[a-z])(?=[A-Z])', 'Removed', false),
     { type: 'Whitespace' },
     { type: 'WhitespaceSplit' },
+    { type: 'Punctuation', behavior: 'Isolated' },
+    { type: 'Punctuation', behavior: 'Contiguous' },
+    { type: 'CharDelimiterSplit', delimiter: '-' },
     { type: 'BertPreTokenizer' },
     { type: 'Digits', individual_digits: true },
     { type: 'Digits', individual_digits: false },
@@ -227,6 +231,7 @@ function components() {
     { type: 'Replace', pattern: { Regex: '\\s*' }, content: '_' },
     { type: 'Strip', strip_left: true, strip_right: true },
     { type: 'Nmt' },
+    { type: 'ByteLevel' },
   ];
   const wrap = (c) => hf.Tokenizer.fromString(JSON.stringify({
     version: '1.0', added_tokens: [], ...c, model: { type: 'WordLevel', vocab: { '[UNK]': 0 }, unk_token: '[UNK]' },
@@ -241,6 +246,24 @@ function components() {
     for (const text of componentStrings) cases.push({ normalizer: n, text, normalized: tk.normalizeString(text) });
   }
   return cases;
+}
+
+// wordLevel is a hand-built WordLevel tokenizer over the words of the hard
+// strings (every other one left out, so unknowns occur).
+function wordLevel() {
+  const words = new Set();
+  for (const s of strings) {
+    for (const w of s.toLowerCase().split(/[\s!-\/:-@\[-`{-~]+/u)) if (w) words.add(w);
+  }
+  const vocab = { '<unk>': 0 };
+  [...words].filter((w, i) => i % 2 === 0).forEach((w, i) => { vocab[w] = i + 1; });
+  return {
+    version: '1.0', truncation: null, padding: null, added_tokens: [{ id: 0, content: '<unk>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    normalizer: { type: 'Lowercase' },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Punctuation', behavior: 'Isolated' }] },
+    post_processor: null, decoder: null,
+    model: { type: 'WordLevel', vocab, unk_token: '<unk>' },
+  };
 }
 
 async function main() {
@@ -259,6 +282,7 @@ async function main() {
     small[name] = trim(JSON.parse(fs.readFileSync(file, 'utf8')));
   }
   small.bert = bert();
+  small.wordlevel = wordLevel();
   // The repository's tiny fixture tokenizers (byte-level BPE, SentencePiece
   // BPE, and a T5-style Unigram with Nmt/NFKC/Replace/Metaspace) as they are.
   const fixtures = path.join(here, '..', '..', '..', '..', 'testdata', 'fixtures', 'peft', 'tokenizers');
