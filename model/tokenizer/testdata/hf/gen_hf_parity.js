@@ -12,7 +12,7 @@
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
 //       real tokenizer trimmed to its first merges (the same normalizer,
 //       pre-tokenizer, post-processor, decoder and added tokens) plus the
-//       hand-built BERT and WordLevel ones and the repository's fixture
+//       hand-built BERT, WordLevel and CLIP ones and the repository's fixture
 //       tokenizers, with
 //       HF's expected output, and
 //       testdata/hf/components.json: pre-tokenizers (every Split behaviour,
@@ -266,6 +266,46 @@ function wordLevel() {
   };
 }
 
+// clip is a hand-built CLIP-style tokenizer: NFC, white space runs to one
+// space, Lowercase, CLIP's inverted Split, byte-level BPE whose words end
+// in </w>, BPEDecoder and RobertaProcessing; merges spell out some words.
+function clip() {
+  const alphabet = hf.byteLevelAlphabet();
+  const vocab = {};
+  let id = 0;
+  const add = (t) => { if (!(t in vocab)) vocab[t] = id++; };
+  for (const c of alphabet) add(c);
+  for (const c of alphabet) add(c + '</w>');
+  add('<|startoftext|>');
+  add('<|endoftext|>');
+  const merges = [];
+  for (const w of ['the', 'hello', 'world', 'this', 'is', 'test', 'line', 'one', 'two', 'text', 'return', 'for', 'def', 'unicode', 'camel', 'case', 'word']) {
+    let cur = w[0];
+    for (let i = 1; i < w.length; i++) {
+      const next = i === w.length - 1 ? w[i] + '</w>' : w[i];
+      const merged = cur + next;
+      if (!(merged in vocab)) {
+        merges.push(cur + ' ' + next);
+        add(merged);
+      }
+      cur = merged;
+    }
+  }
+  const special = (content) => ({ id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true });
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [special('<|startoftext|>'), special('<|endoftext|>')],
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'NFC' }, { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' }, { type: 'Lowercase' }] },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [
+      { type: 'Split', pattern: { Regex: "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+" }, behavior: 'Removed', invert: true },
+      { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+    ] },
+    post_processor: { type: 'RobertaProcessing', sep: ['<|endoftext|>', vocab['<|endoftext|>']], cls: ['<|startoftext|>', vocab['<|startoftext|>']], trim_offsets: false, add_prefix_space: false },
+    decoder: { type: 'BPEDecoder', suffix: '</w>' },
+    model: { type: 'BPE', dropout: null, unk_token: '<|endoftext|>', continuing_subword_prefix: '', end_of_word_suffix: '</w>', fuse_unk: false, byte_fallback: false, vocab, merges },
+  };
+}
+
 async function main() {
   if (mode === 'full') {
     const out = {};
@@ -283,6 +323,7 @@ async function main() {
   }
   small.bert = bert();
   small.wordlevel = wordLevel();
+  small.clip = clip();
   // The repository's tiny fixture tokenizers (byte-level BPE, SentencePiece
   // BPE, and a T5-style Unigram with Nmt/NFKC/Replace/Metaspace) as they are.
   const fixtures = path.join(here, '..', '..', '..', '..', 'testdata', 'fixtures', 'peft', 'tokenizers');
