@@ -114,17 +114,32 @@ func regexRunes(re *regexp2.Regexp, rs []rune) [][2]int {
 		return nil
 	}
 	var out [][2]int
-	m, err := re.FindRunesMatch(rs)
-	for ; m != nil && err == nil; m, err = re.FindNextMatch(m) {
-		if m.Length == 0 && len(out) > 0 && out[len(out)-1][1] == m.Index {
-			continue
+	m, err := findRetrying(re, func() (*regexp2.Match, error) { return re.FindRunesMatch(rs) })
+	for m != nil && err == nil {
+		if m.Length > 0 || len(out) == 0 || out[len(out)-1][1] != m.Index {
+			out = append(out, [2]int{m.Index, m.Index + m.Length})
 		}
-		out = append(out, [2]int{m.Index, m.Index + m.Length})
+		prev := m
+		m, err = findRetrying(re, func() (*regexp2.Match, error) { return re.FindNextMatch(prev) })
 	}
 	if err != nil {
 		panic(matchError{fmt.Errorf("regex %q: %w", re.String(), err)})
 	}
 	return out
+}
+
+// findRetrying runs find again when it fails long before re's time limit
+// has really passed: regexp2 measures the limit with a coarse shared clock
+// that, starved on a loaded machine, can jump forward and fail a match that
+// just started. A real timeout (at least half the limit spent) stands.
+func findRetrying(re *regexp2.Regexp, find func() (*regexp2.Match, error)) (*regexp2.Match, error) {
+	for tries := 0; ; tries++ {
+		start := time.Now()
+		m, err := find()
+		if err == nil || tries == 3 || time.Since(start) >= re.MatchTimeout/2 {
+			return m, err
+		}
+	}
 }
 
 // runeMatches returns the rune ranges of n matched by the pattern.
