@@ -270,7 +270,7 @@ function wordLevel() {
 // space, Lowercase, CLIP's inverted Split, byte-level BPE whose words end
 // in </w>, BPEDecoder and RobertaProcessing; merges spell out some words.
 function clip() {
-  const alphabet = hf.byteLevelAlphabet();
+  const alphabet = hf.byteLevelAlphabet().sort(); // the binding returns it in hash order
   const vocab = {};
   let id = 0;
   const add = (t) => { if (!(t in vocab)) vocab[t] = id++; };
