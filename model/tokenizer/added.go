@@ -71,6 +71,35 @@ func newAddedVocab(tokens []AddedToken, norm normalizer) (*addedVocab, error) {
 	return v, nil
 }
 
+// assignAddedIDs gives the added tokens the ids the tokenizers library
+// gives them when it loads a tokenizer.json, which ignores the ids the file
+// declares: a token whose content the model knows takes the model's id,
+// any other the next free one (the vocabulary's length, or one past the
+// largest added id once that reaches it). A token repeating an earlier
+// content is dropped. Real files declare the same ids.
+func assignAddedIDs(tokens []AddedToken, m model) []AddedToken {
+	out := make([]AddedToken, 0, len(tokens))
+	seen := map[string]bool{}
+	maxID := -1
+	for _, t := range tokens {
+		if seen[t.Content] {
+			continue
+		}
+		seen[t.Content] = true
+		if id, ok := m.tokenToID(t.Content); ok {
+			t.ID = id
+		} else {
+			t.ID = m.vocabLen()
+			if maxID >= 0 && (maxID >= m.vocabLen() || m.vocabLen() == 0) {
+				t.ID = maxID + 1
+			}
+		}
+		maxID = max(maxID, t.ID)
+		out = append(out, t)
+	}
+	return out
+}
+
 // addedMatch is one added token found in a rune sequence, covering runes
 // [lo, hi) (white space absorbed by lstrip/rstrip included).
 type addedMatch struct {

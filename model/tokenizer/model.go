@@ -20,6 +20,9 @@ type model interface {
 	idToToken(id int) (string, bool)
 	// vocabSize is one past the largest id the model knows.
 	vocabSize() int
+	// vocabLen is the number of entries of the vocabulary (the
+	// tokenizers library's get_vocab_size).
+	vocabLen() int
 	// unkToken returns the unknown token, if the model has one.
 	unkToken() (string, bool)
 }

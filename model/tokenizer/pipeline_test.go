@@ -202,3 +202,22 @@ func TestRegexPatterns(t *testing.T) {
 		assert.ErrorContains(t, err, "not supported", expr)
 	}
 }
+
+// TestAddedTokenIDsAsHF checks that added tokens take the ids HF tokenizers
+// 0.23.2 gives them on load (its output for this file), not the declared
+// ones: the model's id when it knows the content, else the next free id
+// from the vocabulary's length; a repeated content is dropped.
+func TestAddedTokenIDsAsHF(t *testing.T) {
+	tok, err := FromJSON("x.json", []byte(`{"added_tokens": [
+		{"id": 99, "content": "<x>", "special": true}, {"id": 0, "content": "a"},
+		{"id": 50, "content": "<y>", "special": true}, {"id": 7, "content": "<x>", "special": true}],
+		"model": {"type": "WordLevel", "vocab": {"a": 0, "b": 1, "c": 5}, "unk_token": "b"}}`))
+	require.NoError(t, err)
+	enc, err := tok.Encode("<x> a <y> c")
+	require.NoError(t, err)
+	assert.Equal(t, []int{3, 1, 0, 1, 4, 1}, enc.IDs)
+	assert.Equal(t, []string{"<x>", "b", "a", "b", "<y>", "b"}, enc.Tokens)
+	dec, err := tok.Decode([]int{3, 4, 0}, false)
+	require.NoError(t, err)
+	assert.Equal(t, "<x> <y> a", dec)
+}

@@ -82,13 +82,14 @@ func parse(source string, data []byte) (*Tokenizer, error) {
 	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
 	}
-	if t.added, err = newAddedVocab(f.AddedTokens, t.normalizer); err != nil {
-		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
-	}
+
 	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
 	}
 	if t.model, err = parseModel(f.Model); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
+	}
+	if t.added, err = newAddedVocab(assignAddedIDs(f.AddedTokens, t.model), t.normalizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
 	}
 	if t.post, err = parsePostProcessor(f.PostProcessor); err != nil {

@@ -38,6 +38,7 @@ func parseWordLevel(raw json.RawMessage) (*wordLevel, error) {
 func (m *wordLevel) tokenToID(t string) (int, bool)  { id, ok := m.vocab[t]; return id, ok }
 func (m *wordLevel) idToToken(id int) (string, bool) { t, ok := m.rev[id]; return t, ok }
 func (m *wordLevel) vocabSize() int                  { return m.size }
+func (m *wordLevel) vocabLen() int                   { return len(m.vocab) }
 
 func (m *wordLevel) unkToken() (string, bool) {
 	_, ok := m.vocab[m.unk]
