@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"fmt"
 	"sort"
-	"unicode"
 )
 
 // AddedToken is an entry of tokenizer.json's added_tokens: a token matched
@@ -157,5 +156,7 @@ func (v *addedVocab) matchAt(rs []rune, i int, normalizedPass bool) (addedMatch,
 	return addedMatch{}, false
 }
 
-// isWordChar is what single_word treats as part of a word.
-func isWordChar(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+// isWordChar is what single_word treats as part of a word: \w of the Rust
+// regex crate (regex_syntax::is_word_character), as in the tokenizers
+// library.
+func isWordChar(r rune) bool { return isWordRune(r) }
