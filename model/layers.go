@@ -129,3 +129,12 @@ func firstTokens(g *nn.Graph, x *nn.Value) *nn.Value {
 	}
 	return g.Gather(g.Reshape(x, s[0]*s[1], s[2]), ints(g, ids, s[0]))
 }
+
+// lastOnly narrows hidden states [B, T, D] to the last position when
+// in.LastOnly asks for the last logits only.
+func lastOnly(g *nn.Graph, x *nn.Value, in *Inputs) *nn.Value {
+	if !in.LastOnly || in.Seq <= 1 {
+		return x
+	}
+	return g.Narrow(x, 1, in.Seq-1, 1)
+}

@@ -138,7 +138,7 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		}
 		x = g.Add(x, g.Linear(gated, l.down))
 	}
-	logits := g.Linear(g.Norm(x, m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, T)
 	}
