@@ -59,11 +59,37 @@ type Config struct {
 	ScaleAttnWeights           bool
 	ScaleAttnByInverseLayerIdx bool
 
-	// Llama family (llama, mistral, qwen2).
+	// Llama family (llama, mistral, qwen2, qwen3, gemma, gemma2,
+	// gemma3_text).
 	AttentionBias bool // bias on q/k/v/o (llama attention_bias)
 	QKVBias       bool // bias on q/k/v only (qwen2)
 	MLPBias       bool
 	Rope          RopeConfig
+	// SlidingWindow is the attention window of the layers LayerTypes marks
+	// "sliding_attention" (0: none): a query sees itself and the
+	// SlidingWindow − 1 tokens before it.
+	SlidingWindow int
+	// LayerTypes holds each layer's attention, "full_attention" or
+	// "sliding_attention", as transformers' config.layer_types does.
+	LayerTypes []string
+	// LocalRope is the rotary embedding of sliding layers where it differs
+	// from Rope (gemma3_text's rope_local_base_freq); nil: Rope everywhere.
+	LocalRope *RopeConfig
+	// QKNorm adds per-head RMS norms q_norm and k_norm before the rotation
+	// (qwen3, gemma3_text).
+	QKNorm bool
+	// Gemma: RMS norms scale by (1 + weight), the embedding output is
+	// multiplied by √hidden_size, and gemma2/gemma3_text add norms after
+	// attention and around the MLP.
+	GemmaNorm     bool
+	EmbedScale    bool
+	SandwichNorms bool
+	// QueryPreAttnScalar, when > 0, makes the attention scale
+	// QueryPreAttnScalar^-½ instead of head_dim^-½ (gemma2, gemma3_text).
+	QueryPreAttnScalar float64
+	// AttnSoftcap and FinalSoftcap, when > 0, soft-cap the attention
+	// logits and the output logits: cap·tanh(x/cap) (gemma2).
+	AttnSoftcap, FinalSoftcap float64
 
 	// T5.
 	DecoderLayers        int
@@ -99,13 +125,17 @@ type family struct {
 }
 
 var families = map[string]family{
-	"gpt2":    {"GPT2LMHeadModel", []string{"GPT2LMHeadModel"}, parseGPT2},
-	"llama":   {"LlamaForCausalLM", []string{"LlamaForCausalLM"}, parseLlama},
-	"mistral": {"MistralForCausalLM", []string{"MistralForCausalLM"}, parseLlama},
-	"qwen2":   {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM"}, parseLlama},
-	"t5":      {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
-	"bert":    {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
-	"roberta": {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
+	"gpt2":        {"GPT2LMHeadModel", []string{"GPT2LMHeadModel"}, parseGPT2},
+	"llama":       {"LlamaForCausalLM", []string{"LlamaForCausalLM"}, parseLlama},
+	"mistral":     {"MistralForCausalLM", []string{"MistralForCausalLM"}, parseLlama},
+	"qwen2":       {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM"}, parseLlama},
+	"qwen3":       {"Qwen3ForCausalLM", []string{"Qwen3ForCausalLM"}, parseLlama},
+	"gemma":       {"GemmaForCausalLM", []string{"GemmaForCausalLM"}, parseGemma},
+	"gemma2":      {"Gemma2ForCausalLM", []string{"Gemma2ForCausalLM"}, parseGemma},
+	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM"}, parseGemma},
+	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
+	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
+	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
 }
 
 // SupportedModelTypes lists the config.json model_type values this package
@@ -260,12 +290,16 @@ func parseLlama(p *cfgParser, c *Config) {
 	case "qwen2":
 		// Qwen2Attention always has q/k/v biases and a bias-free o_proj.
 		c.QKVBias = true
-		// sliding_window / use_sliding_window: transformers applies the
-		// window only past sliding_window tokens on layers configured for
-		// it; sequences here are shorter, so it is ignored.
+		parseQwenWindow(p, c)
+	case "qwen3":
+		c.AttentionBias = p.bool("attention_bias", false)
+		c.QKNorm = true
+		if c.Heads > 0 {
+			c.HeadDim = p.optInt("head_dim", 128) // Qwen3Config's default
+		}
+		parseQwenWindow(p, c)
 	case "mistral":
-		// sliding_window is ignored: it only matters for sequences longer
-		// than the window (4096 tokens for Mistral 7B).
+		parseMistralWindow(p, c)
 	default:
 		c.AttentionBias = p.bool("attention_bias", false)
 		c.MLPBias = p.bool("mlp_bias", false)
@@ -275,21 +309,36 @@ func parseLlama(p *cfgParser, c *Config) {
 
 // parseRope reads rope_parameters (transformers 5) or rope_theta and
 // rope_scaling (transformers 4).
-func parseRope(p *cfgParser) RopeConfig {
-	r := RopeConfig{Theta: 10000, Type: "default", Factor: 1}
+func parseRope(p *cfgParser) RopeConfig { return parseRopeTheta(p, 10000) }
+
+// parseRopeTheta is parseRope with the family's default rope_theta.
+func parseRopeTheta(p *cfgParser, theta float64) RopeConfig {
 	params, ok := p.raw["rope_parameters"].(map[string]any)
 	if !ok {
-		r.Theta = p.float("rope_theta", 10000)
+		theta = p.float("rope_theta", theta)
 		params, _ = p.raw["rope_scaling"].(map[string]any)
 	}
 	if params == nil {
-		return r
+		return RopeConfig{Theta: theta, Type: "default", Factor: 1}
 	}
 	sub := &cfgParser{raw: params, prefix: "rope_parameters."}
 	if !ok {
 		sub.prefix = "rope_scaling."
-	} else {
-		r.Theta = sub.float("rope_theta", 10000)
+	}
+	r := parseRopeParams(sub, theta, ok)
+	if sub.err != nil && p.err == nil {
+		p.err = sub.err
+	}
+	return r
+}
+
+// parseRopeParams reads one rope parameter object; withTheta says it may
+// carry rope_theta (transformers 5's rope_parameters), theta is the
+// default.
+func parseRopeParams(sub *cfgParser, theta float64, withTheta bool) RopeConfig {
+	r := RopeConfig{Theta: theta, Type: "default", Factor: 1}
+	if withTheta {
+		r.Theta = sub.float("rope_theta", theta)
 	}
 	r.Type = sub.str("rope_type", "")
 	if r.Type == "" {
@@ -306,9 +355,6 @@ func parseRope(p *cfgParser) RopeConfig {
 		r.OriginalMaxPositions = sub.int("original_max_position_embeddings", 8192)
 	default:
 		sub.fail("rope_type", fmt.Sprintf("rope type %q is not supported (supported: default, linear, llama3)", r.Type))
-	}
-	if sub.err != nil && p.err == nil {
-		p.err = sub.err
 	}
 	return r
 }
@@ -401,10 +447,20 @@ func (c *Config) validate() error {
 	if c.HeadDim%2 != 0 && c.Rope.Theta > 0 && isLlamaFamily(c.ModelType) {
 		return fmt.Errorf("head_dim %d must be even for rotary embeddings", c.HeadDim)
 	}
+	if err := c.validateLayerTypes(); err != nil {
+		return err
+	}
 	return nil
 }
 
-func isLlamaFamily(t string) bool { return t == "llama" || t == "mistral" || t == "qwen2" }
+// isLlamaFamily reports whether model_type t is built by buildLlama.
+func isLlamaFamily(t string) bool {
+	switch t {
+	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text":
+		return true
+	}
+	return false
+}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

@@ -1,0 +1,563 @@
+package model
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/backend/webgpu/webgputest"
+	"github.com/ia3/ia3/model/nn"
+)
+
+// archBackend is one device the architecture tests run on.
+type archBackend struct {
+	name string
+	open func(t *testing.T) backend.Backend
+}
+
+// archBackends lists the CPU backend and a WebGPU adapter (lavapipe in CI;
+// skipped without one unless IA3_REQUIRE_GPU=1).
+func archBackends() []archBackend {
+	return []archBackend{
+		{"cpu", testBackend},
+		{"webgpu", func(t *testing.T) backend.Backend { return webgputest.Open(t) }},
+	}
+}
+
+// tinyDecoder returns a small config.json of model_type typ with extra
+// keys set (a nil value writes JSON null).
+func tinyDecoder(t *testing.T, typ string, extra map[string]any) *Config {
+	t.Helper()
+	raw := map[string]any{"model_type": typ, "vocab_size": 40, "hidden_size": 16, "intermediate_size": 24,
+		"num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+		"max_position_embeddings": 64, "initializer_range": 0.3, "rms_norm_eps": 1e-6}
+	for k, v := range extra {
+		raw[k] = v
+	}
+	js, err := json.Marshal(raw)
+	require.NoError(t, err)
+	return mustConfig(t, string(js))
+}
+
+// randomNorms gives every norm weight random values, so that Gemma's
+// (1 + weight) and the q/k norms are exercised away from the identity.
+func randomNorms(t *testing.T, m *Model, seed int) {
+	t.Helper()
+	for _, nm := range m.Modules() {
+		n, ok := nm.Module.(*nn.Norm)
+		if !ok || n.Weight == nil {
+			continue
+		}
+		v, err := m.b.ToFloat32(n.Weight.T)
+		require.NoError(t, err)
+		for i := range v {
+			v[i] += float32(0.2 * math.Sin(float64(seed*31+i*7+len(nm.Name))))
+		}
+		nt, err := m.b.FromFloat32(v, len(v))
+		require.NoError(t, err)
+		m.b.Free(n.Weight.T)
+		n.Weight.T = nt
+	}
+}
+
+func TestDecoderLayerTypes(t *testing.T) {
+	tests := []struct {
+		name   string
+		typ    string
+		extra  map[string]any
+		window int
+		types  []string
+	}{
+		{"mistral default window", "mistral", nil, 4096, []string{"sliding_attention", "sliding_attention"}},
+		{"mistral null window", "mistral", map[string]any{"sliding_window": nil}, 0, []string{"full_attention", "full_attention"}},
+		{"mistral window 3", "mistral", map[string]any{"sliding_window": 3}, 3, []string{"sliding_attention", "sliding_attention"}},
+		{"qwen2 without use_sliding_window", "qwen2", map[string]any{"sliding_window": 3}, 0, []string{"full_attention", "full_attention"}},
+		{"qwen2 max_window_layers", "qwen2", map[string]any{"sliding_window": 3, "use_sliding_window": true, "max_window_layers": 1},
+			3, []string{"full_attention", "sliding_attention"}},
+		{"qwen2 layer_types", "qwen2", map[string]any{"sliding_window": 3, "use_sliding_window": true,
+			"layer_types": []string{"sliding_attention", "full_attention"}}, 3, []string{"sliding_attention", "full_attention"}},
+		{"qwen3 default", "qwen3", nil, 0, []string{"full_attention", "full_attention"}},
+		{"gemma", "gemma", nil, 0, []string{"full_attention", "full_attention"}},
+		{"gemma2 alternates", "gemma2", map[string]any{"sliding_window": 5}, 5, []string{"sliding_attention", "full_attention"}},
+		{"gemma3 pattern", "gemma3_text", map[string]any{"num_hidden_layers": 4, "sliding_window_pattern": 3},
+			4096, []string{"sliding_attention", "sliding_attention", "full_attention", "sliding_attention"}},
+		{"llama", "llama", nil, 0, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tinyDecoder(t, tc.typ, tc.extra)
+			assert.Equal(t, tc.window, c.SlidingWindow)
+			assert.Equal(t, tc.types, c.LayerTypes)
+			for i, typ := range tc.types {
+				want := 0
+				if typ == SlidingAttention {
+					want = tc.window
+				}
+				assert.Equal(t, want, c.LayerWindow(i), "layer %d", i)
+			}
+		})
+	}
+}
+
+func TestDecoderConfigFields(t *testing.T) {
+	g2 := tinyDecoder(t, "gemma2", nil)
+	assert.Equal(t, 50.0, g2.AttnSoftcap)
+	assert.Equal(t, 30.0, g2.FinalSoftcap)
+	assert.Equal(t, 256.0, g2.QueryPreAttnScalar)
+	assert.True(t, g2.SandwichNorms && g2.GemmaNorm && g2.EmbedScale && !g2.QKNorm)
+	assert.Equal(t, "gelu_pytorch_tanh", g2.Act)
+	assert.True(t, g2.TieWordEmbeddings)
+
+	off := tinyDecoder(t, "gemma2", map[string]any{"attn_logit_softcapping": nil, "final_logit_softcapping": nil})
+	assert.Zero(t, off.AttnSoftcap)
+	assert.Zero(t, off.FinalSoftcap)
+
+	g3 := tinyDecoder(t, "gemma3_text", map[string]any{"rope_theta": 1e6, "rope_local_base_freq": 1e4,
+		"rope_scaling": map[string]any{"rope_type": "linear", "factor": 8.0}})
+	assert.Equal(t, RopeConfig{Theta: 1e6, Type: "linear", Factor: 8}, g3.Rope)
+	require.NotNil(t, g3.LocalRope)
+	assert.Equal(t, RopeConfig{Theta: 1e4, Type: "default", Factor: 1}, *g3.LocalRope)
+	assert.True(t, g3.QKNorm && g3.SandwichNorms)
+	assert.Zero(t, g3.AttnSoftcap)
+
+	// transformers 5 keys rope_parameters by layer type.
+	g3v5 := tinyDecoder(t, "gemma3_text", map[string]any{"rope_parameters": map[string]any{
+		"full_attention":    map[string]any{"rope_type": "linear", "factor": 8.0, "rope_theta": 1e6},
+		"sliding_attention": map[string]any{"rope_type": "default", "rope_theta": 1e4}}})
+	assert.Equal(t, RopeConfig{Theta: 1e6, Type: "linear", Factor: 8}, g3v5.Rope)
+	assert.Equal(t, RopeConfig{Theta: 1e4, Type: "default", Factor: 1}, *g3v5.LocalRope)
+
+	q3 := tinyDecoder(t, "qwen3", map[string]any{"head_dim": nil})
+	assert.Equal(t, 128, q3.HeadDim)
+	assert.True(t, q3.QKNorm)
+}
+
+func TestDecoderConfigErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		typ   string
+		extra map[string]any
+		want  string
+	}{
+		{"layer_types length", "mistral", map[string]any{"layer_types": []string{"full_attention"}}, "layer_types has 1 entries for 2 layers"},
+		{"layer_types value", "qwen2", map[string]any{"layer_types": []string{"full_attention", "chunked_attention"}},
+			`layer_types[1] = "chunked_attention" is not supported`},
+		{"negative window", "mistral", map[string]any{"sliding_window": -2}, `field "sliding_window": want null or an integer`},
+		{"window type", "gemma2", map[string]any{"sliding_window": "wide"}, `field "sliding_window": want an integer`},
+		{"negative softcap", "gemma2", map[string]any{"attn_logit_softcapping": -1.0}, "attn_logit_softcapping must be a finite number ≥ 0"},
+		{"pattern", "gemma3_text", map[string]any{"sliding_window_pattern": 0}, `field "sliding_window_pattern": want a positive integer`},
+		{"local rope type", "gemma3_text", map[string]any{"rope_parameters": map[string]any{
+			"sliding_attention": map[string]any{"rope_type": "yarn"}}}, `field "rope_parameters.sliding_attention.rope_type"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := map[string]any{"model_type": tc.typ, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 2,
+				"num_attention_heads": 2, "head_dim": 8, "vocab_size": 10}
+			for k, v := range tc.extra {
+				raw[k] = v
+			}
+			js, err := json.Marshal(raw)
+			require.NoError(t, err)
+			_, err = ParseConfig(js)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// TestSlidingWindowForward checks the window on a one-layer Mistral: a
+// window at least as long as the input changes nothing, and with a
+// shorter one the logits at t equal full attention over the last window
+// tokens alone (positions kept), which is what masking keys j ≤ t − W
+// means when there is one layer.
+func TestSlidingWindowForward(t *testing.T) {
+	tokens := []int32{3, 17, 5, 22, 9, 31, 14, 2}
+	T := len(tokens)
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			build := func(window any) *Model {
+				m, err := NewRandom(tinyDecoder(t, "mistral", map[string]any{"num_hidden_layers": 1, "sliding_window": window}), b, 11)
+				require.NoError(t, err)
+				t.Cleanup(m.Free)
+				return m
+			}
+			full, wide, narrow := build(nil), build(T), build(3)
+			V := full.Config().VocabSize
+			in := &Inputs{Batch: 1, Seq: T, InputIDs: tokens}
+			want, _ := logitsOf(t, full, in)
+			got, _ := logitsOf(t, wide, in)
+			assert.InDeltaSlice(t, want, got, 1e-6, "window ≥ seq")
+			windowed, _ := logitsOf(t, narrow, in)
+			assert.Greater(t, maxAbsDiff(want[3*V:], windowed[3*V:]), 1e-3, "a window of 3 must change later tokens")
+			for s := 0; s < T; s++ {
+				lo := max(0, s-2)
+				pos := make([]int32, s+1-lo)
+				for i := range pos {
+					pos[i] = int32(lo + i)
+				}
+				alone, _ := logitsOf(t, full, &Inputs{Batch: 1, Seq: len(pos), InputIDs: tokens[lo : s+1], PositionIDs: pos})
+				assert.InDeltaSlice(t, alone[(len(pos)-1)*V:], windowed[s*V:(s+1)*V], 2e-5, "token %d", s)
+			}
+		})
+	}
+}
+
+// decoderCases are small random configurations of every Llama-family
+// variant with its distinctive features on and windows shorter than the
+// inputs.
+func decoderCases() []struct {
+	name  string
+	typ   string
+	extra map[string]any
+} {
+	return []struct {
+		name  string
+		typ   string
+		extra map[string]any
+	}{
+		{"mistral window 3", "mistral", map[string]any{"sliding_window": 3}},
+		{"qwen2 sliding", "qwen2", map[string]any{"sliding_window": 3, "use_sliding_window": true, "max_window_layers": 1}},
+		{"qwen3", "qwen3", map[string]any{"tie_word_embeddings": true}},
+		{"qwen3 sliding", "qwen3", map[string]any{"sliding_window": 2, "use_sliding_window": true, "max_window_layers": 0,
+			"num_key_value_heads": 1}},
+		{"gemma", "gemma", map[string]any{"num_key_value_heads": 1}},
+		{"gemma2", "gemma2", map[string]any{"sliding_window": 3, "attn_logit_softcapping": 0.5, "final_logit_softcapping": 2.0,
+			"query_pre_attn_scalar": 6}},
+		{"gemma3_text", "gemma3_text", map[string]any{"num_hidden_layers": 3, "sliding_window": 3, "sliding_window_pattern": 2,
+			"rope_theta": 1e6, "rope_scaling": map[string]any{"rope_type": "linear", "factor": 4.0}, "query_pre_attn_scalar": 12}},
+	}
+}
+
+// TestDecoderCacheMatchesFullForward feeds each variant its batch one
+// token at a time through a KV cache, past the sliding window, and checks
+// every step's logits against the full forward pass.
+func TestDecoderCacheMatchesFullForward(t *testing.T) {
+	forEachDecoder(t, 5, func(t *testing.T, b backend.Backend, m *Model) {
+		const B, T = 2, 7
+		in := &Inputs{Batch: B, Seq: T, InputIDs: []int32{1, 7, 3, 9, 22, 13, 4, 8, 2, 30, 11, 5, 0, 0},
+			AttentionMask: []int32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}}
+		full, _ := logitsOf(t, m, in)
+		V := m.Config().VocabSize
+		cache, err := m.NewCache(B)
+		require.NoError(t, err)
+		defer cache.Free()
+		for s := 0; s < T; s++ {
+			step := &Inputs{Batch: B, Seq: 1, InputIDs: column(in.InputIDs, B, T, s),
+				AttentionMask: column(in.AttentionMask, B, T, s)}
+			g := nn.NewGraph(b, false)
+			out := m.ForwardCached(g, step, cache)
+			require.NoError(t, g.Err())
+			got, err := b.ToFloat32(out.T)
+			require.NoError(t, err)
+			g.Release()
+			for r := 0; r < B; r++ {
+				if in.AttentionMask[r*T+s] == 0 {
+					continue
+				}
+				want := full[(r*T+s)*V : (r*T+s+1)*V]
+				require.InDeltaSlice(t, want, got[r*V:(r+1)*V], 1e-4, "row %d step %d", r, s)
+			}
+		}
+	})
+}
+
+// forEachDecoder runs check on every backend for every decoderCases
+// model, built randomly from seed with random norm weights.
+func forEachDecoder(t *testing.T, seed uint64, check func(t *testing.T, b backend.Backend, m *Model)) {
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			for _, c := range decoderCases() {
+				t.Run(c.name, func(t *testing.T) {
+					m, err := NewRandom(tinyDecoder(t, c.typ, c.extra), b, seed)
+					require.NoError(t, err)
+					t.Cleanup(m.Free)
+					randomNorms(t, m, int(seed))
+					check(t, b, m)
+				})
+			}
+		})
+	}
+}
+
+// TestDecoderMatchesFloat64Reference checks each variant's logits on the
+// CPU and WebGPU against refDecoder, a float64 transcription of the
+// transformers forward pass.
+func TestDecoderMatchesFloat64Reference(t *testing.T) {
+	forEachDecoder(t, 9, func(t *testing.T, _ backend.Backend, m *Model) {
+		const B, T = 2, 6
+		in := &Inputs{Batch: B, Seq: T, InputIDs: []int32{1, 7, 3, 9, 22, 13, 4, 8, 2, 30, 11, 5}}
+		got, shape := logitsOf(t, m, in)
+		require.Equal(t, []int{B, T, m.Config().VocabSize}, shape)
+		want := refDecoder(t, m, in)
+		assert.LessOrEqual(t, maxAbsDiff(want, got), 2e-4*math.Max(1, maxAbsOf(want)))
+	})
+}
+
+// TestSoftcapAndScalarEquivalences checks Gemma 2's extra terms against
+// configurations they must reduce to: a soft-cap far above the logits is
+// no cap, and query_pre_attn_scalar = head_dim is the usual 1/√d scale.
+func TestSoftcapAndScalarEquivalences(t *testing.T) {
+	b := testBackend(t)
+	in := &Inputs{Batch: 1, Seq: 5, InputIDs: []int32{4, 8, 15, 16, 23}}
+	run := func(extra map[string]any) []float32 {
+		m, err := NewRandom(tinyDecoder(t, "gemma2", extra), b, 3)
+		require.NoError(t, err)
+		defer m.Free()
+		v, _ := logitsOf(t, m, in)
+		return v
+	}
+	off := run(map[string]any{"attn_logit_softcapping": nil, "final_logit_softcapping": nil, "query_pre_attn_scalar": 8})
+	huge := run(map[string]any{"attn_logit_softcapping": 1e5, "final_logit_softcapping": 1e5, "query_pre_attn_scalar": 8})
+	assert.InDeltaSlice(t, off, huge, 1e-4)
+	capped := run(map[string]any{"attn_logit_softcapping": nil, "final_logit_softcapping": 0.25, "query_pre_attn_scalar": 8})
+	assert.LessOrEqual(t, maxAbsOf(capped), 0.25)
+	for i := range off {
+		require.InDelta(t, 0.25*math.Tanh(float64(off[i])/0.25), capped[i], 1e-5, "logit %d", i)
+	}
+	scaled := run(map[string]any{"attn_logit_softcapping": nil, "final_logit_softcapping": nil, "query_pre_attn_scalar": 2})
+	assert.Greater(t, maxAbsDiff(off, scaled), 1e-4, "query_pre_attn_scalar must change the scale")
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	d := 0.0
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}
+
+func maxAbsOf(a []float32) float64 {
+	d := 0.0
+	for _, v := range a {
+		d = math.Max(d, math.Abs(float64(v)))
+	}
+	return d
+}
+
+// paramF64 downloads a parameter as float64.
+func paramF64(t *testing.T, m *Model, name string) []float64 {
+	t.Helper()
+	var p *nn.Param
+	for _, q := range m.Params() {
+		if q.Name == name {
+			p = q
+		}
+	}
+	if p == nil {
+		p = m.aliases[name]
+	}
+	require.NotNil(t, p, name)
+	v, err := m.b.ToFloat32(p.T)
+	require.NoError(t, err)
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+// refDecoder is a float64 transcription of transformers' Llama-family
+// forward (LlamaModel, Qwen3, Gemma, Gemma2, Gemma3Text) for an unpadded
+// batch, written from the modelling files rather than from this
+// package's graph: embedding (× √hidden for Gemma), per layer RMS norms
+// (scaled by 1 + w for Gemma), q/k/v projections, per-head q/k norms,
+// rotary embedding, scaled scores with soft-capping, causal and
+// sliding-window masking, softmax, o_proj, optional post norms, the gated
+// MLP, the final norm, lm_head and the final soft-cap.
+func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
+	t.Helper()
+	c := m.Config()
+	H, D, Hkv, I := c.Hidden, c.HeadDim, c.KVHeads, c.Intermediate
+	B, T := in.Batch, in.Seq
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	rms := func(x, w []float64) []float64 {
+		s := 0.0
+		for _, v := range x {
+			s += v * v
+		}
+		r := 1 / math.Sqrt(s/float64(len(x))+c.NormEps)
+		out := make([]float64, len(x))
+		for i, v := range x {
+			g := w[i]
+			if c.GemmaNorm {
+				g += 1
+			}
+			out[i] = v * r * g
+		}
+		return out
+	}
+	lin := func(x, w, bias []float64, out int) []float64 {
+		y := make([]float64, out)
+		in := len(x)
+		for o := 0; o < out; o++ {
+			s := 0.0
+			for i := 0; i < in; i++ {
+				s += x[i] * w[o*in+i]
+			}
+			if bias != nil {
+				s += bias[o]
+			}
+			y[o] = s
+		}
+		return y
+	}
+	optBias := func(name string, on bool) []float64 {
+		if !on {
+			return nil
+		}
+		return p(name)
+	}
+	invFreq := func(r RopeConfig) []float64 {
+		f := make([]float64, D/2)
+		for i := range f {
+			f[i] = float64(float32(1 / math.Pow(r.Theta, float64(float32(2*i)/float32(D)))))
+			if r.Type == "linear" {
+				f[i] /= r.Factor
+			}
+		}
+		return f
+	}
+	rope := func(x []float64, pos int, f []float64) {
+		half := D / 2
+		for i := 0; i < half; i++ {
+			ang := float64(float32(pos) * float32(f[i]))
+			s, co := math.Sin(ang), math.Cos(ang)
+			a, bb := x[i], x[i+half]
+			x[i], x[i+half] = a*co-bb*s, bb*co+a*s
+		}
+	}
+	gelu := func(x float64) float64 {
+		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+	}
+	act := func(x float64) float64 {
+		if c.Act == "silu" {
+			return x / (1 + math.Exp(-x))
+		}
+		return gelu(x)
+	}
+	scale := 1 / math.Sqrt(float64(D))
+	if c.QueryPreAttnScalar > 0 {
+		scale = 1 / math.Sqrt(c.QueryPreAttnScalar)
+	}
+	emb := p("model.embed_tokens.weight")
+	out := make([]float32, 0, B*T*c.VocabSize)
+	for bi := 0; bi < B; bi++ {
+		xs := make([][]float64, T)
+		for s := range xs {
+			id := int(in.InputIDs[bi*T+s])
+			xs[s] = append([]float64(nil), emb[id*H:(id+1)*H]...)
+			if c.EmbedScale {
+				for i := range xs[s] {
+					xs[s][i] *= float64(float32(math.Sqrt(float64(H))))
+				}
+			}
+		}
+		for l := 0; l < c.Layers; l++ {
+			pre := fmt.Sprintf("model.layers.%d.", l)
+			f := invFreq(c.Rope)
+			if c.LocalRope != nil && c.LayerTypes[l] == SlidingAttention {
+				f = invFreq(*c.LocalRope)
+			}
+			window := c.LayerWindow(l)
+			qkvBias := c.AttentionBias || c.QKVBias
+			qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T)
+			for s := 0; s < T; s++ {
+				h := rms(xs[s], p(pre+"input_layernorm.weight"))
+				qs[s] = lin(h, p(pre+"self_attn.q_proj.weight"), optBias(pre+"self_attn.q_proj.bias", qkvBias), c.Heads*D)
+				ks[s] = lin(h, p(pre+"self_attn.k_proj.weight"), optBias(pre+"self_attn.k_proj.bias", qkvBias), Hkv*D)
+				vs[s] = lin(h, p(pre+"self_attn.v_proj.weight"), optBias(pre+"self_attn.v_proj.bias", qkvBias), Hkv*D)
+				for hd := 0; hd < c.Heads; hd++ {
+					q := qs[s][hd*D : (hd+1)*D]
+					if c.QKNorm {
+						copy(q, rms(q, p(pre+"self_attn.q_norm.weight")))
+					}
+					rope(q, s, f)
+				}
+				for hd := 0; hd < Hkv; hd++ {
+					k := ks[s][hd*D : (hd+1)*D]
+					if c.QKNorm {
+						copy(k, rms(k, p(pre+"self_attn.k_norm.weight")))
+					}
+					rope(k, s, f)
+				}
+			}
+			for s := 0; s < T; s++ {
+				attn := make([]float64, c.Heads*D)
+				for hd := 0; hd < c.Heads; hd++ {
+					kh := hd / (c.Heads / Hkv)
+					var js []int
+					var logits []float64
+					mx := math.Inf(-1)
+					for j := 0; j <= s; j++ {
+						if window > 0 && j <= s-window {
+							continue
+						}
+						dot := 0.0
+						for i := 0; i < D; i++ {
+							dot += qs[s][hd*D+i] * ks[j][kh*D+i]
+						}
+						dot *= scale
+						if c.AttnSoftcap > 0 {
+							dot = c.AttnSoftcap * math.Tanh(dot/c.AttnSoftcap)
+						}
+						js, logits = append(js, j), append(logits, dot)
+						mx = math.Max(mx, dot)
+					}
+					sum := 0.0
+					for i := range logits {
+						logits[i] = math.Exp(logits[i] - mx)
+						sum += logits[i]
+					}
+					for i, j := range js {
+						for e := 0; e < D; e++ {
+							attn[hd*D+e] += logits[i] / sum * vs[j][kh*D+e]
+						}
+					}
+				}
+				o := lin(attn, p(pre+"self_attn.o_proj.weight"), optBias(pre+"self_attn.o_proj.bias", c.AttentionBias), H)
+				if c.SandwichNorms {
+					o = rms(o, p(pre+"post_attention_layernorm.weight"))
+				}
+				for i := range o {
+					xs[s][i] += o[i]
+				}
+				var h []float64
+				if c.SandwichNorms {
+					h = rms(xs[s], p(pre+"pre_feedforward_layernorm.weight"))
+				} else {
+					h = rms(xs[s], p(pre+"post_attention_layernorm.weight"))
+				}
+				gate := lin(h, p(pre+"mlp.gate_proj.weight"), optBias(pre+"mlp.gate_proj.bias", c.MLPBias), I)
+				up := lin(h, p(pre+"mlp.up_proj.weight"), optBias(pre+"mlp.up_proj.bias", c.MLPBias), I)
+				for i := range gate {
+					gate[i] = act(gate[i]) * up[i]
+				}
+				ff := lin(gate, p(pre+"mlp.down_proj.weight"), optBias(pre+"mlp.down_proj.bias", c.MLPBias), H)
+				if c.SandwichNorms {
+					ff = rms(ff, p(pre+"post_feedforward_layernorm.weight"))
+				}
+				for i := range ff {
+					xs[s][i] += ff[i]
+				}
+			}
+		}
+		head := p("lm_head.weight")
+		for s := 0; s < T; s++ {
+			logits := lin(rms(xs[s], p("model.norm.weight")), head, nil, c.VocabSize)
+			for _, v := range logits {
+				if c.FinalSoftcap > 0 {
+					v = c.FinalSoftcap * math.Tanh(v/c.FinalSoftcap)
+				}
+				out = append(out, float32(v))
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,206 @@
+package model
+
+import (
+	"fmt"
+	"math"
+)
+
+// Layer attention types, spelled as transformers' config.layer_types.
+const (
+	FullAttention    = "full_attention"
+	SlidingAttention = "sliding_attention"
+)
+
+// LayerWindow returns the sliding window of layer i (0: full attention).
+func (c *Config) LayerWindow(i int) int {
+	if c.SlidingWindow <= 0 || i < 0 || i >= len(c.LayerTypes) || c.LayerTypes[i] != SlidingAttention {
+		return 0
+	}
+	return c.SlidingWindow
+}
+
+// present reports whether key is in the config with a non-null value, and
+// whether it is there at all (a null sliding_window turns the window off,
+// a missing one takes the family's default).
+func (p *cfgParser) present(key string) (set, null bool) {
+	v, ok := p.raw[key]
+	return ok && v != nil, ok && v == nil
+}
+
+// window reads sliding_window: def when missing, 0 when null.
+func (p *cfgParser) window(def int) int {
+	set, null := p.present("sliding_window")
+	switch {
+	case null:
+		return 0
+	case !set:
+		return def
+	}
+	w := p.int("sliding_window", def)
+	if w < 0 || w > MaxDimension {
+		p.fail("sliding_window", fmt.Sprintf("want null or an integer in [0, %d], got %d", MaxDimension, w))
+	}
+	return w
+}
+
+// nullableFloat reads a float that null turns off (0) and a missing key
+// gives def: Gemma 2's soft-capping values.
+func (p *cfgParser) nullableFloat(key string, def float64) float64 {
+	set, null := p.present(key)
+	switch {
+	case null:
+		return 0
+	case !set:
+		return def
+	}
+	return p.float(key, def)
+}
+
+// layerTypes reads config.layer_types, or builds the default with
+// sliding(i) when the file has none.
+func (p *cfgParser) layerTypes(n int, sliding func(i int) bool) []string {
+	if l := p.strings("layer_types"); l != nil {
+		return l
+	}
+	out := make([]string, max(n, 0))
+	for i := range out {
+		out[i] = FullAttention
+		if sliding(i) {
+			out[i] = SlidingAttention
+		}
+	}
+	return out
+}
+
+// parseMistralWindow reads Mistral's sliding_window (4096 when missing,
+// null for none), which every layer uses.
+func parseMistralWindow(p *cfgParser, c *Config) {
+	c.SlidingWindow = p.window(4096)
+	c.LayerTypes = p.layerTypes(c.Layers, func(int) bool { return c.SlidingWindow > 0 })
+}
+
+// parseQwenWindow reads Qwen2's and Qwen3's use_sliding_window,
+// sliding_window and max_window_layers as their configs do: without
+// use_sliding_window there is no window; with it, layers from
+// max_window_layers on slide (unless layer_types says otherwise).
+func parseQwenWindow(p *cfgParser, c *Config) {
+	c.SlidingWindow = p.window(4096)
+	if !p.bool("use_sliding_window", false) {
+		c.SlidingWindow = 0
+	}
+	first := p.int("max_window_layers", 28)
+	c.LayerTypes = p.layerTypes(c.Layers, func(i int) bool { return c.SlidingWindow > 0 && i >= first })
+}
+
+// parseGemma reads GemmaConfig, Gemma2Config and Gemma3TextConfig: the
+// Llama layout with Gemma's norms, embedding scale, GeGLU MLP and head_dim,
+// plus Gemma 2's sandwich norms, soft-capping and alternating sliding
+// layers, and Gemma 3's q/k norms and local rotary base.
+func parseGemma(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 256000)
+	c.Hidden = p.int("hidden_size", 3072)
+	c.Intermediate = p.int("intermediate_size", 24576)
+	c.Layers = p.int("num_hidden_layers", 28)
+	c.Heads = p.int("num_attention_heads", 16)
+	c.KVHeads = p.optInt("num_key_value_heads", c.Heads)
+	c.HeadDim = p.optInt("head_dim", 256)
+	c.MaxPositions = p.int("max_position_embeddings", 8192)
+	c.NormEps = p.float("rms_norm_eps", 1e-6)
+	// GemmaMLP uses hidden_activation; old Gemma configs say "gelu" in
+	// hidden_act, which transformers overrides with the tanh form.
+	c.Act = p.str("hidden_activation", "gelu_pytorch_tanh")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
+	c.AttentionBias = p.bool("attention_bias", false)
+	c.GemmaNorm, c.EmbedScale = true, true
+	if c.PadTokenID < 0 {
+		c.PadTokenID = 0
+	}
+	switch c.ModelType {
+	case "gemma":
+		c.Rope = parseRope(p)
+		c.LayerTypes = p.layerTypes(c.Layers, func(int) bool { return false })
+	case "gemma2":
+		c.SandwichNorms = true
+		c.QueryPreAttnScalar = p.float("query_pre_attn_scalar", 256)
+		c.AttnSoftcap = p.nullableFloat("attn_logit_softcapping", 50)
+		c.FinalSoftcap = p.nullableFloat("final_logit_softcapping", 30)
+		c.SlidingWindow = p.window(4096)
+		c.LayerTypes = p.layerTypes(c.Layers, func(i int) bool { return (i+1)%2 != 0 })
+		c.Rope = parseRope(p)
+	case "gemma3_text":
+		c.SandwichNorms, c.QKNorm = true, true
+		c.QueryPreAttnScalar = p.float("query_pre_attn_scalar", 256)
+		c.AttnSoftcap = p.nullableFloat("attn_logit_softcapping", 0)
+		c.FinalSoftcap = p.nullableFloat("final_logit_softcapping", 0)
+		c.SlidingWindow = p.window(4096)
+		pattern := p.int("sliding_window_pattern", p.int("_sliding_window_pattern", 6))
+		if pattern <= 0 {
+			p.fail("sliding_window_pattern", fmt.Sprintf("want a positive integer, got %d", pattern))
+			pattern = 1
+		}
+		c.LayerTypes = p.layerTypes(c.Layers, func(i int) bool { return (i+1)%pattern != 0 })
+		parseGemma3Rope(p, c)
+	}
+}
+
+// parseGemma3Rope reads Gemma 3's two rotary embeddings: transformers 5's
+// rope_parameters keyed by layer type, or rope_theta/rope_scaling for full
+// attention and rope_local_base_freq (no scaling) for sliding layers.
+func parseGemma3Rope(p *cfgParser, c *Config) {
+	global := p.float("rope_theta", 1e6)
+	local := p.float("rope_local_base_freq", 10000)
+	params, _ := p.raw["rope_parameters"].(map[string]any)
+	full, okFull := params[FullAttention].(map[string]any)
+	slide, okSlide := params[SlidingAttention].(map[string]any)
+	if !okFull && !okSlide {
+		c.Rope = parseRopeTheta(p, global)
+		c.LocalRope = &RopeConfig{Theta: local, Type: "default", Factor: 1}
+		return
+	}
+	one := func(m map[string]any, key string, theta float64) RopeConfig {
+		if m == nil {
+			return RopeConfig{Theta: theta, Type: "default", Factor: 1}
+		}
+		sub := &cfgParser{raw: m, prefix: "rope_parameters." + key + "."}
+		r := parseRopeParams(sub, theta, true)
+		if sub.err != nil && p.err == nil {
+			p.err = sub.err
+		}
+		return r
+	}
+	c.Rope = one(full, FullAttention, global)
+	lr := one(slide, SlidingAttention, local)
+	c.LocalRope = &lr
+}
+
+// validateLayerTypes checks layer_types against the layer count and the
+// values transformers knows, and the Gemma 2 scalars.
+func (c *Config) validateLayerTypes() error {
+	if c.LayerTypes == nil {
+		return nil
+	}
+	if len(c.LayerTypes) != c.Layers {
+		return fmt.Errorf("layer_types has %d entries for %d layers", len(c.LayerTypes), c.Layers)
+	}
+	for i, t := range c.LayerTypes {
+		if t != FullAttention && t != SlidingAttention {
+			return fmt.Errorf("layer_types[%d] = %q is not supported (%s or %s)", i, t, FullAttention, SlidingAttention)
+		}
+	}
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{{"query_pre_attn_scalar", c.QueryPreAttnScalar}, {"attn_logit_softcapping", c.AttnSoftcap},
+		{"final_logit_softcapping", c.FinalSoftcap}} {
+		if math.IsNaN(f.v) || math.IsInf(f.v, 0) || f.v < 0 {
+			return fmt.Errorf("%s must be a finite number ≥ 0, got %g", f.key, f.v)
+		}
+	}
+	if c.LocalRope != nil {
+		if r := c.LocalRope; math.IsNaN(r.Theta) || math.IsInf(r.Theta, 0) || r.Theta <= 0 ||
+			math.IsNaN(r.Factor) || math.IsInf(r.Factor, 0) || r.Factor < 0 {
+			return fmt.Errorf("local rope theta %g / factor %g must be finite and positive", r.Theta, r.Factor)
+		}
+	}
+	return nil
+}
