@@ -1,0 +1,56 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestInspectNewDecoders runs `ia3 inspect --json` on the config.json of
+// each newly supported Llama-family type and checks PEFT's default
+// modules, in module order, with down_proj feed-forward.
+func TestInspectNewDecoders(t *testing.T) {
+	for _, tc := range []struct {
+		typ     string
+		targets []string
+	}{
+		{"mistral", []string{"self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"qwen3", []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"gemma", []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"gemma2", []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"gemma3_text", []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := map[string]any{"model_type": tc.typ, "vocab_size": 32, "hidden_size": 16, "intermediate_size": 24,
+				"num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+				"sliding_window": 3}
+			js, err := json.Marshal(cfg)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), js, 0o600))
+			r := run(t, "inspect", "--model", dir, "--json")
+			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+			var rep inspectReport
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+			assert.Equal(t, tc.typ, rep.ModelType)
+			assert.Equal(t, "CAUSAL_LM", rep.TaskType)
+			var got, want []string
+			for _, l := range rep.Layers {
+				got = append(got, l.Module)
+				assert.Equal(t, strings.HasSuffix(l.Module, "down_proj"), l.Feedforward, l.Module)
+			}
+			for i := 0; i < 2; i++ {
+				for _, m := range tc.targets {
+					want = append(want, fmt.Sprintf("model.layers.%d.%s", i, m))
+				}
+			}
+			assert.Equal(t, want, got)
+		})
+	}
+}

@@ -1,0 +1,156 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/nn"
+	"github.com/ia3/ia3/model/safetensors"
+)
+
+// decoderCase is a small random model of a Llama-family variant with its
+// distinctive features on: windows shorter than the inputs, soft-capping,
+// q/k norms, GQA.
+type decoderCase struct {
+	name, typ string
+	extra     map[string]any
+}
+
+var decoderCases = []decoderCase{
+	{"mistral window 2", "mistral", map[string]any{"sliding_window": 2.0}},
+	{"qwen2 sliding", "qwen2", map[string]any{"sliding_window": 2.0, "use_sliding_window": true, "max_window_layers": 1.0}},
+	{"qwen3", "qwen3", map[string]any{"tie_word_embeddings": true}},
+	{"gemma", "gemma", map[string]any{"num_key_value_heads": 1.0}},
+	{"gemma2", "gemma2", map[string]any{"sliding_window": 2.0, "attn_logit_softcapping": 0.5, "final_logit_softcapping": 2.0,
+		"query_pre_attn_scalar": 6.0}},
+	{"gemma3_text", "gemma3_text", map[string]any{"sliding_window": 2.0, "sliding_window_pattern": 2.0, "query_pre_attn_scalar": 12.0}},
+}
+
+// decoderConfig is the case's config.json as a decoded map.
+func (c decoderCase) config() map[string]any {
+	raw := map[string]any{"model_type": c.typ, "vocab_size": 32.0, "hidden_size": 16.0, "intermediate_size": 24.0,
+		"num_hidden_layers": 2.0, "num_attention_heads": 4.0, "num_key_value_heads": 2.0, "head_dim": 8.0,
+		"max_position_embeddings": 64.0, "initializer_range": 0.3}
+	for k, v := range c.extra {
+		raw[k] = v
+	}
+	return raw
+}
+
+// decoderRun builds the case's random base model on b with PEFT's default
+// (IA)³ adapter and a padded causal-LM batch longer than the windows.
+func decoderRun(t *testing.T, b backend.Backend, c decoderCase, seed uint64) fixtureRun {
+	t.Helper()
+	base := randomDecoder(t, b, c, seed)
+	ic := ia3.NewConfig()
+	ic.TaskType = model.TaskCausalLM
+	pm, err := ia3.New(base, ic, ia3.DefaultAdapter)
+	require.NoError(t, err)
+	ids := []int32{1, 7, 3, 9, 22, 13, 4, 8, 2, 30, 11, 0}
+	in := &model.Inputs{Batch: 2, Seq: 6, InputIDs: ids, AttentionMask: []int32{1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+		Labels: []int32{1, 7, 3, 9, 22, 13, 4, 8, 2, 30, 11, model.IgnoreIndex}}
+	return fixtureRun{base: base, pm: pm, in: in, params: pm.TrainableParams()}
+}
+
+// randomDecoder builds the case's base model with random weights.
+func randomDecoder(t *testing.T, b backend.Backend, c decoderCase, seed uint64) *model.Model {
+	t.Helper()
+	cfg, err := model.ConfigFromMap(c.config())
+	require.NoError(t, err)
+	base, err := model.NewRandom(cfg, b, seed)
+	require.NoError(t, err)
+	t.Cleanup(base.Free)
+	return base
+}
+
+// TestNewDecoderGradients checks the (IA)³ vector gradients of every new
+// Llama-family variant (sliding windows, soft-capping, Gemma norms, q/k
+// norms) against finite differences of the loss.
+func TestNewDecoderGradients(t *testing.T) {
+	b := openCPU(t)
+	for _, c := range decoderCases {
+		t.Run(c.name, func(t *testing.T) {
+			r := decoderRun(t, b, c, 21)
+			require.Len(t, r.params, 6, "q/k or k/v and down_proj of two layers")
+			checkFiniteDifferences(t, b, r)
+		})
+	}
+}
+
+// TestNewDecoderAdapterRoundTrip saves a trained-looking default adapter
+// of each variant, checks its keys are PEFT's
+// (base_model.model.<module>.ia3_l), loads it onto a fresh copy of the
+// base model and compares the logits, on the CPU and WebGPU.
+func TestNewDecoderAdapterRoundTrip(t *testing.T) {
+	for _, d := range devices() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			for _, c := range decoderCases {
+				t.Run(c.name, func(t *testing.T) {
+					r := decoderRun(t, b, c, 4)
+					var want []string
+					for i, p := range r.params {
+						v := make([]float32, p.Param.T.Len())
+						for j := range v {
+							v[j] = 1 + 0.1*float32((i+j)%7-3)
+						}
+						nt, err := b.FromFloat32(v, p.Param.T.Shape()...)
+						require.NoError(t, err)
+						b.Free(p.Param.T)
+						p.Param.T = nt
+					}
+					targets, _ := ia3.DefaultTargetModules(c.typ)
+					for l := 0; l < 2; l++ {
+						for _, m := range targets {
+							sub := "self_attn."
+							if m == "down_proj" {
+								sub = "mlp."
+							}
+							want = append(want, fmt.Sprintf("base_model.model.model.layers.%d.%s%s.ia3_l", l, sub, m))
+						}
+					}
+					slices.Sort(want)
+					adapted := logits(t, b, r.base, r.in)
+					dir := t.TempDir()
+					require.NoError(t, r.pm.SavePretrained(dir))
+					f, err := safetensors.Open(filepath.Join(dir, "adapter_model.safetensors"))
+					require.NoError(t, err)
+					names := f.Names()
+					require.NoError(t, f.Close())
+					slices.Sort(names)
+					assert.Equal(t, want, names)
+					_, err = os.Stat(filepath.Join(dir, "adapter_config.json"))
+					require.NoError(t, err)
+
+					fresh := randomDecoder(t, b, c, 4)
+					loaded, err := ia3.FromPretrained(fresh, dir, ia3.DefaultAdapter, false)
+					require.NoError(t, err)
+					defer loaded.Close()
+					got := logits(t, b, fresh, r.in)
+					assert.InDeltaSlice(t, adapted, got, 1e-5)
+				})
+			}
+		})
+	}
+}
+
+// logits runs the model's forward pass without gradients.
+func logits(t *testing.T, b backend.Backend, m *model.Model, in *model.Inputs) []float32 {
+	t.Helper()
+	g := nn.NewGraph(b, false)
+	defer g.Release()
+	out := m.Forward(g, in)
+	require.NoError(t, g.Err())
+	v, err := b.ToFloat32(out.T)
+	require.NoError(t, err)
+	return v
+}
