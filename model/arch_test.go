@@ -132,6 +132,10 @@ func TestDecoderConfigFields(t *testing.T) {
 	assert.Equal(t, RopeConfig{Theta: 1e6, Type: "linear", Factor: 8}, g3v5.Rope)
 	assert.Equal(t, RopeConfig{Theta: 1e4, Type: "default", Factor: 1}, *g3v5.LocalRope)
 
+	g1 := tinyDecoder(t, "gemma", map[string]any{"hidden_act": "gelu", "hidden_activation": "gelu_pytorch_tanh"})
+	assert.Equal(t, "gelu", g1.Act, "transformers 5's GemmaMLP reads hidden_act")
+	assert.Equal(t, "gelu_pytorch_tanh", tinyDecoder(t, "gemma", nil).Act)
+
 	q3 := tinyDecoder(t, "qwen3", map[string]any{"head_dim": nil})
 	assert.Equal(t, 128, q3.HeadDim)
 	assert.True(t, q3.QKNorm)
@@ -150,6 +154,7 @@ func TestDecoderConfigErrors(t *testing.T) {
 		{"negative window", "mistral", map[string]any{"sliding_window": -2}, `field "sliding_window": want null or an integer`},
 		{"window type", "gemma2", map[string]any{"sliding_window": "wide"}, `field "sliding_window": want an integer`},
 		{"negative softcap", "gemma2", map[string]any{"attn_logit_softcapping": -1.0}, "attn_logit_softcapping must be a finite number ≥ 0"},
+		{"bidirectional", "gemma3_text", map[string]any{"use_bidirectional_attention": true}, "bidirectional (non-causal) Gemma attention is not supported"},
 		{"pattern", "gemma3_text", map[string]any{"sliding_window_pattern": 0}, `field "sliding_window_pattern": want a positive integer`},
 		{"local rope type", "gemma3_text", map[string]any{"rope_parameters": map[string]any{
 			"sliding_attention": map[string]any{"rope_type": "yarn"}}}, `field "rope_parameters.sliding_attention.rope_type"`},

@@ -106,9 +106,16 @@ func parseGemma(p *cfgParser, c *Config) {
 	c.HeadDim = p.optInt("head_dim", 256)
 	c.MaxPositions = p.int("max_position_embeddings", 8192)
 	c.NormEps = p.float("rms_norm_eps", 1e-6)
-	// GemmaMLP uses hidden_activation; old Gemma configs say "gelu" in
-	// hidden_act, which transformers overrides with the tanh form.
-	c.Act = p.str("hidden_activation", "gelu_pytorch_tanh")
+	// transformers 5's GemmaMLP is LlamaMLP and reads hidden_act; Gemma 2's
+	// and Gemma 3's MLPs read hidden_activation.
+	if c.ModelType == "gemma" {
+		c.Act = p.str("hidden_act", "gelu_pytorch_tanh")
+	} else {
+		c.Act = p.str("hidden_activation", "gelu_pytorch_tanh")
+	}
+	if p.bool("use_bidirectional_attention", false) {
+		p.fail("use_bidirectional_attention", "bidirectional (non-causal) Gemma attention is not supported")
+	}
 	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
 	c.AttentionBias = p.bool("attention_bias", false)
 	c.GemmaNorm, c.EmbedScale = true, true

@@ -1,0 +1,102 @@
+"""PEFT parity cases for the Llama-family variants added after the first fixtures.
+
+Qwen3 (per-head q/k norms), Gemma (GeGLU, sqrt(hidden) embedding scale, (1 + w)
+norms, multi-query), Gemma 2 (sandwich norms, attention and final soft-capping
+set low enough to bite, alternating sliding layers, query_pre_attn_scalar
+unlike head_dim, untied head), Gemma 3 text (q/k norms, local/global layers
+with two rope bases, linear rope scaling on global layers), Mistral with a
+window shorter than the inputs and left padding, and Qwen2 with sliding
+layers from max_window_layers on.
+
+Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
+the fixture generator kept beside the fixtures so that every case has exactly
+the layout of testdata/fixtures/README.md:
+
+    python3 tools/fixtures_llama_family.py testdata/fixtures/make_fixtures.py OUTDIR
+
+Every model runs with attn_implementation="eager" (the sliding-window and
+soft-capping paths are then transformers' reference ones). The inputs are 9
+tokens long, so each window (3 or 4) is shorter than the sequence.
+"""
+import importlib.util
+import sys
+
+gen_path, out = sys.argv[1], sys.argv[2]
+sys.argv = [gen_path, out, "dev"]  # the generator reads OUT and SET at import
+spec = importlib.util.spec_from_file_location("make_fixtures", gen_path)
+mf = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mf)
+
+import torch  # noqa: E402
+from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig,  # noqa: E402
+                          GemmaConfig, MistralConfig, Qwen2Config, Qwen3Config)
+
+V = 256
+COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+              max_position_embeddings=64, initializer_range=0.15)
+
+
+def with_random_norms(model, seed):
+    """Moves every norm weight off its initial value (ones, or zeros for Gemma's
+    1 + w norms) so that the fixtures test the norm scaling, q/k norms included."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name and p.dim() == 1:
+                p.add_(0.2 * torch.randn(p.shape, generator=g))
+    return model
+
+
+def causal(cfg, seed):
+    return lambda: with_random_norms(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager"), seed)
+
+
+def left_padded_inputs(vocab, seed):
+    """Row 1 starts with three pads (attention_mask 0, label -100): the padding side
+    transformers' generate uses for decoder-only models."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, vocab, (2, 9), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, :3] = 0
+    ids[1, :3] = 0
+    labels = ids.clone()
+    labels[mask == 0] = -100
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+DEFAULT_AND_ALL_LINEAR = [{}, {"target_modules": "all-linear"}]
+
+q3 = Qwen3Config(**COMMON, num_key_value_heads=2, head_dim=16, tie_word_embeddings=True, use_sliding_window=False)
+mf.run(lambda: mf.make_case("qwen3", causal(q3, 901), "CAUSAL_LM", mf.causal_inputs(V, 31), [
+    {},
+    {"target_modules": "all-linear"},
+    {"target_modules": ["q_norm", "k_proj"], "feedforward_modules": []},  # a norm is not an IA3 target: PEFT's error
+], seed=910))
+
+g1 = GemmaConfig(**COMMON, num_key_value_heads=1, head_dim=16, hidden_act="gelu_pytorch_tanh",
+                 tie_word_embeddings=True)
+mf.run(lambda: mf.make_case("gemma", causal(g1, 902), "CAUSAL_LM", mf.causal_inputs(V, 32),
+                            DEFAULT_AND_ALL_LINEAR, seed=920))
+
+g2 = Gemma2Config(**COMMON, num_key_value_heads=2, head_dim=16, hidden_activation="gelu_pytorch_tanh",
+                  tie_word_embeddings=False, sliding_window=3, query_pre_attn_scalar=24,
+                  attn_logit_softcapping=2.0, final_logit_softcapping=5.0)
+mf.run(lambda: mf.make_case("gemma2", causal(g2, 903), "CAUSAL_LM", mf.causal_inputs(V, 33),
+                            DEFAULT_AND_ALL_LINEAR, seed=930))
+
+g3 = Gemma3TextConfig(**{**COMMON, "num_hidden_layers": 3}, num_key_value_heads=2, head_dim=16,
+                      hidden_activation="gelu_pytorch_tanh", tie_word_embeddings=True, sliding_window=3,
+                      sliding_window_pattern=2, query_pre_attn_scalar=16,
+                      rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1e6},
+                                       "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}})
+mf.run(lambda: mf.make_case("gemma3_text", causal(g3, 904), "CAUSAL_LM",
+                            left_padded_inputs(V, 34), DEFAULT_AND_ALL_LINEAR, seed=940))
+
+mw = MistralConfig(**COMMON, num_key_value_heads=1, tie_word_embeddings=False, sliding_window=3)
+mf.run(lambda: mf.make_case("mistral_window", causal(mw, 905), "CAUSAL_LM", left_padded_inputs(V, 35),
+                            DEFAULT_AND_ALL_LINEAR, seed=950))
+
+qs = Qwen2Config(**COMMON, num_key_value_heads=2, tie_word_embeddings=False, use_sliding_window=True,
+                 sliding_window=4, max_window_layers=1)
+mf.run(lambda: mf.make_case("qwen2_sliding", causal(qs, 906), "CAUSAL_LM", mf.causal_inputs(V, 36),
+                            DEFAULT_AND_ALL_LINEAR, seed=960))
