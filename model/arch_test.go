@@ -87,6 +87,8 @@ func TestDecoderLayerTypes(t *testing.T) {
 		{"gemma3 pattern", "gemma3_text", map[string]any{"num_hidden_layers": 4, "sliding_window_pattern": 3},
 			4096, []string{"sliding_attention", "sliding_attention", "full_attention", "sliding_attention"}},
 		{"llama", "llama", nil, 0, nil},
+		{"phi3 default", "phi3", nil, 0, []string{"full_attention", "full_attention"}},
+		{"phi3 window", "phi3", map[string]any{"sliding_window": 2047}, 2047, []string{"sliding_attention", "sliding_attention"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,6 +156,9 @@ func TestDecoderConfigErrors(t *testing.T) {
 		{"negative window", "mistral", map[string]any{"sliding_window": -2}, `field "sliding_window": want null or an integer`},
 		{"window type", "gemma2", map[string]any{"sliding_window": "wide"}, `field "sliding_window": want an integer`},
 		{"negative softcap", "gemma2", map[string]any{"attn_logit_softcapping": -1.0}, "attn_logit_softcapping must be a finite number ≥ 0"},
+		{"partial rotary", "phi3", map[string]any{"partial_rotary_factor": 1.5}, `field "partial_rotary_factor": want a number in (0, 1]`},
+		{"odd rotary dim", "phi3", map[string]any{"partial_rotary_factor": 0.375}, "the rotary dimension 3"},
+		{"longrope", "phi3", map[string]any{"rope_scaling": map[string]any{"type": "longrope"}}, `rope type "longrope" is not supported`},
 		{"bidirectional", "gemma3_text", map[string]any{"use_bidirectional_attention": true}, "bidirectional (non-causal) Gemma attention is not supported"},
 		{"pattern", "gemma3_text", map[string]any{"sliding_window_pattern": 0}, `field "sliding_window_pattern": want a positive integer`},
 		{"local rope type", "gemma3_text", map[string]any{"rope_parameters": map[string]any{
@@ -236,6 +241,8 @@ func decoderCases() []struct {
 			"query_pre_attn_scalar": 6}},
 		{"gemma3_text", "gemma3_text", map[string]any{"num_hidden_layers": 3, "sliding_window": 3, "sliding_window_pattern": 2,
 			"rope_theta": 1e6, "rope_scaling": map[string]any{"rope_type": "linear", "factor": 4.0}, "query_pre_attn_scalar": 12}},
+		{"phi3 partial rotary window 3", "phi3", map[string]any{"partial_rotary_factor": 0.5, "sliding_window": 3}},
+		{"phi3", "phi3", map[string]any{"num_key_value_heads": 4, "tie_word_embeddings": true}},
 	}
 }
 
@@ -419,10 +426,14 @@ func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
 		}
 		return p(name)
 	}
+	rot := D
+	if c.RotaryDim > 0 {
+		rot = c.RotaryDim
+	}
 	invFreq := func(r RopeConfig) []float64 {
-		f := make([]float64, D/2)
+		f := make([]float64, rot/2)
 		for i := range f {
-			f[i] = float64(float32(1 / math.Pow(r.Theta, float64(float32(2*i)/float32(D)))))
+			f[i] = float64(float32(1 / math.Pow(r.Theta, float64(float32(2*i)/float32(rot)))))
 			if r.Type == "linear" {
 				f[i] /= r.Factor
 			}
@@ -430,7 +441,7 @@ func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
 		return f
 	}
 	rope := func(x []float64, pos int, f []float64) {
-		half := D / 2
+		half := len(f)
 		for i := 0; i < half; i++ {
 			ang := float64(float32(pos) * float32(f[i]))
 			s, co := math.Sin(ang), math.Cos(ang)
@@ -475,9 +486,15 @@ func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
 			qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T)
 			for s := 0; s < T; s++ {
 				h := rms(xs[s], p(pre+"input_layernorm.weight"))
-				qs[s] = lin(h, p(pre+"self_attn.q_proj.weight"), optBias(pre+"self_attn.q_proj.bias", qkvBias), c.Heads*D)
-				ks[s] = lin(h, p(pre+"self_attn.k_proj.weight"), optBias(pre+"self_attn.k_proj.bias", qkvBias), Hkv*D)
-				vs[s] = lin(h, p(pre+"self_attn.v_proj.weight"), optBias(pre+"self_attn.v_proj.bias", qkvBias), Hkv*D)
+				if c.FusedProjections {
+					// Phi3Attention: qkv_proj's rows are q, then k, then v.
+					qkv := lin(h, p(pre+"self_attn.qkv_proj.weight"), nil, (c.Heads+2*Hkv)*D)
+					qs[s], ks[s], vs[s] = qkv[:c.Heads*D], qkv[c.Heads*D:(c.Heads+Hkv)*D], qkv[(c.Heads+Hkv)*D:]
+				} else {
+					qs[s] = lin(h, p(pre+"self_attn.q_proj.weight"), optBias(pre+"self_attn.q_proj.bias", qkvBias), c.Heads*D)
+					ks[s] = lin(h, p(pre+"self_attn.k_proj.weight"), optBias(pre+"self_attn.k_proj.bias", qkvBias), Hkv*D)
+					vs[s] = lin(h, p(pre+"self_attn.v_proj.weight"), optBias(pre+"self_attn.v_proj.bias", qkvBias), Hkv*D)
+				}
 				for hd := 0; hd < c.Heads; hd++ {
 					q := qs[s][hd*D : (hd+1)*D]
 					if c.QKNorm {
@@ -539,8 +556,15 @@ func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
 				} else {
 					h = rms(xs[s], p(pre+"post_attention_layernorm.weight"))
 				}
-				gate := lin(h, p(pre+"mlp.gate_proj.weight"), optBias(pre+"mlp.gate_proj.bias", c.MLPBias), I)
-				up := lin(h, p(pre+"mlp.up_proj.weight"), optBias(pre+"mlp.up_proj.bias", c.MLPBias), I)
+				var gate, up []float64
+				if c.FusedProjections {
+					// Phi3MLP: gate_up_proj(x).chunk(2) is (gate, up).
+					gu := lin(h, p(pre+"mlp.gate_up_proj.weight"), nil, 2*I)
+					gate, up = gu[:I], gu[I:]
+				} else {
+					gate = lin(h, p(pre+"mlp.gate_proj.weight"), optBias(pre+"mlp.gate_proj.bias", c.MLPBias), I)
+					up = lin(h, p(pre+"mlp.up_proj.weight"), optBias(pre+"mlp.up_proj.bias", c.MLPBias), I)
+				}
 				for i := range gate {
 					gate[i] = act(gate[i]) * up[i]
 				}

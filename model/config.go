@@ -90,6 +90,13 @@ type Config struct {
 	// AttnSoftcap and FinalSoftcap, when > 0, soft-cap the attention
 	// logits and the output logits: cap·tanh(x/cap) (gemma2).
 	AttnSoftcap, FinalSoftcap float64
+	// FusedProjections builds Phi-3's qkv_proj (q, k, v stacked on the
+	// output axis) and gate_up_proj (gate, then up) instead of separate
+	// projections.
+	FusedProjections bool
+	// RotaryDim is the number of rotated features of each head:
+	// head_dim · partial_rotary_factor (phi3), or HeadDim.
+	RotaryDim int
 
 	// T5.
 	DecoderLayers        int
@@ -133,6 +140,7 @@ var families = map[string]family{
 	"gemma":       {"GemmaForCausalLM", []string{"GemmaForCausalLM"}, parseGemma},
 	"gemma2":      {"Gemma2ForCausalLM", []string{"Gemma2ForCausalLM"}, parseGemma},
 	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM"}, parseGemma},
+	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM"}, parsePhi3},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
@@ -273,19 +281,9 @@ func parseGPT2(p *cfgParser, c *Config) {
 }
 
 func parseLlama(p *cfgParser, c *Config) {
-	c.VocabSize = p.int("vocab_size", 32000)
-	c.Hidden = p.int("hidden_size", 4096)
-	c.Intermediate = p.int("intermediate_size", 11008)
-	c.Layers = p.int("num_hidden_layers", 32)
-	c.Heads = p.int("num_attention_heads", 32)
-	c.KVHeads = p.optInt("num_key_value_heads", c.Heads)
-	c.MaxPositions = p.int("max_position_embeddings", 2048)
-	c.NormEps = p.float("rms_norm_eps", 1e-6)
+	p.decoderSizes(c, decoderDefaults{vocab: 32000, hidden: 4096, inter: 11008, layers: 32, heads: 32, maxPos: 2048, eps: 1e-6})
 	c.Act = p.str("hidden_act", "silu")
 	c.TieWordEmbeddings = p.bool("tie_word_embeddings", false)
-	if c.Heads > 0 {
-		c.HeadDim = p.optInt("head_dim", c.Hidden/c.Heads)
-	}
 	switch c.ModelType {
 	case "qwen2":
 		// Qwen2Attention always has q/k/v biases and a bias-free o_proj.
@@ -447,6 +445,9 @@ func (c *Config) validate() error {
 	if c.HeadDim%2 != 0 && c.Rope.Theta > 0 && isLlamaFamily(c.ModelType) {
 		return fmt.Errorf("head_dim %d must be even for rotary embeddings", c.HeadDim)
 	}
+	if c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim || (c.FusedProjections && c.RotaryDim == 0) {
+		return fmt.Errorf("the rotary dimension %d (head_dim · partial_rotary_factor) must be even, positive and at most head_dim %d", c.RotaryDim, c.HeadDim)
+	}
 	if err := c.validateLayerTypes(); err != nil {
 		return err
 	}
@@ -456,7 +457,7 @@ func (c *Config) validate() error {
 // isLlamaFamily reports whether model_type t is built by buildLlama.
 func isLlamaFamily(t string) bool {
 	switch t {
-	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text":
+	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3":
 		return true
 	}
 	return false

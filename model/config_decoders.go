@@ -72,6 +72,32 @@ func (p *cfgParser) layerTypes(n int, sliding func(i int) bool) []string {
 	return out
 }
 
+// decoderDefaults are a Llama-family config class's defaults for the
+// size fields; headDim 0 means hidden_size / num_attention_heads.
+type decoderDefaults struct {
+	vocab, hidden, inter, layers, heads, headDim, maxPos int
+	eps                                                  float64
+}
+
+// decoderSizes reads the size fields every Llama-family config.json
+// shares, under transformers' names, with the class's defaults.
+func (p *cfgParser) decoderSizes(c *Config, d decoderDefaults) {
+	c.VocabSize = p.int("vocab_size", d.vocab)
+	c.Hidden = p.int("hidden_size", d.hidden)
+	c.Intermediate = p.int("intermediate_size", d.inter)
+	c.Layers = p.int("num_hidden_layers", d.layers)
+	c.Heads = p.int("num_attention_heads", d.heads)
+	c.KVHeads = p.optInt("num_key_value_heads", c.Heads)
+	c.MaxPositions = p.int("max_position_embeddings", d.maxPos)
+	c.NormEps = p.float("rms_norm_eps", d.eps)
+	switch {
+	case d.headDim > 0:
+		c.HeadDim = p.optInt("head_dim", d.headDim)
+	case c.Heads > 0:
+		c.HeadDim = p.optInt("head_dim", c.Hidden/c.Heads)
+	}
+}
+
 // parseMistralWindow reads Mistral's sliding_window (4096 when missing,
 // null for none), which every layer uses.
 func parseMistralWindow(p *cfgParser, c *Config) {
@@ -92,20 +118,32 @@ func parseQwenWindow(p *cfgParser, c *Config) {
 	c.LayerTypes = p.layerTypes(c.Layers, func(i int) bool { return c.SlidingWindow > 0 && i >= first })
 }
 
+// parsePhi3 reads Phi3Config: the Llama layout with fused qkv_proj and
+// gate_up_proj, partial rotary embeddings (Phi-4-mini) and an optional
+// sliding window on every layer (Phi-3-mini-4k's 2047).
+func parsePhi3(p *cfgParser, c *Config) {
+	p.decoderSizes(c, decoderDefaults{vocab: 32064, hidden: 3072, inter: 8192, layers: 32, heads: 32, maxPos: 4096, eps: 1e-5})
+	c.Act = p.str("hidden_act", "silu")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", false)
+	c.FusedProjections = true
+	c.SlidingWindow = p.window(0)
+	c.LayerTypes = p.layerTypes(c.Layers, func(int) bool { return c.SlidingWindow > 0 })
+	c.Rope = parseRope(p)
+	factor := p.float("partial_rotary_factor", 1)
+	if factor <= 0 || factor > 1 || math.IsNaN(factor) {
+		p.fail("partial_rotary_factor", fmt.Sprintf("want a number in (0, 1], got %g", factor))
+		factor = 1
+	}
+	c.RotaryDim = int(float64(c.HeadDim) * factor)
+}
+
 // parseGemma reads GemmaConfig, Gemma2Config and Gemma3TextConfig: the
 // Llama layout with Gemma's norms, embedding scale, GeGLU MLP and head_dim,
 // plus Gemma 2's sandwich norms, soft-capping and alternating sliding
 // layers, and Gemma 3's q/k norms and local rotary base.
 func parseGemma(p *cfgParser, c *Config) {
-	c.VocabSize = p.int("vocab_size", 256000)
-	c.Hidden = p.int("hidden_size", 3072)
-	c.Intermediate = p.int("intermediate_size", 24576)
-	c.Layers = p.int("num_hidden_layers", 28)
-	c.Heads = p.int("num_attention_heads", 16)
-	c.KVHeads = p.optInt("num_key_value_heads", c.Heads)
-	c.HeadDim = p.optInt("head_dim", 256)
-	c.MaxPositions = p.int("max_position_embeddings", 8192)
-	c.NormEps = p.float("rms_norm_eps", 1e-6)
+	p.decoderSizes(c, decoderDefaults{vocab: 256000, hidden: 3072, inter: 24576, layers: 28, heads: 16, headDim: 256,
+		maxPos: 8192, eps: 1e-6})
 	// transformers 5's GemmaMLP is LlamaMLP and reads hidden_act; Gemma 2's
 	// and Gemma 3's MLPs read hidden_activation.
 	if c.ModelType == "gemma" {

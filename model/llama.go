@@ -38,17 +38,24 @@ type llamaLayer struct {
 	// norms the attention output.
 	qNorm, kNorm  *nn.Norm
 	preFF, postFF *nn.Norm
+	// qkv and gateUp are Phi-3's fused projections (config.FusedProjections),
+	// which then replace q, k, v, gate and up.
+	qkv, gateUp *nn.Linear
 }
 
 // llamaClassPrefix is the transformers class prefix of each family member.
 var llamaClassPrefix = map[string]string{"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2",
-	"qwen3": "Qwen3", "gemma": "Gemma", "gemma2": "Gemma2", "gemma3_text": "Gemma3"}
+	"qwen3": "Qwen3", "gemma": "Gemma", "gemma2": "Gemma2", "gemma3_text": "Gemma3", "phi3": "Phi3"}
 
 func buildLlama(c *Config, t *treeBuilder) *llama {
 	cls := llamaClassPrefix[c.ModelType]
-	m := &llama{cfg: c, invFreq: ropeInvFreq(c.Rope, c.HeadDim)}
+	rot := c.HeadDim
+	if c.RotaryDim > 0 {
+		rot = c.RotaryDim
+	}
+	m := &llama{cfg: c, invFreq: ropeInvFreq(c.Rope, rot)}
 	if c.LocalRope != nil {
-		m.localInvFreq = ropeInvFreq(*c.LocalRope, c.HeadDim)
+		m.localInvFreq = ropeInvFreq(*c.LocalRope, rot)
 	}
 	norm := func(name string, dim int) *nn.Norm {
 		n := t.rmsNorm(name, cls+"RMSNorm", dim, c.NormEps)
@@ -72,6 +79,11 @@ func buildLlama(c *Config, t *treeBuilder) *llama {
 		var l llamaLayer
 		t.container(p, cls+"DecoderLayer")
 		t.container(p+".self_attn", cls+"Attention")
+		if c.FusedProjections {
+			buildPhi3Layer(c, t, p, &l)
+			m.layers = append(m.layers, l)
+			continue
+		}
 		l.q = t.linear(p+".self_attn.q_proj", c.Hidden, qDim, qkvBias, false)
 		l.k = t.linear(p+".self_attn.k_proj", c.Hidden, kvDim, qkvBias, false)
 		l.v = t.linear(p+".self_attn.v_proj", c.Hidden, kvDim, qkvBias, false)
@@ -175,13 +187,14 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 			freq = localInvFreq
 		}
 		h := g.Norm(x, l.inNorm)
-		q := splitHeads(g, g.Linear(h, l.q), c.Heads, c.HeadDim)
-		k := splitHeads(g, g.Linear(h, l.k), c.KVHeads, c.HeadDim)
+		qp, kp, vp := m.qkv(g, h, l)
+		q := splitHeads(g, qp, c.Heads, c.HeadDim)
+		k := splitHeads(g, kp, c.KVHeads, c.HeadDim)
 		if c.QKNorm {
 			q, k = g.Norm(q, l.qNorm), g.Norm(k, l.kNorm)
 		}
 		q, k = g.Rope(q, freq, pos), g.Rope(k, freq, pos)
-		v := splitHeads(g, g.Linear(h, l.v), c.KVHeads, c.HeadDim)
+		v := splitHeads(g, vp, c.KVHeads, c.HeadDim)
 		k, v = cached(g, cache, i, k, v)
 		o := backend.SoftmaxOptions{Scale: scale, Causal: true, Window: window, KeyMask: km}
 		a := g.Linear(attendCapped(g, q, k, v, o, float32(c.AttnSoftcap)), l.o)
@@ -194,11 +207,12 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		} else {
 			h = g.Norm(x, l.postNorm)
 		}
+		gate, up := m.gateUp(g, h, l)
 		var gated *nn.Value
 		if act == backend.SiLU {
-			gated = g.SwiGLU(g.Linear(h, l.gate), g.Linear(h, l.up))
+			gated = g.SwiGLU(gate, up)
 		} else {
-			gated = g.Mul(g.Act(act, g.Linear(h, l.gate)), g.Linear(h, l.up))
+			gated = g.Mul(g.Act(act, gate), up)
 		}
 		f := g.Linear(gated, l.down)
 		if c.SandwichNorms {

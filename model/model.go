@@ -69,7 +69,7 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 	switch cfg.ModelType {
 	case "gpt2":
 		a = buildGPT2(cfg, t)
-	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text":
+	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3":
 		a = buildLlama(cfg, t)
 	case "t5":
 		a = buildT5(cfg, t)

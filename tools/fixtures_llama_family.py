@@ -12,7 +12,9 @@ Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
 the layout of testdata/fixtures/README.md:
 
-    python3 tools/fixtures_llama_family.py testdata/fixtures/make_fixtures.py OUTDIR
+    python3 tools/fixtures_llama_family.py testdata/fixtures/make_fixtures.py OUTDIR [phi3]
+
+(phi3 is opt-in, see the end of this file.)
 
 Every model runs with attn_implementation="eager" (the sliding-window and
 soft-capping paths are then transformers' reference ones). The inputs are 9
@@ -22,6 +24,7 @@ import importlib.util
 import sys
 
 gen_path, out = sys.argv[1], sys.argv[2]
+EXTRA = sys.argv[3:]
 sys.argv = [gen_path, out, "dev"]  # the generator reads OUT and SET at import
 spec = importlib.util.spec_from_file_location("make_fixtures", gen_path)
 mf = importlib.util.module_from_spec(spec)
@@ -100,3 +103,23 @@ qs = Qwen2Config(**COMMON, num_key_value_heads=2, tie_word_embeddings=False, use
                  sliding_window=4, max_window_layers=1)
 mf.run(lambda: mf.make_case("qwen2_sliding", causal(qs, 906), "CAUSAL_LM", mf.causal_inputs(V, 36),
                             DEFAULT_AND_ALL_LINEAR, seed=960))
+
+# Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
+# for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,
+# and a case whose "default" is not PEFT's would fail the Go tests that build PEFT's default adapter for every
+# fixture. Run with a third argument "phi3" to write it into OUTDIR/phi3 anyway, with qkv_proj and down_proj
+# patched in as the defaults (record that in the case before committing it).
+if "phi3" in EXTRA:
+    from peft.utils import constants
+    from transformers import Phi3Config
+    for mapping in ("TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING", "TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING"):
+        for mod in (constants, mf):  # the generator may have imported the mapping by name
+            table = getattr(mod, mapping, None)
+            if table is not None:
+                table["phi3"] = ["qkv_proj", "down_proj"] if "TARGET" in mapping else ["down_proj"]
+    p3 = Phi3Config(**COMMON, num_key_value_heads=2, tie_word_embeddings=False, sliding_window=3,
+                    partial_rotary_factor=0.5, pad_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attention_dropout=0.0)
+    mf.run(lambda: mf.make_case("phi3", causal(p3, 907), "CAUSAL_LM", mf.causal_inputs(V, 37), [
+        {"target_modules": ["qkv_proj", "down_proj"], "feedforward_modules": ["down_proj"]},
+        {"target_modules": "all-linear"},
+    ], seed=970))

@@ -18,23 +18,24 @@ import (
 func TestInspectNewDecoders(t *testing.T) {
 	for _, tc := range []struct {
 		typ     string
+		flags   []string
 		targets []string
 	}{
-		{"mistral", []string{"self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj"}},
-		{"qwen3", []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
-		{"gemma", []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
-		{"gemma2", []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
-		{"gemma3_text", []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"mistral", nil, []string{"self_attn.k_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"qwen3", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"gemma", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"gemma2", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"gemma3_text", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"phi3", []string{"--target-modules", "qkv_proj,down_proj", "--feedforward-modules", "down_proj"},
+			[]string{"self_attn.qkv_proj", "mlp.down_proj"}},
 	} {
 		t.Run(tc.typ, func(t *testing.T) {
-			dir := t.TempDir()
-			cfg := map[string]any{"model_type": tc.typ, "vocab_size": 32, "hidden_size": 16, "intermediate_size": 24,
-				"num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
-				"sliding_window": 3}
-			js, err := json.Marshal(cfg)
-			require.NoError(t, err)
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), js, 0o600))
-			r := run(t, "inspect", "--model", dir, "--json")
+			dir := tinyConfigDir(t, tc.typ)
+			args := []string{"inspect", "--model", dir, "--json"}
+			if tc.flags != nil {
+				args = append(args, tc.flags...)
+			}
+			r := run(t, args...)
 			require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 			var rep inspectReport
 			require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
@@ -53,4 +54,27 @@ func TestInspectNewDecoders(t *testing.T) {
 			assert.Equal(t, want, got)
 		})
 	}
+}
+
+// TestInspectPhi3NeedsTargets checks that Phi-3, which has no PEFT
+// default (IA)³ modules, is refused without --target-modules.
+func TestInspectPhi3NeedsTargets(t *testing.T) {
+	r := run(t, "inspect", "--model", tinyConfigDir(t, "phi3"))
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "phi3")
+	assert.Empty(t, r.stdout)
+}
+
+// tinyConfigDir writes a small config.json of model_type typ into a
+// fresh directory.
+func tinyConfigDir(t *testing.T, typ string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := map[string]any{"model_type": typ, "vocab_size": 32, "hidden_size": 16, "intermediate_size": 24,
+		"num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
+		"sliding_window": 3}
+	js, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), js, 0o600))
+	return dir
 }

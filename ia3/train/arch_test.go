@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -23,16 +24,34 @@ import (
 type decoderCase struct {
 	name, typ string
 	extra     map[string]any
+	// targets and feedforward, when set, replace PEFT's defaults (phi3
+	// has none).
+	targets, feedforward []string
 }
 
 var decoderCases = []decoderCase{
-	{"mistral window 2", "mistral", map[string]any{"sliding_window": 2.0}},
-	{"qwen2 sliding", "qwen2", map[string]any{"sliding_window": 2.0, "use_sliding_window": true, "max_window_layers": 1.0}},
-	{"qwen3", "qwen3", map[string]any{"tie_word_embeddings": true}},
-	{"gemma", "gemma", map[string]any{"num_key_value_heads": 1.0}},
-	{"gemma2", "gemma2", map[string]any{"sliding_window": 2.0, "attn_logit_softcapping": 0.5, "final_logit_softcapping": 2.0,
-		"query_pre_attn_scalar": 6.0}},
-	{"gemma3_text", "gemma3_text", map[string]any{"sliding_window": 2.0, "sliding_window_pattern": 2.0, "query_pre_attn_scalar": 12.0}},
+	{name: "mistral window 2", typ: "mistral", extra: map[string]any{"sliding_window": 2.0}},
+	{name: "qwen2 sliding", typ: "qwen2", extra: map[string]any{"sliding_window": 2.0, "use_sliding_window": true,
+		"max_window_layers": 1.0}},
+	{name: "qwen3", typ: "qwen3", extra: map[string]any{"tie_word_embeddings": true}},
+	{name: "gemma", typ: "gemma", extra: map[string]any{"num_key_value_heads": 1.0}},
+	{name: "gemma2", typ: "gemma2", extra: map[string]any{"sliding_window": 2.0, "attn_logit_softcapping": 0.5,
+		"final_logit_softcapping": 2.0, "query_pre_attn_scalar": 6.0}},
+	{name: "gemma3_text", typ: "gemma3_text", extra: map[string]any{"sliding_window": 2.0, "sliding_window_pattern": 2.0,
+		"query_pre_attn_scalar": 12.0}},
+	// Phi-3 has no PEFT defaults: the fused projections are named.
+	{name: "phi3", typ: "phi3", extra: map[string]any{"sliding_window": 2.0, "partial_rotary_factor": 0.5},
+		targets: []string{"qkv_proj", "down_proj"}, feedforward: []string{"down_proj"}},
+}
+
+// targetList returns the case's target modules: its own or PEFT's
+// defaults for its type.
+func (c decoderCase) targetList() []string {
+	if c.targets != nil {
+		return c.targets
+	}
+	t, _ := ia3.DefaultTargetModules(c.typ)
+	return t
 }
 
 // decoderConfig is the case's config.json as a decoded map.
@@ -53,6 +72,9 @@ func decoderRun(t *testing.T, b backend.Backend, c decoderCase, seed uint64) fix
 	base := randomDecoder(t, b, c, seed)
 	ic := ia3.NewConfig()
 	ic.TaskType = model.TaskCausalLM
+	if c.targets != nil {
+		ic.TargetModules, ic.FeedforwardModules = ia3.Names(c.targets...), ia3.Names(c.feedforward...)
+	}
 	pm, err := ia3.New(base, ic, ia3.DefaultAdapter)
 	require.NoError(t, err)
 	ids := []int32{1, 7, 3, 9, 22, 13, 4, 8, 2, 30, 11, 0}
@@ -80,7 +102,7 @@ func TestNewDecoderGradients(t *testing.T) {
 	for _, c := range decoderCases {
 		t.Run(c.name, func(t *testing.T) {
 			r := decoderRun(t, b, c, 21)
-			require.Len(t, r.params, 6, "q/k or k/v and down_proj of two layers")
+			require.Len(t, r.params, 2*len(c.targetList()), "every target of two layers")
 			checkFiniteDifferences(t, b, r)
 		})
 	}
@@ -108,11 +130,10 @@ func TestNewDecoderAdapterRoundTrip(t *testing.T) {
 						b.Free(p.Param.T)
 						p.Param.T = nt
 					}
-					targets, _ := ia3.DefaultTargetModules(c.typ)
 					for l := 0; l < 2; l++ {
-						for _, m := range targets {
+						for _, m := range c.targetList() {
 							sub := "self_attn."
-							if m == "down_proj" {
+							if strings.HasSuffix(m, "down_proj") {
 								sub = "mlp."
 							}
 							want = append(want, fmt.Sprintf("base_model.model.model.layers.%d.%s%s.ia3_l", l, sub, m))
