@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -243,6 +244,9 @@ func decoderCases() []struct {
 			"rope_theta": 1e6, "rope_scaling": map[string]any{"rope_type": "linear", "factor": 4.0}, "query_pre_attn_scalar": 12}},
 		{"phi3 partial rotary window 3", "phi3", map[string]any{"partial_rotary_factor": 0.5, "sliding_window": 3}},
 		{"phi3", "phi3", map[string]any{"num_key_value_heads": 4, "tie_word_embeddings": true}},
+		{"phi", "phi", map[string]any{"num_key_value_heads": 4, "layer_norm_eps": 1e-5}},
+		{"phi qk_layernorm rotary 0.75 tied", "phi", map[string]any{"qk_layernorm": true, "partial_rotary_factor": 0.75,
+			"tie_word_embeddings": true}},
 	}
 }
 
@@ -291,6 +295,7 @@ func forEachDecoder(t *testing.T, seed uint64, check func(t *testing.T, b backen
 					require.NoError(t, err)
 					t.Cleanup(m.Free)
 					randomNorms(t, m, int(seed))
+					randomBiases(t, m)
 					check(t, b, m)
 				})
 			}
@@ -307,7 +312,12 @@ func TestDecoderMatchesFloat64Reference(t *testing.T) {
 		in := &Inputs{Batch: B, Seq: T, InputIDs: []int32{1, 7, 3, 9, 22, 13, 4, 8, 2, 30, 11, 5}}
 		got, shape := logitsOf(t, m, in)
 		require.Equal(t, []int{B, T, m.Config().VocabSize}, shape)
-		want := refDecoder(t, m, in)
+		var want []float32
+		if m.Config().ModelType == "phi" {
+			want = refPhi(t, m, in)
+		} else {
+			want = refDecoder(t, m, in)
+		}
 		assert.LessOrEqual(t, maxAbsDiff(want, got), 2e-4*math.Max(1, maxAbsOf(want)))
 	})
 }
@@ -583,6 +593,161 @@ func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
 			for _, v := range logits {
 				if c.FinalSoftcap > 0 {
 					v = c.FinalSoftcap * math.Tanh(v/c.FinalSoftcap)
+				}
+				out = append(out, float32(v))
+			}
+		}
+	}
+	return out
+}
+
+// randomBiases gives every bias random values (NewRandom zeroes them), so
+// that Phi's biased projections are exercised.
+func randomBiases(t *testing.T, m *Model) {
+	t.Helper()
+	for _, p := range m.Params() {
+		if !strings.HasSuffix(p.Name, ".bias") || strings.Contains(p.Name, "norm") {
+			continue
+		}
+		v, err := m.b.ToFloat32(p.T)
+		require.NoError(t, err)
+		for i := range v {
+			v[i] = float32(0.1 * math.Cos(float64(i*13+len(p.Name))))
+		}
+		nt, err := m.b.FromFloat32(v, len(v))
+		require.NoError(t, err)
+		m.b.Free(p.T)
+		p.T = nt
+	}
+}
+
+// refPhi is a float64 transcription of transformers' PhiForCausalLM
+// forward for an unpadded batch: LayerNorm, q/k/v with biases, optional
+// per-head q/k LayerNorms, rotary embedding of the first rotary_ndims
+// features, causal softmax, dense, the MLP (fc1, gelu_new, fc2) on the
+// same normed input, both added to the residual, final LayerNorm and the
+// biased lm_head.
+func refPhi(t *testing.T, m *Model, in *Inputs) []float32 {
+	t.Helper()
+	c := m.Config()
+	H, D, Hkv := c.Hidden, c.HeadDim, c.KVHeads
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	ln := func(x, w, b []float64) []float64 {
+		mean, vr := 0.0, 0.0
+		for _, v := range x {
+			mean += v
+		}
+		mean /= float64(len(x))
+		for _, v := range x {
+			vr += (v - mean) * (v - mean)
+		}
+		r := 1 / math.Sqrt(vr/float64(len(x))+c.NormEps)
+		out := make([]float64, len(x))
+		for i, v := range x {
+			out[i] = (v-mean)*r*w[i] + b[i]
+		}
+		return out
+	}
+	lin := func(x []float64, name string, out int) []float64 {
+		w, b := p(name+".weight"), p(name+".bias")
+		y := make([]float64, out)
+		for o := range y {
+			s := b[o]
+			for i, v := range x {
+				s += v * w[o*len(x)+i]
+			}
+			y[o] = s
+		}
+		return y
+	}
+	half := c.RotaryDim / 2
+	freq := make([]float64, half)
+	for i := range freq {
+		freq[i] = float64(float32(1 / math.Pow(c.Rope.Theta, float64(float32(2*i)/float32(c.RotaryDim)))))
+	}
+	rope := func(x []float64, pos int) {
+		for i := 0; i < half; i++ {
+			s, co := math.Sincos(float64(float32(pos) * float32(freq[i])))
+			a, b := x[i], x[i+half]
+			x[i], x[i+half] = a*co-b*s, b*co+a*s
+		}
+	}
+	gelu := func(x float64) float64 {
+		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+	}
+	emb := p("model.embed_tokens.weight")
+	B, T := in.Batch, in.Seq
+	var out []float32
+	for bi := 0; bi < B; bi++ {
+		xs := make([][]float64, T)
+		for s := range xs {
+			id := int(in.InputIDs[bi*T+s])
+			xs[s] = append([]float64(nil), emb[id*H:(id+1)*H]...)
+		}
+		for l := 0; l < c.Layers; l++ {
+			pre := fmt.Sprintf("model.layers.%d.", l)
+			hs, qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T), make([][]float64, T)
+			for s := 0; s < T; s++ {
+				hs[s] = ln(xs[s], p(pre+"input_layernorm.weight"), p(pre+"input_layernorm.bias"))
+				qs[s] = lin(hs[s], pre+"self_attn.q_proj", c.Heads*D)
+				ks[s] = lin(hs[s], pre+"self_attn.k_proj", Hkv*D)
+				vs[s] = lin(hs[s], pre+"self_attn.v_proj", Hkv*D)
+				for hd := 0; hd < c.Heads; hd++ {
+					q := qs[s][hd*D : (hd+1)*D]
+					if c.QKNorm {
+						copy(q, ln(q, p(pre+"self_attn.q_layernorm.weight"), p(pre+"self_attn.q_layernorm.bias")))
+					}
+					rope(q, s)
+				}
+				for hd := 0; hd < Hkv; hd++ {
+					k := ks[s][hd*D : (hd+1)*D]
+					if c.QKNorm {
+						copy(k, ln(k, p(pre+"self_attn.k_layernorm.weight"), p(pre+"self_attn.k_layernorm.bias")))
+					}
+					rope(k, s)
+				}
+			}
+			for s := 0; s < T; s++ {
+				attn := make([]float64, c.Heads*D)
+				for hd := 0; hd < c.Heads; hd++ {
+					kh := hd / (c.Heads / Hkv)
+					w := make([]float64, s+1)
+					mx, sum := math.Inf(-1), 0.0
+					for j := range w {
+						for i := 0; i < D; i++ {
+							w[j] += qs[s][hd*D+i] * ks[j][kh*D+i]
+						}
+						w[j] /= math.Sqrt(float64(D))
+						mx = math.Max(mx, w[j])
+					}
+					for j := range w {
+						w[j] = math.Exp(w[j] - mx)
+						sum += w[j]
+					}
+					for j := range w {
+						for e := 0; e < D; e++ {
+							attn[hd*D+e] += w[j] / sum * vs[j][kh*D+e]
+						}
+					}
+				}
+				a := lin(attn, pre+"self_attn.dense", H)
+				f := lin(hs[s], pre+"mlp.fc1", c.Intermediate)
+				for i := range f {
+					f[i] = gelu(f[i])
+				}
+				f = lin(f, pre+"mlp.fc2", H)
+				for i := range xs[s] {
+					xs[s][i] += a[i] + f[i]
+				}
+			}
+		}
+		for s := 0; s < T; s++ {
+			h := ln(xs[s], p("model.final_layernorm.weight"), p("model.final_layernorm.bias"))
+			w, b := p("lm_head.weight"), p("lm_head.bias")
+			for o := 0; o < c.VocabSize; o++ {
+				v := b[o]
+				for i, x := range h {
+					v += x * w[o*H+i]
 				}
 				out = append(out, float32(v))
 			}

@@ -141,6 +141,7 @@ var families = map[string]family{
 	"gemma2":      {"Gemma2ForCausalLM", []string{"Gemma2ForCausalLM"}, parseGemma},
 	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM"}, parseGemma},
 	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM"}, parsePhi3},
+	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM"}, parsePhi},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
@@ -445,7 +446,7 @@ func (c *Config) validate() error {
 	if c.HeadDim%2 != 0 && c.Rope.Theta > 0 && isLlamaFamily(c.ModelType) {
 		return fmt.Errorf("head_dim %d must be even for rotary embeddings", c.HeadDim)
 	}
-	if c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim || (c.FusedProjections && c.RotaryDim == 0) {
+	if c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim || ((c.FusedProjections || c.ModelType == "phi") && c.RotaryDim == 0) {
 		return fmt.Errorf("the rotary dimension %d (head_dim · partial_rotary_factor) must be even, positive and at most head_dim %d", c.RotaryDim, c.HeadDim)
 	}
 	if err := c.validateLayerTypes(); err != nil {

@@ -129,12 +129,32 @@ func parsePhi3(p *cfgParser, c *Config) {
 	c.SlidingWindow = p.window(0)
 	c.LayerTypes = p.layerTypes(c.Layers, func(int) bool { return c.SlidingWindow > 0 })
 	c.Rope = parseRope(p)
-	factor := p.float("partial_rotary_factor", 1)
-	if factor <= 0 || factor > 1 || math.IsNaN(factor) {
+	c.RotaryDim = p.rotaryDim(c.HeadDim, 1)
+}
+
+// parsePhi reads PhiConfig (Phi-1, Phi-1.5, Phi-2): LayerNorm
+// (layer_norm_eps), gelu_new, partial rotary embeddings (half the head by
+// default) and optional q/k LayerNorms (qk_layernorm).
+func parsePhi(p *cfgParser, c *Config) {
+	p.decoderSizes(c, decoderDefaults{vocab: 51200, hidden: 2048, inter: 8192, layers: 24, heads: 32, maxPos: 2048})
+	c.NormEps = p.float("layer_norm_eps", 1e-5)
+	c.Act = p.str("hidden_act", "gelu_new")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", false)
+	c.QKNorm = p.bool("qk_layernorm", false)
+	c.Rope = parseRope(p)
+	c.RotaryDim = p.rotaryDim(c.HeadDim, 0.5)
+}
+
+// rotaryDim reads partial_rotary_factor (def when missing) and returns
+// the rotated features per head, int(head_dim · factor) as transformers
+// computes it.
+func (p *cfgParser) rotaryDim(headDim int, def float64) int {
+	factor := p.float("partial_rotary_factor", def)
+	if !(factor > 0 && factor <= 1) {
 		p.fail("partial_rotary_factor", fmt.Sprintf("want a number in (0, 1], got %g", factor))
 		factor = 1
 	}
-	c.RotaryDim = int(float64(c.HeadDim) * factor)
+	return int(float64(headDim) * factor)
 }
 
 // parseGemma reads GemmaConfig, Gemma2Config and Gemma3TextConfig: the

@@ -155,12 +155,7 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	if err != nil {
 		return g.Fail("llama forward", err)
 	}
-	B, T := in.Batch, in.Seq
-	past := 0
-	if cache != nil {
-		past = cache.n
-	}
-	x := g.Reshape(g.Embedding(m.embed, ints(g, in.InputIDs, B*T)), B, T, c.Hidden)
+	x, pos, km, mask := rotaryInputs(g, m.embed, in, cache, c.Hidden)
 	if c.EmbedScale {
 		// Gemma multiplies by √hidden_size rounded to the hidden dtype.
 		x = g.Affine(x, float32(math.Sqrt(float64(c.Hidden))), 0)
@@ -170,12 +165,6 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	if m.localInvFreq != nil {
 		localInvFreq = floats(g, m.localInvFreq, len(m.localInvFreq))
 	}
-	pos := ints(g, positions(in, past), B, T)
-	mask, keyMask := in.mask(), in.mask()
-	if cache != nil {
-		keyMask = cache.keyMask(mask, T)
-	}
-	km := floats(g, keyMask, B, len(keyMask)/B)
 	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
 	if c.QueryPreAttnScalar > 0 {
 		scale = float32(1 / math.Sqrt(c.QueryPreAttnScalar))
@@ -222,7 +211,26 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	}
 	logits := softcap(g, g.Linear(g.Norm(x, m.norm), m.lmHead), float32(c.FinalSoftcap))
 	if cache != nil && g.Err() == nil {
-		cache.commit(mask, T)
+		cache.commit(mask, in.Seq)
 	}
 	return logits
+}
+
+// rotaryInputs starts a rotary decoder's forward pass: the token
+// embeddings x [B, T, hidden], the I32 positions [B, T] (continuing the
+// cache), the key mask over cached and new keys [B, Tk], and the new
+// tokens' mask, which the cache commits at the end.
+func rotaryInputs(g *nn.Graph, embed *nn.Embedding, in *Inputs, cache *KVCache, hidden int) (x *nn.Value, pos, km backend.Tensor, mask []float32) {
+	B, T := in.Batch, in.Seq
+	past := 0
+	if cache != nil {
+		past = cache.n
+	}
+	x = g.Reshape(g.Embedding(embed, ints(g, in.InputIDs, B*T)), B, T, hidden)
+	pos = ints(g, positions(in, past), B, T)
+	mask, keyMask := in.mask(), in.mask()
+	if cache != nil {
+		keyMask = cache.keyMask(mask, T)
+	}
+	return x, pos, floats(g, keyMask, B, len(keyMask)/B), mask
 }

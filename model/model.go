@@ -1,6 +1,7 @@
 // Package model loads, runs and saves the transformer architectures the
-// project adapts: GPT-2, the Llama family (Llama, Mistral, Qwen2), T5 and
-// BERT/RoBERTa, as Hugging Face transformers defines them.
+// project adapts: GPT-2, the Llama family (Llama, Mistral, Qwen2, Qwen3,
+// Gemma, Gemma 2, Gemma 3 text, Phi-3), Phi, T5 and BERT/RoBERTa, as
+// Hugging Face transformers defines them.
 //
 // A Model is a module tree named exactly as transformers' named_modules()
 // names it (so PEFT-style matching sees the same names), parameters named
@@ -71,6 +72,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildGPT2(cfg, t)
 	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3":
 		a = buildLlama(cfg, t)
+	case "phi":
+		a = buildPhi(cfg, t)
 	case "t5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":

@@ -5,8 +5,9 @@ norms, multi-query), Gemma 2 (sandwich norms, attention and final soft-capping
 set low enough to bite, alternating sliding layers, query_pre_attn_scalar
 unlike head_dim, untied head), Gemma 3 text (q/k norms, local/global layers
 with two rope bases, linear rope scaling on global layers), Mistral with a
-window shorter than the inputs and left padding, and Qwen2 with sliding
-layers from max_window_layers on.
+window shorter than the inputs and left padding, Qwen2 with sliding
+layers from max_window_layers on, and Phi (partial rotary, q/k LayerNorms,
+parallel attention and MLP, biased head).
 
 Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
@@ -32,7 +33,7 @@ spec.loader.exec_module(mf)
 
 import torch  # noqa: E402
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig,  # noqa: E402
-                          GemmaConfig, MistralConfig, Qwen2Config, Qwen3Config)
+                          GemmaConfig, MistralConfig, PhiConfig, Qwen2Config, Qwen3Config)
 
 V = 256
 COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
@@ -103,6 +104,11 @@ qs = Qwen2Config(**COMMON, num_key_value_heads=2, tie_word_embeddings=False, use
                  sliding_window=4, max_window_layers=1)
 mf.run(lambda: mf.make_case("qwen2_sliding", causal(qs, 906), "CAUSAL_LM", mf.causal_inputs(V, 36),
                             DEFAULT_AND_ALL_LINEAR, seed=960))
+
+ph = PhiConfig(**COMMON, num_key_value_heads=2, partial_rotary_factor=0.5, qk_layernorm=True, resid_pdrop=0.0,
+               embd_pdrop=0.0, attention_dropout=0.0, tie_word_embeddings=False)
+mf.run(lambda: mf.make_case("phi", causal(ph, 908), "CAUSAL_LM", left_padded_inputs(V, 38),
+                            DEFAULT_AND_ALL_LINEAR, seed=980))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

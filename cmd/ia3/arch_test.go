@@ -26,6 +26,7 @@ func TestInspectNewDecoders(t *testing.T) {
 		{"gemma", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
 		{"gemma2", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
 		{"gemma3_text", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
+		{"phi", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.fc2"}},
 		{"phi3", []string{"--target-modules", "qkv_proj,down_proj", "--feedforward-modules", "down_proj"},
 			[]string{"self_attn.qkv_proj", "mlp.down_proj"}},
 	} {
@@ -44,7 +45,8 @@ func TestInspectNewDecoders(t *testing.T) {
 			var got, want []string
 			for _, l := range rep.Layers {
 				got = append(got, l.Module)
-				assert.Equal(t, strings.HasSuffix(l.Module, "down_proj"), l.Feedforward, l.Module)
+				ff := strings.HasSuffix(l.Module, "down_proj") || strings.HasSuffix(l.Module, "fc2")
+				assert.Equal(t, ff, l.Feedforward, l.Module)
 			}
 			for i := 0; i < 2; i++ {
 				for _, m := range tc.targets {

@@ -42,6 +42,7 @@ var decoderCases = []decoderCase{
 	// Phi-3 has no PEFT defaults: the fused projections are named.
 	{name: "phi3", typ: "phi3", extra: map[string]any{"sliding_window": 2.0, "partial_rotary_factor": 0.5},
 		targets: []string{"qkv_proj", "down_proj"}, feedforward: []string{"down_proj"}},
+	{name: "phi", typ: "phi", extra: map[string]any{"qk_layernorm": true}},
 }
 
 // targetList returns the case's target modules: its own or PEFT's
@@ -111,7 +112,8 @@ func TestNewDecoderGradients(t *testing.T) {
 // TestNewDecoderAdapterRoundTrip saves a trained-looking default adapter
 // of each variant, checks its keys are PEFT's
 // (base_model.model.<module>.ia3_l), loads it onto a fresh copy of the
-// base model and compares the logits, on the CPU and WebGPU.
+// base model and compares the logits, then merges it and compares again,
+// on the CPU and WebGPU.
 func TestNewDecoderAdapterRoundTrip(t *testing.T) {
 	for _, d := range devices() {
 		t.Run(d.name, func(t *testing.T) {
@@ -133,7 +135,7 @@ func TestNewDecoderAdapterRoundTrip(t *testing.T) {
 					for l := 0; l < 2; l++ {
 						for _, m := range c.targetList() {
 							sub := "self_attn."
-							if strings.HasSuffix(m, "down_proj") {
+							if strings.HasSuffix(m, "down_proj") || m == "fc2" {
 								sub = "mlp."
 							}
 							want = append(want, fmt.Sprintf("base_model.model.model.layers.%d.%s%s.ia3_l", l, sub, m))
@@ -155,9 +157,14 @@ func TestNewDecoderAdapterRoundTrip(t *testing.T) {
 					fresh := randomDecoder(t, b, c, 4)
 					loaded, err := ia3.FromPretrained(fresh, dir, ia3.DefaultAdapter, false)
 					require.NoError(t, err)
-					defer loaded.Close()
 					got := logits(t, b, fresh, r.in)
-					assert.InDeltaSlice(t, adapted, got, 1e-5)
+					assert.InDeltaSlice(t, adapted, got, 1e-5, "loaded adapter")
+
+					// Merging scales the weights instead: the same logits.
+					merged, err := loaded.MergeAndUnload(true)
+					require.NoError(t, err)
+					got = logits(t, b, merged, r.in)
+					assert.InDeltaSlice(t, adapted, got, 1e-4, "merged adapter")
 				})
 			}
 		})
