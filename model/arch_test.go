@@ -247,6 +247,9 @@ func decoderCases() []struct {
 		{"phi", "phi", map[string]any{"num_key_value_heads": 4, "layer_norm_eps": 1e-5}},
 		{"phi qk_layernorm rotary 0.75 tied", "phi", map[string]any{"qk_layernorm": true, "partial_rotary_factor": 0.75,
 			"tie_word_embeddings": true}},
+		{"gpt_neox", "gpt_neox", map[string]any{"rotary_pct": 0.5}},
+		{"gpt_neox sequential, rope_parameters", "gpt_neox", map[string]any{"use_parallel_residual": false,
+			"hidden_act": "gelu_new", "rope_parameters": map[string]any{"rope_theta": 500.0, "partial_rotary_factor": 1.0}}},
 	}
 }
 
@@ -313,9 +316,12 @@ func TestDecoderMatchesFloat64Reference(t *testing.T) {
 		got, shape := logitsOf(t, m, in)
 		require.Equal(t, []int{B, T, m.Config().VocabSize}, shape)
 		var want []float32
-		if m.Config().ModelType == "phi" {
+		switch m.Config().ModelType {
+		case "phi":
 			want = refPhi(t, m, in)
-		} else {
+		case "gpt_neox":
+			want = refGPTNeoX(t, m, in)
+		default:
 			want = refDecoder(t, m, in)
 		}
 		assert.LessOrEqual(t, maxAbsDiff(want, got), 2e-4*math.Max(1, maxAbsOf(want)))
@@ -475,10 +481,8 @@ func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
 	emb := p("model.embed_tokens.weight")
 	out := make([]float32, 0, B*T*c.VocabSize)
 	for bi := 0; bi < B; bi++ {
-		xs := make([][]float64, T)
+		xs := refEmbed(emb, in.InputIDs[bi*T:(bi+1)*T], H)
 		for s := range xs {
-			id := int(in.InputIDs[bi*T+s])
-			xs[s] = append([]float64(nil), emb[id*H:(id+1)*H]...)
 			if c.EmbedScale {
 				for i := range xs[s] {
 					xs[s][i] *= float64(float32(math.Sqrt(float64(H))))
@@ -632,46 +636,12 @@ func refPhi(t *testing.T, m *Model, in *Inputs) []float32 {
 	c := m.Config()
 	H, D, Hkv := c.Hidden, c.HeadDim, c.KVHeads
 	p := func(name string) []float64 { return paramF64(t, m, name) }
-	ln := func(x, w, b []float64) []float64 {
-		mean, vr := 0.0, 0.0
-		for _, v := range x {
-			mean += v
-		}
-		mean /= float64(len(x))
-		for _, v := range x {
-			vr += (v - mean) * (v - mean)
-		}
-		r := 1 / math.Sqrt(vr/float64(len(x))+c.NormEps)
-		out := make([]float64, len(x))
-		for i, v := range x {
-			out[i] = (v-mean)*r*w[i] + b[i]
-		}
-		return out
-	}
+	ln := func(x, w, b []float64) []float64 { return refLayerNorm(x, w, b, c.NormEps) }
 	lin := func(x []float64, name string, out int) []float64 {
-		w, b := p(name+".weight"), p(name+".bias")
-		y := make([]float64, out)
-		for o := range y {
-			s := b[o]
-			for i, v := range x {
-				s += v * w[o*len(x)+i]
-			}
-			y[o] = s
-		}
-		return y
+		return refLinear(x, p(name+".weight"), p(name+".bias"), out)
 	}
-	half := c.RotaryDim / 2
-	freq := make([]float64, half)
-	for i := range freq {
-		freq[i] = float64(float32(1 / math.Pow(c.Rope.Theta, float64(float32(2*i)/float32(c.RotaryDim)))))
-	}
-	rope := func(x []float64, pos int) {
-		for i := 0; i < half; i++ {
-			s, co := math.Sincos(float64(float32(pos) * float32(freq[i])))
-			a, b := x[i], x[i+half]
-			x[i], x[i+half] = a*co-b*s, b*co+a*s
-		}
-	}
+	freq := refInvFreq(c.Rope.Theta, c.RotaryDim)
+	rope := func(x []float64, pos int) { refRope(x, pos, freq) }
 	gelu := func(x float64) float64 {
 		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
 	}
@@ -679,11 +649,7 @@ func refPhi(t *testing.T, m *Model, in *Inputs) []float32 {
 	B, T := in.Batch, in.Seq
 	var out []float32
 	for bi := 0; bi < B; bi++ {
-		xs := make([][]float64, T)
-		for s := range xs {
-			id := int(in.InputIDs[bi*T+s])
-			xs[s] = append([]float64(nil), emb[id*H:(id+1)*H]...)
-		}
+		xs := refEmbed(emb, in.InputIDs[bi*T:(bi+1)*T], H)
 		for l := 0; l < c.Layers; l++ {
 			pre := fmt.Sprintf("model.layers.%d.", l)
 			hs, qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T), make([][]float64, T)
@@ -711,24 +677,9 @@ func refPhi(t *testing.T, m *Model, in *Inputs) []float32 {
 				attn := make([]float64, c.Heads*D)
 				for hd := 0; hd < c.Heads; hd++ {
 					kh := hd / (c.Heads / Hkv)
-					w := make([]float64, s+1)
-					mx, sum := math.Inf(-1), 0.0
-					for j := range w {
-						for i := 0; i < D; i++ {
-							w[j] += qs[s][hd*D+i] * ks[j][kh*D+i]
-						}
-						w[j] /= math.Sqrt(float64(D))
-						mx = math.Max(mx, w[j])
-					}
-					for j := range w {
-						w[j] = math.Exp(w[j] - mx)
-						sum += w[j]
-					}
-					for j := range w {
-						for e := 0; e < D; e++ {
-							attn[hd*D+e] += w[j] / sum * vs[j][kh*D+e]
-						}
-					}
+					key := func(j int) []float64 { return ks[j][kh*D : (kh+1)*D] }
+					val := func(j int) []float64 { return vs[j][kh*D : (kh+1)*D] }
+					copy(attn[hd*D:], refCausalHead(qs[s][hd*D:(hd+1)*D], key, val, s))
 				}
 				a := lin(attn, pre+"self_attn.dense", H)
 				f := lin(hs[s], pre+"mlp.fc1", c.Intermediate)
@@ -751,6 +702,186 @@ func refPhi(t *testing.T, m *Model, in *Inputs) []float32 {
 				}
 				out = append(out, float32(v))
 			}
+		}
+	}
+	return out
+}
+
+// refGPTNeoX is a float64 transcription of transformers' GPTNeoXForCausalLM
+// forward for an unpadded batch: query_key_value viewed as [T, H, 3·D]
+// and chunked into q, k, v per head, rotary embedding of the first
+// rotary_ndims features, causal softmax, dense, and the parallel
+// (x + attn(ln1 x) + mlp(ln2 x)) or sequential residual, final LayerNorm
+// and embed_out.
+func refGPTNeoX(t *testing.T, m *Model, in *Inputs) []float32 {
+	t.Helper()
+	c := m.Config()
+	H, D, NH := c.Hidden, c.HeadDim, c.Heads
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	ln := func(x []float64, name string) []float64 {
+		return refLayerNorm(x, p(name+".weight"), p(name+".bias"), c.NormEps)
+	}
+	lin := func(x []float64, name string, out int, bias bool) []float64 {
+		var b []float64
+		if bias {
+			b = p(name + ".bias")
+		}
+		return refLinear(x, p(name+".weight"), b, out)
+	}
+	act := func(x float64) float64 {
+		if c.Act == "gelu_new" {
+			return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+		}
+		return 0.5 * x * (1 + math.Erf(x/math.Sqrt2))
+	}
+	freq := refInvFreq(c.Rope.Theta, c.RotaryDim)
+	rope := func(x []float64, pos int) { refRope(x, pos, freq) }
+	mlp := func(x []float64, pre string) []float64 {
+		f := lin(ln(x, pre+"post_attention_layernorm"), pre+"mlp.dense_h_to_4h", c.Intermediate, true)
+		for i := range f {
+			f[i] = act(f[i])
+		}
+		return lin(f, pre+"mlp.dense_4h_to_h", H, true)
+	}
+	emb := p("gpt_neox.embed_in.weight")
+	B, T := in.Batch, in.Seq
+	var out []float32
+	for bi := 0; bi < B; bi++ {
+		xs := refEmbed(emb, in.InputIDs[bi*T:(bi+1)*T], H)
+		for l := 0; l < c.Layers; l++ {
+			pre := fmt.Sprintf("gpt_neox.layers.%d.", l)
+			qkv := make([][]float64, T)
+			for s := 0; s < T; s++ {
+				qkv[s] = lin(ln(xs[s], pre+"input_layernorm"), pre+"attention.query_key_value", 3*H, c.AttentionBias)
+				for h := 0; h < NH; h++ {
+					rope(qkv[s][h*3*D:h*3*D+D], s)
+					rope(qkv[s][h*3*D+D:h*3*D+2*D], s)
+				}
+			}
+			next := make([][]float64, T)
+			for s := 0; s < T; s++ {
+				attn := make([]float64, H)
+				for h := 0; h < NH; h++ {
+					q := qkv[s][h*3*D : h*3*D+D]
+					key := func(j int) []float64 { return qkv[j][h*3*D+D : h*3*D+2*D] }
+					val := func(j int) []float64 { return qkv[j][h*3*D+2*D : h*3*D+3*D] }
+					copy(attn[h*D:], refCausalHead(q, key, val, s))
+				}
+				a := lin(attn, pre+"attention.dense", H, c.AttentionBias)
+				x := make([]float64, H)
+				if c.ParallelResidual {
+					f := mlp(xs[s], pre)
+					for i := range x {
+						x[i] = xs[s][i] + a[i] + f[i]
+					}
+				} else {
+					for i := range x {
+						x[i] = xs[s][i] + a[i]
+					}
+					f := mlp(x, pre)
+					for i := range x {
+						x[i] += f[i]
+					}
+				}
+				next[s] = x
+			}
+			xs = next
+		}
+		for s := 0; s < T; s++ {
+			logits := lin(ln(xs[s], "gpt_neox.final_layer_norm"), "embed_out", c.VocabSize, false)
+			for _, v := range logits {
+				out = append(out, float32(v))
+			}
+		}
+	}
+	return out
+}
+
+// refLayerNorm is LayerNorm in float64: (x − mean)/√(var + eps)·w + b.
+func refLayerNorm(x, w, b []float64, eps float64) []float64 {
+	mean, vr := 0.0, 0.0
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	for _, v := range x {
+		vr += (v - mean) * (v - mean)
+	}
+	r := 1 / math.Sqrt(vr/float64(len(x))+eps)
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = (v-mean)*r*w[i] + b[i]
+	}
+	return out
+}
+
+// refLinear is x·wᵀ + b for a torch Linear weight [out, len(x)] (b may be
+// nil).
+func refLinear(x, w, b []float64, out int) []float64 {
+	y := make([]float64, out)
+	for o := range y {
+		s := 0.0
+		if b != nil {
+			s = b[o]
+		}
+		for i, v := range x {
+			s += v * w[o*len(x)+i]
+		}
+		y[o] = s
+	}
+	return y
+}
+
+// refInvFreq is the default rope's inverse frequencies of dim rotated
+// features, rounded to float32 as torch computes them.
+func refInvFreq(theta float64, dim int) []float64 {
+	f := make([]float64, dim/2)
+	for i := range f {
+		f[i] = float64(float32(1 / math.Pow(theta, float64(float32(2*i)/float32(dim)))))
+	}
+	return f
+}
+
+// refRope rotates the first 2·len(freq) features of x in place
+// (rotate_half layout) by position pos, the angle a float32 product.
+func refRope(x []float64, pos int, freq []float64) {
+	half := len(freq)
+	for i := 0; i < half; i++ {
+		s, co := math.Sincos(float64(float32(pos) * float32(freq[i])))
+		a, b := x[i], x[i+half]
+		x[i], x[i+half] = a*co-b*s, b*co+a*s
+	}
+}
+
+// refEmbed returns the embedding rows of ids from table [V, h].
+func refEmbed(table []float64, ids []int32, h int) [][]float64 {
+	xs := make([][]float64, len(ids))
+	for s, id := range ids {
+		xs[s] = append([]float64(nil), table[int(id)*h:(int(id)+1)*h]...)
+	}
+	return xs
+}
+
+// refCausalHead is one head's causal attention output at position s:
+// softmax over j ≤ s of q·key(j)/√D, applied to val(j).
+func refCausalHead(q []float64, key, val func(j int) []float64, s int) []float64 {
+	w := make([]float64, s+1)
+	mx, sum := math.Inf(-1), 0.0
+	for j := range w {
+		for i, k := range key(j) {
+			w[j] += q[i] * k
+		}
+		w[j] /= math.Sqrt(float64(len(q)))
+		mx = math.Max(mx, w[j])
+	}
+	for j := range w {
+		w[j] = math.Exp(w[j] - mx)
+		sum += w[j]
+	}
+	out := make([]float64, len(q))
+	for j := range w {
+		for e, v := range val(j) {
+			out[e] += w[j] / sum * v
 		}
 	}
 	return out

@@ -95,8 +95,11 @@ type Config struct {
 	// projections.
 	FusedProjections bool
 	// RotaryDim is the number of rotated features of each head:
-	// head_dim · partial_rotary_factor (phi3), or HeadDim.
+	// head_dim · partial_rotary_factor (phi3, phi, gpt_neox), or 0 for all.
 	RotaryDim int
+	// ParallelResidual adds attention and MLP, each of its own norm of the
+	// same input, to the residual at once (gpt_neox use_parallel_residual).
+	ParallelResidual bool
 
 	// T5.
 	DecoderLayers        int
@@ -142,6 +145,7 @@ var families = map[string]family{
 	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM"}, parseGemma},
 	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM"}, parsePhi3},
 	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM"}, parsePhi},
+	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM"}, parseGPTNeoX},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
@@ -438,7 +442,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
 	switch c.ModelType {
-	case "gpt2", "bert", "roberta":
+	case "gpt2", "bert", "roberta", "gpt_neox":
 		if c.Hidden%c.Heads != 0 {
 			return fmt.Errorf("hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
 		}
@@ -446,7 +450,7 @@ func (c *Config) validate() error {
 	if c.HeadDim%2 != 0 && c.Rope.Theta > 0 && isLlamaFamily(c.ModelType) {
 		return fmt.Errorf("head_dim %d must be even for rotary embeddings", c.HeadDim)
 	}
-	if c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim || ((c.FusedProjections || c.ModelType == "phi") && c.RotaryDim == 0) {
+	if c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim || ((c.FusedProjections || c.ModelType == "phi" || c.ModelType == "gpt_neox") && c.RotaryDim == 0) {
 		return fmt.Errorf("the rotary dimension %d (head_dim · partial_rotary_factor) must be even, positive and at most head_dim %d", c.RotaryDim, c.HeadDim)
 	}
 	if err := c.validateLayerTypes(); err != nil {

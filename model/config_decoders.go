@@ -145,10 +145,35 @@ func parsePhi(p *cfgParser, c *Config) {
 	c.RotaryDim = p.rotaryDim(c.HeadDim, 0.5)
 }
 
-// rotaryDim reads partial_rotary_factor (def when missing) and returns
-// the rotated features per head, int(head_dim · factor) as transformers
-// computes it.
+// parseGPTNeoX reads GPTNeoXConfig: transformers 5 keeps rope_theta and
+// partial_rotary_factor in rope_parameters, transformers 4 wrote
+// rotary_emb_base and rotary_pct.
+func parseGPTNeoX(p *cfgParser, c *Config) {
+	p.decoderSizes(c, decoderDefaults{vocab: 50432, hidden: 6144, inter: 24576, layers: 44, heads: 64, maxPos: 2048})
+	c.NormEps = p.float("layer_norm_eps", 1e-5)
+	c.Act = p.str("hidden_act", "gelu")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", false)
+	c.ParallelResidual = p.bool("use_parallel_residual", true)
+	c.AttentionBias = p.bool("attention_bias", true)
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.Rope = parseRopeTheta(p, p.float("rotary_emb_base", 10000))
+	c.RotaryDim = p.rotaryDim(c.HeadDim, p.float("rotary_pct", 0.25))
+}
+
+// rotaryDim reads partial_rotary_factor (top level, or in
+// rope_parameters as transformers 5 writes it; def when missing) and
+// returns the rotated features per head, int(head_dim · factor) as
+// transformers computes it.
 func (p *cfgParser) rotaryDim(headDim int, def float64) int {
+	if params, ok := p.raw["rope_parameters"].(map[string]any); ok {
+		sub := &cfgParser{raw: params, prefix: "rope_parameters."}
+		def = sub.float("partial_rotary_factor", def)
+		if sub.err != nil && p.err == nil {
+			p.err = sub.err
+		}
+	}
 	factor := p.float("partial_rotary_factor", def)
 	if !(factor > 0 && factor <= 1) {
 		p.fail("partial_rotary_factor", fmt.Sprintf("want a number in (0, 1], got %g", factor))

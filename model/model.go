@@ -74,6 +74,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildLlama(cfg, t)
 	case "phi":
 		a = buildPhi(cfg, t)
+	case "gpt_neox":
+		a = buildGPTNeoX(cfg, t)
 	case "t5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":

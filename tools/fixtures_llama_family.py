@@ -6,8 +6,9 @@ set low enough to bite, alternating sliding layers, query_pre_attn_scalar
 unlike head_dim, untied head), Gemma 3 text (q/k norms, local/global layers
 with two rope bases, linear rope scaling on global layers), Mistral with a
 window shorter than the inputs and left padding, Qwen2 with sliding
-layers from max_window_layers on, and Phi (partial rotary, q/k LayerNorms,
-parallel attention and MLP, biased head).
+layers from max_window_layers on, Phi (partial rotary, q/k LayerNorms,
+parallel attention and MLP, biased head) and GPT-NeoX (interleaved fused
+query_key_value, partial rotary, parallel and sequential residual).
 
 Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
@@ -33,7 +34,7 @@ spec.loader.exec_module(mf)
 
 import torch  # noqa: E402
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig,  # noqa: E402
-                          GemmaConfig, MistralConfig, PhiConfig, Qwen2Config, Qwen3Config)
+                          GemmaConfig, GPTNeoXConfig, MistralConfig, PhiConfig, Qwen2Config, Qwen3Config)
 
 V = 256
 COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
@@ -109,6 +110,19 @@ ph = PhiConfig(**COMMON, num_key_value_heads=2, partial_rotary_factor=0.5, qk_la
                embd_pdrop=0.0, attention_dropout=0.0, tie_word_embeddings=False)
 mf.run(lambda: mf.make_case("phi", causal(ph, 908), "CAUSAL_LM", left_padded_inputs(V, 38),
                             DEFAULT_AND_ALL_LINEAR, seed=980))
+
+nx = GPTNeoXConfig(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                   max_position_embeddings=64, initializer_range=0.15, hidden_act="gelu", hidden_dropout=0.0,
+                   attention_dropout=0.0, tie_word_embeddings=False, use_parallel_residual=True,
+                   rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.25})
+mf.run(lambda: mf.make_case("gpt_neox", causal(nx, 909), "CAUSAL_LM", mf.causal_inputs(V, 39),
+                            DEFAULT_AND_ALL_LINEAR, seed=990))
+nxs = GPTNeoXConfig(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                    max_position_embeddings=64, initializer_range=0.15, hidden_act="gelu", hidden_dropout=0.0,
+                    attention_dropout=0.0, tie_word_embeddings=False, use_parallel_residual=False,
+                    rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5})
+mf.run(lambda: mf.make_case("gpt_neox_sequential", causal(nxs, 910), "CAUSAL_LM", left_padded_inputs(V, 40),
+                            DEFAULT_AND_ALL_LINEAR, seed=1000))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

@@ -27,6 +27,7 @@ func TestInspectNewDecoders(t *testing.T) {
 		{"gemma2", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
 		{"gemma3_text", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
 		{"phi", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.fc2"}},
+		{"gpt_neox", nil, []string{"attention.query_key_value", "mlp.dense_4h_to_h"}},
 		{"phi3", []string{"--target-modules", "qkv_proj,down_proj", "--feedforward-modules", "down_proj"},
 			[]string{"self_attn.qkv_proj", "mlp.down_proj"}},
 	} {
@@ -45,12 +46,17 @@ func TestInspectNewDecoders(t *testing.T) {
 			var got, want []string
 			for _, l := range rep.Layers {
 				got = append(got, l.Module)
-				ff := strings.HasSuffix(l.Module, "down_proj") || strings.HasSuffix(l.Module, "fc2")
+				ff := strings.HasSuffix(l.Module, "down_proj") || strings.HasSuffix(l.Module, "fc2") ||
+					strings.HasSuffix(l.Module, "dense_4h_to_h")
 				assert.Equal(t, ff, l.Feedforward, l.Module)
 			}
 			for i := 0; i < 2; i++ {
 				for _, m := range tc.targets {
-					want = append(want, fmt.Sprintf("model.layers.%d.%s", i, m))
+					prefix := "model"
+					if tc.typ == "gpt_neox" {
+						prefix = "gpt_neox"
+					}
+					want = append(want, fmt.Sprintf("%s.layers.%d.%s", prefix, i, m))
 				}
 			}
 			assert.Equal(t, want, got)
@@ -74,7 +80,7 @@ func tinyConfigDir(t *testing.T, typ string) string {
 	dir := t.TempDir()
 	cfg := map[string]any{"model_type": typ, "vocab_size": 32, "hidden_size": 16, "intermediate_size": 24,
 		"num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
-		"sliding_window": 3}
+		"sliding_window": 3, "rotary_pct": 0.5} // gpt_neox's head_dim 4 · 0.25 would rotate one feature
 	js, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), js, 0o600))

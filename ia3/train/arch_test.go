@@ -43,6 +43,7 @@ var decoderCases = []decoderCase{
 	{name: "phi3", typ: "phi3", extra: map[string]any{"sliding_window": 2.0, "partial_rotary_factor": 0.5},
 		targets: []string{"qkv_proj", "down_proj"}, feedforward: []string{"down_proj"}},
 	{name: "phi", typ: "phi", extra: map[string]any{"qk_layernorm": true}},
+	{name: "gpt_neox", typ: "gpt_neox", extra: map[string]any{"rotary_pct": 0.5}},
 }
 
 // targetList returns the case's target modules: its own or PEFT's
@@ -53,6 +54,20 @@ func (c decoderCase) targetList() []string {
 	}
 	t, _ := ia3.DefaultTargetModules(c.typ)
 	return t
+}
+
+// module returns the full name of target module m in layer l, as
+// transformers names it.
+func (c decoderCase) module(l int, m string) string {
+	switch {
+	case c.typ == "gpt_neox" && m == "query_key_value":
+		return fmt.Sprintf("gpt_neox.layers.%d.attention.%s", l, m)
+	case c.typ == "gpt_neox":
+		return fmt.Sprintf("gpt_neox.layers.%d.mlp.%s", l, m)
+	case strings.HasSuffix(m, "down_proj") || m == "fc2":
+		return fmt.Sprintf("model.layers.%d.mlp.%s", l, m)
+	}
+	return fmt.Sprintf("model.layers.%d.self_attn.%s", l, m)
 }
 
 // decoderConfig is the case's config.json as a decoded map.
@@ -134,11 +149,7 @@ func TestNewDecoderAdapterRoundTrip(t *testing.T) {
 					}
 					for l := 0; l < 2; l++ {
 						for _, m := range c.targetList() {
-							sub := "self_attn."
-							if strings.HasSuffix(m, "down_proj") || m == "fc2" {
-								sub = "mlp."
-							}
-							want = append(want, fmt.Sprintf("base_model.model.model.layers.%d.%s%s.ia3_l", l, sub, m))
+							want = append(want, fmt.Sprintf("base_model.model.%s.ia3_l", c.module(l, m)))
 						}
 					}
 					slices.Sort(want)
