@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -304,6 +305,23 @@ func forEachDecoder(t *testing.T, seed uint64, check func(t *testing.T, b backen
 			}
 		})
 	}
+}
+
+// TestDecoderGenerateMatchesFullForward runs greedy generation through
+// the KV cache past the sliding windows on every backend and compares each
+// row with repeated full forward passes of that row alone. The prompts
+// have one length: with left padding the window counts the pad slots, in
+// transformers as here, so a padded row is not its unpadded run.
+func TestDecoderGenerateMatchesFullForward(t *testing.T) {
+	prompts := [][]int32{{17, 3, 9}, {5, 36, 7}}
+	const n = 5
+	forEachDecoder(t, 13, func(t *testing.T, _ backend.Backend, m *Model) {
+		got, err := m.Generate(context.Background(), prompts, GenerateOptions{MaxNewTokens: n, EOS: []int32{}})
+		require.NoError(t, err)
+		for r, p := range prompts {
+			assert.Equal(t, greedyByFullForward(t, m, p, n), got[r], "row %d", r)
+		}
+	})
 }
 
 // TestDecoderMatchesFloat64Reference checks each variant's logits on the
