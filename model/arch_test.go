@@ -251,6 +251,10 @@ func decoderCases() []struct {
 		{"gpt_neox", "gpt_neox", map[string]any{"rotary_pct": 0.5}},
 		{"gpt_neox sequential, rope_parameters", "gpt_neox", map[string]any{"use_parallel_residual": false,
 			"hidden_act": "gelu_new", "rope_parameters": map[string]any{"rope_theta": 500.0, "partial_rotary_factor": 1.0}}},
+		{"opt", "opt", map[string]any{"ffn_dim": 24}},
+		{"opt project_in/out, untied", "opt", map[string]any{"ffn_dim": 24, "word_embed_proj_dim": 8,
+			"tie_word_embeddings": false}},
+		{"opt norm after (350m)", "opt", map[string]any{"ffn_dim": 24, "do_layer_norm_before": false}},
 	}
 }
 
@@ -339,6 +343,8 @@ func TestDecoderMatchesFloat64Reference(t *testing.T) {
 			want = refPhi(t, m, in)
 		case "gpt_neox":
 			want = refGPTNeoX(t, m, in)
+		case "opt":
+			want = refOPT(t, m, in)
 		default:
 			want = refDecoder(t, m, in)
 		}
@@ -736,16 +742,7 @@ func refGPTNeoX(t *testing.T, m *Model, in *Inputs) []float32 {
 	c := m.Config()
 	H, D, NH := c.Hidden, c.HeadDim, c.Heads
 	p := func(name string) []float64 { return paramF64(t, m, name) }
-	ln := func(x []float64, name string) []float64 {
-		return refLayerNorm(x, p(name+".weight"), p(name+".bias"), c.NormEps)
-	}
-	lin := func(x []float64, name string, out int, bias bool) []float64 {
-		var b []float64
-		if bias {
-			b = p(name + ".bias")
-		}
-		return refLinear(x, p(name+".weight"), b, out)
-	}
+	ln, lin := refModules(t, m)
 	act := func(x float64) float64 {
 		if c.Act == "gelu_new" {
 			return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
@@ -903,4 +900,144 @@ func refCausalHead(q []float64, key, val func(j int) []float64, s int) []float64
 		}
 	}
 	return out
+}
+
+// refOPT is a float64 transcription of transformers' OPTForCausalLM
+// forward for an unpadded batch: token embedding, project_in, learned
+// positions (row p + 2), per layer LayerNorm before (or after) attention
+// with the query projection scaled first, fc1/ReLU/fc2, final LayerNorm,
+// project_out and lm_head.
+func refOPT(t *testing.T, m *Model, in *Inputs) []float32 {
+	t.Helper()
+	c := m.Config()
+	H, D := c.Hidden, c.HeadDim
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	ln, lin := refModules(t, m)
+	emb, pos := p("model.decoder.embed_tokens.weight"), p("model.decoder.embed_positions.weight")
+	B, T := in.Batch, in.Seq
+	var out []float32
+	for bi := 0; bi < B; bi++ {
+		xs := refEmbed(emb, in.InputIDs[bi*T:(bi+1)*T], c.WordEmbedDim)
+		for s := range xs {
+			if c.WordEmbedDim != H {
+				xs[s] = lin(xs[s], "model.decoder.project_in", H, false)
+			}
+			for i := range xs[s] {
+				xs[s][i] += pos[(s+2)*H+i]
+			}
+		}
+		for l := 0; l < c.Layers; l++ {
+			pre := fmt.Sprintf("model.decoder.layers.%d.", l)
+			qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T)
+			for s := 0; s < T; s++ {
+				h := xs[s]
+				if c.NormBefore {
+					h = ln(h, pre+"self_attn_layer_norm")
+				}
+				qs[s] = lin(h, pre+"self_attn.q_proj", H, true)
+				ks[s] = lin(h, pre+"self_attn.k_proj", H, true)
+				vs[s] = lin(h, pre+"self_attn.v_proj", H, true)
+			}
+			for s := 0; s < T; s++ {
+				attn := make([]float64, H)
+				for hd := 0; hd < c.Heads; hd++ {
+					key := func(j int) []float64 { return ks[j][hd*D : (hd+1)*D] }
+					val := func(j int) []float64 { return vs[j][hd*D : (hd+1)*D] }
+					copy(attn[hd*D:], refCausalHead(qs[s][hd*D:(hd+1)*D], key, val, s))
+				}
+				a := lin(attn, pre+"self_attn.out_proj", H, true)
+				x := make([]float64, H)
+				for i := range x {
+					x[i] = xs[s][i] + a[i]
+				}
+				if !c.NormBefore {
+					x = ln(x, pre+"self_attn_layer_norm")
+				}
+				h := x
+				if c.NormBefore {
+					h = ln(x, pre+"final_layer_norm")
+				}
+				f := lin(h, pre+"fc1", c.Intermediate, true)
+				for i := range f {
+					f[i] = math.Max(f[i], 0)
+				}
+				f = lin(f, pre+"fc2", H, true)
+				for i := range x {
+					x[i] += f[i]
+				}
+				if !c.NormBefore {
+					x = ln(x, pre+"final_layer_norm")
+				}
+				xs[s] = x
+			}
+		}
+		for s := 0; s < T; s++ {
+			h := xs[s]
+			if c.NormBefore {
+				h = ln(h, "model.decoder.final_layer_norm")
+			}
+			if c.WordEmbedDim != H {
+				h = lin(h, "model.decoder.project_out", c.WordEmbedDim, false)
+			}
+			for _, v := range refLinear(h, p("lm_head.weight"), nil, c.VocabSize) {
+				out = append(out, float32(v))
+			}
+		}
+	}
+	return out
+}
+
+// TestOPTPositionsFollowTheMask checks OPT's learned positions, counted
+// over the attention mask: a left-padded row gives the logits of the same
+// tokens alone, in a full forward and through the KV cache.
+func TestOPTPositionsFollowTheMask(t *testing.T) {
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			m, err := NewRandom(tinyDecoder(t, "opt", map[string]any{"ffn_dim": 24}), b, 8)
+			require.NoError(t, err)
+			t.Cleanup(m.Free)
+			V := m.Config().VocabSize
+			tokens := []int32{11, 4, 29, 7}
+			alone, _ := logitsOf(t, m, &Inputs{Batch: 1, Seq: 4, InputIDs: tokens})
+			padded := &Inputs{Batch: 1, Seq: 6, InputIDs: append([]int32{1, 1}, tokens...),
+				AttentionMask: []int32{0, 0, 1, 1, 1, 1}}
+			got, _ := logitsOf(t, m, padded)
+			assert.InDeltaSlice(t, alone, got[2*V:], 2e-5, "full forward")
+
+			cache, err := m.NewCache(1)
+			require.NoError(t, err)
+			defer cache.Free()
+			for s := 0; s < 6; s++ {
+				step := &Inputs{Batch: 1, Seq: 1, InputIDs: padded.InputIDs[s : s+1], AttentionMask: padded.AttentionMask[s : s+1]}
+				g := nn.NewGraph(b, false)
+				out := m.ForwardCached(g, step, cache)
+				require.NoError(t, g.Err())
+				v, err := b.ToFloat32(out.T)
+				require.NoError(t, err)
+				g.Release()
+				if s >= 2 {
+					assert.InDeltaSlice(t, alone[(s-2)*V:(s-1)*V], v, 2e-5, "cached step %d", s)
+				}
+			}
+		})
+	}
+}
+
+// refModules returns float64 LayerNorm and Linear of m's modules by name
+// (lin reads the bias only when asked).
+func refModules(t *testing.T, m *Model) (ln func(x []float64, name string) []float64,
+	lin func(x []float64, name string, out int, bias bool) []float64) {
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	ln = func(x []float64, name string) []float64 {
+		return refLayerNorm(x, p(name+".weight"), p(name+".bias"), m.Config().NormEps)
+	}
+	lin = func(x []float64, name string, out int, bias bool) []float64 {
+		var b []float64
+		if bias {
+			b = p(name + ".bias")
+		}
+		return refLinear(x, p(name+".weight"), b, out)
+	}
+	return ln, lin
 }

@@ -101,6 +101,14 @@ type Config struct {
 	// same input, to the residual at once (gpt_neox use_parallel_residual).
 	ParallelResidual bool
 
+	// OPT: the word embedding width (word_embed_proj_dim, with
+	// project_in/project_out when it differs from hidden_size), LayerNorm
+	// before each block (do_layer_norm_before; OPT-350m norms after) and
+	// _remove_final_layer_norm.
+	WordEmbedDim    int
+	NormBefore      bool
+	RemoveFinalNorm bool
+
 	// T5.
 	DecoderLayers        int
 	RelAttnBuckets       int
@@ -146,6 +154,7 @@ var families = map[string]family{
 	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM"}, parsePhi3},
 	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM"}, parsePhi},
 	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM"}, parseGPTNeoX},
+	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
@@ -442,7 +451,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
 	switch c.ModelType {
-	case "gpt2", "bert", "roberta", "gpt_neox":
+	case "gpt2", "bert", "roberta", "gpt_neox", "opt":
 		if c.Hidden%c.Heads != 0 {
 			return fmt.Errorf("hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
 		}

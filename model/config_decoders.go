@@ -162,6 +162,35 @@ func parseGPTNeoX(p *cfgParser, c *Config) {
 	c.RotaryDim = p.rotaryDim(c.HeadDim, p.float("rotary_pct", 0.25))
 }
 
+// parseOPT reads OPTConfig (facebook/opt-*): ffn_dim, word_embed_proj_dim,
+// do_layer_norm_before, enable_bias, activation_function. LayerNorms
+// without weights (layer_norm_elementwise_affine false) are refused.
+func parseOPT(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 50272)
+	c.Hidden = p.int("hidden_size", 768)
+	c.Layers = p.int("num_hidden_layers", 12)
+	c.Heads = p.int("num_attention_heads", 12)
+	c.KVHeads = c.Heads
+	c.Intermediate = p.int("ffn_dim", 3072)
+	c.MaxPositions = p.int("max_position_embeddings", 2048)
+	c.WordEmbedDim = p.optInt("word_embed_proj_dim", c.Hidden)
+	c.NormBefore = p.bool("do_layer_norm_before", true)
+	c.RemoveFinalNorm = p.bool("_remove_final_layer_norm", false)
+	c.AttentionBias = p.bool("enable_bias", true)
+	c.Act = p.str("activation_function", "relu")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
+	c.NormEps = 1e-5 // nn.LayerNorm's default; OPTConfig has no epsilon
+	if !p.bool("layer_norm_elementwise_affine", true) {
+		p.fail("layer_norm_elementwise_affine", "LayerNorms without weight and bias are not supported")
+	}
+	if c.PadTokenID < 0 {
+		c.PadTokenID = 1
+	}
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+}
+
 // rotaryDim reads partial_rotary_factor (top level, or in
 // rope_parameters as transformers 5 writes it; def when missing) and
 // returns the rotated features per head, int(head_dim · factor) as

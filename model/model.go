@@ -76,6 +76,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildPhi(cfg, t)
 	case "gpt_neox":
 		a = buildGPTNeoX(cfg, t)
+	case "opt":
+		a = buildOPT(cfg, t)
 	case "t5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":

@@ -7,8 +7,9 @@ unlike head_dim, untied head), Gemma 3 text (q/k norms, local/global layers
 with two rope bases, linear rope scaling on global layers), Mistral with a
 window shorter than the inputs and left padding, Qwen2 with sliding
 layers from max_window_layers on, Phi (partial rotary, q/k LayerNorms,
-parallel attention and MLP, biased head) and GPT-NeoX (interleaved fused
-query_key_value, partial rotary, parallel and sequential residual).
+parallel attention and MLP, biased head), GPT-NeoX (interleaved fused
+query_key_value, partial rotary, parallel and sequential residual) and OPT
+(positions from the mask offset by 2, project_in/out, pre- and post-norm).
 
 Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
@@ -34,7 +35,8 @@ spec.loader.exec_module(mf)
 
 import torch  # noqa: E402
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig,  # noqa: E402
-                          GemmaConfig, GPTNeoXConfig, MistralConfig, PhiConfig, Qwen2Config, Qwen3Config)
+                          GemmaConfig, GPTNeoXConfig, MistralConfig, OPTConfig, PhiConfig, Qwen2Config,
+                          Qwen3Config)
 
 V = 256
 COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
@@ -123,6 +125,15 @@ nxs = GPTNeoXConfig(vocab_size=V, hidden_size=64, intermediate_size=128, num_hid
                     rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5})
 mf.run(lambda: mf.make_case("gpt_neox_sequential", causal(nxs, 910), "CAUSAL_LM", left_padded_inputs(V, 40),
                             DEFAULT_AND_ALL_LINEAR, seed=1000))
+
+OPT_COMMON = dict(vocab_size=V, hidden_size=64, ffn_dim=128, num_hidden_layers=2, num_attention_heads=4,
+                  max_position_embeddings=64, init_std=0.15, dropout=0.0, attention_dropout=0.0, pad_token_id=1)
+op = OPTConfig(**OPT_COMMON, word_embed_proj_dim=32, do_layer_norm_before=True)  # project_in/out, tied head
+mf.run(lambda: mf.make_case("opt", causal(op, 911), "CAUSAL_LM", left_padded_inputs(V, 41),
+                            DEFAULT_AND_ALL_LINEAR, seed=1010))
+op_post = OPTConfig(**OPT_COMMON, do_layer_norm_before=False, tie_word_embeddings=False)  # OPT-350m's post-norm
+mf.run(lambda: mf.make_case("opt_post_norm", causal(op_post, 912), "CAUSAL_LM", mf.causal_inputs(V, 42),
+                            DEFAULT_AND_ALL_LINEAR, seed=1020))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

@@ -28,6 +28,7 @@ func TestInspectNewDecoders(t *testing.T) {
 		{"gemma3_text", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.down_proj"}},
 		{"phi", nil, []string{"self_attn.q_proj", "self_attn.v_proj", "mlp.fc2"}},
 		{"gpt_neox", nil, []string{"attention.query_key_value", "mlp.dense_4h_to_h"}},
+		{"opt", nil, []string{"self_attn.k_proj", "self_attn.q_proj", "fc2"}},
 		{"phi3", []string{"--target-modules", "qkv_proj,down_proj", "--feedforward-modules", "down_proj"},
 			[]string{"self_attn.qkv_proj", "mlp.down_proj"}},
 	} {
@@ -52,9 +53,9 @@ func TestInspectNewDecoders(t *testing.T) {
 			}
 			for i := 0; i < 2; i++ {
 				for _, m := range tc.targets {
-					prefix := "model"
-					if tc.typ == "gpt_neox" {
-						prefix = "gpt_neox"
+					prefix := map[string]string{"gpt_neox": "gpt_neox", "opt": "model.decoder"}[tc.typ]
+					if prefix == "" {
+						prefix = "model"
 					}
 					want = append(want, fmt.Sprintf("%s.layers.%d.%s", prefix, i, m))
 				}

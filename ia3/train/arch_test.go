@@ -44,6 +44,7 @@ var decoderCases = []decoderCase{
 		targets: []string{"qkv_proj", "down_proj"}, feedforward: []string{"down_proj"}},
 	{name: "phi", typ: "phi", extra: map[string]any{"qk_layernorm": true}},
 	{name: "gpt_neox", typ: "gpt_neox", extra: map[string]any{"rotary_pct": 0.5}},
+	{name: "opt project_in/out", typ: "opt", extra: map[string]any{"ffn_dim": 24.0, "word_embed_proj_dim": 8.0}},
 }
 
 // targetList returns the case's target modules: its own or PEFT's
@@ -60,6 +61,10 @@ func (c decoderCase) targetList() []string {
 // transformers names it.
 func (c decoderCase) module(l int, m string) string {
 	switch {
+	case c.typ == "opt" && m == "fc2":
+		return fmt.Sprintf("model.decoder.layers.%d.%s", l, m)
+	case c.typ == "opt":
+		return fmt.Sprintf("model.decoder.layers.%d.self_attn.%s", l, m)
 	case c.typ == "gpt_neox" && m == "query_key_value":
 		return fmt.Sprintf("gpt_neox.layers.%d.attention.%s", l, m)
 	case c.typ == "gpt_neox":
