@@ -255,6 +255,8 @@ func decoderCases() []struct {
 		{"opt project_in/out, untied", "opt", map[string]any{"ffn_dim": 24, "word_embed_proj_dim": 8,
 			"tie_word_embeddings": false}},
 		{"opt norm after (350m)", "opt", map[string]any{"ffn_dim": 24, "do_layer_norm_before": false}},
+		{"gptj rotary 4 of 8", "gptj", gptjSizes(4)},
+		{"gptj full rotary", "gptj", gptjSizes(nil)},
 	}
 }
 
@@ -345,6 +347,8 @@ func TestDecoderMatchesFloat64Reference(t *testing.T) {
 			want = refGPTNeoX(t, m, in)
 		case "opt":
 			want = refOPT(t, m, in)
+		case "gptj":
+			want = refGPTJ(t, m, in)
 		default:
 			want = refDecoder(t, m, in)
 		}
@@ -1040,4 +1044,79 @@ func refModules(t *testing.T, m *Model) (ln func(x []float64, name string) []flo
 		return refLinear(x, p(name+".weight"), b, out)
 	}
 	return ln, lin
+}
+
+// gptjSizes is a small GPTJConfig (GPT-2's key names) with rotary_dim rot
+// (nil: JSON null, the whole head).
+func gptjSizes(rot any) map[string]any {
+	return map[string]any{"n_embd": 16, "n_layer": 2, "n_head": 2, "n_inner": 24, "n_positions": 64, "rotary_dim": rot}
+}
+
+// refGPTJ is a float64 transcription of transformers' GPTJForCausalLM
+// forward for an unpadded batch: ln_1 feeding attention and MLP in
+// parallel, rotate_every_two on the first rotary_dim features of q and k
+// (pairs 2i, 2i+1), softmax of q·k/√D, out_proj, fc_in/gelu_new/fc_out,
+// ln_f and the biased lm_head.
+func refGPTJ(t *testing.T, m *Model, in *Inputs) []float32 {
+	t.Helper()
+	c := m.Config()
+	H, D := c.Hidden, c.HeadDim
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	ln, lin := refModules(t, m)
+	freq := refInvFreq(10000, c.RotaryDim)
+	rotate := func(x []float64, pos int) {
+		for i := range freq {
+			s, co := math.Sincos(float64(float32(pos) * float32(freq[i])))
+			a, b := x[2*i], x[2*i+1]
+			x[2*i], x[2*i+1] = a*co-b*s, b*co+a*s
+		}
+	}
+	gelu := func(x float64) float64 {
+		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+	}
+	emb := p("transformer.wte.weight")
+	B, T := in.Batch, in.Seq
+	var out []float32
+	for bi := 0; bi < B; bi++ {
+		xs := refEmbed(emb, in.InputIDs[bi*T:(bi+1)*T], H)
+		for l := 0; l < c.Layers; l++ {
+			pre := fmt.Sprintf("transformer.h.%d.", l)
+			hs, qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T), make([][]float64, T)
+			for s := 0; s < T; s++ {
+				hs[s] = ln(xs[s], pre+"ln_1")
+				qs[s], ks[s], vs[s] = lin(hs[s], pre+"attn.q_proj", H, false), lin(hs[s], pre+"attn.k_proj", H, false),
+					lin(hs[s], pre+"attn.v_proj", H, false)
+				for h := 0; h < c.Heads; h++ {
+					rotate(qs[s][h*D:(h+1)*D], s)
+					rotate(ks[s][h*D:(h+1)*D], s)
+				}
+			}
+			next := make([][]float64, T)
+			for s := 0; s < T; s++ {
+				attn := make([]float64, H)
+				for h := 0; h < c.Heads; h++ {
+					key := func(j int) []float64 { return ks[j][h*D : (h+1)*D] }
+					val := func(j int) []float64 { return vs[j][h*D : (h+1)*D] }
+					copy(attn[h*D:], refCausalHead(qs[s][h*D:(h+1)*D], key, val, s))
+				}
+				a := lin(attn, pre+"attn.out_proj", H, false)
+				f := lin(hs[s], pre+"mlp.fc_in", c.Intermediate, true)
+				for i := range f {
+					f[i] = gelu(f[i])
+				}
+				f = lin(f, pre+"mlp.fc_out", H, true)
+				next[s] = make([]float64, H)
+				for i := range next[s] {
+					next[s][i] = xs[s][i] + a[i] + f[i]
+				}
+			}
+			xs = next
+		}
+		for s := 0; s < T; s++ {
+			for _, v := range lin(ln(xs[s], "transformer.ln_f"), "lm_head", c.VocabSize, true) {
+				out = append(out, float32(v))
+			}
+		}
+	}
+	return out
 }

@@ -155,6 +155,7 @@ var families = map[string]family{
 	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM"}, parsePhi},
 	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM"}, parseGPTNeoX},
 	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
+	"gptj":        {"GPTJForCausalLM", []string{"GPTJForCausalLM"}, parseGPTJ},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
@@ -451,7 +452,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
 	switch c.ModelType {
-	case "gpt2", "bert", "roberta", "gpt_neox", "opt":
+	case "gpt2", "bert", "roberta", "gpt_neox", "opt", "gptj":
 		if c.Hidden%c.Heads != 0 {
 			return fmt.Errorf("hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
 		}
@@ -459,7 +460,7 @@ func (c *Config) validate() error {
 	if c.HeadDim%2 != 0 && c.Rope.Theta > 0 && isLlamaFamily(c.ModelType) {
 		return fmt.Errorf("head_dim %d must be even for rotary embeddings", c.HeadDim)
 	}
-	if c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim || ((c.FusedProjections || c.ModelType == "phi" || c.ModelType == "gpt_neox") && c.RotaryDim == 0) {
+	if c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim || ((c.FusedProjections || c.ModelType == "phi" || c.ModelType == "gpt_neox" || c.ModelType == "gptj") && c.RotaryDim == 0) {
 		return fmt.Errorf("the rotary dimension %d (head_dim · partial_rotary_factor) must be even, positive and at most head_dim %d", c.RotaryDim, c.HeadDim)
 	}
 	if err := c.validateLayerTypes(); err != nil {

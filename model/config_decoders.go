@@ -191,6 +191,26 @@ func parseOPT(p *cfgParser, c *Config) {
 	}
 }
 
+// parseGPTJ reads GPTJConfig (EleutherAI/gpt-j-6b): GPT-2's key names,
+// rotary_dim (the whole head when null) and a 10000 rotary base.
+func parseGPTJ(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 50400)
+	c.Hidden = p.int("n_embd", 4096)
+	c.Layers = p.int("n_layer", 28)
+	c.Heads = p.int("n_head", 16)
+	c.KVHeads = c.Heads
+	c.MaxPositions = p.int("n_positions", 2048)
+	c.Intermediate = p.optInt("n_inner", 4*c.Hidden)
+	c.NormEps = p.float("layer_norm_epsilon", 1e-5)
+	c.Act = p.str("activation_function", "gelu_new")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", false)
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.RotaryDim = p.optInt("rotary_dim", c.HeadDim)
+	c.Rope = RopeConfig{Theta: 10000, Type: "default", Factor: 1}
+}
+
 // rotaryDim reads partial_rotary_factor (top level, or in
 // rope_parameters as transformers 5 writes it; def when missing) and
 // returns the rotated features per head, int(head_dim · factor) as

@@ -78,6 +78,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildGPTNeoX(cfg, t)
 	case "opt":
 		a = buildOPT(cfg, t)
+	case "gptj":
+		a = buildGPTJ(cfg, t)
 	case "t5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":

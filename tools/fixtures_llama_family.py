@@ -8,8 +8,10 @@ with two rope bases, linear rope scaling on global layers), Mistral with a
 window shorter than the inputs and left padding, Qwen2 with sliding
 layers from max_window_layers on, Phi (partial rotary, q/k LayerNorms,
 parallel attention and MLP, biased head), GPT-NeoX (interleaved fused
-query_key_value, partial rotary, parallel and sequential residual) and OPT
-(positions from the mask offset by 2, project_in/out, pre- and post-norm).
+query_key_value, partial rotary, parallel and sequential residual), OPT
+(positions from the mask offset by 2, project_in/out, pre- and post-norm)
+and GPT-J (interleaved rotary on part of the head, parallel block, biased
+head).
 
 Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
@@ -35,8 +37,8 @@ spec.loader.exec_module(mf)
 
 import torch  # noqa: E402
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig,  # noqa: E402
-                          GemmaConfig, GPTNeoXConfig, MistralConfig, OPTConfig, PhiConfig, Qwen2Config,
-                          Qwen3Config)
+                          GemmaConfig, GPTJConfig, GPTNeoXConfig, MistralConfig, OPTConfig, PhiConfig,
+                          Qwen2Config, Qwen3Config)
 
 V = 256
 COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
@@ -134,6 +136,11 @@ mf.run(lambda: mf.make_case("opt", causal(op, 911), "CAUSAL_LM", left_padded_inp
 op_post = OPTConfig(**OPT_COMMON, do_layer_norm_before=False, tie_word_embeddings=False)  # OPT-350m's post-norm
 mf.run(lambda: mf.make_case("opt_post_norm", causal(op_post, 912), "CAUSAL_LM", mf.causal_inputs(V, 42),
                             DEFAULT_AND_ALL_LINEAR, seed=1020))
+
+gj = GPTJConfig(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_inner=128, n_positions=64, rotary_dim=8,
+                resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, initializer_range=0.15, tie_word_embeddings=False)
+mf.run(lambda: mf.make_case("gptj", causal(gj, 913), "CAUSAL_LM", left_padded_inputs(V, 43),
+                            DEFAULT_AND_ALL_LINEAR, seed=1030))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

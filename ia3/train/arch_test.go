@@ -45,6 +45,8 @@ var decoderCases = []decoderCase{
 	{name: "phi", typ: "phi", extra: map[string]any{"qk_layernorm": true}},
 	{name: "gpt_neox", typ: "gpt_neox", extra: map[string]any{"rotary_pct": 0.5}},
 	{name: "opt project_in/out", typ: "opt", extra: map[string]any{"ffn_dim": 24.0, "word_embed_proj_dim": 8.0}},
+	{name: "gptj", typ: "gptj", extra: map[string]any{"n_embd": 16.0, "n_layer": 2.0, "n_head": 2.0, "n_inner": 24.0,
+		"n_positions": 64.0, "rotary_dim": 4.0}},
 }
 
 // targetList returns the case's target modules: its own or PEFT's
@@ -61,6 +63,10 @@ func (c decoderCase) targetList() []string {
 // transformers names it.
 func (c decoderCase) module(l int, m string) string {
 	switch {
+	case c.typ == "gptj" && m == "fc_out":
+		return fmt.Sprintf("transformer.h.%d.mlp.%s", l, m)
+	case c.typ == "gptj":
+		return fmt.Sprintf("transformer.h.%d.attn.%s", l, m)
 	case c.typ == "opt" && m == "fc2":
 		return fmt.Sprintf("model.decoder.layers.%d.%s", l, m)
 	case c.typ == "opt":
