@@ -54,12 +54,7 @@ func buildGPTJ(c *Config, t *treeBuilder) *gptJ {
 		m.layers = append(m.layers, l)
 	}
 	m.norm = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
-		m.lmHead.Bias = t.param("lm_head.bias", c.VocabSize)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, true, false)
-	}
+	m.lmHead = biasedHead(c, t, m.embed)
 	return m
 }
 

@@ -59,14 +59,19 @@ func buildPhi(c *Config, t *treeBuilder) *phi {
 	t.container("model.rotary_emb", "PhiRotaryEmbedding")
 	t.dropout("model.embed_dropout")
 	m.norm = t.layerNorm("model.final_layernorm", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		// PhiForCausalLM's head keeps its own bias when tied.
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
-		m.lmHead.Bias = t.param("lm_head.bias", c.VocabSize)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, true, false)
-	}
+	m.lmHead = biasedHead(c, t, m.embed)
 	return m
+}
+
+// biasedHead adds lm_head, a Linear with a bias (Phi, GPT-J), sharing the
+// embedding's weight when the config ties them; the bias stays its own.
+func biasedHead(c *Config, t *treeBuilder, embed *nn.Embedding) *nn.Linear {
+	if !c.TieWordEmbeddings {
+		return t.linear("lm_head", c.Hidden, c.VocabSize, true, false)
+	}
+	l := t.tiedLinear("lm_head", c.Hidden, c.VocabSize, embed.Weight)
+	l.Bias = t.param("lm_head.bias", c.VocabSize)
+	return l
 }
 
 func (m *phi) outputLayer() string { return "lm_head" }
