@@ -89,6 +89,7 @@ func TestDecoderLayerTypes(t *testing.T) {
 		{"gemma3 pattern", "gemma3_text", map[string]any{"num_hidden_layers": 4, "sliding_window_pattern": 3},
 			4096, []string{"sliding_attention", "sliding_attention", "full_attention", "sliding_attention"}},
 		{"llama", "llama", nil, 0, nil},
+		{"gpt_neo", "gpt_neo", gptNeoSizes(), 3, []string{"full_attention", "sliding_attention"}},
 		{"phi3 default", "phi3", nil, 0, []string{"full_attention", "full_attention"}},
 		{"phi3 window", "phi3", map[string]any{"sliding_window": 2047}, 2047, []string{"sliding_attention", "sliding_attention"}},
 	}
@@ -161,6 +162,10 @@ func TestDecoderConfigErrors(t *testing.T) {
 		{"partial rotary", "phi3", map[string]any{"partial_rotary_factor": 1.5}, `field "partial_rotary_factor": want a number in (0, 1]`},
 		{"odd rotary dim", "phi3", map[string]any{"partial_rotary_factor": 0.375}, "the rotary dimension 3"},
 		{"longrope", "phi3", map[string]any{"rope_scaling": map[string]any{"type": "longrope"}}, `rope type "longrope" is not supported`},
+		{"gpt_neo types", "gpt_neo", map[string]any{"num_layers": 2, "attention_types": []any{[]any{[]any{"global", "dilated"}, 1}}},
+			`field "attention_types": want a list of`},
+		{"gpt_neo layers", "gpt_neo", map[string]any{"num_layers": 3, "attention_types": []any{[]any{[]any{"global", "local"}, 1}}},
+			"attention_types expands to 2 layers, num_layers is 3"},
 		{"bidirectional", "gemma3_text", map[string]any{"use_bidirectional_attention": true}, "bidirectional (non-causal) Gemma attention is not supported"},
 		{"pattern", "gemma3_text", map[string]any{"sliding_window_pattern": 0}, `field "sliding_window_pattern": want a positive integer`},
 		{"local rope type", "gemma3_text", map[string]any{"rope_parameters": map[string]any{
@@ -257,6 +262,7 @@ func decoderCases() []struct {
 		{"opt norm after (350m)", "opt", map[string]any{"ffn_dim": 24, "do_layer_norm_before": false}},
 		{"gptj rotary 4 of 8", "gptj", gptjSizes(4)},
 		{"gptj full rotary", "gptj", gptjSizes(nil)},
+		{"gpt_neo global, local window 3", "gpt_neo", gptNeoSizes()},
 	}
 }
 
@@ -349,6 +355,8 @@ func TestDecoderMatchesFloat64Reference(t *testing.T) {
 			want = refOPT(t, m, in)
 		case "gptj":
 			want = refGPTJ(t, m, in)
+		case "gpt_neo":
+			want = refGPTNeo(t, m, in)
 		default:
 			want = refDecoder(t, m, in)
 		}
@@ -1114,6 +1122,92 @@ func refGPTJ(t *testing.T, m *Model, in *Inputs) []float32 {
 		}
 		for s := 0; s < T; s++ {
 			for _, v := range lin(ln(xs[s], "transformer.ln_f"), "lm_head", c.VocabSize, true) {
+				out = append(out, float32(v))
+			}
+		}
+	}
+	return out
+}
+
+// gptNeoSizes is a small GPTNeoConfig: a global layer, then a local one
+// with a window of 3.
+func gptNeoSizes() map[string]any {
+	return map[string]any{"num_layers": 2, "num_heads": 4, "window_size": 3,
+		"attention_types": []any{[]any{[]any{"global", "local"}, 1}}}
+}
+
+// refGPTNeo is a float64 transcription of transformers' GPTNeoForCausalLM
+// forward for an unpadded batch: token and learned position embeddings,
+// ln_1, unscaled q·k (GPT-Neo does not divide by √d) over the causal or
+// local window, out_proj, ln_2, c_fc/gelu_new/c_proj, ln_f and lm_head.
+func refGPTNeo(t *testing.T, m *Model, in *Inputs) []float32 {
+	t.Helper()
+	c := m.Config()
+	H, D := c.Hidden, c.HeadDim
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	ln, lin := refModules(t, m)
+	gelu := func(x float64) float64 {
+		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+	}
+	wte, wpe := p("transformer.wte.weight"), p("transformer.wpe.weight")
+	B, T := in.Batch, in.Seq
+	var out []float32
+	for bi := 0; bi < B; bi++ {
+		xs := refEmbed(wte, in.InputIDs[bi*T:(bi+1)*T], H)
+		for s := range xs {
+			for i := range xs[s] {
+				xs[s][i] += wpe[s*H+i]
+			}
+		}
+		for l := 0; l < c.Layers; l++ {
+			pre := fmt.Sprintf("transformer.h.%d.", l)
+			att := pre + "attn.attention."
+			qs, ks, vs := make([][]float64, T), make([][]float64, T), make([][]float64, T)
+			for s := 0; s < T; s++ {
+				h := ln(xs[s], pre+"ln_1")
+				qs[s], ks[s], vs[s] = lin(h, att+"q_proj", H, false), lin(h, att+"k_proj", H, false), lin(h, att+"v_proj", H, false)
+			}
+			for s := 0; s < T; s++ {
+				lo := 0
+				if c.LayerTypes[l] == SlidingAttention {
+					lo = max(0, s-c.SlidingWindow+1)
+				}
+				attn := make([]float64, H)
+				for h := 0; h < c.Heads; h++ {
+					w := make([]float64, s+1-lo)
+					mx, sum := math.Inf(-1), 0.0
+					for j := range w {
+						for i := 0; i < D; i++ {
+							w[j] += qs[s][h*D+i] * ks[lo+j][h*D+i]
+						}
+						mx = math.Max(mx, w[j])
+					}
+					for j := range w {
+						w[j] = math.Exp(w[j] - mx)
+						sum += w[j]
+					}
+					for j := range w {
+						for e := 0; e < D; e++ {
+							attn[h*D+e] += w[j] / sum * vs[lo+j][h*D+e]
+						}
+					}
+				}
+				a := lin(attn, att+"out_proj", H, true)
+				for i := range a {
+					xs[s][i] += a[i]
+				}
+				f := lin(ln(xs[s], pre+"ln_2"), pre+"mlp.c_fc", c.Intermediate, true)
+				for i := range f {
+					f[i] = gelu(f[i])
+				}
+				f = lin(f, pre+"mlp.c_proj", H, true)
+				for i := range f {
+					xs[s][i] += f[i]
+				}
+			}
+		}
+		for s := 0; s < T; s++ {
+			for _, v := range lin(ln(xs[s], "transformer.ln_f"), "lm_head", c.VocabSize, false) {
 				out = append(out, float32(v))
 			}
 		}

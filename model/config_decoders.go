@@ -211,6 +211,72 @@ func parseGPTJ(p *cfgParser, c *Config) {
 	c.Rope = RopeConfig{Theta: 10000, Type: "default", Factor: 1}
 }
 
+// parseGPTNeo reads GPTNeoConfig: num_layers, num_heads, attention_types
+// ([[["global", "local"], 12]]: a pattern and its repeat count, expanded
+// into one type per layer; "local" layers slide a window of window_size).
+func parseGPTNeo(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 50257)
+	c.MaxPositions = p.int("max_position_embeddings", 2048)
+	c.Hidden = p.int("hidden_size", 2048)
+	c.Layers = p.int("num_layers", 24)
+	c.Heads = p.int("num_heads", 16)
+	c.KVHeads = c.Heads
+	c.Intermediate = p.optInt("intermediate_size", 4*c.Hidden)
+	c.NormEps = p.float("layer_norm_epsilon", 1e-5)
+	c.Act = p.str("activation_function", "gelu_new")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.SlidingWindow = p.int("window_size", 256)
+	if c.SlidingWindow <= 0 || c.SlidingWindow > MaxDimension {
+		p.fail("window_size", fmt.Sprintf("want an integer in [1, %d], got %d", MaxDimension, c.SlidingWindow))
+	}
+	c.LayerTypes = p.gptNeoAttentionTypes()
+}
+
+// gptNeoAttentionTypes expands attention_types into one entry per layer:
+// "global" is full attention, "local" sliding.
+func (p *cfgParser) gptNeoAttentionTypes() []string {
+	v, ok := p.raw["attention_types"]
+	if !ok || v == nil {
+		v = []any{[]any{[]any{"global", "local"}, 12.0}}
+	}
+	bad := func() []string {
+		p.fail("attention_types", fmt.Sprintf(`want a list of [["global" or "local", …], repeat], got %v`, v))
+		return nil
+	}
+	groups, ok := v.([]any)
+	if !ok {
+		return bad()
+	}
+	var out []string
+	for _, grp := range groups {
+		pair, ok := grp.([]any)
+		if !ok || len(pair) != 2 {
+			return bad()
+		}
+		kinds, ok1 := pair[0].([]any)
+		n, ok2 := pair[1].(float64)
+		if !ok1 || !ok2 || n < 0 || n != float64(int(n)) || int(n)*len(kinds) > MaxDimension {
+			return bad()
+		}
+		for range int(n) {
+			for _, k := range kinds {
+				switch k {
+				case "global":
+					out = append(out, FullAttention)
+				case "local":
+					out = append(out, SlidingAttention)
+				default:
+					return bad()
+				}
+			}
+		}
+	}
+	return out
+}
+
 // rotaryDim reads partial_rotary_factor (top level, or in
 // rope_parameters as transformers 5 writes it; def when missing) and
 // returns the rotated features per head, int(head_dim · factor) as
@@ -319,6 +385,9 @@ func (c *Config) validateLayerTypes() error {
 		return nil
 	}
 	if len(c.LayerTypes) != c.Layers {
+		if c.ModelType == "gpt_neo" {
+			return fmt.Errorf("attention_types expands to %d layers, num_layers is %d", len(c.LayerTypes), c.Layers)
+		}
 		return fmt.Errorf("layer_types has %d entries for %d layers", len(c.LayerTypes), c.Layers)
 	}
 	for i, t := range c.LayerTypes {

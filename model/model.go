@@ -80,6 +80,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildOPT(cfg, t)
 	case "gptj":
 		a = buildGPTJ(cfg, t)
+	case "gpt_neo":
+		a = buildGPTNeo(cfg, t)
 	case "t5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":

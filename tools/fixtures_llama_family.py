@@ -10,8 +10,8 @@ layers from max_window_layers on, Phi (partial rotary, q/k LayerNorms,
 parallel attention and MLP, biased head), GPT-NeoX (interleaved fused
 query_key_value, partial rotary, parallel and sequential residual), OPT
 (positions from the mask offset by 2, project_in/out, pre- and post-norm)
-and GPT-J (interleaved rotary on part of the head, parallel block, biased
-head).
+GPT-J (interleaved rotary on part of the head, parallel block, biased
+head) and GPT-Neo (unscaled attention, a local layer with window 3).
 
 Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
@@ -37,8 +37,8 @@ spec.loader.exec_module(mf)
 
 import torch  # noqa: E402
 from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig,  # noqa: E402
-                          GemmaConfig, GPTJConfig, GPTNeoXConfig, MistralConfig, OPTConfig, PhiConfig,
-                          Qwen2Config, Qwen3Config)
+                          GemmaConfig, GPTJConfig, GPTNeoConfig, GPTNeoXConfig, MistralConfig, OPTConfig,
+                          PhiConfig, Qwen2Config, Qwen3Config)
 
 V = 256
 COMMON = dict(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
@@ -141,6 +141,12 @@ gj = GPTJConfig(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_inner=128, n_pos
                 resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, initializer_range=0.15, tie_word_embeddings=False)
 mf.run(lambda: mf.make_case("gptj", causal(gj, 913), "CAUSAL_LM", left_padded_inputs(V, 43),
                             DEFAULT_AND_ALL_LINEAR, seed=1030))
+
+gn = GPTNeoConfig(vocab_size=V, hidden_size=64, num_layers=2, num_heads=4, intermediate_size=128,
+                  max_position_embeddings=64, window_size=3, attention_types=[[["global", "local"], 1]],
+                  embed_dropout=0.0, attention_dropout=0.0, resid_dropout=0.0, initializer_range=0.15)
+mf.run(lambda: mf.make_case("gpt_neo", causal(gn, 914), "CAUSAL_LM", mf.causal_inputs(V, 44),
+                            DEFAULT_AND_ALL_LINEAR, seed=1040))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

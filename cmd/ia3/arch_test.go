@@ -30,6 +30,7 @@ func TestInspectNewDecoders(t *testing.T) {
 		{"gpt_neox", nil, []string{"attention.query_key_value", "mlp.dense_4h_to_h"}},
 		{"opt", nil, []string{"self_attn.k_proj", "self_attn.q_proj", "fc2"}},
 		{"gptj", nil, []string{"attn.v_proj", "attn.q_proj", "mlp.fc_out"}},
+		{"gpt_neo", nil, []string{"attn.attention.v_proj", "attn.attention.q_proj", "mlp.c_proj"}},
 		{"phi3", []string{"--target-modules", "qkv_proj,down_proj", "--feedforward-modules", "down_proj"},
 			[]string{"self_attn.qkv_proj", "mlp.down_proj"}},
 	} {
@@ -49,12 +50,13 @@ func TestInspectNewDecoders(t *testing.T) {
 			for _, l := range rep.Layers {
 				got = append(got, l.Module)
 				ff := strings.HasSuffix(l.Module, "down_proj") || strings.HasSuffix(l.Module, "fc2") ||
-					strings.HasSuffix(l.Module, "dense_4h_to_h") || strings.HasSuffix(l.Module, "fc_out")
+					strings.HasSuffix(l.Module, "dense_4h_to_h") || strings.HasSuffix(l.Module, "fc_out") || strings.HasSuffix(l.Module, "c_proj")
 				assert.Equal(t, ff, l.Feedforward, l.Module)
 			}
 			for i := 0; i < 2; i++ {
 				for _, m := range tc.targets {
-					prefix := map[string]string{"gpt_neox": "gpt_neox.layers", "opt": "model.decoder.layers", "gptj": "transformer.h"}[tc.typ]
+					prefix := map[string]string{"gpt_neox": "gpt_neox.layers", "opt": "model.decoder.layers", "gptj": "transformer.h",
+						"gpt_neo": "transformer.h"}[tc.typ]
 					if prefix == "" {
 						prefix = "model.layers"
 					}
@@ -83,7 +85,8 @@ func tinyConfigDir(t *testing.T, typ string) string {
 	cfg := map[string]any{"model_type": typ, "vocab_size": 32, "hidden_size": 16, "intermediate_size": 24,
 		"num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
 		"sliding_window": 3, "rotary_pct": 0.5, // gpt_neox's head_dim 4 · 0.25 would rotate one feature
-		"n_embd": 16, "n_layer": 2, "n_head": 2, "rotary_dim": 4} // gptj's GPT-2 names
+		"n_embd": 16, "n_layer": 2, "n_head": 2, "rotary_dim": 4, // gptj's GPT-2 names
+		"num_layers": 2, "num_heads": 4, "attention_types": []any{[]any{[]any{"global", "local"}, 1}}} // gpt_neo's
 	js, err := json.Marshal(cfg)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), js, 0o600))

@@ -47,6 +47,8 @@ var decoderCases = []decoderCase{
 	{name: "opt project_in/out", typ: "opt", extra: map[string]any{"ffn_dim": 24.0, "word_embed_proj_dim": 8.0}},
 	{name: "gptj", typ: "gptj", extra: map[string]any{"n_embd": 16.0, "n_layer": 2.0, "n_head": 2.0, "n_inner": 24.0,
 		"n_positions": 64.0, "rotary_dim": 4.0}},
+	{name: "gpt_neo local window 2", typ: "gpt_neo", extra: map[string]any{"num_layers": 2.0, "num_heads": 4.0,
+		"window_size": 2.0, "attention_types": []any{[]any{[]any{"global", "local"}, 1.0}}}},
 }
 
 // targetList returns the case's target modules: its own or PEFT's
@@ -63,6 +65,10 @@ func (c decoderCase) targetList() []string {
 // transformers names it.
 func (c decoderCase) module(l int, m string) string {
 	switch {
+	case c.typ == "gpt_neo" && m == "c_proj":
+		return fmt.Sprintf("transformer.h.%d.mlp.%s", l, m)
+	case c.typ == "gpt_neo":
+		return fmt.Sprintf("transformer.h.%d.attn.attention.%s", l, m)
 	case c.typ == "gptj" && m == "fc_out":
 		return fmt.Sprintf("transformer.h.%d.mlp.%s", l, m)
 	case c.typ == "gptj":
