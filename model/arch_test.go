@@ -263,6 +263,9 @@ func decoderCases() []struct {
 		{"gptj rotary 4 of 8", "gptj", gptjSizes(4)},
 		{"gptj full rotary", "gptj", gptjSizes(nil)},
 		{"gpt_neo global, local window 3", "gpt_neo", gptNeoSizes()},
+		{"bloom", "bloom", map[string]any{"n_layer": 2, "n_head": 4}},
+		{"bloom 6 heads, residual after norm", "bloom", map[string]any{"hidden_size": 24, "n_layer": 2, "n_head": 6,
+			"apply_residual_connection_post_layernorm": true}},
 	}
 }
 
@@ -357,6 +360,8 @@ func TestDecoderMatchesFloat64Reference(t *testing.T) {
 			want = refGPTJ(t, m, in)
 		case "gpt_neo":
 			want = refGPTNeo(t, m, in)
+		case "bloom":
+			want = refBloom(t, m, in)
 		default:
 			want = refDecoder(t, m, in)
 		}
@@ -1204,6 +1209,102 @@ func refGPTNeo(t *testing.T, m *Model, in *Inputs) []float32 {
 				for i := range f {
 					xs[s][i] += f[i]
 				}
+			}
+		}
+		for s := 0; s < T; s++ {
+			for _, v := range lin(ln(xs[s], "transformer.ln_f"), "lm_head", c.VocabSize, false) {
+				out = append(out, float32(v))
+			}
+		}
+	}
+	return out
+}
+
+// TestAlibiSlopes pins build_alibi_tensor's slopes: powers of 2^(−8/n)
+// for a power of two n, then odd powers of 2^(−4/n) for the other heads.
+func TestAlibiSlopes(t *testing.T) {
+	assert.Equal(t, []float32{0.25, 0.0625, 0.015625, 0.00390625}, alibiSlopes(4))
+	assert.Equal(t, []float32{0.25, 0.0625, 0.015625, 0.00390625, 0.5, 0.125}, alibiSlopes(6))
+	assert.Equal(t, []float32{0.5, 0.25, 0.125, 0.0625, 0.03125, 0.015625, 0.0078125, 0.00390625}, alibiSlopes(8))
+	assert.Equal(t, []float32{0.00390625}, alibiSlopes(1))
+}
+
+// refBloom is a float64 transcription of transformers' BloomForCausalLM
+// forward for an unpadded batch: word embedding and its LayerNorm, per
+// layer query_key_value viewed as [T, H, 3, D], scores
+// alibi + q·k/√D with alibi = slope_h · j, softmax, dense plus the
+// residual (the normed input with apply_residual_connection_post_layernorm),
+// the MLP with tanh GELU, ln_f and the tied head.
+func refBloom(t *testing.T, m *Model, in *Inputs) []float32 {
+	t.Helper()
+	c := m.Config()
+	H, D, NH := c.Hidden, c.HeadDim, c.Heads
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	ln, lin := refModules(t, m)
+	slopes := alibiSlopes(NH)
+	gelu := func(x float64) float64 { return x * 0.5 * (1 + math.Tanh(0.79788456*x*(1+0.044715*x*x))) }
+	B, T := in.Batch, in.Seq
+	var out []float32
+	for bi := 0; bi < B; bi++ {
+		xs := refEmbed(p("transformer.word_embeddings.weight"), in.InputIDs[bi*T:(bi+1)*T], H)
+		for s := range xs {
+			xs[s] = ln(xs[s], "transformer.word_embeddings_layernorm")
+		}
+		for l := 0; l < c.Layers; l++ {
+			pre := fmt.Sprintf("transformer.h.%d.", l)
+			hs, qkv := make([][]float64, T), make([][]float64, T)
+			for s := 0; s < T; s++ {
+				hs[s] = ln(xs[s], pre+"input_layernorm")
+				qkv[s] = lin(hs[s], pre+"self_attention.query_key_value", 3*H, true)
+			}
+			for s := 0; s < T; s++ {
+				attn := make([]float64, H)
+				for h := 0; h < NH; h++ {
+					q := qkv[s][h*3*D : h*3*D+D]
+					w := make([]float64, s+1)
+					mx, sum := math.Inf(-1), 0.0
+					for j := range w {
+						k := qkv[j][h*3*D+D : h*3*D+2*D]
+						for i := range q {
+							w[j] += q[i] * k[i]
+						}
+						w[j] = w[j]/math.Sqrt(float64(D)) + float64(slopes[h])*float64(j)
+						mx = math.Max(mx, w[j])
+					}
+					for j := range w {
+						w[j] = math.Exp(w[j] - mx)
+						sum += w[j]
+					}
+					for j := range w {
+						v := qkv[j][h*3*D+2*D : h*3*D+3*D]
+						for e := range v {
+							attn[h*D+e] += w[j] / sum * v[e]
+						}
+					}
+				}
+				res := xs[s]
+				if c.ResidualAfterNorm {
+					res = hs[s]
+				}
+				a := lin(attn, pre+"self_attention.dense", H, true)
+				x := make([]float64, H)
+				for i := range x {
+					x[i] = a[i] + res[i]
+				}
+				h := ln(x, pre+"post_attention_layernorm")
+				res = x
+				if c.ResidualAfterNorm {
+					res = h
+				}
+				f := lin(h, pre+"mlp.dense_h_to_4h", 4*H, true)
+				for i := range f {
+					f[i] = gelu(f[i])
+				}
+				f = lin(f, pre+"mlp.dense_4h_to_h", H, true)
+				for i := range x {
+					x[i] = f[i] + res[i]
+				}
+				xs[s] = x
 			}
 		}
 		for s := 0; s < T; s++ {

@@ -109,6 +109,10 @@ type Config struct {
 	NormBefore      bool
 	RemoveFinalNorm bool
 
+	// ResidualAfterNorm takes the residual after the LayerNorm (BLOOM's
+	// apply_residual_connection_post_layernorm).
+	ResidualAfterNorm bool
+
 	// T5.
 	DecoderLayers        int
 	RelAttnBuckets       int
@@ -157,6 +161,7 @@ var families = map[string]family{
 	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
 	"gptj":        {"GPTJForCausalLM", []string{"GPTJForCausalLM"}, parseGPTJ},
 	"gpt_neo":     {"GPTNeoForCausalLM", []string{"GPTNeoForCausalLM"}, parseGPTNeo},
+	"bloom":       {"BloomForCausalLM", []string{"BloomForCausalLM"}, parseBloom},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
@@ -453,7 +458,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
 	switch c.ModelType {
-	case "gpt2", "bert", "roberta", "gpt_neox", "opt", "gptj", "gpt_neo":
+	case "gpt2", "bert", "roberta", "gpt_neox", "opt", "gptj", "gpt_neo", "bloom":
 		if c.Hidden%c.Heads != 0 {
 			return fmt.Errorf("hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
 		}

@@ -277,6 +277,29 @@ func (p *cfgParser) gptNeoAttentionTypes() []string {
 	return out
 }
 
+// parseBloom reads BloomConfig (bigscience/bloom*): hidden_size (n_embed
+// in old files), n_layer, n_head, a 4·hidden MLP, tanh GELU and ALiBi.
+// pretraining_tp with slow_but_exact, which splits the products, is
+// refused.
+func parseBloom(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 250880)
+	c.Hidden = p.int("hidden_size", p.int("n_embed", 64))
+	c.Layers = p.int("n_layer", 2)
+	c.Heads = p.int("n_head", 8)
+	c.KVHeads = c.Heads
+	c.Intermediate = 4 * c.Hidden
+	c.NormEps = p.float("layer_norm_epsilon", 1e-5)
+	c.Act = "gelu_pytorch_tanh"
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
+	c.ResidualAfterNorm = p.bool("apply_residual_connection_post_layernorm", false)
+	if p.bool("slow_but_exact", false) && p.int("pretraining_tp", 1) > 1 {
+		p.fail("slow_but_exact", "slow_but_exact with pretraining_tp > 1 is not supported")
+	}
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+}
+
 // rotaryDim reads partial_rotary_factor (top level, or in
 // rope_parameters as transformers 5 writes it; def when missing) and
 // returns the rotated features per head, int(head_dim · factor) as

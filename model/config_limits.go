@@ -36,6 +36,8 @@ func (c *Config) sizeFields() []sizeField {
 		return []sizeField{{"vocab_size", c.VocabSize}, {"d_model", c.Hidden}, {"d_kv", c.HeadDim}, {"d_ff", c.Intermediate},
 			{"num_layers", c.Layers}, {"num_decoder_layers", c.DecoderLayers}, {"num_heads", c.Heads},
 			{"relative_attention_num_buckets", c.RelAttnBuckets}, {"relative_attention_max_distance", c.RelAttnMaxDistance}}
+	case "bloom":
+		return []sizeField{{"vocab_size", c.VocabSize}, {"hidden_size", c.Hidden}, {"n_layer", c.Layers}, {"n_head", c.Heads}}
 	case "gpt_neo":
 		return []sizeField{{"vocab_size", c.VocabSize}, {"max_position_embeddings", c.MaxPositions},
 			{"hidden_size", c.Hidden}, {"num_layers", c.Layers}, {"num_heads", c.Heads}, {"intermediate_size", c.Intermediate}}

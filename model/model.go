@@ -82,6 +82,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildGPTJ(cfg, t)
 	case "gpt_neo":
 		a = buildGPTNeo(cfg, t)
+	case "bloom":
+		a = buildBloom(cfg, t)
 	case "t5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":

@@ -11,7 +11,8 @@ parallel attention and MLP, biased head), GPT-NeoX (interleaved fused
 query_key_value, partial rotary, parallel and sequential residual), OPT
 (positions from the mask offset by 2, project_in/out, pre- and post-norm)
 GPT-J (interleaved rotary on part of the head, parallel block, biased
-head) and GPT-Neo (unscaled attention, a local layer with window 3).
+head), GPT-Neo (unscaled attention, a local layer with window 3) and BLOOM
+(ALiBi, left padding).
 
 Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
@@ -36,7 +37,7 @@ mf = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mf)
 
 import torch  # noqa: E402
-from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig,  # noqa: E402
+from transformers import (AutoModelForCausalLM, BloomConfig, Gemma2Config, Gemma3TextConfig,  # noqa: E402
                           GemmaConfig, GPTJConfig, GPTNeoConfig, GPTNeoXConfig, MistralConfig, OPTConfig,
                           PhiConfig, Qwen2Config, Qwen3Config)
 
@@ -147,6 +148,11 @@ gn = GPTNeoConfig(vocab_size=V, hidden_size=64, num_layers=2, num_heads=4, inter
                   embed_dropout=0.0, attention_dropout=0.0, resid_dropout=0.0, initializer_range=0.15)
 mf.run(lambda: mf.make_case("gpt_neo", causal(gn, 914), "CAUSAL_LM", mf.causal_inputs(V, 44),
                             DEFAULT_AND_ALL_LINEAR, seed=1040))
+
+bl = BloomConfig(vocab_size=V, hidden_size=48, n_layer=2, n_head=6, hidden_dropout=0.0,  # 6 heads: ALiBi's extra slopes
+                 attention_dropout=0.0, initializer_range=0.15)
+mf.run(lambda: mf.make_case("bloom", causal(bl, 915), "CAUSAL_LM", left_padded_inputs(V, 45),
+                            DEFAULT_AND_ALL_LINEAR, seed=1050))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

@@ -31,6 +31,7 @@ func TestInspectNewDecoders(t *testing.T) {
 		{"opt", nil, []string{"self_attn.k_proj", "self_attn.q_proj", "fc2"}},
 		{"gptj", nil, []string{"attn.v_proj", "attn.q_proj", "mlp.fc_out"}},
 		{"gpt_neo", nil, []string{"attn.attention.v_proj", "attn.attention.q_proj", "mlp.c_proj"}},
+		{"bloom", nil, []string{"self_attention.query_key_value", "mlp.dense_4h_to_h"}},
 		{"phi3", []string{"--target-modules", "qkv_proj,down_proj", "--feedforward-modules", "down_proj"},
 			[]string{"self_attn.qkv_proj", "mlp.down_proj"}},
 	} {
@@ -56,7 +57,7 @@ func TestInspectNewDecoders(t *testing.T) {
 			for i := 0; i < 2; i++ {
 				for _, m := range tc.targets {
 					prefix := map[string]string{"gpt_neox": "gpt_neox.layers", "opt": "model.decoder.layers", "gptj": "transformer.h",
-						"gpt_neo": "transformer.h"}[tc.typ]
+						"gpt_neo": "transformer.h", "bloom": "transformer.h"}[tc.typ]
 					if prefix == "" {
 						prefix = "model.layers"
 					}
@@ -85,7 +86,7 @@ func tinyConfigDir(t *testing.T, typ string) string {
 	cfg := map[string]any{"model_type": typ, "vocab_size": 32, "hidden_size": 16, "intermediate_size": 24,
 		"num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
 		"sliding_window": 3, "rotary_pct": 0.5, // gpt_neox's head_dim 4 · 0.25 would rotate one feature
-		"n_embd": 16, "n_layer": 2, "n_head": 2, "rotary_dim": 4, // gptj's GPT-2 names
+		"n_embd": 16, "n_layer": 2, "n_head": 2, "rotary_dim": 4, // gptj's GPT-2 names (and bloom's n_layer, n_head)
 		"num_layers": 2, "num_heads": 4, "attention_types": []any{[]any{[]any{"global", "local"}, 1}}} // gpt_neo's
 	js, err := json.Marshal(cfg)
 	require.NoError(t, err)

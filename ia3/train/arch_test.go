@@ -49,6 +49,7 @@ var decoderCases = []decoderCase{
 		"n_positions": 64.0, "rotary_dim": 4.0}},
 	{name: "gpt_neo local window 2", typ: "gpt_neo", extra: map[string]any{"num_layers": 2.0, "num_heads": 4.0,
 		"window_size": 2.0, "attention_types": []any{[]any{[]any{"global", "local"}, 1.0}}}},
+	{name: "bloom", typ: "bloom", extra: map[string]any{"n_layer": 2.0, "n_head": 4.0}},
 }
 
 // targetList returns the case's target modules: its own or PEFT's
@@ -65,6 +66,10 @@ func (c decoderCase) targetList() []string {
 // transformers names it.
 func (c decoderCase) module(l int, m string) string {
 	switch {
+	case c.typ == "bloom" && m == "query_key_value":
+		return fmt.Sprintf("transformer.h.%d.self_attention.%s", l, m)
+	case c.typ == "bloom":
+		return fmt.Sprintf("transformer.h.%d.%s", l, m) // m is "mlp.dense_4h_to_h"
 	case c.typ == "gpt_neo" && m == "c_proj":
 		return fmt.Sprintf("transformer.h.%d.mlp.%s", l, m)
 	case c.typ == "gpt_neo":
