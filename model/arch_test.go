@@ -266,6 +266,10 @@ func decoderCases() []struct {
 		{"bloom", "bloom", map[string]any{"n_layer": 2, "n_head": 4}},
 		{"bloom 6 heads, residual after norm", "bloom", map[string]any{"hidden_size": 24, "n_layer": 2, "n_head": 6,
 			"apply_residual_connection_post_layernorm": true}},
+		{"gpt_bigcode multi-query", "gpt_bigcode", map[string]any{"n_embd": 16, "n_layer": 2, "n_head": 4, "n_inner": 24,
+			"n_positions": 64}},
+		{"gpt_bigcode multi-head", "gpt_bigcode", map[string]any{"n_embd": 16, "n_layer": 2, "n_head": 4, "n_inner": 24,
+			"n_positions": 64, "multi_query": false, "tie_word_embeddings": false}},
 	}
 }
 
@@ -362,6 +366,8 @@ func TestDecoderMatchesFloat64Reference(t *testing.T) {
 			want = refGPTNeo(t, m, in)
 		case "bloom":
 			want = refBloom(t, m, in)
+		case "gpt_bigcode":
+			want = refGPTBigCode(t, m, in)
 		default:
 			want = refDecoder(t, m, in)
 		}
@@ -1305,6 +1311,77 @@ func refBloom(t *testing.T, m *Model, in *Inputs) []float32 {
 					x[i] = f[i] + res[i]
 				}
 				xs[s] = x
+			}
+		}
+		for s := 0; s < T; s++ {
+			for _, v := range lin(ln(xs[s], "transformer.ln_f"), "lm_head", c.VocabSize, false) {
+				out = append(out, float32(v))
+			}
+		}
+	}
+	return out
+}
+
+// refGPTBigCode is a float64 transcription of transformers'
+// GPTBigCodeForCausalLM forward for an unpadded batch: token and position
+// embeddings, ln_1, c_attn split as [q heads, k, v] with multi_query or
+// viewed [H, 3·D] per head without, softmax of q·k/√D, c_proj, ln_2,
+// c_fc/gelu_pytorch_tanh/c_proj, ln_f and lm_head.
+func refGPTBigCode(t *testing.T, m *Model, in *Inputs) []float32 {
+	t.Helper()
+	c := m.Config()
+	H, D, NH := c.Hidden, c.HeadDim, c.Heads
+	mq := c.KVHeads == 1
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	ln, lin := refModules(t, m)
+	gelu := func(x float64) float64 {
+		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+	}
+	wte, wpe := p("transformer.wte.weight"), p("transformer.wpe.weight")
+	B, T := in.Batch, in.Seq
+	var out []float32
+	for bi := 0; bi < B; bi++ {
+		xs := refEmbed(wte, in.InputIDs[bi*T:(bi+1)*T], H)
+		for s := range xs {
+			for i := range xs[s] {
+				xs[s][i] += wpe[s*H+i]
+			}
+		}
+		for l := 0; l < c.Layers; l++ {
+			pre := fmt.Sprintf("transformer.h.%d.", l)
+			qkv := make([][]float64, T)
+			for s := 0; s < T; s++ {
+				qkv[s] = lin(ln(xs[s], pre+"ln_1"), pre+"attn.c_attn", H+2*c.KVHeads*D, true)
+			}
+			// q, k, v of head h at position s.
+			part := func(s, h, j int) []float64 {
+				if mq {
+					if j == 0 {
+						return qkv[s][h*D : (h+1)*D]
+					}
+					return qkv[s][H+(j-1)*D : H+j*D]
+				}
+				return qkv[s][h*3*D+j*D : h*3*D+(j+1)*D]
+			}
+			for s := 0; s < T; s++ {
+				attn := make([]float64, H)
+				for h := 0; h < NH; h++ {
+					key := func(j int) []float64 { return part(j, h, 1) }
+					val := func(j int) []float64 { return part(j, h, 2) }
+					copy(attn[h*D:], refCausalHead(part(s, h, 0), key, val, s))
+				}
+				a := lin(attn, pre+"attn.c_proj", H, true)
+				for i := range a {
+					xs[s][i] += a[i]
+				}
+				f := lin(ln(xs[s], pre+"ln_2"), pre+"mlp.c_fc", c.Intermediate, true)
+				for i := range f {
+					f[i] = gelu(f[i])
+				}
+				f = lin(f, pre+"mlp.c_proj", H, true)
+				for i := range f {
+					xs[s][i] += f[i]
+				}
 			}
 		}
 		for s := 0; s < T; s++ {

@@ -162,6 +162,7 @@ var families = map[string]family{
 	"gptj":        {"GPTJForCausalLM", []string{"GPTJForCausalLM"}, parseGPTJ},
 	"gpt_neo":     {"GPTNeoForCausalLM", []string{"GPTNeoForCausalLM"}, parseGPTNeo},
 	"bloom":       {"BloomForCausalLM", []string{"BloomForCausalLM"}, parseBloom},
+	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseGPTBigCode},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
@@ -458,7 +459,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
 	switch c.ModelType {
-	case "gpt2", "bert", "roberta", "gpt_neox", "opt", "gptj", "gpt_neo", "bloom":
+	case "gpt2", "bert", "roberta", "gpt_neox", "opt", "gptj", "gpt_neo", "bloom", "gpt_bigcode":
 		if c.Hidden%c.Heads != 0 {
 			return fmt.Errorf("hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
 		}

@@ -300,6 +300,16 @@ func parseBloom(p *cfgParser, c *Config) {
 	}
 }
 
+// parseGPTBigCode reads GPTBigCodeConfig (SantaCoder, StarCoder): GPT-2's
+// key names, multi_query (one shared key/value head) and torch Linears.
+func parseGPTBigCode(p *cfgParser, c *Config) {
+	parseGPT2(p, c)
+	c.Act = p.str("activation_function", "gelu_pytorch_tanh")
+	if p.bool("multi_query", true) {
+		c.KVHeads = 1
+	}
+}
+
 // rotaryDim reads partial_rotary_factor (top level, or in
 // rope_parameters as transformers 5 writes it; def when missing) and
 // returns the rotated features per head, int(head_dim · factor) as

@@ -29,7 +29,7 @@ type sizeField struct {
 // the keys the family's config.json uses.
 func (c *Config) sizeFields() []sizeField {
 	switch c.ModelType {
-	case "gpt2":
+	case "gpt2", "gpt_bigcode":
 		return []sizeField{{"vocab_size", c.VocabSize}, {"n_positions", c.MaxPositions}, {"n_embd", c.Hidden},
 			{"n_layer", c.Layers}, {"n_head", c.Heads}, {"n_inner", c.Intermediate}}
 	case "t5":

@@ -71,24 +71,7 @@ func (m *gptNeo) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	if err != nil {
 		return g.Fail("gpt_neo forward", err)
 	}
-	B, T := in.Batch, in.Seq
-	past := 0
-	if cache != nil {
-		past = cache.n
-	}
-	pos := positions(in, past)
-	for i, p := range pos {
-		if p < 0 || int(p) >= c.MaxPositions {
-			return g.Fail("gpt_neo forward", fmt.Errorf("position %d of token %d is outside [0, %d)", p, i, c.MaxPositions))
-		}
-	}
-	x := g.Add(g.Embedding(m.wte, ints(g, in.InputIDs, B*T)), g.Embedding(m.wpe, ints(g, pos, B*T)))
-	x = g.Reshape(x, B, T, c.Hidden)
-	mask, keyMask := in.mask(), in.mask()
-	if cache != nil {
-		keyMask = cache.keyMask(mask, T)
-	}
-	km := floats(g, keyMask, B, len(keyMask)/B)
+	x, km, mask := learnedInputs(g, m.wte, m.wpe, in, cache, c)
 	for i, b := range m.blocks {
 		h := g.Norm(x, b.ln1)
 		q := splitHeads(g, g.Linear(h, b.q), c.Heads, c.HeadDim)
@@ -101,7 +84,7 @@ func (m *gptNeo) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	}
 	logits := g.Linear(g.Norm(x, m.lnF), m.lmHead)
 	if cache != nil && g.Err() == nil {
-		cache.commit(mask, T)
+		cache.commit(mask, in.Seq)
 	}
 	return logits
 }

@@ -1,7 +1,8 @@
 // Package model loads, runs and saves the transformer architectures the
-// project adapts: GPT-2, the Llama family (Llama, Mistral, Qwen2, Qwen3,
-// Gemma, Gemma 2, Gemma 3 text, Phi-3), Phi, T5 and BERT/RoBERTa, as
-// Hugging Face transformers defines them.
+// project adapts: GPT-2, GPT-J, GPT-Neo, GPT-NeoX, OPT, BLOOM, the Llama
+// family (Llama, Mistral, Qwen2, Qwen3, Gemma, Gemma 2, Gemma 3 text,
+// Phi-3), Phi, T5 and BERT/RoBERTa, as Hugging Face transformers defines
+// them.
 //
 // A Model is a module tree named exactly as transformers' named_modules()
 // names it (so PEFT-style matching sees the same names), parameters named
@@ -84,6 +85,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildGPTNeo(cfg, t)
 	case "bloom":
 		a = buildBloom(cfg, t)
+	case "gpt_bigcode":
+		a = buildGPTBigCode(cfg, t)
 	case "t5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":

@@ -11,8 +11,8 @@ parallel attention and MLP, biased head), GPT-NeoX (interleaved fused
 query_key_value, partial rotary, parallel and sequential residual), OPT
 (positions from the mask offset by 2, project_in/out, pre- and post-norm)
 GPT-J (interleaved rotary on part of the head, parallel block, biased
-head), GPT-Neo (unscaled attention, a local layer with window 3) and BLOOM
-(ALiBi, left padding).
+head), GPT-Neo (unscaled attention, a local layer with window 3), BLOOM
+(ALiBi, left padding) and GPTBigCode (multi-query and multi-head c_attn).
 
 Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
@@ -38,7 +38,8 @@ spec.loader.exec_module(mf)
 
 import torch  # noqa: E402
 from transformers import (AutoModelForCausalLM, BloomConfig, Gemma2Config, Gemma3TextConfig,  # noqa: E402
-                          GemmaConfig, GPTJConfig, GPTNeoConfig, GPTNeoXConfig, MistralConfig, OPTConfig,
+                          GemmaConfig, GPTBigCodeConfig, GPTJConfig, GPTNeoConfig, GPTNeoXConfig, MistralConfig,
+                          OPTConfig,
                           PhiConfig, Qwen2Config, Qwen3Config)
 
 V = 256
@@ -153,6 +154,12 @@ bl = BloomConfig(vocab_size=V, hidden_size=48, n_layer=2, n_head=6, hidden_dropo
                  attention_dropout=0.0, initializer_range=0.15)
 mf.run(lambda: mf.make_case("bloom", causal(bl, 915), "CAUSAL_LM", left_padded_inputs(V, 45),
                             DEFAULT_AND_ALL_LINEAR, seed=1050))
+
+for mq in (True, False):
+    bc = GPTBigCodeConfig(vocab_size=V, n_embd=64, n_layer=2, n_head=4, n_inner=128, n_positions=64,
+                          multi_query=mq, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, initializer_range=0.15)
+    mf.run(lambda bc=bc, mq=mq: mf.make_case("gpt_bigcode" if mq else "gpt_bigcode_mha", causal(bc, 916), "CAUSAL_LM",
+                                             mf.causal_inputs(V, 46), DEFAULT_AND_ALL_LINEAR, seed=1060))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

@@ -50,6 +50,8 @@ var decoderCases = []decoderCase{
 	{name: "gpt_neo local window 2", typ: "gpt_neo", extra: map[string]any{"num_layers": 2.0, "num_heads": 4.0,
 		"window_size": 2.0, "attention_types": []any{[]any{[]any{"global", "local"}, 1.0}}}},
 	{name: "bloom", typ: "bloom", extra: map[string]any{"n_layer": 2.0, "n_head": 4.0}},
+	{name: "gpt_bigcode", typ: "gpt_bigcode", extra: map[string]any{"n_embd": 16.0, "n_layer": 2.0, "n_head": 4.0,
+		"n_inner": 24.0, "n_positions": 64.0}},
 }
 
 // targetList returns the case's target modules: its own or PEFT's
@@ -66,10 +68,12 @@ func (c decoderCase) targetList() []string {
 // transformers names it.
 func (c decoderCase) module(l int, m string) string {
 	switch {
+	case c.typ == "gpt_bigcode" && m == "c_attn":
+		return fmt.Sprintf("transformer.h.%d.attn.%s", l, m)
+	case c.typ == "gpt_bigcode", c.typ == "bloom" && m != "query_key_value":
+		return fmt.Sprintf("transformer.h.%d.%s", l, m) // m is "mlp.…"
 	case c.typ == "bloom" && m == "query_key_value":
 		return fmt.Sprintf("transformer.h.%d.self_attention.%s", l, m)
-	case c.typ == "bloom":
-		return fmt.Sprintf("transformer.h.%d.%s", l, m) // m is "mlp.dense_4h_to_h"
 	case c.typ == "gpt_neo" && m == "c_proj":
 		return fmt.Sprintf("transformer.h.%d.mlp.%s", l, m)
 	case c.typ == "gpt_neo":
