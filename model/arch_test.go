@@ -1166,9 +1166,7 @@ func refGPTNeo(t *testing.T, m *Model, in *Inputs) []float32 {
 	for bi := 0; bi < B; bi++ {
 		xs := refEmbed(wte, in.InputIDs[bi*T:(bi+1)*T], H)
 		for s := range xs {
-			for i := range xs[s] {
-				xs[s][i] += wpe[s*H+i]
-			}
+			refAdd(xs[s], wpe[s*H:(s+1)*H])
 		}
 		for l := 0; l < c.Layers; l++ {
 			pre := fmt.Sprintf("transformer.h.%d.", l)
@@ -1217,11 +1215,7 @@ func refGPTNeo(t *testing.T, m *Model, in *Inputs) []float32 {
 				}
 			}
 		}
-		for s := 0; s < T; s++ {
-			for _, v := range lin(ln(xs[s], "transformer.ln_f"), "lm_head", c.VocabSize, false) {
-				out = append(out, float32(v))
-			}
-		}
+		out = append(out, refTransformerHead(xs, ln, lin, c.VocabSize)...)
 	}
 	return out
 }
@@ -1343,9 +1337,7 @@ func refGPTBigCode(t *testing.T, m *Model, in *Inputs) []float32 {
 	for bi := 0; bi < B; bi++ {
 		xs := refEmbed(wte, in.InputIDs[bi*T:(bi+1)*T], H)
 		for s := range xs {
-			for i := range xs[s] {
-				xs[s][i] += wpe[s*H+i]
-			}
+			refAdd(xs[s], wpe[s*H:(s+1)*H])
 		}
 		for l := 0; l < c.Layers; l++ {
 			pre := fmt.Sprintf("transformer.h.%d.", l)
@@ -1384,11 +1376,27 @@ func refGPTBigCode(t *testing.T, m *Model, in *Inputs) []float32 {
 				}
 			}
 		}
-		for s := 0; s < T; s++ {
-			for _, v := range lin(ln(xs[s], "transformer.ln_f"), "lm_head", c.VocabSize, false) {
-				out = append(out, float32(v))
-			}
+		out = append(out, refTransformerHead(xs, ln, lin, c.VocabSize)...)
+	}
+	return out
+}
+
+// refTransformerHead returns the logits lm_head(ln_f(x)) of every
+// position, as float32.
+func refTransformerHead(xs [][]float64, ln func([]float64, string) []float64,
+	lin func([]float64, string, int, bool) []float64, vocab int) []float32 {
+	var out []float32
+	for _, x := range xs {
+		for _, v := range lin(ln(x, "transformer.ln_f"), "lm_head", vocab, false) {
+			out = append(out, float32(v))
 		}
 	}
 	return out
+}
+
+// refAdd adds y to x in place.
+func refAdd(x, y []float64) {
+	for i := range x {
+		x[i] += y[i]
+	}
 }

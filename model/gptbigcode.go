@@ -45,21 +45,33 @@ func buildGPTBigCode(c *Config, t *treeBuilder) *gptBigCode {
 		b.proj = t.linear(p+".attn.c_proj", c.Hidden, c.Hidden, true, false)
 		t.dropout(p + ".attn.attn_dropout")
 		t.dropout(p + ".attn.resid_dropout")
-		b.ln2 = t.layerNorm(p+".ln_2", c.Hidden, c.NormEps)
-		t.container(p+".mlp", "GPTBigCodeMLP")
-		b.fc = t.linear(p+".mlp.c_fc", c.Hidden, c.Intermediate, true, false)
-		b.mlpProj = t.linear(p+".mlp.c_proj", c.Intermediate, c.Hidden, true, false)
-		t.activation(p+".mlp.act", c.Act)
-		t.dropout(p + ".mlp.dropout")
+		b.ln2, b.fc, b.mlpProj = linearMLP(c, t, p, "GPTBigCodeMLP")
 		m.blocks = append(m.blocks, b)
 	}
-	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.wte.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
-	}
+	m.lnF, m.lmHead = transformerHead(c, t, m.wte)
 	return m
+}
+
+// linearMLP adds block p's ln_2 and GPT-2-style MLP (c_fc, c_proj, act,
+// dropout) as torch Linears with biases (GPT-Neo, GPTBigCode).
+func linearMLP(c *Config, t *treeBuilder, p, class string) (ln2 *nn.Norm, fc, proj *nn.Linear) {
+	ln2 = t.layerNorm(p+".ln_2", c.Hidden, c.NormEps)
+	t.container(p+".mlp", class)
+	fc = t.linear(p+".mlp.c_fc", c.Hidden, c.Intermediate, true, false)
+	proj = t.linear(p+".mlp.c_proj", c.Intermediate, c.Hidden, true, false)
+	t.activation(p+".mlp.act", c.Act)
+	t.dropout(p + ".mlp.dropout")
+	return ln2, fc, proj
+}
+
+// transformerHead adds transformer.ln_f and a bias-free lm_head, tied to
+// the token embedding when the config says so.
+func transformerHead(c *Config, t *treeBuilder, wte *nn.Embedding) (*nn.Norm, *nn.Linear) {
+	ln := t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
+	if c.TieWordEmbeddings {
+		return ln, t.tiedLinear("lm_head", c.Hidden, c.VocabSize, wte.Weight)
+	}
+	return ln, t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
 }
 
 func (m *gptBigCode) outputLayer() string { return "lm_head" }

@@ -46,20 +46,10 @@ func buildGPTNeo(c *Config, t *treeBuilder) *gptNeo {
 		b.v = t.linear(p+".attn.attention.v_proj", c.Hidden, c.Hidden, false, false)
 		b.q = t.linear(p+".attn.attention.q_proj", c.Hidden, c.Hidden, false, false)
 		b.out = t.linear(p+".attn.attention.out_proj", c.Hidden, c.Hidden, true, false)
-		b.ln2 = t.layerNorm(p+".ln_2", c.Hidden, c.NormEps)
-		t.container(p+".mlp", "GPTNeoMLP")
-		b.fc = t.linear(p+".mlp.c_fc", c.Hidden, c.Intermediate, true, false)
-		b.proj = t.linear(p+".mlp.c_proj", c.Intermediate, c.Hidden, true, false)
-		t.activation(p+".mlp.act", c.Act)
-		t.dropout(p + ".mlp.dropout")
+		b.ln2, b.fc, b.proj = linearMLP(c, t, p, "GPTNeoMLP")
 		m.blocks = append(m.blocks, b)
 	}
-	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.wte.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
-	}
+	m.lnF, m.lmHead = transformerHead(c, t, m.wte)
 	return m
 }
 
