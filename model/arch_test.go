@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -1398,5 +1400,49 @@ func refTransformerHead(xs [][]float64, ln func([]float64, string) []float64,
 func refAdd(x, y []float64) {
 	for i := range x {
 		x[i] += y[i]
+	}
+}
+
+// TestMT5IsT5V11 loads the t5_gated PEFT fixture's checkpoint (T5 v1.1:
+// gated GELU, untied head) as model_type mt5, which is that architecture
+// under MT5 class names: the logits must equal the T5 model's, on the CPU
+// and WebGPU, and the modules carry MT5's classes.
+func TestMT5IsT5V11(t *testing.T) {
+	c := fixtureCase(t, "t5_gated")
+	src := filepath.Join(c.Dir, "base")
+	dir := t.TempDir()
+	raw, err := os.ReadFile(filepath.Join(src, "config.json"))
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, json.Unmarshal(raw, &cfg))
+	cfg["model_type"], cfg["architectures"] = "mt5", []string{"MT5ForConditionalGeneration"}
+	js, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), js, 0o600))
+	weights, err := os.ReadFile(filepath.Join(src, "model.safetensors"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "model.safetensors"), weights, 0o600))
+	in := &Inputs{Batch: 1, Seq: 5, InputIDs: []int32{9, 30, 4, 17, 1}, DecoderInputIDs: []int32{0, 12, 5}, DecoderSeq: 3}
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			t5m, err := Load(context.Background(), src, b)
+			require.NoError(t, err)
+			t.Cleanup(t5m.Free)
+			mt5, err := Load(context.Background(), dir, b)
+			require.NoError(t, err)
+			t.Cleanup(mt5.Free)
+			assert.Equal(t, "mt5", mt5.Config().ModelType)
+			block, ok := mt5.Module("decoder.block.0")
+			require.True(t, ok)
+			assert.Equal(t, "MT5Block", block.Type())
+			want, _ := logitsOf(t, t5m, in)
+			got, _ := logitsOf(t, mt5, in)
+			assert.Equal(t, want, got)
+			cache, err := mt5.NewCache(1)
+			require.NoError(t, err)
+			defer cache.Free()
+			assert.Len(t, cache.self, mt5.Config().DecoderLayers)
+		})
 	}
 }

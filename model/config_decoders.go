@@ -310,6 +310,23 @@ func parseGPTBigCode(p *cfgParser, c *Config) {
 	}
 }
 
+// parseMT5 reads MT5Config: T5 v1.1's layout (gated GELU, untied head)
+// under MT5's defaults for the keys a file leaves out.
+func parseMT5(p *cfgParser, c *Config) {
+	merged := map[string]any{"vocab_size": 250112.0, "d_ff": 1024.0, "num_layers": 8.0, "num_heads": 6.0,
+		"feed_forward_proj": "gated-gelu", "tie_word_embeddings": false}
+	for k, v := range p.raw {
+		if v != nil {
+			merged[k] = v
+		}
+	}
+	sub := &cfgParser{raw: merged, prefix: p.prefix}
+	parseT5(sub, c)
+	if sub.err != nil && p.err == nil {
+		p.err = sub.err
+	}
+}
+
 // rotaryDim reads partial_rotary_factor (top level, or in
 // rope_parameters as transformers 5 writes it; def when missing) and
 // returns the rotated features per head, int(head_dim · factor) as

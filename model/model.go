@@ -87,7 +87,7 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildBloom(cfg, t)
 	case "gpt_bigcode":
 		a = buildGPTBigCode(cfg, t)
-	case "t5":
+	case "t5", "mt5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":
 		a = buildBERT(cfg, t)

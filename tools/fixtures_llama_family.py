@@ -12,7 +12,9 @@ query_key_value, partial rotary, parallel and sequential residual), OPT
 (positions from the mask offset by 2, project_in/out, pre- and post-norm)
 GPT-J (interleaved rotary on part of the head, parallel block, biased
 head), GPT-Neo (unscaled attention, a local layer with window 3), BLOOM
-(ALiBi, left padding) and GPTBigCode (multi-query and multi-head c_attn).
+(ALiBi, left padding), GPTBigCode (multi-query and multi-head c_attn) and
+mT5 (T5 v1.1 under MT5 names, 3 decoder layers for 2 encoder layers; PEFT's
+mt5 defaults: k, v, wi_1, none feed-forward).
 
 Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
@@ -39,7 +41,7 @@ spec.loader.exec_module(mf)
 import torch  # noqa: E402
 from transformers import (AutoModelForCausalLM, BloomConfig, Gemma2Config, Gemma3TextConfig,  # noqa: E402
                           GemmaConfig, GPTBigCodeConfig, GPTJConfig, GPTNeoConfig, GPTNeoXConfig, MistralConfig,
-                          OPTConfig,
+                          MT5Config, MT5ForConditionalGeneration, OPTConfig,
                           PhiConfig, Qwen2Config, Qwen3Config)
 
 V = 256
@@ -160,6 +162,21 @@ for mq in (True, False):
                           multi_query=mq, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, initializer_range=0.15)
     mf.run(lambda bc=bc, mq=mq: mf.make_case("gpt_bigcode" if mq else "gpt_bigcode_mha", causal(bc, 916), "CAUSAL_LM",
                                              mf.causal_inputs(V, 46), DEFAULT_AND_ALL_LINEAR, seed=1060))
+
+m5 = MT5Config(vocab_size=V, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_decoder_layers=3, num_heads=4,
+               relative_attention_num_buckets=32, relative_attention_max_distance=64, dropout_rate=0.0,
+               decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, initializer_factor=1.0)
+g5 = torch.Generator().manual_seed(47)
+enc5 = torch.randint(3, V, (2, 9), generator=g5)
+emask5 = torch.ones_like(enc5)
+emask5[1, 7:] = 0
+enc5[1, 7:] = 0
+labels5 = torch.randint(3, V, (2, 5), generator=g5)
+labels5[1, 4:] = -100
+dec5 = MT5ForConditionalGeneration(m5)._shift_right(labels5)
+mf.run(lambda: mf.make_case("mt5", lambda: MT5ForConditionalGeneration(m5), "SEQ_2_SEQ_LM",
+                            {"input_ids": enc5, "attention_mask": emask5, "decoder_input_ids": dec5, "labels": labels5},
+                            DEFAULT_AND_ALL_LINEAR, seed=1070))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

@@ -94,3 +94,29 @@ func tinyConfigDir(t *testing.T, typ string) string {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), js, 0o600))
 	return dir
 }
+
+// TestInspectMT5 inspects the t5_gated fixture's config as model_type mt5:
+// PEFT's mt5 defaults adapt k, v and wi_1, none of them feed-forward.
+func TestInspectMT5(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(fixture(t, "t5_gated").Dir, "base", "config.json"))
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, json.Unmarshal(raw, &cfg))
+	cfg["model_type"], cfg["architectures"] = "mt5", []string{"MT5ForConditionalGeneration"}
+	js, err := json.Marshal(cfg)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), js, 0o600))
+	r := run(t, "inspect", "--model", dir, "--json")
+	require.Equal(t, 0, r.code, "stderr: %s", r.stderr)
+	var rep inspectReport
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	assert.Equal(t, "SEQ_2_SEQ_LM", rep.TaskType)
+	layers := int(cfg["num_layers"].(float64))
+	require.Len(t, rep.Layers, 3*layers+5*layers, "k, v, wi_1 per encoder block; k, v twice and wi_1 per decoder block")
+	for _, l := range rep.Layers {
+		assert.False(t, l.Feedforward, l.Module)
+		assert.True(t, strings.HasSuffix(l.Module, ".k") || strings.HasSuffix(l.Module, ".v") ||
+			strings.HasSuffix(l.Module, ".wi_1"), l.Module)
+	}
+}
