@@ -272,6 +272,13 @@ func decoderCases() []struct {
 			"n_positions": 64}},
 		{"gpt_bigcode multi-head", "gpt_bigcode", map[string]any{"n_embd": 16, "n_layer": 2, "n_head": 4, "n_inner": 24,
 			"n_positions": 64, "multi_query": false, "tie_word_embeddings": false}},
+		{"falcon new architecture, 2 kv heads", "falcon", map[string]any{"new_decoder_architecture": true,
+			"num_kv_heads": 2, "ffn_hidden_size": 24}},
+		{"falcon new architecture, one norm", "falcon", map[string]any{"new_decoder_architecture": true,
+			"num_kv_heads": 1, "num_ln_in_parallel_attn": 1, "ffn_hidden_size": 24, "bias": true}},
+		{"falcon multi-query parallel (7b)", "falcon", map[string]any{"ffn_hidden_size": 24}},
+		{"falcon multi-head sequential, biased", "falcon", map[string]any{"multi_query": false, "parallel_attn": false,
+			"bias": true, "ffn_hidden_size": 24, "tie_word_embeddings": false}},
 	}
 }
 
@@ -370,6 +377,8 @@ func TestDecoderMatchesFloat64Reference(t *testing.T) {
 			want = refBloom(t, m, in)
 		case "gpt_bigcode":
 			want = refGPTBigCode(t, m, in)
+		case "falcon":
+			want = refFalcon(t, m, in)
 		default:
 			want = refDecoder(t, m, in)
 		}
@@ -1445,4 +1454,100 @@ func TestMT5IsT5V11(t *testing.T) {
 			assert.Len(t, cache.self, mt5.Config().DecoderLayers)
 		})
 	}
+}
+
+// refFalcon is a float64 transcription of transformers' FalconForCausalLM
+// forward for an unpadded batch: _split_heads for the three
+// query_key_value layouts, rotary embedding of the whole head, softmax of
+// q·k/√D, dense, and FalconDecoderLayer's residual paths (ln_attn and
+// ln_mlp, one input_layernorm for both, or sequential with
+// post_attention_layernorm), ln_f and lm_head.
+func refFalcon(t *testing.T, m *Model, in *Inputs) []float32 {
+	t.Helper()
+	c := m.Config()
+	H, D, NH, NKV := c.Hidden, c.HeadDim, c.Heads, c.KVHeads
+	p := func(name string) []float64 { return paramF64(t, m, name) }
+	ln, lin := refModules(t, m)
+	freq := refInvFreq(c.Rope.Theta, D)
+	gelu := func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) }
+	// part returns query head h (j 0), or the key (j 1) or value (j 2) head
+	// query head h reads, from a query_key_value output row.
+	part := func(row []float64, h, j int) []float64 {
+		switch {
+		case c.NewDecoderArch:
+			per := NH / NKV
+			grp, idx := h/per, h%per
+			if j > 0 {
+				idx = per + j - 1
+			}
+			off := (grp*(per+2) + idx) * D
+			return row[off : off+D]
+		case NKV == 1:
+			if j == 0 {
+				return row[h*D : (h+1)*D]
+			}
+			return row[(NH+j-1)*D : (NH+j)*D]
+		}
+		return row[(h*3+j)*D : (h*3+j+1)*D]
+	}
+	B, T := in.Batch, in.Seq
+	var out []float32
+	for bi := 0; bi < B; bi++ {
+		xs := refEmbed(p("transformer.word_embeddings.weight"), in.InputIDs[bi*T:(bi+1)*T], H)
+		for l := 0; l < c.Layers; l++ {
+			pre := fmt.Sprintf("transformer.h.%d.", l)
+			attnNorm := pre + "input_layernorm"
+			if c.ParallelNorms == 2 {
+				attnNorm = pre + "ln_attn"
+			}
+			hs, qkv := make([][]float64, T), make([][]float64, T)
+			for s := 0; s < T; s++ {
+				hs[s] = ln(xs[s], attnNorm)
+				qkv[s] = lin(hs[s], pre+"self_attention.query_key_value", (NH+2*NKV)*D, c.AttentionBias)
+				// Rotate every query head and every distinct key head once.
+				rotated := map[*float64]bool{}
+				for h := 0; h < NH; h++ {
+					for _, j := range []int{0, 1} {
+						x := part(qkv[s], h, j)
+						if !rotated[&x[0]] {
+							refRope(x, s, freq)
+							rotated[&x[0]] = true
+						}
+					}
+				}
+			}
+			next := make([][]float64, T)
+			for s := 0; s < T; s++ {
+				attn := make([]float64, NH*D)
+				for h := 0; h < NH; h++ {
+					key := func(j int) []float64 { return part(qkv[j], h, 1) }
+					val := func(j int) []float64 { return part(qkv[j], h, 2) }
+					copy(attn[h*D:], refCausalHead(part(qkv[s], h, 0), key, val, s))
+				}
+				a := lin(attn, pre+"self_attention.dense", H, c.AttentionBias)
+				x := append([]float64(nil), xs[s]...)
+				mlpIn := hs[s]
+				switch {
+				case !c.ParallelResidual:
+					refAdd(x, a)
+					mlpIn = ln(x, pre+"post_attention_layernorm")
+				case c.ParallelNorms == 2:
+					mlpIn = ln(xs[s], pre+"ln_mlp")
+				}
+				f := lin(mlpIn, pre+"mlp.dense_h_to_4h", c.Intermediate, c.AttentionBias)
+				for i := range f {
+					f[i] = gelu(f[i])
+				}
+				f = lin(f, pre+"mlp.dense_4h_to_h", H, c.AttentionBias)
+				if c.ParallelResidual {
+					refAdd(f, a)
+				}
+				refAdd(x, f)
+				next[s] = x
+			}
+			xs = next
+		}
+		out = append(out, refTransformerHead(xs, ln, lin, c.VocabSize)...)
+	}
+	return out
 }

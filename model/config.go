@@ -113,6 +113,12 @@ type Config struct {
 	// apply_residual_connection_post_layernorm).
 	ResidualAfterNorm bool
 
+	// Falcon: new_decoder_architecture (grouped query_key_value) and the
+	// number of LayerNorms of a parallel layer (num_ln_in_parallel_attn:
+	// 2 is ln_attn and ln_mlp); ParallelResidual is parallel_attn.
+	NewDecoderArch bool
+	ParallelNorms  int
+
 	// T5.
 	DecoderLayers        int
 	RelAttnBuckets       int
@@ -163,6 +169,7 @@ var families = map[string]family{
 	"gpt_neo":     {"GPTNeoForCausalLM", []string{"GPTNeoForCausalLM"}, parseGPTNeo},
 	"bloom":       {"BloomForCausalLM", []string{"BloomForCausalLM"}, parseBloom},
 	"mt5":         {"MT5ForConditionalGeneration", []string{"MT5ForConditionalGeneration"}, parseMT5},
+	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
 	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseGPTBigCode},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
@@ -460,7 +467,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
 	switch c.ModelType {
-	case "gpt2", "bert", "roberta", "gpt_neox", "opt", "gptj", "gpt_neo", "bloom", "gpt_bigcode":
+	case "gpt2", "bert", "roberta", "gpt_neox", "opt", "gptj", "gpt_neo", "bloom", "gpt_bigcode", "falcon":
 		if c.Hidden%c.Heads != 0 {
 			return fmt.Errorf("hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
 		}

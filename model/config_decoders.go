@@ -327,6 +327,49 @@ func parseMT5(p *cfgParser, c *Config) {
 	}
 }
 
+// parseFalcon reads FalconConfig (tiiuae/falcon-*): multi_query,
+// num_kv_heads, new_decoder_architecture, parallel_attn,
+// num_ln_in_parallel_attn, bias, ffn_hidden_size and rotary embeddings.
+// ALiBi Falcons (alibi: true) are refused.
+func parseFalcon(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 65024)
+	c.Hidden = p.int("hidden_size", 4544)
+	c.Layers = p.int("num_hidden_layers", 32)
+	c.Heads = p.int("num_attention_heads", 71)
+	c.MaxPositions = p.int("max_position_embeddings", 2048)
+	c.NormEps = p.float("layer_norm_epsilon", 1e-5)
+	c.Act = p.str("activation", "gelu")
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
+	c.AttentionBias = p.bool("bias", false)
+	c.NewDecoderArch = p.bool("new_decoder_architecture", false)
+	c.ParallelResidual = p.bool("parallel_attn", true)
+	c.Intermediate = p.optInt("ffn_hidden_size", 4*c.Hidden)
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	c.KVHeads = c.Heads
+	switch {
+	case c.NewDecoderArch:
+		c.KVHeads = p.optInt("num_kv_heads", c.Heads)
+	case p.bool("multi_query", true):
+		c.KVHeads = 1
+	}
+	c.ParallelNorms = p.optInt("num_ln_in_parallel_attn", 1)
+	if c.NewDecoderArch {
+		c.ParallelNorms = p.optInt("num_ln_in_parallel_attn", 2)
+	}
+	if c.ParallelNorms != 1 && c.ParallelNorms != 2 {
+		p.fail("num_ln_in_parallel_attn", fmt.Sprintf("want 1 or 2, got %d", c.ParallelNorms))
+	}
+	if c.ParallelNorms == 2 && !c.NewDecoderArch {
+		c.ParallelNorms = 1 // transformers reads it only with new_decoder_architecture
+	}
+	if p.bool("alibi", false) {
+		p.fail("alibi", "Falcon with ALiBi is not supported")
+	}
+	c.Rope = parseRope(p)
+}
+
 // rotaryDim reads partial_rotary_factor (top level, or in
 // rope_parameters as transformers 5 writes it; def when missing) and
 // returns the rotated features per head, int(head_dim · factor) as

@@ -1,6 +1,6 @@
 // Package model loads, runs and saves the transformer architectures the
 // project adapts: GPT-2, GPT-J, GPT-Neo, GPT-NeoX, GPTBigCode, OPT,
-// BLOOM, the Llama family (Llama, Mistral, Qwen2, Qwen3, Gemma, Gemma 2,
+// BLOOM, Falcon, the Llama family (Llama, Mistral, Qwen2, Qwen3, Gemma, Gemma 2,
 // Gemma 3 text, Phi-3), Phi, T5, mT5 and BERT/RoBERTa, as Hugging Face
 // transformers defines them.
 //
@@ -87,6 +87,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildBloom(cfg, t)
 	case "gpt_bigcode":
 		a = buildGPTBigCode(cfg, t)
+	case "falcon":
+		a = buildFalcon(cfg, t)
 	case "t5", "mt5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":

@@ -14,7 +14,9 @@ GPT-J (interleaved rotary on part of the head, parallel block, biased
 head), GPT-Neo (unscaled attention, a local layer with window 3), BLOOM
 (ALiBi, left padding), GPTBigCode (multi-query and multi-head c_attn) and
 mT5 (T5 v1.1 under MT5 names, 3 decoder layers for 2 encoder layers; PEFT's
-mt5 defaults: k, v, wi_1, none feed-forward).
+mt5 defaults: k, v, wi_1, none feed-forward) and Falcon (the new decoder
+architecture with 2 kv heads, 7B's multi-query parallel layout, and a
+sequential biased multi-head one).
 
 Runs on a machine with torch, transformers 5 and peft (the GPU machine), reusing
 the fixture generator kept beside the fixtures so that every case has exactly
@@ -39,7 +41,7 @@ mf = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mf)
 
 import torch  # noqa: E402
-from transformers import (AutoModelForCausalLM, BloomConfig, Gemma2Config, Gemma3TextConfig,  # noqa: E402
+from transformers import (AutoModelForCausalLM, BloomConfig, FalconConfig, Gemma2Config, Gemma3TextConfig,  # noqa: E402
                           GemmaConfig, GPTBigCodeConfig, GPTJConfig, GPTNeoConfig, GPTNeoXConfig, MistralConfig,
                           MT5Config, MT5ForConditionalGeneration, OPTConfig,
                           PhiConfig, Qwen2Config, Qwen3Config)
@@ -177,6 +179,15 @@ dec5 = MT5ForConditionalGeneration(m5)._shift_right(labels5)
 mf.run(lambda: mf.make_case("mt5", lambda: MT5ForConditionalGeneration(m5), "SEQ_2_SEQ_LM",
                             {"input_ids": enc5, "attention_mask": emask5, "decoder_input_ids": dec5, "labels": labels5},
                             DEFAULT_AND_ALL_LINEAR, seed=1070))
+
+FALCON_COMMON = dict(vocab_size=V, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, ffn_hidden_size=128,
+                     max_position_embeddings=64, initializer_range=0.15, hidden_dropout=0.0, attention_dropout=0.0)
+for name, extra in (("falcon_new", dict(new_decoder_architecture=True, num_kv_heads=2)),  # Falcon-40B/180B style
+                    ("falcon", dict(multi_query=True, parallel_attn=True)),  # Falcon-7B style
+                    ("falcon_sequential", dict(multi_query=False, parallel_attn=False, bias=True))):
+    fc = FalconConfig(**FALCON_COMMON, **extra)
+    mf.run(lambda fc=fc, name=name: mf.make_case(name, causal(fc, 917), "CAUSAL_LM", left_padded_inputs(V, 48),
+                                                 DEFAULT_AND_ALL_LINEAR, seed=1080))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

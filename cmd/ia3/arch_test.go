@@ -33,6 +33,7 @@ func TestInspectNewDecoders(t *testing.T) {
 		{"gpt_neo", nil, []string{"attn.attention.v_proj", "attn.attention.q_proj", "mlp.c_proj"}},
 		{"bloom", nil, []string{"self_attention.query_key_value", "mlp.dense_4h_to_h"}},
 		{"gpt_bigcode", nil, []string{"attn.c_attn", "mlp.c_proj"}},
+		{"falcon", nil, []string{"self_attention.query_key_value", "mlp.dense_4h_to_h"}},
 		{"phi3", []string{"--target-modules", "qkv_proj,down_proj", "--feedforward-modules", "down_proj"},
 			[]string{"self_attn.qkv_proj", "mlp.down_proj"}},
 	} {
@@ -58,7 +59,8 @@ func TestInspectNewDecoders(t *testing.T) {
 			for i := 0; i < 2; i++ {
 				for _, m := range tc.targets {
 					prefix := map[string]string{"gpt_neox": "gpt_neox.layers", "opt": "model.decoder.layers", "gptj": "transformer.h",
-						"gpt_neo": "transformer.h", "bloom": "transformer.h", "gpt_bigcode": "transformer.h"}[tc.typ]
+						"gpt_neo": "transformer.h", "bloom": "transformer.h", "gpt_bigcode": "transformer.h",
+						"falcon": "transformer.h"}[tc.typ]
 					if prefix == "" {
 						prefix = "model.layers"
 					}

@@ -52,6 +52,8 @@ var decoderCases = []decoderCase{
 	{name: "bloom", typ: "bloom", extra: map[string]any{"n_layer": 2.0, "n_head": 4.0}},
 	{name: "gpt_bigcode", typ: "gpt_bigcode", extra: map[string]any{"n_embd": 16.0, "n_layer": 2.0, "n_head": 4.0,
 		"n_inner": 24.0, "n_positions": 64.0}},
+	{name: "falcon new architecture", typ: "falcon", extra: map[string]any{"new_decoder_architecture": true,
+		"num_kv_heads": 2.0, "ffn_hidden_size": 24.0}},
 }
 
 // targetList returns the case's target modules: its own or PEFT's
@@ -67,33 +69,33 @@ func (c decoderCase) targetList() []string {
 // module returns the full name of target module m in layer l, as
 // transformers names it.
 func (c decoderCase) module(l int, m string) string {
-	switch {
-	case c.typ == "gpt_bigcode" && m == "c_attn":
-		return fmt.Sprintf("transformer.h.%d.attn.%s", l, m)
-	case c.typ == "gpt_bigcode", c.typ == "bloom" && m != "query_key_value":
-		return fmt.Sprintf("transformer.h.%d.%s", l, m) // m is "mlp.…"
-	case c.typ == "bloom" && m == "query_key_value":
-		return fmt.Sprintf("transformer.h.%d.self_attention.%s", l, m)
-	case c.typ == "gpt_neo" && m == "c_proj":
-		return fmt.Sprintf("transformer.h.%d.mlp.%s", l, m)
-	case c.typ == "gpt_neo":
-		return fmt.Sprintf("transformer.h.%d.attn.attention.%s", l, m)
-	case c.typ == "gptj" && m == "fc_out":
-		return fmt.Sprintf("transformer.h.%d.mlp.%s", l, m)
-	case c.typ == "gptj":
-		return fmt.Sprintf("transformer.h.%d.attn.%s", l, m)
-	case c.typ == "opt" && m == "fc2":
-		return fmt.Sprintf("model.decoder.layers.%d.%s", l, m)
-	case c.typ == "opt":
-		return fmt.Sprintf("model.decoder.layers.%d.self_attn.%s", l, m)
-	case c.typ == "gpt_neox" && m == "query_key_value":
-		return fmt.Sprintf("gpt_neox.layers.%d.attention.%s", l, m)
-	case c.typ == "gpt_neox":
-		return fmt.Sprintf("gpt_neox.layers.%d.mlp.%s", l, m)
-	case strings.HasSuffix(m, "down_proj") || m == "fc2":
+	if tp, ok := targetPaths[c.typ]; ok {
+		return fmt.Sprintf("%s.%d.%s", tp.layers, l, tp.sub[m])
+	}
+	if strings.HasSuffix(m, "down_proj") || m == "fc2" {
 		return fmt.Sprintf("model.layers.%d.mlp.%s", l, m)
 	}
 	return fmt.Sprintf("model.layers.%d.self_attn.%s", l, m)
+}
+
+// targetPaths gives, for the types not laid out as model.layers.N.
+// {self_attn,mlp}, the layer list and each default target's path inside a
+// layer.
+var targetPaths = map[string]struct {
+	layers string
+	sub    map[string]string
+}{
+	"gpt_neox": {"gpt_neox.layers", map[string]string{"query_key_value": "attention.query_key_value",
+		"dense_4h_to_h": "mlp.dense_4h_to_h"}},
+	"opt":  {"model.decoder.layers", map[string]string{"q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj", "fc2": "fc2"}},
+	"gptj": {"transformer.h", map[string]string{"q_proj": "attn.q_proj", "v_proj": "attn.v_proj", "fc_out": "mlp.fc_out"}},
+	"gpt_neo": {"transformer.h", map[string]string{"q_proj": "attn.attention.q_proj", "v_proj": "attn.attention.v_proj",
+		"c_proj": "mlp.c_proj"}},
+	"bloom": {"transformer.h", map[string]string{"query_key_value": "self_attention.query_key_value",
+		"mlp.dense_4h_to_h": "mlp.dense_4h_to_h"}},
+	"gpt_bigcode": {"transformer.h", map[string]string{"c_attn": "attn.c_attn", "mlp.c_proj": "mlp.c_proj"}},
+	"falcon": {"transformer.h", map[string]string{"query_key_value": "self_attention.query_key_value",
+		"dense_4h_to_h": "mlp.dense_4h_to_h"}},
 }
 
 // decoderConfig is the case's config.json as a decoded map.
