@@ -18,6 +18,10 @@ import (
 // ConfigFile is the name PEFT gives an adapter's configuration file.
 const ConfigFile = "adapter_config.json"
 
+// FusedKVOnlyKey is the adapter_config.json key of Config.FusedKVOnly, an
+// ia3 extension that PEFT ignores.
+const FusedKVOnlyKey = "ia3_fused_kv_only"
+
 // PEFTVersion is the PEFT release whose behaviour and files this package
 // reproduces; it is written as peft_version when a config has none.
 const PEFTVersion = "0.21.0"
@@ -53,6 +57,14 @@ type Config struct {
 	// vectors; nil is null.
 	ModulesToSave  []string
 	InitIA3Weights bool
+	// FusedKVOnly is an ia3 extension PEFT does not have (key
+	// FusedKVOnlyKey, written only when set): each fused query/key/value
+	// projection among the targets (GPT-2's c_attn) gets a vector over its
+	// key and value outputs only, so the queries are not rescaled, as in
+	// the (IA)³ paper; PEFT's vector covers all three (peft#1483). Other
+	// targets are unaffected. PEFT ignores the key and then cannot load
+	// the adapter (its c_attn vector has another shape).
+	FusedKVOnly bool
 	// Extra holds keys this package does not interpret, as read.
 	Extra map[string]json.RawMessage
 }
@@ -145,6 +157,7 @@ func ParseConfig(data []byte) (*Config, error) {
 		"fan_in_fan_out":          &c.FanInFanOut,
 		"modules_to_save":         &c.ModulesToSave,
 		"init_ia3_weights":        &c.InitIA3Weights,
+		FusedKVOnlyKey:            &c.FusedKVOnly,
 	}
 	// Sorted, so that a file with several bad fields always reports the
 	// same one.
@@ -204,6 +217,11 @@ func (c *Config) Marshal() ([]byte, error) {
 		out["modules_to_save"] = c.ModulesToSave
 	}
 	out["init_ia3_weights"] = c.InitIA3Weights
+	if c.FusedKVOnly {
+		out[FusedKVOnlyKey] = true
+	} else {
+		delete(out, FusedKVOnlyKey)
+	}
 	if _, ok := out["auto_mapping"]; !ok {
 		out["auto_mapping"] = nil
 	}

@@ -14,6 +14,7 @@ func FuzzParseConfig(f *testing.F) {
 		`{"peft_type": "IA3", "task_type": "CAUSAL_LM", "target_modules": ["c_attn", "mlp.c_proj"], "feedforward_modules": ["mlp.c_proj"], "fan_in_fan_out": true, "inference_mode": true}`,
 		`{"peft_type": "IA3", "target_modules": ".*\\.(k|v)_proj$", "feedforward_modules": ".*down_proj$", "modules_to_save": ["lm_head"], "init_ia3_weights": false}`,
 		`{"peft_type": "IA3", "target_modules": "all-linear", "exclude_modules": ["lm_head"], "modules_to_save": null, "revision": null, "extra": {"k": [1, 2]}}`,
+		`{"peft_type": "IA3", "ia3_fused_kv_only": true}`, `{"peft_type": "IA3", "ia3_fused_kv_only": "yes"}`,
 		`{"peft_type": "LORA"}`, `{"peft_type": "IA3", "target_modules": "(["}`, `{"peft_type": "IA3", "feedforward_modules": ["x"]}`,
 		`{"target_modules": 3}`, `[]`, `null`, `{}`,
 	} {

@@ -41,7 +41,7 @@ func (m *Model) inject(name string, cfg *Config) error {
 		}
 	}
 
-	vecs, err := m.newVectors(name, r, targets)
+	vecs, skips, err := m.newVectors(name, r, targets)
 	if err != nil {
 		return fmt.Errorf("adapter %q: %w", name, err)
 	}
@@ -62,12 +62,15 @@ func (m *Model) inject(name string, cfg *Config) error {
 	for i, t := range targets {
 		l := m.byName[t.name]
 		if l == nil {
-			l = &Layer{Name: t.name, Linear: t.lin, Feedforward: t.feedforward, vectors: map[string]*nn.Param{}, owner: m}
+			l = &Layer{Name: t.name, Linear: t.lin, Feedforward: t.feedforward, vectors: map[string]*nn.Param{}, skip: map[string]int{}, owner: m}
 			t.lin.Adapter = l
 			m.byName[t.name] = l
 			m.layers = append(m.layers, l)
 		}
 		l.vectors[name] = vecs[i]
+		if skips[i] > 0 {
+			l.skip[name] = skips[i]
+		}
 		l.order = append(l.order, name)
 	}
 	m.sortLayers()
@@ -78,9 +81,9 @@ func (m *Model) inject(name string, cfg *Config) error {
 
 // newVectors allocates adapter name's vector for each target (the
 // feed-forward flag of a layer that already has an adapter wins, as in
-// PEFT, and is written back into targets).
-func (m *Model) newVectors(name string, r *Config, targets []target) ([]*nn.Param, error) {
-	vecs := make([]*nn.Param, len(targets))
+// PEFT, and is written back into targets), and returns with them the
+// query outputs each leaves unscaled (kvSkips).
+func (m *Model) newVectors(name string, r *Config, targets []target) ([]*nn.Param, []int, error) {
 	for i, t := range targets {
 		ff := t.feedforward
 		if l := m.byName[t.name]; l != nil {
@@ -91,8 +94,15 @@ func (m *Model) newVectors(name string, r *Config, targets []target) ([]*nn.Para
 			ff = l.Feedforward
 		}
 		targets[i].feedforward = ff
-		n := t.lin.Out
-		if ff {
+	}
+	skips, err := m.kvSkips(r, targets)
+	if err != nil {
+		return nil, nil, err
+	}
+	vecs := make([]*nn.Param, len(targets))
+	for i, t := range targets {
+		n := t.lin.Out - skips[i]
+		if t.feedforward {
 			n = t.lin.In
 		}
 		p := &nn.Param{Name: vectorName(t.name, name)}
@@ -102,13 +112,48 @@ func (m *Model) newVectors(name string, r *Config, targets []target) ([]*nn.Para
 				for _, q := range vecs[:i] {
 					m.free(q.T)
 				}
-				return nil, fmt.Errorf("allocate vector of %s [%d]: %w", t.name, n, err)
+				return nil, nil, fmt.Errorf("allocate vector of %s [%d]: %w", t.name, n, err)
 			}
 			p.T = v
 		}
 		vecs[i] = p
 	}
-	return vecs, nil
+	return vecs, skips, nil
+}
+
+// kvSkips returns, per target, how many leading (query) outputs the
+// adapter's vector leaves unscaled: under r.FusedKVOnly the query outputs
+// of each fused query/key/value projection, 0 elsewhere. An adapter with
+// the extension set where it cannot apply is refused: on a model without
+// fused projections, when no target is one, or when a fused projection is
+// a feed-forward target (its input is scaled, not its q/k/v outputs).
+func (m *Model) kvSkips(r *Config, targets []target) ([]int, error) {
+	skips := make([]int, len(targets))
+	if !r.FusedKVOnly {
+		return skips, nil
+	}
+	fused := 0
+	for i, t := range targets {
+		if m.info.fusedQKV == nil {
+			break
+		}
+		lay, ok := m.info.fusedQKV(t.name)
+		if !ok {
+			continue
+		}
+		if t.feedforward {
+			return nil, fmt.Errorf("%s: target %s is a fused query/key/value projection marked feed-forward; only its key and value outputs can be scaled, so it must not be a feed-forward module", FusedKVOnlyKey, t.name)
+		}
+		if lay.Q+lay.K+lay.V != t.lin.Out || lay.Q <= 0 || lay.K+lay.V <= 0 {
+			return nil, fmt.Errorf("%s: target %s has %d outputs, not the %d+%d+%d of its query/key/value layout", FusedKVOnlyKey, t.name, t.lin.Out, lay.Q, lay.K, lay.V)
+		}
+		skips[i] = lay.Q
+		fused++
+	}
+	if fused == 0 {
+		return nil, fmt.Errorf("%s is set, but no target is a fused query/key/value projection (model_type %q; the extension applies to GPT-2's attn.c_attn): target key and value projections directly instead, or remove the key", FusedKVOnlyKey, m.info.modelType)
+	}
+	return skips, nil
 }
 
 // pendingSave is a modules_to_save module and the copies a new adapter

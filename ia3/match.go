@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/nn"
 )
 
@@ -19,6 +20,9 @@ type baseInfo struct {
 	// paramShape gives a parameter's shape by checkpoint name, for counts
 	// on a structure-only model (nil: unknown).
 	paramShape func(name string) ([]int, bool)
+	// fusedQKV gives the layout of a fused query/key/value projection by
+	// module name (nil: the model has none), for Config.FusedKVOnly.
+	fusedQKV func(module string) (model.FusedQKV, bool)
 }
 
 // resolveConfig returns a copy of cfg completed as PEFT completes it when

@@ -66,7 +66,7 @@ func (m *Model) Merge(safe bool, names ...string) error {
 			s.bias = l.Linear.Bias.T
 		}
 		for _, n := range todo {
-			if err := m.scaleStep(&s, l.vectors[n].T, false); err != nil {
+			if err := m.scaleStep(&s, n, false); err != nil {
 				m.releaseStaged(s)
 				return abort(fmt.Errorf("merge adapter %s into %s: %w", n, l.Name, err))
 			}
@@ -113,7 +113,7 @@ func (m *Model) Unmerge() error {
 		}
 		for i := len(l.merged) - 1; i >= 0; i-- {
 			n := l.merged[i]
-			if err := m.scaleStep(&s, l.vectors[n].T, true); err != nil {
+			if err := m.scaleStep(&s, n, true); err != nil {
 				m.releaseStaged(s)
 				for _, p := range plan {
 					m.releaseStaged(p)
@@ -131,15 +131,23 @@ func (m *Model) Unmerge() error {
 }
 
 // scaleStep multiplies (or with invert divides) s's weight and, for
-// non-feed-forward layers, its bias by vector v [n], replacing s.w/s.bias
-// with new tensors (intermediates of a chain are freed).
-func (m *Model) scaleStep(s *staged, v backend.Tensor, invert bool) error {
+// non-feed-forward layers, its bias by adapter's vector [n] (a K/V-only
+// vector widened with ones over the query outputs, which stay as they
+// are), replacing s.w/s.bias with new tensors (intermediates of a chain
+// are freed).
+func (m *Model) scaleStep(s *staged, adapter string, invert bool) error {
 	l := s.layer
+	v, fresh, err := l.widenTensor(m.b, l.vectors[adapter].T, adapter)
+	if err != nil {
+		return err
+	}
+	if fresh {
+		defer m.b.Free(v)
+	}
 	// Output features are W's rows for Linear (out, in) and its columns for
 	// Conv1D (in, out); input features the other way round.
 	rows := l.Feedforward == l.Linear.FanInFanOut
 	var w backend.Tensor
-	var err error
 	if rows {
 		w, err = m.b.ScaleRows(s.w, v, invert)
 	} else {
@@ -229,11 +237,19 @@ func (m *Model) replace(p *nn.Param, t backend.Tensor) {
 // adapter, vectors are freed, and each modules_to_save module keeps the
 // active adapter's copy (the original when that adapter has none, see
 // unloadSaved). The ia3 Model is unusable afterwards.
+//
+// A modules_to_save module without a weight of its own (RoBERTa's
+// RobertaClassificationHead, a BERT pooler) is where PEFT 0.21 fails both
+// operations (AttributeError: 'RobertaClassificationHead' object has no
+// attribute 'weight'); this package deliberately does them. Merging keeps
+// the active adapter's copy, as for any module; unloading without a merge
+// gives the original module back, as PEFT documents unload ("gives back
+// the original base model"). Either way the module's children hold the
+// parameters under the base model's names (classifier.dense.weight,
+// classifier.out_proj.weight), so the saved checkpoint loads in
+// transformers.
 func (m *Model) unload(merge, safe bool, names []string) error {
 	if err := m.usable(); err != nil {
-		return err
-	}
-	if err := m.checkUnloadable(); err != nil {
 		return err
 	}
 	if merge {
@@ -248,7 +264,11 @@ func (m *Model) unload(merge, safe bool, names []string) error {
 	}
 	var errs []error
 	for _, s := range m.saved {
-		errs = append(errs, m.unloadSaved(s, keep))
+		k := keep
+		if !merge && !m.hasOwnWeight(s.name) {
+			k = "" // see unload's doc: PEFT has no behaviour to follow here
+		}
+		errs = append(errs, m.unloadSaved(s, k))
 	}
 	m.reset()
 	return errors.Join(errs...)
@@ -317,24 +337,16 @@ func (m *Model) unloadSaved(s *savedModule, keep string) error {
 	return errors.Join(errs...)
 }
 
-// checkUnloadable refuses what PEFT 0.21 cannot unload: a modules_to_save
-// module without a weight of its own (RoBERTa's classification head, a
-// BERT pooler). PEFT's unload and merge_and_unload then fail with
-// AttributeError ("'RobertaClassificationHead' object has no attribute
-// 'weight'"); refusing here keeps the files and outcomes the same.
-func (m *Model) checkUnloadable() error {
-	for _, s := range m.saved {
-		for _, nm := range m.info.modules {
-			if nm.Name != s.name {
-				continue
-			}
-			if nm.Module.Params()["weight"] == nil {
-				return fmt.Errorf("cannot unload: modules_to_save module %s (%s) has no weight of its own, which PEFT's unload and merge_and_unload fail on (AttributeError: '%s' object has no attribute 'weight')",
-					s.name, nm.Module.Type(), nm.Module.Type())
-			}
+// hasOwnWeight reports whether module name holds a "weight" parameter
+// itself (a Linear head does; RobertaClassificationHead, whose weights sit
+// in its children, does not).
+func (m *Model) hasOwnWeight(name string) bool {
+	for _, nm := range m.info.modules {
+		if nm.Name == name {
+			return nm.Module.Params()["weight"] != nil
 		}
 	}
-	return nil
+	return false
 }
 
 // replaceFreed frees an original tensor replaced by a copy unless another

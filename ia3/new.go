@@ -23,14 +23,16 @@ func New(m *model.Model, cfg *Config, name string) (*Model, error) {
 	}
 	mc := m.Config()
 	info := baseInfo{modules: m.Modules(), outputLayer: m.OutputLayer(), modelType: mc.ModelType, taskType: mc.TaskType,
-		paramShape: m.ParamShape}
+		paramShape: m.ParamShape, fusedQKV: m.FusedQKV}
 	return newModel(info, m.Backend(), m, cfg, name)
 }
 
 // MergeAndUnload merges the named adapters (default: the active ones) into
 // the weights and returns the base model without adapters, as PEFT's
-// merge_and_unload. modules_to_save modules keep the active adapter's copy.
-// This Model is unusable afterwards.
+// merge_and_unload. modules_to_save modules keep the active adapter's copy,
+// also one without a weight of its own (RoBERTa's classification head),
+// where PEFT 0.21 fails: this package deliberately differs there. This
+// Model is unusable afterwards.
 func (m *Model) MergeAndUnload(safe bool, names ...string) (*model.Model, error) {
 	if err := m.unload(true, safe, names); err != nil {
 		return nil, err
@@ -41,8 +43,10 @@ func (m *Model) MergeAndUnload(safe bool, names ...string) (*model.Model, error)
 
 // Unload returns the base model without adapters and without merging, as
 // PEFT's unload: layers already merged stay merged, and modules_to_save
-// modules keep the active adapter's copy. This Model is unusable
-// afterwards.
+// modules keep the active adapter's copy. A modules_to_save module without
+// a weight of its own (RoBERTa's classification head), where PEFT 0.21
+// fails, gets its original parameters back instead: the base model, as
+// PEFT documents unload. This Model is unusable afterwards.
 func (m *Model) Unload() (*model.Model, error) {
 	if err := m.unload(false, false, nil); err != nil {
 		return nil, err

@@ -86,8 +86,8 @@ func (m *Model) ParamCounts() (trainable, all int64) {
 		}
 	}
 	for _, l := range m.layers {
-		for _, p := range l.vectors {
-			n := int64(l.VectorLen())
+		for a, p := range l.vectors {
+			n := int64(l.AdapterVectorLen(a))
 			all += n
 			if p.Trainable {
 				trainable += n

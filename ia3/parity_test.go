@@ -131,23 +131,32 @@ func TestFixtureLogitParity(t *testing.T) {
 
 			base2, m2 := pc.load()
 			_, err = m2.Unload()
-			if _, ok := exp["logits_unloaded"]; ok {
+			switch _, ok := exp["logits_unloaded"]; {
+			case ok:
 				require.NoError(t, err)
 				pc.check("unloaded", "logits_unloaded", base2)
-			} else {
+			case c.Meta.PEFTBug("unload"):
+				// PEFT's bug, not a refusal: the unloaded model is the base.
+				require.NoError(t, err)
+				pc.check("unloaded (PEFT fails: composite head)", "logits_base", base2)
+			default:
 				require.Error(t, err, "PEFT refused: %v", c.Meta.Errors["unload"])
 				pc.check("a after a refused unload", "logits_a", base2)
 			}
 
 			merged, err := m.MergeAndUnload(true)
-			if _, ok := exp["logits_merged_a"]; !ok {
-				require.Error(t, err, "PEFT refused: %v", c.Meta.Errors["merge_and_unload_a"])
-				pc.check("a after a refused merge", "logits_a", base)
-				return
+			key := "logits_merged_a"
+			if _, ok := exp[key]; !ok {
+				if !c.Meta.PEFTBug("merge_and_unload_a") {
+					require.Error(t, err, "PEFT refused: %v", c.Meta.Errors["merge_and_unload_a"])
+					pc.check("a after a refused merge", "logits_a", base)
+					return
+				}
+				key = "logits_a" // merged with a's head: adapter a's logits
 			}
 			require.NoError(t, err)
 			assert.Same(t, base, merged)
-			pc.check("merged a", "logits_merged_a", merged)
+			pc.check("merged a", key, merged)
 			require.Error(t, m.SetAdapter("a"), "the ia3 model is unusable after unloading")
 		})
 	}

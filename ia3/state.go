@@ -137,6 +137,7 @@ func (m *Model) DeleteAdapter(name string) error {
 		if p := l.vectors[name]; p != nil {
 			m.free(p.T)
 			delete(l.vectors, name)
+			delete(l.skip, name)
 			l.order = slices.DeleteFunc(l.order, func(s string) bool { return s == name })
 		}
 		if len(l.vectors) == 0 {

@@ -22,6 +22,8 @@ var ErrAdapterExists = errors.New("adapter already exists")
 //   - two of them with modules_to_save on the same module are refused;
 //   - their target (and feed-forward) modules must all be lists or all be
 //     regexes: lists are joined as a set union, regexes as "(a)|(b)";
+//   - (an ia3 extension) they must agree on Config.FusedKVOnly, which the
+//     new adapter inherits;
 //   - the new adapter's other settings come from the first adapter, its
 //     modules_to_save copies start from the original module, and it is
 //     neither active nor trainable.
@@ -55,6 +57,11 @@ func (m *Model) AddWeightedAdapter(adapters []string, weights []float64, name st
 		}
 		if n > 1 {
 			return fmt.Errorf("Cannot add weighted adapters targeting the same module with modules_to_save (module %s)", s.name)
+		}
+	}
+	for _, a := range adapters[1:] {
+		if m.configs[a].FusedKVOnly != m.configs[adapters[0]].FusedKVOnly {
+			return fmt.Errorf("add_weighted_adapter: adapters %s and %s differ in %s (their fused q/k/v vectors cover different outputs); combine adapters of one kind", adapters[0], a, FusedKVOnlyKey)
 		}
 	}
 	target, err := m.joinModules(adapters, func(c *Config) Modules { return c.TargetModules })
@@ -94,7 +101,7 @@ func (m *Model) AddWeightedAdapter(adapters []string, weights []float64, name st
 		}
 		var sum backend.Tensor
 		if len(xs) == 0 {
-			sum, err = m.b.Zeros(l.VectorLen())
+			sum, err = m.b.Zeros(l.AdapterVectorLen(name))
 		} else {
 			sum, err = m.b.WeightedSum(xs, ws)
 		}

@@ -352,6 +352,25 @@ func TestDecoderGenerateMatchesFullForward(t *testing.T) {
 	})
 }
 
+// TestDecoderLastOnly checks Inputs.LastOnly on every new decoder: the
+// logits of each row's last position, shaped [B, 1, V], equal the full
+// forward pass's (soft-capping, windows and OPT's positions included).
+func TestDecoderLastOnly(t *testing.T) {
+	forEachDecoder(t, 17, func(t *testing.T, _ backend.Backend, m *Model) {
+		const B, T = 2, 6
+		in := &Inputs{Batch: B, Seq: T, InputIDs: []int32{1, 7, 3, 9, 22, 13, 4, 8, 2, 30, 11, 5}}
+		full, _ := logitsOf(t, m, in)
+		last := *in
+		last.LastOnly = true
+		got, shape := logitsOf(t, m, &last)
+		V := m.Config().VocabSize
+		require.Equal(t, []int{B, 1, V}, shape)
+		for r := 0; r < B; r++ {
+			assert.InDeltaSlice(t, full[(r*T+T-1)*V:(r*T+T)*V], got[r*V:(r+1)*V], 1e-5, "row %d", r)
+		}
+	})
+}
+
 // TestDecoderMatchesFloat64Reference checks each variant's logits on the
 // CPU and WebGPU against refDecoder, a float64 transcription of the
 // transformers forward pass.

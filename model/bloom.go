@@ -152,7 +152,7 @@ func (m *bloom) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		}
 		x = g.Add(g.Linear(g.Act(backend.GELUTanh, g.Linear(h, l.up)), l.down), res)
 	}
-	logits := g.Linear(g.Norm(x, m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, T)
 	}

@@ -129,7 +129,7 @@ func (m *falcon) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		}
 		x = g.Add(f, x)
 	}
-	logits := g.Linear(g.Norm(x, m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

@@ -110,7 +110,7 @@ func (m *gptBigCode) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value 
 		x = g.Add(x, g.Linear(a, b.proj))
 		x = g.Add(x, g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.fc)), b.mlpProj))
 	}
-	logits := g.Linear(g.Norm(x, m.lnF), m.lmHead)
+	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.lnF), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

@@ -98,7 +98,7 @@ func (m *gptJ) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		f := g.Linear(g.Act(act, g.Linear(h, l.fcIn)), l.fcOut)
 		x = g.Add(g.Add(a, f), x)
 	}
-	logits := g.Linear(g.Norm(x, m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

@@ -72,7 +72,7 @@ func (m *gptNeo) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		x = g.Add(x, g.Linear(attend(g, q, k, v, o), b.out))
 		x = g.Add(x, g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.fc)), b.proj))
 	}
-	logits := g.Linear(g.Norm(x, m.lnF), m.lmHead)
+	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.lnF), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

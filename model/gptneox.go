@@ -90,7 +90,7 @@ func (m *gptNeoX) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 			x = g.Add(g.Linear(g.Act(act, g.Linear(g.Norm(x, l.ln2), l.up)), l.down), x)
 		}
 	}
-	logits := g.Linear(g.Norm(x, m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

@@ -153,3 +153,12 @@ func softcap(g *nn.Graph, x *nn.Value, capAt float32) *nn.Value {
 	}
 	return g.Affine(g.Act(backend.Tanh, g.Affine(x, 1/capAt, 0)), capAt, 0)
 }
+
+// lastOnly narrows hidden states [B, T, D] to the last position when
+// in.LastOnly asks for the last logits only.
+func lastOnly(g *nn.Graph, x *nn.Value, in *Inputs) *nn.Value {
+	if !in.LastOnly || in.Seq <= 1 {
+		return x
+	}
+	return g.Narrow(x, 1, in.Seq-1, 1)
+}

@@ -209,7 +209,7 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		}
 		x = g.Add(x, f)
 	}
-	logits := softcap(g, g.Linear(g.Norm(x, m.norm), m.lmHead), float32(c.FinalSoftcap))
+	logits := softcap(g, g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead), float32(c.FinalSoftcap))
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

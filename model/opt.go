@@ -153,6 +153,7 @@ func (m *opt) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 			x = g.Norm(x, l.ffNorm)
 		}
 	}
+	x = lastOnly(g, x, in)
 	if m.finalNorm != nil {
 		x = g.Norm(x, m.finalNorm)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ia3/ia3/bench"
+	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/model"
 )
 
@@ -24,6 +25,7 @@ type benchFlags struct {
 	seed                    uint64
 	asJSON, noTrain, noFwd  bool
 	profile                 bool
+	serve                   benchServeFlags
 }
 
 // newBenchCmd builds `ia3 bench`.
@@ -52,20 +54,31 @@ for the CPU, and the device pool for a GPU backend that counts its bytes
 device Sync after every backend operation, and prints where the time of a
 training step (a forward pass with --no-train) goes: each operation's calls,
 total and mean milliseconds and share, Linear and MatMul by shape. The
-timings above it are unaffected; the Syncs make the profiled steps slower.`,
+timings above it are unaffected; the Syncs make the profiled steps slower.
+
+--serve load-tests ia3 serve instead: it serves --model with every
+--adapter on a loopback port (or drives the server at --url), sends
+--requests streamed greedy completions from each of --clients concurrent
+clients, cycling through the base model and the adapters (after an untimed
+warm-up round), then the same requests one at a time, and reports throughput, time to first token and
+latency percentiles for both and the speedup continuous batching gives.`,
 		Example: `  ia3 bench --shape tiny-gpt2 --device cpu
   ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu --json
   ia3 bench --config ./my-model/config.json --batch 4 --seq 256 --steps 5
   ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu --steps 3 --warmup 2 --profile
-  python3 peft_anchor.py anchor.json && ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu --anchor anchor.json`,
+  python3 peft_anchor.py anchor.json && ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu --anchor anchor.json
+  ia3 bench --serve --model ./gpt2 --adapter ./a --adapter ./b --adapter ./c --clients 64 --max-tokens 16 --device cpu`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.serve.on {
+				return runBenchServe(cmd, a, &f.serve, f.device, f.asJSON)
+			}
 			return runBench(cmd, a, &f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.shape, "shape", "gpt2-small", "named shape: "+strings.Join(bench.ShapeNames(), ", "))
-	fl.StringVar(&f.config, "config", "", "a model config JSON file (any name), or a directory holding config.json, to take the shape from instead of --shape")
+	fl.StringVar(&f.config, "config", "", "a model config JSON file (any name), a directory holding config.json, or a Hub id org/name[@revision], to take the shape from instead of --shape")
 	fl.IntVar(&f.batch, "batch", 8, "sequences per batch")
 	fl.IntVar(&f.seq, "seq", 512, "tokens per sequence")
 	fl.IntVar(&f.steps, "steps", 10, "timed repetitions per phase (the median is reported)")
@@ -78,6 +91,7 @@ timings above it are unaffected; the Syncs make the profiled steps slower.`,
 	fl.BoolVar(&f.profile, "profile", false, "also profile the steps operation by operation (a Sync after each) and print the time per operation")
 	fl.StringVar(&f.anchor, "anchor", "", "peft_anchor.py's JSON output (or cpu_anchor.sh's): show PyTorch's figures for the same shape, batch and length beside ours")
 	addDeviceFlag(cmd, &f.device)
+	addBenchServeFlags(cmd, &f.serve)
 	return cmd
 }
 
@@ -90,7 +104,7 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 	if f.noTrain && f.noFwd {
 		return usagef("--no-train and --no-forward leave nothing to time")
 	}
-	name, cfg, err := benchShape(cmd, f)
+	name, cfg, err := benchShape(cmd, a, f)
 	if err != nil {
 		return err
 	}
@@ -155,8 +169,9 @@ type benchOutput struct {
 	profile      *bench.PhaseProfile
 }
 
-// benchShape resolves --config or --shape.
-func benchShape(cmd *cobra.Command, f *benchFlags) (string, *model.Config, error) {
+// benchShape resolves --config (a file, a directory or a Hub id whose
+// config.json alone is fetched) or --shape.
+func benchShape(cmd *cobra.Command, a *app, f *benchFlags) (string, *model.Config, error) {
 	if f.config == "" {
 		cfg, err := bench.NamedShape(f.shape)
 		if err != nil {
@@ -167,7 +182,10 @@ func benchShape(cmd *cobra.Command, f *benchFlags) (string, *model.Config, error
 	if cmd.Flags().Changed("shape") {
 		return "", nil, usagef("--shape and --config exclude each other")
 	}
-	path := f.config
+	path, err := a.resolveHub(cmd.Context(), "--config", f.config, hub.ModelConfig)
+	if err != nil {
+		return "", nil, err
+	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "config.json")
 	}

@@ -50,8 +50,8 @@ trained adapter with the base model by running it with and without
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json)")
-	fl.StringVar(&f.adapter, "adapter", "", "PEFT adapter directory to apply (default: the base model alone)")
+	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json) or Hub id org/name[@revision]")
+	fl.StringVar(&f.adapter, "adapter", "", "PEFT adapter directory or Hub id to apply (default: the base model alone)")
 	fl.StringVar(&f.data, "data", "", "data to evaluate on, JSONL")
 	fl.IntVar(&f.batch, "batch-size", 8, "examples per batch")
 	fl.IntVar(&f.maxLen, "max-len", 512, "truncate examples to this many tokens")
@@ -66,6 +66,12 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 	if f.batch <= 0 || f.maxLen < 2 {
 		return usagef("--batch-size must be positive and --max-len at least 2")
 	}
+	if err := checkDeviceSpec(f.device); err != nil {
+		return err
+	}
+	if err := a.resolveModelAdapter(cmd.Context(), &f.model, &f.adapter); err != nil {
+		return err
+	}
 	if err := mustExist(filepath.Join(f.model, "config.json"), "model config"); err != nil {
 		return err
 	}
@@ -76,9 +82,6 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 		if err := mustExist(filepath.Join(f.adapter, ia3.ConfigFile), "adapter config"); err != nil {
 			return err
 		}
-	}
-	if err := checkDeviceSpec(f.device); err != nil {
-		return err
 	}
 	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, false)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -57,7 +56,7 @@ func mustBeFile(path, what string) error {
 type adapterSpec struct{ Dir, Name string }
 
 // parseAdapterSpecs parses --adapter values; without =NAME the name is
-// the directory's base name.
+// the directory's base name (a Hub id's repo name).
 func parseAdapterSpecs(values []string) ([]adapterSpec, error) {
 	out := make([]adapterSpec, 0, len(values))
 	seen := map[string]bool{}
@@ -69,7 +68,7 @@ func parseAdapterSpecs(values []string) ([]adapterSpec, error) {
 				return nil, usagef("--adapter %q: want DIR or DIR=NAME", v)
 			}
 		} else {
-			name = filepath.Base(filepath.Clean(dir))
+			name = adapterDefaultName(dir)
 		}
 		if seen[name] {
 			return nil, usagef("--adapter %q: adapter name %q is used twice (name them with DIR=NAME)", v, name)

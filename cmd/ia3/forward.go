@@ -57,8 +57,8 @@ runs with adapters disabled (disable_adapter).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model directory (config.json + safetensors)")
-	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory, DIR or DIR=NAME (repeatable; the first is active)")
+	fl.StringVar(&f.model, "model", "", "model directory (config.json + safetensors) or Hub id org/name[@revision]")
+	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory or Hub id, DIR or DIR=NAME (repeatable; the first is active)")
 	fl.StringVar(&f.active, "active", "", "comma-separated adapters to activate together (set_adapter)")
 	fl.StringVar(&f.weighted, "weighted", "", "add and activate a weighted adapter: A:0.6,B:0.4=NAME")
 	fl.StringVar(&f.merge, "merge", "", "merge adapters into the weights before running: --merge for the active ones, --merge=A,B for those named")
@@ -103,6 +103,9 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	}
 	in, err := model.InputsFromSafetensors(f.inputs)
 	if err != nil {
+		return err
+	}
+	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
 		return err
 	}
 	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
 	"github.com/spf13/cobra"
@@ -63,7 +64,17 @@ the whole module name.`,
 			if err := requireFlags(cmd, "model"); err != nil {
 				return err
 			}
-			rep, err := inspect(cmd, modelDir, &af)
+			if hub.IsRepoID(modelDir) {
+				// The adapter flags' usage errors come before the network.
+				if _, err := af.build(cmd, ""); err != nil {
+					return err
+				}
+			}
+			dir, err := a.resolveHub(cmd.Context(), "--model", modelDir, hub.ModelConfig)
+			if err != nil {
+				return err
+			}
+			rep, err := inspect(cmd, dir, &af)
 			if err != nil {
 				return err
 			}
@@ -75,7 +86,7 @@ the whole module name.`,
 			return writeInspectTable(a, rep)
 		},
 	}
-	cmd.Flags().StringVar(&modelDir, "model", "", "model directory holding config.json (weights are not read)")
+	cmd.Flags().StringVar(&modelDir, "model", "", "model directory holding config.json, or Hub id org/name[@revision] (weights are not read or fetched)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	af.add(cmd)
 	return cmd
@@ -109,7 +120,7 @@ func inspect(cmd *cobra.Command, modelDir string, af *adapterFlags) (*inspectRep
 		ModulesToSave: pm.ModulesToSave(), Layers: []inspectLayer{}}
 	for _, l := range pm.Layers() {
 		rep.Layers = append(rep.Layers, inspectLayer{Module: l.Name, Type: l.Linear.Type(), Feedforward: l.Feedforward,
-			InFeatures: l.Linear.In, OutFeatures: l.Linear.Out, VectorShape: l.VectorShape()})
+			InFeatures: l.Linear.In, OutFeatures: l.Linear.Out, VectorShape: l.AdapterVectorShape(ia3.DefaultAdapter)})
 	}
 	rep.TrainableParams, rep.AllParams = pm.ParamCounts()
 	if rep.AllParams > 0 {
@@ -133,6 +144,8 @@ func writeInspectTable(a *app, r *inspectReport) error {
 		ff, scales := "no", "output"
 		if l.Feedforward {
 			ff, scales = "yes", "input"
+		} else if l.VectorShape[0] < l.OutFeatures {
+			scales = "k,v outputs"
 		}
 		fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\t%v\n", l.Module, l.Type, l.InFeatures, l.OutFeatures, ff, scales, l.VectorShape)
 	}

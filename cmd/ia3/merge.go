@@ -47,8 +47,8 @@ NaN and Inf before committing them (safe_merge).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "base model directory")
-	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory, DIR or DIR=NAME (repeatable)")
+	fl.StringVar(&f.model, "model", "", "base model directory or Hub id org/name[@revision]")
+	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory or Hub id, DIR or DIR=NAME (repeatable)")
 	fl.StringVar(&f.names, "adapters", "", "comma-separated adapter names to merge (default: all loaded)")
 	fl.BoolVar(&f.safe, "safe", false, "check merged weights for NaN/Inf before committing them")
 	fl.StringVar(&f.out, "out", "", "directory to write the merged checkpoint to")
@@ -61,6 +61,9 @@ NaN and Inf before committing them (safe_merge).`,
 func runMerge(cmd *cobra.Command, a *app, f *mergeFlags) error {
 	specs, err := parseAdapterSpecs(f.adapters)
 	if err != nil {
+		return err
+	}
+	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
 		return err
 	}
 	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
@@ -90,7 +93,7 @@ func runMerge(cmd *cobra.Command, a *app, f *mergeFlags) error {
 
 // sideFiles are the files beside a checkpoint that describe how to use it
 // and that merging does not change.
-var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
 	"generation_config.json", "vocab.json", "merges.txt", "tokenizer.model", "spiece.model"}
 
 // copySideFiles copies the tokenizer and generation files present in src

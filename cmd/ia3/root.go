@@ -28,6 +28,11 @@ Start with:
   ia3 train --steps 50   train the built-in demo and save an adapter
   ia3 inspect --model DIR   what an adapter config would adapt
 
+--model and --adapter take a local directory or a Hugging Face Hub id,
+org/name[@revision], fetched into the Hugging Face cache that Python shares
+(HF_HUB_CACHE or HF_HOME; HF_TOKEN for gated repos; HF_HUB_OFFLINE=1 reads
+the cache only). An existing local path always wins.
+
 Exit codes:
   0    success
   1    failure at run time (unreadable file, numerical check failed, ...)
@@ -66,6 +71,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newDevicesCmd(a),
 		newTrainCmd(a),
 		newEvalCmd(a),
+		newClassifyCmd(a),
 		newMergeCmd(a),
 		newWeightedCmd(a),
 		newForwardCmd(a),
@@ -73,6 +79,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newInspectCmd(a),
 		newConformanceCmd(a),
 		newBenchCmd(a),
+		newServeCmd(a),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root

@@ -206,3 +206,35 @@ func TestGenerateT5(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want[0], got.IDs)
 }
+
+// TestTrainFusedKVOnly trains GPT-2 with --fused-kv-only: c_attn's
+// vectors cover the key and value outputs only (2·64 of 3·64), the saved
+// config carries the extension key, the adapter lowers the loss, and
+// `ia3 inspect` shows the shorter vectors. On BERT, which has no fused
+// projection, the flag is refused naming the key.
+func TestTrainFusedKVOnly(t *testing.T) {
+	dir, data := tinyModelDir(t)
+	out := filepath.Join(t.TempDir(), "adapter")
+	r := run(t, "train", "--model", dir, "--data", data, "--steps", "4", "--batch-size", "4", "--lr", "0.05",
+		"--device", "cpu", "--no-plot", "--fused-kv-only", "--out", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	// 2 blocks × (c_attn 2·64 + mlp.c_proj 256), against 896 without the flag.
+	assert.Contains(t, r.stdout, "trainable params: 768 || all params: 121,344")
+	raw, err := os.ReadFile(filepath.Join(out, "adapter_config.json"))
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, json.Unmarshal(raw, &cfg))
+	assert.Equal(t, true, cfg["ia3_fused_kv_only"])
+	base := evalLoss(t, "--model", dir, "--data", data)
+	tuned := evalLoss(t, "--model", dir, "--data", data, "--adapter", out)
+	assert.Less(t, tuned, base, "the trained adapter lowers the loss")
+
+	r = run(t, "inspect", "--model", dir, "--fused-kv-only")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "k,v outputs")
+	assert.Contains(t, r.stdout, "[128 1]")
+
+	r = run(t, "inspect", "--model", filepath.Join(fixture(t, "bert").Dir, "base"), "--fused-kv-only")
+	assert.NotEqual(t, 0, r.code)
+	assert.Contains(t, r.stderr, "ia3_fused_kv_only")
+}

@@ -38,8 +38,8 @@ func newWeightedCmd(a *app) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "base model directory")
-	fl.StringArrayVar(&f.adapters, "adapter", nil, "source adapter directory, DIR=NAME (repeatable)")
+	fl.StringVar(&f.model, "model", "", "base model directory or Hub id org/name[@revision]")
+	fl.StringArrayVar(&f.adapters, "adapter", nil, "source adapter directory or Hub id, DIR=NAME (repeatable)")
 	fl.StringVar(&f.weights, "weights", "", "weights per adapter name: A:0.6,B:0.4")
 	fl.StringVar(&f.name, "name", "weighted", "name of the new adapter, as add_weighted_adapter's adapter_name")
 	fl.StringVar(&f.out, "out", "", "directory to write the new adapter to")
@@ -61,6 +61,9 @@ func runWeighted(cmd *cobra.Command, a *app, f *weightedFlags) error {
 		return usagef("--name %q: choose a name other than %q", f.name, ia3.DefaultAdapter)
 	}
 	if err := checkNewAdapterName("--name", f.name, specs); err != nil {
+		return err
+	}
+	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
 		return err
 	}
 	l, err := loadWithAdapters(cmd.Context(), f.device, f.model, specs)
