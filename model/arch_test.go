@@ -166,6 +166,8 @@ func TestDecoderConfigErrors(t *testing.T) {
 		{"longrope", "phi3", map[string]any{"rope_scaling": map[string]any{"type": "longrope"}}, `rope type "longrope" is not supported`},
 		{"gpt_neo types", "gpt_neo", map[string]any{"num_layers": 2, "attention_types": []any{[]any{[]any{"global", "dilated"}, 1}}},
 			`field "attention_types": want a list of`},
+		{"gpt_neo hostile repeat", "gpt_neo", map[string]any{"num_layers": 2, "attention_types": []any{[]any{[]any{"global"}, 1e7}}},
+			"attention_types expands to 3 layers, num_layers is 2"},
 		{"gpt_neo layers", "gpt_neo", map[string]any{"num_layers": 3, "attention_types": []any{[]any{[]any{"global", "local"}, 1}}},
 			"attention_types expands to 2 layers, num_layers is 3"},
 		{"bidirectional", "gemma3_text", map[string]any{"use_bidirectional_attention": true}, "bidirectional (non-causal) Gemma attention is not supported"},

@@ -232,12 +232,16 @@ func parseGPTNeo(p *cfgParser, c *Config) {
 	if c.SlidingWindow <= 0 || c.SlidingWindow > MaxDimension {
 		p.fail("window_size", fmt.Sprintf("want an integer in [1, %d], got %d", MaxDimension, c.SlidingWindow))
 	}
-	c.LayerTypes = p.gptNeoAttentionTypes()
+	c.LayerTypes = p.gptNeoAttentionTypes(c.Layers)
 }
 
 // gptNeoAttentionTypes expands attention_types into one entry per layer:
-// "global" is full attention, "local" sliding.
-func (p *cfgParser) gptNeoAttentionTypes() []string {
+// "global" is full attention, "local" sliding. It stops one past layers
+// entries (or MaxDimension), so that a hostile repeat count allocates
+// nothing large; validateLayerTypes then reports the mismatch (counting
+// stops at num_layers + 1).
+func (p *cfgParser) gptNeoAttentionTypes(layers int) []string {
+	limit := min(max(layers, 0), MaxDimension) + 1
 	v, ok := p.raw["attention_types"]
 	if !ok || v == nil {
 		v = []any{[]any{[]any{"global", "local"}, 12.0}}
@@ -258,10 +262,13 @@ func (p *cfgParser) gptNeoAttentionTypes() []string {
 		}
 		kinds, ok1 := pair[0].([]any)
 		n, ok2 := pair[1].(float64)
-		if !ok1 || !ok2 || n < 0 || n != float64(int(n)) || int(n)*len(kinds) > MaxDimension {
+		if !ok1 || !ok2 || n < 0 || n > MaxDimension || n != math.Trunc(n) {
 			return bad()
 		}
 		for range int(n) {
+			if len(out) >= limit {
+				return out
+			}
 			for _, k := range kinds {
 				switch k {
 				case "global":
