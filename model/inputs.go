@@ -32,7 +32,7 @@ type Inputs struct {
 	Labels []int32
 	// LabelsFloat holds Batch targets for regression (num_labels == 1).
 	LabelsFloat []float32
-	// LastOnly makes a causal LM (GPT-2, Llama family) return the logits
+	// LastOnly makes a causal LM return the logits
 	// of each row's last position only, [Batch, 1, V]: generation needs no
 	// others, and the output head over every prompt token is the largest
 	// product of a prefill.
