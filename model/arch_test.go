@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/ia3/ia3/model/safetensors"
 	"math"
 	"os"
 	"path/filepath"
@@ -1571,4 +1572,49 @@ func refFalcon(t *testing.T, m *Model, in *Inputs) []float32 {
 		out = append(out, refTransformerHead(xs, ln, lin, c.VocabSize)...)
 	}
 	return out
+}
+
+// TestDecoderLoadsBareCheckpoint saves each new decoder, strips its
+// base_model_prefix from every tensor name (a checkpoint of the bare
+// XModel, as some Hub repositories hold) and checks that the reloaded
+// model gives the same logits.
+func TestDecoderLoadsBareCheckpoint(t *testing.T) {
+	b := archBackends()[0].open(t)
+	in := &Inputs{Batch: 1, Seq: 5, InputIDs: []int32{1, 7, 3, 9, 22}}
+	seen := map[string]bool{}
+	for _, c := range decoderCases() {
+		if seen[c.typ] {
+			continue
+		}
+		seen[c.typ] = true
+		t.Run(c.typ, func(t *testing.T) {
+			pre := basePrefix[c.typ]
+			require.NotEmpty(t, pre, "base_model_prefix of %s", c.typ)
+			m, err := NewRandom(tinyDecoder(t, c.typ, c.extra), b, 5)
+			require.NoError(t, err)
+			defer m.Free()
+			dir := t.TempDir()
+			require.NoError(t, m.Save(dir))
+			path := filepath.Join(dir, safetensors.SingleFileName)
+			f, err := safetensors.Open(path)
+			require.NoError(t, err)
+			ts := allTensors(t, f)
+			require.NoError(t, f.Close())
+			stripped := 0
+			for i := range ts {
+				if rest, ok := strings.CutPrefix(ts[i].Name, pre+"."); ok {
+					ts[i].Name = rest
+					stripped++
+				}
+			}
+			require.Positive(t, stripped, "tensors under %s.", pre)
+			require.NoError(t, safetensors.Write(path, ts, nil))
+			bare, err := Load(context.Background(), dir, b)
+			require.NoError(t, err)
+			defer bare.Free()
+			want, _ := logitsOf(t, m, in)
+			got, _ := logitsOf(t, bare, in)
+			assert.Equal(t, want, got)
+		})
+	}
 }

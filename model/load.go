@@ -25,6 +25,9 @@ import (
 var basePrefix = map[string]string{
 	"gpt2": "transformer", "llama": "model", "mistral": "model", "qwen2": "model",
 	"bert": "bert", "roberta": "roberta",
+	"qwen3": "model", "gemma": "model", "gemma2": "model", "gemma3_text": "model", "phi3": "model",
+	"phi": "model", "opt": "model", "gpt_neox": "gpt_neox", "gptj": "transformer", "gpt_neo": "transformer",
+	"bloom": "transformer", "gpt_bigcode": "transformer", "falcon": "transformer",
 }
 
 // ignoredTensors matches checkpoint entries transformers drops on load
