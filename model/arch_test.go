@@ -1618,3 +1618,18 @@ func TestDecoderLoadsBareCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestPositionLimit: learned position tables bound a sequence; rotary and
+// ALiBi models report no limit.
+func TestPositionLimit(t *testing.T) {
+	learned := map[string]bool{"opt": true, "gpt_neo": true, "gpt_bigcode": true}
+	for _, c := range decoderCases() {
+		cfg := tinyDecoder(t, c.typ, c.extra)
+		want := 0
+		if learned[c.typ] {
+			want = cfg.MaxPositions
+			require.Positive(t, want, c.typ)
+		}
+		assert.Equal(t, want, cfg.PositionLimit(), c.name)
+	}
+}

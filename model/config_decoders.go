@@ -512,3 +512,16 @@ func (c *Config) validateLayerTypes() error {
 	}
 	return nil
 }
+
+// PositionLimit is the longest sequence the model's learned position table
+// covers (GPT-2, OPT, GPT-Neo, GPTBigCode, BERT, RoBERTa), or 0 where
+// positions are computed (rotary, ALiBi, T5's relative buckets) and only
+// memory bounds a sequence. A server or generator refuses a prompt plus
+// new tokens past it rather than failing inside the forward pass.
+func (c *Config) PositionLimit() int {
+	switch c.ModelType {
+	case "gpt2", "opt", "gpt_neo", "gpt_bigcode", "bert", "roberta":
+		return c.MaxPositions
+	}
+	return 0
+}

@@ -270,21 +270,20 @@ func (s *Server) readLimits(wr *wireRequest, req *request) *apiError {
 	if req.maxTokens < 1 || req.maxTokens > s.o.MaxTokens {
 		return badRequest("max_tokens", "", "max_tokens %d: want 1 to %d", req.maxTokens, s.o.MaxTokens)
 	}
-	cfg := s.base.Config()
-	if cfg.ModelType == "gpt2" && cfg.MaxPositions > 0 {
+	if limit := s.base.Config().PositionLimit(); limit > 0 {
 		longest := 0
 		for _, p := range req.prompts {
 			longest = max(longest, len(p))
 		}
-		room := cfg.MaxPositions - longest
+		room := limit - longest
 		if room < 1 {
-			return badRequest("prompt", "context_length_exceeded", "prompt of %d tokens fills the model's %d positions", longest, cfg.MaxPositions)
+			return badRequest("prompt", "context_length_exceeded", "prompt of %d tokens fills the model's %d positions", longest, limit)
 		}
 		if mt == nil {
 			req.maxTokens = min(req.maxTokens, room)
 		} else if req.maxTokens > room {
 			return badRequest("max_tokens", "context_length_exceeded", "prompt of %d tokens + max_tokens %d exceeds the model's %d positions",
-				longest, req.maxTokens, cfg.MaxPositions)
+				longest, req.maxTokens, limit)
 		}
 	}
 	req.n = 1
