@@ -324,7 +324,11 @@ async function main() {
       }
     }
     for (const [name, file] of Object.entries(files)) {
-      out[name] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(300)]) };
+      try {
+        out[name] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(300)]) };
+      } catch (e) {
+        throw new Error(`${file}: ${e.message}`);
+      }
     }
     process.stdout.write(JSON.stringify(out));
     return;
