@@ -34,7 +34,7 @@ func TestHFParity(t *testing.T) {
 		n++
 		t.Run("small/"+d.Name(), func(t *testing.T) { checkDir(t, filepath.Join(root, d.Name())) })
 	}
-	require.Equal(t, 14, n, "families under %s", root)
+	require.Equal(t, 15, n, "families under %s", root)
 
 	modules := os.Getenv("IA3_HF_TOKENIZERS")
 	if modules == "" {

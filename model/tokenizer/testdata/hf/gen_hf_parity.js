@@ -14,8 +14,9 @@
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
 //       real tokenizer trimmed to its first merges (the same normalizer,
 //       pre-tokenizer, post-processor, decoder and added tokens) plus the
-//       hand-built BERT, WordLevel and CLIP ones and the repository's fixture
-//       tokenizers, with
+//       hand-built BERT, WordLevel and CLIP ones, the repository's fixture
+//       tokenizers and precompiled_nmt_nfkc (a real SentencePiece charsmap
+//       trimmed by TestWriteTrimmedCharsmap), with
 //       HF's expected output, and
 //       testdata/hf/components.json: pre-tokenizers (every Split behaviour,
 //       inverted or not, look-around, Unicode classes) and normalizers on
@@ -347,6 +348,10 @@ async function main() {
   for (const d of fs.readdirSync(fixtures)) {
     small['fixture_' + d] = JSON.parse(fs.readFileSync(path.join(fixtures, d, 'tokenizer.json'), 'utf8'));
   }
+  // A real SentencePiece charsmap (nmt_nfkc, as T5's and ALBERT's) cut to
+  // the keys the hard strings hit, in T5's pipeline with a hand-built
+  // vocabulary; written by TestWriteTrimmedCharsmap, read as it is.
+  small.precompiled_nmt_nfkc = JSON.parse(fs.readFileSync(path.join(here, 'precompiled_nmt_nfkc', 'tokenizer.json'), 'utf8'));
   fs.writeFileSync(path.join(here, 'components.json'), JSON.stringify({ cases: components() }, null, 1) + '\n');
   for (const [name, j] of Object.entries(small)) {
     const tokJSON = JSON.stringify(j);
