@@ -175,16 +175,33 @@ func TestLlama3PreTokenizer(t *testing.T) {
 }
 
 // TestNormalizedAddedToken checks that an added token marked normalized is
-// sought in normalized text, its pattern normalized too.
+// sought in normalized text, its pattern normalized too, and that an added
+// token's string is the text it matched (normalized, with the white space
+// lstrip/rstrip absorbed), as HF tokenizers 0.23.2 gives it (recorded
+// through its Node binding).
 func TestNormalizedAddedToken(t *testing.T) {
-	js := `{"added_tokens": [{"id": 1, "content": "<MASK>", "normalized": true}],
-	  "normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "WhitespaceSplit"},
-	  "model": {"type": "BPE", "vocab": {"a": 0, "<MASK>": 1}, "merges": []}}`
-	tok, err := FromJSON("lower", []byte(js))
-	require.NoError(t, err)
-	enc, err := tok.Encode("A <Mask> a")
-	require.NoError(t, err)
-	assert.Equal(t, []string{"a", "<MASK>", "a"}, enc.Tokens)
-	assert.Equal(t, []int{0, 1, 0}, enc.IDs)
-	assert.Equal(t, [][2]int{{0, 1}, {2, 8}, {9, 10}}, enc.Offsets)
+	for _, tc := range []struct {
+		name, token, text string
+		tokens            []string
+		offsets           [][2]int
+	}{
+		{"normalized", `"normalized": true`, "A <Mask> a", []string{"a", "<mask>", "a"}, [][2]int{{0, 1}, {2, 8}, {9, 10}}},
+		{"raw, both strips", `"normalized": false, "lstrip": true, "rstrip": true`, "A  <MASK>  a",
+			[]string{"a", "  <MASK>  ", "a"}, [][2]int{{0, 1}, {1, 11}, {11, 12}}},
+		{"normalized, lstrip", `"normalized": true, "lstrip": true`, "A  <MASK>  a",
+			[]string{"a", "  <mask>", "a"}, [][2]int{{0, 1}, {1, 9}, {11, 12}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			js := `{"added_tokens": [{"id": 1, "content": "<MASK>", ` + tc.token + `}],
+			  "normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "WhitespaceSplit"},
+			  "model": {"type": "BPE", "vocab": {"a": 0, "<MASK>": 1}, "merges": []}}`
+			tok, err := FromJSON("lower", []byte(js))
+			require.NoError(t, err)
+			enc, err := tok.Encode(tc.text)
+			require.NoError(t, err)
+			assert.Equal(t, tc.tokens, enc.Tokens)
+			assert.Equal(t, []int{0, 1, 0}, enc.IDs)
+			assert.Equal(t, tc.offsets, enc.Offsets)
+		})
+	}
 }

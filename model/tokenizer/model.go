@@ -34,7 +34,12 @@ func parseModel(raw json.RawMessage) (model, error) {
 	}
 	typ, err := componentType(raw)
 	if err != nil {
-		return nil, fmt.Errorf("model: %w", err)
+		// Files written by tokenizers before 0.9 (bert-base-uncased's on
+		// the Hub among them) give the model no "type"; HF then takes
+		// the first model whose fields fit.
+		if typ = untypedModel(raw); typ == "" {
+			return nil, fmt.Errorf("model: %w, and its fields fit no model", err)
+		}
 	}
 	switch typ {
 	case "BPE":
@@ -47,6 +52,42 @@ func parseModel(raw json.RawMessage) (model, error) {
 		return parseWordLevel(raw)
 	}
 	return nil, fmt.Errorf("unsupported model type %q", typ)
+}
+
+// untypedModel returns the model type HF tokenizers infers for a model
+// without a "type" field, or "" if none fits. HF tries BPE, WordPiece,
+// WordLevel and Unigram in turn, each needing its required fields (unknown
+// ones are ignored): BPE a vocabulary map and merges; WordPiece a
+// vocabulary map, unk_token, continuing_subword_prefix and
+// max_input_chars_per_word; WordLevel a vocabulary map and unk_token;
+// Unigram a vocabulary list.
+func untypedModel(raw json.RawMessage) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return ""
+	}
+	fits := func(v any, keys ...string) bool {
+		for _, k := range keys {
+			if isNull(fields[k]) {
+				return false
+			}
+		}
+		return json.Unmarshal(fields["vocab"], v) == nil
+	}
+	var vocabMap map[string]int
+	var merges []json.RawMessage
+	var vocabList [][2]json.RawMessage
+	switch {
+	case fits(&vocabMap, "vocab", "merges") && json.Unmarshal(fields["merges"], &merges) == nil:
+		return "BPE"
+	case fits(&vocabMap, "vocab", "unk_token", "continuing_subword_prefix", "max_input_chars_per_word"):
+		return "WordPiece"
+	case fits(&vocabMap, "vocab", "unk_token"):
+		return "WordLevel"
+	case fits(&vocabList, "vocab"):
+		return "Unigram"
+	}
+	return ""
 }
 
 // reverseVocab builds id → token for a vocabulary, rejecting negative or

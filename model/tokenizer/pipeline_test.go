@@ -221,3 +221,39 @@ func TestAddedTokenIDsAsHF(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "<x> <y> a", dec)
 }
+
+// TestUntypedModel checks that a model without a "type" field (files
+// written by tokenizers before 0.9, such as bert-base-uncased's) is read as
+// the model HF tokenizers 0.23.2 infers for the same fields (probed through
+// its Node binding), or refused where HF refuses it.
+func TestUntypedModel(t *testing.T) {
+	for _, tc := range []struct{ name, model, want string }{
+		{"BPE", `{"vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}`, "BPE"},
+		{"BPE with unknown fields", `{"vocab": {"a": 0}, "merges": [], "max_input_chars_per_word": 5, "foo": 1}`, "BPE"},
+		{"WordPiece", `{"unk_token": "a", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": {"a": 0, "##b": 1}}`, "WordPiece"},
+		{"WordLevel: WordPiece fields missing", `{"unk_token": "a", "vocab": {"a": 0, "##b": 1}}`, "WordLevel"},
+		{"Unigram", `{"unk_id": 0, "vocab": [["a", 0], ["b", -1]]}`, "Unigram"},
+		{"Unigram without unk_id", `{"vocab": [["a", 0], ["b", -1]]}`, "Unigram"},
+		{"vocabulary only", `{"vocab": {"a": 0, "##b": 1}}`, ""},
+		{"prefix without unk", `{"continuing_subword_prefix": "##", "vocab": {"a": 0}}`, ""},
+		{"empty", `{}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, untypedModel([]byte(tc.model)))
+			_, err := FromJSON("x.json", []byte(`{"model": `+tc.model+`}`))
+			if tc.want == "" {
+				assert.ErrorContains(t, err, "x.json: model: component lacks a \"type\" field, and its fields fit no model")
+				return
+			}
+			require.NoError(t, err)
+		})
+	}
+
+	tok, err := FromJSON("x.json", []byte(`{"model": {"unk_token": "[UNK]", "continuing_subword_prefix": "##",
+		"max_input_chars_per_word": 100, "vocab": {"[UNK]": 0, "un": 1, "##aff": 2, "##able": 3}}}`))
+	require.NoError(t, err)
+	enc, err := tok.Encode("unaffable")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"un", "##aff", "##able"}, enc.Tokens)
+	assert.Equal(t, []int{1, 2, 3}, enc.IDs)
+}

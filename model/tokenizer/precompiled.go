@@ -68,6 +68,22 @@ func parsePrecompiled(charsmap string) (*precompiled, error) {
 // checkValues walks every node reachable from the root and checks the
 // values of the keys that end there.
 func (p *precompiled) checkValues() error {
+	return p.walkKeys(false, func(key []byte, pos int) error {
+		if _, ok := p.valueAt(pos); !ok {
+			return fmt.Errorf("key %q has no valid replacement (value unit %d of %d, blob of %d bytes)",
+				key, pos, len(p.units), len(p.blob))
+		}
+		return nil
+	})
+}
+
+// walkKeys calls visit with keys of the trie and the unit holding their
+// value, stopping at the first error. Real charsmaps are built by
+// darts-clone from a DAWG, so nodes that end the same key suffixes are
+// shared: with all false each unit is visited once (enough to check every
+// value, and safe on a malformed array that loops), with all true every
+// key is (the walk then trusts the array to hold no cycle).
+func (p *precompiled) walkKeys(all bool, visit func(key []byte, pos int) error) error {
 	type node struct {
 		base int
 		key  []byte
@@ -79,16 +95,15 @@ func (p *precompiled) checkValues() error {
 		stack = stack[:len(stack)-1]
 		for c := 1; c < 256; c++ {
 			pos := nd.base ^ c
-			if pos >= len(p.units) || seen[pos] || p.units[pos]&unitLabelMask != uint32(c) {
+			if pos >= len(p.units) || (seen[pos] && !all) || p.units[pos]&unitLabelMask != uint32(c) {
 				continue
 			}
 			seen[pos] = true
 			u := p.units[pos]
 			child := node{base: pos ^ unitOffset(u), key: append(append([]byte(nil), nd.key...), byte(c))}
 			if u&unitLeafBit != 0 {
-				if _, ok := p.valueAt(child.base); !ok {
-					return fmt.Errorf("key %q has no valid replacement (value unit %d of %d, blob of %d bytes)",
-						child.key, child.base, len(p.units), len(p.blob))
+				if err := visit(child.key, child.base); err != nil {
+					return err
 				}
 			}
 			stack = append(stack, child)

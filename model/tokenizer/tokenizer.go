@@ -223,8 +223,10 @@ func (t *Tokenizer) splitAdded(n *normalized, normalizedPass bool) []segment {
 		if m.lo > prev {
 			out = append(out, segment{n: n.slice(prev, m.lo)})
 		}
+		// The token is the matched text, as HF gives it: white space an
+		// lstrip or rstrip token absorbed is part of it (" [MASK]").
 		out = append(out, segment{added: true, tok: encToken{
-			id: m.token.ID, value: m.token.Content, start: n.spans[m.lo].start, end: n.spans[m.hi-1].end,
+			id: m.token.ID, value: string(n.runes[m.lo:m.hi]), start: n.spans[m.lo].start, end: n.spans[m.hi-1].end,
 		}})
 		prev = m.hi
 	}

