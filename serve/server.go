@@ -51,7 +51,8 @@ type Options struct {
 	// without one (default 512).
 	MaxTokens int
 	// MaxPrefillTokens bounds the padded tokens (rows × longest prompt) of
-	// one batched prefill (default 4096; one prompt is always admitted).
+	// the prompts admitted in one round (default 4096; one prompt is
+	// always admitted); they are prefilled in passes of similar lengths.
 	MaxPrefillTokens int
 	// MaxN bounds a request's n (default 8).
 	MaxN int
