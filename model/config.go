@@ -78,6 +78,9 @@ type Config struct {
 	TypeVocabSize int
 	NumLabels     int
 	ProblemType   string // "", "regression", "single_label_classification"
+
+	// GPT holds the fields of the GPT-style decoders (config_gpt.go).
+	GPT GPTFamilyConfig
 }
 
 // RopeConfig describes rotary position embeddings (Llama family).
@@ -106,6 +109,13 @@ var families = map[string]family{
 	"t5":      {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":    {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta": {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
+	// GPT-style decoders, parsed in config_gpt.go.
+	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
+	"bloom":       {"BloomForCausalLM", []string{"BloomForCausalLM"}, parseBloom},
+	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
+	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseBigCode},
+	"gptj":        {"GPTJForCausalLM", []string{"GPTJForCausalLM"}, parseGPTJ},
+	"gpt_neo":     {"GPTNeoForCausalLM", []string{"GPTNeoForCausalLM"}, parseGPTNeo},
 }
 
 // SupportedModelTypes lists the config.json model_type values this package

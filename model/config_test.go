@@ -2,6 +2,7 @@ package model
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -102,7 +103,7 @@ func TestParseConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, json, want string
 	}{
-		{"unknown type", `{"model_type":"falcon"}`, `model_type "falcon" is not supported (supported: bert, gpt2, llama, mistral, qwen2, roberta, t5)`},
+		{"unknown type", `{"model_type":"xlnet"}`, `model_type "xlnet" is not supported (supported: ` + strings.Join(SupportedModelTypes(), ", ") + ")"},
 		{"missing type", `{"n_embd":3}`, `field "model_type" is missing`},
 		{"wrong type", `{"model_type":"gpt2","n_embd":"big"}`, `config.json: field "n_embd": want an integer, got big`},
 		{"fraction", `{"model_type":"gpt2","n_layer":1.5}`, `field "n_layer": want an integer`},

@@ -124,10 +124,10 @@ func TestLoadNameVariants(t *testing.T) {
 
 func TestLoadConfigError(t *testing.T) {
 	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"falcon"}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"xlnet"}`), 0o644))
 	_, err := Load(context.Background(), dir, testBackend(t))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `model_type "falcon" is not supported (supported: bert, gpt2, llama, mistral, qwen2, roberta, t5)`)
+	assert.Contains(t, err.Error(), `model_type "xlnet" is not supported (supported: `+strings.Join(SupportedModelTypes(), ", ")+")")
 	assert.Contains(t, err.Error(), filepath.Join(dir, "config.json"))
 }
 
