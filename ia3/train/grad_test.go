@@ -177,51 +177,56 @@ func checkAccumulation(t *testing.T, b backend.Backend) {
 func TestWholeModelGradients(t *testing.T) {
 	b := openCPU(t)
 	for _, name := range []string{"gpt2", "llama", "t5", "bert"} {
-		t.Run(name, func(t *testing.T) {
-			r := loadFixture(t, b, name)
-			rng := rand.New(rand.NewPCG(3, 4))
-			values := make([][]float32, len(r.params))
-			set := func(i int) {
-				nt, err := b.FromFloat32(values[i], r.params[i].Param.T.Shape()...)
-				require.NoError(t, err)
-				b.Free(r.params[i].Param.T)
-				r.params[i].Param.T = nt
-			}
-			for i, p := range r.params {
-				v, err := b.ToFloat32(p.Param.T)
-				require.NoError(t, err)
-				for j := range v {
-					v[j] += float32(0.3 * rng.NormFloat64())
-				}
-				values[i] = v
-				set(i)
-			}
-			analytic, _ := reducedGrads(t, b, stepperFor(t, b, r, 0), r.in)
-			loss := func() float64 {
-				l, err := batchLoss(b, r.base, r.in)
-				require.NoError(t, err)
-				return l
-			}
-			const h = 1e-2
-			for i, p := range r.params {
-				scale := maxAbs(analytic[i])
-				n := len(values[i])
-				for _, j := range []int{0, n / 3, n / 2, n - 1} {
-					x := values[i][j]
-					values[i][j] = x + h
-					set(i)
-					fp := loss()
-					values[i][j] = x - h
-					set(i)
-					fm := loss()
-					values[i][j] = x
-					set(i)
-					num := (fp - fm) / (2 * h)
-					tol := 2e-2*math.Abs(num) + 2e-3*scale + 1e-4
-					assert.InDelta(t, num, analytic[i][j], tol, "d loss / d %s[%d]", p.Name, j)
-				}
-			}
-		})
+		t.Run(name, func(t *testing.T) { checkFiniteDifferences(t, b, loadFixture(t, b, name)) })
+	}
+}
+
+// checkFiniteDifferences compares the run's analytic gradients of its
+// trainable parameters, moved randomly around their values, with central
+// finite differences of the model's loss at a few entries of each.
+func checkFiniteDifferences(t *testing.T, b backend.Backend, r fixtureRun) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	values := make([][]float32, len(r.params))
+	set := func(i int) {
+		nt, err := b.FromFloat32(values[i], r.params[i].Param.T.Shape()...)
+		require.NoError(t, err)
+		b.Free(r.params[i].Param.T)
+		r.params[i].Param.T = nt
+	}
+	for i, p := range r.params {
+		v, err := b.ToFloat32(p.Param.T)
+		require.NoError(t, err)
+		for j := range v {
+			v[j] += float32(0.3 * rng.NormFloat64())
+		}
+		values[i] = v
+		set(i)
+	}
+	analytic, _ := reducedGrads(t, b, stepperFor(t, b, r, 0), r.in)
+	loss := func() float64 {
+		l, err := batchLoss(b, r.base, r.in)
+		require.NoError(t, err)
+		return l
+	}
+	const h = 1e-2
+	for i, p := range r.params {
+		scale := maxAbs(analytic[i])
+		n := len(values[i])
+		for _, j := range []int{0, n / 3, n / 2, n - 1} {
+			x := values[i][j]
+			values[i][j] = x + h
+			set(i)
+			fp := loss()
+			values[i][j] = x - h
+			set(i)
+			fm := loss()
+			values[i][j] = x
+			set(i)
+			num := (fp - fm) / (2 * h)
+			tol := 2e-2*math.Abs(num) + 2e-3*scale + 1e-4
+			assert.InDelta(t, num, analytic[i][j], tol, "d loss / d %s[%d]", p.Name, j)
+		}
 	}
 }
 
