@@ -51,11 +51,7 @@ func buildBloom(c *Config, t *treeBuilder) *bloom {
 		m.blocks = append(m.blocks, b)
 	}
 	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
-	}
+	m.lmHead = lmHead(c, t, c.Hidden, m.embed, false)
 	return m
 }
 

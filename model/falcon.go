@@ -74,11 +74,7 @@ func buildFalcon(c *Config, t *treeBuilder) *falcon {
 	}
 	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
 	t.container("transformer.rotary_emb", "FalconRotaryEmbedding")
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
-	}
+	m.lmHead = lmHead(c, t, c.Hidden, m.embed, false)
 	return m
 }
 

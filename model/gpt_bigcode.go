@@ -1,7 +1,6 @@
 package model
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/ia3/ia3/model/nn"
@@ -12,46 +11,13 @@ import (
 // c_attn holding all queries then one key and one value head (per head
 // [q, k, v] without multi_query), and an lm_head tied to wte.
 type bigCode struct {
-	cfg      *Config
-	wte, wpe *nn.Embedding
-	blocks   []gpt2Block
-	lnF      *nn.Norm
-	lmHead   *nn.Linear
+	cfg *Config
+	gpt2Layout
 }
 
 func buildBigCode(c *Config, t *treeBuilder) *bigCode {
-	m := &bigCode{cfg: c}
-	t.container("", "GPTBigCodeForCausalLM")
-	t.container("transformer", "GPTBigCodeModel")
-	m.wte = t.embedding("transformer.wte", c.VocabSize, c.Hidden)
-	m.wpe = t.embedding("transformer.wpe", c.MaxPositions, c.Hidden)
-	t.dropout("transformer.drop")
-	t.container("transformer.h", "ModuleList")
-	for i := 0; i < c.Layers; i++ {
-		p := fmt.Sprintf("transformer.h.%d", i)
-		var b gpt2Block
-		t.container(p, "GPTBigCodeBlock")
-		b.ln1 = t.layerNorm(p+".ln_1", c.Hidden, c.NormEps)
-		t.container(p+".attn", "GPTBigCodeAttention")
-		b.cAttn = t.linear(p+".attn.c_attn", c.Hidden, c.Hidden+2*c.KVHeads*c.HeadDim, true, false)
-		b.attnProj = t.linear(p+".attn.c_proj", c.Hidden, c.Hidden, true, false)
-		t.dropout(p + ".attn.attn_dropout")
-		t.dropout(p + ".attn.resid_dropout")
-		b.ln2 = t.layerNorm(p+".ln_2", c.Hidden, c.NormEps)
-		t.container(p+".mlp", "GPTBigCodeMLP")
-		b.cFC = t.linear(p+".mlp.c_fc", c.Hidden, c.Intermediate, true, false)
-		b.mlpProj = t.linear(p+".mlp.c_proj", c.Intermediate, c.Hidden, true, false)
-		t.activation(p+".mlp.act", c.Act)
-		t.dropout(p + ".mlp.dropout")
-		m.blocks = append(m.blocks, b)
-	}
-	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.wte.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
-	}
-	return m
+	qkv := c.Hidden + 2*c.KVHeads*c.HeadDim
+	return &bigCode{cfg: c, gpt2Layout: buildGPT2Layout(c, t, "GPTBigCode", false, fusedAttention(c, t, qkv, false))}
 }
 
 func (m *bigCode) outputLayer() string { return "lm_head" }

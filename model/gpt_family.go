@@ -33,6 +33,20 @@ func buildGPTFamily(c *Config, t *treeBuilder) architecture {
 	return nil
 }
 
+// lmHead adds the output head "lm_head" from in features to the
+// vocabulary: tied to embed's table when the config ties them (its bias,
+// with bias set, still its own), a new Linear otherwise.
+func lmHead(c *Config, t *treeBuilder, in int, embed *nn.Embedding, bias bool) *nn.Linear {
+	if !c.TieWordEmbeddings {
+		return t.linear("lm_head", in, c.VocabSize, bias, false)
+	}
+	l := t.tiedLinear("lm_head", in, c.VocabSize, embed.Weight)
+	if bias {
+		l.Bias = t.param("lm_head.bias", c.VocabSize)
+	}
+	return l
+}
+
 // decoderStep is the state one causal forward pass shares across layers:
 // batch and step sizes, the tokens already cached, the masks over the new
 // tokens and over every key.

@@ -52,12 +52,7 @@ func buildGPTJ(c *Config, t *treeBuilder) *gptJ {
 		m.blocks = append(m.blocks, b)
 	}
 	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.wte.Weight)
-		m.lmHead.Bias = t.param("lm_head.bias", c.VocabSize)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, true, false)
-	}
+	m.lmHead = lmHead(c, t, c.Hidden, m.wte, true)
 	return m
 }
 

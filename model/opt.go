@@ -64,11 +64,7 @@ func buildOPT(c *Config, t *treeBuilder) *opt {
 		l.finalNorm = t.layerNorm(p+".final_layer_norm", c.Hidden, c.NormEps)
 		m.layers = append(m.layers, l)
 	}
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", proj, c.VocabSize, m.embed.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", proj, c.VocabSize, false, false)
-	}
+	m.lmHead = lmHead(c, t, proj, m.embed, false)
 	return m
 }
 
