@@ -129,6 +129,10 @@ const (
 	SiLU
 	Tanh
 	Sigmoid
+	// Log is the natural logarithm (NaN below 0, −Inf at 0), with derivative
+	// 1/x. It is no model activation: losses such as T-Few's unlikelihood
+	// loss, log(1 − p), use it.
+	Log
 )
 
 // String returns the activation's name.
@@ -146,6 +150,8 @@ func (u Unary) String() string {
 		return "tanh"
 	case Sigmoid:
 		return "sigmoid"
+	case Log:
+		return "log"
 	}
 	return fmt.Sprintf("Unary(%d)", uint8(u))
 }

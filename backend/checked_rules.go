@@ -36,7 +36,7 @@ const (
 	anyFloat = dtypeSet(1<<F32 | 1<<F16 | 1<<BF16)
 	anyDType = dtypeSet(1<<F32 | 1<<F16 | 1<<BF16 | 1<<I32)
 	maxDType = I32
-	maxUnary = Sigmoid
+	maxUnary = Log
 )
 
 func (s dtypeSet) has(d DType) bool { return d <= maxDType && s&(1<<d) != 0 }

@@ -2,13 +2,27 @@ package conformance
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/conformance/ref"
 )
 
 // activations lists every Unary the backend defines.
-var activations = []backend.Unary{backend.GELUErf, backend.GELUTanh, backend.ReLU, backend.SiLU, backend.Tanh, backend.Sigmoid}
+var activations = []backend.Unary{backend.GELUErf, backend.GELUTanh, backend.ReLU, backend.SiLU, backend.Tanh, backend.Sigmoid, backend.Log}
+
+// activationInput registers the input of an activation case: N(0, 2²),
+// or for Log its absolute value plus 0.01, in the domain where the log and
+// its derivative 1/x are finite (T-Few's log(1 − p + 0.01) stays there).
+func activationInput(g *gen, f backend.Unary, shape []int) (int, ref.T) {
+	v := g.values(numel(shape), 0, 2)
+	if f == backend.Log {
+		for i := range v {
+			v[i] = math.Abs(v[i]) + 0.01
+		}
+	}
+	return g.f32(v, shape...)
+}
 
 // elementwiseCases cover the broadcasting binary ops, Affine, every
 // activation and its derivative, and SwiGLU.
@@ -65,7 +79,7 @@ func elementwiseCases() []opCase {
 			// N(0, 2²) reaches ±6: GELU's tails and the region where its
 			// erf and tanh forms differ most (|x| ≈ 2.7).
 			cs = append(cs, opCase{op: "Activation", shape: fmt.Sprintf("%v %v", f, shape), build: func(g *gen) (*spec, error) {
-				x, xr := g.normal(0, 2, shape...)
+				x, xr := activationInput(g, f, shape)
 				want, err := ref.Activation(f, xr)
 				return g.done(func(b backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
 					return one(b.Activation(f, in[x]))
@@ -74,7 +88,7 @@ func elementwiseCases() []opCase {
 		}
 		for _, shape := range [][]int{{1}, {2, 1029}} {
 			cs = append(cs, opCase{op: "ActivationBackward", shape: fmt.Sprintf("%v %v", f, shape), build: func(g *gen) (*spec, error) {
-				x, xr := g.normal(0, 2, shape...)
+				x, xr := activationInput(g, f, shape)
 				dy, dyr := g.normal(0, 1, shape...)
 				want, err := ref.ActivationBackward(f, xr, dyr)
 				return g.done(func(b backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {

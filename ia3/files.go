@@ -3,6 +3,7 @@ package ia3
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,10 +13,16 @@ import (
 	"github.com/ia3/ia3/internal/textlist"
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
+	"github.com/ia3/ia3/model/torchbin"
 )
 
 // WeightsFile is the name PEFT gives an adapter's tensors.
 const WeightsFile = "adapter_model.safetensors"
+
+// TorchWeightsFile is the name PEFT gives an adapter's tensors saved with
+// safe_serialization=False (torch.save's format). LoadAdapter reads it
+// when a directory has no WeightsFile.
+const TorchWeightsFile = "adapter_model.bin"
 
 // AdapterDir returns where PEFT's save_pretrained puts an adapter: the
 // directory itself for "default", a subdirectory named after it otherwise.
@@ -154,10 +161,21 @@ func (m *Model) LoadAdapter(dir, name string) error {
 	return nil
 }
 
-// fillFromDir fills a freshly attached adapter from dir's weights file.
+// fillFromDir fills a freshly attached adapter from dir's weights file:
+// adapter_model.safetensors, or, when the directory has none,
+// adapter_model.bin as PEFT writes with safe_serialization=False (read
+// by package torchbin's restricted unpickler, which runs no code).
 func (m *Model) fillFromDir(dir, name string) error {
 	path := filepath.Join(dir, WeightsFile)
-	f, err := safetensors.Open(path)
+	open := func(p string) (safetensors.Shard, error) { return safetensors.Open(p) }
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		bin := filepath.Join(dir, TorchWeightsFile)
+		if _, err := os.Lstat(bin); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("adapter directory %s has neither %s nor %s: %w", dir, WeightsFile, TorchWeightsFile, fs.ErrNotExist)
+		}
+		path, open = bin, torchbin.OpenShard
+	}
+	f, err := open(path)
 	if err != nil {
 		return err
 	}
@@ -174,7 +192,7 @@ type slot struct {
 
 // fillAdapter copies an adapter file's tensors into a freshly added
 // adapter, after checking that the keys and shapes match exactly.
-func (m *Model) fillAdapter(f *safetensors.File, path, name string) error {
+func (m *Model) fillAdapter(f safetensors.Shard, path, name string) error {
 	want := map[string]slot{}
 	for _, l := range m.layers {
 		if p := l.vectors[name]; p != nil {
@@ -252,7 +270,7 @@ func (m *Model) kvHint(key, adapter string) string {
 }
 
 // readTensor uploads one tensor as F32, [n] for vectors.
-func (m *Model) readTensor(f *safetensors.File, key string, w slot) (backend.Tensor, error) {
+func (m *Model) readTensor(f safetensors.Shard, key string, w slot) (backend.Tensor, error) {
 	v, err := f.Float32(key)
 	if err != nil {
 		return nil, err

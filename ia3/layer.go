@@ -188,7 +188,10 @@ func (l *Layer) scaling(v *nn.Value, index backend.Tensor) nn.Scaling {
 // [A, n] with an I32 index per row: row r of sample s uses the vector of
 // g.Adapters[s], or none when that is "" or has no vector in this layer.
 // Each row then equals a run of its sample with that adapter alone active.
-// PEFT never built this for IA3 (peft#759); it needs no gradients.
+// PEFT never built this for IA3 (peft#759). On a graph with gradients the
+// vectors enter as parameters, so each row's gradient reaches only its own
+// adapter's vector, and rows without one use a constant vector of ones
+// (the gradient path gathers a vector for every row).
 func (l *Layer) mixedScaling(g *nn.Graph, rows int) (nn.Scaling, error) {
 	m := l.owner
 	samples := len(g.Adapters)
@@ -199,7 +202,9 @@ func (l *Layer) mixedScaling(g *nn.Graph, rows int) (nn.Scaling, error) {
 		return nn.Scaling{}, err
 	}
 	slot := map[string]int32{}
-	var stack []backend.Tensor
+	var stack []*nn.Param
+	var names []string // the adapter of each stacked vector
+	plain := false
 	for _, name := range g.Adapters {
 		if _, seen := slot[name]; seen {
 			continue
@@ -207,35 +212,33 @@ func (l *Layer) mixedScaling(g *nn.Graph, rows int) (nn.Scaling, error) {
 		p := l.vectors[name]
 		if name == "" || p == nil {
 			slot[name] = -1
+			plain = true
 			continue
 		}
-		t, fresh, err := l.widenTensor(g.B, p.T, name)
-		if err != nil {
-			return nn.Scaling{}, fmt.Errorf("layer %s: %w", l.Name, err)
-		}
-		if fresh {
-			g.Own(t)
-		}
 		slot[name] = int32(len(stack))
-		stack = append(stack, t)
+		stack = append(stack, p)
+		names = append(names, name)
 	}
 	if len(stack) == 0 {
 		return nn.Scaling{}, nil
 	}
-	n := l.VectorLen()
-	views := make([]backend.Tensor, len(stack))
-	for i, t := range stack {
-		v, err := g.B.View(t, 1, n)
-		if err != nil {
-			return nn.Scaling{}, fmt.Errorf("layer %s: %w", l.Name, err)
+	var stacked *nn.Value
+	var err error
+	if g.Grad() {
+		stacked, err = l.stackValues(g, stack, names, plain)
+		if plain {
+			for name, i := range slot {
+				if i < 0 {
+					slot[name] = int32(len(stack))
+				}
+			}
 		}
-		views[i] = v
+	} else {
+		stacked, err = l.stackTensors(g, stack, names)
 	}
-	stacked, err := g.B.Concat(0, views...)
 	if err != nil {
-		return nn.Scaling{}, fmt.Errorf("layer %s: stack %d vectors of %d: %w", l.Name, len(views), n, err)
+		return nn.Scaling{}, err
 	}
-	g.Own(stacked)
 	per := rows / samples
 	idx := make([]int32, rows)
 	for s, name := range g.Adapters {
@@ -248,5 +251,61 @@ func (l *Layer) mixedScaling(g *nn.Graph, rows int) (nn.Scaling, error) {
 		return nn.Scaling{}, fmt.Errorf("layer %s: upload adapter index: %w", l.Name, err)
 	}
 	g.Own(index)
-	return l.scaling(g.Constant(stacked), index), nil
+	return l.scaling(stacked, index), nil
+}
+
+// stackTensors stacks the vectors, each widened over the outputs its
+// adapter leaves unscaled (K/V-only), into one constant [A, n] tensor: the
+// inference path, which records nothing.
+func (l *Layer) stackTensors(g *nn.Graph, stack []*nn.Param, names []string) (*nn.Value, error) {
+	n := l.VectorLen()
+	views := make([]backend.Tensor, len(stack))
+	for i, p := range stack {
+		t, fresh, err := l.widenTensor(g.B, p.T, names[i])
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l.Name, err)
+		}
+		if fresh {
+			g.Own(t)
+		}
+		v, err := g.B.View(t, 1, n)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l.Name, err)
+		}
+		views[i] = v
+	}
+	stacked, err := g.B.Concat(0, views...)
+	if err != nil {
+		return nil, fmt.Errorf("layer %s: stack %d vectors of %d: %w", l.Name, len(views), n, err)
+	}
+	g.Own(stacked)
+	return g.Constant(stacked), nil
+}
+
+// stackValues stacks the vectors as graph values [A, n] (A+1 with a last
+// row of ones when plain rows need one), so that gradients reach each
+// trainable vector (each widened with constant ones over the outputs its
+// adapter leaves unscaled, so no gradient reaches those).
+func (l *Layer) stackValues(g *nn.Graph, stack []*nn.Param, names []string, plain bool) (*nn.Value, error) {
+	n := l.VectorLen()
+	vs := make([]*nn.Value, 0, len(stack)+1)
+	for i, p := range stack {
+		vs = append(vs, g.Reshape(l.widen(g, g.Param(p), names[i]), 1, n))
+	}
+	if plain {
+		ones := make([]float32, n)
+		for i := range ones {
+			ones[i] = 1
+		}
+		t, err := g.B.FromFloat32(ones, 1, n)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: upload ones: %w", l.Name, err)
+		}
+		vs = append(vs, g.Input(t))
+	}
+	v := g.Concat(0, vs...)
+	if err := g.Err(); err != nil {
+		return nil, fmt.Errorf("layer %s: stack %d vectors of %d: %w", l.Name, len(vs), n, err)
+	}
+	return v, nil
 }

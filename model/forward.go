@@ -68,9 +68,18 @@ func (m *Model) Loss(g *nn.Graph, in *Inputs) *nn.Value {
 	if err := m.checkLabels(in); err != nil {
 		return g.Fail("model.Loss", err)
 	}
-	logits := m.Forward(g, in)
-	if logits == nil {
+	return m.LossOf(g, m.Forward(g, in), in)
+}
+
+// LossOf is Loss on logits Forward already computed for in, so that
+// callers may score one forward pass with several losses (a mixed-adapter
+// batch, one loss per adapter's samples).
+func (m *Model) LossOf(g *nn.Graph, logits *nn.Value, in *Inputs) *nn.Value {
+	if g == nil || g.Err() != nil || logits == nil {
 		return nil
+	}
+	if err := m.checkLabels(in); err != nil {
+		return g.Fail("model.Loss", err)
 	}
 	c := m.cfg
 	switch c.TaskType {

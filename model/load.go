@@ -2,9 +2,13 @@ package model
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,6 +17,7 @@ import (
 	"github.com/ia3/ia3/internal/textlist"
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
+	"github.com/ia3/ia3/model/torchbin"
 )
 
 // basePrefix is each family's base_model_prefix: a checkpoint of the bare
@@ -27,7 +32,10 @@ var basePrefix = map[string]string{
 var ignoredTensors = regexp.MustCompile(`(^|\.)attn\.(bias|masked_bias)$|rotary_emb\.inv_freq$|embeddings\.position_ids$|^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$`)
 
 // Load reads a Hugging Face checkpoint directory: config.json and
-// model.safetensors (or a sharded model.safetensors.index.json). Weights
+// model.safetensors (or a sharded model.safetensors.index.json), or,
+// where the directory has no safetensors weights, torch.save's
+// pytorch_model.bin (or pytorch_model.bin.index.json) read by a restricted
+// unpickler that runs no code (see OpenWeights). Weights
 // stay in their stored dtype (F32, F16 or BF16; F64 is rounded to F32).
 // Tied weights absent from the file (lm_head.weight, T5's embed_tokens)
 // share their source; a missing or unexpected tensor or a shape mismatch is
@@ -70,7 +78,7 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 			return nil, fmt.Errorf("load %s: %w", dir, err)
 		}
 	}
-	ck, err := safetensors.OpenDir(dir)
+	ck, err := OpenWeights(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
@@ -106,6 +114,30 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 	slog.Debug("model loaded", "dir", dir, "model_type", cfg.ModelType, "architecture", cfg.Architecture,
 		"params", len(m.params), "device", b.Info().Name)
 	return m, nil
+}
+
+// OpenWeights opens the weights of the checkpoint in dir, preferring
+// safetensors as transformers does: model.safetensors.index.json or
+// model.safetensors when either exists, else pytorch_model.bin.index.json
+// or pytorch_model.bin (torch.save's format, see package torchbin). A
+// directory with none of them is an error naming all four, wrapping
+// fs.ErrNotExist.
+func OpenWeights(dir string) (*safetensors.Checkpoint, error) {
+	present := func(name string) bool {
+		_, err := os.Lstat(filepath.Join(dir, name))
+		return !errors.Is(err, fs.ErrNotExist) // other errors are reported by the open
+	}
+	if present(safetensors.IndexFileName) || present(safetensors.SingleFileName) {
+		return safetensors.OpenDir(dir)
+	}
+	for _, name := range []string{torchbin.IndexFileName, torchbin.SingleFileName} {
+		if present(name) {
+			slog.Debug("no safetensors weights; reading torch.save checkpoint", "dir", dir, "file", name)
+			return torchbin.OpenDir(dir)
+		}
+	}
+	return nil, fmt.Errorf("checkpoint %s has no weights: none of %s, %s, %s, %s: %w", dir,
+		safetensors.IndexFileName, safetensors.SingleFileName, torchbin.IndexFileName, torchbin.SingleFileName, fs.ErrNotExist)
 }
 
 // resolveNames maps every parameter to the checkpoint entry holding it,

@@ -26,6 +26,20 @@ func fixtureCase(t *testing.T, name string) modeltest.Case {
 	return modeltest.NamedCase(t, name)
 }
 
+// allTensors reads every tensor of a weights file or checkpoint, in its
+// stored dtype.
+func allTensors(t *testing.T, r safetensors.Shard) []safetensors.Tensor {
+	t.Helper()
+	var ts []safetensors.Tensor
+	for _, n := range r.Names() {
+		info, _ := r.Info(n)
+		raw, err := r.Bytes(n)
+		require.NoError(t, err)
+		ts = append(ts, safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: raw})
+	}
+	return ts
+}
+
 // rewriteCheckpoint copies a case's base checkpoint into a temporary
 // directory with edit applied to its tensor list.
 func rewriteCheckpoint(t *testing.T, c modeltest.Case, edit func([]safetensors.Tensor) []safetensors.Tensor) string {
@@ -34,13 +48,7 @@ func rewriteCheckpoint(t *testing.T, c modeltest.Case, edit func([]safetensors.T
 	f, err := safetensors.Open(filepath.Join(src, safetensors.SingleFileName))
 	require.NoError(t, err)
 	defer f.Close()
-	var ts []safetensors.Tensor
-	for _, n := range f.Names() {
-		info, _ := f.Info(n)
-		raw, err := f.Bytes(n)
-		require.NoError(t, err)
-		ts = append(ts, safetensors.Tensor{Name: n, DType: info.DType, Shape: info.Shape, Data: raw})
-	}
+	ts := allTensors(t, f)
 	dir := t.TempDir()
 	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
 	require.NoError(t, err)

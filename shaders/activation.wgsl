@@ -8,7 +8,7 @@
 // vec4 views of the same buffers (n counted in vec4s); the host picks them
 // when n is a multiple of 4.
 // The function codes follow backend.Unary: 0 GELU (erf), 1 GELU (tanh),
-// 2 ReLU, 3 SiLU, 4 Tanh, 5 Sigmoid.
+// 2 ReLU, 3 SiLU, 4 Tanh, 5 Sigmoid, 6 Log.
 
 struct ActParams {
     n: u32,
@@ -101,7 +101,8 @@ fn act_f(f: u32, x: f32) -> f32 {
         case 2u: { return max(x, 0.0); }
         case 3u: { return x * sigmoid_f32(x); }
         case 4u: { return tanh_f32(x); }
-        default: { return sigmoid_f32(x); }
+        case 5u: { return sigmoid_f32(x); }
+        default: { return log(x); }
     }
 }
 
@@ -125,10 +126,11 @@ fn act_df(f: u32, x: f32) -> f32 {
             let t = tanh_f32(x);
             return 1.0 - t * t;
         }
-        default: {
+        case 5u: {
             let s = sigmoid_f32(x);
             return s * (1.0 - s);
         }
+        default: { return 1.0 / x; }
     }
 }
 

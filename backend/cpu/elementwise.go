@@ -203,6 +203,9 @@ func activation(f backend.Unary) (fn, df func(float32) float32) {
 	case backend.Sigmoid:
 		return func(x float32) float32 { return float32(sigmoid(float64(x))) },
 			func(x float32) float32 { s := sigmoid(float64(x)); return float32(s * (1 - s)) }
+	case backend.Log:
+		return func(x float32) float32 { return float32(math.Log(float64(x))) },
+			func(x float32) float32 { return float32(1 / float64(x)) }
 	}
 	return nil, nil
 }

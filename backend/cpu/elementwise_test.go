@@ -1,6 +1,8 @@
 package cpu
 
 import (
+	"math"
+
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -63,6 +65,9 @@ func TestActivations(t *testing.T) {
 			[]float64{0.180706638930328, 0.786447733019946, 0.07065082485713248}},
 		{backend.Sigmoid, []float64{0.18242552380635635, 0.6224593312018546, 0.8807970779778823},
 			[]float64{0.1491464520497754, 0.23500371221230054, 0.10499358538140768}},
+		// log(−1.5) is NaN, as math.log refuses it and torch.log gives NaN.
+		{backend.Log, []float64{math.NaN(), -0.6931471805599453, 0.6931471805599453},
+			[]float64{-1 / 1.5, 2, 0.5}},
 	}
 	x := f32s(t, b, xs, 3)
 	dy := f32s(t, b, []float32{2, 2, 2}, 3)
@@ -71,7 +76,11 @@ func TestActivations(t *testing.T) {
 			y := values(t, b, must(t)(b.Activation(tc.f, x)), 3)
 			dx := values(t, b, must(t)(b.ActivationBackward(tc.f, x, dy)), 3)
 			for i := range xs {
-				assert.InDelta(t, tc.want[i], y[i], 1e-7, "f(%v)", xs[i])
+				if math.IsNaN(tc.want[i]) {
+					assert.True(t, math.IsNaN(float64(y[i])), "f(%v) = %v, want NaN", xs[i], y[i])
+				} else {
+					assert.InDelta(t, tc.want[i], y[i], 1e-7, "f(%v)", xs[i])
+				}
 				assert.InDelta(t, 2*tc.dy[i], dx[i], 1e-6, "f'(%v)", xs[i])
 			}
 		})

@@ -13,7 +13,7 @@ type actParams struct{ N, F uint32 }
 
 // Activation applies f element-wise.
 func (b *Backend) Activation(f backend.Unary, x backend.Tensor) (backend.Tensor, error) {
-	if f > backend.Sigmoid {
+	if f > backend.Log {
 		return nil, fmt.Errorf("webgpu: Activation: unknown activation %s", f)
 	}
 	t, err := b.f32("Activation", x)
@@ -25,7 +25,7 @@ func (b *Backend) Activation(f backend.Unary, x backend.Tensor) (backend.Tensor,
 
 // ActivationBackward returns dy ⊙ f'(x).
 func (b *Backend) ActivationBackward(f backend.Unary, x, dy backend.Tensor) (backend.Tensor, error) {
-	if f > backend.Sigmoid {
+	if f > backend.Log {
 		return nil, fmt.Errorf("webgpu: ActivationBackward: unknown activation %s", f)
 	}
 	ts, err := b.sameShape("ActivationBackward", x, dy)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/ia3/train"
 )
@@ -70,14 +69,8 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 	if err := checkDeviceSpec(f.device); err != nil {
 		return err
 	}
-	var err error
-	if f.model, err = a.resolveHub(cmd.Context(), "--model", f.model, hub.Model); err != nil {
+	if err := a.resolveModelAdapter(cmd.Context(), &f.model, &f.adapter); err != nil {
 		return err
-	}
-	if f.adapter != "" {
-		if f.adapter, err = a.resolveHub(cmd.Context(), "--adapter", f.adapter, hub.Adapter); err != nil {
-			return err
-		}
 	}
 	if err := mustExist(filepath.Join(f.model, "config.json"), "model config"); err != nil {
 		return err

@@ -28,6 +28,7 @@ type generateFlags struct {
 	temperature, topP float64
 	seed              uint64
 	asJSON            bool
+	chat              chatFlags
 }
 
 // newGenerateCmd builds `ia3 generate`.
@@ -47,17 +48,28 @@ and the smallest set reaching probability --top-p. --seed makes sampling
 repeatable. Generation stops at the model's end-of-sequence token or after
 --max-new-tokens.
 
+--chat FILE and --message ROLE=CONTENT give a conversation instead of a
+prompt: it is rendered with the chat template of tokenizer_config.json and
+the generation prompt, as transformers' apply_chat_template does, and the
+assistant's reply is printed. Generation also stops at the template's
+eos_token.
+
 Several --prompt flags run as one batch (left-padded, as transformers'
 generate pads): each row decodes as it would alone, and the results are
 printed one per line when all are done.`,
 		Example: `  ia3 generate --model ./gpt2 --prompt "The capital of France is"
   ia3 generate --model ./llama --adapter my-adapter --prompt "Q: 2+2?" --temperature 0.7 --top-p 0.9 --seed 1
   ia3 generate --model ./t5 --prompt "translate English to German: Hello" --json
-  ia3 generate --model ./gpt2 --prompt "Once upon a time" --prompt "In 1969" --max-new-tokens 20`,
+  ia3 generate --model ./gpt2 --prompt "Once upon a time" --prompt "In 1969" --max-new-tokens 20
+  ia3 generate --model ./qwen2.5-instruct --message system="Be brief." --message user="What is IA3?"
+  ia3 generate --model ./qwen2.5-instruct --chat conversation.json --max-new-tokens 200`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "model", "prompt"); err != nil {
+			if err := requireFlags(cmd, "model"); err != nil {
 				return err
+			}
+			if f.chat.set() == cmd.Flags().Changed("prompt") {
+				return usagef("%s needs --prompt, or a conversation (--chat, --message), not both", cmd.CommandPath())
 			}
 			return runGenerate(cmd, a, &f)
 		},
@@ -72,6 +84,7 @@ printed one per line when all are done.`,
 	fl.Float64Var(&f.topP, "top-p", 0, "sample only among the most likely tokens reaching this probability (0: all)")
 	fl.Uint64Var(&f.seed, "seed", 0, "sampling seed")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per prompt (prompt, prompt_ids, ids, text) at the end instead of streaming")
+	f.chat.add(fl)
 	addDeviceFlag(cmd, &f.device)
 	return cmd
 }
@@ -103,8 +116,16 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 	if err != nil {
 		return err
 	}
-	prompts, err := encodePrompts(tok, f.prompts)
-	if err != nil {
+	var prompts [][]int32
+	var chatEOS []int32
+	if f.chat.set() {
+		var text string
+		var ids []int32
+		if text, ids, chatEOS, err = chatPrompt(f.model, tok, &f.chat); err != nil {
+			return err
+		}
+		f.prompts, prompts = []string{text}, [][]int32{ids}
+	} else if prompts, err = encodePrompts(tok, f.prompts); err != nil {
 		return err
 	}
 	longest := 0
@@ -126,13 +147,15 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 	if t, ok := tok.EOS(); ok && len(eos) == 0 {
 		eos = []int32{int32(t.ID)}
 	}
+	eos = addEOS(eos, chatEOS)
 	// One prompt streams its text; several are printed when done.
 	stream := len(prompts) == 1 && !f.asJSON
 	rows := make([]*textStream, len(prompts))
 	for i := range rows {
 		rows[i] = &textStream{tok: tok, w: a.stdout, quiet: !stream}
 	}
-	if stream {
+	if stream && !f.chat.set() {
+		// A chat prints the reply only, not the rendered template.
 		fmt.Fprint(a.stdout, f.prompts[0])
 	}
 	out, genErr := l.base.Generate(cmd.Context(), prompts, model.GenerateOptions{

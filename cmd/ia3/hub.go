@@ -14,6 +14,19 @@ import (
 	"github.com/ia3/ia3/ia3"
 )
 
+// resolveModelAdapter resolves --model and, when given, the one --adapter
+// of eval and classify, in place.
+func (a *app) resolveModelAdapter(ctx context.Context, model, adapter *string) error {
+	var err error
+	if *model, err = a.resolveHub(ctx, "--model", *model, hub.Model); err != nil {
+		return err
+	}
+	if *adapter != "" {
+		*adapter, err = a.resolveHub(ctx, "--adapter", *adapter, hub.Adapter)
+	}
+	return err
+}
+
 // resolveHub turns a --model, --adapter or --config value into a local
 // directory: the value itself when it is a local path (an existing path
 // always wins over a Hub id), else the snapshot hub.Snapshot returns for

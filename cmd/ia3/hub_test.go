@@ -157,6 +157,7 @@ func TestEveryCommandFromHub(t *testing.T) {
 		{"bench", []string{"bench", "--config", "M", "--device", "cpu", "--steps", "1", "--warmup", "0", "--batch", "1", "--seq", "4", "--no-train", "--json"}, nil},
 		{"eval", []string{"eval", "--model", "M", "--adapter", "A", "--data", data, "--device", "cpu", "--json"}, nil},
 		{"generate", []string{"generate", "--model", "M", "--adapter", "A=a", "--prompt", "the quick", "--max-new-tokens", "4", "--device", "cpu"}, nil},
+		{"classify", []string{"classify", "--model", "M", "--adapter", "A", "--input", "the quick", "--choice", " brown", "--choice", " fox", "--device", "cpu", "--json"}, nil},
 		{"merge", []string{"merge", "--model", "M", "--adapter", "A=a", "--out", "OUT", "--device", "cpu"}, []string{"model.safetensors", "config.json"}},
 		{"weighted", []string{"weighted", "--model", "M", "--adapter", "A=a", "--adapter", "B=b", "--weights", "a:0.6,b:0.4", "--name", "w", "--out", "OUT", "--device", "cpu"},
 			[]string{"adapter_model.safetensors", "adapter_config.json"}},

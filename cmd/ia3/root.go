@@ -71,6 +71,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newDevicesCmd(a),
 		newTrainCmd(a),
 		newEvalCmd(a),
+		newClassifyCmd(a),
 		newMergeCmd(a),
 		newWeightedCmd(a),
 		newForwardCmd(a),

@@ -29,6 +29,9 @@ type trainFlags struct {
 	seed                                                 uint64
 	asJSON, noPlot                                       bool
 	adapter                                              adapterFlags
+	recipe                                               string
+	adapterData                                          []string
+	lmWeight, ulWeight, lnWeight                         float64
 }
 
 // newTrainCmd builds `ia3 train`.
@@ -46,6 +49,11 @@ Data, one JSON object per line: {"text": ...} or {"prompt": ...,
 {"input": ..., "target": ...} for T5, {"text": ..., "label": ...} for
 classification. The model directory needs tokenizer.json.
 
+Chat data for causal language models: {"messages": [{"role": "user",
+"content": ...}, {"role": "assistant", "content": ...}]} (TRL's format),
+rendered with the chat template of tokenizer_config.json as transformers'
+apply_chat_template does, with the loss on the assistant turns only.
+
 Without --model and --data, ia3 train runs the built-in demo: a small model
 and data set embedded in the binary, to see training work end to end.
 
@@ -54,16 +62,38 @@ and exits with code 130; --resume DIR (or --resume latest) continues the
 same run from it. An adapter already in --out is replaced when the run
 ends; until then it, and the checkpoints, stay as they were.
 
+--recipe t-few trains with the recipe of the (IA)³ paper (T-Few, Liu et al.
+2022) on multiple-choice data, {"input": ..., "choices": [...], "label": i}
+per line (T5: the input is the encoder's, each choice a decoder target;
+causal LMs: input and choice concatenated, the loss on the choice): the
+cross-entropy of the correct choice, the unlikelihood loss on the incorrect
+choices and the length-normalised loss over choices, weighted by
+--lm-weight, --ul-weight and --ln-weight (1 each, as the paper). It also sets
+the paper's defaults for flags not given: 1000 steps, batch size 8, learning
+rate 3e-3, linear schedule with 6% warmup, gradient clipping at 1 (AdamW, not
+the paper's Adafactor: (IA)³'s few vectors train as well without it).
+Evaluation then reports rank-classification accuracy.
+
+--adapter-data NAME=FILE (repeated, instead of --data) trains several
+adapters in one run: micro-batches mix the files' examples, each row updates
+only its own adapter's vectors, and each adapter is saved in --out/NAME
+(multi-task training in one pass; no evaluation or --resume in such a run
+yet).
+
 A JSONL line may hold up to 128 MiB; a UTF-8 byte order mark at the start
 of the file is skipped. Only the first --max-len tokens of an example are
-kept, and only that much of its text is tokenised.`,
+kept, and only that much of its text is tokenised (a chat line is
+rendered and tokenised whole).`,
 		Example: `  ia3 train --steps 50 --out demo-adapter
   ia3 train --model Qwen/Qwen2.5-0.5B --data train.jsonl --out my-adapter
   ia3 train --model ./gpt2 --data train.jsonl --eval-data eval.jsonl --out my-adapter \
       --epochs 3 --lr 3e-3 --schedule cosine --warmup 20 --batch-size 8 --device gpu
   ia3 train --model ./llama --data train.jsonl --target-modules k_proj,v_proj,down_proj \
       --feedforward-modules down_proj --steps 500 --save-every 100 --out ad
-  ia3 train --model ./llama --data train.jsonl --steps 500 --out ad --resume latest`,
+  ia3 train --model ./llama --data train.jsonl --steps 500 --out ad --resume latest
+  ia3 train --model ./Qwen2.5-0.5B-Instruct --data chat.jsonl --out chat-adapter
+  ia3 train --recipe t-few --model ./t0 --data choices.jsonl --eval-data dev.jsonl --out ad
+  ia3 train --model ./gpt2 --adapter-data poems=poems.jsonl --adapter-data code=code.jsonl --out ads`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runTrain(cmd, a, &f)
@@ -92,6 +122,11 @@ kept, and only that much of its text is tokenised.`,
 	fl.StringVar(&f.resume, "resume", "", `checkpoint directory to continue from, or "latest" (the newest under --out)`)
 	fl.BoolVar(&f.noPlot, "no-plot", false, "do not write loss.png")
 	fl.BoolVar(&f.asJSON, "json", false, "print the run's result as JSON")
+	fl.StringArrayVar(&f.adapterData, "adapter-data", nil, "NAME=FILE: train adapter NAME on FILE, several adapters in one mixed-batch run (repeatable, instead of --data; saved in --out/NAME)")
+	fl.StringVar(&f.recipe, "recipe", "", `training recipe: "t-few" (multiple-choice data, T-Few's losses and defaults)`)
+	fl.Float64Var(&f.lmWeight, "lm-weight", 1, "t-few: weight of the cross-entropy of the correct choice")
+	fl.Float64Var(&f.ulWeight, "ul-weight", 1, "t-few: weight of the unlikelihood loss on the incorrect choices")
+	fl.Float64Var(&f.lnWeight, "ln-weight", 1, "t-few: weight of the length-normalised loss over choices")
 	f.adapter.add(cmd)
 	addDeviceFlag(cmd, &f.device)
 	return cmd
@@ -100,7 +135,10 @@ kept, and only that much of its text is tokenised.`,
 // runTrain runs the demo without --model/--data, else train.Run with the
 // flags, and prints the result.
 func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
-	if (f.model == "") != (f.data == "") {
+	if f.data != "" && len(f.adapterData) > 0 {
+		return usagef("give --data or --adapter-data, not both")
+	}
+	if (f.model == "") != (f.data == "" && len(f.adapterData) == 0) {
 		return usagef("give both --model and --data, or neither for the built-in demo")
 	}
 	if f.steps < 0 || f.epochs <= 0 || f.batch <= 0 || f.gradAccum <= 0 || f.maxLen < 2 || f.lr <= 0 {
@@ -132,8 +170,8 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 		return err
 	}
 	opts.ModelDir = f.model
-	for _, p := range [][2]string{{filepath.Join(f.model, "config.json"), "model config"},
-		{f.data, "training data"}, {f.evalData, "eval data"}} {
+	for _, p := range append([][2]string{{filepath.Join(f.model, "config.json"), "model config"},
+		{f.data, "training data"}, {f.evalData, "eval data"}}, mixedFiles(opts)...) {
 		if p[0] != "" {
 			if err := mustExist(p[0], p[1]); err != nil {
 				return err
@@ -180,6 +218,19 @@ func (f *trainFlags) options(cmd *cobra.Command, a *app) (train.Options, error) 
 	o.Optim.WeightDecay = f.weightDecay
 	o.MaxGradNorm, o.Seed = f.clip, f.seed
 	o.CheckpointEvery, o.NoPlot = f.saveEvery, f.noPlot
+	if err := f.applyRecipe(cmd, &o); err != nil {
+		return o, err
+	}
+	for _, v := range f.adapterData {
+		name, file, ok := strings.Cut(v, "=")
+		if !ok || name == "" || file == "" {
+			return o, usagef("--adapter-data %q: want NAME=FILE", v)
+		}
+		o.Mixed = append(o.Mixed, train.AdapterData{Name: name, TrainFile: file})
+	}
+	if len(o.Mixed) == 1 {
+		return o, usagef("--adapter-data needs at least two adapters (one adapter trains with --data)")
+	}
 	if f.resume != "" {
 		dir := f.resume
 		if f.resume == "latest" {

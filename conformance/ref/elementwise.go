@@ -69,6 +69,8 @@ func Act(f backend.Unary, x float64) (float64, error) {
 		return math.Tanh(x), nil
 	case backend.Sigmoid:
 		return sigmoid(x), nil
+	case backend.Log:
+		return math.Log(x), nil
 	}
 	return 0, fmt.Errorf("ref: unknown activation %v", f)
 }
@@ -100,6 +102,8 @@ func ActGrad(f backend.Unary, x float64) (float64, error) {
 	case backend.Sigmoid:
 		s := sigmoid(x)
 		return s * (1 - s), nil
+	case backend.Log:
+		return 1 / x, nil
 	}
 	return 0, fmt.Errorf("ref: unknown activation %v", f)
 }

@@ -39,6 +39,9 @@ func evaluate(ctx context.Context, b backend.Backend, base *model.Model, d *data
 	if d == nil || len(d.examples) == 0 {
 		return m, errors.New("evaluate: no examples")
 	}
+	if d.task == taskChoices {
+		return evaluateChoices(ctx, base, d)
+	}
 	m.Skipped = d.skipped
 	var lossSum float64
 	var counted, correct int

@@ -29,12 +29,19 @@ type fixtureRun struct {
 // loadFixture loads case name on b with PEFT's default adapter.
 func loadFixture(t *testing.T, b backend.Backend, name string) fixtureRun {
 	t.Helper()
+	return loadFixtureWith(t, b, name, func(*ia3.Config) {})
+}
+
+// loadFixtureWith is loadFixture with the adapter config changed by edit.
+func loadFixtureWith(t *testing.T, b backend.Backend, name string, edit func(*ia3.Config)) fixtureRun {
+	t.Helper()
 	c := modeltest.NamedCase(t, name)
 	base, err := model.Load(context.Background(), filepath.Join(c.Dir, "base"), b)
 	require.NoError(t, err)
 	t.Cleanup(base.Free)
 	cfg := ia3.NewConfig()
 	cfg.TaskType = c.Meta.TaskType
+	edit(cfg)
 	pm, err := ia3.New(base, cfg, ia3.DefaultAdapter)
 	require.NoError(t, err)
 	in, err := model.InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ia3/ia3/internal/regular"
+	"github.com/ia3/ia3/model/chat"
 )
 
 // record is one JSONL line as the task reads it.
@@ -24,6 +25,7 @@ type record struct {
 	label                    float64
 	labelName                string // a class given by name (config label2id)
 	byName, isPrompt         bool
+	messages                 []chat.Message // a chat line (chatdata.go)
 }
 
 // MaxLineBytes is the longest JSONL line the trainer reads: 128 MiB. A
@@ -42,6 +44,29 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // time. Errors name the file and line; fn's error ends the read and is
 // returned as it is.
 func eachRecord(path, task string, maxLine int, fn func(record) error) error {
+	return eachLine(path, maxLine, recordsOf(path, task, fn))
+}
+
+// readRecords reads JSONL from f, named path in messages, into fn.
+func readRecords(f io.Reader, path, task string, maxLine int, fn func(record) error) error {
+	return scanLines(f, path, maxLine, recordsOf(path, task, fn))
+}
+
+// recordsOf decodes each line for task and hands the record to fn.
+func recordsOf(path, task string, fn func(record) error) func(line int, data []byte) error {
+	return func(line int, data []byte) error {
+		rec, err := parseRecord(data, task)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		rec.source = fmt.Sprintf("%s:%d", path, line)
+		return fn(rec)
+	}
+}
+
+// eachLine opens path and hands every non-blank line to fn (see
+// scanLines).
+func eachLine(path string, maxLine int, fn func(line int, data []byte) error) error {
 	// A FIFO or device would block the open or never end; refuse it first.
 	if err := regular.Check(path); err != nil {
 		return fmt.Errorf("read data: %w", err)
@@ -51,11 +76,14 @@ func eachRecord(path, task string, maxLine int, fn func(record) error) error {
 		return fmt.Errorf("read data: %w", err)
 	}
 	defer f.Close()
-	return readRecords(f, path, task, maxLine, fn)
+	return scanLines(f, path, maxLine, fn)
 }
 
-// readRecords reads JSONL from f, named path in messages, into fn.
-func readRecords(f io.Reader, path, task string, maxLine int, fn func(record) error) error {
+// scanLines hands every non-blank line of f (trimmed, a leading UTF-8 BOM
+// skipped, at most maxLine bytes) to fn with its 1-based number, as soon
+// as it is read; f is named path in messages. fn's error ends the read and
+// is returned as it is. A file without such a line is an error.
+func scanLines(f io.Reader, path string, maxLine int, fn func(line int, data []byte) error) error {
 	r := bufio.NewReaderSize(f, 1<<20)
 	n := 0
 	for line := 1; ; line++ {
@@ -70,13 +98,8 @@ func readRecords(f io.Reader, path, task string, maxLine int, fn func(record) er
 			data = bytes.TrimPrefix(data, utf8BOM)
 		}
 		if trimmed := bytes.TrimSpace(data); len(trimmed) > 0 {
-			rec, perr := parseRecord(trimmed, task)
-			if perr != nil {
-				return fmt.Errorf("%s:%d: %w", path, line, perr)
-			}
-			rec.source = fmt.Sprintf("%s:%d", path, line)
 			n++
-			if err := fn(rec); err != nil {
+			if err := fn(line, trimmed); err != nil {
 				return err
 			}
 		}
@@ -148,6 +171,9 @@ func parseRecord(data []byte, task string) (record, error) {
 	}
 	switch task {
 	case taskCausal:
+		if _, ok := raw["messages"]; ok {
+			return parseChat(raw)
+		}
 		_, hasPrompt := raw["prompt"]
 		_, hasCompletion := raw["completion"]
 		if _, ok := raw["text"]; ok && (hasPrompt || hasCompletion) {

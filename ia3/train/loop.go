@@ -68,6 +68,19 @@ func (s *session) trainStep(step int, lr float64) (stepStats, int, error) {
 	}
 	for range micro {
 		idx := s.next()
+		if s.train.task == taskChoices || len(s.opts.Mixed) > 0 {
+			microBatch := s.choicesMicroBatch
+			if len(s.opts.Mixed) > 0 {
+				microBatch = s.mixedMicroBatch
+			}
+			toks, err := microBatch(idx)
+			if err != nil {
+				s.st.reset()
+				return stepStats{}, 0, fmt.Errorf("train step %d: %w", step+1, err)
+			}
+			tokens += toks
+			continue
+		}
 		in, toks, _ := s.train.batch(idx)
 		tokens += toks
 		if err := s.st.accumulate(in); err != nil {

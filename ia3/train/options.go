@@ -9,6 +9,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/ia3/tfew"
 )
 
 // Options configures Run. Zero numeric fields take DefaultOptions' values,
@@ -73,6 +74,23 @@ type Options struct {
 	MaxGradNorm float64
 	// Seed fixes the data order and the eval split: a run is repeatable.
 	Seed uint64
+
+	// Recipe selects a training recipe: "" (plain cross-entropy) or
+	// RecipeTFew, which trains on multiple-choice data ({"input",
+	// "choices", "label"} lines) with T-Few's losses weighted by
+	// TFewWeights (zero: tfew.DefaultWeights) and evaluates by rank
+	// classification (see TFewOptions for the paper's other settings).
+	Recipe      string
+	TFewWeights tfew.Weights
+
+	// Mixed, when set instead of TrainFile, trains several adapters in one
+	// run: each AdapterData's file trains the adapter of that name, the
+	// micro-batches mix their examples, and each row updates only its own
+	// adapter's vectors (MixedLoss: a mixed step equals the separate
+	// single-adapter steps, as long as MaxGradNorm is 0). Every adapter is
+	// saved in OutDir/<name>. Evaluation, resuming and recipes are not
+	// supported in a mixed run yet.
+	Mixed []AdapterData
 
 	// CheckpointEvery saves a checkpoint every that many steps (0: none,
 	// except when the run is interrupted). ResumeFrom continues from one:
@@ -142,6 +160,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Recipe == RecipeTFew && o.TFewWeights == (tfew.Weights{}) {
+		o.TFewWeights = tfew.DefaultWeights()
+	}
 	return o, o.validate()
 }
 
@@ -149,6 +170,10 @@ func (o Options) validate() error {
 	switch {
 	case o.ModelDir == "":
 		return errors.New("train: no model directory")
+	case len(o.Mixed) > 0:
+		if err := o.validateMixed(); err != nil {
+			return err
+		}
 	case o.TrainFile == "":
 		return errors.New("train: no training data file")
 	case o.OutDir == "":
@@ -171,6 +196,12 @@ func (o Options) validate() error {
 		return fmt.Errorf("train: warmup ratio %g must be in [0, 1]", o.WarmupRatio)
 	case !(o.MaxGradNorm >= 0) || math.IsInf(o.MaxGradNorm, 0):
 		return fmt.Errorf("train: max grad norm %g must be non-negative and finite", o.MaxGradNorm)
+	case o.Recipe != "" && o.Recipe != RecipeTFew:
+		return fmt.Errorf("train: unknown recipe %q (recipes: %s)", o.Recipe, RecipeTFew)
+	case o.Recipe == RecipeTFew:
+		if err := o.TFewWeights.Validate(); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
 	}
 	return o.Optim.validate()
 }

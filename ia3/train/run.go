@@ -67,6 +67,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkRecipeData(opts.Recipe, trainSet, evalSet); err != nil {
+		return nil, err
+	}
 
 	var pm *ia3.Model
 	var resumed trainerState
@@ -85,11 +88,20 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		if cfg.TaskType == "" {
 			cfg.TaskType = base.Config().TaskType
 		}
-		if pm, err = ia3.New(base, cfg, ia3.DefaultAdapter); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
+		if len(opts.Mixed) > 0 {
+			pm, err = newMixedModel(base, cfg, opts.Mixed)
+		} else if pm, err = ia3.New(base, cfg, ia3.DefaultAdapter); err != nil {
+			err = fmt.Errorf("train: %w", err)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
-	defer func() { _ = pm.DeleteAdapter(ia3.DefaultAdapter) }()
+	defer func() {
+		for _, name := range pm.Adapters() {
+			_ = pm.DeleteAdapter(name)
+		}
+	}()
 	s, err := newSession(opts, b, base, pm, trainSet, evalSet)
 	if err != nil {
 		return nil, err
@@ -158,13 +170,7 @@ func openBackend(ctx context.Context, given backend.Backend, spec string) (backe
 
 // loadModel loads the base model and its tokenizer from dir.
 func loadModel(ctx context.Context, dir string, b backend.Backend) (*model.Model, encoder, error) {
-	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, fmt.Errorf("model directory %s has no tokenizer.json: the data is tokenised with the model's own tokenizer, save it beside the model (tokenizer.save_pretrained)", dir)
-		}
-		return nil, nil, fmt.Errorf("tokenizer: %w", err)
-	}
-	tok, err := tokenizer.LoadDir(dir)
+	tok, err := loadTokenizer(dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -177,11 +183,36 @@ func loadModel(ctx context.Context, dir string, b backend.Backend) (*model.Model
 		return nil, nil, fmt.Errorf("model %s (%s) has no head to train (task %s); use a *ForCausalLM, *ForConditionalGeneration or *ForSequenceClassification checkpoint",
 			dir, base.Config().Architecture, t)
 	}
-	return base, newHFEncoder(tok, base.Config()), nil
+	return base, withChat(newHFEncoder(tok, base.Config()), dir), nil
+}
+
+// loadTokenizer loads dir's tokenizer.json, saying what to do when there
+// is none.
+func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("model directory %s has no tokenizer.json: the data is tokenised with the model's own tokenizer, save it beside the model (tokenizer.save_pretrained)", dir)
+		}
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	return tokenizer.LoadDir(dir)
+}
+
+// loadEncoder is the data pipeline's encoder for dir's tokenizer.
+func loadEncoder(dir string, cfg *model.Config) (encoder, error) {
+	tok, err := loadTokenizer(dir)
+	if err != nil {
+		return nil, err
+	}
+	return newHFEncoder(tok, cfg), nil
 }
 
 // loadData reads and tokenises the training data and the eval split.
 func loadData(opts Options, cfg *model.Config, enc encoder) (train, eval *dataset, err error) {
+	if len(opts.Mixed) > 0 {
+		train, err = loadMixed(opts, cfg, enc)
+		return train, nil, err
+	}
 	maxLen := maxLength(opts.MaxLength, cfg)
 	if train, err = loadSet(opts.TrainFile, cfg, enc, maxLen, false); err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
@@ -213,6 +244,9 @@ func maxLength(n int, cfg *model.Config) int {
 // loadSet reads and tokenises one JSONL file; with skipNoTarget (eval
 // data) examples without a token to predict are skipped and counted.
 func loadSet(path string, cfg *model.Config, enc encoder, maxLen int, skipNoTarget bool) (*dataset, error) {
+	if isChoicesFile(path) {
+		return loadChoices(path, cfg, enc, maxLen, true)
+	}
 	b := newBuilder(cfg.TaskType, enc, maxLen, cfg, skipNoTarget)
 	if err := eachRecord(path, cfg.TaskType, MaxLineBytes, b.add); err != nil {
 		return nil, err

@@ -153,7 +153,13 @@ func saveAdapter(pm *ia3.Model, dir string) (err error) {
 			config = e.Name()
 			continue
 		}
-		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(dir, e.Name())); err != nil {
+		// A named adapter of a mixed run is a directory (PEFT's layout):
+		// it replaces the one an earlier run saved there whole.
+		move := os.Rename
+		if e.IsDir() {
+			move = replaceDir
+		}
+		if err := move(filepath.Join(tmp, e.Name()), filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}
 	}

@@ -38,9 +38,15 @@ var errNonFinite = errors.New("loss is not finite")
 // accumulate runs one micro-batch forward and backward and adds its
 // gradients to the step's sums.
 func (s *stepper) accumulate(in *model.Inputs) error {
+	return s.accumulateLoss(func(g *nn.Graph) *nn.Value { return s.base.Loss(g, in) })
+}
+
+// accumulateLoss is accumulate for any loss built on the graph: one
+// T-Few example's losses, a mixed-adapter batch's.
+func (s *stepper) accumulateLoss(lossOf func(g *nn.Graph) *nn.Value) error {
 	g := nn.NewGraph(s.b, true)
 	defer g.Release()
-	loss := s.base.Loss(g, in)
+	loss := lossOf(g)
 	if err := g.Err(); err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ia3/ia3/ia3/tfew"
 	"github.com/ia3/ia3/model"
 )
 
@@ -27,6 +28,12 @@ type example struct {
 	labels []int32
 	class  int32   // classification label
 	value  float32 // regression target
+	// choice is a multiple-choice example (the T-Few recipe); the fields
+	// above are then unused.
+	choice *tfew.Example
+	// adapter names the adapter the example trains in a mixed-adapter
+	// run (Options.Mixed); "" otherwise.
+	adapter string
 }
 
 // noTargetError marks an example with no token for the loss to count.
@@ -98,7 +105,13 @@ func tokenizeOne(r record, task string, enc encoder, maxLen int, cfg *model.Conf
 	var ex example
 	switch task {
 	case taskCausal:
-		if !r.isPrompt {
+		if r.messages != nil {
+			chatEx, err := tokenizeChat(r.messages, enc, maxLen)
+			if err != nil {
+				return ex, err
+			}
+			ex = chatEx
+		} else if !r.isPrompt {
 			ids, _, err := encodeHead(enc, r.text, true, maxLen)
 			if err != nil {
 				return ex, err

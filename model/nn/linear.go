@@ -7,10 +7,6 @@ import (
 	"github.com/ia3/ia3/backend"
 )
 
-// errMixedGrad is returned when gradients are asked through a batch that
-// mixes adapters: each row would need its own vector's gradient.
-var errMixedGrad = errors.New("gradients through a mixed-adapter batch are not supported")
-
 // Linear applies layer l to x [..., in], giving [..., out]:
 //
 //	y = ((x ⊙ t) · Wᵀ + b) ⊙ s
@@ -51,7 +47,7 @@ func (g *Graph) Linear(x *Value, l *Linear) *Value {
 	s, t := sc.Out, sc.In
 	needs := x.NeedsGrad() || w.NeedsGrad() || bias.NeedsGrad() || s.NeedsGrad() || t.NeedsGrad()
 	if sc.Index != nil && needs {
-		return g.Fail(op, errMixedGrad)
+		return g.mixedLinear(op, x, l, sc)
 	}
 	o := backend.LinearOptions{
 		FanInFanOut: l.FanInFanOut,
@@ -84,6 +80,48 @@ func (g *Graph) Linear(x *Value, l *Linear) *Value {
 		return nil
 	}
 	return g.result(y, back, x, w, bias, s, t)
+}
+
+// mixedLinear is Linear for a batch that mixes adapters when gradients
+// are needed: each row's vectors are gathered from the stacked [A, n]
+// scalings by sc.Index, so that the gather's backward adds every row's
+// gradient into the vector of its own adapter and no other:
+//
+//	y = ((x ⊙ t[idx]) · Wᵀ + b) ⊙ s[idx]
+//
+// Every index entry must then name a stacked vector (no -1: the caller
+// stacks a constant vector of ones for rows without an adapter).
+func (g *Graph) mixedLinear(op string, x *Value, l *Linear, sc Scaling) *Value {
+	rows := x.rows()
+	perRow := func(v *Value, shape []int) *Value {
+		if v == nil {
+			return nil
+		}
+		if len(v.Shape()) != 2 {
+			return g.Fail(op, fmt.Errorf("stacked scaling %v is not [adapters, n]", v.Shape()))
+		}
+		if sc.Index.Len() != rows {
+			return g.Fail(op, fmt.Errorf("scale index has %d entries for %d rows", sc.Index.Len(), rows))
+		}
+		return g.Reshape(g.Gather(v, sc.Index), shape...)
+	}
+	plain := *l
+	plain.Adapter = nil
+	xin := x
+	if t := perRow(sc.In, x.Shape()); t != nil {
+		xin = g.Mul(x, t)
+	}
+	if g.err != nil {
+		return nil
+	}
+	y := g.Linear(xin, &plain)
+	if g.err != nil {
+		return nil
+	}
+	if s := perRow(sc.Out, y.Shape()); s != nil {
+		y = g.Mul(y, s)
+	}
+	return y
 }
 
 // linearBackward propagates dy through y = ((x ⊙ t)·Wᵀ + b) ⊙ s, z being

@@ -134,27 +134,47 @@ func TestLinearNoWeightGradient(t *testing.T) {
 }
 
 // TestLinearMixedAdapterGradient checks that a stacked, indexed scaling
-// runs without gradients and is refused with them.
+// gives the same output with and without gradients, and that gradients
+// reach each stacked vector from its own rows only (finite differences).
 func TestLinearMixedAdapterGradient(t *testing.T) {
 	b := openCPU(t)
 	w := &Param{Name: "w", T: upload(t, b, []float32{1, 0, 0, 1}, 2, 2)}
-	stack := &Param{Name: "s", T: upload(t, b, []float32{2, 3, 4, 5}, 2, 2), Trainable: true}
-	idx := uploadInt32(t, b, []int32{1, -1, 0}, 3)
-	l := &Linear{Weight: w, Adapter: &testAdapter{out: stack, index: idx}}
+	stack := &Param{Name: "s", T: upload(t, b, []float32{2, 3, 4, 5, 1, 1}, 3, 2), Trainable: true}
 	x := upload(t, b, []float32{1, 1, 1, 1, 1, 1}, 3, 2)
+	for _, grad := range []bool{false, true} {
+		// Without gradients -1 leaves a row plain; with them the caller
+		// stacks a row of ones instead (the third vector here).
+		ids := []int32{1, -1, 0}
+		if grad {
+			ids = []int32{1, 2, 0}
+		}
+		l := &Linear{Weight: w, Adapter: &testAdapter{out: stack, index: uploadInt32(t, b, ids, 3)}}
+		g := NewGraph(b, grad)
+		y := g.Linear(g.Constant(x), l)
+		require.NoError(t, g.Err())
+		assert.Equal(t, []float32{4, 5, 1, 1, 2, 3}, download(t, b, y.T), "grad %v", grad)
+		g.Release()
+	}
 
-	g := NewGraph(b, false)
-	y := g.Linear(g.Constant(x), l)
-	require.NoError(t, g.Err())
-	assert.Equal(t, []float32{4, 5, 1, 1, 2, 3}, download(t, b, y.T))
-	g.Release()
-
-	g = NewGraph(b, true)
-	defer g.Release()
-	assert.Nil(t, g.Linear(g.Constant(x), l))
-	require.Error(t, g.Err())
-	assert.Contains(t, g.Err().Error(), "linear w")
-	assert.Contains(t, g.Err().Error(), "mixed-adapter batch")
+	mixed := func(out bool, ids ...int32) func(t *testing.T, g *Graph, ps []*Param) *Value {
+		return func(t *testing.T, g *Graph, ps []*Param) *Value {
+			a := &testAdapter{index: uploadInt32(t, g.B, ids, len(ids))}
+			if out {
+				a.out = ps[2]
+			} else {
+				a.in = ps[2]
+			}
+			l := &Linear{Weight: ps[1], Adapter: a}
+			return g.Linear(g.Param(ps[0]), l)
+		}
+	}
+	for _, c := range []gradCase{
+		{name: "out", ins: []input{in("x", 2, 2, 4), frozen("w", 3, 4), in("s", 3, 3)}, build: mixed(true, 2, 0, 0, 1)},
+		{name: "in", ins: []input{in("x", 4, 4), frozen("w", 3, 4), in("t", 2, 4)}, build: mixed(false, 1, 1, 0, 1)},
+		{name: "in unused vector", ins: []input{in("x", 2, 4), in("w", 3, 4), in("t", 3, 4)}, build: mixed(false, 2, 0)},
+	} {
+		t.Run(c.name, func(t *testing.T) { checkGrad(t, b, c) })
+	}
 }
 
 func TestMatMulGradients(t *testing.T) {

@@ -24,10 +24,32 @@ const (
 type Checkpoint struct {
 	dir      string
 	index    string           // path of the index file; "" for a single file
-	shards   map[string]*File // by shard file name
-	owner    map[string]*File // tensor name → shard holding it
+	single   string           // file name of the single-file form
+	shards   map[string]Shard // by shard file name
+	owner    map[string]Shard // tensor name → shard holding it
 	names    []string
 	metadata map[string]string
+}
+
+// Shard is one weights file of a checkpoint: a safetensors File, or a file
+// of another format (torch.save's pytorch_model.bin) read into the same
+// accessors so that model loading does not care which it reads.
+type Shard interface {
+	// Path returns the file's path, for messages.
+	Path() string
+	// Names returns the tensor names, sorted.
+	Names() []string
+	// Info returns a tensor's dtype and shape (and, for safetensors, its
+	// byte range).
+	Info(name string) (TensorInfo, bool)
+	// Bytes returns a copy of a tensor's contiguous little-endian bytes.
+	Bytes(name string) ([]byte, error)
+	// Float32 returns a floating tensor widened or rounded to float32.
+	Float32(name string) ([]float32, error)
+	// Int64 returns an integer or bool tensor as int64.
+	Int64(name string) ([]int64, error)
+	// Close releases the file.
+	Close() error
 }
 
 // index is the JSON layout of model.safetensors.index.json.
@@ -40,35 +62,52 @@ type index struct {
 // present (every weight_map entry must name a shard file in dir that holds
 // the tensor), otherwise model.safetensors.
 func OpenDir(dir string) (*Checkpoint, error) {
-	idxPath := filepath.Join(dir, IndexFileName)
+	return OpenIndexed(dir, IndexFileName, SingleFileName, "safetensors", func(path string) (Shard, error) {
+		f, err := Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	})
+}
+
+// OpenIndexed opens the checkpoint in dir whose index file is named
+// indexName and whose single-file form is singleName, opening each file
+// with open; format names the format in messages. The index, when
+// present, is read as OpenDir reads model.safetensors.index.json (every
+// weight_map entry must name a shard file in dir that holds the tensor).
+// It lets other formats (torch's pytorch_model.bin.index.json) share the
+// index rules.
+func OpenIndexed(dir, indexName, singleName, format string, open func(path string) (Shard, error)) (*Checkpoint, error) {
+	idxPath := filepath.Join(dir, indexName)
 	err := regular.Check(idxPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return openSingle(dir)
+		return openSingle(dir, indexName, singleName, format, open)
 	case err != nil:
-		return nil, fmt.Errorf("safetensors: %w", err) // names the path
+		return nil, fmt.Errorf("%s: %w", format, err) // names the path
 	}
 	raw, err := os.ReadFile(idxPath)
 	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
+		return nil, fmt.Errorf("%s: %w", format, err)
 	}
 	var idx index
 	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("safetensors: %s: bad index JSON: %v: %w", idxPath, err, ErrCorrupt)
+		return nil, fmt.Errorf("%s: %s: bad index JSON: %v: %w", format, idxPath, err, ErrCorrupt)
 	}
 	if len(idx.WeightMap) == 0 {
-		return nil, fmt.Errorf("safetensors: %s: index has no weight_map entries: %w", idxPath, ErrCorrupt)
+		return nil, fmt.Errorf("%s: %s: index has no weight_map entries: %w", format, idxPath, ErrCorrupt)
 	}
-	c := &Checkpoint{dir: dir, index: idxPath, shards: map[string]*File{}, owner: map[string]*File{}, metadata: stringMetadata(idx.Metadata)}
+	c := &Checkpoint{dir: dir, index: idxPath, single: singleName, shards: map[string]Shard{}, owner: map[string]Shard{}, metadata: stringMetadata(idx.Metadata)}
 	for _, name := range slices.Sorted(maps.Keys(idx.WeightMap)) {
 		shard := idx.WeightMap[name]
 		if shard == "" || filepath.Base(shard) != shard || shard == "." || shard == ".." {
 			c.Close()
-			return nil, fmt.Errorf("safetensors: %s: tensor %q: shard %q is not a file name inside the directory: %w", idxPath, name, shard, ErrCorrupt)
+			return nil, fmt.Errorf("%s: %s: tensor %q: shard %q is not a file name inside the directory: %w", format, idxPath, name, shard, ErrCorrupt)
 		}
 		f, ok := c.shards[shard]
 		if !ok {
-			f, err = Open(filepath.Join(dir, shard))
+			f, err = open(filepath.Join(dir, shard))
 			if err != nil {
 				c.Close()
 				return nil, fmt.Errorf("%w (the shard of tensor %q in %s)", err, name, idxPath) // err names the shard
@@ -77,7 +116,7 @@ func OpenDir(dir string) (*Checkpoint, error) {
 		}
 		if _, ok := f.Info(name); !ok {
 			c.Close()
-			return nil, fmt.Errorf("safetensors: %s: tensor %q is mapped to shard %s, which lacks it: %w", idxPath, name, f.Path(), ErrNotFound)
+			return nil, fmt.Errorf("%s: %s: tensor %q is mapped to shard %s, which lacks it: %w", format, idxPath, name, f.Path(), ErrNotFound)
 		}
 		c.owner[name] = f
 	}
@@ -85,16 +124,20 @@ func OpenDir(dir string) (*Checkpoint, error) {
 	return c, nil
 }
 
-// openSingle opens dir/model.safetensors as a one-shard checkpoint.
-func openSingle(dir string) (*Checkpoint, error) {
-	f, err := Open(filepath.Join(dir, SingleFileName))
+// openSingle opens dir/singleName as a one-shard checkpoint.
+func openSingle(dir, indexName, singleName, format string, open func(path string) (Shard, error)) (*Checkpoint, error) {
+	f, err := open(filepath.Join(dir, singleName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("safetensors: checkpoint %s has neither %s nor %s: %w", dir, IndexFileName, SingleFileName, fs.ErrNotExist)
+		return nil, fmt.Errorf("%s: checkpoint %s has neither %s nor %s: %w", format, dir, indexName, singleName, fs.ErrNotExist)
 	}
 	if err != nil {
 		return nil, err // names the file
 	}
-	c := &Checkpoint{dir: dir, shards: map[string]*File{SingleFileName: f}, owner: map[string]*File{}, names: f.Names(), metadata: f.Metadata()}
+	var meta map[string]string
+	if m, ok := f.(interface{ Metadata() map[string]string }); ok {
+		meta = m.Metadata()
+	}
+	c := &Checkpoint{dir: dir, single: singleName, shards: map[string]Shard{singleName: f}, owner: map[string]Shard{}, names: f.Names(), metadata: meta}
 	for _, n := range c.names {
 		c.owner[n] = f
 	}
@@ -130,7 +173,7 @@ func (c *Checkpoint) Path() string {
 	if c.index != "" {
 		return c.index
 	}
-	return filepath.Join(c.dir, SingleFileName)
+	return filepath.Join(c.dir, c.single)
 }
 
 // FileOf returns the path of the file holding tensor name (its shard), or
@@ -160,7 +203,7 @@ func (c *Checkpoint) Names() []string { return slices.Clone(c.names) }
 func (c *Checkpoint) Metadata() map[string]string { return maps.Clone(c.metadata) }
 
 // shard returns the file holding name.
-func (c *Checkpoint) shard(name string) (*File, error) {
+func (c *Checkpoint) shard(name string) (Shard, error) {
 	f, ok := c.owner[name]
 	if !ok {
 		return nil, fmt.Errorf("safetensors: checkpoint %s: tensor %q: %w", c.dir, name, ErrNotFound)
@@ -210,5 +253,9 @@ func (c *Checkpoint) Int32(name string) ([]int32, error) {
 	if err != nil {
 		return nil, err
 	}
-	return f.Int32(name)
+	wide, err := f.Int64(name)
+	if err != nil {
+		return nil, err
+	}
+	return narrowInt32(f.Path(), name, wide)
 }

@@ -134,3 +134,17 @@ func decodeInt64(dtype string, raw []byte) (out []int64, ok bool) {
 	}
 	return out, true
 }
+
+// DecodeFloat32 converts raw little-endian elements of dtype (F32, F16,
+// BF16 or F64) to float32, as File.Float32 does; other readers of the
+// same dtypes (torch's pytorch_model.bin) share it. ok is false for a
+// non-floating dtype.
+func DecodeFloat32(dtype string, raw []byte) (out []float32, ok bool) {
+	return decodeFloat32(dtype, raw)
+}
+
+// DecodeInt64 converts raw little-endian elements of an integer or bool
+// dtype to int64, as File.Int64 does. ok is false for a floating dtype.
+func DecodeInt64(dtype string, raw []byte) (out []int64, ok bool) {
+	return decodeInt64(dtype, raw)
+}
