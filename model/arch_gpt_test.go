@@ -130,18 +130,24 @@ func gptCases() []gptCase {
 	}
 }
 
-// config parses the case's config.json. The gpt_neox cases cover the
-// GPT-NeoX decoder built on another branch: they skip where model_type
-// gpt_neox is not built, and check it against the same reference once the
-// branches meet.
+// config parses the case's config.json. The gpt_neox, opt, gptj and
+// gpt_neo cases cover the decoders built on the arch branch: they skip
+// where their model_type is not built, and check those decoders against
+// this file's reference once the branches meet.
 func (c gptCase) config(t *testing.T) *Config {
 	t.Helper()
-	if typ := c.raw["model_type"].(string); !slices.Contains(SupportedModelTypes(), typ) {
-		t.Skipf("model_type %s is not built on this branch", typ)
-	}
+	skipUnbuilt(t, c.raw["model_type"].(string))
 	js, err := json.Marshal(c.raw)
 	require.NoError(t, err)
 	return mustConfig(t, string(js))
+}
+
+// skipUnbuilt skips a test of a model type the package does not build.
+func skipUnbuilt(t *testing.T, typ string) {
+	t.Helper()
+	if !slices.Contains(SupportedModelTypes(), typ) {
+		t.Skipf("model_type %s is not built on this branch", typ)
+	}
 }
 
 // names lists the expected tensor names of a two-layer model, sorted.
@@ -357,23 +363,6 @@ func TestAlibiSlopes(t *testing.T) {
 	}
 }
 
-// TestOPTPositions checks OPT's mask-counted positions: padding gets −1
-// (row 1 of the table after the offset of 2), real tokens count from 0,
-// and a cached step continues the count.
-func TestOPTPositions(t *testing.T) {
-	b := testBackend(t)
-	g := nn.NewGraph(b, false)
-	defer g.Release()
-	in := &Inputs{Batch: 2, Seq: 4, InputIDs: make([]int32, 8), AttentionMask: []int32{0, 0, 1, 1, 1, 1, 1, 0}}
-	s := newDecoderStep(g, in, nil)
-	assert.Equal(t, []int32{-1, -1, 0, 1, 0, 1, 2, -1}, s.optPositions())
-	cache := &KVCache{b: b, batch: 2, n: 4, mask: [][]float32{{0, 0, 1, 1}, {1, 1, 1, 0}}}
-	step := &Inputs{Batch: 2, Seq: 1, InputIDs: make([]int32, 2)}
-	s = newDecoderStep(g, step, cache)
-	assert.Equal(t, []int32{2, 3}, s.optPositions())
-	assert.Equal(t, 2, optPositionOffset)
-}
-
 // TestFusedHeadSplits checks the splits of the fused projections against
 // index arithmetic: GPT-NeoX/BLOOM [q, k, v] per head, multi-query
 // [all q, k, v] and Falcon's groups [q…, k, v].
@@ -473,14 +462,19 @@ func TestGPTFamilyConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"falcon alibi", `{"model_type":"falcon","alibi":true}`, "alibi"},
-		{"neo layers", `{"model_type":"gpt_neo","num_layers":3,"attention_types":[[["global","local"],1]]}`, "describe 2 layers"},
+		{"neo layers", `{"model_type":"gpt_neo","num_layers":3,"attention_types":[[["global","local"],1]]}`, "num_layers"},
 		{"neo type", `{"model_type":"gpt_neo","num_layers":1,"attention_types":[[["sparse"],1]]}`, "sparse"},
-		{"gptj rotary", `{"model_type":"gptj","n_embd":32,"n_head":4,"rotary_dim":9}`, "rotary_dim"},
+		{"gptj rotary", `{"model_type":"gptj","n_embd":32,"n_head":4,"rotary_dim":9}`, "even"},
 		{"heads", `{"model_type":"bloom","hidden_size":30,"n_head":4}`, "multiple"},
 		{"falcon kv", `{"model_type":"falcon","multi_query":false,"num_attention_heads":4,"hidden_size":32,"num_kv_heads":2}`, "num_kv_heads"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			var head struct {
+				ModelType string `json:"model_type"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(tt.js), &head))
+			skipUnbuilt(t, head.ModelType)
 			_, err := ParseConfig([]byte(tt.js))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
@@ -501,7 +495,7 @@ func TestGPTFamilyGenerate(t *testing.T) {
 			require.NoError(t, err)
 			defer m.Free()
 			prompts := [][]int32{{17, 4, 9}, {5, 6, 7, 8, 9, 10}, {20}}
-			if len(m.Config().GPT.LocalLayers) > 0 {
+			if m.Config().ModelType == "gpt_neo" {
 				prompts = [][]int32{{17, 4, 9}, {5, 6, 7}}
 			}
 			const n = 5

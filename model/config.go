@@ -110,12 +110,9 @@ var families = map[string]family{
 	"bert":    {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta": {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
 	// GPT-style decoders, parsed in config_gpt.go.
-	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
 	"bloom":       {"BloomForCausalLM", []string{"BloomForCausalLM"}, parseBloom},
 	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
 	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseBigCode},
-	"gptj":        {"GPTJForCausalLM", []string{"GPTJForCausalLM"}, parseGPTJ},
-	"gpt_neo":     {"GPTNeoForCausalLM", []string{"GPTNeoForCausalLM"}, parseGPTNeo},
 }
 
 // SupportedModelTypes lists the config.json model_type values this package

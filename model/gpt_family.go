@@ -17,18 +17,12 @@ import (
 // buildGPTFamily builds the architecture of a GPT-style model type.
 func buildGPTFamily(c *Config, t *treeBuilder) architecture {
 	switch c.ModelType {
-	case "opt":
-		return buildOPT(c, t)
 	case "bloom":
 		return buildBloom(c, t)
 	case "falcon":
 		return buildFalcon(c, t)
 	case "gpt_bigcode":
 		return buildBigCode(c, t)
-	case "gptj":
-		return buildGPTJ(c, t)
-	case "gpt_neo":
-		return buildGPTNeo(c, t)
 	}
 	return nil
 }

@@ -63,6 +63,11 @@ func (c gptFamilyCase) modelType() string {
 // randomGPT builds the case's base model with random weights.
 func randomGPT(t *testing.T, b backend.Backend, c gptFamilyCase, seed uint64) *model.Model {
 	t.Helper()
+	if !slices.Contains(model.SupportedModelTypes(), c.modelType()) {
+		// opt, gptj and gpt_neo are built on the arch branch; these
+		// cases check them once the branches meet.
+		t.Skipf("model_type %s is not built on this branch", c.modelType())
+	}
 	cfg, err := model.ParseConfig([]byte(c.raw))
 	require.NoError(t, err)
 	base, err := model.NewRandom(cfg, b, seed)
