@@ -338,31 +338,6 @@ func TestGPTFamilyKVCache(t *testing.T) {
 	}
 }
 
-// TestAlibiSlopes checks BLOOM's slopes against the ALiBi formula: for 8
-// heads 2^−1 … 2^−8; for 12 heads those of 8, then the odd powers of
-// 2^−0.5 (the slopes of 16 heads at odd indices).
-func TestAlibiSlopes(t *testing.T) {
-	tests := []struct {
-		heads int
-		want  []float64
-	}{
-		{1, []float64{math.Pow(2, -8)}},
-		{8, []float64{0.5, 0.25, 0.125, 1.0 / 16, 1.0 / 32, 1.0 / 64, 1.0 / 128, 1.0 / 256}},
-		{12, []float64{0.5, 0.25, 0.125, 1.0 / 16, 1.0 / 32, 1.0 / 64, 1.0 / 128, 1.0 / 256,
-			math.Pow(2, -0.5), math.Pow(2, -1.5), math.Pow(2, -2.5), math.Pow(2, -3.5)}},
-		{6, []float64{math.Pow(2, -2), math.Pow(2, -4), math.Pow(2, -6), math.Pow(2, -8), math.Pow(2, -1), math.Pow(2, -3)}},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.heads), func(t *testing.T) {
-			got := alibiSlopes(tt.heads)
-			require.Len(t, got, tt.heads)
-			for i, w := range tt.want {
-				assert.InDelta(t, w, float64(got[i]), 2e-7*w, "head %d", i) // float32 rounding
-			}
-		})
-	}
-}
-
 // TestFusedHeadSplits checks the splits of the fused projections against
 // index arithmetic: GPT-NeoX/BLOOM [q, k, v] per head, multi-query
 // [all q, k, v] and Falcon's groups [q…, k, v].

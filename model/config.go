@@ -110,7 +110,6 @@ var families = map[string]family{
 	"bert":    {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta": {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
 	// GPT-style decoders, parsed in config_gpt.go.
-	"bloom":       {"BloomForCausalLM", []string{"BloomForCausalLM"}, parseBloom},
 	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
 	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseBigCode},
 }

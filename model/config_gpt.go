@@ -5,7 +5,7 @@ import (
 )
 
 // GPTFamilyConfig holds the config.json fields of the GPT-style decoders
-// built in this package's bloom.go, falcon.go and gpt_bigcode.go that the
+// built in this package's falcon.go and gpt_bigcode.go that the
 // shared Config fields do not cover. Each field says which families read
 // it.
 type GPTFamilyConfig struct {
@@ -22,8 +22,6 @@ type GPTFamilyConfig struct {
 	// ln_attn and ln_mlp.
 	NewDecoderArch  bool
 	NumLNInParallel int
-	// ResidualPostLN is bloom's apply_residual_connection_post_layernorm.
-	ResidualPostLN bool
 }
 
 // headDimOf sets HeadDim = Hidden/Heads, refusing sizes that do not divide
@@ -37,24 +35,6 @@ func headDimOf(p *cfgParser, c *Config, key string) {
 		return
 	}
 	c.HeadDim = c.Hidden / c.Heads
-}
-
-func parseBloom(p *cfgParser, c *Config) {
-	c.VocabSize = p.int("vocab_size", 250880)
-	c.Hidden = p.int("hidden_size", 64)
-	if _, ok := p.raw["n_embed"]; ok { // BloomConfig's older spelling wins, as in transformers
-		c.Hidden = p.int("n_embed", 64)
-	}
-	c.Layers = p.int("n_layer", 2)
-	c.Heads = p.int("n_head", 8)
-	c.KVHeads = c.Heads
-	c.Intermediate = 4 * c.Hidden
-	c.MaxPositions = 1 << 20 // ALiBi: no position table
-	c.NormEps = p.float("layer_norm_epsilon", 1e-5)
-	c.Act = "gelu_pytorch_tanh" // BloomGelu is the tanh approximation
-	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
-	headDimOf(p, c, "hidden_size")
-	c.GPT.ResidualPostLN = p.bool("apply_residual_connection_post_layernorm", false)
 }
 
 func parseFalcon(p *cfgParser, c *Config) {

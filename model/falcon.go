@@ -74,7 +74,7 @@ func buildFalcon(c *Config, t *treeBuilder) *falcon {
 	}
 	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
 	t.container("transformer.rotary_emb", "FalconRotaryEmbedding")
-	m.lmHead = lmHead(c, t, c.Hidden, m.embed, false)
+	m.lmHead = outputHead(c, t, c.Hidden, m.embed)
 	return m
 }
 
@@ -108,7 +108,7 @@ func (m *falcon) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		h := g.Norm(x, l.lnAttn)
 		q, k, v := m.split(g, g.Linear(h, l.qkv))
 		q, k = g.Rope(q, invFreq, pos), g.Rope(k, invFreq, pos)
-		a := g.Linear(s.attention(i, q, k, v, scale, nil), l.dense)
+		a := g.Linear(s.attention(i, q, k, v, scale), l.dense)
 		mlpIn := h
 		if !parallel {
 			x = g.Add(x, a)

@@ -60,7 +60,7 @@ func buildGPT2Layout(c *Config, t *treeBuilder, cls string, conv1d bool, attn fu
 		m.blocks = append(m.blocks, b)
 	}
 	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	m.lmHead = lmHead(c, t, c.Hidden, m.wte, false)
+	m.lmHead = outputHead(c, t, c.Hidden, m.wte)
 	return m
 }
 

@@ -29,7 +29,7 @@ func (m *bigCode) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		return g.Fail("gpt_bigcode forward", err)
 	}
 	s := newDecoderStep(g, in, cache)
-	x := g.Add(s.embed(m.wte, c.Hidden), s.learnedPositions(m.wpe, positions(in, s.past), 0, c.MaxPositions, c.Hidden))
+	x := g.Add(s.embed(m.wte, c.Hidden), s.learnedPositions(m.wpe, positions(in, s.past), c.MaxPositions, c.Hidden))
 	scale := float32(1)
 	if c.ScaleAttnWeights {
 		scale = float32(1 / math.Sqrt(float64(c.HeadDim)))
@@ -42,7 +42,7 @@ func (m *bigCode) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		} else {
 			q, k, v = headsInterleaved(g, qkv, c.Heads, c.HeadDim)
 		}
-		x = g.Add(x, g.Linear(s.attention(i, q, k, v, scale, nil), b.attnProj))
+		x = g.Add(x, g.Linear(s.attention(i, q, k, v, scale), b.attnProj))
 		x = g.Add(x, g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.cFC)), b.mlpProj))
 	}
 	return s.finish(g.Linear(g.Norm(x, m.lnF), m.lmHead))
