@@ -16,7 +16,7 @@ type gptRef struct {
 	w   map[string][]float64
 }
 
-type refMat [][]float64 // [tokens][features]
+type gptMat [][]float64 // [tokens][features]
 
 func (r *gptRef) flag(key string, def bool) bool {
 	if v, ok := r.raw[key].(bool); ok {
@@ -36,12 +36,12 @@ func (r *gptRef) num(key string, def float64) float64 {
 }
 
 // linear is y = x·Wᵀ + b for a torch Linear weight [out, in].
-func (r *gptRef) linear(x refMat, name string) refMat {
+func (r *gptRef) linear(x gptMat, name string) gptMat {
 	w := r.w[name+".weight"]
 	in := len(x[0])
 	out := len(w) / in
 	b := r.w[name+".bias"]
-	y := make(refMat, len(x))
+	y := make(gptMat, len(x))
 	for t := range x {
 		y[t] = make([]float64, out)
 		for o := 0; o < out; o++ {
@@ -58,10 +58,10 @@ func (r *gptRef) linear(x refMat, name string) refMat {
 	return y
 }
 
-func (r *gptRef) layerNorm(x refMat, name string) refMat {
+func (r *gptRef) layerNorm(x gptMat, name string) gptMat {
 	w, b := r.w[name+".weight"], r.w[name+".bias"]
 	eps := r.cfg.NormEps
-	y := make(refMat, len(x))
+	y := make(gptMat, len(x))
 	for t, row := range x {
 		mean, vr := 0.0, 0.0
 		for _, v := range row {
@@ -80,10 +80,10 @@ func (r *gptRef) layerNorm(x refMat, name string) refMat {
 	return y
 }
 
-func (r *gptRef) embed(name string, ids []int) refMat {
+func (r *gptRef) embed(name string, ids []int) gptMat {
 	w := r.w[name+".weight"]
 	dim := len(w) / r.rows(name)
-	y := make(refMat, len(ids))
+	y := make(gptMat, len(ids))
 	for t, id := range ids {
 		y[t] = append([]float64(nil), w[id*dim:(id+1)*dim]...)
 	}
@@ -101,7 +101,7 @@ func (r *gptRef) rows(name string) int {
 	return r.cfg.VocabSize
 }
 
-func refAct(name string, x float64) float64 {
+func gptAct(name string, x float64) float64 {
 	switch name {
 	case "relu":
 		return math.Max(x, 0)
@@ -112,18 +112,18 @@ func refAct(name string, x float64) float64 {
 	return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
 }
 
-func (r *gptRef) mlp(x refMat, up, down, actName string) refMat {
+func (r *gptRef) mlp(x gptMat, up, down, actName string) gptMat {
 	h := r.linear(x, up)
 	for _, row := range h {
 		for i := range row {
-			row[i] = refAct(actName, row[i])
+			row[i] = gptAct(actName, row[i])
 		}
 	}
 	return r.linear(h, down)
 }
 
-func refAdd(xs ...refMat) refMat {
-	y := make(refMat, len(xs[0]))
+func gptAdd(xs ...gptMat) gptMat {
+	y := make(gptMat, len(xs[0]))
 	for t := range y {
 		y[t] = make([]float64, len(xs[0][t]))
 		for _, x := range xs {
@@ -135,12 +135,12 @@ func refAdd(xs ...refMat) refMat {
 	return y
 }
 
-// refHeads holds q [H][T][D] and k, v [Hkv][T][D].
-type refHeads struct{ q, k, v [][][]float64 }
+// gptHeads holds q [H][T][D] and k, v [Hkv][T][D].
+type gptHeads struct{ q, k, v [][][]float64 }
 
-// refSplit lays per-token feature offsets out as heads: qOff(h), kOff(g),
+// gptSplit lays per-token feature offsets out as heads: qOff(h), kOff(g),
 // vOff(g) give the first feature of query head h and key/value head g.
-func refSplit(x refMat, h, hk, d int, qOff, kOff, vOff func(int) int) refHeads {
+func gptSplit(x gptMat, h, hk, d int, qOff, kOff, vOff func(int) int) gptHeads {
 	T := len(x)
 	mk := func(n int, off func(int) int) [][][]float64 {
 		out := make([][][]float64, n)
@@ -152,13 +152,13 @@ func refSplit(x refMat, h, hk, d int, qOff, kOff, vOff func(int) int) refHeads {
 		}
 		return out
 	}
-	return refHeads{mk(h, qOff), mk(hk, kOff), mk(hk, vOff)}
+	return gptHeads{mk(h, qOff), mk(hk, kOff), mk(hk, vOff)}
 }
 
 // rotate applies rotary embeddings to the first rot features at the given
 // positions; interleaved pairs (2i, 2i+1) as GPT-J's rotate_every_two,
 // otherwise (i, i+rot/2) as rotate_half.
-func refRotate(x [][][]float64, pos []int, rot int, theta float64, interleaved bool) {
+func gptRotate(x [][][]float64, pos []int, rot int, theta float64, interleaved bool) {
 	for _, hd := range x {
 		for t, v := range hd {
 			for i := 0; i < rot/2; i++ {
@@ -178,10 +178,10 @@ func refRotate(x [][][]float64, pos []int, rot int, theta float64, interleaved b
 
 // attend is masked causal attention: softmax(q·k·scale + bias(h, i, j))
 // over keys j ≤ i that the mask keeps and visible(i, j) allows.
-func refAttend(hs refHeads, mask []int32, scale float64, bias func(h, i, j int) float64, visible func(i, j int) bool) refMat {
+func gptAttend(hs gptHeads, mask []int32, scale float64, bias func(h, i, j int) float64, visible func(i, j int) bool) gptMat {
 	H, T, D := len(hs.q), len(hs.q[0]), len(hs.q[0][0])
 	group := H / len(hs.k)
-	out := make(refMat, T)
+	out := make(gptMat, T)
 	for t := range out {
 		out[t] = make([]float64, H*D)
 	}
@@ -228,7 +228,7 @@ func refAttend(hs refHeads, mask []int32, scale float64, bias func(h, i, j int) 
 }
 
 // forward returns the logits [T][V] of one row of ids with its mask.
-func (r *gptRef) forward(ids32, mask []int32) refMat {
+func (r *gptRef) forward(ids32, mask []int32) gptMat {
 	c := r.cfg
 	ids := make([]int, len(ids32))
 	arange := make([]int, len(ids32))
@@ -243,19 +243,19 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 	H, D := c.Heads, c.HeadDim
 	sdpa := 1 / math.Sqrt(float64(D))
 	perHead := func(h int) int { return h * 3 * D }
-	interleaved := func(x refMat) refHeads {
-		return refSplit(x, H, H, D, perHead, func(g int) int { return perHead(g) + D }, func(g int) int { return perHead(g) + 2*D })
+	interleaved := func(x gptMat) gptHeads {
+		return gptSplit(x, H, H, D, perHead, func(g int) int { return perHead(g) + D }, func(g int) int { return perHead(g) + 2*D })
 	}
-	separate := func(h refMat, p string) refHeads {
+	separate := func(h gptMat, p string) gptHeads {
 		q, k, v := r.linear(h, p+"q_proj"), r.linear(h, p+"k_proj"), r.linear(h, p+"v_proj")
-		x := make(refMat, len(h))
+		x := make(gptMat, len(h))
 		for t := range x {
 			x[t] = append(append(append([]float64(nil), q[t]...), k[t]...), v[t]...)
 		}
-		return refSplit(x, H, H, D, func(i int) int { return i * D }, func(i int) int { return H*D + i*D }, func(i int) int { return 2*H*D + i*D })
+		return gptSplit(x, H, H, D, func(i int) int { return i * D }, func(i int) int { return H*D + i*D }, func(i int) int { return 2*H*D + i*D })
 	}
 	L := fmt.Sprintf
-	var x refMat
+	var x gptMat
 	switch c.ModelType {
 	case "gpt_neox":
 		x = r.embed("gpt_neox.embed_in", ids)
@@ -263,15 +263,15 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 		for l := 0; l < c.Layers; l++ {
 			p := L("gpt_neox.layers.%d.", l)
 			hs := interleaved(r.linear(r.layerNorm(x, p+"input_layernorm"), p+"attention.query_key_value"))
-			refRotate(hs.q, arange, rot, 10000, false)
-			refRotate(hs.k, arange, rot, 10000, false)
-			a := r.linear(refAttend(hs, mask, sdpa, nil, nil), p+"attention.dense")
+			gptRotate(hs.q, arange, rot, 10000, false)
+			gptRotate(hs.k, arange, rot, 10000, false)
+			a := r.linear(gptAttend(hs, mask, sdpa, nil, nil), p+"attention.dense")
 			actName := c.Act
 			if r.flag("use_parallel_residual", true) {
-				x = refAdd(x, a, r.mlp(r.layerNorm(x, p+"post_attention_layernorm"), p+"mlp.dense_h_to_4h", p+"mlp.dense_4h_to_h", actName))
+				x = gptAdd(x, a, r.mlp(r.layerNorm(x, p+"post_attention_layernorm"), p+"mlp.dense_h_to_4h", p+"mlp.dense_4h_to_h", actName))
 			} else {
-				x = refAdd(x, a)
-				x = refAdd(x, r.mlp(r.layerNorm(x, p+"post_attention_layernorm"), p+"mlp.dense_h_to_4h", p+"mlp.dense_4h_to_h", actName))
+				x = gptAdd(x, a)
+				x = gptAdd(x, r.mlp(r.layerNorm(x, p+"post_attention_layernorm"), p+"mlp.dense_h_to_4h", p+"mlp.dense_4h_to_h", actName))
 			}
 		}
 		x = r.layerNorm(x, "gpt_neox.final_layer_norm")
@@ -291,7 +291,7 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 				pos[t] = 1 // −1 + 2
 			}
 		}
-		x = refAdd(x, r.embed("model.decoder.embed_positions", pos))
+		x = gptAdd(x, r.embed("model.decoder.embed_positions", pos))
 		before := r.flag("do_layer_norm_before", true)
 		for l := 0; l < c.Layers; l++ {
 			p := L("model.decoder.layers.%d.", l)
@@ -299,7 +299,7 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 			if before {
 				h = r.layerNorm(h, p+"self_attn_layer_norm")
 			}
-			x = refAdd(x, r.linear(refAttend(separate(h, p+"self_attn."), mask, sdpa, nil, nil), p+"self_attn.out_proj"))
+			x = gptAdd(x, r.linear(gptAttend(separate(h, p+"self_attn."), mask, sdpa, nil, nil), p+"self_attn.out_proj"))
 			if !before {
 				x = r.layerNorm(x, p+"self_attn_layer_norm")
 			}
@@ -307,7 +307,7 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 			if before {
 				h = r.layerNorm(h, p+"final_layer_norm")
 			}
-			x = refAdd(x, r.mlp(h, p+"fc1", p+"fc2", "relu"))
+			x = gptAdd(x, r.mlp(h, p+"fc1", p+"fc2", "relu"))
 			if !before {
 				x = r.layerNorm(x, p+"final_layer_norm")
 			}
@@ -321,7 +321,7 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 		return r.tied(x, "model.decoder.embed_tokens")
 	case "bloom":
 		x = r.layerNorm(r.embed("transformer.word_embeddings", ids), "transformer.word_embeddings_layernorm")
-		slopes := alibiSlopesRef(H)
+		slopes := gptALiBiSlopes(H)
 		bias := func(h, i, j int) float64 { return slopes[h] * float64(counted[j]) }
 		post := r.flag("apply_residual_connection_post_layernorm", false)
 		for l := 0; l < c.Layers; l++ {
@@ -331,13 +331,13 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 			if post {
 				res = h
 			}
-			x = refAdd(res, r.linear(refAttend(interleaved(r.linear(h, p+"self_attention.query_key_value")), mask, sdpa, bias, nil), p+"self_attention.dense"))
+			x = gptAdd(res, r.linear(gptAttend(interleaved(r.linear(h, p+"self_attention.query_key_value")), mask, sdpa, bias, nil), p+"self_attention.dense"))
 			h = r.layerNorm(x, p+"post_attention_layernorm")
 			res = x
 			if post {
 				res = h
 			}
-			x = refAdd(res, r.mlp(h, p+"mlp.dense_h_to_4h", p+"mlp.dense_4h_to_h", "bloom_gelu"))
+			x = gptAdd(res, r.mlp(h, p+"mlp.dense_h_to_4h", p+"mlp.dense_4h_to_h", "bloom_gelu"))
 		}
 		return r.tied(r.layerNorm(x, "transformer.ln_f"), "transformer.word_embeddings")
 	case "falcon":
@@ -346,37 +346,37 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 		parallel := r.flag("parallel_attn", true)
 		for l := 0; l < c.Layers; l++ {
 			p := L("transformer.h.%d.", l)
-			var hIn refMat
+			var hIn gptMat
 			if newArch {
 				hIn = r.layerNorm(x, p+"ln_attn")
 			} else {
 				hIn = r.layerNorm(x, p+"input_layernorm")
 			}
 			qkv := r.linear(hIn, p+"self_attention.query_key_value")
-			var hs refHeads
+			var hs gptHeads
 			switch {
 			case newArch:
 				g := int(r.num("num_kv_heads", float64(H)))
 				per := H / g
-				hs = refSplit(qkv, H, g, D, func(h int) int { return ((h/per)*(per+2) + h%per) * D },
+				hs = gptSplit(qkv, H, g, D, func(h int) int { return ((h/per)*(per+2) + h%per) * D },
 					func(k int) int { return (k*(per+2) + per) * D }, func(k int) int { return (k*(per+2) + per + 1) * D })
 			case mq:
-				hs = refSplit(qkv, H, 1, D, func(h int) int { return h * D }, func(int) int { return H * D }, func(int) int { return (H + 1) * D })
+				hs = gptSplit(qkv, H, 1, D, func(h int) int { return h * D }, func(int) int { return H * D }, func(int) int { return (H + 1) * D })
 			default:
 				hs = interleaved(qkv)
 			}
-			refRotate(hs.q, arange, D, 10000, false)
-			refRotate(hs.k, arange, D, 10000, false)
-			a := r.linear(refAttend(hs, mask, sdpa, nil, nil), p+"self_attention.dense")
+			gptRotate(hs.q, arange, D, 10000, false)
+			gptRotate(hs.k, arange, D, 10000, false)
+			a := r.linear(gptAttend(hs, mask, sdpa, nil, nil), p+"self_attention.dense")
 			up, down := p+"mlp.dense_h_to_4h", p+"mlp.dense_4h_to_h"
 			switch {
 			case newArch:
-				x = refAdd(x, a, r.mlp(r.layerNorm(x, p+"ln_mlp"), up, down, "gelu"))
+				x = gptAdd(x, a, r.mlp(r.layerNorm(x, p+"ln_mlp"), up, down, "gelu"))
 			case parallel:
-				x = refAdd(x, a, r.mlp(hIn, up, down, "gelu"))
+				x = gptAdd(x, a, r.mlp(hIn, up, down, "gelu"))
 			default:
-				x = refAdd(x, a)
-				x = refAdd(x, r.mlp(r.layerNorm(x, p+"post_attention_layernorm"), up, down, "gelu"))
+				x = gptAdd(x, a)
+				x = gptAdd(x, r.mlp(r.layerNorm(x, p+"post_attention_layernorm"), up, down, "gelu"))
 			}
 		}
 		x = r.layerNorm(x, "transformer.ln_f")
@@ -385,30 +385,30 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 		}
 		return r.linear(x, "lm_head")
 	case "gpt_bigcode", "gpt_neo":
-		x = refAdd(r.embed("transformer.wte", ids), r.embed("transformer.wpe", arange))
+		x = gptAdd(r.embed("transformer.wte", ids), r.embed("transformer.wpe", arange))
 		for l := 0; l < c.Layers; l++ {
 			p := L("transformer.h.%d.", l)
 			h := r.layerNorm(x, p+"ln_1")
-			var a refMat
+			var a gptMat
 			if c.ModelType == "gpt_bigcode" {
 				qkv := r.linear(h, p+"attn.c_attn")
-				var hs refHeads
+				var hs gptHeads
 				if r.flag("multi_query", true) {
-					hs = refSplit(qkv, H, 1, D, func(h int) int { return h * D }, func(int) int { return H * D }, func(int) int { return (H + 1) * D })
+					hs = gptSplit(qkv, H, 1, D, func(h int) int { return h * D }, func(int) int { return H * D }, func(int) int { return (H + 1) * D })
 				} else {
 					hs = interleaved(qkv)
 				}
-				a = r.linear(refAttend(hs, mask, sdpa, nil, nil), p+"attn.c_proj")
+				a = r.linear(gptAttend(hs, mask, sdpa, nil, nil), p+"attn.c_proj")
 			} else {
 				var visible func(i, j int) bool
 				if l%2 == 1 { // attention_types [["global", "local"], 1]
 					w := int(r.num("window_size", 256))
 					visible = func(i, j int) bool { return i-j < w }
 				}
-				a = r.linear(refAttend(separate(h, p+"attn.attention."), mask, 1, nil, visible), p+"attn.attention.out_proj")
+				a = r.linear(gptAttend(separate(h, p+"attn.attention."), mask, 1, nil, visible), p+"attn.attention.out_proj")
 			}
-			x = refAdd(x, a)
-			x = refAdd(x, r.mlp(r.layerNorm(x, p+"ln_2"), p+"mlp.c_fc", p+"mlp.c_proj", c.Act))
+			x = gptAdd(x, a)
+			x = gptAdd(x, r.mlp(r.layerNorm(x, p+"ln_2"), p+"mlp.c_fc", p+"mlp.c_proj", c.Act))
 		}
 		return r.tied(r.layerNorm(x, "transformer.ln_f"), "transformer.wte")
 	case "gptj":
@@ -418,10 +418,10 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 			p := L("transformer.h.%d.", l)
 			h := r.layerNorm(x, p+"ln_1")
 			hs := separate(h, p+"attn.")
-			refRotate(hs.q, arange, rot, 10000, true)
-			refRotate(hs.k, arange, rot, 10000, true)
-			a := r.linear(refAttend(hs, mask, sdpa, nil, nil), p+"attn.out_proj")
-			x = refAdd(x, a, r.mlp(h, p+"mlp.fc_in", p+"mlp.fc_out", "gelu_new"))
+			gptRotate(hs.q, arange, rot, 10000, true)
+			gptRotate(hs.k, arange, rot, 10000, true)
+			a := r.linear(gptAttend(hs, mask, sdpa, nil, nil), p+"attn.out_proj")
+			x = gptAdd(x, a, r.mlp(h, p+"mlp.fc_in", p+"mlp.fc_out", "gelu_new"))
 		}
 		return r.linear(r.layerNorm(x, "transformer.ln_f"), "lm_head")
 	}
@@ -429,15 +429,15 @@ func (r *gptRef) forward(ids32, mask []int32) refMat {
 }
 
 // tied is the output head sharing the embedding table name.
-func (r *gptRef) tied(x refMat, name string) refMat {
+func (r *gptRef) tied(x gptMat, name string) gptMat {
 	w := map[string][]float64{"head.weight": r.w[name+".weight"]}
 	return (&gptRef{w: w}).linear(x, "head")
 }
 
-// alibiSlopesRef is the ALiBi slope formula in float64: 2^(−8i/n) for a
+// gptALiBiSlopes is the ALiBi slope formula in float64: 2^(−8i/n) for a
 // power of two n, else those of the largest power of two p < n followed
 // by every other slope of 2p.
-func alibiSlopesRef(n int) []float64 {
+func gptALiBiSlopes(n int) []float64 {
 	p := 1
 	for p*2 <= n {
 		p *= 2
