@@ -79,8 +79,8 @@ type Config struct {
 	NumLabels     int
 	ProblemType   string // "", "regression", "single_label_classification"
 
-	// GPT holds the fields of the GPT-style decoders (config_gpt.go).
-	GPT GPTFamilyConfig
+	// Falcon holds Falcon's own fields (config_falcon.go).
+	Falcon FalconConfig
 }
 
 // RopeConfig describes rotary position embeddings (Llama family).
@@ -109,9 +109,8 @@ var families = map[string]family{
 	"t5":      {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":    {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta": {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
-	// GPT-style decoders, parsed in config_gpt.go.
-	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
-	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseBigCode},
+	// Falcon, parsed in config_falcon.go.
+	"falcon": {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
 }
 
 // SupportedModelTypes lists the config.json model_type values this package

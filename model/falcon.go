@@ -34,9 +34,9 @@ type falconLayer struct {
 // qkvWidth is the output size of Falcon's query_key_value.
 func falconQKVWidth(c *Config) int {
 	switch {
-	case c.GPT.NewDecoderArch:
+	case c.Falcon.NewDecoderArch:
 		return (2*c.KVHeads + c.Heads) * c.HeadDim
-	case c.GPT.MultiQuery:
+	case c.Falcon.MultiQuery:
 		return c.Hidden + 2*c.HeadDim
 	}
 	return 3 * c.Hidden
@@ -48,7 +48,7 @@ func buildFalcon(c *Config, t *treeBuilder) *falcon {
 	t.container("transformer", "FalconModel")
 	m.embed = t.embedding("transformer.word_embeddings", c.VocabSize, c.Hidden)
 	t.container("transformer.h", "ModuleList")
-	b := c.GPT.Bias
+	b := c.Falcon.Bias
 	for i := 0; i < c.Layers; i++ {
 		p := fmt.Sprintf("transformer.h.%d", i)
 		var l falconLayer
@@ -61,12 +61,12 @@ func buildFalcon(c *Config, t *treeBuilder) *falcon {
 		l.up = t.linear(p+".mlp.dense_h_to_4h", c.Hidden, c.Intermediate, b, false)
 		t.activation(p+".mlp.act", c.Act)
 		l.down = t.linear(p+".mlp.dense_4h_to_h", c.Intermediate, c.Hidden, b, false)
-		if c.GPT.NewDecoderArch && c.GPT.NumLNInParallel == 2 {
+		if c.Falcon.NewDecoderArch && c.Falcon.NumLNInParallel == 2 {
 			l.lnAttn = t.layerNorm(p+".ln_attn", c.Hidden, c.NormEps)
 			l.lnMLP = t.layerNorm(p+".ln_mlp", c.Hidden, c.NormEps)
 		} else {
 			l.lnAttn = t.layerNorm(p+".input_layernorm", c.Hidden, c.NormEps)
-			if !c.GPT.ParallelResidual && !c.GPT.NewDecoderArch {
+			if !c.Falcon.ParallelResidual && !c.Falcon.NewDecoderArch {
 				l.lnMLP = t.layerNorm(p+".post_attention_layernorm", c.Hidden, c.NormEps)
 			}
 		}
@@ -74,7 +74,11 @@ func buildFalcon(c *Config, t *treeBuilder) *falcon {
 	}
 	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
 	t.container("transformer.rotary_emb", "FalconRotaryEmbedding")
-	m.lmHead = outputHead(c, t, c.Hidden, m.embed)
+	if c.TieWordEmbeddings {
+		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
+	} else {
+		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
+	}
 	return m
 }
 
@@ -85,9 +89,9 @@ func (m *falcon) outputLayer() string { return "lm_head" }
 func (m *falcon) split(g *nn.Graph, qkv *nn.Value) (q, k, v *nn.Value) {
 	c := m.cfg
 	switch {
-	case c.GPT.NewDecoderArch:
+	case c.Falcon.NewDecoderArch:
 		return headsGrouped(g, qkv, c.Heads, c.KVHeads, c.HeadDim)
-	case c.GPT.MultiQuery:
+	case c.Falcon.MultiQuery:
 		return headsStacked(g, qkv, c.Heads, 1, c.HeadDim)
 	}
 	return headsInterleaved(g, qkv, c.Heads, c.HeadDim)
@@ -103,7 +107,7 @@ func (m *falcon) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	x := s.embed(m.embed, c.Hidden)
 	invFreq, pos := s.rope(c.Rope, c.HeadDim)
 	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
-	parallel := c.GPT.NewDecoderArch || c.GPT.ParallelResidual
+	parallel := c.Falcon.NewDecoderArch || c.Falcon.ParallelResidual
 	for i, l := range m.layers {
 		h := g.Norm(x, l.lnAttn)
 		q, k, v := m.split(g, g.Linear(h, l.qkv))

@@ -11,15 +11,7 @@ import (
 // gpt2 is GPT2LMHeadModel: learned positions, pre-LayerNorm blocks with a
 // fused c_attn Conv1D, gelu_new MLP and an lm_head tied to wte.
 type gpt2 struct {
-	cfg *Config
-	gpt2Layout
-}
-
-// gpt2Layout is the module tree GPT-2 shares with GPT-BigCode and GPT-Neo:
-// transformer.wte and wpe, blocks of ln_1, attn, ln_2 and an mlp of c_fc,
-// c_proj, act and dropout, transformer.ln_f and lm_head (tied to wte when
-// the config says so).
-type gpt2Layout struct {
+	cfg      *Config
 	wte, wpe *nn.Embedding
 	blocks   []gpt2Block
 	lnF      *nn.Norm
@@ -32,14 +24,10 @@ type gpt2Block struct {
 	cFC, mlpProj    *nn.Linear
 }
 
-// buildGPT2Layout adds the layout's modules with class names prefixed by
-// cls (GPT2Block, GPTNeoBlock…); attn adds a block's attention modules
-// under the block path p (…attn) and fills b's attention fields. The MLP
-// layers are Conv1D when conv1d is set (GPT-2), torch Linear otherwise.
-func buildGPT2Layout(c *Config, t *treeBuilder, cls string, conv1d bool, attn func(p string, b *gpt2Block)) gpt2Layout {
-	var m gpt2Layout
-	t.container("", c.Architecture)
-	t.container("transformer", cls+"Model")
+func buildGPT2(c *Config, t *treeBuilder) *gpt2 {
+	m := &gpt2{cfg: c}
+	t.container("", "GPT2LMHeadModel")
+	t.container("transformer", "GPT2Model")
 	m.wte = t.embedding("transformer.wte", c.VocabSize, c.Hidden)
 	m.wpe = t.embedding("transformer.wpe", c.MaxPositions, c.Hidden)
 	t.dropout("transformer.drop")
@@ -47,36 +35,28 @@ func buildGPT2Layout(c *Config, t *treeBuilder, cls string, conv1d bool, attn fu
 	for i := 0; i < c.Layers; i++ {
 		p := fmt.Sprintf("transformer.h.%d", i)
 		var b gpt2Block
-		t.container(p, cls+"Block")
+		t.container(p, "GPT2Block")
 		b.ln1 = t.layerNorm(p+".ln_1", c.Hidden, c.NormEps)
-		t.container(p+".attn", cls+"Attention")
-		attn(p+".attn", &b)
+		t.container(p+".attn", "GPT2Attention")
+		b.cAttn = t.linear(p+".attn.c_attn", c.Hidden, 3*c.Hidden, true, true)
+		b.attnProj = t.linear(p+".attn.c_proj", c.Hidden, c.Hidden, true, true)
+		t.dropout(p + ".attn.attn_dropout")
+		t.dropout(p + ".attn.resid_dropout")
 		b.ln2 = t.layerNorm(p+".ln_2", c.Hidden, c.NormEps)
-		t.container(p+".mlp", cls+"MLP")
-		b.cFC = t.linear(p+".mlp.c_fc", c.Hidden, c.Intermediate, true, conv1d)
-		b.mlpProj = t.linear(p+".mlp.c_proj", c.Intermediate, c.Hidden, true, conv1d)
+		t.container(p+".mlp", "GPT2MLP")
+		b.cFC = t.linear(p+".mlp.c_fc", c.Hidden, c.Intermediate, true, true)
+		b.mlpProj = t.linear(p+".mlp.c_proj", c.Intermediate, c.Hidden, true, true)
 		t.activation(p+".mlp.act", c.Act)
 		t.dropout(p + ".mlp.dropout")
 		m.blocks = append(m.blocks, b)
 	}
 	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	m.lmHead = outputHead(c, t, c.Hidden, m.wte)
-	return m
-}
-
-// fusedAttention returns the attention builder of GPT-2 and GPT-BigCode: a
-// fused c_attn of qkvOut outputs, c_proj and two dropouts.
-func fusedAttention(c *Config, t *treeBuilder, qkvOut int, conv1d bool) func(p string, b *gpt2Block) {
-	return func(p string, b *gpt2Block) {
-		b.cAttn = t.linear(p+".c_attn", c.Hidden, qkvOut, true, conv1d)
-		b.attnProj = t.linear(p+".c_proj", c.Hidden, c.Hidden, true, conv1d)
-		t.dropout(p + ".attn_dropout")
-		t.dropout(p + ".resid_dropout")
+	if c.TieWordEmbeddings {
+		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.wte.Weight)
+	} else {
+		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
 	}
-}
-
-func buildGPT2(c *Config, t *treeBuilder) *gpt2 {
-	return &gpt2{cfg: c, gpt2Layout: buildGPT2Layout(c, t, "GPT2", true, fusedAttention(c, t, 3*c.Hidden, true))}
+	return m
 }
 
 func (m *gpt2) outputLayer() string { return "lm_head" }

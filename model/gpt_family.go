@@ -1,36 +1,13 @@
 package model
 
 import (
-	"fmt"
-
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
 )
 
-// This file holds what the GPT-style decoders falcon.go and gpt_bigcode.go
-// share: the per-step bookkeeping of a causal forward pass, the splits of
-// fused query/key/value projections and learned-position lookups.
-
-// buildGPTFamily builds the architecture of a GPT-style model type.
-func buildGPTFamily(c *Config, t *treeBuilder) architecture {
-	switch c.ModelType {
-	case "falcon":
-		return buildFalcon(c, t)
-	case "gpt_bigcode":
-		return buildBigCode(c, t)
-	}
-	return nil
-}
-
-// outputHead adds the output head "lm_head" from in features to the
-// vocabulary: tied to embed's table when the config ties them, a new
-// bias-free Linear otherwise.
-func outputHead(c *Config, t *treeBuilder, in int, embed *nn.Embedding) *nn.Linear {
-	if c.TieWordEmbeddings {
-		return t.tiedLinear("lm_head", in, c.VocabSize, embed.Weight)
-	}
-	return t.linear("lm_head", in, c.VocabSize, false, false)
-}
+// This file holds helpers for GPT-style decoders (falcon.go uses them; the
+// other GPT-style builds carry their own): the per-step bookkeeping of a
+// causal forward pass and the splits of fused query/key/value projections.
 
 // decoderStep is the state one causal forward pass shares across layers:
 // batch and step sizes, the tokens already cached, the masks over the new
@@ -74,18 +51,6 @@ func (s *decoderStep) finish(logits *nn.Value) *nn.Value {
 // embed looks the input ids up in e, giving [B, T, dim].
 func (s *decoderStep) embed(e *nn.Embedding, dim int) *nn.Value {
 	return s.g.Reshape(s.g.Embedding(e, ints(s.g, s.in.InputIDs, s.B*s.T)), s.B, s.T, dim)
-}
-
-// learnedPositions looks positions up in a position table of rows
-// entries, giving [B, T, dim]; a position outside the table is an error
-// naming the token.
-func (s *decoderStep) learnedPositions(e *nn.Embedding, pos []int32, rows, dim int) *nn.Value {
-	for i, p := range pos {
-		if p < 0 || int(p) >= rows {
-			return s.g.Fail("position embedding", fmt.Errorf("position %d of token %d is outside the %d learned positions", p, i, rows))
-		}
-	}
-	return s.g.Reshape(s.g.Embedding(e, ints(s.g, pos, s.B*s.T)), s.B, s.T, dim)
 }
 
 // attention runs cached, masked causal attention of q [B, H, T, D] over k,
