@@ -338,69 +338,6 @@ func TestGPTFamilyKVCache(t *testing.T) {
 	}
 }
 
-// TestFusedHeadSplits checks the splits of the fused projections against
-// index arithmetic: GPT-NeoX/BLOOM [q, k, v] per head, multi-query
-// [all q, k, v] and Falcon's groups [q…, k, v].
-func TestFusedHeadSplits(t *testing.T) {
-	b := testBackend(t)
-	const B, T, H, D = 2, 3, 4, 2
-	tests := []struct {
-		name    string
-		kv      int
-		split   func(g *nn.Graph, x *nn.Value) (q, k, v *nn.Value)
-		offsets func(h, hk int) (q, k, v int) // feature offset of head h's q and kv head hk's k, v
-	}{
-		{"interleaved", H, func(g *nn.Graph, x *nn.Value) (q, k, v *nn.Value) { return headsInterleaved(g, x, H, D) },
-			func(h, hk int) (int, int, int) { return h * 3 * D, hk*3*D + D, hk*3*D + 2*D }},
-		{"multi-query", 1, func(g *nn.Graph, x *nn.Value) (q, k, v *nn.Value) { return headsStacked(g, x, H, 1, D) },
-			func(h, hk int) (int, int, int) { return h * D, H * D, H*D + D }},
-		{"grouped 2", 2, func(g *nn.Graph, x *nn.Value) (q, k, v *nn.Value) { return headsGrouped(g, x, H, 2, D) },
-			func(h, hk int) (int, int, int) { return (h/2*4 + h%2) * D, (hk*4 + 2) * D, (hk*4 + 3) * D }},
-		{"grouped 1 is multi-query", 1, func(g *nn.Graph, x *nn.Value) (q, k, v *nn.Value) { return headsGrouped(g, x, H, 1, D) },
-			func(h, hk int) (int, int, int) { return h * D, H * D, H*D + D }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			width := (H + 2*tt.kv) * D
-			data := make([]float32, B*T*width)
-			for i := range data {
-				data[i] = float32(i)
-			}
-			g := nn.NewGraph(b, false)
-			defer g.Release()
-			x := g.Input(floats(g, data, B, T, width))
-			q, k, v := tt.split(g, x)
-			require.NoError(t, g.Err())
-			require.Equal(t, []int{B, H, T, D}, q.Shape())
-			require.Equal(t, []int{B, tt.kv, T, D}, k.Shape())
-			qv, err := b.ToFloat32(q.T)
-			require.NoError(t, err)
-			kv, err := b.ToFloat32(k.T)
-			require.NoError(t, err)
-			vv, err := b.ToFloat32(v.T)
-			require.NoError(t, err)
-			for bb := 0; bb < B; bb++ {
-				for tok := 0; tok < T; tok++ {
-					base := (bb*T + tok) * width
-					for h := 0; h < H; h++ {
-						for d := 0; d < D; d++ {
-							qo, _, _ := tt.offsets(h, 0)
-							assert.Equal(t, data[base+qo+d], qv[((bb*H+h)*T+tok)*D+d], "q b%d t%d h%d d%d", bb, tok, h, d)
-						}
-					}
-					for hk := 0; hk < tt.kv; hk++ {
-						for d := 0; d < D; d++ {
-							_, ko, vo := tt.offsets(0, hk)
-							assert.Equal(t, data[base+ko+d], kv[((bb*tt.kv+hk)*T+tok)*D+d], "k")
-							assert.Equal(t, data[base+vo+d], vv[((bb*tt.kv+hk)*T+tok)*D+d], "v")
-						}
-					}
-				}
-			}
-		})
-	}
-}
-
 // TestFalconMultiQueryIsOneGroup checks that multi-query Falcon equals the
 // new decoder architecture with one key/value group and one parallel
 // layer norm, given the same weights: their fused layouts coincide.
@@ -441,7 +378,6 @@ func TestGPTFamilyConfigErrors(t *testing.T) {
 		{"neo type", `{"model_type":"gpt_neo","num_layers":1,"attention_types":[[["sparse"],1]]}`, "sparse"},
 		{"gptj rotary", `{"model_type":"gptj","n_embd":32,"n_head":4,"rotary_dim":9}`, "even"},
 		{"heads", `{"model_type":"bloom","hidden_size":30,"n_head":4}`, "multiple"},
-		{"falcon kv", `{"model_type":"falcon","multi_query":false,"num_attention_heads":4,"hidden_size":32,"num_kv_heads":2}`, "num_kv_heads"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

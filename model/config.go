@@ -78,9 +78,6 @@ type Config struct {
 	TypeVocabSize int
 	NumLabels     int
 	ProblemType   string // "", "regression", "single_label_classification"
-
-	// Falcon holds Falcon's own fields (config_falcon.go).
-	Falcon FalconConfig
 }
 
 // RopeConfig describes rotary position embeddings (Llama family).
@@ -109,8 +106,6 @@ var families = map[string]family{
 	"t5":      {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":    {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta": {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
-	// Falcon, parsed in config_falcon.go.
-	"falcon": {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
 }
 
 // SupportedModelTypes lists the config.json model_type values this package

@@ -75,8 +75,6 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildT5(cfg, t)
 	case "bert", "roberta":
 		a = buildBERT(cfg, t)
-	case "falcon":
-		a = buildFalcon(cfg, t)
 	default:
 		return nil, fmt.Errorf("model_type %q is not supported (supported: %v)", cfg.ModelType, SupportedModelTypes())
 	}
