@@ -166,6 +166,12 @@ type SoftmaxOptions struct {
 	// Causal masks key j for query i when j > i + (Tk - Tq), so a query block
 	// that continues a KV cache sees every cached key.
 	Causal bool
+	// Window, when > 0, also masks key j for query i when
+	// j ≤ i + (Tk − Tq) − Window: each query sees itself and the Window − 1
+	// keys before it (Mistral's and Gemma 2's sliding-window attention, as
+	// transformers' sliding_window_overlay keeps kv_idx > q_idx − window).
+	// Negative values are refused.
+	Window int
 	// KeyMask, when non-nil, is F32 [B, Tk]: 1 keeps a key, 0 masks it.
 	KeyMask Tensor
 	// Bias, when non-nil, is F32 [H, Tq, Tk] (shared by the batch) or

@@ -91,6 +91,9 @@ func softmaxArgs(scores Tensor, o SoftmaxOptions) error {
 	if err := checkFinite(op, "scale", o.Scale); err != nil {
 		return err
 	}
+	if o.Window < 0 {
+		return argErr(op, "window %d: want ≥ 0 (0: no sliding window)", o.Window)
+	}
 	if !isNil(o.KeyMask) {
 		ms, err := tensorArg(op, "key_mask", o.KeyMask, onlyF32)
 		if err != nil {

@@ -136,6 +136,7 @@ var malformed = []checkCase{
 	{"softmax rank", softCall(f32(3, 4, 5), SoftmaxOptions{}), "softmax", "scores [3 4 5] has 3 dimensions, want 4"},
 	{"softmax key_mask", soft(SoftmaxOptions{KeyMask: f32(2, 4)}), "softmax", "key_mask [2 4] for scores [2 3 4 5]: want [B, Tk] = [2 5]"},
 	{"softmax bias", soft(SoftmaxOptions{Bias: f32(4, 5)}), "softmax", "bias [4 5] for scores [2 3 4 5]: want [H, Tq, Tk] or [B, H, Tq, Tk]"},
+	{"softmax window", soft(SoftmaxOptions{Window: -1}), "softmax", "window -1: want ≥ 0 (0: no sliding window)"},
 	{"softmax scale", soft(SoftmaxOptions{Scale: float32(math.Inf(1))}), "softmax", "scale +Inf is not finite"},
 	{"softmax_backward shapes", func(b Backend) error { return t1(b.SoftmaxBackward(f32(1, 1, 2, 2), f32(1, 1, 2, 3), 1)) }, "softmax_backward", "y [1 1 2 2] and dy [1 1 2 3]: shapes differ"},
 	{"softmax_backward rank", func(b Backend) error { return t1(b.SoftmaxBackward(f32(2, 2), f32(2, 2), 1)) }, "softmax_backward", "want 4"},

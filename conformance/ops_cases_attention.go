@@ -13,6 +13,7 @@ type softmaxVariant struct {
 	shape  []int // [B, H, Tq, Tk]
 	scale  float32
 	causal bool
+	window int // sliding window (0: none)
 	// mask: "" none, "some" masks a few keys per batch, "all" masks every
 	// key of the last batch element (its rows become uniform).
 	mask string
@@ -24,6 +25,9 @@ func (v softmaxVariant) String() string {
 	s := fmt.Sprintf("%v scale %g", v.shape, v.scale)
 	if v.causal {
 		s += " causal"
+	}
+	if v.window > 0 {
+		s += fmt.Sprintf(" window %d", v.window)
 	}
 	if v.mask != "" {
 		s += " mask " + v.mask
@@ -49,7 +53,12 @@ func attentionCases() []opCase {
 		{shape: []int{3, 2, 4, 33}, scale: 0.3, causal: true, mask: "some"},
 		{shape: []int{1, 3, 7, 129}, scale: 1, bias: "shared"}, // T5's relative bias
 		{shape: []int{2, 2, 3, 7}, scale: 0.7, causal: true, mask: "some", bias: "full"},
-		{shape: []int{1, 1, 2, 1029}, scale: 0}, // 0 means 1
+		{shape: []int{1, 1, 2, 1029}, scale: 0},                         // 0 means 1
+		{shape: []int{2, 3, 9, 9}, scale: 0.5, causal: true, window: 3}, // Mistral's sliding window
+		{shape: []int{2, 2, 3, 11}, scale: 1, causal: true, window: 4},  // continuing a KV cache
+		{shape: []int{3, 2, 6, 6}, scale: 0.3, causal: true, window: 2, mask: "some"},
+		{shape: []int{1, 2, 4, 300}, scale: 1, causal: true, window: 257},          // a window over more than one workgroup stride
+		{shape: []int{2, 1, 5, 5}, scale: 1, causal: true, window: 9, mask: "all"}, // window ≥ Tk, uniform rows
 	} {
 		tk := v.shape[3]
 		cs = append(cs, opCase{op: "Softmax", shape: v.String(), k: tk, build: func(g *gen) (*spec, error) {
@@ -57,7 +66,7 @@ func attentionCases() []opCase {
 			ro, slot := softmaxInputs(g, v)
 			want, err := ref.Softmax(xr, ro)
 			return g.done(func(b backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
-				o := backend.SoftmaxOptions{Scale: v.scale, Causal: v.causal, KeyMask: pick(in, slot[0]), Bias: pick(in, slot[1])}
+				o := backend.SoftmaxOptions{Scale: v.scale, Causal: v.causal, Window: v.window, KeyMask: pick(in, slot[0]), Bias: pick(in, slot[1])}
 				return one(b.Softmax(in[x], o))
 			}, want), err
 		}})
@@ -68,6 +77,7 @@ func attentionCases() []opCase {
 		{shape: []int{3, 2, 4, 33}, scale: 0.3, causal: true, mask: "some"},
 		{shape: []int{2, 1, 5, 33}, scale: 1, mask: "all"},
 		{shape: []int{1, 1, 3, 1029}, scale: 2},
+		{shape: []int{2, 2, 7, 7}, scale: 0.5, causal: true, window: 3, mask: "some"},
 	} {
 		cs = append(cs, opCase{op: "SoftmaxBackward", shape: v.String(), k: v.shape[3], build: func(g *gen) (*spec, error) {
 			// y is a real softmax output (masked entries exactly 0),
@@ -102,7 +112,7 @@ func softmaxInputs(g *gen, v softmaxVariant) (ref.SoftmaxOpts, [2]int) {
 	if scale == 0 {
 		scale = 1
 	}
-	ro := ref.SoftmaxOpts{Scale: scale, Causal: v.causal}
+	ro := ref.SoftmaxOpts{Scale: scale, Causal: v.causal, Window: v.window}
 	slot := [2]int{-1, -1}
 	switch v.mask {
 	case "some", "all":

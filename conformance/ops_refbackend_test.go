@@ -428,7 +428,7 @@ func (b *refBackend) Softmax(scores backend.Tensor, o backend.SoftmaxOptions) (b
 	if err != nil {
 		return nil, err
 	}
-	ro := ref.SoftmaxOpts{Scale: float64(o.Scale), Causal: o.Causal}
+	ro := ref.SoftmaxOpts{Scale: float64(o.Scale), Causal: o.Causal, Window: o.Window}
 	if ro.Scale == 0 {
 		ro.Scale = 1
 	}

@@ -276,20 +276,30 @@ func (d *Device) Read(b *Buffer, offset, size uint64) ([]byte, error) {
 	if err := d.Flush(); err != nil {
 		return nil, err
 	}
-	done, status := false, wgpu.BufferMapAsyncStatus_Unknown
-	err := d.staging.MapAsync(wgpu.MapMode_Read, 0, size, func(s wgpu.BufferMapAsyncStatus) {
-		done, status = true, s
+	// mapAsync, not go-webgpu's MapAsync: see mapping.
+	var m *mapping
+	var merr error
+	err := scoped(d.raw, "gpu: mapping staging buffer", func() {
+		m, merr = mapAsync(d.staging, wgpu.MapMode_Read, 0, size)
 	})
-	if err != nil {
-		d.dropStaging()
-		return nil, fmt.Errorf("gpu: mapping staging buffer: %w", err)
+	if err == nil {
+		err = merr
 	}
-	// On failure the staging buffer is dropped: submitting a copy into a
-	// buffer left mapped or pending would abort inside wgpu-native.
-	if err := d.await("mapping the staging buffer", func(bool) bool { return done }); err != nil {
+	if err != nil {
+		if m != nil {
+			defer m.free()
+		}
 		d.dropStaging()
 		return nil, err
 	}
+	defer m.free()
+	// On failure the staging buffer is dropped: submitting a copy into a
+	// buffer left mapped or pending would abort inside wgpu-native.
+	if err := d.await("mapping the staging buffer", func(bool) bool { return m.finished() }); err != nil {
+		d.dropStaging()
+		return nil, err
+	}
+	status := m.status()
 	if status == wgpu.BufferMapAsyncStatus_DeviceLost {
 		d.markLost("mapping the staging buffer reported the device lost")
 	}

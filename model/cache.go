@@ -47,7 +47,7 @@ func (m *Model) NewCache(batch int) (*KVCache, error) {
 		return nil, fmt.Errorf("model.NewCache: batch %d must be positive", batch)
 	}
 	layers := m.cfg.Layers
-	if m.cfg.ModelType == "t5" {
+	if m.cfg.TaskType == TaskSeq2SeqLM {
 		layers = m.cfg.DecoderLayers
 	}
 	return &KVCache{b: m.b, batch: batch, mask: make([][]float32, batch),

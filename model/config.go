@@ -59,11 +59,65 @@ type Config struct {
 	ScaleAttnWeights           bool
 	ScaleAttnByInverseLayerIdx bool
 
-	// Llama family (llama, mistral, qwen2).
+	// Llama family (llama, mistral, qwen2, qwen3, gemma, gemma2,
+	// gemma3_text).
 	AttentionBias bool // bias on q/k/v/o (llama attention_bias)
 	QKVBias       bool // bias on q/k/v only (qwen2)
 	MLPBias       bool
 	Rope          RopeConfig
+	// SlidingWindow is the attention window of the layers LayerTypes marks
+	// "sliding_attention" (0: none): a query sees itself and the
+	// SlidingWindow − 1 tokens before it.
+	SlidingWindow int
+	// LayerTypes holds each layer's attention, "full_attention" or
+	// "sliding_attention", as transformers' config.layer_types does.
+	LayerTypes []string
+	// LocalRope is the rotary embedding of sliding layers where it differs
+	// from Rope (gemma3_text's rope_local_base_freq); nil: Rope everywhere.
+	LocalRope *RopeConfig
+	// QKNorm adds per-head RMS norms q_norm and k_norm before the rotation
+	// (qwen3, gemma3_text).
+	QKNorm bool
+	// Gemma: RMS norms scale by (1 + weight), the embedding output is
+	// multiplied by √hidden_size, and gemma2/gemma3_text add norms after
+	// attention and around the MLP.
+	GemmaNorm     bool
+	EmbedScale    bool
+	SandwichNorms bool
+	// QueryPreAttnScalar, when > 0, makes the attention scale
+	// QueryPreAttnScalar^-½ instead of head_dim^-½ (gemma2, gemma3_text).
+	QueryPreAttnScalar float64
+	// AttnSoftcap and FinalSoftcap, when > 0, soft-cap the attention
+	// logits and the output logits: cap·tanh(x/cap) (gemma2).
+	AttnSoftcap, FinalSoftcap float64
+	// FusedProjections builds Phi-3's qkv_proj (q, k, v stacked on the
+	// output axis) and gate_up_proj (gate, then up) instead of separate
+	// projections.
+	FusedProjections bool
+	// RotaryDim is the number of rotated features of each head:
+	// head_dim · partial_rotary_factor (phi3, phi, gpt_neox), or 0 for all.
+	RotaryDim int
+	// ParallelResidual adds attention and MLP, each of its own norm of the
+	// same input, to the residual at once (gpt_neox use_parallel_residual).
+	ParallelResidual bool
+
+	// OPT: the word embedding width (word_embed_proj_dim, with
+	// project_in/project_out when it differs from hidden_size), LayerNorm
+	// before each block (do_layer_norm_before; OPT-350m norms after) and
+	// _remove_final_layer_norm.
+	WordEmbedDim    int
+	NormBefore      bool
+	RemoveFinalNorm bool
+
+	// ResidualAfterNorm takes the residual after the LayerNorm (BLOOM's
+	// apply_residual_connection_post_layernorm).
+	ResidualAfterNorm bool
+
+	// Falcon: new_decoder_architecture (grouped query_key_value) and the
+	// number of LayerNorms of a parallel layer (num_ln_in_parallel_attn:
+	// 2 is ln_attn and ln_mlp); ParallelResidual is parallel_attn.
+	NewDecoderArch bool
+	ParallelNorms  int
 
 	// T5.
 	DecoderLayers        int
@@ -99,13 +153,27 @@ type family struct {
 }
 
 var families = map[string]family{
-	"gpt2":    {"GPT2LMHeadModel", []string{"GPT2LMHeadModel"}, parseGPT2},
-	"llama":   {"LlamaForCausalLM", []string{"LlamaForCausalLM"}, parseLlama},
-	"mistral": {"MistralForCausalLM", []string{"MistralForCausalLM"}, parseLlama},
-	"qwen2":   {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM"}, parseLlama},
-	"t5":      {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
-	"bert":    {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
-	"roberta": {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
+	"gpt2":        {"GPT2LMHeadModel", []string{"GPT2LMHeadModel"}, parseGPT2},
+	"llama":       {"LlamaForCausalLM", []string{"LlamaForCausalLM"}, parseLlama},
+	"mistral":     {"MistralForCausalLM", []string{"MistralForCausalLM"}, parseLlama},
+	"qwen2":       {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM"}, parseLlama},
+	"qwen3":       {"Qwen3ForCausalLM", []string{"Qwen3ForCausalLM"}, parseLlama},
+	"gemma":       {"GemmaForCausalLM", []string{"GemmaForCausalLM"}, parseGemma},
+	"gemma2":      {"Gemma2ForCausalLM", []string{"Gemma2ForCausalLM"}, parseGemma},
+	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM"}, parseGemma},
+	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM"}, parsePhi3},
+	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM"}, parsePhi},
+	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM"}, parseGPTNeoX},
+	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
+	"gptj":        {"GPTJForCausalLM", []string{"GPTJForCausalLM"}, parseGPTJ},
+	"gpt_neo":     {"GPTNeoForCausalLM", []string{"GPTNeoForCausalLM"}, parseGPTNeo},
+	"bloom":       {"BloomForCausalLM", []string{"BloomForCausalLM"}, parseBloom},
+	"mt5":         {"MT5ForConditionalGeneration", []string{"MT5ForConditionalGeneration"}, parseMT5},
+	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
+	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseGPTBigCode},
+	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
+	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
+	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
 }
 
 // SupportedModelTypes lists the config.json model_type values this package
@@ -243,29 +311,23 @@ func parseGPT2(p *cfgParser, c *Config) {
 }
 
 func parseLlama(p *cfgParser, c *Config) {
-	c.VocabSize = p.int("vocab_size", 32000)
-	c.Hidden = p.int("hidden_size", 4096)
-	c.Intermediate = p.int("intermediate_size", 11008)
-	c.Layers = p.int("num_hidden_layers", 32)
-	c.Heads = p.int("num_attention_heads", 32)
-	c.KVHeads = p.optInt("num_key_value_heads", c.Heads)
-	c.MaxPositions = p.int("max_position_embeddings", 2048)
-	c.NormEps = p.float("rms_norm_eps", 1e-6)
+	p.decoderSizes(c, decoderDefaults{vocab: 32000, hidden: 4096, inter: 11008, layers: 32, heads: 32, maxPos: 2048, eps: 1e-6})
 	c.Act = p.str("hidden_act", "silu")
 	c.TieWordEmbeddings = p.bool("tie_word_embeddings", false)
-	if c.Heads > 0 {
-		c.HeadDim = p.optInt("head_dim", c.Hidden/c.Heads)
-	}
 	switch c.ModelType {
 	case "qwen2":
 		// Qwen2Attention always has q/k/v biases and a bias-free o_proj.
 		c.QKVBias = true
-		// sliding_window / use_sliding_window: transformers applies the
-		// window only past sliding_window tokens on layers configured for
-		// it; sequences here are shorter, so it is ignored.
+		parseQwenWindow(p, c)
+	case "qwen3":
+		c.AttentionBias = p.bool("attention_bias", false)
+		c.QKNorm = true
+		if c.Heads > 0 {
+			c.HeadDim = p.optInt("head_dim", 128) // Qwen3Config's default
+		}
+		parseQwenWindow(p, c)
 	case "mistral":
-		// sliding_window is ignored: it only matters for sequences longer
-		// than the window (4096 tokens for Mistral 7B).
+		parseMistralWindow(p, c)
 	default:
 		c.AttentionBias = p.bool("attention_bias", false)
 		c.MLPBias = p.bool("mlp_bias", false)
@@ -275,21 +337,36 @@ func parseLlama(p *cfgParser, c *Config) {
 
 // parseRope reads rope_parameters (transformers 5) or rope_theta and
 // rope_scaling (transformers 4).
-func parseRope(p *cfgParser) RopeConfig {
-	r := RopeConfig{Theta: 10000, Type: "default", Factor: 1}
+func parseRope(p *cfgParser) RopeConfig { return parseRopeTheta(p, 10000) }
+
+// parseRopeTheta is parseRope with the family's default rope_theta.
+func parseRopeTheta(p *cfgParser, theta float64) RopeConfig {
 	params, ok := p.raw["rope_parameters"].(map[string]any)
 	if !ok {
-		r.Theta = p.float("rope_theta", 10000)
+		theta = p.float("rope_theta", theta)
 		params, _ = p.raw["rope_scaling"].(map[string]any)
 	}
 	if params == nil {
-		return r
+		return RopeConfig{Theta: theta, Type: "default", Factor: 1}
 	}
 	sub := &cfgParser{raw: params, prefix: "rope_parameters."}
 	if !ok {
 		sub.prefix = "rope_scaling."
-	} else {
-		r.Theta = sub.float("rope_theta", 10000)
+	}
+	r := parseRopeParams(sub, theta, ok)
+	if sub.err != nil && p.err == nil {
+		p.err = sub.err
+	}
+	return r
+}
+
+// parseRopeParams reads one rope parameter object; withTheta says it may
+// carry rope_theta (transformers 5's rope_parameters), theta is the
+// default.
+func parseRopeParams(sub *cfgParser, theta float64, withTheta bool) RopeConfig {
+	r := RopeConfig{Theta: theta, Type: "default", Factor: 1}
+	if withTheta {
+		r.Theta = sub.float("rope_theta", theta)
 	}
 	r.Type = sub.str("rope_type", "")
 	if r.Type == "" {
@@ -306,9 +383,6 @@ func parseRope(p *cfgParser) RopeConfig {
 		r.OriginalMaxPositions = sub.int("original_max_position_embeddings", 8192)
 	default:
 		sub.fail("rope_type", fmt.Sprintf("rope type %q is not supported (supported: default, linear, llama3)", r.Type))
-	}
-	if sub.err != nil && p.err == nil {
-		p.err = sub.err
 	}
 	return r
 }
@@ -393,7 +467,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
 	switch c.ModelType {
-	case "gpt2", "bert", "roberta":
+	case "gpt2", "bert", "roberta", "gpt_neox", "opt", "gptj", "gpt_neo", "bloom", "gpt_bigcode", "falcon":
 		if c.Hidden%c.Heads != 0 {
 			return fmt.Errorf("hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
 		}
@@ -401,10 +475,23 @@ func (c *Config) validate() error {
 	if c.HeadDim%2 != 0 && c.Rope.Theta > 0 && isLlamaFamily(c.ModelType) {
 		return fmt.Errorf("head_dim %d must be even for rotary embeddings", c.HeadDim)
 	}
+	if c.RotaryDim%2 != 0 || c.RotaryDim > c.HeadDim || ((c.FusedProjections || c.ModelType == "phi" || c.ModelType == "gpt_neox" || c.ModelType == "gptj") && c.RotaryDim == 0) {
+		return fmt.Errorf("the rotary dimension %d (head_dim · partial_rotary_factor) must be even, positive and at most head_dim %d", c.RotaryDim, c.HeadDim)
+	}
+	if err := c.validateLayerTypes(); err != nil {
+		return err
+	}
 	return nil
 }
 
-func isLlamaFamily(t string) bool { return t == "llama" || t == "mistral" || t == "qwen2" }
+// isLlamaFamily reports whether model_type t is built by buildLlama.
+func isLlamaFamily(t string) bool {
+	switch t {
+	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3":
+		return true
+	}
+	return false
+}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

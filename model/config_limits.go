@@ -29,13 +29,25 @@ type sizeField struct {
 // the keys the family's config.json uses.
 func (c *Config) sizeFields() []sizeField {
 	switch c.ModelType {
-	case "gpt2":
+	case "gpt2", "gpt_bigcode":
 		return []sizeField{{"vocab_size", c.VocabSize}, {"n_positions", c.MaxPositions}, {"n_embd", c.Hidden},
 			{"n_layer", c.Layers}, {"n_head", c.Heads}, {"n_inner", c.Intermediate}}
-	case "t5":
+	case "t5", "mt5":
 		return []sizeField{{"vocab_size", c.VocabSize}, {"d_model", c.Hidden}, {"d_kv", c.HeadDim}, {"d_ff", c.Intermediate},
 			{"num_layers", c.Layers}, {"num_decoder_layers", c.DecoderLayers}, {"num_heads", c.Heads},
 			{"relative_attention_num_buckets", c.RelAttnBuckets}, {"relative_attention_max_distance", c.RelAttnMaxDistance}}
+	case "bloom":
+		return []sizeField{{"vocab_size", c.VocabSize}, {"hidden_size", c.Hidden}, {"n_layer", c.Layers}, {"n_head", c.Heads}}
+	case "gpt_neo":
+		return []sizeField{{"vocab_size", c.VocabSize}, {"max_position_embeddings", c.MaxPositions},
+			{"hidden_size", c.Hidden}, {"num_layers", c.Layers}, {"num_heads", c.Heads}, {"intermediate_size", c.Intermediate}}
+	case "gptj":
+		return []sizeField{{"vocab_size", c.VocabSize}, {"n_positions", c.MaxPositions}, {"n_embd", c.Hidden},
+			{"n_layer", c.Layers}, {"n_head", c.Heads}, {"n_inner", c.Intermediate}, {"rotary_dim", c.RotaryDim}}
+	case "opt":
+		return []sizeField{{"vocab_size", c.VocabSize}, {"hidden_size", c.Hidden}, {"num_hidden_layers", c.Layers},
+			{"ffn_dim", c.Intermediate}, {"max_position_embeddings", c.MaxPositions}, {"num_attention_heads", c.Heads},
+			{"word_embed_proj_dim", c.WordEmbedDim}}
 	case "bert", "roberta":
 		f := []sizeField{{"vocab_size", c.VocabSize}, {"hidden_size", c.Hidden}, {"num_hidden_layers", c.Layers},
 			{"num_attention_heads", c.Heads}, {"intermediate_size", c.Intermediate},
@@ -94,7 +106,7 @@ func (c *Config) approxParams() float64 {
 		p += float64(c.MaxPositions) * h
 	case "bert", "roberta":
 		p += float64(c.MaxPositions+c.TypeVocabSize)*h + h*h + h*float64(c.NumLabels)
-	case "t5":
+	case "t5", "mt5":
 		p += float64(c.DecoderLayers) * (2*attn + mlp)
 	}
 	if !c.TieWordEmbeddings && c.TaskType != TaskSeqCls && c.TaskType != TaskFeatureExtraction {

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
-
-	"github.com/ia3/ia3/model/nn"
 )
 
 // GenerateOptions controls Generate.
@@ -68,7 +65,7 @@ func (m *Model) Generate(ctx context.Context, prompts [][]int32, o GenerateOptio
 	}
 	defer cache.Free()
 	s := &generation{m: m, cache: cache, o: o, eos: eos,
-		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))}
+		sampler: newSampler(SampleOptions{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed})}
 	out, err := s.run(ctx, prompts)
 	if err != nil {
 		return out, fmt.Errorf("model.Generate: %w", err)
@@ -155,7 +152,8 @@ type generation struct {
 	cache *KVCache
 	o     GenerateOptions
 	eos   []int32
-	rng   *rand.Rand
+	// sampler is shared by the rows, which draw in row order each step.
+	sampler *Sampler
 	// enc holds the T5 encoder inputs, passed again on every step.
 	enc *Inputs
 }
@@ -181,7 +179,7 @@ func (s *generation) run(ctx context.Context, prompts [][]int32) ([][]int32, err
 				next[r] = s.padID()
 				continue
 			}
-			tok, err := s.choose(logits[r*V : (r+1)*V])
+			tok, err := s.sampler.Next(logits[r*V : (r+1)*V])
 			if err != nil {
 				return out, fmt.Errorf("step %d row %d: %w", step, r, err)
 			}
@@ -207,33 +205,10 @@ func (s *generation) run(ctx context.Context, prompts [][]int32) ([][]int32, err
 // first builds the inputs of the first step: the left-padded prompts for a
 // causal LM, or the encoder inputs and the decoder start token for T5.
 func (s *generation) first(prompts [][]int32) *Inputs {
-	B := len(prompts)
-	T := 0
-	for _, p := range prompts {
-		T = max(T, len(p))
-	}
-	in := &Inputs{Batch: B, Seq: T, InputIDs: make([]int32, B*T)}
-	padded := false
-	mask := make([]int32, B*T)
-	for r, p := range prompts {
-		off := T - len(p)
-		padded = padded || off > 0
-		for t := range T {
-			if t < off {
-				in.InputIDs[r*T+t] = s.padID()
-				continue
-			}
-			in.InputIDs[r*T+t] = p[t-off]
-			mask[r*T+t] = 1
-		}
-	}
-	if padded {
-		in.AttentionMask = mask
-		if s.m.cfg.TaskType == TaskCausalLM {
-			in.PositionIDs = PositionIDsFromMask(mask, B, T)
-		}
-	}
+	in := PrefillInputs(prompts, s.padID())
+	B, T := in.Batch, in.Seq
 	if s.m.cfg.TaskType == TaskSeq2SeqLM {
+		in.PositionIDs = nil
 		s.enc = in
 		start := make([]int32, B)
 		for r := range start {
@@ -272,41 +247,14 @@ func (s *generation) padded() bool {
 	return false
 }
 
-// lastLogits runs one cached step and downloads the logits of the last
-// position only, [B·V].
+// lastLogits runs one cached step and downloads the last position's
+// logits, [B·V].
 func (s *generation) lastLogits(in *Inputs) ([]float32, error) {
-	g := nn.NewGraph(s.m.b, false)
-	defer g.Release()
-	logits := s.m.ForwardCached(g, in, s.cache)
-	if logits != nil {
-		sh := logits.Shape()
-		if t := sh[1]; t > 1 {
-			logits = g.Narrow(logits, 1, t-1, 1)
-		}
-	}
-	if err := g.Err(); err != nil {
-		return nil, err
-	}
-	v, err := s.m.b.ToFloat32(logits.T)
-	if err != nil {
-		return nil, fmt.Errorf("download logits %v: %w", logits.Shape(), err)
-	}
-	return v, nil
+	return s.m.lastLogits(in, s.cache, nil)
 }
 
-// padID is the token fed for padding and for rows that have finished:
-// pad_token_id, else the first EOS id, else 0 — the first of these inside
-// the vocabulary (the value is masked or ignored, but must be a valid id).
-func (s *generation) padID() int32 {
-	cands := []int32{int32(s.m.cfg.PadTokenID)}
-	cands = append(cands, s.eos...)
-	for _, id := range cands {
-		if id >= 0 && int(id) < s.m.cfg.VocabSize {
-			return id
-		}
-	}
-	return 0
-}
+// padID is the token fed for padding and for rows that have finished.
+func (s *generation) padID() int32 { return s.m.PadID(s.eos) }
 
 // isEOS reports whether tok ends a sequence.
 func (s *generation) isEOS(tok int32) bool {

@@ -6,16 +6,6 @@ import (
 	"slices"
 )
 
-// choose picks the next token from one row's logits: the argmax when
-// decoding greedily, otherwise a sample after temperature, top-k and top-p
-// filtering, in the order transformers applies them.
-func (s *generation) choose(logits []float32) (int32, error) {
-	if s.o.Temperature == 0 {
-		return argmax(logits)
-	}
-	return sample(logits, s.o.Temperature, s.o.TopK, s.o.TopP, s.rng.Float64())
-}
-
 // argmax returns the index of the largest logit, the first one on ties
 // (as torch.argmax), and an error on NaN.
 func argmax(logits []float32) (int32, error) {

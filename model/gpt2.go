@@ -105,7 +105,7 @@ func (m *gpt2) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		h = g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.cFC)), b.mlpProj)
 		x = g.Add(x, h)
 	}
-	x = g.Norm(x, m.lnF)
+	x = g.Norm(lastOnly(g, x, in), m.lnF)
 	logits := g.Linear(x, m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, T)

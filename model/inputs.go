@@ -32,6 +32,11 @@ type Inputs struct {
 	Labels []int32
 	// LabelsFloat holds Batch targets for regression (num_labels == 1).
 	LabelsFloat []float32
+	// LastOnly makes a causal LM return the logits
+	// of each row's last position only, [Batch, 1, V]: generation needs no
+	// others, and the output head over every prompt token is the largest
+	// product of a prefill.
+	LastOnly bool
 }
 
 // IgnoreIndex is the label value losses skip, as in transformers.

@@ -29,6 +29,13 @@ func mergeHeads(g *nn.Graph, x *nn.Value) *nn.Value {
 // it: softmax(q·kᵀ·scale + bias, masked)·v for q [B, H, Tq, D] and k, v
 // [B, Hkv, Tk, D] (grouped-query heads repeated), giving [B, Tq, H·D].
 func attend(g *nn.Graph, q, k, v *nn.Value, o backend.SoftmaxOptions) *nn.Value {
+	return attendCapped(g, q, k, v, o, 0)
+}
+
+// attendCapped is attend with Gemma 2's attention soft-capping when capAt
+// > 0: the scaled logits become capAt·tanh(logits/capAt) before the bias,
+// the masks and the softmax.
+func attendCapped(g *nn.Graph, q, k, v *nn.Value, o backend.SoftmaxOptions, capAt float32) *nn.Value {
 	if g.Err() != nil {
 		return nil
 	}
@@ -38,6 +45,14 @@ func attend(g *nn.Graph, q, k, v *nn.Value, o backend.SoftmaxOptions) *nn.Value 
 		v = g.RepeatKV(v, heads/kvHeads)
 	}
 	scores := g.MatMul(q, k, backend.MatMulOptions{TransB: true})
+	if capAt > 0 {
+		scale := o.Scale
+		if scale == 0 {
+			scale = 1
+		}
+		scores = softcap(g, g.Affine(scores, scale, 0), capAt)
+		o.Scale = 1
+	}
 	probs := g.Softmax(scores, o)
 	return mergeHeads(g, g.MatMul(probs, v, backend.MatMulOptions{}))
 }
@@ -128,4 +143,22 @@ func firstTokens(g *nn.Graph, x *nn.Value) *nn.Value {
 		ids[b] = int32(b * s[1])
 	}
 	return g.Gather(g.Reshape(x, s[0]*s[1], s[2]), ints(g, ids, s[0]))
+}
+
+// softcap returns capAt·tanh(x/capAt), Gemma 2's logit soft-capping, or x
+// itself when capAt ≤ 0.
+func softcap(g *nn.Graph, x *nn.Value, capAt float32) *nn.Value {
+	if capAt <= 0 || g.Err() != nil {
+		return x
+	}
+	return g.Affine(g.Act(backend.Tanh, g.Affine(x, 1/capAt, 0)), capAt, 0)
+}
+
+// lastOnly narrows hidden states [B, T, D] to the last position when
+// in.LastOnly asks for the last logits only.
+func lastOnly(g *nn.Graph, x *nn.Value, in *Inputs) *nn.Value {
+	if !in.LastOnly || in.Seq <= 1 {
+		return x
+	}
+	return g.Narrow(x, 1, in.Seq-1, 1)
 }

@@ -8,10 +8,15 @@ import (
 	"github.com/ia3/ia3/model/nn"
 )
 
-// llama is LlamaForCausalLM and its relatives MistralForCausalLM and
-// Qwen2ForCausalLM: RMSNorm, rotary positions, grouped-query attention and
-// a SwiGLU MLP. Qwen2 adds q/k/v biases; Llama's attention_bias and
-// mlp_bias add biases everywhere.
+// llama is LlamaForCausalLM and its relatives: RMSNorm, rotary positions,
+// grouped-query attention and a gated MLP. Qwen2 adds q/k/v biases;
+// Llama's attention_bias and mlp_bias add biases everywhere. Mistral,
+// Qwen2/Qwen3 (when configured) and Gemma 2/3 slide a window over the
+// keys on the layers config.layer_types marks; Qwen3 and Gemma 3 norm
+// each query and key head; Gemma scales the embedding by √hidden and its
+// norms by (1 + weight); Gemma 2/3 add norms after attention and around
+// the MLP and a query_pre_attn_scalar; Gemma 2 soft-caps the attention
+// and output logits; Gemma 3 rotates sliding layers with its local base.
 type llama struct {
 	cfg     *Config
 	embed   *nn.Embedding
@@ -19,22 +24,52 @@ type llama struct {
 	norm    *nn.Norm
 	lmHead  *nn.Linear
 	invFreq []float32
+	// localInvFreq rotates sliding layers when config.LocalRope is set.
+	localInvFreq []float32
 }
 
 type llamaLayer struct {
 	q, k, v, o       *nn.Linear
 	gate, up, down   *nn.Linear
 	inNorm, postNorm *nn.Norm
+	// qNorm and kNorm norm each head (config.QKNorm); preFF and postFF
+	// are Gemma 2/3's pre_feedforward_layernorm and
+	// post_feedforward_layernorm (config.SandwichNorms), where postNorm
+	// norms the attention output.
+	qNorm, kNorm  *nn.Norm
+	preFF, postFF *nn.Norm
+	// qkv and gateUp are Phi-3's fused projections (config.FusedProjections),
+	// which then replace q, k, v, gate and up.
+	qkv, gateUp *nn.Linear
 }
 
 // llamaClassPrefix is the transformers class prefix of each family member.
-var llamaClassPrefix = map[string]string{"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2"}
+var llamaClassPrefix = map[string]string{"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2",
+	"qwen3": "Qwen3", "gemma": "Gemma", "gemma2": "Gemma2", "gemma3_text": "Gemma3", "phi3": "Phi3"}
 
 func buildLlama(c *Config, t *treeBuilder) *llama {
 	cls := llamaClassPrefix[c.ModelType]
-	m := &llama{cfg: c, invFreq: ropeInvFreq(c.Rope, c.HeadDim)}
+	rot := c.HeadDim
+	if c.RotaryDim > 0 {
+		rot = c.RotaryDim
+	}
+	m := &llama{cfg: c, invFreq: ropeInvFreq(c.Rope, rot)}
+	if c.LocalRope != nil {
+		m.localInvFreq = ropeInvFreq(*c.LocalRope, rot)
+	}
+	norm := func(name string, dim int) *nn.Norm {
+		n := t.rmsNorm(name, cls+"RMSNorm", dim, c.NormEps)
+		if c.GemmaNorm {
+			n.WeightOffset = 1
+		}
+		return n
+	}
 	t.container("", c.Architecture)
-	t.container("model", cls+"Model")
+	if c.ModelType == "gemma3_text" {
+		t.container("model", "Gemma3TextModel")
+	} else {
+		t.container("model", cls+"Model")
+	}
 	m.embed = t.embedding("model.embed_tokens", c.VocabSize, c.Hidden)
 	t.container("model.layers", "ModuleList")
 	qDim, kvDim := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
@@ -44,20 +79,33 @@ func buildLlama(c *Config, t *treeBuilder) *llama {
 		var l llamaLayer
 		t.container(p, cls+"DecoderLayer")
 		t.container(p+".self_attn", cls+"Attention")
+		if c.FusedProjections {
+			buildPhi3Layer(c, t, p, &l)
+			m.layers = append(m.layers, l)
+			continue
+		}
 		l.q = t.linear(p+".self_attn.q_proj", c.Hidden, qDim, qkvBias, false)
 		l.k = t.linear(p+".self_attn.k_proj", c.Hidden, kvDim, qkvBias, false)
 		l.v = t.linear(p+".self_attn.v_proj", c.Hidden, kvDim, qkvBias, false)
 		l.o = t.linear(p+".self_attn.o_proj", qDim, c.Hidden, c.AttentionBias, false)
+		if c.QKNorm {
+			l.qNorm = norm(p+".self_attn.q_norm", c.HeadDim)
+			l.kNorm = norm(p+".self_attn.k_norm", c.HeadDim)
+		}
 		t.container(p+".mlp", cls+"MLP")
 		l.gate = t.linear(p+".mlp.gate_proj", c.Hidden, c.Intermediate, c.MLPBias, false)
 		l.up = t.linear(p+".mlp.up_proj", c.Hidden, c.Intermediate, c.MLPBias, false)
 		l.down = t.linear(p+".mlp.down_proj", c.Intermediate, c.Hidden, c.MLPBias, false)
 		t.activation(p+".mlp.act_fn", c.Act)
-		l.inNorm = t.rmsNorm(p+".input_layernorm", cls+"RMSNorm", c.Hidden, c.NormEps)
-		l.postNorm = t.rmsNorm(p+".post_attention_layernorm", cls+"RMSNorm", c.Hidden, c.NormEps)
+		l.inNorm = norm(p+".input_layernorm", c.Hidden)
+		l.postNorm = norm(p+".post_attention_layernorm", c.Hidden)
+		if c.SandwichNorms {
+			l.preFF = norm(p+".pre_feedforward_layernorm", c.Hidden)
+			l.postFF = norm(p+".post_feedforward_layernorm", c.Hidden)
+		}
 		m.layers = append(m.layers, l)
 	}
-	m.norm = t.rmsNorm("model.norm", cls+"RMSNorm", c.Hidden, c.NormEps)
+	m.norm = norm("model.norm", c.Hidden)
 	t.container("model.rotary_emb", cls+"RotaryEmbedding")
 	if c.TieWordEmbeddings {
 		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
@@ -107,40 +155,82 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	if err != nil {
 		return g.Fail("llama forward", err)
 	}
+	x, pos, km, mask := rotaryInputs(g, m.embed, in, cache, c.Hidden)
+	if c.EmbedScale {
+		// Gemma multiplies by √hidden_size rounded to the hidden dtype.
+		x = g.Affine(x, float32(math.Sqrt(float64(c.Hidden))), 0)
+	}
+	invFreq := floats(g, m.invFreq, len(m.invFreq))
+	localInvFreq := invFreq
+	if m.localInvFreq != nil {
+		localInvFreq = floats(g, m.localInvFreq, len(m.localInvFreq))
+	}
+	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
+	if c.QueryPreAttnScalar > 0 {
+		scale = float32(1 / math.Sqrt(c.QueryPreAttnScalar))
+	}
+	for i, l := range m.layers {
+		window := c.LayerWindow(i)
+		freq := invFreq
+		if m.localInvFreq != nil && c.LayerTypes[i] == SlidingAttention {
+			freq = localInvFreq
+		}
+		h := g.Norm(x, l.inNorm)
+		qp, kp, vp := m.qkv(g, h, l)
+		q := splitHeads(g, qp, c.Heads, c.HeadDim)
+		k := splitHeads(g, kp, c.KVHeads, c.HeadDim)
+		if c.QKNorm {
+			q, k = g.Norm(q, l.qNorm), g.Norm(k, l.kNorm)
+		}
+		q, k = g.Rope(q, freq, pos), g.Rope(k, freq, pos)
+		v := splitHeads(g, vp, c.KVHeads, c.HeadDim)
+		k, v = cached(g, cache, i, k, v)
+		o := backend.SoftmaxOptions{Scale: scale, Causal: true, Window: window, KeyMask: km}
+		a := g.Linear(attendCapped(g, q, k, v, o, float32(c.AttnSoftcap)), l.o)
+		if c.SandwichNorms {
+			a = g.Norm(a, l.postNorm)
+		}
+		x = g.Add(x, a)
+		if c.SandwichNorms {
+			h = g.Norm(x, l.preFF)
+		} else {
+			h = g.Norm(x, l.postNorm)
+		}
+		gate, up := m.gateUp(g, h, l)
+		var gated *nn.Value
+		if act == backend.SiLU {
+			gated = g.SwiGLU(gate, up)
+		} else {
+			gated = g.Mul(g.Act(act, gate), up)
+		}
+		f := g.Linear(gated, l.down)
+		if c.SandwichNorms {
+			f = g.Norm(f, l.postFF)
+		}
+		x = g.Add(x, f)
+	}
+	logits := softcap(g, g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead), float32(c.FinalSoftcap))
+	if cache != nil && g.Err() == nil {
+		cache.commit(mask, in.Seq)
+	}
+	return logits
+}
+
+// rotaryInputs starts a rotary decoder's forward pass: the token
+// embeddings x [B, T, hidden], the I32 positions [B, T] (continuing the
+// cache), the key mask over cached and new keys [B, Tk], and the new
+// tokens' mask, which the cache commits at the end.
+func rotaryInputs(g *nn.Graph, embed *nn.Embedding, in *Inputs, cache *KVCache, hidden int) (x *nn.Value, pos, km backend.Tensor, mask []float32) {
 	B, T := in.Batch, in.Seq
 	past := 0
 	if cache != nil {
 		past = cache.n
 	}
-	x := g.Reshape(g.Embedding(m.embed, ints(g, in.InputIDs, B*T)), B, T, c.Hidden)
-	invFreq := floats(g, m.invFreq, len(m.invFreq))
-	pos := ints(g, positions(in, past), B, T)
+	x = g.Reshape(g.Embedding(embed, ints(g, in.InputIDs, B*T)), B, T, hidden)
+	pos = ints(g, positions(in, past), B, T)
 	mask, keyMask := in.mask(), in.mask()
 	if cache != nil {
 		keyMask = cache.keyMask(mask, T)
 	}
-	km := floats(g, keyMask, B, len(keyMask)/B)
-	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
-	for i, l := range m.layers {
-		h := g.Norm(x, l.inNorm)
-		q := g.Rope(splitHeads(g, g.Linear(h, l.q), c.Heads, c.HeadDim), invFreq, pos)
-		k := g.Rope(splitHeads(g, g.Linear(h, l.k), c.KVHeads, c.HeadDim), invFreq, pos)
-		v := splitHeads(g, g.Linear(h, l.v), c.KVHeads, c.HeadDim)
-		k, v = cached(g, cache, i, k, v)
-		a := attend(g, q, k, v, backend.SoftmaxOptions{Scale: scale, Causal: true, KeyMask: km})
-		x = g.Add(x, g.Linear(a, l.o))
-		h = g.Norm(x, l.postNorm)
-		var gated *nn.Value
-		if act == backend.SiLU {
-			gated = g.SwiGLU(g.Linear(h, l.gate), g.Linear(h, l.up))
-		} else {
-			gated = g.Mul(g.Act(act, g.Linear(h, l.gate)), g.Linear(h, l.up))
-		}
-		x = g.Add(x, g.Linear(gated, l.down))
-	}
-	logits := g.Linear(g.Norm(x, m.norm), m.lmHead)
-	if cache != nil && g.Err() == nil {
-		cache.commit(mask, T)
-	}
-	return logits
+	return x, pos, floats(g, keyMask, B, len(keyMask)/B), mask
 }

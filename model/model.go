@@ -1,6 +1,8 @@
 // Package model loads, runs and saves the transformer architectures the
-// project adapts: GPT-2, the Llama family (Llama, Mistral, Qwen2), T5 and
-// BERT/RoBERTa, as Hugging Face transformers defines them.
+// project adapts: GPT-2, GPT-J, GPT-Neo, GPT-NeoX, GPTBigCode, OPT,
+// BLOOM, Falcon, the Llama family (Llama, Mistral, Qwen2, Qwen3, Gemma, Gemma 2,
+// Gemma 3 text, Phi-3), Phi, T5, mT5 and BERT/RoBERTa, as Hugging Face
+// transformers defines them.
 //
 // A Model is a module tree named exactly as transformers' named_modules()
 // names it (so PEFT-style matching sees the same names), parameters named
@@ -69,9 +71,25 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 	switch cfg.ModelType {
 	case "gpt2":
 		a = buildGPT2(cfg, t)
-	case "llama", "mistral", "qwen2":
+	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3":
 		a = buildLlama(cfg, t)
-	case "t5":
+	case "phi":
+		a = buildPhi(cfg, t)
+	case "gpt_neox":
+		a = buildGPTNeoX(cfg, t)
+	case "opt":
+		a = buildOPT(cfg, t)
+	case "gptj":
+		a = buildGPTJ(cfg, t)
+	case "gpt_neo":
+		a = buildGPTNeo(cfg, t)
+	case "bloom":
+		a = buildBloom(cfg, t)
+	case "gpt_bigcode":
+		a = buildGPTBigCode(cfg, t)
+	case "falcon":
+		a = buildFalcon(cfg, t)
+	case "t5", "mt5":
 		a = buildT5(cfg, t)
 	case "bert", "roberta":
 		a = buildBERT(cfg, t)

@@ -40,10 +40,12 @@ func (m *Model) initializer(seed uint64) func(p *nn.Param, shape []int) []float3
 	if v, ok := m.cfg.Raw["initializer_range"].(float64); ok && v > 0 {
 		std = v
 	}
-	norms := map[*nn.Param]bool{}
+	// Norm weights start at the identity: 1, or 0 where the norm scales
+	// by (1 + weight) as Gemma's do.
+	norms := map[*nn.Param]float32{}
 	for _, nm := range m.modules {
 		if n, ok := nm.Module.(*nn.Norm); ok && n.Weight != nil {
-			norms[n.Weight] = true
+			norms[n.Weight] = 1 - n.WeightOffset
 		}
 	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -53,10 +55,11 @@ func (m *Model) initializer(seed uint64) func(p *nn.Param, shape []int) []float3
 			n *= d
 		}
 		v := make([]float32, n)
+		one, isNorm := norms[p]
 		switch {
-		case norms[p]:
+		case isNorm:
 			for i := range v {
-				v[i] = 1
+				v[i] = one
 			}
 		case strings.HasSuffix(p.Name, ".bias"):
 		default:

@@ -39,7 +39,7 @@ type t5Block struct {
 
 func buildT5(c *Config, t *treeBuilder) *t5 {
 	m := &t5{cfg: c}
-	t.container("", "T5ForConditionalGeneration")
+	t.container("", c.Architecture)
 	m.shared = t.embedding("shared", c.VocabSize, c.Hidden)
 	m.encoder = buildT5Stack(c, t, "encoder", m.shared.Weight, c.Layers, false)
 	m.decoder = buildT5Stack(c, t, "decoder", m.shared.Weight, c.DecoderLayers, true)
@@ -54,7 +54,12 @@ func buildT5(c *Config, t *treeBuilder) *t5 {
 func buildT5Stack(c *Config, t *treeBuilder, name string, shared *nn.Param, layers int, decoder bool) t5Stack {
 	s := t5Stack{decoder: decoder}
 	inner := c.Heads * c.HeadDim
-	t.container(name, "T5Stack")
+	// MT5's modules are T5's under MT5 class names.
+	cls := "T5"
+	if c.ModelType == "mt5" {
+		cls = "MT5"
+	}
+	t.container(name, cls+"Stack")
 	s.embed = t.tiedEmbedding(name+".embed_tokens", shared)
 	t.container(name+".block", "ModuleList")
 	attention := func(p, class string, withBias bool) (q, k, v, o *nn.Linear) {
@@ -71,38 +76,38 @@ func buildT5Stack(c *Config, t *treeBuilder, name string, shared *nn.Param, laye
 	for i := 0; i < layers; i++ {
 		p := fmt.Sprintf("%s.block.%d", name, i)
 		var b t5Block
-		t.container(p, "T5Block")
+		t.container(p, cls+"Block")
 		t.container(p+".layer", "ModuleList")
-		t.container(p+".layer.0", "T5LayerSelfAttention")
-		b.q, b.k, b.v, b.o = attention(p+".layer.0.SelfAttention", "T5Attention", i == 0)
-		b.selfNorm = t.rmsNorm(p+".layer.0.layer_norm", "T5LayerNorm", c.Hidden, c.NormEps)
+		t.container(p+".layer.0", cls+"LayerSelfAttention")
+		b.q, b.k, b.v, b.o = attention(p+".layer.0.SelfAttention", cls+"Attention", i == 0)
+		b.selfNorm = t.rmsNorm(p+".layer.0.layer_norm", cls+"LayerNorm", c.Hidden, c.NormEps)
 		t.dropout(p + ".layer.0.dropout")
 		ff := p + ".layer.1"
 		if decoder {
-			t.container(p+".layer.1", "T5LayerCrossAttention")
-			b.cq, b.ck, b.cv, b.co = attention(p+".layer.1.EncDecAttention", "T5Attention", false)
-			b.crossNorm = t.rmsNorm(p+".layer.1.layer_norm", "T5LayerNorm", c.Hidden, c.NormEps)
+			t.container(p+".layer.1", cls+"LayerCrossAttention")
+			b.cq, b.ck, b.cv, b.co = attention(p+".layer.1.EncDecAttention", cls+"Attention", false)
+			b.crossNorm = t.rmsNorm(p+".layer.1.layer_norm", cls+"LayerNorm", c.Hidden, c.NormEps)
 			t.dropout(p + ".layer.1.dropout")
 			ff = p + ".layer.2"
 		}
-		t.container(ff, "T5LayerFF")
+		t.container(ff, cls+"LayerFF")
 		d := ff + ".DenseReluDense"
 		if c.GatedFF {
-			t.container(d, "T5DenseGatedActDense")
+			t.container(d, cls+"DenseGatedActDense")
 			b.wi = t.linear(d+".wi_0", c.Hidden, c.Intermediate, false, false)
 			b.wi1 = t.linear(d+".wi_1", c.Hidden, c.Intermediate, false, false)
 		} else {
-			t.container(d, "T5DenseActDense")
+			t.container(d, cls+"DenseActDense")
 			b.wi = t.linear(d+".wi", c.Hidden, c.Intermediate, false, false)
 		}
 		b.wo = t.linear(d+".wo", c.Intermediate, c.Hidden, false, false)
 		t.dropout(d + ".dropout")
 		t.activation(d+".act", c.Act)
-		b.ffNorm = t.rmsNorm(ff+".layer_norm", "T5LayerNorm", c.Hidden, c.NormEps)
+		b.ffNorm = t.rmsNorm(ff+".layer_norm", cls+"LayerNorm", c.Hidden, c.NormEps)
 		t.dropout(ff + ".dropout")
 		s.blocks = append(s.blocks, b)
 	}
-	s.finalNorm = t.rmsNorm(name+".final_layer_norm", "T5LayerNorm", c.Hidden, c.NormEps)
+	s.finalNorm = t.rmsNorm(name+".final_layer_norm", cls+"LayerNorm", c.Hidden, c.NormEps)
 	t.dropout(name + ".dropout")
 	return s
 }

@@ -134,6 +134,9 @@ func TestLoadTorchBinErrorsNameTensor(t *testing.T) {
 	require.NoError(t, err)
 	// One layer fewer than the file holds: its tensors are unexpected.
 	cfg = []byte(replaceOnce(t, string(cfg), `"num_hidden_layers": 2`, `"num_hidden_layers": 1`))
+	// layer_types must list one type per layer, as transformers checks.
+	cfg = []byte(replaceOnce(t, string(cfg), `"full_attention",
+    "full_attention"`, `"full_attention"`))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644))
 	raw, err := os.ReadFile(filepath.Join(src, torchbin.SingleFileName))
 	require.NoError(t, err)

@@ -21,7 +21,7 @@ struct SoftmaxParams {
     scale: f32,
     flags: u32,  // see SM_* below
     bias_rows: u32, // rows of a bias shared by the batch: H·Tq
-    pad: u32,
+    window: u32,    // > 0: sliding window (keys j ≤ q + Tk - Tq - window masked)
 }
 
 const SM_WG: u32 = 256u;
@@ -76,10 +76,17 @@ fn sm_reduce(v: vec2<f32>, online: bool, lid: u32) -> vec2<f32> {
 }
 
 // sm_kept reports whether key j of query q in batch b survives the masks.
-// Causal: key j is masked for query q when j > q + (Tk - Tq).
+// Causal: key j is masked for query q when j > q + (Tk - Tq). Window w > 0:
+// key j is masked when j ≤ q + (Tk - Tq) - w.
 fn sm_kept(b: u32, q: u32, j: u32) -> bool {
+    let diag = i32(q) + i32(sm_p.tk) - i32(sm_p.tq);
     if ((sm_p.flags & SM_CAUSAL) != 0u) {
-        if (i32(j) > i32(q) + i32(sm_p.tk) - i32(sm_p.tq)) {
+        if (i32(j) > diag) {
+            return false;
+        }
+    }
+    if (sm_p.window > 0u) {
+        if (i32(j) <= diag - i32(sm_p.window)) {
             return false;
         }
     }

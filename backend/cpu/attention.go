@@ -39,18 +39,24 @@ func (b *Backend) Softmax(st backend.Tensor, o backend.SoftmaxOptions) (backend.
 			if o.Causal {
 				n = min(tk, max(i+tk-tq+1, 0))
 			}
+			// Keys at or before i + Tk − Tq − Window are outside the
+			// sliding window: probability 0 as well.
+			lo := 0
+			if o.Window > 0 {
+				lo = min(n, max(i+tk-tq-o.Window+1, 0))
+			}
 			var brow, mrow []float32
 			if bias != nil {
 				off := r % (h * tq) // shared [H, Tq, Tk]
 				if len(bias.shape) == 4 {
 					off = r
 				}
-				brow = bias.f[off*tk : off*tk+n]
+				brow = bias.f[off*tk+lo : off*tk+n]
 			}
 			if mask != nil {
-				mrow = mask.f[bi*tk : bi*tk+n]
+				mrow = mask.f[bi*tk+lo : bi*tk+n]
 			}
-			if !softmaxRow(dst[:n], src[:n], brow, mrow, scale) {
+			if !softmaxRow(dst[lo:n], src[lo:n], brow, mrow, scale) {
 				uniform := 1 / float32(tk)
 				for j := range dst {
 					dst[j] = uniform

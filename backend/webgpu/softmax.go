@@ -17,7 +17,7 @@ type softmaxParams struct {
 	Scale    float32
 	Flags    uint32
 	BiasRows uint32
-	Pad      uint32
+	Window   uint32 // 0: no sliding window
 }
 
 // Flag bits of softmaxParams.Flags.
@@ -59,6 +59,10 @@ func (b *Backend) Softmax(scores backend.Tensor, o backend.SoftmaxOptions) (back
 	if o.Causal {
 		p.Flags |= smCausal
 	}
+	if o.Window < 0 {
+		return nil, fmt.Errorf("webgpu: %s: window %d is negative", op, o.Window)
+	}
+	p.Window = uint32(min(o.Window, 1<<31-1))
 	mask, hasMask, err := b.optional(op, "KeyMask", o.KeyMask, 0)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ type benchFlags struct {
 	seed                    uint64
 	asJSON, noTrain, noFwd  bool
 	profile                 bool
+	serve                   benchServeFlags
 }
 
 // newBenchCmd builds `ia3 bench`.
@@ -53,14 +54,25 @@ for the CPU, and the device pool for a GPU backend that counts its bytes
 device Sync after every backend operation, and prints where the time of a
 training step (a forward pass with --no-train) goes: each operation's calls,
 total and mean milliseconds and share, Linear and MatMul by shape. The
-timings above it are unaffected; the Syncs make the profiled steps slower.`,
+timings above it are unaffected; the Syncs make the profiled steps slower.
+
+--serve load-tests ia3 serve instead: it serves --model with every
+--adapter on a loopback port (or drives the server at --url), sends
+--requests streamed greedy completions from each of --clients concurrent
+clients, cycling through the base model and the adapters (after an untimed
+warm-up round), then the same requests one at a time, and reports throughput, time to first token and
+latency percentiles for both and the speedup continuous batching gives.`,
 		Example: `  ia3 bench --shape tiny-gpt2 --device cpu
   ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu --json
   ia3 bench --config ./my-model/config.json --batch 4 --seq 256 --steps 5
   ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu --steps 3 --warmup 2 --profile
-  python3 peft_anchor.py anchor.json && ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu --anchor anchor.json`,
+  python3 peft_anchor.py anchor.json && ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu --anchor anchor.json
+  ia3 bench --serve --model ./gpt2 --adapter ./a --adapter ./b --adapter ./c --clients 64 --max-tokens 16 --device cpu`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.serve.on {
+				return runBenchServe(cmd, a, &f.serve, f.device, f.asJSON)
+			}
 			return runBench(cmd, a, &f)
 		},
 	}
@@ -79,6 +91,7 @@ timings above it are unaffected; the Syncs make the profiled steps slower.`,
 	fl.BoolVar(&f.profile, "profile", false, "also profile the steps operation by operation (a Sync after each) and print the time per operation")
 	fl.StringVar(&f.anchor, "anchor", "", "peft_anchor.py's JSON output (or cpu_anchor.sh's): show PyTorch's figures for the same shape, batch and length beside ours")
 	addDeviceFlag(cmd, &f.device)
+	addBenchServeFlags(cmd, &f.serve)
 	return cmd
 }
 

@@ -79,6 +79,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		newInspectCmd(a),
 		newConformanceCmd(a),
 		newBenchCmd(a),
+		newServeCmd(a),
 	)
 	root.CompletionOptions.DisableDefaultCmd = true
 	return root

@@ -9,6 +9,8 @@ import (
 type SoftmaxOpts struct {
 	Scale  float64 // multiplies the scores; the caller maps 0 to 1
 	Causal bool    // mask key j for query i when j > i + (Tk − Tq)
+	// Window > 0 masks key j for query i when j ≤ i + (Tk − Tq) − Window.
+	Window int
 	// KeyMask is [B, Tk]: 0 masks the key, anything else keeps it.
 	KeyMask *T
 	// Bias is [H, Tq, Tk] or [B, H, Tq, Tk], added after scaling.
@@ -56,7 +58,8 @@ func Softmax(x T, o SoftmaxOpts) (T, error) {
 				row := ((ib*h+ih)*tq + i) * tk
 				mx := math.Inf(-1)
 				for j := 0; j < tk; j++ {
-					keep[j] = !(o.Causal && j > i+tk-tq) && (o.KeyMask == nil || o.KeyMask.Data[ib*tk+j] != 0)
+					keep[j] = !(o.Causal && j > i+tk-tq) && !(o.Window > 0 && j <= i+tk-tq-o.Window) &&
+						(o.KeyMask == nil || o.KeyMask.Data[ib*tk+j] != 0)
 					logit[j] = x.Data[row+j] * o.Scale
 					if o.Bias != nil {
 						if biasShared {

@@ -168,6 +168,10 @@ type Norm struct {
 	Bias   *Param // nil for RMS norms
 	Eps    float32
 	RMS    bool
+	// WeightOffset is added to the weight before scaling: 1 for Gemma's
+	// RMS norms, which scale by (1 + weight) so that a zero weight is the
+	// identity.
+	WeightOffset float32
 }
 
 // Type returns the class name.

@@ -39,6 +39,12 @@ func (g *Graph) Norm(x *Value, n *Norm) *Value {
 	}
 	if n.Weight != nil {
 		gamma = n.Weight.T
+		if n.WeightOffset != 0 {
+			var err error
+			if gamma, err = g.offsetWeight(gamma, n.WeightOffset); err != nil {
+				return g.Fail(op, err)
+			}
+		}
 	}
 	if n.Bias != nil {
 		if n.RMS {
@@ -72,4 +78,21 @@ func (g *Graph) Norm(x *Value, n *Norm) *Value {
 		}
 		return g.accumulate(x, dx)
 	}, x)
+}
+
+// offsetWeight returns w + offset as an F32 tensor the graph frees on
+// Release (Gemma's 1 + weight, computed in float32 as transformers does).
+func (g *Graph) offsetWeight(w backend.Tensor, offset float32) (backend.Tensor, error) {
+	if w.DType() != backend.F32 {
+		c, err := g.B.Copy(w)
+		if err != nil {
+			return nil, fmt.Errorf("widen weight %v: %w", w.Shape(), err)
+		}
+		w = g.Own(c)
+	}
+	out, err := g.B.Affine(w, 1, offset)
+	if err != nil {
+		return nil, fmt.Errorf("weight %v + %g: %w", w.Shape(), offset, err)
+	}
+	return g.Own(out), nil
 }

@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"fmt"
 	"sort"
-	"unicode"
 )
 
 // AddedToken is an entry of tokenizer.json's added_tokens: a token matched
@@ -23,6 +22,7 @@ type AddedToken struct {
 type addedVocab struct {
 	tokens   []AddedToken   // file order
 	matchers []addedMatcher // by descending pattern length
+	byFirst  map[rune][]int // indices into matchers by first pattern rune
 	byID     map[int]AddedToken
 	byToken  map[string]AddedToken
 }
@@ -39,7 +39,7 @@ type addedMatcher struct {
 // clashing ids. norm (which may be nil) normalizes the patterns of tokens
 // marked normalized.
 func newAddedVocab(tokens []AddedToken, norm normalizer) (*addedVocab, error) {
-	v := &addedVocab{byID: map[int]AddedToken{}, byToken: map[string]AddedToken{}}
+	v := &addedVocab{byID: map[int]AddedToken{}, byToken: map[string]AddedToken{}, byFirst: map[rune][]int{}}
 	for i, t := range tokens {
 		if t.Content == "" {
 			return nil, fmt.Errorf("added_tokens[%d] (id %d) has empty content", i, t.ID)
@@ -64,7 +64,39 @@ func newAddedVocab(tokens []AddedToken, norm normalizer) (*addedVocab, error) {
 		}
 	}
 	sort.SliceStable(v.matchers, func(i, j int) bool { return len(v.matchers[i].pattern) > len(v.matchers[j].pattern) })
+	for k, m := range v.matchers {
+		v.byFirst[m.pattern[0]] = append(v.byFirst[m.pattern[0]], k)
+	}
 	return v, nil
+}
+
+// assignAddedIDs gives the added tokens the ids the tokenizers library
+// gives them when it loads a tokenizer.json, which ignores the ids the file
+// declares: a token whose content the model knows takes the model's id,
+// any other the next free one (the vocabulary's length, or one past the
+// largest added id once that reaches it). A token repeating an earlier
+// content is dropped. Real files declare the same ids.
+func assignAddedIDs(tokens []AddedToken, m model) []AddedToken {
+	out := make([]AddedToken, 0, len(tokens))
+	seen := map[string]bool{}
+	maxID := -1
+	for _, t := range tokens {
+		if seen[t.Content] {
+			continue
+		}
+		seen[t.Content] = true
+		if id, ok := m.tokenToID(t.Content); ok {
+			t.ID = id
+		} else {
+			t.ID = m.vocabLen()
+			if maxID >= 0 && (maxID >= m.vocabLen() || m.vocabLen() == 0) {
+				t.ID = maxID + 1
+			}
+		}
+		maxID = max(maxID, t.ID)
+		out = append(out, t)
+	}
+	return out
 }
 
 // addedMatch is one added token found in a rune sequence, covering runes
@@ -108,8 +140,8 @@ func (v *addedVocab) find(rs []rune, normalizedPass bool) []addedMatch {
 
 // matchAt returns the longest eligible added token starting at rune i.
 func (v *addedVocab) matchAt(rs []rune, i int, normalizedPass bool) (addedMatch, bool) {
-	for _, m := range v.matchers {
-		t, c := m.token, m.pattern
+	for _, k := range v.byFirst[rs[i]] {
+		t, c := v.matchers[k].token, v.matchers[k].pattern
 		if t.Normalized != normalizedPass {
 			continue
 		}
@@ -124,5 +156,7 @@ func (v *addedVocab) matchAt(rs []rune, i int, normalizedPass bool) (addedMatch,
 	return addedMatch{}, false
 }
 
-// isWordChar is what single_word treats as part of a word.
-func isWordChar(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+// isWordChar is what single_word treats as part of a word: \w of the Rust
+// regex crate (regex_syntax::is_word_character), as in the tokenizers
+// library.
+func isWordChar(r rune) bool { return isWordRune(r) }

@@ -47,7 +47,7 @@ func (b bertNormalizer) normalize(n *normalized) {
 	if b.cleanText {
 		n.mapRunes(func(dst []rune, r rune) []rune {
 			switch {
-			case r == 0, r == 0xFFFD, isBertControl(r):
+			case isBertControl(r):
 				return dst
 			case isSpace(r):
 				return append(dst, ' ')
@@ -66,7 +66,7 @@ func (b bertNormalizer) normalize(n *normalized) {
 	if b.stripAccents {
 		unicodeNormalizer{form: "NFD"}.normalize(n)
 		n.mapRunes(func(dst []rune, r rune) []rune {
-			if unicode.Is(unicode.Mn, r) {
+			if unicode.Is(hfNonspacingMark, r) {
 				return dst
 			}
 			return append(dst, r)
@@ -77,15 +77,10 @@ func (b bertNormalizer) normalize(n *normalized) {
 	}
 }
 
-// isBertControl reports whether clean_text removes r: the categories Cc,
-// Cf and Co, except tab, newline and carriage return, which are white
-// space to BERT.
-func isBertControl(r rune) bool {
-	if r == '\t' || r == '\n' || r == '\r' {
-		return false
-	}
-	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Co)
-}
+// isBertControl reports whether clean_text removes r: NUL, U+FFFD and the
+// categories Cc, Cf and Co of the unicode_categories crate, except tab,
+// newline and carriage return, which are white space to BERT.
+func isBertControl(r rune) bool { return unicode.Is(hfBertControl, r) }
 
 // isChineseChar reports whether r is in one of the CJK ideograph blocks
 // BERT isolates (not Hangul, Hiragana or Katakana, which are written with
@@ -107,7 +102,7 @@ type stripAccentsNormalizer struct{}
 
 func (stripAccentsNormalizer) normalize(n *normalized) {
 	n.mapRunes(func(dst []rune, r rune) []rune {
-		if unicode.IsMark(r) {
+		if unicode.Is(hfMark, r) {
 			return dst
 		}
 		return append(dst, r)
@@ -126,10 +121,5 @@ func splitBert(n *normalized) []*normalized {
 
 // isBertPunct reports whether r is punctuation to BERT: any ASCII
 // punctuation (including symbols such as $, + and ~) or any rune of a
-// Unicode punctuation category.
-func isBertPunct(r rune) bool {
-	if r >= '!' && r <= '/' || r >= ':' && r <= '@' || r >= '[' && r <= '`' || r >= '{' && r <= '~' {
-		return true
-	}
-	return unicode.IsPunct(r)
-}
+// punctuation category of the unicode_categories crate.
+func isBertPunct(r rune) bool { return unicode.Is(hfBertPunct, r) }

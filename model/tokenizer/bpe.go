@@ -101,6 +101,7 @@ func parseMerge(raw json.RawMessage) (string, string, error) {
 func (m *bpe) tokenToID(t string) (int, bool)  { id, ok := m.vocab[t]; return id, ok }
 func (m *bpe) idToToken(id int) (string, bool) { t, ok := m.rev[id]; return t, ok }
 func (m *bpe) vocabSize() int                  { return m.size }
+func (m *bpe) vocabLen() int                   { return len(m.vocab) }
 func (m *bpe) unkToken() (string, bool)        { return m.unk, m.unk != "" }
 
 // symbol is one current piece of a word during merging, in a linked list.

@@ -184,3 +184,18 @@ func trimByteLevelOffsets(toks []encToken, addPrefixSpace bool, alphabet *byteLe
 		}
 	}
 }
+
+// byteLevelNormalizer is the ByteLevel normalizer: every UTF-8 byte of the
+// text becomes its rune of the byte-level alphabet, all of a rune's bytes
+// aligned to that rune.
+type byteLevelNormalizer struct{ alphabet *byteLevelAlphabet }
+
+func (b byteLevelNormalizer) normalize(n *normalized) {
+	var buf [utf8.UTFMax]byte
+	n.mapRunes(func(dst []rune, r rune) []rune {
+		for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+			dst = append(dst, b.alphabet.toRune[c])
+		}
+		return dst
+	})
+}

@@ -94,6 +94,13 @@ func TestAddedTokenFlags(t *testing.T) {
 	}
 	assert.Equal(t, []string{"  <mask>", "[x]  ", "cat"}, got)
 
+	// single_word borders as HF tokenizers 0.23.2 sees them: \w of the Rust
+	// regex crate (² is not a word rune; ZWJ, combining marks and ᛮ are).
+	for text, want := range map[string]bool{"cat\u00b2": true, "cat\u200d": false, "\u0301cat": false,
+		"catΩ": false, "cat_": false, "cat-": true, "\u0660cat": false, "cat\u16ee": false} {
+		assert.Equal(t, want, len(v.find([]rune(text), false)) > 0, "%+q", text)
+	}
+
 	_, err = newAddedVocab([]AddedToken{{ID: 1, Content: "a"}, {ID: 1, Content: "b"}}, nil)
 	assert.ErrorContains(t, err, `"a" and "b" share id 1`)
 }

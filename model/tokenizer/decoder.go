@@ -65,6 +65,18 @@ func parseDecoder(raw json.RawMessage) (decoder, error) {
 		return replaceDecoder{pattern: p, content: c.Content}, nil
 	case "WordPiece":
 		return parseWordPieceDecoder(raw)
+	case "BPEDecoder":
+		c := struct {
+			Suffix *string `json:"suffix"`
+		}{}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("decoder BPEDecoder: %w", err)
+		}
+		d := bpeDecoder{suffix: "</w>"}
+		if c.Suffix != nil {
+			d.suffix = *c.Suffix
+		}
+		return d, nil
 	case "ByteFallback":
 		return byteFallbackDecoder{}, nil
 	case "Fuse":
@@ -107,6 +119,22 @@ func (r replaceDecoder) decode(tokens []string) []string {
 	out := make([]string, len(tokens))
 	for i, t := range tokens {
 		out[i] = r.pattern.replaceString(t, r.content)
+	}
+	return out
+}
+
+// bpeDecoder is the BPEDecoder (CLIP's): the end-of-word suffix becomes a
+// space, or nothing on the last token.
+type bpeDecoder struct{ suffix string }
+
+func (d bpeDecoder) decode(tokens []string) []string {
+	out := make([]string, len(tokens))
+	for i, t := range tokens {
+		sep := " "
+		if i == len(tokens)-1 {
+			sep = ""
+		}
+		out[i] = strings.ReplaceAll(t, d.suffix, sep)
 	}
 	return out
 }

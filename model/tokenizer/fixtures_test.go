@@ -37,27 +37,38 @@ func TestFixtures(t *testing.T) {
 		if !kind.IsDir() {
 			continue
 		}
-		t.Run(kind.Name(), func(t *testing.T) {
-			dir := filepath.Join(root, kind.Name())
-			tok, err := Load(filepath.Join(dir, "tokenizer.json"))
+		t.Run(kind.Name(), func(t *testing.T) { checkDir(t, filepath.Join(root, kind.Name())) })
+	}
+}
+
+// checkDir checks the tokenizer.json of dir against the cases of its
+// expected.json.
+func checkDir(t *testing.T, dir string) {
+	t.Helper()
+	tok, err := Load(filepath.Join(dir, "tokenizer.json"))
+	require.NoError(t, err)
+	raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	require.NoError(t, err)
+	var exp expectedFile
+	require.NoError(t, json.Unmarshal(raw, &exp))
+	checkCases(t, tok, exp)
+}
+
+// checkCases checks ids, tokens, offsets and decoded text of every case
+// exactly.
+func checkCases(t *testing.T, tok *Tokenizer, exp expectedFile) {
+	t.Helper()
+	require.NotEmpty(t, exp.Cases)
+	for _, c := range exp.Cases {
+		t.Run(c.Text, func(t *testing.T) {
+			enc, err := tok.Encode(c.Text)
 			require.NoError(t, err)
-			raw, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+			assert.Equal(t, c.Tokens, nonNil(enc.Tokens), "tokens")
+			assert.Equal(t, c.IDs, nonNil(enc.IDs), "ids")
+			assert.Equal(t, c.Offsets, nonNil(enc.Offsets), "offsets")
+			dec, err := tok.Decode(c.IDs, true)
 			require.NoError(t, err)
-			var exp expectedFile
-			require.NoError(t, json.Unmarshal(raw, &exp))
-			require.NotEmpty(t, exp.Cases)
-			for _, c := range exp.Cases {
-				t.Run(c.Text, func(t *testing.T) {
-					enc, err := tok.Encode(c.Text)
-					require.NoError(t, err)
-					assert.Equal(t, c.Tokens, nonNil(enc.Tokens), "tokens")
-					assert.Equal(t, c.IDs, nonNil(enc.IDs), "ids")
-					assert.Equal(t, c.Offsets, nonNil(enc.Offsets), "offsets")
-					dec, err := tok.Decode(c.IDs, true)
-					require.NoError(t, err)
-					assert.Equal(t, c.Decoded, dec, "decoded")
-				})
-			}
+			assert.Equal(t, c.Decoded, dec, "decoded")
 		})
 	}
 }

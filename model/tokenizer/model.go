@@ -20,6 +20,9 @@ type model interface {
 	idToToken(id int) (string, bool)
 	// vocabSize is one past the largest id the model knows.
 	vocabSize() int
+	// vocabLen is the number of entries of the vocabulary (the
+	// tokenizers library's get_vocab_size).
+	vocabLen() int
 	// unkToken returns the unknown token, if the model has one.
 	unkToken() (string, bool)
 }
@@ -40,6 +43,8 @@ func parseModel(raw json.RawMessage) (model, error) {
 		return parseUnigram(raw)
 	case "WordPiece":
 		return parseWordPiece(raw)
+	case "WordLevel":
+		return parseWordLevel(raw)
 	}
 	return nil, fmt.Errorf("unsupported model type %q", typ)
 }

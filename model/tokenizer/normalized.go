@@ -65,8 +65,9 @@ func (n *normalized) mapRunes(f func(dst []rune, r rune) []rune) {
 }
 
 // replaceAll replaces the rune ranges [m[0], m[1]) (sorted, disjoint) by
-// content. Every inserted rune takes the span of the last rune it replaces,
-// which is where the tokenizers library aligns replaced text.
+// content. Every inserted rune takes the span of the last rune it replaces
+// (of the rune before an empty match), which is where the tokenizers
+// library aligns replaced text.
 func (n *normalized) replaceAll(matches [][2]int, content []rune) {
 	var b builder
 	prev := 0
@@ -74,11 +75,9 @@ func (n *normalized) replaceAll(matches [][2]int, content []rune) {
 		for i := prev; i < m[0]; i++ {
 			b.add(n.runes[i], n.spans[i])
 		}
-		if m[1] > m[0] {
-			sp := n.spans[m[1]-1]
-			for _, r := range content {
-				b.add(r, sp)
-			}
+		sp := n.spanBefore(m[1]) // for an empty match, the rune before it
+		for _, r := range content {
+			b.add(r, sp)
 		}
 		prev = m[1]
 	}
@@ -151,20 +150,6 @@ func byteToRuneIndex(s string) []int {
 	}
 	idx[len(s)] = k + 1
 	return idx
-}
-
-// regexRuneMatches converts byte-offset matches in s (the string of n) to
-// rune ranges.
-func regexRuneMatches(s string, byteMatches [][]int) [][2]int {
-	if len(byteMatches) == 0 {
-		return nil
-	}
-	idx := byteToRuneIndex(s)
-	out := make([][2]int, 0, len(byteMatches))
-	for _, m := range byteMatches {
-		out = append(out, [2]int{idx[m[0]], idx[m[1]]})
-	}
-	return out
 }
 
 // hasPrefix reports whether the text starts with s.

@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
-	"unicode"
 )
 
 // normalizer rewrites text in place, keeping alignments to the input.
@@ -62,6 +61,8 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		return parseBertNormalizer(raw)
 	case "StripAccents":
 		return stripAccentsNormalizer{}, nil
+	case "ByteLevel":
+		return byteLevelNormalizer{alphabet: newByteLevelAlphabet()}, nil
 	case "Lowercase":
 		return lowercaseNormalizer{}, nil
 	case "Strip":
@@ -124,15 +125,22 @@ func (nmtNormalizer) normalize(n *normalized) {
 	})
 }
 
-// lowercaseNormalizer lowercases every rune.
+// lowercaseNormalizer lowercases every rune as Rust's char::to_lowercase
+// does in the tokenizers library (hfLowercase).
 type lowercaseNormalizer struct{}
 
 func (lowercaseNormalizer) normalize(n *normalized) {
 	n.mapRunes(func(dst []rune, r rune) []rune {
-		if r == 'İ' { // the one rune whose lowercase is two runes
-			return append(dst, 'i', '\u0307')
+		if r < 0x80 {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			return append(dst, r)
 		}
-		return append(dst, unicode.ToLower(r))
+		if l, ok := hfLowercase[r]; ok {
+			return append(dst, []rune(l)...)
+		}
+		return append(dst, r)
 	})
 }
 

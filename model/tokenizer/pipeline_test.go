@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -134,14 +135,14 @@ func TestLoadDirReadsTokenizerConfig(t *testing.T) {
 func TestUnsupportedComponentsAreNamed(t *testing.T) {
 	base := `{"added_tokens": [], "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}`
 	for _, tc := range []struct{ name, json, want string }{
-		{"normalizer", base + `, "normalizer": {"type": "ByteLevel"}}`, `unsupported normalizer type "ByteLevel"`},
-		{"nested normalizer", base + `, "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "ByteLevel"}]}}`, `normalizer Sequence[1]: unsupported normalizer type "ByteLevel"`},
+		{"normalizer", base + `, "normalizer": {"type": "Weird"}}`, `unsupported normalizer type "Weird"`},
+		{"nested normalizer", base + `, "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Weird"}]}}`, `normalizer Sequence[1]: unsupported normalizer type "Weird"`},
 		{"empty charsmap", base + `, "normalizer": {"type": "Precompiled", "precompiled_charsmap": ""}}`, `normalizer Precompiled: precompiled_charsmap has 0 bytes`},
-		{"pre-tokenizer", base + `, "pre_tokenizer": {"type": "CharDelimiterSplit", "delimiter": "x"}}`, `unsupported pre_tokenizer type "CharDelimiterSplit"`},
-		{"split regex", base + `, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "a(?=b)"}, "behavior": "Isolated"}}`, `unsupported Regex pattern "a(?=b)"`},
+		{"pre-tokenizer", base + `, "pre_tokenizer": {"type": "UnicodeScripts"}}`, `unsupported pre_tokenizer type "UnicodeScripts"`},
+		{"split regex", base + `, "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "a(b"}, "behavior": "Isolated"}}`, `unsupported Regex pattern "a(b"`},
 		{"decoder", base + `, "decoder": {"type": "CTC"}}`, `unsupported decoder type "CTC"`},
 		{"post-processor", base + `, "post_processor": {"type": "Weird"}}`, `unsupported post_processor type "Weird"`},
-		{"model", `{"model": {"type": "WordLevel", "vocab": {}}}`, `unsupported model type "WordLevel"`},
+		{"model", `{"model": {"type": "Weird", "vocab": {}}}`, `unsupported model type "Weird"`},
 		{"WordPiece without unk", `{"model": {"type": "WordPiece", "vocab": {"a": 0}}}`, `model WordPiece: unk_token "[UNK]" is not in the vocab`},
 		{"dropout", `{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "dropout": 0.1}}`, "dropout"},
 		{"merge not in vocab", `{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}}`, `merges[0] ("a", "a")`},
@@ -156,4 +157,67 @@ func TestUnsupportedComponentsAreNamed(t *testing.T) {
 			assert.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+// TestHostileRegexFails checks that a Split regex with catastrophic
+// backtracking makes Encode fail naming the pattern (after regexTimeout)
+// instead of hanging.
+func TestHostileRegexFails(t *testing.T) {
+	tok, err := FromJSON("x.json", []byte(`{"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": []},
+		"pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(a+)+$"}, "behavior": "Isolated", "invert": false}}`))
+	require.NoError(t, err)
+	_, err = tok.Encode(strings.Repeat("a", 64) + "b")
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "x.json: encode: regex")
+	assert.ErrorContains(t, err, "(a+)+$")
+}
+
+// TestRegexPatterns checks Oniguruma-only syntax and Unicode 16 classes in
+// Split regexes, and the rewriting that makes regexp2 match them.
+func TestRegexPatterns(t *testing.T) {
+	for _, tc := range []struct {
+		expr, text string
+		want       []string
+	}{
+		{`\x{10D40}+|\s+`, "𐵀𐵀𐵁 x", []string{"𐵀𐵀", " "}},
+		{`\p{N}+`, "a𐵀𐵁12b", []string{"𐵀𐵁12"}},                 // Garay digits (Unicode 16) are \p{N}
+		{`[^\s\p{L}\p{N}]+`, "𐗀!?𐵀", []string{"!?"}},           // Todhri letter and Garay digit are not "other"
+		{`\P{L}+`, "ab𐗀1 c", []string{"1 "}},                   // negated escape outside a class
+		{`\s+(?!\S)|\s+`, "a   b", []string{"  ", " "}},        // look-ahead
+		{`(?<=\p{Ll})(?=\p{Lu})|\d`, "aB1", []string{"", "1"}}, // look-behind; an empty match counts
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			re, err := compileRegex(tc.expr)
+			require.NoError(t, err)
+			rs := []rune(tc.text)
+			got := []string{}
+			for _, m := range regexRunes(re, rs) {
+				got = append(got, string(rs[m[0]:m[1]]))
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	for _, expr := range []string{`[\p{L}&&[^a]]`, `[a[bc]]`} {
+		_, err := compileRegex(expr)
+		assert.ErrorContains(t, err, "not supported", expr)
+	}
+}
+
+// TestAddedTokenIDsAsHF checks that added tokens take the ids HF tokenizers
+// 0.23.2 gives them on load (its output for this file), not the declared
+// ones: the model's id when it knows the content, else the next free id
+// from the vocabulary's length; a repeated content is dropped.
+func TestAddedTokenIDsAsHF(t *testing.T) {
+	tok, err := FromJSON("x.json", []byte(`{"added_tokens": [
+		{"id": 99, "content": "<x>", "special": true}, {"id": 0, "content": "a"},
+		{"id": 50, "content": "<y>", "special": true}, {"id": 7, "content": "<x>", "special": true}],
+		"model": {"type": "WordLevel", "vocab": {"a": 0, "b": 1, "c": 5}, "unk_token": "b"}}`))
+	require.NoError(t, err)
+	enc, err := tok.Encode("<x> a <y> c")
+	require.NoError(t, err)
+	assert.Equal(t, []int{3, 1, 0, 1, 4, 1}, enc.IDs)
+	assert.Equal(t, []string{"<x>", "b", "a", "b", "<y>", "b"}, enc.Tokens)
+	dec, err := tok.Decode([]int{3, 4, 0}, false)
+	require.NoError(t, err)
+	assert.Equal(t, "<x> <y> a", dec)
 }

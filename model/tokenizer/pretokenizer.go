@@ -3,7 +3,6 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
-	"unicode"
 )
 
 // preTokenizer splits one piece of normalized text into words (and may
@@ -56,6 +55,36 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		return funcPreTokenizer(splitWhitespaceAndPunct), nil
 	case "BertPreTokenizer":
 		return funcPreTokenizer(splitBert), nil
+	case "Punctuation":
+		var c struct {
+			Behavior *string `json:"behavior"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("pre_tokenizer Punctuation: %w", err)
+		}
+		b := isolated
+		if c.Behavior != nil {
+			if b, err = parseBehavior(*c.Behavior); err != nil {
+				return nil, fmt.Errorf("pre_tokenizer Punctuation: %w", err)
+			}
+		}
+		return funcPreTokenizer(func(n *normalized) []*normalized {
+			return splitRunes(n, eachMatch(n, isBertPunct), b)
+		}), nil
+	case "CharDelimiterSplit":
+		var c struct {
+			Delimiter string `json:"delimiter"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("pre_tokenizer CharDelimiterSplit: %w", err)
+		}
+		d := []rune(c.Delimiter)
+		if len(d) != 1 {
+			return nil, fmt.Errorf("pre_tokenizer CharDelimiterSplit: delimiter %q must be one character", c.Delimiter)
+		}
+		return funcPreTokenizer(func(n *normalized) []*normalized {
+			return splitRunes(n, eachMatch(n, func(r rune) bool { return r == d[0] }), removed)
+		}), nil
 	case "Digits":
 		var c struct {
 			Individual bool `json:"individual_digits"`
@@ -65,9 +94,9 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		}
 		return funcPreTokenizer(func(n *normalized) []*normalized {
 			if c.Individual {
-				return splitRunes(n, eachMatch(n, unicode.IsDigit), isolated)
+				return splitRunes(n, eachMatch(n, isNumeric), isolated)
 			}
-			return splitRunes(n, classMatches(n, unicode.IsDigit), isolated)
+			return splitRunes(n, classMatches(n, isNumeric), isolated)
 		}), nil
 	}
 	return nil, fmt.Errorf("unsupported pre_tokenizer type %q", typ)
@@ -123,56 +152,96 @@ func parseBehavior(s string) (splitBehavior, error) {
 	return 0, fmt.Errorf("unknown split behavior %q", s)
 }
 
-// splitRunes cuts n at the rune ranges matches (sorted, disjoint) and
-// returns the non-empty pieces arranged according to behavior.
-func splitRunes(n *normalized, matches [][2]int, behavior splitBehavior) []*normalized {
-	// Mark every rune range as match or gap, in order.
-	type part struct {
-		lo, hi int
-		match  bool
+// piece is a rune range [lo, hi) of a text and whether it matched the
+// delimiter pattern.
+type piece struct {
+	lo, hi int
+	match  bool
+}
+
+// toPieces covers [0, n) with the matches (sorted, disjoint, possibly
+// empty) and the gaps between them, in order, flipping the match flags when
+// invert is set, as the tokenizers library's find_matches and Invert do.
+func toPieces(matches [][2]int, n int, invert bool) []piece {
+	if n == 0 {
+		return []piece{{0, 0, invert}}
 	}
-	var parts []part
+	out := make([]piece, 0, 2*len(matches)+1)
 	prev := 0
 	for _, m := range matches {
 		if m[0] > prev {
-			parts = append(parts, part{prev, m[0], false})
+			out = append(out, piece{prev, m[0], invert})
 		}
-		if behavior == contiguous && len(parts) > 0 && parts[len(parts)-1].match && parts[len(parts)-1].hi == m[0] {
-			parts[len(parts)-1].hi = m[1]
-		} else {
-			parts = append(parts, part{m[0], m[1], true})
-		}
+		out = append(out, piece{m[0], m[1], !invert})
 		prev = m[1]
 	}
-	if prev < n.len() {
-		parts = append(parts, part{prev, n.len(), false})
+	if prev < n {
+		out = append(out, piece{prev, n, invert})
 	}
-	var ranges [][2]int
-	for i := 0; i < len(parts); i++ {
-		p := parts[i]
-		switch {
-		case !p.match, behavior == isolated, behavior == contiguous:
-			ranges = append(ranges, [2]int{p.lo, p.hi})
-		case behavior == removed:
-		case behavior == mergedWithPrevious:
-			if len(ranges) > 0 && ranges[len(ranges)-1][1] == p.lo && !parts[i-1].match {
-				ranges[len(ranges)-1][1] = p.hi
+	return out
+}
+
+// splitRunes cuts n at the rune ranges matches (sorted, disjoint) and
+// returns the non-empty pieces arranged according to behavior.
+func splitRunes(n *normalized, matches [][2]int, behavior splitBehavior) []*normalized {
+	return splitPieces(n, toPieces(matches, n.len(), false), behavior)
+}
+
+// splitPieces arranges pieces according to behavior exactly as the
+// tokenizers library's NormalizedString::split does and returns the
+// non-empty words.
+func splitPieces(n *normalized, pieces []piece, behavior splitBehavior) []*normalized {
+	type word struct {
+		lo, hi int
+		drop   bool
+	}
+	var words []word
+	prevMatch := false
+	switch behavior {
+	case removed:
+		for _, p := range pieces {
+			words = append(words, word{p.lo, p.hi, p.match})
+		}
+	case isolated:
+		for _, p := range pieces {
+			words = append(words, word{p.lo, p.hi, false})
+		}
+	case contiguous:
+		for _, p := range pieces {
+			if p.match == prevMatch && len(words) > 0 {
+				words[len(words)-1].hi = p.hi
 			} else {
-				ranges = append(ranges, [2]int{p.lo, p.hi})
+				words = append(words, word{p.lo, p.hi, false})
 			}
-		case behavior == mergedWithNext:
-			if i+1 < len(parts) && !parts[i+1].match {
-				ranges = append(ranges, [2]int{p.lo, parts[i+1].hi})
-				i++
+			prevMatch = p.match
+		}
+	case mergedWithPrevious:
+		for _, p := range pieces {
+			if p.match && !prevMatch && len(words) > 0 {
+				words[len(words)-1].hi = p.hi
 			} else {
-				ranges = append(ranges, [2]int{p.lo, p.hi})
+				words = append(words, word{p.lo, p.hi, false})
 			}
+			prevMatch = p.match
+		}
+	case mergedWithNext:
+		for i := len(pieces) - 1; i >= 0; i-- {
+			p := pieces[i]
+			if p.match && !prevMatch && len(words) > 0 {
+				words[len(words)-1].lo = p.lo
+			} else {
+				words = append(words, word{p.lo, p.hi, false})
+			}
+			prevMatch = p.match
+		}
+		for i, j := 0, len(words)-1; i < j; i, j = i+1, j-1 {
+			words[i], words[j] = words[j], words[i]
 		}
 	}
-	out := make([]*normalized, 0, len(ranges))
-	for _, r := range ranges {
-		if r[1] > r[0] {
-			out = append(out, n.slice(r[0], r[1]))
+	out := make([]*normalized, 0, len(words))
+	for _, w := range words {
+		if !w.drop && w.hi > w.lo {
+			out = append(out, n.slice(w.lo, w.hi))
 		}
 	}
 	return out
@@ -205,11 +274,6 @@ func eachMatch(n *normalized, in func(rune) bool) [][2]int {
 		}
 	}
 	return out
-}
-
-// isWordRune is \w in the tokenizers library's Unicode regexes.
-func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) || unicode.Is(unicode.Pc, r)
 }
 
 // splitWhitespaceAndPunct is the Whitespace pre-tokenizer: runs of word
@@ -276,25 +340,5 @@ func parseSplit(raw json.RawMessage) (preTokenizer, error) {
 }
 
 func (s *splitPreTokenizer) split(n *normalized) []*normalized {
-	matches := s.match(n)
-	if s.invert {
-		matches = invertRanges(matches, n.len())
-	}
-	return splitRunes(n, matches, s.behavior)
-}
-
-// invertRanges returns the gaps between sorted disjoint ranges of [0, n).
-func invertRanges(ms [][2]int, n int) [][2]int {
-	var out [][2]int
-	prev := 0
-	for _, m := range ms {
-		if m[0] > prev {
-			out = append(out, [2]int{prev, m[0]})
-		}
-		prev = m[1]
-	}
-	if prev < n {
-		out = append(out, [2]int{prev, n})
-	}
-	return out
+	return splitPieces(n, toPieces(s.match(n), n.len(), s.invert), s.behavior)
 }

@@ -1,7 +1,5 @@
 package tokenizer
 
-import "unicode"
-
 // The byte-level BPE tokenizers split words with regexes that use
 // negative look-ahead (\s+(?!\S)), which Go's RE2 engine does not offer.
 // The splitters below implement those exact regexes by hand; each returns
@@ -26,7 +24,7 @@ var knownSplitRegexes = map[string]func([]rune) [][2]int{
 }
 
 // isOther is [^\s\p{L}\p{N}].
-func isOther(r rune) bool { return !isSpace(r) && !unicode.IsLetter(r) && !unicode.IsNumber(r) }
+func isOther(r rune) bool { return !isSpace(r) && !isLetter(r) && !isNumber(r) }
 
 // runLen counts how many runes from i on satisfy in.
 func runLen(rs []rune, i int, in func(rune) bool) int {
@@ -87,10 +85,10 @@ func gpt2Matches(rs []rune) [][2]int {
 	for i := 0; i < len(rs); {
 		n := contraction(rs, i, false)
 		if n == 0 {
-			n = optSpaceThen(rs, i, unicode.IsLetter)
+			n = optSpaceThen(rs, i, isLetter)
 		}
 		if n == 0 {
-			n = optSpaceThen(rs, i, unicode.IsNumber)
+			n = optSpaceThen(rs, i, isNumber)
 		}
 		if n == 0 {
 			n = optSpaceThen(rs, i, isOther)
@@ -118,14 +116,14 @@ func llama3Matches(rs []rune, maxDigits int) [][2]int {
 		n := contraction(rs, i, true)
 		if n == 0 { // [^\r\n\p{L}\p{N}]?\p{L}+
 			r := rs[i]
-			if !isNewline(r) && !unicode.IsLetter(r) && !unicode.IsNumber(r) && i+1 < len(rs) && unicode.IsLetter(rs[i+1]) {
-				n = 1 + runLen(rs, i+1, unicode.IsLetter)
+			if !isNewline(r) && !isLetter(r) && !isNumber(r) && i+1 < len(rs) && isLetter(rs[i+1]) {
+				n = 1 + runLen(rs, i+1, isLetter)
 			} else {
-				n = runLen(rs, i, unicode.IsLetter)
+				n = runLen(rs, i, isLetter)
 			}
 		}
 		if n == 0 { // \p{N}{1,maxDigits}
-			n = min(runLen(rs, i, unicode.IsNumber), maxDigits)
+			n = min(runLen(rs, i, isNumber), maxDigits)
 		}
 		if n == 0 { // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
 			if n = optSpaceThen(rs, i, isOther); n > 0 {

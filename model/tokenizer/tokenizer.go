@@ -82,13 +82,14 @@ func parse(source string, data []byte) (*Tokenizer, error) {
 	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
 	}
-	if t.added, err = newAddedVocab(f.AddedTokens, t.normalizer); err != nil {
-		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
-	}
+
 	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
 	}
 	if t.model, err = parseModel(f.Model); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
+	}
+	if t.added, err = newAddedVocab(assignAddedIDs(f.AddedTokens, t.model), t.normalizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: %s: %w", source, err)
 	}
 	if t.post, err = parsePostProcessor(f.PostProcessor); err != nil {
@@ -137,7 +138,8 @@ func (t *Tokenizer) EncodeNoSpecial(text string) (Encoding, error) { return t.en
 // encode runs the pipeline: added tokens split out of the raw text,
 // normalization of the rest, added tokens split out of the normalized
 // text, pre-tokenization, the model, then post-processing.
-func (t *Tokenizer) encode(text string, addSpecial bool) (Encoding, error) {
+func (t *Tokenizer) encode(text string, addSpecial bool) (enc Encoding, err error) {
+	defer recoverMatchError(&err, t.source, "encode")
 	if !utf8.ValidString(text) {
 		return Encoding{}, fmt.Errorf("tokenizer: %s: encode: text is not valid UTF-8", t.source)
 	}
@@ -255,7 +257,8 @@ func buildEncoding(text string, toks []encToken) Encoding {
 // Decode turns ids back into text through the decoder, leaving out
 // special added tokens when skipSpecial is set. An id outside the
 // vocabulary is an error naming it and its position.
-func (t *Tokenizer) Decode(ids []int, skipSpecial bool) (string, error) {
+func (t *Tokenizer) Decode(ids []int, skipSpecial bool) (text string, err error) {
+	defer recoverMatchError(&err, t.source, "decode")
 	toks := make([]string, 0, len(ids))
 	for i, id := range ids {
 		tok, ok := t.IDToToken(id)

@@ -1,6 +1,9 @@
 package tokenizer
 
-import "sort"
+import (
+	"sort"
+	"unicode"
+)
 
 //go:generate sh -c "python3 gen_unicode_tables.py && gofmt -w unicode_tables.go"
 
@@ -23,8 +26,18 @@ const (
 	hangulSCount = hangulLCount * hangulNCount
 )
 
-// combiningClass returns the canonical combining class of r.
+// combiningClass returns the canonical combining class of r. Runes newer
+// than HF's normalization tables have class 0 there, and so here.
 func combiningClass(r rune) uint8 {
+	if !unicode.Is(hfCombining, r) {
+		return 0
+	}
+	return unicodeCombiningClass(r)
+}
+
+// unicodeCombiningClass returns the combining class of r in the Unicode
+// version of unicode_tables.go.
+func unicodeCombiningClass(r rune) uint8 {
 	i := sort.Search(len(combiningClasses), func(i int) bool { return combiningClasses[i].hi >= r })
 	if i < len(combiningClasses) && combiningClasses[i].lo <= r {
 		return combiningClasses[i].c
@@ -33,91 +46,100 @@ func combiningClass(r rune) uint8 {
 }
 
 // unicodeNormalizer applies one of the four Unicode normalization forms.
-// Decomposed runes keep the span of the rune they came from; a composite
-// keeps the span of its starter, as the tokenizers library aligns them.
+// Output runes are aligned to the input as the tokenizers library aligns
+// them: its normalization crate tags every output rune with a change (see
+// change) that travels with the rune through canonical reordering, and
+// the runes then take the spans of the input positionally. A mark moved by
+// reordering therefore takes the span of the rune that sat where it lands,
+// not of the rune it came from.
 type unicodeNormalizer struct{ form string }
 
 func (u unicodeNormalizer) normalize(n *normalized) {
 	compat := u.form == "NFKC" || u.form == "NFKD"
-	compose := u.form == "NFC" || u.form == "NFKC"
-	decomposeRunes(n, compat)
-	reorderMarks(n)
-	if compose {
-		composeRunes(n)
+	out := decomposeRunes(n.runes, compat)
+	reorderMarks(out)
+	if u.form == "NFC" || u.form == "NFKC" {
+		out = composeRunes(out)
 	}
+	n.transform(out)
 }
 
 // decomposeRunes fully decomposes every rune (canonically, or with
-// compatibility mappings too).
-func decomposeRunes(n *normalized, compat bool) {
+// compatibility mappings too): the first rune of a decomposition replaces
+// its source, the others are insertions.
+func decomposeRunes(rs []rune, compat bool) []change {
 	table := canonicalDecomp
 	if compat {
 		table = compatDecomp
 	}
-	n.mapRunes(func(dst []rune, r rune) []rune {
+	out := make([]change, 0, len(rs))
+	for _, r := range rs {
 		if s := r - hangulSBase; s >= 0 && s < hangulSCount {
-			dst = append(dst, hangulLBase+s/hangulNCount, hangulVBase+(s%hangulNCount)/hangulTCount)
+			out = append(out, change{hangulLBase + s/hangulNCount, 0}, change{hangulVBase + (s%hangulNCount)/hangulTCount, 1})
 			if t := s % hangulTCount; t != 0 {
-				dst = append(dst, hangulTBase+t)
+				out = append(out, change{hangulTBase + t, 1})
 			}
-			return dst
+			continue
 		}
-		if d, ok := table[r]; ok {
-			for _, x := range d {
-				dst = append(dst, x)
+		if d, ok := table[r]; ok && !unicode.Is(hfNoDecomposition, r) {
+			for i, x := range d {
+				out = append(out, change{x, min(i, 1)}) // i is a byte index: 0 only for the first rune
 			}
-			return dst
+			continue
 		}
-		return append(dst, r)
-	})
+		out = append(out, change{r, 0})
+	}
+	return out
 }
 
 // reorderMarks puts every run of non-starters into canonical order (a
-// stable sort by combining class), moving spans along.
-func reorderMarks(n *normalized) {
-	for i := 0; i < len(n.runes); {
-		if combiningClass(n.runes[i]) == 0 {
+// stable sort by combining class), changes travelling with their runes.
+func reorderMarks(rs []change) {
+	for i := 0; i < len(rs); {
+		if combiningClass(rs[i].r) == 0 {
 			i++
 			continue
 		}
 		j := i
-		for j < len(n.runes) && combiningClass(n.runes[j]) != 0 {
+		for j < len(rs) && combiningClass(rs[j].r) != 0 {
 			j++
 		}
 		// Insertion sort: runs are short and the sort must be stable.
 		for a := i + 1; a < j; a++ {
-			for b := a; b > i && combiningClass(n.runes[b-1]) > combiningClass(n.runes[b]); b-- {
-				n.runes[b-1], n.runes[b] = n.runes[b], n.runes[b-1]
-				n.spans[b-1], n.spans[b] = n.spans[b], n.spans[b-1]
+			for b := a; b > i && combiningClass(rs[b-1].r) > combiningClass(rs[b].r); b-- {
+				rs[b-1], rs[b] = rs[b], rs[b-1]
 			}
 		}
 		i = j
 	}
 }
 
-// composeRunes applies canonical composition to decomposed, reordered text.
-func composeRunes(n *normalized) {
-	var b builder
-	starter := -1 // index in b.out of the last starter, -1 if none
+// composeRunes applies canonical composition to decomposed, reordered
+// runes. A composite's change sums those of its parts, less one for the
+// rune it absorbs.
+func composeRunes(rs []change) []change {
+	out := make([]change, 0, len(rs))
+	starter := -1 // index in out of the last starter, -1 if none
 	var lastClass uint8
-	for i, r := range n.runes {
-		cc := combiningClass(r)
+	for _, rc := range rs {
+		cc := combiningClass(rc.r)
 		if starter >= 0 {
-			blocked := len(b.out.runes)-1 != starter && (lastClass == 0 || lastClass >= cc)
+			blocked := len(out)-1 != starter && (lastClass == 0 || lastClass >= cc)
 			if !blocked {
-				if c, ok := composePair(b.out.runes[starter], r); ok {
-					b.out.runes[starter] = c
+				if c, ok := composePair(out[starter].r, rc.r); ok {
+					out[starter].r = c
+					out[starter].n += rc.n - 1
 					continue
 				}
 			}
 		}
 		if cc == 0 {
-			starter = len(b.out.runes)
+			starter = len(out)
 		}
 		lastClass = cc
-		b.add(r, n.spans[i])
+		out = append(out, rc)
 	}
-	*n = b.out
+	return out
 }
 
 // composePair returns the primary composite of a and b, if any.
@@ -133,5 +155,5 @@ func composePair(a, b rune) (rune, bool) {
 		}
 	}
 	c, ok := primaryComposites[[2]rune{a, b}]
-	return c, ok
+	return c, ok && !unicode.Is(hfNoDecomposition, c)
 }

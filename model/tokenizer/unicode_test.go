@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -35,18 +37,28 @@ func TestUnicodeForms(t *testing.T) {
 }
 
 // TestUnicodeFormsGolden checks all four forms on cases that
-// gen_unicode_tables.py normalized with Python's unicodedata.
+// gen_unicode_tables.py normalized with Python's unicodedata (Unicode 14),
+// except those with runes that HF's older tables leave undecomposed or
+// give combining class 0.
 func TestUnicodeFormsGolden(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join("testdata", "unicode_forms.json"))
 	require.NoError(t, err)
 	var cases []map[string]string
 	require.NoError(t, json.Unmarshal(raw, &cases))
 	require.NotEmpty(t, cases)
+	skipped := 0
 	for _, c := range cases {
+		if strings.ContainsFunc(c["in"], func(r rune) bool {
+			return unicode.Is(hfNoDecomposition, r) || unicodeCombiningClass(r) != combiningClass(r)
+		}) {
+			skipped++
+			continue
+		}
 		for _, form := range []string{"NFC", "NFD", "NFKC", "NFKD"} {
 			n := newNormalized(c["in"], 0)
 			unicodeNormalizer{form: form}.normalize(n)
 			assert.Equal(t, c[form], n.String(), "%s(%+q)", form, c["in"])
 		}
 	}
+	assert.Less(t, skipped, len(cases)/10)
 }

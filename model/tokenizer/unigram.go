@@ -65,6 +65,7 @@ func parseUnigram(raw json.RawMessage) (*unigram, error) {
 
 func (m *unigram) tokenToID(t string) (int, bool) { id, ok := m.ids[t]; return id, ok }
 func (m *unigram) vocabSize() int                 { return len(m.pieces) }
+func (m *unigram) vocabLen() int                  { return len(m.pieces) }
 
 func (m *unigram) idToToken(id int) (string, bool) {
 	if id < 0 || id >= len(m.pieces) {

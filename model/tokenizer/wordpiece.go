@@ -62,6 +62,7 @@ func parseWordPiece(raw json.RawMessage) (*wordPiece, error) {
 func (m *wordPiece) tokenToID(t string) (int, bool)  { id, ok := m.vocab[t]; return id, ok }
 func (m *wordPiece) idToToken(id int) (string, bool) { t, ok := m.rev[id]; return t, ok }
 func (m *wordPiece) vocabSize() int                  { return m.size }
+func (m *wordPiece) vocabLen() int                   { return len(m.vocab) }
 func (m *wordPiece) unkToken() (string, bool)        { return m.unk, true }
 
 // tokenize splits word greedily, longest match first.
