@@ -15,8 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/ia3/ia3/backend"
-	"github.com/ia3/ia3/backend/webgpu/webgputest"
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
 )
@@ -130,24 +128,12 @@ func gptCases() []gptCase {
 	}
 }
 
-// config parses the case's config.json. The gpt_neox, opt, gptj and
-// gpt_neo cases cover the decoders built on the arch branch: they skip
-// where their model_type is not built, and check those decoders against
-// this file's reference once the branches meet.
+// config parses the case's config.json.
 func (c gptCase) config(t *testing.T) *Config {
 	t.Helper()
-	skipUnbuilt(t, c.raw["model_type"].(string))
 	js, err := json.Marshal(c.raw)
 	require.NoError(t, err)
 	return mustConfig(t, string(js))
-}
-
-// skipUnbuilt skips a test of a model type the package does not build.
-func skipUnbuilt(t *testing.T, typ string) {
-	t.Helper()
-	if !slices.Contains(SupportedModelTypes(), typ) {
-		t.Skipf("model_type %s is not built on this branch", typ)
-	}
 }
 
 // names lists the expected tensor names of a two-layer model, sorted.
@@ -219,21 +205,6 @@ func writeRandomCheckpoint(t *testing.T, c gptCase, seed uint64) (string, map[st
 	return dir, values
 }
 
-// gptBackends lists the CPU backend and a WebGPU adapter (lavapipe in CI;
-// skipped without one unless IA3_REQUIRE_GPU=1).
-func gptBackends() []struct {
-	name string
-	open func(t *testing.T) backend.Backend
-} {
-	return []struct {
-		name string
-		open func(t *testing.T) backend.Backend
-	}{
-		{"cpu", testBackend},
-		{"webgpu", func(t *testing.T) backend.Backend { return webgputest.Open(t) }},
-	}
-}
-
 // gptInputs is a batch of two rows: the first left-padded by two tokens,
 // the second right-padded by one.
 func gptInputs() *Inputs {
@@ -247,7 +218,7 @@ func gptInputs() *Inputs {
 // a float64 transcription of the transformers forward pass, on unpadded
 // positions, on the CPU and WebGPU.
 func TestGPTFamilyForwardMatchesReference(t *testing.T) {
-	for _, d := range gptBackends() {
+	for _, d := range archBackends() {
 		t.Run(d.name, func(t *testing.T) {
 			b := d.open(t)
 			for i, c := range gptCases() {
@@ -290,7 +261,7 @@ func TestGPTFamilyForwardMatchesReference(t *testing.T) {
 // of the full forward pass, on the CPU and WebGPU; the GPT-Neo case runs
 // past its local window.
 func TestGPTFamilyKVCache(t *testing.T) {
-	for _, d := range gptBackends() {
+	for _, d := range archBackends() {
 		t.Run(d.name, func(t *testing.T) {
 			b := d.open(t)
 			for i, c := range gptCases() {
@@ -381,11 +352,6 @@ func TestGPTFamilyConfigErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var head struct {
-				ModelType string `json:"model_type"`
-			}
-			require.NoError(t, json.Unmarshal([]byte(tt.js), &head))
-			skipUnbuilt(t, head.ModelType)
 			_, err := ParseConfig([]byte(tt.js))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
