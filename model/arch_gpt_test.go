@@ -349,6 +349,7 @@ func TestGPTFamilyConfigErrors(t *testing.T) {
 		{"neo type", `{"model_type":"gpt_neo","num_layers":1,"attention_types":[[["sparse"],1]]}`, "sparse"},
 		{"gptj rotary", `{"model_type":"gptj","n_embd":32,"n_head":4,"rotary_dim":9}`, "even"},
 		{"heads", `{"model_type":"bloom","hidden_size":30,"n_head":4}`, "multiple"},
+		{"falcon kv", `{"model_type":"falcon","multi_query":false,"num_attention_heads":4,"hidden_size":32,"num_kv_heads":2}`, "num_kv_heads"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
