@@ -360,6 +360,12 @@ func parseFalcon(p *cfgParser, c *Config) {
 		c.KVHeads = p.optInt("num_kv_heads", c.Heads)
 	case p.bool("multi_query", true):
 		c.KVHeads = 1
+	default:
+		// FalconAttention lays the keys out per head here and reshapes
+		// them to num_kv_heads heads, which fails unless they are equal.
+		if kv := p.optInt("num_kv_heads", c.Heads); kv != c.Heads {
+			p.fail("num_kv_heads", fmt.Sprintf("must equal num_attention_heads %d without multi_query or new_decoder_architecture, got %d", c.Heads, kv))
+		}
 	}
 	c.ParallelNorms = p.optInt("num_ln_in_parallel_attn", 1)
 	if c.NewDecoderArch {

@@ -180,30 +180,7 @@ func TestNewDecoderAdapterRoundTrip(t *testing.T) {
 							want = append(want, fmt.Sprintf("base_model.model.%s.ia3_l", c.module(l, m)))
 						}
 					}
-					slices.Sort(want)
-					adapted := logits(t, b, r.base, r.in)
-					dir := t.TempDir()
-					require.NoError(t, r.pm.SavePretrained(dir))
-					f, err := safetensors.Open(filepath.Join(dir, "adapter_model.safetensors"))
-					require.NoError(t, err)
-					names := f.Names()
-					require.NoError(t, f.Close())
-					slices.Sort(names)
-					assert.Equal(t, want, names)
-					_, err = os.Stat(filepath.Join(dir, "adapter_config.json"))
-					require.NoError(t, err)
-
-					fresh := randomDecoder(t, b, c, 4)
-					loaded, err := ia3.FromPretrained(fresh, dir, ia3.DefaultAdapter, false)
-					require.NoError(t, err)
-					got := logits(t, b, fresh, r.in)
-					assert.InDeltaSlice(t, adapted, got, 1e-5, "loaded adapter")
-
-					// Merging scales the weights instead: the same logits.
-					merged, err := loaded.MergeAndUnload(true)
-					require.NoError(t, err)
-					got = logits(t, b, merged, r.in)
-					assert.InDeltaSlice(t, adapted, got, 1e-4, "merged adapter")
+					checkAdapterRoundTrip(t, b, r, want, randomDecoder(t, b, c, 4))
 				})
 			}
 		})
@@ -220,4 +197,35 @@ func logits(t *testing.T, b backend.Backend, m *model.Model, in *model.Inputs) [
 	v, err := b.ToFloat32(out.T)
 	require.NoError(t, err)
 	return v
+}
+
+// checkAdapterRoundTrip saves the run's adapter, checks that the file holds
+// exactly the keys want (in any order), loads it onto fresh (the same base
+// model, built again) and compares the logits with the run's, then merges
+// it and compares again.
+func checkAdapterRoundTrip(t *testing.T, b backend.Backend, r fixtureRun, want []string, fresh *model.Model) {
+	t.Helper()
+	want = slices.Sorted(slices.Values(want))
+	adapted := logits(t, b, r.base, r.in)
+	dir := t.TempDir()
+	require.NoError(t, r.pm.SavePretrained(dir))
+	f, err := safetensors.Open(filepath.Join(dir, "adapter_model.safetensors"))
+	require.NoError(t, err)
+	names := f.Names()
+	require.NoError(t, f.Close())
+	slices.Sort(names)
+	assert.Equal(t, want, names)
+	_, err = os.Stat(filepath.Join(dir, "adapter_config.json"))
+	require.NoError(t, err)
+
+	loaded, err := ia3.FromPretrained(fresh, dir, ia3.DefaultAdapter, false)
+	require.NoError(t, err)
+	got := logits(t, b, fresh, r.in)
+	assert.InDeltaSlice(t, adapted, got, 1e-5, "loaded adapter")
+
+	// Merging scales the weights instead: the same logits.
+	merged, err := loaded.MergeAndUnload(true)
+	require.NoError(t, err)
+	got = logits(t, b, merged, r.in)
+	assert.InDeltaSlice(t, adapted, got, 1e-4, "merged adapter")
 }
