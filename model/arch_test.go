@@ -1633,3 +1633,37 @@ func TestPositionLimit(t *testing.T) {
 		assert.Equal(t, want, cfg.PositionLimit(), c.name)
 	}
 }
+
+// TestOldGPTNeoBuffers: checkpoints saved by older transformers hold
+// GPT-Neo's causal-mask buffers (attn.attention.bias, masked_bias), which
+// transformers drops on load; so does Load.
+func TestOldGPTNeoBuffers(t *testing.T) {
+	b := archBackends()[0].open(t)
+	for _, c := range decoderCases() {
+		if c.typ != "gpt_neo" {
+			continue
+		}
+		m, err := NewRandom(tinyDecoder(t, c.typ, c.extra), b, 3)
+		require.NoError(t, err)
+		defer m.Free()
+		dir := t.TempDir()
+		require.NoError(t, m.Save(dir))
+		path := filepath.Join(dir, safetensors.SingleFileName)
+		f, err := safetensors.Open(path)
+		require.NoError(t, err)
+		ts := allTensors(t, f)
+		require.NoError(t, f.Close())
+		ts = append(ts, safetensors.F32Tensor("transformer.h.0.attn.attention.bias", []int{1}, []float32{1}),
+			safetensors.F32Tensor("transformer.h.1.attn.attention.masked_bias", []int{1}, []float32{-1e9}))
+		require.NoError(t, safetensors.Write(path, ts, nil))
+		old, err := Load(context.Background(), dir, b)
+		require.NoError(t, err)
+		defer old.Free()
+		in := &Inputs{Batch: 1, Seq: 4, InputIDs: []int32{1, 7, 3, 9}}
+		want, _ := logitsOf(t, m, in)
+		got, _ := logitsOf(t, old, in)
+		assert.Equal(t, want, got)
+		return
+	}
+	t.Fatal("no gpt_neo case")
+}

@@ -31,8 +31,9 @@ var basePrefix = map[string]string{
 }
 
 // ignoredTensors matches checkpoint entries transformers drops on load
-// (buffers older versions saved).
-var ignoredTensors = regexp.MustCompile(`(^|\.)attn\.(bias|masked_bias)$|rotary_emb\.inv_freq$|embeddings\.position_ids$|^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$`)
+// (buffers older versions saved: GPT-2's and GPT-Neo's causal masks,
+// rotary frequencies, BERT's position ids).
+var ignoredTensors = regexp.MustCompile(`(^|\.)attn\.(attention\.)?(bias|masked_bias)$|rotary_emb\.inv_freq$|embeddings\.position_ids$|^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$`)
 
 // Load reads a Hugging Face checkpoint directory: config.json and
 // model.safetensors (or a sharded model.safetensors.index.json), or,
