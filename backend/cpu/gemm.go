@@ -78,7 +78,7 @@ func (g *gemm) run(be *Backend, parallel bool) {
 	for p0 := 0; p0 < max(g.k, 1); p0 += ka {
 		kaB := min(ka, g.k-p0)
 		ap := (*apBuf)[:aPanels*ar.mr*kaB]
-		forEach(aPanels, ar.mr*kaB, func(lo, hi int) { packA(ap, g.a, ar.mr, alpha, p0, kaB, g.m, lo, hi) })
+		forEach(aPanels, ar.mr*kaB, func(lo, hi int) { packA(ap, g.a, ar, alpha, p0, kaB, g.m, lo, hi) })
 		forEach(strips, g.m*nt*kaB, func(lo, hi int) {
 			// One pooled buffer holds the B strip and the edge scratch tile.
 			bs := nt * min(kaB, ar.kc)
