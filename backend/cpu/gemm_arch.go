@@ -25,6 +25,10 @@ type gemmArch struct {
 	// k-major panel (d[k·ldd+c] = s[c·lds+k]) for the largest multiple of 8
 	// of kb, returning how many k it packed: packB's transposed-weight path.
 	transpose8 func(d []float32, ldd int, s []float32, lds int, kb int) int
+	// copyRows, where set, packs panels nr-column panels of a row-major
+	// matrix into k-major panels ldd floats apart (d[q·ldd+k·nr+c] =
+	// s[k·lds+q·nr+c]) with nr a multiple of 8: packB's plain path.
+	copyRows   func(d []float32, ldd int, s []float32, lds int, kb, panels, nr int)
 	mr, nr     int
 	mc, kc, nc int
 }

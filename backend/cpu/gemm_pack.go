@@ -64,22 +64,11 @@ func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
 	if full := min(hi, nb/nr); b.cs == 1 && b.dtype == backend.F32 && full > lo {
 		// B's rows are contiguous: each k of a panel is one copy of nr
 		// values, done row by row so each row of B is read once, in order.
-		for k := range kb {
-			row := b.f[(pc+k)*b.rs+jc:]
-			switch nr {
-			case 32:
-				// Fixed-size copies compile to inline vector moves where
-				// copy would call memmove once per 128 bytes.
-				for q := lo; q < full; q++ {
-					o := q*nr*kb + k*nr
-					*(*[32]float32)(dst[o : o+32]) = *(*[32]float32)(row[q*32 : q*32+32])
-				}
-			case 16:
-				for q := lo; q < full; q++ {
-					o := q*nr*kb + k*nr
-					*(*[16]float32)(dst[o : o+16]) = *(*[16]float32)(row[q*16 : q*16+16])
-				}
-			default:
+		if ar.copyRows != nil {
+			ar.copyRows(dst[lo*nr*kb:], nr*kb, b.f[pc*b.rs+jc+lo*nr:], b.rs, kb, full-lo, nr)
+		} else {
+			for k := range kb {
+				row := b.f[(pc+k)*b.rs+jc:]
 				for q := lo; q < full; q++ {
 					o := q*nr*kb + k*nr
 					copy(dst[o:o+nr], row[q*nr:])
