@@ -107,9 +107,13 @@ func (ar *gemmArch) stripWidth(n, workers int) int {
 
 // strip computes columns [j0, j0+w) of C over the ka-deep slice of k that
 // starts at p0 and is packed in ap (panels mr·ka apart): for each kc slice
-// it packs the strip of B into bp, then runs the micro-kernel over mc-row
-// blocks, each B micro-panel staying in L1 while the block's A
-// micro-panels stream past it from L2. tmp is the edge tiles' scratch.
+// it packs the strip of B into bp, then runs the micro-kernel along each
+// A micro-panel in turn, the A micro-panel staying in L1 while the strip's
+// B micro-panels stream past it from L2 and the kernel walks one band of mr
+// rows of C from left to right (as BLIS does on Skylake-X: the panel of
+// broadcast values stays, the panel of vector loads streams). Keeping the
+// B micro-panel in L1 instead, the older order, swept C across rows and ran
+// about 15% slower at n = 2048 on one core. tmp is the edge tiles' scratch.
 func (g *gemm) strip(ar *gemmArch, ap []float32, ka, p0 int, bp, tmp []float32, j0, w int) {
 	mr, nr := ar.mr, ar.nr
 	panels := (w + nr - 1) / nr
@@ -120,14 +124,14 @@ func (g *gemm) strip(ar *gemmArch, ap []float32, ka, p0 int, bp, tmp []float32, 
 		packB(bs, g.b, ar, p0+pc, kb, j0, w, 0, panels)
 		for i0 := 0; i0 < g.m; i0 += ar.mc {
 			i1 := min(i0+ar.mc, g.m)
-			for q := range panels {
-				bpan := bs[q*nr*kb : (q+1)*nr*kb]
-				j := j0 + q*nr
-				cols := min(nr, j0+w-j)
-				for i := i0; i < i1; i += mr {
-					off := (i/mr)*mr*ka + pc*mr
-					apan := ap[off : off+mr*kb]
-					rows := min(mr, i1-i)
+			for i := i0; i < i1; i += mr {
+				off := (i/mr)*mr*ka + pc*mr
+				apan := ap[off : off+mr*kb]
+				rows := min(mr, i1-i)
+				for q := range panels {
+					bpan := bs[q*nr*kb : (q+1)*nr*kb]
+					j := j0 + q*nr
+					cols := min(nr, j0+w-j)
 					c := g.c[i*g.ldc+j:]
 					if rows == mr && cols == nr {
 						ar.kernel(kb, apan, bpan, c, g.ldc, first)

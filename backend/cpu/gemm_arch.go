@@ -17,7 +17,8 @@ type microKernel func(kb int, a, b, c []float32, ldc int, first bool)
 // gemmArch is one CPU's matrix kernel and the blocking that suits it, after
 // BLIS's per-architecture context: the micro-kernel computes an mr×nr tile
 // of C; k is cut into kc-deep slices; each task packs a strip of B at most
-// nc columns wide and multiplies it with mc-row blocks of packed A.
+// nc columns wide and multiplies each mr-row micro-panel of packed A (in
+// mc-row blocks) with the whole strip.
 type gemmArch struct {
 	name   string
 	kernel microKernel
