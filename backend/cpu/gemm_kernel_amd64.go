@@ -73,18 +73,20 @@ func copyRows(d []float32, ldd int, s []float32, lds int, kb, panels, nr int) {
 }
 
 // simdArchs lists the assembly kernels this CPU runs, fastest first. The
-// AVX-512 tile is 12 rows × 32 columns; a kc of 384 keeps the 18 KiB A
-// micro-panel in L1 (48 KiB on the Xeons measured) while B micro-panels
-// stream from a strip of at most nc = 768 columns, 1.1 MiB, in L2 (2 MiB);
-// mc (480 rows, a multiple of both tiles' mr) only cuts the rows into
-// blocks. The AVX2 tile is 6 × 16, with a 9 KiB A micro-panel.
+// AVX-512 tile is 12 rows × 32 columns. Tall products keep the A
+// micro-panel in L1, 18 KiB at kc = 384 (L1 is 48 KiB on the Xeons
+// measured), while B micro-panels stream from a strip of at most nc = 768
+// columns, 1.1 MiB, in L2 (2 MiB). Short ones keep the 32 KiB B
+// micro-panel in L1 at kcB = 256 while the A micro-panels of an mc = 480
+// row block (a multiple of both tiles' mr, 480 KiB) stream from L2. The
+// AVX2 tile is 6 × 16, with 9 and 16 KiB micro-panels.
 func simdArchs() []gemmArch {
 	var archs []gemmArch
 	if cpu.X86.HasAVX512F {
-		archs = append(archs, gemmArch{name: "avx512", kernel: kernelAVX512, transpose8: transpose8, copyRows: copyRows, mr: 12, nr: 32, mc: 480, kc: 384, nc: 768})
+		archs = append(archs, gemmArch{name: "avx512", kernel: kernelAVX512, transpose8: transpose8, copyRows: copyRows, mr: 12, nr: 32, mc: 480, kc: 384, nc: 768, kcB: 256})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		archs = append(archs, gemmArch{name: "avx2", kernel: kernelAVX2, transpose8: transpose8, copyRows: copyRows, mr: 6, nr: 16, mc: 480, kc: 384, nc: 768})
+		archs = append(archs, gemmArch{name: "avx2", kernel: kernelAVX2, transpose8: transpose8, copyRows: copyRows, mr: 6, nr: 16, mc: 480, kc: 384, nc: 768, kcB: 256})
 	}
 	return archs
 }
