@@ -66,6 +66,12 @@ func (g *gemm) run(be *Backend, parallel bool) {
 		}
 	}
 	kc, aInL1 := ar.blocking(g.m)
+	if g.k > kc {
+		// Equal slices, as OpenBLAS cuts k: 512 as 256 + 256 rather than
+		// 384 + 128, whose short slice would pay a whole pass over C.
+		s := (g.k + kc - 1) / kc
+		kc = min(kc, roundUp((g.k+s-1)/s, 8))
+	}
 	ka := g.k
 	if g.m*g.k > aPackLimit {
 		ka = max(kc, aPackLimit/g.m/kc*kc)
