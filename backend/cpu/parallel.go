@@ -36,21 +36,17 @@ func (b *Backend) parallelFor(n, cost int, fn func(lo, hi int)) {
 		next++
 		return c * n / chunks, (c + 1) * n / chunks, true
 	}
-	work := func() {
-		for {
-			lo, hi, ok := take()
-			if !ok {
-				return
-			}
-			fn(lo, hi)
-		}
-	}
-	// The caller is one of the workers: one goroutine fewer to start and
-	// wake, which short operations notice.
 	var wg sync.WaitGroup
-	for range w - 1 {
-		wg.Go(work)
+	for range w {
+		wg.Go(func() {
+			for {
+				lo, hi, ok := take()
+				if !ok {
+					return
+				}
+				fn(lo, hi)
+			}
+		})
 	}
-	work()
 	wg.Wait()
 }
