@@ -65,9 +65,16 @@ func (g *gemm) run(be *Backend, parallel bool) {
 			fn(0, n)
 		}
 	}
+	kc, aInL1 := ar.blocking(g.m)
+	if g.k > kc {
+		// Equal slices, as OpenBLAS cuts k: 512 as 256 + 256 rather than
+		// 384 + 128, whose short slice would pay a whole pass over C.
+		s := (g.k + kc - 1) / kc
+		kc = min(kc, roundUp((g.k+s-1)/s, 8))
+	}
 	ka := g.k
 	if g.m*g.k > aPackLimit {
-		ka = max(ar.kc, aPackLimit/g.m/ar.kc*ar.kc)
+		ka = max(kc, aPackLimit/g.m/kc*kc)
 	}
 	aPanels := (g.m + ar.mr - 1) / ar.mr
 	apBuf := packBuffer(&be.packsA, aPanels*ar.mr*min(ka, g.k))
@@ -78,15 +85,15 @@ func (g *gemm) run(be *Backend, parallel bool) {
 	for p0 := 0; p0 < max(g.k, 1); p0 += ka {
 		kaB := min(ka, g.k-p0)
 		ap := (*apBuf)[:aPanels*ar.mr*kaB]
-		forEach(aPanels, ar.mr*kaB, func(lo, hi int) { packA(ap, g.a, ar.mr, alpha, p0, kaB, g.m, lo, hi) })
+		forEach(aPanels, ar.mr*kaB, func(lo, hi int) { packA(ap, g.a, ar, alpha, p0, kaB, g.m, lo, hi) })
 		forEach(strips, g.m*nt*kaB, func(lo, hi int) {
 			// One pooled buffer holds the B strip and the edge scratch tile.
-			bs := nt * min(kaB, ar.kc)
+			bs := nt * min(kaB, kc)
 			bpBuf := packBuffer(&be.packsB, bs+maxTile)
 			defer be.packsB.Put(bpBuf)
 			bp, tmp := (*bpBuf)[:bs], (*bpBuf)[bs:]
 			for s := lo; s < hi; s++ {
-				g.strip(ar, ap, kaB, p0, bp, tmp, s*nt, min(nt, g.n-s*nt))
+				g.strip(ar, kc, aInL1, ap, kaB, p0, bp, tmp, s*nt, min(nt, g.n-s*nt))
 			}
 		})
 	}
@@ -107,33 +114,49 @@ func (ar *gemmArch) stripWidth(n, workers int) int {
 
 // strip computes columns [j0, j0+w) of C over the ka-deep slice of k that
 // starts at p0 and is packed in ap (panels mr·ka apart): for each kc slice
-// it packs the strip of B into bp, then runs the micro-kernel over mc-row
-// blocks, each B micro-panel staying in L1 while the block's A
-// micro-panels stream past it from L2. tmp is the edge tiles' scratch.
-func (g *gemm) strip(ar *gemmArch, ap []float32, ka, p0 int, bp, tmp []float32, j0, w int) {
+// it packs the strip of B into bp, then runs the micro-kernel over every
+// (A micro-panel, B micro-panel) pair in one of two orders (see blocking).
+// With aInL1, each A micro-panel stays in L1 while the strip's B
+// micro-panels stream past it from L2, the kernel walking one band of mr
+// rows of C left to right (as BLIS does on Skylake-X). Otherwise each B
+// micro-panel stays in L1 while the mc-row block's A micro-panels stream
+// past it, which moves fewer bytes from L2 but sweeps C down the strip.
+// tmp is the edge tiles' scratch.
+func (g *gemm) strip(ar *gemmArch, kc int, aInL1 bool, ap []float32, ka, p0 int, bp, tmp []float32, j0, w int) {
 	mr, nr := ar.mr, ar.nr
 	panels := (w + nr - 1) / nr
-	for pc := 0; pc < max(ka, 1); pc += ar.kc {
-		kb := min(ar.kc, ka-pc)
+	for pc := 0; pc < max(ka, 1); pc += kc {
+		kb := min(kc, ka-pc)
 		first, last := p0+pc == 0, p0+pc+kb >= g.k
 		bs := bp[:panels*nr*kb]
 		packB(bs, g.b, ar, p0+pc, kb, j0, w, 0, panels)
+		tile := func(i, q, i1 int) {
+			off := (i/mr)*mr*ka + pc*mr
+			apan := ap[off : off+mr*kb]
+			rows := min(mr, i1-i)
+			bpan := bs[q*nr*kb : (q+1)*nr*kb]
+			j := j0 + q*nr
+			cols := min(nr, j0+w-j)
+			c := g.c[i*g.ldc+j:]
+			if rows == mr && cols == nr {
+				ar.kernel(kb, apan, bpan, c, g.ldc, first)
+			} else {
+				ar.edge(kb, apan, bpan, c, g.ldc, rows, cols, first, tmp)
+			}
+		}
 		for i0 := 0; i0 < g.m; i0 += ar.mc {
 			i1 := min(i0+ar.mc, g.m)
-			for q := range panels {
-				bpan := bs[q*nr*kb : (q+1)*nr*kb]
-				j := j0 + q*nr
-				cols := min(nr, j0+w-j)
+			if aInL1 {
 				for i := i0; i < i1; i += mr {
-					off := (i/mr)*mr*ka + pc*mr
-					apan := ap[off : off+mr*kb]
-					rows := min(mr, i1-i)
-					c := g.c[i*g.ldc+j:]
-					if rows == mr && cols == nr {
-						ar.kernel(kb, apan, bpan, c, g.ldc, first)
-					} else {
-						ar.edge(kb, apan, bpan, c, g.ldc, rows, cols, first, tmp)
+					for q := range panels {
+						tile(i, q, i1)
 					}
+				}
+				continue
+			}
+			for q := range panels {
+				for i := i0; i < i1; i += mr {
+					tile(i, q, i1)
 				}
 			}
 		}

@@ -17,7 +17,8 @@ type microKernel func(kb int, a, b, c []float32, ldc int, first bool)
 // gemmArch is one CPU's matrix kernel and the blocking that suits it, after
 // BLIS's per-architecture context: the micro-kernel computes an mr×nr tile
 // of C; k is cut into kc-deep slices; each task packs a strip of B at most
-// nc columns wide and multiplies it with mc-row blocks of packed A.
+// nc columns wide and multiplies each mr-row micro-panel of packed A (in
+// mc-row blocks) with the whole strip.
 type gemmArch struct {
 	name   string
 	kernel microKernel
@@ -25,8 +26,32 @@ type gemmArch struct {
 	// k-major panel (d[k·ldd+c] = s[c·lds+k]) for the largest multiple of 8
 	// of kb, returning how many k it packed: packB's transposed-weight path.
 	transpose8 func(d []float32, ldd int, s []float32, lds int, kb int) int
+	// copyRows, where set, packs panels nr-column panels of a row-major
+	// matrix into k-major panels ldd floats apart (d[q·ldd+k·nr+c] =
+	// s[k·lds+q·nr+c]) with nr a multiple of 8: packB's plain path.
+	copyRows   func(d []float32, ldd int, s []float32, lds int, kb, panels, nr int)
 	mr, nr     int
 	mc, kc, nc int
+	// kcB is the kc of the order that keeps the B micro-panel in L1 (see
+	// blocking); 0 means kc.
+	kcB int
+}
+
+// aInL1Rows is the fewest rows of C for which strip keeps the A
+// micro-panel in L1 and streams B: tall products (the n = 512…2048
+// squares) gain from walking C band by band, while the 128-row projections
+// ran as fast or faster with the B micro-panel held in L1 and move fewer
+// bytes from L2 that way (single-core and two-core runs on the 2-core
+// Xeon, 2026-12-06).
+const aInL1Rows = 256
+
+// blocking returns the depth of the k slices and the loop order for a
+// product with m rows of C: aInL1 when m ≥ aInL1Rows.
+func (ar *gemmArch) blocking(m int) (kc int, aInL1 bool) {
+	if m >= aInL1Rows || ar.kcB == 0 {
+		return ar.kc, m >= aInL1Rows
+	}
+	return ar.kcB, false
 }
 
 // maxTile bounds mr·nr over every kernel, sizing the edge kernel's scratch

@@ -54,18 +54,39 @@ func transpose8(d []float32, ldd int, s []float32, lds int, kb int) int {
 	return kb8
 }
 
+// copyRowsAVX packs panels of a row-major matrix (gemm_kernel_amd64.s).
+// Its Go loop: for k < kb, for q < panels, copy the vecs·8 floats at
+// s[k·lds+q·vecs·8:] to d[q·ldd+k·vecs·8:].
+//
+//go:noescape
+func copyRowsAVX(d *float32, ldd int, s *float32, lds int, kb, panels, vecs int)
+
+// copyRows checks the bounds copyRowsAVX relies on and runs it: the
+// gemmArch.copyRows of both amd64 kernels.
+func copyRows(d []float32, ldd int, s []float32, lds int, kb, panels, nr int) {
+	if kb == 0 || panels == 0 {
+		return
+	}
+	_ = d[:(panels-1)*ldd+kb*nr]
+	_ = s[:(kb-1)*lds+panels*nr]
+	copyRowsAVX(unsafe.SliceData(d), ldd, unsafe.SliceData(s), lds, kb, panels, nr/8)
+}
+
 // simdArchs lists the assembly kernels this CPU runs, fastest first. The
-// AVX-512 tile is 12 rows × 32 columns; a kc of 256 keeps the 32 KiB B
-// micro-panel in L1 beside a 12 KiB A micro-panel, and an mc of 480 rows
-// (a multiple of both tiles' mr) keeps the A block within L2 (480 KiB). The
-// AVX2 tile is 6 × 16, with a 16 KiB B micro-panel.
+// AVX-512 tile is 12 rows × 32 columns. Tall products keep the A
+// micro-panel in L1, 18 KiB at kc = 384 (L1 is 48 KiB on the Xeons
+// measured), while B micro-panels stream from a strip of at most nc = 768
+// columns, 1.1 MiB, in L2 (2 MiB). Short ones keep the 32 KiB B
+// micro-panel in L1 at kcB = 256 while the A micro-panels of an mc = 480
+// row block (a multiple of both tiles' mr, 480 KiB) stream from L2. The
+// AVX2 tile is 6 × 16, with 9 and 16 KiB micro-panels.
 func simdArchs() []gemmArch {
 	var archs []gemmArch
 	if cpu.X86.HasAVX512F {
-		archs = append(archs, gemmArch{name: "avx512", kernel: kernelAVX512, transpose8: transpose8, mr: 12, nr: 32, mc: 480, kc: 256, nc: 1024})
+		archs = append(archs, gemmArch{name: "avx512", kernel: kernelAVX512, transpose8: transpose8, copyRows: copyRows, mr: 12, nr: 32, mc: 480, kc: 384, nc: 768, kcB: 256})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		archs = append(archs, gemmArch{name: "avx2", kernel: kernelAVX2, transpose8: transpose8, mr: 6, nr: 16, mc: 480, kc: 256, nc: 1024})
+		archs = append(archs, gemmArch{name: "avx2", kernel: kernelAVX2, transpose8: transpose8, copyRows: copyRows, mr: 6, nr: 16, mc: 480, kc: 384, nc: 768, kcB: 256})
 	}
 	return archs
 }

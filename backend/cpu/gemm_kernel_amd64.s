@@ -193,3 +193,49 @@ transpose8_loop:
 	VZEROUPPER
 transpose8_done:
 	RET
+
+// func copyRowsAVX(d *float32, ldd int, s *float32, lds int, kb, panels, vecs int)
+// Packs panels column panels of a row-major matrix (row k at s + k·lds)
+// into k-major panels ldd floats apart: for k < kb, for q < panels, the
+// vecs·8 floats at s[k·lds + q·vecs·8] go to d[q·ldd + k·vecs·8], moved as
+// vecs ymm loads and stores (vecs ≥ 1). Needs AVX.
+TEXT ·copyRowsAVX(SB), NOSPLIT, $0-56
+	MOVQ d+0(FP), DI
+	MOVQ ldd+8(FP), DX
+	SHLQ $2, DX
+	MOVQ s+16(FP), SI
+	MOVQ lds+24(FP), BX
+	SHLQ $2, BX
+	MOVQ kb+32(FP), CX
+	MOVQ panels+40(FP), R8
+	MOVQ vecs+48(FP), R9
+	MOVQ R9, R12
+	SHLQ $5, R12
+	TESTQ CX, CX
+	JZ copyrows_done
+	TESTQ R8, R8
+	JZ copyrows_done
+copyrows_k:
+	MOVQ SI, R10
+	MOVQ DI, R11
+	MOVQ R8, AX
+copyrows_q:
+	MOVQ R9, R13
+	XORQ R14, R14
+copyrows_v:
+	VMOVUPS (R10)(R14*1), Y0
+	VMOVUPS Y0, (R11)(R14*1)
+	ADDQ $32, R14
+	DECQ R13
+	JNZ copyrows_v
+	ADDQ R12, R10
+	ADDQ DX, R11
+	DECQ AX
+	JNZ copyrows_q
+	ADDQ BX, SI
+	ADDQ R12, DI
+	DECQ CX
+	JNZ copyrows_k
+	VZEROUPPER
+copyrows_done:
+	RET

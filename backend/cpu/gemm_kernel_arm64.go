@@ -22,7 +22,7 @@ func kernelNEON(kb int, a, b, c []float32, ldc int, first bool) {
 }
 
 // simdArchs lists the NEON kernel (every arm64 CPU Go runs on has Advanced
-// SIMD). Its 8×12 tile takes a 12 KiB B micro-panel at a kc of 256; mc is
+// SIMD). Its 8×12 tile takes an 8 KiB A micro-panel at a kc of 256; mc is
 // 480 rows (60 tiles), nc a multiple of 12. A transposed B is packed by the
 // pure-Go loop.
 func simdArchs() []gemmArch {

@@ -88,6 +88,10 @@ func TestKernelsAgreeEndToEnd(t *testing.T) {
 		{13, 33, 300, true, false, backend.F32},
 		{25, 65, 513, true, true, backend.F32},
 		{12, 32, 256, false, false, backend.F32},
+		{30, 70, 800, false, false, backend.F32},
+		{40, 100, 777, false, true, backend.F32},
+		{aInL1Rows + 5, 70, 800, false, false, backend.F32},
+		{aInL1Rows + 7, 40, 500, true, true, backend.F32},
 		{37, 70, 129, false, true, backend.F16},
 		{37, 70, 129, false, false, backend.BF16},
 	}

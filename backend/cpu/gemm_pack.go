@@ -5,9 +5,17 @@ import "github.com/ia3/ia3/backend"
 // packA copies alpha·A[rows, pc:pc+kb] (each row scaled by its colScale
 // vector first) into k-major mr-row panels lo..hi-1 (d[k·mr+r]), padding
 // rows past m with zeros: the A side of the micro-kernel contract.
-func packA(dst []float32, a operand, mr int, alpha float32, pc, kb, m, lo, hi int) {
+func packA(dst []float32, a operand, ar *gemmArch, alpha float32, pc, kb, m, lo, hi int) {
+	mr := ar.mr
 	for p := lo; p < hi; p++ {
 		d := dst[p*mr*kb : (p+1)*mr*kb]
+		if a.cs == 1 && a.colScale == nil && ar.transpose8 != nil && mr >= 8 && (p+1)*mr <= m {
+			// Row-major A, the common case: eight rows at a time through
+			// the 8×8 transpose (the last eight overlapping the previous
+			// ones when mr is not a multiple of 8: the same values twice).
+			packRows8(d, a.f[p*mr*a.rs+pc:], a.rs, ar, alpha, kb)
+			continue
+		}
 		if a.rs == 1 && a.colScale == nil && (p+1)*mr <= m {
 			// A read transposed: the panel's rows lie side by side.
 			for k := range kb {
@@ -56,11 +64,15 @@ func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
 	if full := min(hi, nb/nr); b.cs == 1 && b.dtype == backend.F32 && full > lo {
 		// B's rows are contiguous: each k of a panel is one copy of nr
 		// values, done row by row so each row of B is read once, in order.
-		for k := range kb {
-			row := b.f[(pc+k)*b.rs+jc:]
-			for q := lo; q < full; q++ {
-				o := q*nr*kb + k*nr
-				copy(dst[o:o+nr], row[q*nr:])
+		if ar.copyRows != nil {
+			ar.copyRows(dst[lo*nr*kb:], nr*kb, b.f[pc*b.rs+jc+lo*nr:], b.rs, kb, full-lo, nr)
+		} else {
+			for k := range kb {
+				row := b.f[(pc+k)*b.rs+jc:]
+				for q := lo; q < full; q++ {
+					o := q*nr*kb + k*nr
+					copy(dst[o:o+nr], row[q*nr:])
+				}
 			}
 		}
 		lo = full
@@ -118,5 +130,29 @@ func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
 func zeroLane(d []float32, width, l, kb int) {
 	for k := range kb {
 		d[k*width+l] = 0
+	}
+}
+
+// packRows8 packs mr = ar.mr ≥ 8 rows of a row-major matrix (row r's
+// element k at s[r·lds+k]) into a k-major panel d (d[k·mr+r]), times alpha,
+// with the arch's 8×8 transpose for the largest multiple of 8 of kb.
+func packRows8(d, s []float32, lds int, ar *gemmArch, alpha float32, kb int) {
+	mr := ar.mr
+	done := 0
+	for r := 0; r < mr; r += 8 {
+		r0 := min(r, mr-8)
+		done = ar.transpose8(d[r0:], mr, s[r0*lds:], lds, kb)
+	}
+	for r := range mr {
+		src := s[r*lds : r*lds+kb]
+		for k := done; k < kb; k++ {
+			d[k*mr+r] = src[k]
+		}
+	}
+	if alpha != 1 {
+		d = d[:mr*kb]
+		for i := range d {
+			d[i] *= alpha
+		}
 	}
 }
