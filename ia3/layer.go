@@ -28,6 +28,10 @@ type Layer struct {
 	order  []string // adapter names in insertion order
 	merged []string // adapters merged into the weight, in order
 	owner  *Model
+	// ones caches F32 [n] tensors of ones by n: K/V-only widening and the
+	// plain rows of a mixed batch need them on every forward, so each is
+	// uploaded once (freed with the vectors, see detachLayers).
+	ones map[int]backend.Tensor
 }
 
 // VectorLen returns PEFT's vector length: in features for feed-forward
@@ -132,17 +136,36 @@ func (l *Layer) widen(g *nn.Graph, v *nn.Value, adapter string) *nn.Value {
 	if k == 0 || v == nil {
 		return v
 	}
-	ones, err := onesTensor(g.B, k)
+	ones, err := l.onesOf(g.B, k)
 	if err != nil {
 		return g.Fail("ia3 "+l.Name, fmt.Errorf("ones for the %d query outputs of adapter %s: %w", k, adapter, err))
 	}
-	g.Own(ones)
 	return g.Concat(0, g.Constant(ones), v)
 }
 
-// onesTensor uploads an F32 [n] tensor of ones.
-func onesTensor(b backend.Backend, n int) (backend.Tensor, error) {
-	return b.FromFloat32(onesVector(n), n)
+// onesOf returns the layer's F32 [n] tensor of ones on b, uploading it the
+// first time.
+func (l *Layer) onesOf(b backend.Backend, n int) (backend.Tensor, error) {
+	if t := l.ones[n]; t != nil {
+		return t, nil
+	}
+	t, err := b.FromFloat32(onesVector(n), n)
+	if err != nil {
+		return nil, err
+	}
+	if l.ones == nil {
+		l.ones = map[int]backend.Tensor{}
+	}
+	l.ones[n] = t
+	return t, nil
+}
+
+// freeOnes releases the cached tensors of ones.
+func (l *Layer) freeOnes(b backend.Backend) {
+	for n, t := range l.ones {
+		b.Free(t)
+		delete(l.ones, n)
+	}
 }
 
 // onesVector returns n ones.
@@ -161,11 +184,10 @@ func (l *Layer) widenTensor(b backend.Backend, t backend.Tensor, adapter string)
 	if k == 0 {
 		return t, false, nil
 	}
-	ones, err := onesTensor(b, k)
+	ones, err := l.onesOf(b, k)
 	if err != nil {
 		return nil, false, err
 	}
-	defer b.Free(ones)
 	w, err = b.Concat(0, ones, t)
 	if err != nil {
 		return nil, false, fmt.Errorf("widen the K/V-only vector of adapter %s [%d] by %d ones: %w", adapter, t.Len(), k, err)
@@ -293,15 +315,11 @@ func (l *Layer) stackValues(g *nn.Graph, stack []*nn.Param, names []string, plai
 		vs = append(vs, g.Reshape(l.widen(g, g.Param(p), names[i]), 1, n))
 	}
 	if plain {
-		ones := make([]float32, n)
-		for i := range ones {
-			ones[i] = 1
-		}
-		t, err := g.B.FromFloat32(ones, 1, n)
+		ones, err := l.onesOf(g.B, n)
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: upload ones: %w", l.Name, err)
 		}
-		vs = append(vs, g.Input(t))
+		vs = append(vs, g.Reshape(g.Constant(ones), 1, n))
 	}
 	v := g.Concat(0, vs...)
 	if err := g.Err(); err != nil {

@@ -282,6 +282,9 @@ func (m *Model) detachLayers() {
 			m.free(p.T)
 			p.T = nil
 		}
+		if m.b != nil {
+			l.freeOnes(m.b)
+		}
 	}
 }
 
