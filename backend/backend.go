@@ -342,8 +342,9 @@ type Backend interface {
 
 	// MatMul multiplies a [..., M, K] by b [..., K, N] (or either
 	// transposed, see options). b's leading dimensions equal a's, or b is 2-D
-	// and shared by every batch. b may be F16/BF16, or Q8_0/NF4 when it is
-	// 2-D and read transposed (TransB: a weight stored [N, K]).
+	// and shared by every batch. b may be F16/BF16, or a 2-D Q8_0/NF4
+	// weight W [R, C] read either way: TransB (y = a·Wᵀ, the forward) or
+	// not (y = a·W, a Linear's backward dx = dy·W).
 	MatMul(a, b Tensor, o MatMulOptions) (Tensor, error)
 	// Linear applies x [..., in] to weight w with the options' bias and
 	// (IA)³ scaling, giving [..., out]. w may be F16/BF16, or Q8_0/NF4

@@ -313,9 +313,7 @@ func matMulShape(a, b Tensor, o MatMulOptions) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d := b.DType(); d.IsQuantized() && !o.TransB {
-		return nil, argErr(op, "b %v is %v: a quantized b must be read transposed (TransB, stored [N, K])", bs, d)
-	}
+
 	if err := checkFinite(op, "alpha", o.Alpha); err != nil {
 		return nil, err
 	}

@@ -59,21 +59,30 @@ func (m Matrix) nf4Absmax(d8 *[256]float32, b int) float32 {
 	return float32(d8[m.data[m.ScalesOffset+b]]*s) + m.offset
 }
 
-// rowNF4 dequantizes row r, columns c0.. of an NF4 matrix into dst.
-func (m Matrix) rowNF4(dst []float32, r, c0 int) {
+// rowNF4 dequantizes n values of row r from column c0 of an NF4 matrix into
+// dst, stride apart.
+func (m Matrix) rowNF4(dst []float32, stride, r, c0, n int) {
 	d8 := dynamic8()
-	e := r*m.Cols + c0
-	for len(dst) > 0 {
+	e, end, o := r*m.Cols+c0, r*m.Cols+c0+n, 0
+	for e < end {
 		b := e / NF4BlockSize
-		n := min(len(dst), (b+1)*NF4BlockSize-e)
+		k := min(end, (b+1)*NF4BlockSize)
 		a := m.nf4Absmax(d8, b)
-		for k := range n {
-			q := m.data[(e+k)/2]
-			if (e+k)&1 == 0 {
-				q >>= 4
-			}
-			dst[k] = nf4[q&15] * a
+		if e&1 == 1 { // a low nibble first
+			dst[o] = nf4[m.data[e/2]&15] * a
+			o += stride
+			e++
 		}
-		dst, e = dst[n:], e+n
+		for ; e+1 < k; e += 2 {
+			q := m.data[e/2]
+			dst[o] = nf4[q>>4] * a
+			dst[o+stride] = nf4[q&15] * a
+			o += 2 * stride
+		}
+		if e < k { // a high nibble last
+			dst[o] = nf4[m.data[e/2]>>4] * a
+			o += stride
+			e++
+		}
 	}
 }

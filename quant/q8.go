@@ -28,19 +28,21 @@ func quantizeQ8(out []byte, x []float32, l Layout) {
 	}
 }
 
-// rowQ8 dequantizes row r, columns c0.. of a Q8_0 matrix into dst.
-func (m Matrix) rowQ8(dst []float32, r, c0 int) {
-	codes := m.data[r*m.Cols+c0 : r*m.Cols+c0+len(dst)]
+// rowQ8 dequantizes n values of row r from column c0 of a Q8_0 matrix into
+// dst, stride apart.
+func (m Matrix) rowQ8(dst []float32, stride, r, c0, n int) {
+	codes := m.data[r*m.Cols+c0 : r*m.Cols+c0+n]
 	scales := m.data[m.ScalesOffset+2*(r*m.Cols/Q8BlockSize):]
-	c := c0
-	for len(dst) > 0 {
+	c, o := c0, 0
+	for len(codes) > 0 {
 		j := c / Q8BlockSize
-		n := min(len(dst), (j+1)*Q8BlockSize-c)
+		k := min(len(codes), (j+1)*Q8BlockSize-c)
 		d := HalfToFloat32(uint16(scales[2*j]) | uint16(scales[2*j+1])<<8)
-		for k, q := range codes[:n] {
-			dst[k] = d * float32(int8(q))
+		for _, q := range codes[:k] {
+			dst[o] = d * float32(int8(q))
+			o += stride
 		}
-		dst, codes, c = dst[n:], codes[n:], c+n
+		codes, c = codes[k:], c+k
 	}
 }
 

@@ -228,11 +228,22 @@ func (m Matrix) Bytes() []byte { return m.data }
 // Row writes the values of row r, columns c0 to c0+len(dst)-1, into dst.
 // The range must lie inside the row.
 func (m Matrix) Row(dst []float32, r, c0 int) {
-	if m.Format == Q8_0 {
-		m.rowQ8(dst, r, c0)
+	m.RowStrided(dst, 1, r, c0, len(dst))
+}
+
+// RowStrided writes the n values of row r from column c0 on into
+// dst[0], dst[stride], dst[2·stride], ...: one lane of a packed panel, as
+// a matrix product's packing wants it. The range must lie inside the row.
+func (m Matrix) RowStrided(dst []float32, stride, r, c0, n int) {
+	if n <= 0 {
 		return
 	}
-	m.rowNF4(dst, r, c0)
+	_ = dst[(n-1)*stride]
+	if m.Format == Q8_0 {
+		m.rowQ8(dst, stride, r, c0, n)
+		return
+	}
+	m.rowNF4(dst, stride, r, c0, n)
 }
 
 // At returns the value at row r, column c.

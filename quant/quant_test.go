@@ -240,6 +240,12 @@ func TestMatrixRowRanges(t *testing.T) {
 			dst := make([]float32, r.n)
 			m.Row(dst, r.row, r.c0)
 			assert.Equal(t, full[r.row*cols+r.c0:r.row*cols+r.c0+r.n], dst, "%v row %d cols %d+%d", f, r.row, r.c0, r.n)
+			strided := make([]float32, 3*r.n)
+			m.RowStrided(strided, 3, r.row, r.c0, r.n)
+			for k := range r.n {
+				require.Equal(t, dst[k], strided[3*k], "%v strided element %d", f, k)
+				require.Zero(t, strided[3*k+1])
+			}
 		}
 	}
 }
