@@ -26,10 +26,12 @@ type fakeBackend struct {
 
 func (f *fakeBackend) record(op string) { f.calls = append(f.calls, op) }
 
-func (f *fakeBackend) Info() DeviceInfo { return DeviceInfo{Spec: "fake", QuantizedWeights: !f.noQuant} }
-func (f *fakeBackend) Close() error     { f.record("Close"); return nil }
-func (f *fakeBackend) Sync() error      { f.record("Sync"); return nil }
-func (f *fakeBackend) Free(t Tensor)    { f.record("Free") }
+func (f *fakeBackend) Info() DeviceInfo {
+	return DeviceInfo{Spec: "fake", QuantizedWeights: !f.noQuant}
+}
+func (f *fakeBackend) Close() error  { f.record("Close"); return nil }
+func (f *fakeBackend) Sync() error   { f.record("Sync"); return nil }
+func (f *fakeBackend) Free(t Tensor) { f.record("Free") }
 
 func (f *fakeBackend) Zeros(shape ...int) (Tensor, error) {
 	f.record("Zeros")
