@@ -213,3 +213,38 @@ func TestWeightBytesMatchesAllocation(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeInPlace quantizes a float32 GPT-2 built by NewRandom: the
+// float storage of every quantized weight is freed (the bytes held equal
+// WeightBytes' NF4 count), the Conv1D layers are transposed, and the logits
+// equal those of a model built quantized from the same seed.
+func TestQuantizeInPlace(t *testing.T) {
+	c := modeltest.NamedCase(t, "gpt2")
+	cfg, err := LoadConfig(filepath.Join(c.Dir, "base"))
+	require.NoError(t, err)
+	in, err := InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
+	require.NoError(t, err)
+	b := testBackend(t)
+	m, err := NewRandom(cfg, b, 3)
+	require.NoError(t, err)
+	defer m.Free()
+	require.NoError(t, m.Quantize(quant.NF4))
+	assert.Equal(t, quant.NF4, m.Quantized())
+	s, err := New(cfg, nil)
+	require.NoError(t, err)
+	want, err := s.WeightBytes(RandomOptions{Quantize: quant.NF4})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(want), allocated(t, b))
+	l, ok := m.Module("transformer.h.0.attn.c_attn")
+	require.True(t, ok)
+	assert.True(t, l.(*nn.Linear).Transposed)
+	require.NoError(t, m.Quantize(quant.NF4), "a second call leaves quantized weights alone")
+	assert.Equal(t, uint64(want), allocated(t, b))
+
+	got, _ := logitsOf(t, m, in)
+	built, err := NewRandomWith(cfg, b, 3, RandomOptions{Quantize: quant.NF4})
+	require.NoError(t, err)
+	defer built.Free()
+	same, _ := logitsOf(t, built, in)
+	assert.Equal(t, same, got)
+}
