@@ -248,3 +248,26 @@ func TestQuantizeInPlace(t *testing.T) {
 	same, _ := logitsOf(t, built, in)
 	assert.Equal(t, same, got)
 }
+
+// TestQuantizedGenerate generates greedily with the KV cache on quantized
+// bases (one token at a time: the streaming matrix-vector path): every row
+// equals repeated full forward passes on the same quantized model.
+func TestQuantizedGenerate(t *testing.T) {
+	b := testBackend(t)
+	prompts := [][]int32{{17, 42, 99}, {5, 6, 7, 8, 9, 10}}
+	const n = 5
+	for _, c := range generativeCases(t) {
+		for _, f := range []quant.Format{quant.Q8_0, quant.NF4} {
+			t.Run(c.Name+"/"+f.String(), func(t *testing.T) {
+				m, err := LoadWith(context.Background(), filepath.Join(c.Dir, "base"), b, LoadOptions{Quantize: f})
+				require.NoError(t, err)
+				defer m.Free()
+				got, err := m.Generate(context.Background(), prompts, GenerateOptions{MaxNewTokens: n, EOS: []int32{}})
+				require.NoError(t, err)
+				for r, p := range prompts {
+					assert.Equal(t, greedyByFullForward(t, m, p, n), got[r], "row %d", r)
+				}
+			})
+		}
+	}
+}
