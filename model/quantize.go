@@ -62,7 +62,7 @@ func checkQuantizable(b backend.Backend, f quant.Format) error {
 		return fmt.Errorf("quantize: unknown format %v", f)
 	}
 	if info := b.Info(); !info.QuantizedWeights {
-		return fmt.Errorf("quantize %v: device %s (%s) does not take quantized weights", f, info.Spec, info.Name)
+		return fmt.Errorf("quantize %v: device %s (%s) does not take quantized weights (the CPU backend does: --device cpu)", f, info.Spec, info.Name)
 	}
 	return nil
 }
