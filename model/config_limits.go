@@ -94,25 +94,8 @@ func (c *Config) checkSizes() error {
 // describes (biases and norms left out), in float64 so that no product of
 // sizes can overflow.
 func (c *Config) approxParams() float64 {
-	h, inter, v := float64(c.Hidden), float64(c.Intermediate), float64(c.VocabSize)
-	attn := h*float64(c.Heads*c.HeadDim)*2 + h*float64(c.KVHeads*c.HeadDim)*2
-	mlp := 2 * h * inter
-	if isLlamaFamily(c.ModelType) || c.GatedFF {
-		mlp = 3 * h * inter
-	}
-	p := v*h + float64(c.Layers)*(attn+mlp)
-	switch c.ModelType {
-	case "gpt2":
-		p += float64(c.MaxPositions) * h
-	case "bert", "roberta":
-		p += float64(c.MaxPositions+c.TypeVocabSize)*h + h*h + h*float64(c.NumLabels)
-	case "t5", "mt5":
-		p += float64(c.DecoderLayers) * (2*attn + mlp)
-	}
-	if !c.TieWordEmbeddings && c.TaskType != TaskSeqCls && c.TaskType != TaskFeatureExtraction {
-		p += v * h
-	}
-	return p
+	other, proj := c.paramSplit()
+	return other + proj
 }
 
 // MemoryEstimate is a lower bound of the bytes a run of a config needs on
@@ -134,18 +117,6 @@ func (e MemoryEstimate) Total() float64 { return e.Weights + e.Activations }
 // rounding), so a run over the estimate cannot fit; one under it may still
 // not.
 func (c *Config) EstimateMemory(batch, seq int, training bool) MemoryEstimate {
-	tokens := float64(batch) * float64(seq)
-	h, inter := float64(c.Hidden), float64(c.Intermediate)
-	scores := tokens * float64(c.Heads) * float64(seq) // one layer's attention probabilities
-	logits := float64(batch) * float64(max(c.NumLabels, 1))
-	if c.TaskType == TaskCausalLM || c.TaskType == TaskSeq2SeqLM {
-		logits = tokens * float64(c.VocabSize)
-	}
-	layers := float64(c.Layers + c.DecoderLayers)
-	acts := tokens*(4*h+inter) + scores + logits
-	if training {
-		acts = layers*(tokens*(6*h+2*inter)+scores) + 2*logits
-	}
-	p := c.approxParams()
-	return MemoryEstimate{Params: p, Weights: 4 * p, Activations: 4 * acts}
+	p := c.PlanMemory(PlanOptions{Batch: batch, Seq: seq, Training: training})
+	return MemoryEstimate{Params: p.Params(), Weights: p.Weights, Activations: p.Activations}
 }
