@@ -91,6 +91,7 @@ latency percentiles for both and the speedup continuous batching gives.`,
 	fl.BoolVar(&f.profile, "profile", false, "also profile the steps operation by operation (a Sync after each) and print the time per operation")
 	fl.StringVar(&f.anchor, "anchor", "", "peft_anchor.py's JSON output (or cpu_anchor.sh's): show PyTorch's figures for the same shape, batch and length beside ours")
 	addDeviceFlag(cmd, &f.device)
+	addMemoryLimitFlag(cmd)
 	addBenchServeFlags(cmd, &f.serve)
 	return cmd
 }
@@ -117,12 +118,17 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 			return err
 		}
 	}
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
 	b, err := openDevice(cmd.Context(), f.device)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if err := checkRunFits(b.Info(), cfg, f.batch, f.seq, !f.noTrain); err != nil {
+	if err := checkRunFits(b.Info(), cfg, runShape{Batch: f.batch, Seq: f.seq, Training: !f.noTrain,
+		BatchFlag: "--batch", SeqFlag: "--seq", MemoryLimit: lim}); err != nil {
 		return fmt.Errorf("bench %s: %w", name, err)
 	}
 	r, err := bench.Run(cmd.Context(), b, name, cfg, bench.Options{Batch: f.batch, Seq: f.seq, Steps: f.steps,

@@ -57,6 +57,7 @@ trained adapter with the base model by running it with and without
 	fl.IntVar(&f.maxLen, "max-len", 512, "truncate examples to this many tokens")
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	addDeviceFlag(cmd, &f.device)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -83,7 +84,12 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 			return err
 		}
 	}
-	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, false)
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
+	b, err := openFittingDevice(cmd.Context(), f.device, f.model, runShape{Batch: f.batch, Seq: f.maxLen,
+		BatchFlag: "--batch-size", SeqFlag: "--max-len", MemoryLimit: lim})
 	if err != nil {
 		return err
 	}

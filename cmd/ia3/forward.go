@@ -67,6 +67,7 @@ runs with adapters disabled (disable_adapter).`,
 	fl.StringVar(&f.inputs, "inputs", "", "safetensors file with input_ids and optional attention_mask, token_type_ids, decoder_input_ids, labels")
 	fl.StringVar(&f.out, "out", "", "safetensors file to write the logits to")
 	addDeviceFlag(cmd, &f.device)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -108,8 +109,12 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
 		return err
 	}
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
 	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
-		if err := checkRunFits(info, cfg, in.Batch, in.Seq, false); err != nil {
+		if err := checkRunFits(info, cfg, runShape{Batch: in.Batch, Seq: in.Seq, MemoryLimit: lim}); err != nil {
 			return fmt.Errorf("forward on %s: %w", f.inputs, err)
 		}
 		return nil

@@ -86,6 +86,7 @@ printed one per line when all are done.`,
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per prompt (prompt, prompt_ids, ids, text) at the end instead of streaming")
 	f.chat.add(fl)
 	addDeviceFlag(cmd, &f.device)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -133,8 +134,12 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 		longest = max(longest, len(p))
 	}
 	// The prompts' forward pass (the prefill) is the largest step.
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
 	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
-		return checkRunFits(info, cfg, len(prompts), longest, false)
+		return checkRunFits(info, cfg, runShape{Batch: len(prompts), Seq: longest, NewTokens: f.maxNew, MemoryLimit: lim})
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/chat"
 	"github.com/ia3/ia3/serve"
 )
@@ -89,6 +91,7 @@ to --shutdown-timeout, then cancels the rest.`,
 	fl.BoolVar(&f.noAPI, "no-adapter-api", false, "refuse POST and DELETE /v1/adapters (403): serve only the adapters named at start")
 	fl.BoolVar(&f.plainChat, "plain-chat", false, `render chat messages as "role: content" lines instead of the model's chat template (for models without one)`)
 	addDeviceFlag(cmd, &f.device)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -128,7 +131,16 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	}
 	ctx, stop := withTerminate(cmd.Context())
 	defer stop()
-	l, err := loadWithAdapters(ctx, f.device, f.model, specs)
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
+	// The plan covers the weights, one full prefill and the KV cache of its
+	// rows generating --max-tokens each.
+	l, err := loadChecked(ctx, f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
+		return checkRunFits(info, cfg, runShape{Batch: max(1, f.prefill/f.maxPrompt), Seq: min(f.maxPrompt, f.prefill),
+			NewTokens: f.maxTokens, SeqFlag: "--max-prompt-tokens", MemoryLimit: lim})
+	})
 	if err != nil {
 		return err
 	}

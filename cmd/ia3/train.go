@@ -129,6 +129,7 @@ rendered and tokenised whole).`,
 	fl.Float64Var(&f.lnWeight, "ln-weight", 1, "t-few: weight of the length-normalised loss over choices")
 	f.adapter.add(cmd)
 	addDeviceFlag(cmd, &f.device)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -178,7 +179,12 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 			}
 		}
 	}
-	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, true)
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
+	b, err := openFittingDevice(cmd.Context(), f.device, f.model, runShape{Batch: f.batch, Seq: f.maxLen, Training: true,
+		BatchFlag: "--batch-size", SeqFlag: "--max-len", MemoryLimit: lim})
 	if err != nil {
 		return err
 	}
