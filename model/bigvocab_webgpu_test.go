@@ -8,7 +8,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/backend/webgpu"
 	"github.com/ia3/ia3/backend/webgpu/webgputest"
+	"github.com/ia3/ia3/model/nn"
 )
 
 // bigVocab is a one-layer Llama with a 256k vocabulary and tied
@@ -51,4 +54,50 @@ func TestBigVocabularyOnWebGPU(t *testing.T) {
 	ref, err := onCPU.Generate(context.Background(), [][]int32{prompt}, opts)
 	require.NoError(t, err)
 	assert.Equal(t, ref, gen)
+}
+
+// TestSplitHeadTrainingOnWebGPU lowers the binding limit to 64 KiB
+// (webgpu.BindingLimitEnv) so that a small Llama's embedding, tied LM head
+// and logits are all held in several buffers, and checks a training step's
+// loss and the gradient that reaches the MLP's down projection through
+// the head against the CPU backend.
+func TestSplitHeadTrainingOnWebGPU(t *testing.T) {
+	t.Setenv(webgpu.BindingLimitEnv, "64KiB")
+	gpu := webgputest.Open(t)
+	cfg := mustConfig(t, `{"model_type":"llama","architectures":["LlamaForCausalLM"],"hidden_size":32,
+		"num_attention_heads":4,"num_key_value_heads":2,"num_hidden_layers":1,"intermediate_size":64,
+		"vocab_size":3000,"max_position_embeddings":64,"tie_word_embeddings":true,"initializer_range":0.3}`)
+	ids := []int32{2999, 5, 1500, 7, 2000, 11, 0, 42, 3, 2998, 600, 601, 602, 1, 2, 2500}
+	in := &Inputs{Batch: 2, Seq: 8, InputIDs: ids, Labels: ids}
+	var losses [2]float64
+	var grads [2][]float32
+	for i, b := range []backend.Backend{gpu, testBackend(t)} {
+		m, err := NewRandom(cfg, b, 5)
+		require.NoError(t, err)
+		t.Cleanup(m.Free)
+		down, ok := m.Module("model.layers.0.mlp.down_proj")
+		require.True(t, ok)
+		w := down.(*nn.Linear).Weight
+		w.Trainable = true
+		g := nn.NewGraph(b, true)
+		loss := m.Loss(g, in)
+		require.NoError(t, g.Err())
+		require.NoError(t, g.Backward(loss))
+		v, err := b.ToFloat32(loss.T)
+		require.NoError(t, err)
+		losses[i] = float64(v[0])
+		grads[i], err = b.ToFloat32(g.ParamGrad(w))
+		require.NoError(t, err)
+		g.Release()
+	}
+	assert.InDelta(t, losses[1], losses[0], 1e-4)
+	require.Len(t, grads[0], 32*64)
+	var norm float64
+	for _, x := range grads[1] {
+		norm += float64(x) * float64(x)
+	}
+	require.Greater(t, norm, 1e-8, "a gradient reaches the layer")
+	for j := range grads[1] {
+		require.InDelta(t, grads[1][j], grads[0][j], 1e-4, "down_proj weight gradient %d", j)
+	}
 }

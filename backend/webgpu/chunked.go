@@ -12,12 +12,6 @@ import (
 	"github.com/ia3/ia3/backend"
 )
 
-// BindingLimitEnv names the environment variable that lowers the storage
-// binding limit the backend works to below what the adapter reports, in
-// bytes (suffixes KiB and MiB accepted). Tests set it to exercise split
-// tensors with small shapes; it can only lower the adapter's limit.
-const BindingLimitEnv = "IA3_WEBGPU_BINDING_LIMIT"
-
 // bindingLimitFromEnv reads BindingLimitEnv; 0 means unset.
 func bindingLimitFromEnv() (uint64, error) {
 	v := strings.TrimSpace(os.Getenv(BindingLimitEnv))
@@ -267,4 +261,24 @@ func (b *Backend) copyRows(op string, dst *tensor, dstRow int, src *tensor, srcR
 		done += s.count
 	}
 	return nil
+}
+
+// allocLike allocates an F32 tensor of t's shape, split in t's rows when t
+// is split.
+func (b *Backend) allocLike(op string, t *tensor) (*tensor, error) {
+	if t.split == nil {
+		return b.alloc(op, backend.F32, t.shape...)
+	}
+	_, cols := rowGeometry(t.shape)
+	s := &split{starts: slices.Clone(t.split.starts)}
+	for i := range t.split.parts {
+		_, n := t.split.rows(i)
+		p, err := b.alloc(op, backend.F32, n, cols)
+		if err != nil {
+			s.free()
+			return nil, err
+		}
+		s.parts = append(s.parts, p)
+	}
+	return &tensor{b: b, shape: slices.Clone(t.shape), dtype: backend.F32, n: t.n, split: s}, nil
 }

@@ -386,3 +386,79 @@ func (b *Backend) narrowSplit(t *tensor, dim, start, length int) (backend.Tensor
 	}
 	return out, nil
 }
+
+// binarySplit is Add, Sub or Mul with a split a, part by part: b is split
+// in the same rows, or a plain suffix of a whose elements repeat within
+// every part (its length divides each part's first element).
+func (b *Backend) binarySplit(op string, code uint32, x, y backend.Tensor) (backend.Tensor, error) {
+	a, err := b.anyTensorOf(op, x)
+	if err != nil {
+		return nil, err
+	}
+	c, err := b.anyTensorOf(op, y)
+	if err != nil {
+		return nil, err
+	}
+	if a.split == nil || a.dtype != backend.F32 || c.dtype != backend.F32 {
+		return nil, b.splitRefused(op, c)
+	}
+	if len(c.shape) > len(a.shape) || !slices.Equal(c.shape, a.shape[len(a.shape)-len(c.shape):]) || (c.n == 0 && a.n != 0) {
+		return nil, fmt.Errorf("webgpu: %s: b %v is not a suffix of a %v", op, c.shape, a.shape)
+	}
+	_, cols := rowGeometry(a.shape)
+	if c.split != nil && (c.n != a.n || !slices.Equal(c.split.starts, a.split.starts)) {
+		return nil, fmt.Errorf("webgpu: %s: a %v and b %v are held in differently split buffers", op, a.shape, c.shape)
+	}
+	out, err := b.allocLike(op, a)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range a.split.parts {
+		lo, _ := a.split.rows(i)
+		cp := c
+		if c.split != nil {
+			cp = c.split.parts[i]
+		} else if c.n > 0 && (lo*cols)%c.n != 0 {
+			b.Free(out)
+			return nil, fmt.Errorf("webgpu: %s: b %v does not repeat whole within the buffers holding a %v", op, c.shape, a.shape)
+		}
+		entry, w := vecEntry("binary", p.n, cp.n)
+		bp := &binaryParams{N: uint32(p.n / w), NB: uint32(max(cp.n/w, 1)), Op: code}
+		if err := b.dispatch("elementwise.wgsl", entry, bp, b.groups1D(p.n/w, wg1D), out.split.parts[i], p, cp); err != nil {
+			b.Free(out)
+			return nil, fmt.Errorf("webgpu: %s %v, %v part %d: %w", op, a.shape, c.shape, i, err)
+		}
+	}
+	return out, nil
+}
+
+// matmulSplitRows is MatMul of a split a [M, K] (2-D, not transposed) by a
+// 2-D b: each part of a's rows gives the same rows of the result, which is
+// split again when it is over the binding limit. b may itself be split.
+func (b *Backend) matmulSplitRows(a *tensor, y backend.Tensor, o backend.MatMulOptions) (backend.Tensor, error) {
+	const op = "MatMul"
+	if a.dtype != backend.F32 || len(a.shape) != 2 || o.TransA || y == nil || len(y.Shape()) != 2 {
+		return nil, b.splitRefused(op+" (a 2-D a read untransposed against a 2-D b)", a)
+	}
+	n := y.Shape()[1]
+	if o.TransB {
+		n = y.Shape()[0]
+	}
+	out, err := b.allocSplit(op, backend.F32, a.shape[0], n)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range a.split.parts {
+		lo, rows := a.split.rows(i)
+		yi, err := b.MatMul(p, y, o)
+		if err == nil {
+			err = b.copyRows(op, out, lo, yi.(*tensor), 0, rows)
+			b.Free(yi)
+		}
+		if err != nil {
+			b.Free(out)
+			return nil, fmt.Errorf("webgpu: %s %v × %v part %d: %w", op, a.shape, y.Shape(), i, err)
+		}
+	}
+	return out, nil
+}

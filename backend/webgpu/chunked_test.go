@@ -4,6 +4,7 @@ package webgpu_test
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -280,7 +281,8 @@ func TestSplitScale(t *testing.T) {
 
 // TestSplitLogits follows logits [B, T, V] too large for one buffer through
 // what a forward pass does with them: a reshape, the last position, a
-// slice of the vocabulary; CrossEntropy refuses them with the sizes.
+// slice of the vocabulary; an op that does not take split tensors refuses
+// them with the sizes.
 func TestSplitLogits(t *testing.T) {
 	k := newSplitKit(t)
 	const bsz, seq, v = 2, 20, 300
@@ -311,9 +313,91 @@ func TestSplitLogits(t *testing.T) {
 	}
 	assert.Equal(t, want, k.get(cols))
 
-	_, _, err = k.b.CrossEntropy(flat, k.i32(make([]int32, bsz*seq), bsz*seq), -100)
+	_, err = k.b.Softmax(x, backend.SoftmaxOptions{})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "CrossEntropy")
-	assert.Contains(t, err.Error(), "[40 300]")
+	assert.Contains(t, err.Error(), "Softmax")
+	assert.Contains(t, err.Error(), "[2 20 300]")
 	assert.Contains(t, err.Error(), "lower --batch or --seq")
+}
+
+// TestSplitTrainingHead runs what a training step does with split logits
+// [N, V] of a tied LM head: the cross-entropy and its gradient, the
+// gradient scaled by the loss's upstream [1] gradient, summed with
+// another, and carried back through the head (dlogits · W, W plain or
+// split), against float64 references.
+func TestSplitTrainingHead(t *testing.T) {
+	k := newSplitKit(t)
+	const n, v, d = 12, 300, 8
+	logits := quarters(20, n*v)
+	labels := []int32{5, 299, -100, 0, 17, 150, 151, -100, 42, 298, 1, 2}
+	x := k.f32(logits, n, v)
+	require.Equal(t, 4, webgpu.SplitParts(x))
+	loss, dl, err := k.b.CrossEntropy(x, k.i32(labels, n), -100)
+	require.NoError(t, err)
+	assert.Equal(t, 4, webgpu.SplitParts(dl))
+
+	count := 0
+	for _, lab := range labels {
+		if lab != -100 {
+			count++
+		}
+	}
+	var sum float64
+	grad := make([]float64, n*v)
+	for r, lab := range labels {
+		if lab == -100 {
+			continue
+		}
+		row := logits[r*v : (r+1)*v]
+		m := float64(row[0])
+		for _, l := range row {
+			m = max(m, float64(l))
+		}
+		var z float64
+		for _, l := range row {
+			z += math.Exp(float64(l) - m)
+		}
+		sum += math.Log(z) + m - float64(row[lab])
+		for j, l := range row {
+			g := math.Exp(float64(l)-m) / z
+			if j == int(lab) {
+				g--
+			}
+			grad[r*v+j] = g / float64(count)
+		}
+	}
+	assertClose(t, []float64{sum / float64(count)}, k.get(loss), 1e-5)
+	assertClose(t, grad, k.get(dl), 1e-5)
+
+	// scaleByScalar's view [N·V, 1] times a [1] gradient, then a sum.
+	col, err := k.b.View(dl, n*v, 1)
+	require.NoError(t, err)
+	scaled, err := k.b.Mul(col, k.f32([]float32{2}, 1))
+	require.NoError(t, err)
+	back, err := k.b.View(scaled, n, v)
+	require.NoError(t, err)
+	thrice, err := k.b.Add(back, dl)
+	require.NoError(t, err)
+	want3 := make([]float64, len(grad))
+	for i, g := range grad {
+		want3[i] = 3 * g
+	}
+	assertClose(t, want3, k.get(thrice), 1e-5)
+
+	// dx = dlogits · W for the tied head W [V, d]: split F32, split BF16.
+	wv := quarters(21, v*d)
+	for _, wt := range []backend.Tensor{k.f32(wv, v, d), k.upBytes(t, backend.BF16, wv, v, d)} {
+		require.Greater(t, webgpu.SplitParts(wt), 1)
+		dx, err := k.b.MatMul(thrice, wt, backend.MatMulOptions{})
+		require.NoError(t, err)
+		want := make([]float64, n*d)
+		for r := 0; r < n; r++ {
+			for c := 0; c < d; c++ {
+				for j := 0; j < v; j++ {
+					want[r*d+c] += want3[r*v+j] * float64(wv[j*d+c])
+				}
+			}
+		}
+		assertClose(t, want, k.get(dx), 1e-5)
+	}
 }

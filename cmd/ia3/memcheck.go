@@ -111,9 +111,10 @@ func deviceMemory(info backend.DeviceInfo, limit uint64) (uint64, string) {
 // anything is allocated: its memory plan (a lower bound: weights,
 // activations, KV cache, optimiser state) against the device's memory,
 // with the numbers and the largest batch or length that fits, or the
-// --quantize that would. Training also needs its logits within one
-// buffer binding (the loss does not take split tensors); where the
-// device's memory is unknown only that and the token ids are checked.
+// --quantize that would. Tensors over a GPU's buffer binding limit (the
+// logits of a large vocabulary) are split by the WebGPU backend, so that
+// limit is not checked; where the device's memory is unknown only the
+// token ids are.
 func checkRunFits(info backend.DeviceInfo, cfg *model.Config, r runShape) error {
 	p := r.plan(cfg)
 	what := "a forward pass"
@@ -125,14 +126,6 @@ func checkRunFits(info backend.DeviceInfo, cfg *model.Config, r runShape) error 
 	}
 	need := fmt.Sprintf("%s of %d × %d tokens needs at least %s (%s)", what, r.Batch, r.Seq, formatBytes(p.Total()), planParts(p))
 	tokens := float64(r.Batch) * float64(r.Seq)
-	if logits := 4 * tokens * float64(cfg.VocabSize); r.Training && cfg.TaskType != model.TaskSeqCls {
-		if limit := bufferLimit(info); limit > 0 && logits > float64(limit) {
-			return fmt.Errorf("%s; its logits (%s) exceed %s's largest buffer binding of %s, which the training loss cannot split: %s",
-				need, formatBytes(logits), info.Spec, formatBytes(float64(limit)), advice(r, func(s runShape) bool {
-					return 4*float64(s.Batch)*float64(s.Seq)*float64(cfg.VocabSize) <= float64(limit)
-				}, false))
-		}
-	}
 	if avail, source := deviceMemory(info, r.MemoryLimit); avail > 0 {
 		if p.Total() > float64(avail) {
 			return fmt.Errorf("%s, more than the %s that %s has (%s): %s", need, formatBytes(float64(avail)), info.Spec, source,
@@ -222,18 +215,6 @@ func largest(hi int, fits func(int) bool) int {
 		}
 	}
 	return lo
-}
-
-// bufferLimit returns the smaller of a GPU's largest buffer and largest
-// storage binding, 0 when it reports neither.
-func bufferLimit(info backend.DeviceInfo) uint64 {
-	var limit uint64
-	for _, k := range []string{"maxBufferSize", "maxStorageBufferBindingSize"} {
-		if v := info.Limits[k]; v > 0 && (limit == 0 || v < limit) {
-			limit = v
-		}
-	}
-	return limit
 }
 
 // formatBytes renders a byte count with a binary unit, from B to EiB.

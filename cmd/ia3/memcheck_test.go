@@ -58,11 +58,12 @@ func TestCheckRunFits(t *testing.T) {
 			"generating 1024 tokens after prompts of 64 × 1024 tokens needs at least 21.0 GiB (4.1 GiB of float32 weights for " +
 				"1.1e+09 parameters, 11.4 GiB of activations, 5.5 GiB of KV cache), more than the 8.0 GiB that gpu:0 has " +
 				"(--memory-limit): it fits with a batch of 14, or a length of 159"},
-		{"training logits over the binding limit", gpt2, discreteGPU, runShape{Batch: 64, Seq: 512, Training: true,
-			BatchFlag: "--batch-size", SeqFlag: "--max-len"},
+		{"gpt2 over 16 GiB", gpt2, discreteGPU, runShape{Batch: 64, Seq: 512, Training: true,
+			BatchFlag: "--batch-size", SeqFlag: "--max-len", MemoryLimit: 16 * gib},
 			"a training step of 64 × 512 tokens needs at least 37.5 GiB (474.2 MiB of float32 weights for 1.24e+08 parameters, " +
-				"37.0 GiB of activations, 864.0 KiB of trained vectors, gradients and AdamW state); its logits (6.1 GiB) exceed gpu:0's " +
-				"largest buffer binding of 2.0 GiB, which the training loss cannot split: it fits with --batch-size 20, or --max-len 166"},
+				"37.0 GiB of activations, 864.0 KiB of trained vectors, gradients and AdamW state), more than the 16.0 GiB that gpu:0 " +
+				"has (--memory-limit): it fits with --batch-size 26, or --max-len 245"},
+		{"training logits over the binding limit are split", gpt2, discreteGPU, runShape{Batch: 64, Seq: 512, Training: true}, ""},
 		{"forward logits over the binding limit are split", gpt2, discreteGPU, runShape{Batch: 64, Seq: 512}, ""},
 		{"no memory and no limits reported", gpt2, backend.DeviceInfo{Spec: "gpu:0", Type: "DiscreteGPU"},
 			runShape{Batch: 64, Seq: 512, Training: true}, ""},
