@@ -221,17 +221,7 @@ func (b *Backend) linearInto(dst *tensor, x, w backend.Tensor, o backend.LinearO
 		if err != nil {
 			return fmt.Errorf("part %d: %w", i, err)
 		}
-		sc.keep(yi)
-		switch {
-		case !o.FanInFanOut:
-			err = b.assign("Linear", dst, 1, lo, yi.(*tensor))
-		case acc == nil:
-			acc = yi
-		default:
-			acc, err = b.Add(acc, yi)
-			sc.keep(acc)
-		}
-		if err != nil {
+		if acc, err = b.combine("Linear", sc, !o.FanInFanOut, dst, lo, acc, yi); err != nil {
 			return fmt.Errorf("part %d: %w", i, err)
 		}
 	}
@@ -239,6 +229,24 @@ func (b *Backend) linearInto(dst *tensor, x, w backend.Tensor, o backend.LinearO
 		return b.dev.Copy(acc.(*tensor).buf, 0, dst.buf, 0, dst.bytes())
 	}
 	return nil
+}
+
+// combine adds the result y of one part of a split weight into the
+// running result: written into dst's last dimension from lo when columns
+// is set (parts of output features), else summed into acc, which it
+// returns (parts of the reduced dimension). y and the sums are freed with
+// sc.
+func (b *Backend) combine(op string, sc *scratch, columns bool, dst *tensor, lo int, acc, y backend.Tensor) (backend.Tensor, error) {
+	sc.keep(y)
+	switch {
+	case columns:
+		return acc, b.assign(op, dst, len(dst.shape)-1, lo, y.(*tensor))
+	case acc == nil:
+		return y, nil
+	}
+	sum, err := b.Add(acc, y)
+	sc.keep(sum)
+	return sum, err
 }
 
 // matmulSplit is MatMul with a 2-D b split by rows: b [K, N] split along K
@@ -286,16 +294,7 @@ func (b *Backend) matmulSplit(x backend.Tensor, w *tensor, o backend.MatMulOptio
 		}
 		yi, err := b.MatMul(ai, p, o)
 		if err == nil {
-			sc.keep(yi)
-			switch {
-			case o.TransB:
-				err = b.assign(op, out, len(out.shape)-1, lo, yi.(*tensor))
-			case acc == nil:
-				acc = yi
-			default:
-				acc, err = b.Add(acc, yi)
-				sc.keep(acc)
-			}
+			acc, err = b.combine(op, sc, o.TransB, out, lo, acc, yi)
 		}
 		if err != nil {
 			b.Free(out)

@@ -65,13 +65,7 @@ func (p *planFlags) plan(modelDir string, trainable int64) (*planReport, error) 
 
 // write prints the plan under a heading naming the run.
 func (r *planReport) write(w io.Writer) error {
-	what := "forward"
-	switch {
-	case r.Training:
-		what = "training step"
-	case r.NewTokens > 0:
-		what = fmt.Sprintf("generation of %d tokens", r.NewTokens)
-	}
-	_, err := fmt.Fprintf(w, "memory plan (%s, %d × %d tokens, float32 weights; a lower bound):\n%s", what, r.Batch, r.Seq, r.text)
+	_, err := fmt.Fprintf(w, "memory plan of %s of %d × %d tokens (float32 weights; a lower bound):\n%s",
+		runWhat(r.Training, r.NewTokens), r.Batch, r.Seq, r.text)
 	return err
 }

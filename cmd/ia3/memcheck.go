@@ -117,14 +117,7 @@ func deviceMemory(info backend.DeviceInfo, limit uint64) (uint64, string) {
 // token ids are.
 func checkRunFits(info backend.DeviceInfo, cfg *model.Config, r runShape) error {
 	p := r.plan(cfg)
-	what := "a forward pass"
-	switch {
-	case r.Training:
-		what = "a training step"
-	case r.NewTokens > 0:
-		what = fmt.Sprintf("generating %d tokens after prompts", r.NewTokens)
-	}
-	need := fmt.Sprintf("%s of %d × %d tokens needs at least %s (%s)", what, r.Batch, r.Seq, formatBytes(p.Total()), planParts(p))
+	need := fmt.Sprintf("%s of %d × %d tokens needs at least %s (%s)", runWhat(r.Training, r.NewTokens), r.Batch, r.Seq, formatBytes(p.Total()), planParts(p))
 	tokens := float64(r.Batch) * float64(r.Seq)
 	if avail, source := deviceMemory(info, r.MemoryLimit); avail > 0 {
 		if p.Total() > float64(avail) {
@@ -139,6 +132,18 @@ func checkRunFits(info backend.DeviceInfo, cfg *model.Config, r runShape) error 
 	}
 	slog.Debug("device memory unknown (set --memory-limit): only the buffer limit is checked", "device", info.Spec, "plan_bytes", p.Total())
 	return nil
+}
+
+// runWhat names a run: "a forward pass", "a training step" or
+// "generating N tokens after prompts".
+func runWhat(training bool, newTokens int) string {
+	switch {
+	case training:
+		return "a training step"
+	case newTokens > 0:
+		return fmt.Sprintf("generating %d tokens after prompts", newTokens)
+	}
+	return "a forward pass"
 }
 
 // planParts lists a plan's non-zero parts.

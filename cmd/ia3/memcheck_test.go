@@ -137,7 +137,7 @@ func TestInspectPlan(t *testing.T) {
 	r = run(t, "inspect", "--model", dir, "--plan", "--batch", "1", "--seq", "8", "--new-tokens", "8")
 	require.Equal(t, 0, r.code, r.stderr)
 	// KV cache: 4 bytes × 2 × 2 layers × 1 row × 16 positions × 64.
-	assert.Contains(t, r.stdout, "memory plan (generation of 8 tokens, 1 × 8 tokens, float32 weights; a lower bound):\n"+
+	assert.Contains(t, r.stdout, "memory plan of generating 8 tokens after prompts of 1 × 8 tokens (float32 weights; a lower bound):\n"+
 		"weights: 464.0 KiB (9.83e+04 projection weights at 4 bytes, 2.05e+04 others at 4 bytes)\n")
 	assert.Contains(t, r.stdout, "kv cache: 16.0 KiB (16 positions)\n")
 
