@@ -114,7 +114,7 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 		return err
 	}
 	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
-		if err := checkRunFits(info, cfg, runShape{Batch: in.Batch, Seq: in.Seq, MemoryLimit: lim}); err != nil {
+		if err := checkRunFits(info, cfg, runShape{Batch: in.Batch, Seq: in.Seq, MemoryLimit: lim, WeightBytes: storedWeightBytes(f.model)}); err != nil {
 			return fmt.Errorf("forward on %s: %w", f.inputs, err)
 		}
 		return nil

@@ -139,7 +139,8 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 		return err
 	}
 	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
-		return checkRunFits(info, cfg, runShape{Batch: len(prompts), Seq: longest, NewTokens: f.maxNew, MemoryLimit: lim})
+		return checkRunFits(info, cfg, runShape{Batch: len(prompts), Seq: longest, NewTokens: f.maxNew, MemoryLimit: lim,
+			WeightBytes: storedWeightBytes(f.model)})
 	})
 	if err != nil {
 		return err

@@ -40,8 +40,9 @@ type planReport struct {
 }
 
 // plan returns the memory plan of the flags' run of the model in
-// modelDir, with trainable parameters counted for training; nil without
-// --plan.
+// modelDir, with trainable parameters counted for training and the
+// weights' sizes from the checkpoint's header when there is one; nil
+// without --plan.
 func (p *planFlags) plan(modelDir string, trainable int64) (*planReport, error) {
 	if !p.on {
 		return nil, nil
@@ -53,7 +54,8 @@ func (p *planFlags) plan(modelDir string, trainable int64) (*planReport, error) 
 	if err != nil {
 		return nil, err
 	}
-	o := model.PlanOptions{Batch: p.batch, Seq: p.seq, Training: p.train, NewTokens: p.newTk}
+	o := model.PlanOptions{Batch: p.batch, Seq: p.seq, Training: p.train, NewTokens: p.newTk,
+		WeightBytes: storedWeightBytes(modelDir)}
 	if p.train {
 		o.Trainable = float64(trainable)
 	}
@@ -65,7 +67,7 @@ func (p *planFlags) plan(modelDir string, trainable int64) (*planReport, error) 
 
 // write prints the plan under a heading naming the run.
 func (r *planReport) write(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "memory plan of %s of %d × %d tokens (float32 weights; a lower bound):\n%s",
+	_, err := fmt.Fprintf(w, "memory plan of %s of %d × %d tokens (a lower bound):\n%s",
 		runWhat(r.Training, r.NewTokens), r.Batch, r.Seq, r.text)
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/internal/sysmem"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/safetensors"
 )
 
 // memoryLimitHelp documents --memory-limit.
@@ -77,7 +78,8 @@ type runShape struct {
 	// MemoryLimit is --memory-limit in bytes; 0 when unset.
 	MemoryLimit uint64
 	// WeightBytes and ProjBytesPerWeight are the stored sizes of a weight
-	// (model.PlanOptions): 0 is F32. --quantize sets ProjBytesPerWeight.
+	// (model.PlanOptions): 0 is F32. storedWeightBytes gives WeightBytes
+	// from the checkpoint; --quantize sets ProjBytesPerWeight.
 	WeightBytes, ProjBytesPerWeight float64
 }
 
@@ -90,6 +92,36 @@ func (r runShape) plan(cfg *model.Config) model.MemoryPlan {
 		o.Trainable = cfg.ApproxIA3Params()
 	}
 	return cfg.PlanMemory(o)
+}
+
+// storedWeightBytes returns the bytes a weight of the safetensors
+// checkpoint in dir takes on a device, averaged over its tensors: 2 for F16
+// and BF16 (kept as stored and widened inside the kernels), 4 for the rest
+// (uploaded as F32). Only the header is read. It returns 0 (the plan then
+// assumes F32) where dir holds no safetensors checkpoint.
+func storedWeightBytes(dir string) float64 {
+	c, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return 0
+	}
+	defer c.Close()
+	var bytes, n float64
+	for _, name := range c.Names() {
+		info, _ := c.Info(name)
+		elems := 1.0
+		for _, d := range info.Shape {
+			elems *= float64(d)
+		}
+		size := 4.0
+		if info.DType == safetensors.F16 || info.DType == safetensors.BF16 {
+			size = 2
+		}
+		bytes, n = bytes+size*elems, n+elems
+	}
+	if n == 0 {
+		return 0
+	}
+	return bytes / n
 }
 
 // deviceMemory returns the bytes a device can hold and where the figure
@@ -148,10 +180,12 @@ func runWhat(training bool, newTokens int) string {
 
 // planParts lists a plan's non-zero parts.
 func planParts(p model.MemoryPlan) string {
-	dt := "float32"
+	dt := fmt.Sprintf("%.4g-byte", p.Options.WeightBytes)
 	switch {
 	case p.Options.ProjBytesPerWeight != p.Options.WeightBytes:
 		dt = fmt.Sprintf("%.4g-byte projection and %.4g-byte other", p.Options.ProjBytesPerWeight, p.Options.WeightBytes)
+	case p.Options.WeightBytes == 4:
+		dt = "float32"
 	case p.Options.WeightBytes == 2:
 		dt = "16-bit"
 	}
@@ -243,6 +277,9 @@ func openFittingDevice(ctx context.Context, spec, modelDir string, r runShape) (
 	cfg, err := model.LoadConfigFile(filepath.Join(modelDir, "config.json"))
 	if err != nil {
 		return nil, err
+	}
+	if r.WeightBytes == 0 {
+		r.WeightBytes = storedWeightBytes(modelDir)
 	}
 	b, err := openDevice(ctx, spec)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/safetensors"
 )
 
 // tinyLlamaConfig is TinyLlama-1.1B's shape (4.1 GiB of F32 weights).
@@ -137,11 +138,22 @@ func TestInspectPlan(t *testing.T) {
 	r = run(t, "inspect", "--model", dir, "--plan", "--batch", "1", "--seq", "8", "--new-tokens", "8")
 	require.Equal(t, 0, r.code, r.stderr)
 	// KV cache: 4 bytes × 2 × 2 layers × 1 row × 16 positions × 64.
-	assert.Contains(t, r.stdout, "memory plan of generating 8 tokens after prompts of 1 × 8 tokens (float32 weights; a lower bound):\n"+
+	assert.Contains(t, r.stdout, "memory plan of generating 8 tokens after prompts of 1 × 8 tokens (a lower bound):\n"+
 		"weights: 464.0 KiB (9.83e+04 projection weights at 4 bytes, 2.05e+04 others at 4 bytes)\n")
 	assert.Contains(t, r.stdout, "kv cache: 16.0 KiB (16 positions)\n")
 
 	r = run(t, "inspect", "--model", dir, "--plan", "--batch", "0")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "--batch and --seq must be positive")
+}
+
+// TestStoredWeightBytes checks the device bytes per weight read from a
+// checkpoint's header: 16 F32 and 48 BF16 elements average (64 + 96) / 64.
+func TestStoredWeightBytes(t *testing.T) {
+	dir := t.TempDir()
+	assert.Zero(t, storedWeightBytes(dir), "no checkpoint: the plan assumes F32")
+	require.NoError(t, safetensors.Write(filepath.Join(dir, safetensors.SingleFileName), []safetensors.Tensor{
+		safetensors.F32Tensor("a", []int{4, 4}, make([]float32, 16)),
+		{Name: "b", DType: safetensors.BF16, Shape: []int{8, 6}, Data: make([]byte, 96)}}, nil))
+	assert.Equal(t, 2.5, storedWeightBytes(dir))
 }

@@ -139,7 +139,7 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	// rows generating --max-tokens each.
 	l, err := loadChecked(ctx, f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
 		return checkRunFits(info, cfg, runShape{Batch: max(1, f.prefill/f.maxPrompt), Seq: min(f.maxPrompt, f.prefill),
-			NewTokens: f.maxTokens, SeqFlag: "--max-prompt-tokens", MemoryLimit: lim})
+			NewTokens: f.maxTokens, SeqFlag: "--max-prompt-tokens", MemoryLimit: lim, WeightBytes: storedWeightBytes(f.model)})
 	})
 	if err != nil {
 		return err
