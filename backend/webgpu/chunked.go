@@ -145,6 +145,12 @@ func rowsPerPart(dtype backend.DType, rows, cols int, limit uint64) (int, error)
 	return per, nil
 }
 
+// rawBytes is the bytes n elements of dtype take in the host layout
+// FromBytes receives and downloads return. Parts hold whole rows, so a
+// block-quantised dtype whose rows hold whole blocks splits the same way
+// once this counts its blocks' bytes.
+func rawBytes(dtype backend.DType, n int) int { return n * dtype.Size() }
+
 // uploadSplit is upload for a tensor over the binding limit.
 func (b *Backend) uploadSplit(op string, dtype backend.DType, raw []byte, n int, shape []int) (backend.Tensor, error) {
 	t, err := b.allocSplit(op, dtype, shape...)
@@ -158,7 +164,7 @@ func (b *Backend) uploadSplit(op string, dtype backend.DType, raw []byte, n int,
 	_, cols := rowGeometry(shape)
 	for i, p := range t.split.parts {
 		lo, rows := t.split.rows(i)
-		chunk := raw[lo*cols*dtype.Size() : (lo+rows)*cols*dtype.Size()]
+		chunk := raw[rawBytes(dtype, lo*cols):rawBytes(dtype, (lo+rows)*cols)]
 		if pad := int(p.bytes()) - len(chunk); pad > 0 {
 			chunk = append(chunk[:len(chunk):len(chunk)], make([]byte, pad)...)
 		}
@@ -178,7 +184,7 @@ func (b *Backend) downloadSplit(op string, t *tensor) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w (part %d of %d)", err, i+1, len(t.split.parts))
 		}
-		out = append(out, raw[:p.n*p.dtype.Size()]...)
+		out = append(out, raw[:rawBytes(p.dtype, p.n)]...)
 	}
 	return out, nil
 }
