@@ -141,6 +141,20 @@ func (m *Model) Quantize(f quant.Format) error {
 	return nil
 }
 
+// ProjBytesPerWeight returns the bytes one block projection weight takes
+// stored in f, for PlanOptions.ProjBytesPerWeight (BytesPerWeightQ8_0,
+// BytesPerWeightNF4), and 0 (the plan's default: as the other weights) for
+// quant.None.
+func ProjBytesPerWeight(f quant.Format) float64 {
+	switch f {
+	case quant.Q8_0:
+		return BytesPerWeightQ8_0
+	case quant.NF4:
+		return BytesPerWeightNF4
+	}
+	return 0
+}
+
 // Quantized returns the format the model's block weights are stored in,
 // quant.None for a float model.
 func (m *Model) Quantized() quant.Format { return m.quant }

@@ -186,7 +186,8 @@ func allocated(t *testing.T, b backend.Backend) uint64 {
 // TestWeightBytesMatchesAllocation checks WeightBytes, computed on a
 // structure-only model, against the bytes the CPU backend counts once
 // NewRandomWith has built the same model, for every weight storage, and
-// against EstimateQuantizedMemory (which leaves biases and norms out).
+// against the memory plan's weights (PlanMemory, which leaves biases and
+// norms out).
 func TestWeightBytesMatchesAllocation(t *testing.T) {
 	for _, name := range []string{"gpt2", "llama", "t5"} {
 		c := modeltest.NamedCase(t, name)
@@ -202,12 +203,14 @@ func TestWeightBytesMatchesAllocation(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, uint64(want), allocated(t, b), "%s %+v", name, o)
 			assert.Equal(t, o.Quantize, m.Quantized())
-			if !o.BF16 {
-				est := cfg.EstimateQuantizedMemory(1, 1, false, o.Quantize)
-				// Biases and norms, which the estimate leaves out, are a few
-				// per cent of these tiny models.
-				assert.InEpsilon(t, float64(want), est.Weights, 0.1, "%s %+v: estimate %.0f", name, o, est.Weights)
+			po := PlanOptions{Batch: 1, Seq: 1, ProjBytesPerWeight: ProjBytesPerWeight(o.Quantize)}
+			if o.BF16 {
+				po.WeightBytes = 2
 			}
+			plan := cfg.PlanMemory(po)
+			// Biases and norms, which the plan leaves out, are a few per cent
+			// of these tiny models.
+			assert.InEpsilon(t, float64(want), plan.Weights, 0.1, "%s %+v: plan %.0f", name, o, plan.Weights)
 			m.Free()
 			assert.Zero(t, allocated(t, b), "Free releases every weight")
 		}
@@ -270,4 +273,15 @@ func TestQuantizedGenerate(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestProjBytesPerWeight checks the memory plan's bytes per quantized
+// weight against the quant package's layout of a large matrix.
+func TestProjBytesPerWeight(t *testing.T) {
+	for _, f := range []quant.Format{quant.Q8_0, quant.NF4} {
+		b, err := quant.StorageBytes(f, 4096, 4096)
+		require.NoError(t, err)
+		assert.InEpsilon(t, float64(b)/(4096*4096), ProjBytesPerWeight(f), 1e-6, "%v", f)
+	}
+	assert.Zero(t, ProjBytesPerWeight(quant.None))
 }
