@@ -63,3 +63,27 @@ func TestForwardQuantized(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainEvalGenerateQuantized trains through the CLI on an NF4 base of
+// the GPT-2 fixture, checks with `ia3 eval --quantize nf4` that the adapter
+// lowers the loss, that it lowers the float32 base's loss too (it is an
+// ordinary adapter), and generates with it on the quantized base.
+func TestTrainEvalGenerateQuantized(t *testing.T) {
+	dir, data := tinyModelDir(t)
+	out := filepath.Join(t.TempDir(), "adapter")
+	r := run(t, "train", "--model", dir, "--data", data, "--steps", "4", "--batch-size", "4", "--lr", "0.05",
+		"--device", "cpu", "--no-plot", "--out", out, "--quantize", "nf4")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "adapter saved to "+out)
+	base := evalLoss(t, "--model", dir, "--data", data, "--quantize", "nf4")
+	tuned := evalLoss(t, "--model", dir, "--data", data, "--adapter", out, "--quantize", "nf4")
+	assert.Less(t, tuned, base, "the adapter lowers the loss on the NF4 base")
+	f32 := evalLoss(t, "--model", dir, "--data", data)
+	onF32 := evalLoss(t, "--model", dir, "--data", data, "--adapter", out)
+	assert.Less(t, onF32, f32, "and on the float32 base")
+	assert.NotEqual(t, f32, base, "the NF4 base is not the float32 one")
+	r = run(t, "generate", "--model", dir, "--adapter", out, "--device", "cpu", "--prompt", "the quick",
+		"--max-new-tokens", "4", "--json", "--quantize", "nf4")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, `"ids"`)
+}
