@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
 	"path/filepath"
 	"testing"
 
@@ -86,4 +89,40 @@ func TestTrainEvalGenerateQuantized(t *testing.T) {
 		"--max-new-tokens", "4", "--json", "--quantize", "nf4")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, `"ids"`)
+}
+
+// TestServeQuantized serves the GPT-2 fixture on an NF4 base with an
+// adapter: a greedy completion through HTTP gives the ids `ia3 generate
+// --quantize nf4` prints (the batched server scales rows per adapter on
+// the quantized weights).
+func TestServeQuantized(t *testing.T) {
+	dir, _ := tinyModelDir(t)
+	adapter := filepath.Join(fixture(t, "gpt2").Dir, "adapters", "a")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, _, errOut, code := startServe(ctx, t, "--model", dir, "--adapter", adapter+"=a", "--device", "cpu", "--quantize", "nf4")
+
+	r := run(t, "generate", "--model", dir, "--adapter", adapter, "--max-new-tokens", "6", "--device", "cpu",
+		"--json", "--prompt", "the quick brown fox", "--quantize", "nf4")
+	require.Equal(t, 0, r.code, r.stderr)
+	var want struct {
+		IDs []int32 `json:"ids"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &want))
+	body, err := json.Marshal(map[string]any{"model": "a", "max_tokens": 6, "temperature": 0, "prompt": "the quick brown fox"})
+	require.NoError(t, err)
+	resp, err := http.Post(url+"/v1/completions", "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var got struct {
+		Choices []struct {
+			TokenIDs []int32 `json:"token_ids"`
+		} `json:"choices"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&got))
+	require.Len(t, got.Choices, 1)
+	assert.Equal(t, want.IDs, got.Choices[0].TokenIDs)
+
+	stopServe(t, cancel, code, errOut)
 }
