@@ -1,0 +1,167 @@
+package gguf
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/ia3/ia3/model/safetensors"
+)
+
+// Dequantize decodes n elements of type t from raw, ggml's block layout, to
+// float32 with ggml's reference arithmetic (dequantize_row_* in
+// ggml-quants.c): each product and difference is rounded to float32 on its
+// own, never fused, so results match ggml and gguf-py bit for bit.
+func Dequantize(t Type, raw []byte, n int64) ([]float32, error) {
+	tr, ok := traits[t]
+	if !ok {
+		return nil, fmt.Errorf("unknown ggml type %d: %w", uint32(t), ErrCorrupt)
+	}
+	if !tr.dequantised {
+		return nil, fmt.Errorf("ggml type %s is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are)", t)
+	}
+	if n < 0 || n%tr.blockSize != 0 {
+		return nil, fmt.Errorf("%d elements is not a whole number of %s blocks of %d: %w", n, t, tr.blockSize, ErrCorrupt)
+	}
+	blocks := n / tr.blockSize
+	if int64(len(raw)) != blocks*tr.typeSize {
+		return nil, fmt.Errorf("%d bytes for %d %s elements, want %d: %w", len(raw), n, t, blocks*tr.typeSize, ErrCorrupt)
+	}
+	switch t {
+	case F32, F16, BF16:
+		out, _ := safetensors.DecodeFloat32(map[Type]string{F32: safetensors.F32, F16: safetensors.F16, BF16: safetensors.BF16}[t], raw)
+		return out, nil
+	}
+	out := make([]float32, n)
+	for b := int64(0); b < blocks; b++ {
+		src := raw[b*tr.typeSize : (b+1)*tr.typeSize]
+		dst := out[b*tr.blockSize : (b+1)*tr.blockSize]
+		switch t {
+		case Q8_0:
+			dequantQ8_0(src, dst)
+		case Q4_0:
+			dequantQ4_0(src, dst)
+		case Q4_K:
+			dequantQ4K(src, dst)
+		case Q5_K:
+			dequantQ5K(src, dst)
+		case Q6_K:
+			dequantQ6K(src, dst)
+		}
+	}
+	return out, nil
+}
+
+// half reads an IEEE half at the start of b.
+func half(b []byte) float32 { return halfToFloat(binary.LittleEndian.Uint16(b)) }
+
+// halfToFloat widens an IEEE half exactly.
+func halfToFloat(h uint16) float32 {
+	var b [2]byte
+	binary.LittleEndian.PutUint16(b[:], h)
+	v, _ := safetensors.DecodeFloat32(safetensors.F16, b[:])
+	return v[0]
+}
+
+// mul is a*b rounded to float32; the explicit conversion keeps the
+// compiler from fusing it with a following add (as arm64 may).
+func mul(a, b float32) float32 { return float32(a * b) }
+
+// dequantQ8_0 decodes block_q8_0: f16 scale d, 32 int8 codes; x = q·d.
+func dequantQ8_0(src []byte, dst []float32) {
+	d := half(src)
+	for i := range 32 {
+		dst[i] = float32(int8(src[2+i])) * d
+	}
+}
+
+// dequantQ4_0 decodes block_q4_0: f16 scale d, 16 bytes of nibbles; the low
+// nibbles are elements 0–15, the high ones 16–31; x = (q−8)·d.
+func dequantQ4_0(src []byte, dst []float32) {
+	d := half(src)
+	qs := src[2:18]
+	for j := range 16 {
+		dst[j] = float32(int(qs[j]&0x0f)-8) * d
+		dst[j+16] = float32(int(qs[j]>>4)-8) * d
+	}
+}
+
+// scaleMinK4 unpacks sub-block j's 6-bit scale and min from the 12 packed
+// bytes of a Q4_K/Q5_K block (get_scale_min_k4).
+func scaleMinK4(j int, q []byte) (sc, m uint8) {
+	if j < 4 {
+		return q[j] & 63, q[j+4] & 63
+	}
+	return (q[j+4] & 0x0f) | ((q[j-4] >> 6) << 4), (q[j+4] >> 4) | ((q[j] >> 6) << 4)
+}
+
+// pairScales returns sub-block j's effective scale d·sc and offset dmin·m.
+func pairScales(j int, scales []byte, d, dmin float32) (float32, float32) {
+	sc, m := scaleMinK4(j, scales)
+	return mul(d, float32(sc)), mul(dmin, float32(m))
+}
+
+// dequantQ4K decodes block_q4_K: f16 d and dmin, 12 bytes of packed 6-bit
+// scales and mins for eight sub-blocks of 32, 128 bytes of nibbles (each 32
+// bytes hold two sub-blocks: low nibbles then high); x = d·sc·q − dmin·m.
+func dequantQ4K(src []byte, dst []float32) {
+	d, dmin := half(src), half(src[2:])
+	scales, q := src[4:16], src[16:144]
+	for j, is := 0, 0; j < qk; j, is = j+64, is+2 {
+		d1, m1 := pairScales(is, scales, d, dmin)
+		d2, m2 := pairScales(is+1, scales, d, dmin)
+		for l := range 32 {
+			dst[j+l] = mul(d1, float32(q[l]&0x0f)) - m1
+			dst[j+32+l] = mul(d2, float32(q[l]>>4)) - m2
+		}
+		q = q[32:]
+	}
+}
+
+// dequantQ5K decodes block_q5_K: as Q4_K with a fifth bit per element from
+// the 32 bytes of qh (bit 2i for the low sub-block of pair i, 2i+1 for the
+// high one).
+func dequantQ5K(src []byte, dst []float32) {
+	d, dmin := half(src), half(src[2:])
+	scales, qh, ql := src[4:16], src[16:48], src[48:176]
+	u1, u2 := uint8(1), uint8(2)
+	for j, is := 0, 0; j < qk; j, is = j+64, is+2 {
+		d1, m1 := pairScales(is, scales, d, dmin)
+		d2, m2 := pairScales(is+1, scales, d, dmin)
+		for l := range 32 {
+			lo, hi := ql[l]&0x0f, ql[l]>>4
+			if qh[l]&u1 != 0 {
+				lo += 16
+			}
+			if qh[l]&u2 != 0 {
+				hi += 16
+			}
+			dst[j+l] = mul(d1, float32(lo)) - m1
+			dst[j+32+l] = mul(d2, float32(hi)) - m2
+		}
+		ql = ql[32:]
+		u1 <<= 2
+		u2 <<= 2
+	}
+}
+
+// dequantQ6K decodes block_q6_K: 128 bytes of low nibbles, 64 bytes of
+// high 2-bit pairs, 16 int8 scales (one per 16 elements) and f16 d;
+// x = d·sc·(q−32).
+func dequantQ6K(src []byte, dst []float32) {
+	ql, qh, sc := src[0:128], src[128:192], src[192:208]
+	d := half(src[208:])
+	for n := 0; n < qk; n += 128 {
+		for l := range 32 {
+			is := l / 16
+			q1 := int8((ql[l]&0x0f)|((qh[l]>>0)&3)<<4) - 32
+			q2 := int8((ql[l+32]&0x0f)|((qh[l]>>2)&3)<<4) - 32
+			q3 := int8((ql[l]>>4)|((qh[l]>>4)&3)<<4) - 32
+			q4 := int8((ql[l+32]>>4)|((qh[l]>>6)&3)<<4) - 32
+			dst[n+l] = mul(mul(d, float32(int8(sc[is]))), float32(q1))
+			dst[n+l+32] = mul(mul(d, float32(int8(sc[is+2]))), float32(q2))
+			dst[n+l+64] = mul(mul(d, float32(int8(sc[is+4]))), float32(q3))
+			dst[n+l+96] = mul(mul(d, float32(int8(sc[is+6]))), float32(q4))
+		}
+		ql, qh, sc = ql[64:], qh[32:], sc[8:]
+	}
+}
