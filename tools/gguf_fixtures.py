@@ -12,7 +12,8 @@ gguf-py's quants.dequantize, never from this project's Go code:
 - llama-{f32,f16,bf16,q8_0,q4_0}.gguf: the llama fixture checkpoint converted as convert_hf_to_gguf.py
   converts a LlamaForCausalLM (llama.cpp tensor names, q/k rows permuted for its rotary layout, 1-D norms
   kept F32), its 2-D tensors stored in the named type (F16 with numpy, BF16/Q8_0/Q4_0 with gguf-py's
-  quantize). The f16 file uses general.alignment = 64.
+  quantize). The f16 file uses general.alignment = 64; the q8_0 file also carries a small SentencePiece-style
+  tokenizer ("llama", 256 pieces) and a chat template, so that training runs on it end to end.
 - mistral-f32.gguf, qwen2-f32.gguf: the mistral and qwen2 fixtures (mistral is written with architecture
   "llama", as the converter does; qwen2 has q/k/v biases, tied embeddings and no permutation).
 - qwen3-f32.gguf, gemma-f32.gguf with qwen3/ and gemma/ (config.json + model.safetensors): tiny random
@@ -149,7 +150,45 @@ def add_hparams(gw, cfg, arch):
     gw.add_uint32(f"{arch}.vocab_size", cfg["vocab_size"])
 
 
-def write_gguf(gguf, path, arch, cfg, tensors, qtype_name, alignment=None):
+def small_spm_vocab(n):
+    """A SentencePiece-style vocabulary of n pieces for the llama fixture's 256-token embedding: the
+    specials, "▁", ASCII characters and frequent English pieces, scored so longer pieces merge first."""
+    import string
+    toks = ["<unk>", "<s>", "</s>", "\u2581"] + list(string.ascii_letters + string.digits + string.punctuation)
+    pieces = ["th", "he", "in", "er", "an", "re", "on", "at", "en", "nd", "ti", "es", "or", "te", "of", "ed",
+              "is", "it", "al", "ar", "st", "to", "nt", "ng", "se", "ha", "as", "ou", "io", "le", "ve", "co",
+              "me", "de", "hi", "ri", "ro", "ic", "ne", "ea", "ra", "ce", "li", "ch", "ll", "be", "ma", "si",
+              "om", "ur", "the", "ing", "and", "ion", "ent", "her", "for", "tha", "nth", "int", "ere", "tio"]
+    for w in pieces:
+        toks += [w, "\u2581" + w]
+    extra = ["\u2581" + c for c in string.ascii_lowercase]
+    toks += [t for t in extra if t not in toks]
+    toks = list(dict.fromkeys(toks))[:n]
+    while len(toks) < n:
+        toks.append(f"<unused{len(toks)}>")
+    T = {"<unk>": 2, "<s>": 3, "</s>": 3}
+    types = [T.get(t, 5 if t.startswith("<unused") else 1) for t in toks]
+    scores = [0.0 if types[i] != 1 else -float(i) + (100.0 * len(t) if len(t) > 1 else 0.0) for i, t in enumerate(toks)]
+    return toks, scores, types
+
+
+def add_tokenizer(gguf, gw, n):
+    VT = gguf.GGUFValueType
+    toks, scores, types = small_spm_vocab(n)
+    gw.add_string("tokenizer.ggml.model", "llama")
+    gw.add_key_value("tokenizer.ggml.tokens", toks, VT.ARRAY, sub_type=VT.STRING)
+    gw.add_key_value("tokenizer.ggml.scores", scores, VT.ARRAY, sub_type=VT.FLOAT32)
+    gw.add_key_value("tokenizer.ggml.token_type", types, VT.ARRAY, sub_type=VT.INT32)
+    gw.add_uint32("tokenizer.ggml.bos_token_id", 1)
+    gw.add_uint32("tokenizer.ggml.eos_token_id", 2)
+    gw.add_uint32("tokenizer.ggml.unknown_token_id", 0)
+    gw.add_bool("tokenizer.ggml.add_bos_token", True)
+    gw.add_string("tokenizer.chat_template",
+                  "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                  "{% if add_generation_prompt %}assistant:{% endif %}")
+
+
+def write_gguf(gguf, path, arch, cfg, tensors, qtype_name, alignment=None, tokenizer=False):
     """Write tensors (gguf layout, float32) with 2-D ones stored as qtype_name. Returns
     {name: (type name, raw stored array)} for the expectations."""
     Q = gguf.GGMLQuantizationType
@@ -158,6 +197,8 @@ def write_gguf(gguf, path, arch, cfg, tensors, qtype_name, alignment=None):
     if alignment:
         gw.add_custom_alignment(alignment)
     add_hparams(gw, cfg, arch)
+    if tokenizer:
+        add_tokenizer(gguf, gw, cfg["vocab_size"])
     stored = {}
     for name, w in tensors.items():
         qt = Q[qtype_name.upper()] if w.ndim == 2 else Q.F32
@@ -477,16 +518,16 @@ def main():
     logits["inputs/input_ids"] = ids.astype(np.int64)
     logits["inputs/attention_mask"] = mask.astype(np.int64)
 
-    def case(fname, arch, cfg, sd, qtype, alignment=None):
+    def case(fname, arch, cfg, sd, qtype, alignment=None, tokenizer=False):
         path = os.path.join(a.out, fname)
-        stored = write_gguf(gguf, path, arch, cfg, to_gguf_tensors(cfg, sd, arch), qtype, alignment)
+        stored = write_gguf(gguf, path, arch, cfg, to_gguf_tensors(cfg, sd, arch), qtype, alignment, tokenizer)
         expected[fname] = {"tensors": expect_tensors(gguf, stored)}
         deq = dequantised_hf(gguf, stored, cfg, arch)
         logits[fname + "/logits"] = forward(cfg, deq, ids % cfg["vocab_size"]).astype(np.float32)
         print(f"{fname}: {os.path.getsize(path)} bytes")
 
     for qt in ["f32", "f16", "bf16", "q8_0", "q4_0"]:
-        case(f"llama-{qt}.gguf", "llama", llama_cfg, llama_sd, qt, 64 if qt == "f16" else None)
+        case(f"llama-{qt}.gguf", "llama", llama_cfg, llama_sd, qt, 64 if qt == "f16" else None, qt == "q8_0")
     for name, arch in [("mistral", "llama"), ("qwen2", "qwen2")]:
         cfg = json.load(open(os.path.join(a.fixtures, name, "base", "config.json")))
         sd = load_safetensors(os.path.join(a.fixtures, name, "base", "model.safetensors"))

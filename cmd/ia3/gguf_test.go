@@ -1,0 +1,55 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/model/modeltest"
+)
+
+// ggufTestFile is a file llama.cpp's gguf-py wrote (tools/gguf_fixtures.py).
+func ggufTestFile(t *testing.T, name string) string {
+	t.Helper()
+	root, ok := modeltest.ModuleRoot()
+	require.True(t, ok)
+	return filepath.Join(root, "testdata", "gguf", name)
+}
+
+// TestInspectGGUF: `ia3 inspect` on a .gguf file shows the file's summary
+// and the IA3 layers of the Hugging Face model it maps to.
+func TestInspectGGUF(t *testing.T) {
+	path := ggufTestFile(t, "llama-q8_0.gguf")
+	r := run(t, "inspect", "--model", path)
+	require.Equal(t, 0, r.code, r.stderr)
+	for _, want := range []string{
+		`gguf: version 3, architecture llama "llama-q8_0.gguf"`,
+		"gguf tensors: 21 (F32 5, Q8_0 16)",
+		"gguf load: Q8_0 tensors are dequantised to F32",
+		"gguf tokenizer: llama, 256 tokens; chat template: yes",
+		"model: llama (LlamaForCausalLM, CAUSAL_LM)",
+		"model.layers.1.mlp.down_proj",
+	} {
+		assert.Contains(t, r.stdout, want)
+	}
+
+	r = run(t, "inspect", "--model", path, "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var rep inspectReport
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	require.NotNil(t, rep.GGUF)
+	assert.Equal(t, map[string]int{"F32": 5, "Q8_0": 16}, rep.GGUF.Types)
+	assert.Equal(t, 256, rep.GGUF.Vocab)
+	assert.Len(t, rep.Layers, 6)
+}
+
+// TestGenerateGGUF: `ia3 generate` runs on a GGUF file's weights and
+// tokenizer.
+func TestGenerateGGUF(t *testing.T) {
+	r := run(t, "generate", "--model", ggufTestFile(t, "llama-q8_0.gguf"), "--prompt", "the cat", "--max-new-tokens", "4")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotEmpty(t, r.stdout)
+}
