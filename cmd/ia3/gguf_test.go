@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -52,4 +53,25 @@ func TestGenerateGGUF(t *testing.T) {
 	r := run(t, "generate", "--model", ggufTestFile(t, "llama-q8_0.gguf"), "--prompt", "the cat", "--max-new-tokens", "4")
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.NotEmpty(t, r.stdout)
+}
+
+// TestMergeGGUF merges PEFT's llama adapter into the Q8_0 GGUF file: the
+// output is a Hugging Face checkpoint with the file's tokenizer and chat
+// template, which loads and generates like any other.
+func TestMergeGGUF(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "merged")
+	adapter := filepath.Join(modeltest.Path(t, "peft/llama"), "adapters", "a")
+	r := run(t, "merge", "--model", ggufTestFile(t, "llama-q8_0.gguf"), "--adapter", adapter, "--out", out)
+	require.Equal(t, 0, r.code, r.stderr)
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"} {
+		assert.FileExists(t, filepath.Join(out, f))
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "tokenizer_config.json"))
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, json.Unmarshal(raw, &cfg))
+	assert.Equal(t, "<s>", cfg["bos_token"])
+	assert.Contains(t, cfg["chat_template"], "add_generation_prompt")
+	r = run(t, "generate", "--model", out, "--prompt", "the cat", "--max-new-tokens", "2")
+	require.Equal(t, 0, r.code, r.stderr)
 }
