@@ -68,9 +68,11 @@ func TestGGUFLogits(t *testing.T) {
 }
 
 // TestGGUFMatchesCheckpoint loads each F32 GGUF file and the Hugging Face
-// checkpoint it was converted from: the configs agree, every parameter is
-// equal (the q/k permutation undone; Gemma's norm weights within the
-// rounding of w+1−1) and so are the logits.
+// checkpoint it was converted from: the configs agree (Gemma 2/3's
+// sandwich norms, soft-caps, sliding layers and rotary bases, and Llama 3's
+// rope scaling recovered from the rope_freqs tensor included), every
+// parameter is equal (the q/k permutation undone; Gemma's norm weights
+// within the rounding of w+1−1) and so are the logits.
 func TestGGUFMatchesCheckpoint(t *testing.T) {
 	b := testBackend(t)
 	ctx := context.Background()
@@ -84,6 +86,9 @@ func TestGGUFMatchesCheckpoint(t *testing.T) {
 		{"qwen2-f32.gguf", modeltest.Path(t, "peft/qwen2/base"), true},
 		{"qwen3-f32.gguf", filepath.Join(dir, "qwen3"), true},
 		{"gemma-f32.gguf", filepath.Join(dir, "gemma"), false},
+		{"gemma2-f32.gguf", filepath.Join(dir, "gemma2"), false},
+		{"gemma3-f32.gguf", filepath.Join(dir, "gemma3"), false},
+		{"llama3-f32.gguf", filepath.Join(dir, "llama3"), true},
 	} {
 		t.Run(c.file, func(t *testing.T) {
 			g, err := Load(ctx, filepath.Join(dir, c.file), b)
@@ -100,7 +105,15 @@ func TestGGUFMatchesCheckpoint(t *testing.T) {
 				{"kv heads", gc.KVHeads, hc.KVHeads}, {"head dim", gc.HeadDim, hc.HeadDim},
 				{"intermediate", gc.Intermediate, hc.Intermediate}, {"vocab", gc.VocabSize, hc.VocabSize},
 				{"eps", gc.NormEps, hc.NormEps}, {"rope", gc.Rope, hc.Rope}, {"tied", gc.TieWordEmbeddings, hc.TieWordEmbeddings},
-				{"qkv bias", gc.QKVBias, hc.QKVBias}, {"qk norm", gc.QKNorm, hc.QKNorm}, {"act", gc.Act, hc.Act}} {
+				{"qkv bias", gc.QKVBias, hc.QKVBias}, {"qk norm", gc.QKNorm, hc.QKNorm}, {"act", gc.Act, hc.Act},
+				{"max positions", gc.MaxPositions, hc.MaxPositions}, {"layer types", gc.LayerTypes, hc.LayerTypes},
+				{"sliding window", gc.SlidingWindow, hc.SlidingWindow}, {"local rope", gc.LocalRope, hc.LocalRope},
+				{"query scalar", gc.QueryPreAttnScalar, hc.QueryPreAttnScalar}, {"attn softcap", gc.AttnSoftcap, hc.AttnSoftcap},
+				{"final softcap", gc.FinalSoftcap, hc.FinalSoftcap}, {"sandwich", gc.SandwichNorms, hc.SandwichNorms},
+				{"gemma norm", gc.GemmaNorm, hc.GemmaNorm}} {
+				if f.name == "layer types" && gc.ModelType != hc.ModelType {
+					continue // Mistral loads as Llama, whose layers are all full attention
+				}
 				assert.Equal(t, f.b, f.a, f.name)
 			}
 			require.Len(t, g.Params(), len(h.Params()))

@@ -16,8 +16,10 @@ gguf-py's quants.dequantize, never from this project's Go code:
   tokenizer ("llama", 256 pieces) and a chat template, so that training runs on it end to end.
 - mistral-f32.gguf, qwen2-f32.gguf: the mistral and qwen2 fixtures (mistral is written with architecture
   "llama", as the converter does; qwen2 has q/k/v biases, tied embeddings and no permutation).
-- qwen3-f32.gguf, gemma-f32.gguf with qwen3/ and gemma/ (config.json + model.safetensors): tiny random
-  checkpoints made here in numpy (transformers is not needed); Gemma's norm weights are stored as w+1.
+- {qwen3,gemma,gemma2,gemma3,llama3}-f32.gguf with directories of the same names (config.json +
+  model.safetensors): tiny random checkpoints made here in numpy (transformers is not needed). Gemma's norm
+  weights are stored as w+1, Gemma 2/3's sandwich norms under llama.cpp's names, and the Llama 3 rope
+  scaling as the rope_freqs tensor of per-frequency factors, as the converter does.
 - kquant-{q4_k,q5_k,q6_k}.gguf: a tiny random llama whose rows are 256 wide (k-quant blocks are 256
   elements). gguf-py cannot quantise k-quant types, so quantise_k below packs valid blocks (f16 scales
   from the weights' ranges); the files are written by GGUFWriter with raw_dtype and the expected values
@@ -87,7 +89,14 @@ LAYER_MAP = {
 }
 
 
-def gguf_name(hf):
+SANDWICH_MAP = {  # Gemma 2 and 3 name their four norms per layer differently
+    "post_attention_layernorm.weight": "post_attention_norm.weight",
+    "pre_feedforward_layernorm.weight": "ffn_norm.weight",
+    "post_feedforward_layernorm.weight": "post_ffw_norm.weight",
+}
+
+
+def gguf_name(hf, arch="llama"):
     if hf == "model.embed_tokens.weight":
         return "token_embd.weight"
     if hf == "model.norm.weight":
@@ -96,7 +105,10 @@ def gguf_name(hf):
         return "output.weight"
     parts = hf.split(".")
     assert parts[0] == "model" and parts[1] == "layers", hf
-    return "blk.%s.%s" % (parts[2], LAYER_MAP[".".join(parts[3:])])
+    rest = ".".join(parts[3:])
+    if arch in ("gemma2", "gemma3") and rest in SANDWICH_MAP:
+        return "blk.%s.%s" % (parts[2], SANDWICH_MAP[rest])
+    return "blk.%s.%s" % (parts[2], LAYER_MAP[rest])
 
 
 def permute(w, n_head, n_head_kv):
@@ -126,9 +138,29 @@ def to_gguf_tensors(cfg, sd, arch):
                 w = permute(w, n_head, n_head)
             if hf.endswith(("k_proj.weight", "k_proj.bias")):
                 w = permute(w, n_head, n_kv)
-        if arch == "gemma" and hf.endswith("norm.weight"):
+        if arch.startswith("gemma") and hf.endswith("norm.weight"):
             w = w + 1
-        out[gguf_name(hf)] = w
+        out[gguf_name(hf, arch)] = w
+    rs = cfg.get("rope_scaling") or {}
+    if rs.get("rope_type") == "llama3":
+        # LlamaModel.generate_extra_tensors: the per-frequency factors as the rope_freqs tensor
+        base = cfg.get("rope_theta", 10000.0)
+        dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        freqs = 1.0 / (base ** (np.arange(0, dim, 2, dtype=np.float32) / dim))
+        factor, low, high = rs.get("factor", 8.0), rs.get("low_freq_factor", 1.0), rs.get("high_freq_factor", 4.0)
+        old = rs.get("original_max_position_embeddings", 8192)
+        low_wave, high_wave = old / low, old / high
+        factors = []
+        for freq in freqs:
+            wave = 2 * np.pi / freq
+            if wave < high_wave:
+                factors.append(1)
+            elif wave > low_wave:
+                factors.append(factor)
+            else:
+                smooth = (old / wave - low) / (high - low)
+                factors.append(1 / ((1 - smooth) / factor + smooth))
+        out["rope_freqs.weight"] = np.array(factors, dtype=np.float32)
     return out
 
 
@@ -143,8 +175,13 @@ def add_hparams(gw, cfg, arch):
     gw.add_float32(f"{arch}.attention.layer_norm_rms_epsilon", cfg["rms_norm_eps"])
     rope = cfg.get("rope_parameters") or {}
     gw.add_float32(f"{arch}.rope.freq_base", rope.get("rope_theta", cfg.get("rope_theta", 10000.0)))
+    if arch in ("gemma2", "gemma3"):
+        gw.add_uint32(f"{arch}.attention.sliding_window", cfg["sliding_window"])
+        for key in ("attn_logit_softcapping", "final_logit_softcapping"):
+            if cfg.get(key):
+                gw.add_float32(f"{arch}.{key}", cfg[key])
     gw.add_uint32(f"{arch}.rope.dimension_count", head_dim)
-    if head_dim != cfg["hidden_size"] // cfg["num_attention_heads"] or arch in ("gemma", "qwen3"):
+    if head_dim != cfg["hidden_size"] // cfg["num_attention_heads"] or arch in ("gemma", "gemma2", "gemma3", "qwen3"):
         gw.add_uint32(f"{arch}.attention.key_length", head_dim)
         gw.add_uint32(f"{arch}.attention.value_length", head_dim)
     gw.add_uint32(f"{arch}.vocab_size", cfg["vocab_size"])
@@ -367,7 +404,11 @@ def dequantised_hf(gguf, stored, cfg, arch):
     inv = {}
     n_head, n_kv = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
     rev = {v: k for k, v in LAYER_MAP.items()}
+    if arch in ("gemma2", "gemma3"):
+        rev.update({v: k for k, v in SANDWICH_MAP.items()})
     for name, (qt, data) in stored.items():
+        if name == "rope_freqs.weight":
+            continue
         w = gguf.dequantize(data, qt).astype(np.float32)
         if name == "token_embd.weight":
             hf = "model.embed_tokens.weight"
@@ -382,7 +423,7 @@ def dequantised_hf(gguf, stored, cfg, arch):
             w = unpermute(w, n_head, n_head)
         if arch == "llama" and rest_is(name, ("attn_k.weight", "attn_k.bias")):
             w = unpermute(w, n_head, n_kv)
-        if arch == "gemma" and name.endswith("norm.weight"):
+        if arch.startswith("gemma") and name.endswith("norm.weight"):
             w = w - 1
         inv[hf] = w
     return inv
@@ -456,6 +497,26 @@ def random_case(kind, seed):
                    num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=96,
                    max_position_embeddings=64, rms_norm_eps=1e-6, rope_parameters={"rope_theta": 1000000.0, "rope_type": "default"},
                    tie_word_embeddings=True, hidden_act="silu", attention_bias=False)
+    elif kind == "llama3":
+        cfg = dict(model_type="llama", architectures=["LlamaForCausalLM"], hidden_size=32, intermediate_size=64,
+                   num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, head_dim=16, vocab_size=96,
+                   max_position_embeddings=131072, rms_norm_eps=1e-5, rope_theta=500000.0,
+                   rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                 "original_max_position_embeddings": 8192},
+                   tie_word_embeddings=True, hidden_act="silu", attention_bias=False, mlp_bias=False)
+    elif kind in ("gemma2", "gemma3"):
+        cfg = dict(model_type=kind if kind == "gemma2" else "gemma3_text",
+                   architectures=["Gemma2ForCausalLM" if kind == "gemma2" else "Gemma3ForCausalLM"],
+                   hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                   num_key_value_heads=1, head_dim=16, vocab_size=96, max_position_embeddings=64, rms_norm_eps=1e-6,
+                   rope_theta=10000.0 if kind == "gemma2" else 1000000.0, query_pre_attn_scalar=16,
+                   sliding_window=4096, tie_word_embeddings=True, hidden_activation="gelu_pytorch_tanh",
+                   attention_bias=False)
+        if kind == "gemma2":
+            cfg.update(attn_logit_softcapping=50.0, final_logit_softcapping=30.0)
+        else:
+            cfg.update(attn_logit_softcapping=None, final_logit_softcapping=None, rope_local_base_freq=10000.0,
+                       sliding_window_pattern=6)
     else:
         cfg = dict(model_type="gemma", architectures=["GemmaForCausalLM"], hidden_size=32, intermediate_size=64,
                    num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=16, vocab_size=96,
@@ -470,7 +531,7 @@ def random_case(kind, seed):
         return (rng.standard_normal(shape) * std).astype(np.float32)
 
     def norm(d):
-        base = 0.0 if kind == "gemma" else 1.0
+        base = 0.0 if kind.startswith("gemma") else 1.0
         return (base + 0.2 * rng.standard_normal(d)).astype(np.float32)
     sd = {"model.embed_tokens.weight": n(V, D), "model.norm.weight": norm(D)}
     if not cfg["tie_word_embeddings"]:
@@ -486,9 +547,12 @@ def random_case(kind, seed):
         sd[p + "mlp.gate_proj.weight"] = n(I, D)
         sd[p + "mlp.up_proj.weight"] = n(I, D)
         sd[p + "mlp.down_proj.weight"] = n(D, I)
-        if kind == "qwen3":
+        if kind in ("qwen3", "gemma3"):
             sd[p + "self_attn.q_norm.weight"] = norm(hd)
             sd[p + "self_attn.k_norm.weight"] = norm(hd)
+        if kind in ("gemma2", "gemma3"):
+            sd[p + "pre_feedforward_layernorm.weight"] = norm(D)
+            sd[p + "post_feedforward_layernorm.weight"] = norm(D)
     return cfg, sd
 
 
@@ -518,12 +582,13 @@ def main():
     logits["inputs/input_ids"] = ids.astype(np.int64)
     logits["inputs/attention_mask"] = mask.astype(np.int64)
 
-    def case(fname, arch, cfg, sd, qtype, alignment=None, tokenizer=False):
+    def case(fname, arch, cfg, sd, qtype, alignment=None, tokenizer=False, with_logits=True):
         path = os.path.join(a.out, fname)
         stored = write_gguf(gguf, path, arch, cfg, to_gguf_tensors(cfg, sd, arch), qtype, alignment, tokenizer)
         expected[fname] = {"tensors": expect_tensors(gguf, stored)}
-        deq = dequantised_hf(gguf, stored, cfg, arch)
-        logits[fname + "/logits"] = forward(cfg, deq, ids % cfg["vocab_size"]).astype(np.float32)
+        if with_logits:
+            deq = dequantised_hf(gguf, stored, cfg, arch)
+            logits[fname + "/logits"] = forward(cfg, deq, ids % cfg["vocab_size"]).astype(np.float32)
         print(f"{fname}: {os.path.getsize(path)} bytes")
 
     for qt in ["f32", "f16", "bf16", "q8_0", "q4_0"]:
@@ -532,14 +597,17 @@ def main():
         cfg = json.load(open(os.path.join(a.fixtures, name, "base", "config.json")))
         sd = load_safetensors(os.path.join(a.fixtures, name, "base", "model.safetensors"))
         case(f"{name}-f32.gguf", arch, cfg, sd, "f32")
-    for kind, seed in [("qwen3", 3), ("gemma", 7)]:
+    for kind, seed in [("qwen3", 3), ("gemma", 7), ("gemma2", 5), ("gemma3", 9), ("llama3", 13)]:
         cfg, sd = random_case(kind, seed)
         d = os.path.join(a.out, kind)
         os.makedirs(d, exist_ok=True)
         cfg_out = dict(cfg, dtype="float32", bos_token_id=None, eos_token_id=None, pad_token_id=None)
         json.dump(cfg_out, open(os.path.join(d, "config.json"), "w"), indent=2)
         save_safetensors(os.path.join(d, "model.safetensors"), sd)
-        case(f"{kind}-f32.gguf", kind, cfg, sd, "f32")
+        arch = "llama" if kind == "llama3" else kind
+        # The numpy forward covers Llama, Qwen and Gemma 1; the Gemma 2/3 and Llama 3 rope files are checked
+        # in Go against their checkpoints (model: TestGGUFMatchesCheckpoint).
+        case(f"{kind}-f32.gguf", arch, cfg, sd, "f32", with_logits=kind in ("qwen3", "gemma"))
     kcfg, ksd = random_case("kquant", 11)
     for qt in ["q4_k", "q5_k", "q6_k"]:
         case(f"kquant-{qt}.gguf", "llama", kcfg, ksd, qt)
