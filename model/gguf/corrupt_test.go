@@ -177,3 +177,63 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func (b *builder) kvStr(key, v string) *builder { return b.str(key).u32(uint32(TypeString)).str(v) }
+func (b *builder) kvU32(key string, v uint32) *builder {
+	return b.str(key).u32(uint32(TypeUint32)).u32(v)
+}
+func (b *builder) kvF32(key string, v float32) *builder {
+	b.str(key).u32(uint32(TypeFloat32))
+	binary.Write(&b.Buffer, binary.LittleEndian, v)
+	return b
+}
+
+// llamaHeader writes the metadata of a 2-layer llama with extra key/values
+// (counted in extraKVs) to follow, and tensors table entries after those.
+func llamaHeader(tensors, extraKVs uint64) *builder {
+	return header(tensors, 7+extraKVs).kvStr("general.architecture", "llama").
+		kvU32("llama.embedding_length", 32).kvU32("llama.block_count", 2).kvU32("llama.feed_forward_length", 64).
+		kvU32("llama.attention.head_count", 2).kvF32("llama.attention.layer_norm_rms_epsilon", 1e-5).
+		kvU32("llama.vocab_size", 10)
+}
+
+// TestHFConfigFromMetadata covers the metadata cases the gguf-py files do
+// not: rope scaling, per-layer arrays and refusals, each naming the key.
+func TestHFConfigFromMetadata(t *testing.T) {
+	parse := func(b *builder) (map[string]any, error) {
+		f, err := Read(bytes.NewReader(b.Bytes()), int64(b.Len()), "meta.gguf")
+		require.NoError(t, err)
+		return f.HFConfig()
+	}
+	cfg, err := parse(llamaHeader(0, 2).kvStr("llama.rope.scaling.type", "linear").kvF32("llama.rope.scaling.factor", 4))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"rope_type": "linear", "factor": 4.0}, cfg["rope_scaling"])
+	assert.Equal(t, 1e-5, cfg["rms_norm_eps"])
+	assert.Equal(t, int64(16), cfg["head_dim"])
+
+	_, err = parse(llamaHeader(0, 1).kvStr("llama.rope.scaling.type", "yarn"))
+	assert.ErrorContains(t, err, `rope scaling "yarn" is not supported`)
+
+	heads := llamaHeader(0, 1).str("llama.attention.head_count_kv").u32(uint32(TypeArray)).u32(uint32(TypeUint32)).u64(2).u32(1).u32(2)
+	_, err = parse(heads)
+	assert.ErrorContains(t, err, "llama.attention.head_count_kv differs between layers")
+	same := llamaHeader(0, 1).str("llama.attention.head_count_kv").u32(uint32(TypeArray)).u32(uint32(TypeUint32)).u64(2).u32(1).u32(1)
+	cfg, err = parse(same)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), cfg["num_key_value_heads"])
+
+	_, err = parse(header(0, 1).kvStr("general.architecture", "falcon"))
+	assert.ErrorContains(t, err, `architecture "falcon" is not supported`)
+	_, err = parse(header(0, 1).kvStr("general.architecture", "llama"))
+	assert.ErrorContains(t, err, "metadata llama.embedding_length is missing")
+	_, err = parse(header(0, 2).kvStr("general.architecture", "llama").kvStr("llama.embedding_length", "big"))
+	assert.ErrorContains(t, err, "llama.embedding_length is string")
+
+	// rope_freqs that are not Llama 3's factors are refused, not ignored.
+	bad := llamaHeader(1, 0).tensor("rope_freqs.weight", uint32(F32), 0, 8)
+	bad.data(0)
+	binary.Write(&bad.Buffer, binary.LittleEndian, []float32{1, 1, 2, 3, 5, 8, 13, 21})
+	_, err = parse(bad)
+	assert.ErrorContains(t, err, "rope_freqs.weight[")
+	assert.ErrorContains(t, err, "not Llama 3's factor")
+}
