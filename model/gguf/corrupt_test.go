@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -236,4 +237,30 @@ func TestHFConfigFromMetadata(t *testing.T) {
 	_, err = parse(bad)
 	assert.ErrorContains(t, err, "rope_freqs.weight[")
 	assert.ErrorContains(t, err, "not Llama 3's factor")
+}
+
+// TestDequantizeParallel: a tensor large enough to be split across
+// goroutines decodes to exactly the block-by-block result.
+func TestDequantizeParallel(t *testing.T) {
+	blockFns := map[Type]func([]byte, []float32){Q8_0: dequantQ8_0, Q4_0: dequantQ4_0, Q4_K: dequantQ4K, Q5_K: dequantQ5K, Q6_K: dequantQ6K}
+	for typ, fn := range blockFns {
+		t.Run(typ.String(), func(t *testing.T) {
+			blocks := int64(parallelBlocks + 3)
+			raw := make([]byte, blocks*typ.TypeSize())
+			for i := range raw {
+				raw[i] = byte(i*131 + i/7)
+			}
+			got, err := Dequantize(typ, raw, blocks*typ.BlockSize())
+			require.NoError(t, err)
+			want := make([]float32, len(got))
+			for b := int64(0); b < blocks; b++ {
+				fn(raw[b*typ.TypeSize():(b+1)*typ.TypeSize()], want[b*typ.BlockSize():(b+1)*typ.BlockSize()])
+			}
+			for i := range want {
+				if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+					t.Fatalf("element %d: %g, sequential %g", i, got[i], want[i])
+				}
+			}
+		})
+	}
 }

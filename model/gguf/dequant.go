@@ -3,6 +3,8 @@ package gguf
 import (
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/ia3/ia3/model/safetensors"
 )
@@ -31,25 +33,36 @@ func Dequantize(t Type, raw []byte, n int64) ([]float32, error) {
 		out, _ := safetensors.DecodeFloat32(map[Type]string{F32: safetensors.F32, F16: safetensors.F16, BF16: safetensors.BF16}[t], raw)
 		return out, nil
 	}
+	block := map[Type]func(src []byte, dst []float32){Q8_0: dequantQ8_0, Q4_0: dequantQ4_0, Q4_K: dequantQ4K,
+		Q5_K: dequantQ5K, Q6_K: dequantQ6K}[t]
 	out := make([]float32, n)
-	for b := int64(0); b < blocks; b++ {
-		src := raw[b*tr.typeSize : (b+1)*tr.typeSize]
-		dst := out[b*tr.blockSize : (b+1)*tr.blockSize]
-		switch t {
-		case Q8_0:
-			dequantQ8_0(src, dst)
-		case Q4_0:
-			dequantQ4_0(src, dst)
-		case Q4_K:
-			dequantQ4K(src, dst)
-		case Q5_K:
-			dequantQ5K(src, dst)
-		case Q6_K:
-			dequantQ6K(src, dst)
+	run := func(from, to int64) {
+		for b := from; b < to; b++ {
+			block(raw[b*tr.typeSize:(b+1)*tr.typeSize], out[b*tr.blockSize:(b+1)*tr.blockSize])
 		}
 	}
+	// Large tensors (an 8B model's embedding is half a million blocks) are
+	// decoded by several goroutines; each block is independent.
+	workers := int64(runtime.GOMAXPROCS(0))
+	if blocks < parallelBlocks || workers < 2 {
+		run(0, blocks)
+		return out, nil
+	}
+	var wg sync.WaitGroup
+	per := (blocks + workers - 1) / workers
+	for from := int64(0); from < blocks; from += per {
+		wg.Add(1)
+		go func(from, to int64) {
+			defer wg.Done()
+			run(from, to)
+		}(from, min(from+per, blocks))
+	}
+	wg.Wait()
 	return out, nil
 }
+
+// parallelBlocks is the block count from which Dequantize splits the work.
+const parallelBlocks = 1 << 14
 
 // half reads an IEEE half at the start of b.
 func half(b []byte) float32 { return halfToFloat(binary.LittleEndian.Uint16(b)) }

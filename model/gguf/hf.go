@@ -184,7 +184,7 @@ func (f *File) HFConfig() (map[string]any, error) {
 		cfg["mlp_bias"] = mlpBias
 	}
 	for hf, key := range map[string]string{"bos_token_id": "tokenizer.ggml.bos_token_id",
-		"eos_token_id": "tokenizer.ggml.eos_token_id", "pad_token_id": "tokenizer.ggml.padding_token_id"} {
+		"pad_token_id": "tokenizer.ggml.padding_token_id"} {
 		if _, ok := f.kv[key]; ok {
 			id, err := f.uintKey(key, 0)
 			if err != nil {
@@ -192,6 +192,28 @@ func (f *File) HFConfig() (map[string]any, error) {
 			}
 			cfg[hf] = id
 		}
+	}
+	// Generation stops at EOS and, as llama.cpp does, at the end-of-turn
+	// and end-of-message tokens (Llama 3 Instruct's <|eot_id|>, <|eom_id|>).
+	var eos []any
+	for _, key := range []string{"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"} {
+		if _, ok := f.kv[key]; !ok {
+			continue
+		}
+		id, err := f.uintKey(key, 0)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(eos, any(id)) {
+			eos = append(eos, id)
+		}
+	}
+	switch len(eos) {
+	case 0:
+	case 1:
+		cfg["eos_token_id"] = eos[0]
+	default:
+		cfg["eos_token_id"] = eos
 	}
 	if err := f.ropeConfig(arch, cfg); err != nil {
 		return nil, err

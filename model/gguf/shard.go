@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/ia3/ia3/model/safetensors"
 )
@@ -184,11 +185,28 @@ func (s *Shard) Bytes(name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return float32Bytes(v), nil
+}
+
+// littleEndianHost reports whether float32 values are stored as
+// safetensors bytes are, so that a dequantised tensor's memory can be
+// handed on without a copy.
+var littleEndianHost = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// float32Bytes returns v's little-endian bytes: v's own memory on a
+// little-endian host (v is not used afterwards), else a copy.
+func float32Bytes(v []float32) []byte {
+	if len(v) == 0 {
+		return []byte{}
+	}
+	if littleEndianHost {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))
+	}
 	out := make([]byte, 4*len(v))
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(x))
 	}
-	return out, nil
+	return out
 }
 
 // Int64 is not supported: GGUF models hold no integer parameters.

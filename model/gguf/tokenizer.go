@@ -17,10 +17,15 @@ const (
 	tokenByte        = 6
 )
 
+// llama3Split is Llama 3's pre-tokenizer expression (llama.cpp's
+// LLAMA3 pre-type, named llama-bpe and smaug-bpe in files).
+const llama3Split = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+
 // Pre-tokenizer regular expressions of tokenizer.ggml.pre values, as the
 // Hugging Face tokenizers they were converted from split text.
 var preTokenizerRegex = map[string]string{
-	"llama-bpe": `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+	"llama-bpe": llama3Split,
+	"smaug-bpe": llama3Split,
 	"qwen2":     `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
 }
 
@@ -43,7 +48,8 @@ type Tokenizer struct {
 // "llama" (SentencePiece) becomes a byte-fallback BPE whose merges are
 // derived from the token scores, with SentencePiece's "▁" space handling;
 // "gpt2" becomes a byte-level BPE with the stored merges and the
-// pre-tokenizer tokenizer.ggml.pre names (gpt-2/default, llama-bpe, qwen2).
+// pre-tokenizer tokenizer.ggml.pre names (gpt-2/default, llama-bpe,
+// smaug-bpe, qwen2).
 // Control, unknown and user-defined tokens are added tokens; a BOS token is
 // prepended when tokenizer.ggml.add_bos_token says so.
 func (f *File) TokenizerJSON() (*Tokenizer, error) {
@@ -140,14 +146,17 @@ func (f *File) TokenizerJSON() (*Tokenizer, error) {
 			return nil, fmt.Errorf("gguf: %s: tokenizer.ggml.merges is missing or not a list of strings", f.path)
 		}
 		addBOS = addBOS && flag("add_bos_token", false)
-		tok["model"] = map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil,
-			"end_of_word_suffix": nil, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
-			"vocab": vocab, "merges": merges}
-		tok["normalizer"] = nil
 		pre := "gpt-2"
 		if v, ok := f.kv["tokenizer.ggml.pre"]; ok {
 			pre, _ = v.Str()
 		}
+		// llama.cpp looks whole Llama 3 words up before merging, as the
+		// tokenizer.json they come from says (ignore_merges).
+		ignoreMerges := pre == "llama-bpe" || pre == "smaug-bpe"
+		tok["model"] = map[string]any{"type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil,
+			"end_of_word_suffix": nil, "fuse_unk": false, "byte_fallback": false, "ignore_merges": ignoreMerges,
+			"vocab": vocab, "merges": merges}
+		tok["normalizer"] = nil
 		byteLevel := map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
 		switch pre {
 		case "gpt-2", "gpt2", "default", "":
@@ -155,7 +164,7 @@ func (f *File) TokenizerJSON() (*Tokenizer, error) {
 		default:
 			re, ok := preTokenizerRegex[pre]
 			if !ok {
-				return nil, fmt.Errorf("gguf: %s: tokenizer.ggml.pre %q is not supported (gpt-2, default, llama-bpe and qwen2 are)", f.path, pre)
+				return nil, fmt.Errorf("gguf: %s: tokenizer.ggml.pre %q is not supported (gpt-2, default, llama-bpe, smaug-bpe and qwen2 are)", f.path, pre)
 			}
 			byteLevel["use_regex"] = false
 			tok["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{
