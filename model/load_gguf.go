@@ -3,6 +3,7 @@ package model
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 
 	"github.com/ia3/ia3/model/gguf"
 	"github.com/ia3/ia3/model/safetensors"
@@ -64,6 +65,9 @@ func openModel(dir string) (*Config, *safetensors.Checkpoint, error) {
 	if err != nil {
 		f.Close()
 		return nil, nil, err
+	}
+	if q := f.Summary().Dequantised; len(q) > 0 {
+		slog.Info("GGUF quantised tensors are dequantised to F32 at load", "file", dir, "types", q)
 	}
 	return cfg, safetensors.FromShard(s), nil
 }

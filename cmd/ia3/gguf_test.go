@@ -75,3 +75,24 @@ func TestMergeGGUF(t *testing.T) {
 	r = run(t, "generate", "--model", out, "--prompt", "the cat", "--max-new-tokens", "2")
 	require.Equal(t, 0, r.code, r.stderr)
 }
+
+// TestTrainGGUF: `ia3 train` on a .gguf file trains and saves an adapter;
+// `ia3 eval` reads the same file with that adapter.
+func TestTrainGGUF(t *testing.T) {
+	model := ggufTestFile(t, "llama-q8_0.gguf")
+	data := filepath.Join(t.TempDir(), "train.jsonl")
+	var lines []byte
+	for _, s := range []string{"the cat sat on the mat", "a dog ran in the park", "birds sing at dawn", "the sun is hot"} {
+		b, err := json.Marshal(map[string]string{"text": s})
+		require.NoError(t, err)
+		lines = append(append(lines, b...), '\n')
+	}
+	require.NoError(t, os.WriteFile(data, lines, 0o644))
+	out := filepath.Join(t.TempDir(), "adapter")
+	r := run(t, "train", "--model", model, "--data", data, "--out", out, "--epochs", "2", "--batch-size", "2", "--no-plot")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.FileExists(t, filepath.Join(out, "adapter_model.safetensors"))
+	r = run(t, "eval", "--model", model, "--adapter", out, "--data", data)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "loss")
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/internal/sysmem"
@@ -86,7 +85,7 @@ func formatBytes(n float64) string {
 // weight is loaded, a run of batch × seq tokens of the model in modelDir
 // that cannot fit on it (checkRunFits). The caller closes the backend.
 func openFittingDevice(ctx context.Context, spec, modelDir string, batch, seq int, training bool) (backend.Backend, error) {
-	cfg, err := model.LoadConfigFile(filepath.Join(modelDir, "config.json"))
+	cfg, err := model.LoadConfig(modelDir)
 	if err != nil {
 		return nil, err
 	}

@@ -212,6 +212,12 @@ func TestHFConfigFromMetadata(t *testing.T) {
 	assert.Equal(t, 1e-5, cfg["rms_norm_eps"])
 	assert.Equal(t, int64(16), cfg["head_dim"])
 
+	cfg, err = parse(llamaHeader(0, 3).kvU32("tokenizer.ggml.eos_token_id", 7).kvU32("tokenizer.ggml.eot_token_id", 9).
+		kvU32("tokenizer.ggml.bos_token_id", 1))
+	require.NoError(t, err)
+	assert.Equal(t, []any{int64(7), int64(9)}, cfg["eos_token_id"], "generation stops at EOS and end of turn")
+	assert.Equal(t, int64(1), cfg["bos_token_id"])
+
 	_, err = parse(llamaHeader(0, 1).kvStr("llama.rope.scaling.type", "yarn"))
 	assert.ErrorContains(t, err, `rope scaling "yarn" is not supported`)
 

@@ -118,7 +118,7 @@ func (f *File) HFConfig() (map[string]any, error) {
 		return nil, fmt.Errorf("gguf: %s: architecture %q is not supported (supported: %v)", f.path, arch, SupportedArchitectures())
 	}
 	k := func(s string) string { return arch + "." + s }
-	cfg := map[string]any{"model_type": a.modelType, "architectures": []any{a.class}, "torch_dtype": "float32"}
+	cfg := map[string]any{"model_type": a.modelType, "architectures": []any{a.class}, "dtype": "float32"}
 	ints := []struct {
 		hf, key string
 		def     int64
