@@ -270,3 +270,23 @@ func TestDequantizeParallel(t *testing.T) {
 		})
 	}
 }
+
+// TestVersion2: a version 2 file (the same layout as 3 for little-endian
+// files) reads as gguf-py's version 3 file does.
+func TestVersion2(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testdata, "llama-q4_0.gguf"))
+	require.NoError(t, err)
+	v2 := bytes.Clone(raw)
+	binary.LittleEndian.PutUint32(v2[4:], 2)
+	f, err := Read(bytes.NewReader(v2), int64(len(v2)), "v2.gguf")
+	require.NoError(t, err)
+	assert.Equal(t, uint32(2), f.Version())
+	g, err := Read(bytes.NewReader(raw), int64(len(raw)), "v3.gguf")
+	require.NoError(t, err)
+	assert.Equal(t, g.Tensors(), f.Tensors())
+	a, err := f.Float32("blk.1.ffn_down.weight")
+	require.NoError(t, err)
+	b, err := g.Float32("blk.1.ffn_down.weight")
+	require.NoError(t, err)
+	assert.Equal(t, b, a)
+}
