@@ -71,6 +71,8 @@ func TestCorruptInputs(t *testing.T) {
 		{"version 1", header(0, 0).Bytes()[:4:4], "version needs 4 bytes"},
 		{"old version", append([]byte("GGUF"), 1, 0, 0, 0), "version 1 is not supported"},
 		{"big endian", append([]byte("GGUF"), 0, 0, 0, 3), "big-endian"},
+		{"tensor count past the limit", append(header(MaxTensors+1, 0).Bytes(), make([]byte, 24*(MaxTensors+1))...), "tensor count is 1048577, more than the limit of 1048576"},
+		{"array past the limit", append(header(0, 1).str("k").u32(uint32(TypeArray)).u32(uint32(TypeBool)).u64(MaxArrayLen+1).Bytes(), make([]byte, MaxArrayLen+1)...), "metadata k length is 16777217, more than the limit"},
 		{"huge tensor count", (&builder{}).withMagic().u32(3).u64(1 << 60).u64(0).Bytes(), "tensor count is 1152921504606846976"},
 		{"huge kv count", header(0, 1<<40).Bytes(), "metadata count"},
 		{"huge key", header(0, 1).u64(1 << 50).data(64).Bytes(), "metadata key 0 length"},

@@ -25,6 +25,16 @@ const MaxDims = 4
 // maxNesting bounds arrays of arrays, which no real file uses deeply.
 const maxNesting = 8
 
+// Limits past any real model (the largest vocabularies and merge lists
+// have about a million entries, mixture-of-experts files a few thousand
+// tensors): a count beyond them is refused before memory is set aside, so
+// a hostile count costs no more than the file's own size.
+const (
+	MaxTensors  = 1 << 20
+	MaxMetadata = 1 << 20
+	MaxArrayLen = 1 << 24
+)
+
 // ErrCorrupt is wrapped by every error about malformed file content.
 var ErrCorrupt = errors.New("gguf: corrupt or unsupported file")
 
@@ -272,6 +282,18 @@ func (p *parser) count(what string, minSize int64) (int64, error) {
 	return int64(n), nil
 }
 
+// limited is count with an upper bound on the number itself.
+func (p *parser) limited(what string, minSize, limit int64) (int64, error) {
+	n, err := p.count(what, minSize)
+	if err != nil {
+		return 0, err
+	}
+	if n > limit {
+		return 0, p.errf("%s is %d, more than the limit of %d", what, n, limit)
+	}
+	return n, nil
+}
+
 // str reads a length-prefixed string.
 func (p *parser) str(what string) (string, error) {
 	n, err := p.count(what+" length", 1)
@@ -306,16 +328,16 @@ func (p *parser) file() (*File, error) {
 	}
 	// A tensor table entry takes at least 24 bytes (name length, dims count,
 	// type, offset), a key/value at least 13 (key length, type, one byte).
-	nTensors, err := p.count("tensor count", 24)
+	nTensors, err := p.limited("tensor count", 24, MaxTensors)
 	if err != nil {
 		return nil, err
 	}
-	nKV, err := p.count("metadata count", 13)
+	nKV, err := p.limited("metadata count", 13, MaxMetadata)
 	if err != nil {
 		return nil, err
 	}
-	f := &File{path: p.path, ra: p.r, size: p.size, version: version, kv: make(map[string]Value, nKV),
-		byName: make(map[string]int, nTensors), alignment: DefaultAlignment}
+	f := &File{path: p.path, ra: p.r, size: p.size, version: version, kv: make(map[string]Value, min(nKV, 1024)),
+		byName: make(map[string]int, min(nTensors, 1024)), alignment: DefaultAlignment}
 	for i := int64(0); i < nKV; i++ {
 		key, err := p.str(fmt.Sprintf("metadata key %d", i))
 		if err != nil {

@@ -50,8 +50,8 @@ type Tokenizer struct {
 // "gpt2" becomes a byte-level BPE with the stored merges and the
 // pre-tokenizer tokenizer.ggml.pre names (gpt-2/default, llama-bpe,
 // smaug-bpe, qwen2).
-// Control, unknown and user-defined tokens are added tokens; a BOS token is
-// prepended when tokenizer.ggml.add_bos_token says so.
+// Control, unknown and user-defined tokens are added tokens; BOS and EOS
+// tokens are added as tokenizer.ggml.add_bos_token and add_eos_token say.
 func (f *File) TokenizerJSON() (*Tokenizer, error) {
 	kind, err := f.str("tokenizer.ggml.model")
 	if err != nil {
@@ -175,23 +175,39 @@ func (f *File) TokenizerJSON() (*Tokenizer, error) {
 	default:
 		return nil, fmt.Errorf("gguf: %s: tokenizer.ggml.model %q is not supported (llama and gpt2 are)", f.path, kind)
 	}
-	tok["post_processor"] = nil
-	if addBOS {
-		bos := tokens[sp.BOS]
-		st := map[string]any{"SpecialToken": map[string]any{"id": bos, "type_id": 0}}
-		seq := func(id string, typ int) map[string]any {
-			return map[string]any{"Sequence": map[string]any{"id": id, "type_id": typ}}
-		}
-		tok["post_processor"] = map[string]any{"type": "TemplateProcessing",
-			"single":         []any{st, seq("A", 0)},
-			"pair":           []any{st, seq("A", 0), map[string]any{"SpecialToken": map[string]any{"id": bos, "type_id": 1}}, seq("B", 1)},
-			"special_tokens": map[string]any{bos: map[string]any{"id": bos, "ids": []int{sp.BOS}, "tokens": []string{bos}}}}
-	}
+	addEOS := sp.EOS >= 0 && flag("add_eos_token", false)
+	tok["post_processor"] = postProcessor(tokens, sp, addBOS, addEOS)
 	raw, err := json.Marshal(tok)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %s: tokenizer: %w", f.path, err)
 	}
 	return &Tokenizer{JSON: raw, Specials: sp, Tokens: tokens}, nil
+}
+
+// postProcessor is the TemplateProcessing that adds BOS before and EOS
+// after each sequence as add_bos_token and add_eos_token say (nil: none).
+func postProcessor(tokens []string, sp SpecialTokens, addBOS, addEOS bool) any {
+	if !addBOS && !addEOS {
+		return nil
+	}
+	specials := map[string]any{}
+	special := func(id, typ int) map[string]any {
+		specials[tokens[id]] = map[string]any{"id": tokens[id], "ids": []int{id}, "tokens": []string{tokens[id]}}
+		return map[string]any{"SpecialToken": map[string]any{"id": tokens[id], "type_id": typ}}
+	}
+	seq := func(name string, typ int) []any {
+		var out []any
+		if addBOS {
+			out = append(out, special(sp.BOS, typ))
+		}
+		out = append(out, map[string]any{"Sequence": map[string]any{"id": name, "type_id": typ}})
+		if addEOS {
+			out = append(out, special(sp.EOS, typ))
+		}
+		return out
+	}
+	return map[string]any{"type": "TemplateProcessing", "single": seq("A", 0),
+		"pair": append(seq("A", 0), seq("B", 1)...), "special_tokens": specials}
 }
 
 // spmMerges derives BPE merges from SentencePiece scores as transformers'

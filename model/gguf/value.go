@@ -187,7 +187,7 @@ func (p *parser) value(t ValueType, what string, depth int) (Value, error) {
 		if elem > TypeFloat64 {
 			return Value{}, p.errf("%s has unknown element type %d", what, et)
 		}
-		n, err := p.count(what+" length", elem.minSize())
+		n, err := p.limited(what+" length", elem.minSize(), MaxArrayLen)
 		if err != nil {
 			return Value{}, err
 		}

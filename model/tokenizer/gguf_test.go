@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/model/gguf"
 	"github.com/ia3/ia3/model/modeltest"
 )
 
@@ -75,4 +76,27 @@ func (tk *Tokenizer) mustID(t *testing.T, token string) int {
 	id, ok := tk.TokenToID(token)
 	require.True(t, ok, token)
 	return id
+}
+
+// TestGGUFSpecialTemplate: add_bos_token and add_eos_token put BOS before
+// and EOS after the text, as llama.cpp does.
+func TestGGUFSpecialTemplate(t *testing.T) {
+	for _, c := range []struct {
+		bos, eos bool
+		want     []int
+	}{{false, false, []int{2}}, {true, false, []int{0, 2}}, {false, true, []int{2, 1}}, {true, true, []int{0, 2, 1}}} {
+		f, err := gguf.NewMetadata("tiny", map[string]any{
+			"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.tokens": []string{"<s>", "</s>", "ab", "a", "b"},
+			"tokenizer.ggml.token_type": []int32{3, 3, 1, 1, 1}, "tokenizer.ggml.merges": []string{"a b"},
+			"tokenizer.ggml.bos_token_id": uint32(0), "tokenizer.ggml.eos_token_id": uint32(1),
+			"tokenizer.ggml.add_bos_token": c.bos, "tokenizer.ggml.add_eos_token": c.eos})
+		require.NoError(t, err)
+		g, err := f.TokenizerJSON()
+		require.NoError(t, err)
+		tok, err := FromJSON("tiny", g.JSON)
+		require.NoError(t, err)
+		enc, err := tok.Encode("ab")
+		require.NoError(t, err)
+		assert.Equal(t, c.want, enc.IDs, "bos %v eos %v", c.bos, c.eos)
+	}
 }
