@@ -238,6 +238,12 @@ func TestHFConfigFromMetadata(t *testing.T) {
 	_, err = parse(header(0, 2).kvStr("general.architecture", "llama").kvStr("llama.embedding_length", "big"))
 	assert.ErrorContains(t, err, "llama.embedding_length is string")
 
+	split := llamaHeader(0, 1).str("split.count").u32(uint32(TypeUint16)).u32(3)
+	sf, err := Read(bytes.NewReader(split.Bytes()), int64(split.Len()), "part.gguf")
+	require.NoError(t, err)
+	_, err = NewShard(sf)
+	assert.ErrorContains(t, err, "one of 3 split files")
+
 	// rope_freqs that are not Llama 3's factors are refused, not ignored.
 	bad := llamaHeader(1, 0).tensor("rope_freqs.weight", uint32(F32), 0, 8)
 	bad.data(0)

@@ -56,6 +56,11 @@ func NewShard(f *File) (*Shard, error) {
 	if _, ok := archs[arch]; !ok {
 		return nil, fmt.Errorf("gguf: %s: architecture %q is not supported (supported: %v)", f.path, arch, SupportedArchitectures())
 	}
+	if n, err := f.uintKey("split.count", 1); err != nil {
+		return nil, err
+	} else if n > 1 {
+		return nil, fmt.Errorf("gguf: %s: one of %d split files (split.count); split GGUF files are not supported, join them first (llama-gguf-split --merge)", f.path, n)
+	}
 	heads, err := f.uintKey(arch+".attention.head_count", -1)
 	if err != nil {
 		return nil, err
