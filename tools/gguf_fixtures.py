@@ -24,6 +24,8 @@ gguf-py's quants.dequantize, never from this project's Go code:
   elements). gguf-py cannot quantise k-quant types, so quantise_k below packs valid blocks (f16 scales
   from the weights' ranges); the files are written by GGUFWriter with raw_dtype and the expected values
   are gguf-py's dequantisation of those bytes.
+- types-extra.gguf: one small tensor of each of Q4_1, Q5_0, Q5_1 (quantised by gguf-py) and Q2_K, Q3_K
+  (controlled random bytes with finite f16 scales), for the dequantisation check only.
 - vocab-llama.gguf, vocab-gpt2.gguf: vocabulary-only files (as llama.cpp's models/ggml-vocab-*.gguf) made
   from the sentencepiece_bpe and bytelevel_bpe tokenizer fixtures: tokenizer.ggml.* keys and a chat
   template.
@@ -433,6 +435,32 @@ def rest_is(name, suffixes):
     return name.endswith(suffixes)
 
 
+def types_file(gguf, path):
+    """One tensor of each further type ggml models use (Q4_1, Q5_0, Q5_1 quantised by gguf-py; Q2_K and Q3_K
+    blocks of controlled random bytes with finite f16 scales, as gguf-py only dequantises those)."""
+    Q = gguf.GGMLQuantizationType
+    rng = np.random.default_rng(17)
+    gw = gguf.GGUFWriter(path, "llama")
+    stored = {}
+    for qt in (Q.Q4_1, Q.Q5_0, Q.Q5_1):
+        data = gguf.quantize((rng.standard_normal((4, 64)) * 0.1).astype(np.float32), qt)
+        gw.add_tensor(f"{qt.name.lower()}.weight", data, raw_dtype=qt)
+        stored[f"{qt.name.lower()}.weight"] = (qt, data)
+    for qt, scale_at in ((Q.Q2_K, (80, 82)), (Q.Q3_K, (108,))):
+        size = gguf.GGML_QUANT_SIZES[qt][1]
+        blocks = rng.integers(0, 256, size=(8, size), dtype=np.uint8)
+        for at in scale_at:
+            blocks[:, at:at + 2] = f16(rng.uniform(0.001, 0.02, size=8)).view(np.uint8).reshape(8, 2)
+        data = blocks.reshape(2, 4 * size)
+        gw.add_tensor(f"{qt.name.lower()}.weight", data, raw_dtype=qt)
+        stored[f"{qt.name.lower()}.weight"] = (qt, data)
+    gw.write_header_to_file()
+    gw.write_kv_data_to_file()
+    gw.write_tensors_to_file()
+    gw.close()
+    return stored
+
+
 def vocab_files(gguf, tokdir, out):
     """vocab-llama.gguf and vocab-gpt2.gguf from the tokenizer fixtures."""
     T = gguf.TokenType
@@ -611,6 +639,8 @@ def main():
     kcfg, ksd = random_case("kquant", 11)
     for qt in ["q4_k", "q5_k", "q6_k"]:
         case(f"kquant-{qt}.gguf", "llama", kcfg, ksd, qt)
+    stored = types_file(gguf, os.path.join(a.out, "types-extra.gguf"))
+    expected["types-extra.gguf"] = {"tensors": expect_tensors(gguf, stored)}
     vocab_files(gguf, os.path.join(a.fixtures, "tokenizers"), a.out)
     json.dump(expected, open(os.path.join(a.out, "expected.json"), "w"), indent=1, sort_keys=True)
     save_safetensors(os.path.join(a.out, "expected.safetensors"), logits)

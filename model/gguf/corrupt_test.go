@@ -138,8 +138,8 @@ func TestDequantizeErrors(t *testing.T) {
 	assert.ErrorContains(t, err, "10 bytes for 256 Q4_K elements, want 144")
 	_, err = Dequantize(Q8_0, make([]byte, 34), 16)
 	assert.ErrorContains(t, err, "not a whole number of Q8_0 blocks")
-	_, err = Dequantize(Q2_K, make([]byte, 84), 256)
-	assert.ErrorContains(t, err, "Q2_K is not supported")
+	_, err = Dequantize(IQ2_XXS, make([]byte, 66), 256)
+	assert.ErrorContains(t, err, "IQ2_XXS is not supported")
 	_, err = Dequantize(Type(99), nil, 0)
 	assert.ErrorContains(t, err, "unknown ggml type 99")
 }
@@ -256,8 +256,7 @@ func TestHFConfigFromMetadata(t *testing.T) {
 // TestDequantizeParallel: a tensor large enough to be split across
 // goroutines decodes to exactly the block-by-block result.
 func TestDequantizeParallel(t *testing.T) {
-	blockFns := map[Type]func([]byte, []float32){Q8_0: dequantQ8_0, Q4_0: dequantQ4_0, Q4_K: dequantQ4K, Q5_K: dequantQ5K, Q6_K: dequantQ6K}
-	for typ, fn := range blockFns {
+	for typ, fn := range blockDecoders {
 		t.Run(typ.String(), func(t *testing.T) {
 			blocks := int64(parallelBlocks + 3)
 			raw := make([]byte, blocks*typ.TypeSize())

@@ -9,6 +9,9 @@ import (
 	"github.com/ia3/ia3/model/safetensors"
 )
 
+// supportedTypes lists the types Dequantize decodes, for messages.
+const supportedTypes = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K and Q6_K"
+
 // Dequantize decodes n elements of type t from raw, ggml's block layout, to
 // float32 with ggml's reference arithmetic (dequantize_row_* in
 // ggml-quants.c): each product and difference is rounded to float32 on its
@@ -19,7 +22,7 @@ func Dequantize(t Type, raw []byte, n int64) ([]float32, error) {
 		return nil, fmt.Errorf("unknown ggml type %d: %w", uint32(t), ErrCorrupt)
 	}
 	if !tr.dequantised {
-		return nil, fmt.Errorf("ggml type %s is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K are)", t)
+		return nil, fmt.Errorf("ggml type %s is not supported (%s are)", t, supportedTypes)
 	}
 	if n < 0 || n%tr.blockSize != 0 {
 		return nil, fmt.Errorf("%d elements is not a whole number of %s blocks of %d: %w", n, t, tr.blockSize, ErrCorrupt)
@@ -33,8 +36,7 @@ func Dequantize(t Type, raw []byte, n int64) ([]float32, error) {
 		out, _ := safetensors.DecodeFloat32(map[Type]string{F32: safetensors.F32, F16: safetensors.F16, BF16: safetensors.BF16}[t], raw)
 		return out, nil
 	}
-	block := map[Type]func(src []byte, dst []float32){Q8_0: dequantQ8_0, Q4_0: dequantQ4_0, Q4_K: dequantQ4K,
-		Q5_K: dequantQ5K, Q6_K: dequantQ6K}[t]
+	block := blockDecoders[t]
 	out := make([]float32, n)
 	run := func(from, to int64) {
 		for b := from; b < to; b++ {
@@ -63,6 +65,12 @@ func Dequantize(t Type, raw []byte, n int64) ([]float32, error) {
 
 // parallelBlocks is the block count from which Dequantize splits the work.
 const parallelBlocks = 1 << 14
+
+// blockDecoders decode one block of each quantised type.
+var blockDecoders = map[Type]func(src []byte, dst []float32){
+	Q8_0: dequantQ8_0, Q4_0: dequantQ4_0, Q4_1: dequantQ4_1, Q5_0: dequantQ5_0, Q5_1: dequantQ5_1,
+	Q2_K: dequantQ2K, Q3_K: dequantQ3K, Q4_K: dequantQ4K, Q5_K: dequantQ5K, Q6_K: dequantQ6K,
+}
 
 // half reads an IEEE half at the start of b.
 func half(b []byte) float32 { return halfToFloat(binary.LittleEndian.Uint16(b)) }
@@ -95,6 +103,105 @@ func dequantQ4_0(src []byte, dst []float32) {
 	for j := range 16 {
 		dst[j] = float32(int(qs[j]&0x0f)-8) * d
 		dst[j+16] = float32(int(qs[j]>>4)-8) * d
+	}
+}
+
+// dequantQ4_1 decodes block_q4_1: f16 scale d and min m, 16 bytes of
+// nibbles as Q4_0; x = q·d + m.
+func dequantQ4_1(src []byte, dst []float32) {
+	d, m := half(src), half(src[2:])
+	qs := src[4:20]
+	for j := range 16 {
+		dst[j] = mul(float32(qs[j]&0x0f), d) + m
+		dst[j+16] = mul(float32(qs[j]>>4), d) + m
+	}
+}
+
+// q5High returns element j's fifth bit (bit j of the little-endian qh).
+func q5High(qh uint32, j int) uint8 { return uint8(qh>>j&1) << 4 }
+
+// dequantQ5_0 decodes block_q5_0: f16 d, 32 fifth bits, 16 bytes of
+// nibbles; x = (q−16)·d.
+func dequantQ5_0(src []byte, dst []float32) {
+	d := half(src)
+	qh := binary.LittleEndian.Uint32(src[2:])
+	qs := src[6:22]
+	for j := range 16 {
+		dst[j] = float32(int(qs[j]&0x0f|q5High(qh, j))-16) * d
+		dst[j+16] = float32(int(qs[j]>>4|q5High(qh, j+16))-16) * d
+	}
+}
+
+// dequantQ5_1 decodes block_q5_1: f16 d and m, 32 fifth bits, 16 bytes of
+// nibbles; x = q·d + m.
+func dequantQ5_1(src []byte, dst []float32) {
+	d, m := half(src), half(src[2:])
+	qh := binary.LittleEndian.Uint32(src[4:])
+	qs := src[8:24]
+	for j := range 16 {
+		dst[j] = mul(float32(qs[j]&0x0f|q5High(qh, j)), d) + m
+		dst[j+16] = mul(float32(qs[j]>>4|q5High(qh, j+16)), d) + m
+	}
+}
+
+// dequantQ2K decodes block_q2_K: 16 bytes of 4-bit scale and min pairs,
+// 64 bytes of 2-bit codes, f16 d and dmin; each 32 code bytes hold eight
+// sub-blocks of 16 at shifts 0, 2, 4, 6; x = d·sc·q − dmin·m.
+func dequantQ2K(src []byte, dst []float32) {
+	scales, q := src[0:16], src[16:80]
+	d, dmin := half(src[80:]), half(src[82:])
+	is, y := 0, 0
+	for n := 0; n < 2; n++ {
+		for shift := uint(0); shift < 8; shift += 2 {
+			for h := 0; h < 2; h++ {
+				sc := scales[is]
+				is++
+				dl, ml := mul(d, float32(sc&0x0f)), mul(dmin, float32(sc>>4))
+				for l := range 16 {
+					dst[y] = mul(dl, float32(q[32*n+16*h+l]>>shift&3)) - ml
+					y++
+				}
+			}
+		}
+	}
+}
+
+// q3Scales unpacks Q3_K's sixteen 6-bit scales (minus 32) from 12 bytes:
+// low nibbles in bytes 0–7, the high two bits in bytes 8–11.
+func q3Scales(b []byte) [16]int8 {
+	var out [16]int8
+	for i := range 16 {
+		lo := b[i%8] >> (4 * (i / 8)) & 0x0f
+		hi := b[8+i%4] >> (2 * (i / 4)) & 0x03
+		out[i] = int8(lo|hi<<4) - 32
+	}
+	return out
+}
+
+// dequantQ3K decodes block_q3_K: 32 bytes of high-bit masks, 64 bytes of
+// 2-bit codes, 12 bytes of packed scales and f16 d; a code whose mask bit
+// is clear is lowered by 4; x = d·sc·q.
+func dequantQ3K(src []byte, dst []float32) {
+	hm, q, sc := src[0:32], src[32:96], q3Scales(src[96:108])
+	d := half(src[108:])
+	is, y := 0, 0
+	bit := uint(0)
+	for n := 0; n < 2; n++ {
+		for shift := uint(0); shift < 8; shift += 2 {
+			for h := 0; h < 2; h++ {
+				dl := mul(d, float32(sc[is]))
+				is++
+				for l := range 16 {
+					v := int8(q[32*n+16*h+l] >> shift & 3)
+					if hm[16*h+l]>>bit&1 == 0 {
+						v -= 4
+					}
+					dst[y] = mul(dl, float32(v))
+					y++
+				}
+			}
+			bit++
+		}
 	}
 }
 

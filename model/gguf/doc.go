@@ -2,8 +2,8 @@
 // (versions 2 and 3, little-endian): the header, the typed key/value
 // metadata (every value type, arrays included), the tensor table and the
 // tensor data, and dequantises the common ggml tensor types (F32, F16,
-// BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K) to float32 with ggml's reference
-// arithmetic.
+// BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, and also Q4_1, Q5_0, Q5_1, Q2_K,
+// Q3_K) to float32 with ggml's reference arithmetic.
 //
 // Every length, count, offset and size read from a file is checked against
 // the file's size before anything is allocated, so a truncated or hostile

@@ -79,7 +79,7 @@ func TestDequantiseMatchesGGUFPy(t *testing.T) {
 			}
 		})
 	}
-	for _, typ := range []string{"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"} {
+	for _, typ := range []string{"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"} {
 		assert.True(t, types[typ], "no test file holds %s", typ)
 	}
 }

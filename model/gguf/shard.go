@@ -79,7 +79,7 @@ func NewShard(f *File) (*Shard, error) {
 			return nil, fmt.Errorf("gguf: %s: tensor %q has no Hugging Face %s parameter", f.path, t.Name, archs[arch].class)
 		}
 		if !t.Type.Dequantisable() {
-			return nil, fmt.Errorf("gguf: %s: tensor %q has type %s; supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K", f.path, t.Name, t.Type)
+			return nil, fmt.Errorf("gguf: %s: tensor %q has type %s; supported: %s", f.path, t.Name, t.Type, supportedTypes)
 		}
 		s.source[hf] = t
 	}

@@ -114,10 +114,10 @@ type typeTraits struct {
 
 var traits = map[Type]typeTraits{
 	F32: {"F32", 1, 4, true}, F16: {"F16", 1, 2, true}, BF16: {"BF16", 1, 2, true},
-	Q4_0: {"Q4_0", 32, 18, true}, Q4_1: {"Q4_1", 32, 20, false},
-	Q5_0: {"Q5_0", 32, 22, false}, Q5_1: {"Q5_1", 32, 24, false},
+	Q4_0: {"Q4_0", 32, 18, true}, Q4_1: {"Q4_1", 32, 20, true},
+	Q5_0: {"Q5_0", 32, 22, true}, Q5_1: {"Q5_1", 32, 24, true},
 	Q8_0: {"Q8_0", 32, 34, true}, Q8_1: {"Q8_1", 32, 40, false},
-	Q2_K: {"Q2_K", qk, 84, false}, Q3_K: {"Q3_K", qk, 110, false},
+	Q2_K: {"Q2_K", qk, 84, true}, Q3_K: {"Q3_K", qk, 110, true},
 	Q4_K: {"Q4_K", qk, 144, true}, Q5_K: {"Q5_K", qk, 176, true},
 	Q6_K: {"Q6_K", qk, 210, true}, Q8_K: {"Q8_K", qk, 292, false},
 	IQ2_XXS: {"IQ2_XXS", qk, 66, false}, IQ2_XS: {"IQ2_XS", qk, 74, false},
