@@ -190,6 +190,9 @@ func writeGGUFSummary(a *app, g *gguf.Summary) {
 	if len(g.Dequantised) > 0 {
 		fmt.Fprintf(a.stdout, "gguf load: %s tensors are dequantised to F32\n", strings.Join(g.Dequantised, ", "))
 	}
+	if len(g.Unsupported) > 0 {
+		fmt.Fprintf(a.stdout, "gguf load: %s tensors are not supported; loading this file fails\n", strings.Join(g.Unsupported, ", "))
+	}
 	tok := "none"
 	if g.Tokenizer != "" {
 		tok = fmt.Sprintf("%s, %d tokens", g.Tokenizer, g.Vocab)

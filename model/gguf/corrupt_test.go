@@ -297,3 +297,19 @@ func TestVersion2(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, b, a)
 }
+
+// TestSummary counts tensor types and says which loading dequantises and
+// which it refuses.
+func TestSummary(t *testing.T) {
+	b := llamaHeader(3, 0).tensor("blk.0.attn_q.weight", uint32(IQ2_XXS), 0, 256).
+		tensor("blk.0.attn_k.weight", uint32(Q4_K), 96, 256).tensor("blk.0.attn_norm.weight", uint32(F32), 256, 4).data(272)
+	f, err := Read(bytes.NewReader(b.Bytes()), int64(b.Len()), "s.gguf")
+	require.NoError(t, err)
+	s := f.Summary()
+	assert.Equal(t, map[string]int{"IQ2_XXS": 1, "Q4_K": 1, "F32": 1}, s.Types)
+	assert.Equal(t, []string{"Q4_K"}, s.Dequantised)
+	assert.Equal(t, []string{"IQ2_XXS"}, s.Unsupported)
+	assert.Equal(t, int64(66+144+16), s.TensorBytes)
+	_, err = NewShard(f)
+	assert.ErrorContains(t, err, `tensor "blk.0.attn_q.weight" has type IQ2_XXS; supported: F32`)
+}

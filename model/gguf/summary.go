@@ -22,8 +22,10 @@ type Summary struct {
 	PreTokenizer string `json:"pre_tokenizer,omitempty"`
 	Vocab        int    `json:"vocab"`
 	ChatTemplate bool   `json:"chat_template"`
-	// Dequantised lists the quantised types that loading turns into F32.
+	// Dequantised lists the quantised types that loading turns into F32,
+	// Unsupported the types loading refuses.
 	Dequantised []string `json:"dequantised_at_load,omitempty"`
+	Unsupported []string `json:"unsupported,omitempty"`
 }
 
 // Summary summarises the file's metadata and tensor table.
@@ -47,8 +49,15 @@ func (f *File) Summary() Summary {
 		s.Types[t.Type.String()]++
 		s.TensorBytes += t.Size
 	}
+	byName := map[string]Type{}
+	for _, t := range f.tensors {
+		byName[t.Type.String()] = t.Type
+	}
 	for _, name := range slices.Sorted(maps.Keys(s.Types)) {
-		if name != "F32" && name != "F16" && name != "BF16" {
+		switch t := byName[name]; {
+		case !t.Dequantisable():
+			s.Unsupported = append(s.Unsupported, name)
+		case t != F32 && t != F16 && t != BF16:
 			s.Dequantised = append(s.Dequantised, name)
 		}
 	}
