@@ -67,6 +67,21 @@ func TestGGUFLogits(t *testing.T) {
 	assert.Equal(t, 12, n, "expected.safetensors holds the logits of every model file")
 }
 
+// TestGGUFSplit loads the Q8_0 llama gguf-py split into three files: the
+// logits are those of llama-q8_0.gguf's dequantised model.
+func TestGGUFSplit(t *testing.T) {
+	b := testBackend(t)
+	dir := ggufDir(t)
+	exp, err := modeltest.ReadTensors(filepath.Join(dir, "expected.safetensors"))
+	require.NoError(t, err)
+	m, err := Load(context.Background(), filepath.Join(dir, "llama-split-00002-of-00003.gguf"), b)
+	require.NoError(t, err)
+	defer m.Free()
+	in := ggufInputs(t, m.Config().VocabSize)
+	got, shape := logitsOf(t, m, in)
+	modeltest.AssertLogits(t, "split", got, shape, exp["llama-q8_0.gguf/logits"], in.AttentionMask, m.Config().TaskType)
+}
+
 // TestGGUFMatchesCheckpoint loads each F32 GGUF file and the Hugging Face
 // checkpoint it was converted from: the configs agree (Gemma 2/3's
 // sandwich norms, soft-caps, sliding layers and rotary bases, and Llama 3's

@@ -24,6 +24,8 @@ gguf-py's quants.dequantize, never from this project's Go code:
   elements). gguf-py cannot quantise k-quant types, so quantise_k below packs valid blocks (f16 scales
   from the weights' ranges); the files are written by GGUFWriter with raw_dtype and the expected values
   are gguf-py's dequantisation of those bytes.
+- llama-split-0000{1,2,3}-of-00003.gguf: llama-q8_0.gguf's tensors (without its tokenizer) split by gguf-py
+  after every 8 tensors, as llama-gguf-split writes large models.
 - types-extra.gguf: one small tensor of each of Q4_1, Q5_0, Q5_1 (quantised by gguf-py) and Q2_K, Q3_K
   (controlled random bytes with finite f16 scales), for the dequantisation check only.
 - vocab-llama.gguf, vocab-gpt2.gguf: vocabulary-only files (as llama.cpp's models/ggml-vocab-*.gguf) made
@@ -227,11 +229,11 @@ def add_tokenizer(gguf, gw, n):
                   "{% if add_generation_prompt %}assistant:{% endif %}")
 
 
-def write_gguf(gguf, path, arch, cfg, tensors, qtype_name, alignment=None, tokenizer=False):
+def write_gguf(gguf, path, arch, cfg, tensors, qtype_name, alignment=None, tokenizer=False, split_max_tensors=0):
     """Write tensors (gguf layout, float32) with 2-D ones stored as qtype_name. Returns
     {name: (type name, raw stored array)} for the expectations."""
     Q = gguf.GGMLQuantizationType
-    gw = gguf.GGUFWriter(path, arch)
+    gw = gguf.GGUFWriter(path, arch, split_max_tensors=split_max_tensors)
     gw.add_string("general.name", os.path.basename(path))
     if alignment:
         gw.add_custom_alignment(alignment)
@@ -639,6 +641,10 @@ def main():
     kcfg, ksd = random_case("kquant", 11)
     for qt in ["q4_k", "q5_k", "q6_k"]:
         case(f"kquant-{qt}.gguf", "llama", kcfg, ksd, qt)
+    # The Q8_0 llama again, split by gguf-py after every 8 tensors into llama-split-0000N-of-00003.gguf
+    # (split.* keys, metadata in the first part), as llama-gguf-split writes large models.
+    write_gguf(gguf, os.path.join(a.out, "llama-split.gguf"), "llama", llama_cfg,
+               to_gguf_tensors(llama_cfg, llama_sd, "llama"), "q8_0", split_max_tensors=8)
     stored = types_file(gguf, os.path.join(a.out, "types-extra.gguf"))
     expected["types-extra.gguf"] = {"tensors": expect_tensors(gguf, stored)}
     vocab_files(gguf, os.path.join(a.fixtures, "tokenizers"), a.out)

@@ -45,6 +45,12 @@ func TestInspectGGUF(t *testing.T) {
 	assert.Equal(t, map[string]int{"F32": 5, "Q8_0": 16}, rep.GGUF.Types)
 	assert.Equal(t, 256, rep.GGUF.Vocab)
 	assert.Len(t, rep.Layers, 6)
+	assert.Equal(t, 1, rep.GGUF.Parts)
+
+	r = run(t, "inspect", "--model", ggufTestFile(t, "llama-split-00001-of-00003.gguf"))
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "split into 3 files")
+	assert.Contains(t, r.stdout, "gguf tensors: 21 (F32 5, Q8_0 16)")
 }
 
 // TestGenerateGGUF: `ia3 generate` runs on a GGUF file's weights and

@@ -180,8 +180,12 @@ func writeGGUFSummary(a *app, g *gguf.Summary) {
 	if g.Name != "" {
 		name = fmt.Sprintf(" %q", g.Name)
 	}
-	fmt.Fprintf(a.stdout, "gguf: version %d, architecture %s%s, %d metadata keys, alignment %d\n",
-		g.Version, g.Architecture, name, g.MetadataKeys, g.Alignment)
+	parts := ""
+	if g.Parts > 1 {
+		parts = fmt.Sprintf(", split into %d files", g.Parts)
+	}
+	fmt.Fprintf(a.stdout, "gguf: version %d, architecture %s%s, %d metadata keys, alignment %d%s\n",
+		g.Version, g.Architecture, name, g.MetadataKeys, g.Alignment, parts)
 	types := make([]string, 0, len(g.Types))
 	for _, t := range slices.Sorted(maps.Keys(g.Types)) {
 		types = append(types, fmt.Sprintf("%s %d", t, g.Types[t]))

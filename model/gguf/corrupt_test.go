@@ -242,7 +242,7 @@ func TestHFConfigFromMetadata(t *testing.T) {
 	sf, err := Read(bytes.NewReader(split.Bytes()), int64(split.Len()), "part.gguf")
 	require.NoError(t, err)
 	_, err = NewShard(sf)
-	assert.ErrorContains(t, err, "one of 3 split files")
+	assert.ErrorContains(t, err, "one of 3 split files read alone")
 
 	// rope_freqs that are not Llama 3's factors are refused, not ignored.
 	bad := llamaHeader(1, 0).tensor("rope_freqs.weight", uint32(F32), 0, 8)

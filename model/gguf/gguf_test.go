@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -210,4 +211,49 @@ func TestHFConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSplitModel opens the Q8_0 llama that gguf-py split into three files
+// from any of its parts: the first part's metadata, all 21 tensors, each
+// dequantising as llama-q8_0.gguf's same tensor does (gguf-py's values).
+func TestSplitModel(t *testing.T) {
+	exp := readExpected(t)["llama-q8_0.gguf"].Tensors
+	for i := 1; i <= 3; i++ {
+		name := filepath.Join(testdata, fmt.Sprintf("llama-split-%05d-of-00003.gguf", i))
+		f, err := Open(name)
+		require.NoError(t, err)
+		assert.Equal(t, 3, f.Parts())
+		arch, err := f.Architecture()
+		require.NoError(t, err)
+		assert.Equal(t, "llama", arch)
+		require.Len(t, f.Tensors(), len(exp))
+		for _, ti := range f.Tensors() {
+			v, err := f.Float32(ti.Name)
+			require.NoError(t, err)
+			buf := make([]byte, 4*len(v))
+			for j, x := range v {
+				binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(x))
+			}
+			sum := sha256.Sum256(buf)
+			assert.Equal(t, exp[ti.Name].SHA256, hex.EncodeToString(sum[:]), ti.Name)
+		}
+		require.NoError(t, f.Close())
+	}
+
+	// A missing part is an error naming it.
+	dir := t.TempDir()
+	for _, i := range []int{1, 3} {
+		raw, err := os.ReadFile(filepath.Join(testdata, fmt.Sprintf("llama-split-%05d-of-00003.gguf", i)))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("m-%05d-of-00003.gguf", i)), raw, 0o644))
+	}
+	_, err := Open(filepath.Join(dir, "m-00001-of-00003.gguf"))
+	assert.ErrorContains(t, err, "part 2 of 3")
+	assert.ErrorContains(t, err, "m-00002-of-00003.gguf")
+	// Renamed so that the name no longer says which part it is.
+	raw, err := os.ReadFile(filepath.Join(testdata, "llama-split-00001-of-00003.gguf"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "renamed.gguf"), raw, 0o644))
+	_, err = Open(filepath.Join(dir, "renamed.gguf"))
+	assert.ErrorContains(t, err, "split.count is 3 but the name is not NAME-00001-of-00003.gguf")
 }

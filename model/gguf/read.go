@@ -50,6 +50,8 @@ type TensorInfo struct {
 	Offset int64
 	// Size is the data's byte length.
 	Size int64
+	// part is the index of the split file holding the data (0: this one).
+	part int
 }
 
 // Shape returns the dimensions in row-major order, as numpy and
@@ -85,11 +87,34 @@ type File struct {
 	kv         map[string]Value
 	tensors    []TensorInfo
 	byName     map[string]int
+	// parts are the further files of a split model (split.count > 1),
+	// holding the tensors whose part is i+1.
+	parts []*File
 }
 
 // Open opens and parses the GGUF file at path. The file stays open for
-// tensor reads until Close.
+// tensor reads until Close. When it is one file of a split model
+// (llama-gguf-split's NAME-00001-of-00003.gguf, split.count > 1), the other
+// files beside it are opened too and the File holds the first file's
+// metadata and every file's tensors.
 func Open(path string) (*File, error) {
+	f, err := openOne(path)
+	if err != nil {
+		return nil, err
+	}
+	n, err := f.uintKey("split.count", 1)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if n <= 1 {
+		return f, nil
+	}
+	return joinSplit(f, path, int(n))
+}
+
+// openOne opens and parses one file.
+func openOne(path string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
@@ -123,14 +148,24 @@ func Read(r io.ReaderAt, size int64, name string) (*File, error) {
 	return f, nil
 }
 
-// Close releases the file.
+// Close releases the file (every file of a split model).
 func (f *File) Close() error {
+	var first error
+	for _, p := range f.parts {
+		if err := p.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	f.parts = nil
 	if f.closer == nil {
-		return nil
+		return first
 	}
 	err := f.closer.Close()
 	f.closer = nil
-	return err
+	if first == nil {
+		first = err
+	}
+	return first
 }
 
 // Path returns the file's name as given to Open or Read.
@@ -172,9 +207,13 @@ func (f *File) Raw(name string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("gguf: %s: no tensor %q", f.path, name)
 	}
+	src := f
+	if t.part > 0 {
+		src = f.parts[t.part-1]
+	}
 	buf := make([]byte, t.Size)
-	if _, err := f.ra.ReadAt(buf, f.dataOffset+t.Offset); err != nil {
-		return nil, fmt.Errorf("gguf: %s: tensor %q: read %d bytes at %d: %w", f.path, name, t.Size, f.dataOffset+t.Offset, err)
+	if _, err := src.ra.ReadAt(buf, src.dataOffset+t.Offset); err != nil {
+		return nil, fmt.Errorf("gguf: %s: tensor %q: read %d bytes at %d: %w", src.path, name, t.Size, src.dataOffset+t.Offset, err)
 	}
 	return buf, nil
 }

@@ -58,8 +58,8 @@ func NewShard(f *File) (*Shard, error) {
 	}
 	if n, err := f.uintKey("split.count", 1); err != nil {
 		return nil, err
-	} else if n > 1 {
-		return nil, fmt.Errorf("gguf: %s: one of %d split files (split.count); split GGUF files are not supported, join them first (llama-gguf-split --merge)", f.path, n)
+	} else if n > 1 && int64(f.Parts()) != n {
+		return nil, fmt.Errorf("gguf: %s: one of %d split files read alone; open it with gguf.Open to read every part", f.path, n)
 	}
 	heads, err := f.uintKey(arch+".attention.head_count", -1)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 // and tokenizer metadata and the tensor types it holds.
 type Summary struct {
 	Version      uint32         `json:"version"`
+	Parts        int            `json:"parts"`
 	Architecture string         `json:"architecture"`
 	Name         string         `json:"name,omitempty"`
 	Alignment    int64          `json:"alignment"`
@@ -30,7 +31,7 @@ type Summary struct {
 
 // Summary summarises the file's metadata and tensor table.
 func (f *File) Summary() Summary {
-	s := Summary{Version: f.version, Alignment: f.alignment, MetadataKeys: len(f.keys), Tensors: len(f.tensors),
+	s := Summary{Version: f.version, Parts: f.Parts(), Alignment: f.alignment, MetadataKeys: len(f.keys), Tensors: len(f.tensors),
 		Types: map[string]int{}, ChatTemplate: f.ChatTemplate() != ""}
 	s.Architecture, _ = f.Architecture()
 	if v, ok := f.kv["general.name"]; ok {
