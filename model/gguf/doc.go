@@ -1,7 +1,7 @@
 // Package gguf reads GGUF files, the model format of llama.cpp (versions 2
-// and 3, little-endian, single or split into parts): the header, the typed key/value
-// metadata (every value type, arrays included), the tensor table and the
-// tensor data, and dequantises the common ggml tensor types (F32, F16,
+// and 3, little-endian, one file or split into parts): the header, the
+// typed key/value metadata (every value type, arrays included), the tensor
+// table and the tensor data, and dequantises the common ggml tensor types (F32, F16,
 // BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, and also Q4_1, Q5_0, Q5_1, Q2_K,
 // Q3_K) to float32 with ggml's reference arithmetic.
 //
