@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ia3/ia3/internal/regular"
+	"github.com/ia3/ia3/model/gguf"
 )
 
 // Task types, spelled as PEFT's TaskType enum spells them.
@@ -187,8 +188,12 @@ func SupportedModelTypes() []string {
 	return out
 }
 
-// LoadConfig reads dir/config.json.
+// LoadConfig reads dir/config.json, or, when dir is a GGUF file (a path
+// ending in .gguf), the config its metadata describes.
 func LoadConfig(dir string) (*Config, error) {
+	if gguf.IsPath(dir) {
+		return loadGGUFConfig(dir)
+	}
 	return LoadConfigFile(filepath.Join(dir, "config.json"))
 }
 

@@ -36,7 +36,9 @@ var basePrefix = map[string]string{
 // rotary frequencies, BERT's position ids).
 var ignoredTensors = regexp.MustCompile(`(^|\.)attn\.(attention\.)?(bias|masked_bias)$|rotary_emb\.inv_freq$|embeddings\.position_ids$|^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$`)
 
-// Load reads a Hugging Face checkpoint directory: config.json and
+// Load reads a Hugging Face checkpoint directory, or a llama.cpp GGUF file
+// (a path ending in .gguf; see package gguf and docs/gguf.md: its
+// quantised tensors are dequantised to F32 here): config.json and
 // model.safetensors (or a sharded model.safetensors.index.json), or,
 // where the directory has no safetensors weights, torch.save's
 // pytorch_model.bin (or pytorch_model.bin.index.json) read by a restricted
@@ -82,10 +84,14 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 	if b == nil {
 		return nil, fmt.Errorf("load %s: nil backend", dir)
 	}
-	cfg, err := LoadConfig(dir)
+	if err := checkQuantizable(b, o.Quantize); err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
+	cfg, ck, err := openModel(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
+	defer ck.Close()
 	strict := (o.Architecture == "" || o.Architecture == cfg.Architecture) &&
 		(o.NumLabels <= 0 || o.NumLabels == cfg.NumLabels)
 	if !strict {
@@ -93,14 +99,6 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 			return nil, fmt.Errorf("load %s: %w", dir, err)
 		}
 	}
-	if err := checkQuantizable(b, o.Quantize); err != nil {
-		return nil, fmt.Errorf("load %s: %w", dir, err)
-	}
-	ck, err := OpenWeights(dir)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", dir, err)
-	}
-	defer ck.Close()
 	m, err := build(cfg, b)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -102,7 +101,7 @@ func runClassify(cmd *cobra.Command, a *app, f *classifyFlags) error {
 	if err := a.resolveModelAdapter(cmd.Context(), &f.model, &f.adapter); err != nil {
 		return err
 	}
-	if err := mustBeFile(filepath.Join(f.model, "tokenizer.json"), "tokenizer (the choices are tokenised with the model's own)"); err != nil {
+	if err := mustBeFile(tokenizerPath(f.model), "tokenizer (the choices are tokenised with the model's own)"); err != nil {
 		return err
 	}
 	var specs []adapterSpec

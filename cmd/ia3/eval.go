@@ -80,7 +80,7 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 	if err := a.resolveModelAdapter(cmd.Context(), &f.model, &f.adapter); err != nil {
 		return err
 	}
-	if err := mustExist(filepath.Join(f.model, "config.json"), "model config"); err != nil {
+	if err := mustExist(modelConfigPath(f.model), "model config"); err != nil {
 		return err
 	}
 	if err := mustExist(f.data, "data file"); err != nil {

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -220,7 +219,7 @@ func encodePrompts(tok *tokenizer.Tokenizer, texts []string) ([][]int32, error) 
 // loadTokenizer loads dir's tokenizer, with a clear error when the model
 // directory has none.
 func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
-	path := filepath.Join(dir, "tokenizer.json")
+	path := tokenizerPath(dir)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s does not exist: generate needs the model's tokenizer.json beside config.json", path)
 	}

@@ -3,13 +3,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/gguf"
 	"github.com/spf13/cobra"
 )
 
@@ -37,6 +39,8 @@ type inspectReport struct {
 	TrainablePercent   float64        `json:"trainable_percent"`
 	Line               string         `json:"trainable_line"`
 	Plan               *planReport    `json:"memory_plan,omitempty"`
+	// GGUF summarises the file when --model is a llama.cpp GGUF file.
+	GGUF *gguf.Summary `json:"gguf,omitempty"`
 }
 
 // newInspectCmd builds `ia3 inspect`.
@@ -49,7 +53,8 @@ func newInspectCmd(a *app) *cobra.Command {
 		Use:   "inspect",
 		Short: "Show which modules an IA3 config adapts, and how many parameters it trains",
 		Long: `Show what an (IA)³ configuration does to a model, from its config.json alone
-(no weights are read): every module the config adapts, whether it is treated
+(no weights are read; for a llama.cpp .gguf file, from its metadata, with a
+summary of the file first): every module the config adapts, whether it is treated
 as feed-forward (its input is scaled) or not (its output is scaled), the
 shape PEFT gives its vector, any modules_to_save, and PEFT's
 print_trainable_parameters line.
@@ -92,7 +97,7 @@ the whole module name.`,
 			return writeInspectTable(a, rep)
 		},
 	}
-	cmd.Flags().StringVar(&modelDir, "model", "", "model directory holding config.json, or Hub id org/name[@revision] (weights are not read or fetched)")
+	cmd.Flags().StringVar(&modelDir, "model", "", "model directory holding config.json, a llama.cpp .gguf file, or Hub id org/name[@revision] (weights are not read or fetched)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	af.add(cmd)
 	pf.add(cmd)
@@ -102,7 +107,7 @@ the whole module name.`,
 // inspect builds the model structure and attaches the configured adapter
 // without tensors.
 func inspect(cmd *cobra.Command, modelDir string, af *adapterFlags) (*inspectReport, error) {
-	if err := mustBeFile(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
+	if err := mustBeFile(modelConfigPath(modelDir), "model config"); err != nil {
 		return nil, err
 	}
 	mc, err := model.LoadConfig(modelDir)
@@ -134,12 +139,24 @@ func inspect(cmd *cobra.Command, modelDir string, af *adapterFlags) (*inspectRep
 		rep.TrainablePercent = 100 * float64(rep.TrainableParams) / float64(rep.AllParams)
 	}
 	rep.Line = ia3.TrainableParametersLine(rep.TrainableParams, rep.AllParams)
+	if gguf.IsPath(modelDir) {
+		f, err := gguf.Open(modelDir)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		sum := f.Summary()
+		rep.GGUF = &sum
+	}
 	return rep, nil
 }
 
 // writeInspectTable prints the report as a header, the layer table and
 // PEFT's trainable-parameters line.
 func writeInspectTable(a *app, r *inspectReport) error {
+	if g := r.GGUF; g != nil {
+		writeGGUFSummary(a, g)
+	}
 	fmt.Fprintf(a.stdout, "model: %s (%s, %s)\n", r.ModelType, r.Architecture, r.TaskType)
 	fmt.Fprintf(a.stdout, "target_modules: %s\nfeedforward_modules: %s\n", r.TargetModules, r.FeedforwardModules)
 	if len(r.ModulesToSave) > 0 {
@@ -163,4 +180,42 @@ func writeInspectTable(a *app, r *inspectReport) error {
 		return err
 	}
 	return r.Plan.write(a.stdout)
+}
+
+// writeGGUFSummary prints a GGUF file's format, model and tokenizer
+// metadata and its tensor types.
+func writeGGUFSummary(a *app, g *gguf.Summary) {
+	name := ""
+	if g.Name != "" {
+		name = fmt.Sprintf(" %q", g.Name)
+	}
+	parts := ""
+	if g.Parts > 1 {
+		parts = fmt.Sprintf(", split into %d files", g.Parts)
+	}
+	fmt.Fprintf(a.stdout, "gguf: version %d, architecture %s%s, %d metadata keys, alignment %d%s\n",
+		g.Version, g.Architecture, name, g.MetadataKeys, g.Alignment, parts)
+	types := make([]string, 0, len(g.Types))
+	for _, t := range slices.Sorted(maps.Keys(g.Types)) {
+		types = append(types, fmt.Sprintf("%s %d", t, g.Types[t]))
+	}
+	fmt.Fprintf(a.stdout, "gguf tensors: %d (%s), %d bytes\n", g.Tensors, strings.Join(types, ", "), g.TensorBytes)
+	if len(g.Dequantised) > 0 {
+		fmt.Fprintf(a.stdout, "gguf load: %s tensors are dequantised to F32\n", strings.Join(g.Dequantised, ", "))
+	}
+	if len(g.Unsupported) > 0 {
+		fmt.Fprintf(a.stdout, "gguf load: %s tensors are not supported; loading this file fails\n", strings.Join(g.Unsupported, ", "))
+	}
+	tok := "none"
+	if g.Tokenizer != "" {
+		tok = fmt.Sprintf("%s, %d tokens", g.Tokenizer, g.Vocab)
+		if g.PreTokenizer != "" {
+			tok += ", pre-tokenizer " + g.PreTokenizer
+		}
+	}
+	tmpl := "no"
+	if g.ChatTemplate {
+		tmpl = "yes"
+	}
+	fmt.Fprintf(a.stdout, "gguf tokenizer: %s; chat template: %s\n", tok, tmpl)
 }

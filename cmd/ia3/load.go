@@ -7,6 +7,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/gguf"
 	"github.com/ia3/ia3/quant"
 )
 
@@ -41,7 +42,7 @@ func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []a
 // is refused before it allocates.
 func loadChecked(ctx context.Context, device, modelDir string, adapters []adapterSpec, q quant.Format,
 	fits func(backend.DeviceInfo, *model.Config) error) (*loaded, error) {
-	if err := mustBeFile(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
+	if err := mustBeFile(modelConfigPath(modelDir), "model config"); err != nil {
 		return nil, err
 	}
 	for _, a := range adapters {
@@ -81,4 +82,22 @@ func loadChecked(ctx context.Context, device, modelDir string, adapters []adapte
 		l.names = append(l.names, a.Name)
 	}
 	return l, nil
+}
+
+// modelConfigPath is the file holding a model's config: dir/config.json,
+// or dir itself when it is a llama.cpp GGUF file (its metadata).
+func modelConfigPath(dir string) string {
+	if gguf.IsPath(dir) {
+		return dir
+	}
+	return filepath.Join(dir, "config.json")
+}
+
+// tokenizerPath is the file holding a model's tokenizer: dir/tokenizer.json,
+// or dir itself when it is a GGUF file (tokenizer.ggml.* metadata).
+func tokenizerPath(dir string) string {
+	if gguf.IsPath(dir) {
+		return dir
+	}
+	return filepath.Join(dir, "tokenizer.json")
 }

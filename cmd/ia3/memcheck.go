@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -274,7 +273,7 @@ func formatBytes(n float64) string {
 // weight is loaded, a run of the model in modelDir that cannot fit on it
 // (checkRunFits). The caller closes the backend.
 func openFittingDevice(ctx context.Context, spec, modelDir string, r runShape) (backend.Backend, error) {
-	cfg, err := model.LoadConfigFile(filepath.Join(modelDir, "config.json"))
+	cfg, err := model.LoadConfig(modelDir)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/ia3/ia3/internal/atomicfile"
+	"github.com/ia3/ia3/model/gguf"
 	"github.com/spf13/cobra"
 )
 
@@ -30,7 +32,9 @@ func newMergeCmd(a *app) *cobra.Command {
 (PEFT's merge_and_unload) and save the result as an ordinary Hugging Face
 checkpoint (config.json + model.safetensors, weights in their original
 dtype) that transformers loads without PEFT. Tokenizer and generation files
-found beside the base model are copied along.
+found beside the base model are copied along. A llama.cpp .gguf base gives a
+float32 checkpoint (quantised tensors dequantised, F16/BF16 kept) with the
+tokenizer.json and tokenizer_config.json its metadata describes.
 
 --adapter DIR[=NAME] loads an adapter (repeatable; NAME defaults to the
 directory's base name). --adapters A,B chooses which of them to merge; by
@@ -47,7 +51,7 @@ NaN and Inf before committing them (safe_merge).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "base model directory or Hub id org/name[@revision]")
+	fl.StringVar(&f.model, "model", "", "base model directory, llama.cpp .gguf file, or Hub id org/name[@revision]")
 	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory or Hub id, DIR or DIR=NAME (repeatable)")
 	fl.StringVar(&f.names, "adapters", "", "comma-separated adapter names to merge (default: all loaded)")
 	fl.BoolVar(&f.safe, "safe", false, "check merged weights for NaN/Inf before committing them")
@@ -97,8 +101,13 @@ var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tok
 	"generation_config.json", "vocab.json", "merges.txt", "tokenizer.model", "spiece.model"}
 
 // copySideFiles copies the tokenizer and generation files present in src
-// to dst.
+// to dst; for a GGUF source it writes the tokenizer.json and
+// tokenizer_config.json (special tokens, chat template) its metadata
+// describes, so that dst is a complete Hugging Face checkpoint.
 func copySideFiles(src, dst string) error {
+	if gguf.IsPath(src) {
+		return writeGGUFSideFiles(src, dst)
+	}
 	for _, name := range sideFiles {
 		if err := copyFile(filepath.Join(src, name), filepath.Join(dst, name)); err != nil {
 			return err
@@ -121,4 +130,41 @@ func copyFile(src, dst string) error {
 		_, err := io.Copy(w, in)
 		return err
 	})
+}
+
+// writeGGUFSideFiles writes the tokenizer files of GGUF file src into dst;
+// a file without tokenizer metadata gets none.
+func writeGGUFSideFiles(src, dst string) error {
+	f, err := gguf.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, ok := f.Get("tokenizer.ggml.model"); !ok {
+		return nil
+	}
+	tok, err := f.TokenizerJSON()
+	if err != nil {
+		return err
+	}
+	cfg := map[string]any{}
+	for k, v := range f.SpecialTokenText() {
+		cfg[k] = v
+	}
+	if t := f.ChatTemplate(); t != "" {
+		cfg["chat_template"] = t
+	}
+	cfgJSON, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("%s: tokenizer_config.json: %w", src, err)
+	}
+	for name, data := range map[string][]byte{"tokenizer.json": tok.JSON, "tokenizer_config.json": cfgJSON} {
+		if err := atomicfile.Write(filepath.Join(dst, name), func(w io.Writer) error {
+			_, err := w.Write(data)
+			return err
+		}); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
 }

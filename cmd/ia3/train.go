@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -178,7 +177,7 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 		return err
 	}
 	opts.ModelDir = f.model
-	for _, p := range append([][2]string{{filepath.Join(f.model, "config.json"), "model config"},
+	for _, p := range append([][2]string{{modelConfigPath(f.model), "model config"},
 		{f.data, "training data"}, {f.evalData, "eval data"}}, mixedFiles(opts)...) {
 		if p[0] != "" {
 			if err := mustExist(p[0], p[1]); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/gguf"
 	"github.com/ia3/ia3/model/tokenizer"
 	"github.com/ia3/ia3/quant"
 )
@@ -188,9 +189,12 @@ func loadModel(ctx context.Context, dir string, b backend.Backend, q quant.Forma
 	return base, withChat(newHFEncoder(tok, base.Config()), dir), nil
 }
 
-// loadTokenizer loads dir's tokenizer.json, saying what to do when there
-// is none.
+// loadTokenizer loads dir's tokenizer.json (or a GGUF file's tokenizer),
+// saying what to do when there is none.
 func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
+	if gguf.IsPath(dir) {
+		return tokenizer.LoadGGUF(dir)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("model directory %s has no tokenizer.json: the data is tokenised with the model's own tokenizer, save it beside the model (tokenizer.save_pretrained)", dir)

@@ -30,6 +30,8 @@ import (
 	"time"
 
 	"github.com/ardanlabs/jinja"
+
+	"github.com/ia3/ia3/model/gguf"
 )
 
 // Message is one turn of a conversation: a role ("system", "user",
@@ -101,8 +103,12 @@ var specialKeys = []string{"bos_token", "eos_token", "unk_token", "sep_token", "
 // template there, and prefer it to the inline one), else the
 // "chat_template" of tokenizer_config.json; the special tokens come from
 // tokenizer_config.json. A directory without a template gives an error
-// wrapping ErrNoTemplate.
+// wrapping ErrNoTemplate. A dir that is a GGUF file (a path ending in
+// .gguf) is read by LoadGGUF.
 func LoadDir(dir string) (*Template, error) {
+	if gguf.IsPath(dir) {
+		return LoadGGUF(dir)
+	}
 	cfgPath := filepath.Join(dir, "tokenizer_config.json")
 	cfg, err := os.ReadFile(cfgPath)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

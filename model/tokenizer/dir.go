@@ -7,12 +7,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/ia3/ia3/model/gguf"
 )
 
 // LoadDir loads dir/tokenizer.json and, when present, takes the BOS, EOS,
 // PAD and UNK tokens from dir/tokenizer_config.json, where transformers
-// declares them.
+// declares them. A dir that is a GGUF file (a path ending in .gguf) is
+// read by LoadGGUF.
 func LoadDir(dir string) (*Tokenizer, error) {
+	if gguf.IsPath(dir) {
+		return LoadGGUF(dir)
+	}
 	t, err := Load(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
 		return nil, err
