@@ -64,7 +64,7 @@ separates them at the start of the choices: " yes").`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json) or Hub id org/name[@revision]")
+	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json), a llama.cpp .gguf file, or Hub id org/name[@revision]")
 	fl.StringVar(&f.adapter, "adapter", "", "PEFT adapter directory or Hub id to apply (default: the base model alone)")
 	fl.StringVar(&f.input, "input", "", "the prompt")
 	fl.StringArrayVar(&f.choices, "choice", nil, "an answer choice (repeatable)")

@@ -52,7 +52,7 @@ trained adapter with the base model by running it with and without
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json) or Hub id org/name[@revision]")
+	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json), a llama.cpp .gguf file, or Hub id org/name[@revision]")
 	fl.StringVar(&f.adapter, "adapter", "", "PEFT adapter directory or Hub id to apply (default: the base model alone)")
 	fl.StringVar(&f.data, "data", "", "data to evaluate on, JSONL")
 	fl.IntVar(&f.batch, "batch-size", 8, "examples per batch")

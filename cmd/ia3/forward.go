@@ -58,7 +58,7 @@ runs with adapters disabled (disable_adapter).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model directory (config.json + safetensors) or Hub id org/name[@revision]")
+	fl.StringVar(&f.model, "model", "", "model directory (config.json + safetensors), a llama.cpp .gguf file, or Hub id org/name[@revision]")
 	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory or Hub id, DIR or DIR=NAME (repeatable; the first is active)")
 	fl.StringVar(&f.active, "active", "", "comma-separated adapters to activate together (set_adapter)")
 	fl.StringVar(&f.weighted, "weighted", "", "add and activate a weighted adapter: A:0.6,B:0.4=NAME")

@@ -75,7 +75,7 @@ printed one per line when all are done.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model directory (config.json, safetensors, tokenizer.json) or Hub id org/name[@revision]")
+	fl.StringVar(&f.model, "model", "", "model directory (config.json, safetensors, tokenizer.json), a llama.cpp .gguf file, or Hub id org/name[@revision]")
 	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory or Hub id, DIR or DIR=NAME (repeatable; the first is active)")
 	fl.StringArrayVar(&f.prompts, "prompt", nil, "text to continue (repeatable: the prompts run as one left-padded batch)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", 50, "most tokens to generate")

@@ -75,7 +75,7 @@ to --shutdown-timeout, then cancels the rest.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "model directory (config.json, safetensors, tokenizer.json)")
+	fl.StringVar(&f.model, "model", "", "model directory (config.json, safetensors, tokenizer.json) or a llama.cpp .gguf file")
 	fl.StringArrayVar(&f.adapters, "adapter", nil, "PEFT adapter directory, DIR or DIR=NAME (repeatable); requests name it as their model")
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	fl.StringVar(&f.apiKey, "api-key", "", "bearer token every request but /health must send (default: $IA3_API_KEY)")

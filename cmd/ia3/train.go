@@ -101,7 +101,7 @@ rendered and tokenised whole).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json) or Hub id org/name[@revision]")
+	fl.StringVar(&f.model, "model", "", "base model directory (config.json, safetensors, tokenizer.json), a llama.cpp .gguf file, or Hub id org/name[@revision]")
 	fl.StringVar(&f.data, "data", "", "training data, JSONL")
 	fl.StringVar(&f.evalData, "eval-data", "", "held-out data, JSONL, evaluated after training (and every --eval-every steps)")
 	fl.Float64Var(&f.evalFraction, "eval-fraction", 0, "hold out this fraction of --data for evaluation instead of --eval-data")
