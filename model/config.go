@@ -129,6 +129,12 @@ type Config struct {
 	DecoderStartTokenID  int
 	hasDecoderStartToken bool
 
+	// BART: the token id whose last occurrence in input_ids
+	// BartForSequenceClassification pools (eos_token_id). BART reads
+	// EmbedScale (scale_embedding: embeddings × √d_model), DecoderLayers,
+	// DecoderStartTokenID and NumLabels too.
+	EOSTokenID int
+
 	// BERT and RoBERTa.
 	TypeVocabSize int
 	NumLabels     int
@@ -172,6 +178,7 @@ var families = map[string]family{
 	"mt5":         {"MT5ForConditionalGeneration", []string{"MT5ForConditionalGeneration"}, parseMT5},
 	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
 	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseGPTBigCode},
+	"bart":        {"BartForConditionalGeneration", []string{"BartForConditionalGeneration", "BartForSequenceClassification"}, parseBART},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
@@ -449,7 +456,12 @@ func parseBERT(p *cfgParser, c *Config) {
 	if c.ModelType == "roberta" && c.PadTokenID < 0 {
 		c.PadTokenID = 1
 	}
-	c.NumLabels = 2
+	parseLabels(p, c)
+}
+
+// parseLabels reads a classification head's label count (id2label's
+// size, else num_labels, else 2) and problem_type.
+func parseLabels(p *cfgParser, c *Config) {
 	if m, ok := p.raw["id2label"].(map[string]any); ok && len(m) > 0 {
 		c.NumLabels = len(m)
 	} else {
@@ -463,6 +475,40 @@ func parseBERT(p *cfgParser, c *Config) {
 	}
 }
 
+// parseBART reads BartConfig (facebook/bart-base and -large): one head
+// count and feed-forward width for both stacks, post-norm layers, learned
+// positions and decoder_start_token_id 2.
+func parseBART(p *cfgParser, c *Config) {
+	c.VocabSize = p.int("vocab_size", 50265)
+	c.Hidden = p.int("d_model", 1024)
+	c.Layers = p.int("encoder_layers", 12)
+	c.DecoderLayers = p.int("decoder_layers", 12)
+	c.Heads = p.int("encoder_attention_heads", 16)
+	c.KVHeads = c.Heads
+	c.Intermediate = p.int("encoder_ffn_dim", 4096)
+	if h := p.int("decoder_attention_heads", c.Heads); h != c.Heads {
+		p.fail("decoder_attention_heads", fmt.Sprintf("%d differs from encoder_attention_heads %d (not supported)", h, c.Heads))
+	}
+	if f := p.int("decoder_ffn_dim", c.Intermediate); f != c.Intermediate {
+		p.fail("decoder_ffn_dim", fmt.Sprintf("%d differs from encoder_ffn_dim %d (not supported)", f, c.Intermediate))
+	}
+	c.MaxPositions = p.int("max_position_embeddings", 1024)
+	c.Act = p.str("activation_function", "gelu")
+	c.EmbedScale = p.bool("scale_embedding", false)
+	c.TieWordEmbeddings = p.bool("tie_word_embeddings", true)
+	c.NormEps = 1e-5 // nn.LayerNorm's default; BartConfig has no epsilon
+	if c.PadTokenID < 0 {
+		c.PadTokenID = 1
+	}
+	c.EOSTokenID = p.optInt("eos_token_id", 2)
+	c.DecoderStartTokenID = p.optInt("decoder_start_token_id", 2)
+	c.hasDecoderStartToken = true
+	if c.Heads > 0 {
+		c.HeadDim = c.Hidden / c.Heads
+	}
+	parseLabels(p, c)
+}
+
 // validate checks the relations between fields the architectures rely on.
 func (c *Config) validate() error {
 	if err := c.checkSizes(); err != nil {
@@ -472,7 +518,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("num_key_value_heads %d must divide num_attention_heads %d", c.KVHeads, c.Heads)
 	}
 	switch c.ModelType {
-	case "gpt2", "bert", "roberta", "gpt_neox", "opt", "gptj", "gpt_neo", "bloom", "gpt_bigcode", "falcon":
+	case "gpt2", "bert", "roberta", "bart", "gpt_neox", "opt", "gptj", "gpt_neo", "bloom", "gpt_bigcode", "falcon":
 		if c.Hidden%c.Heads != 0 {
 			return fmt.Errorf("hidden size %d is not a multiple of the %d attention heads", c.Hidden, c.Heads)
 		}

@@ -36,6 +36,14 @@ func (c *Config) sizeFields() []sizeField {
 		return []sizeField{{"vocab_size", c.VocabSize}, {"d_model", c.Hidden}, {"d_kv", c.HeadDim}, {"d_ff", c.Intermediate},
 			{"num_layers", c.Layers}, {"num_decoder_layers", c.DecoderLayers}, {"num_heads", c.Heads},
 			{"relative_attention_num_buckets", c.RelAttnBuckets}, {"relative_attention_max_distance", c.RelAttnMaxDistance}}
+	case "bart":
+		f := []sizeField{{"vocab_size", c.VocabSize}, {"max_position_embeddings", c.MaxPositions}, {"d_model", c.Hidden},
+			{"encoder_layers", c.Layers}, {"decoder_layers", c.DecoderLayers}, {"encoder_attention_heads", c.Heads},
+			{"encoder_ffn_dim", c.Intermediate}}
+		if c.TaskType == TaskSeqCls {
+			f = append(f, sizeField{"num_labels", c.NumLabels})
+		}
+		return f
 	case "bloom":
 		return []sizeField{{"vocab_size", c.VocabSize}, {"hidden_size", c.Hidden}, {"n_layer", c.Layers}, {"n_head", c.Heads}}
 	case "gpt_neo":

@@ -128,6 +128,9 @@ func (c *Config) paramSplit() (other, proj float64) {
 		other += float64(c.MaxPositions+c.TypeVocabSize)*h + h*h + h*float64(c.NumLabels)
 	case "t5", "mt5":
 		proj += float64(c.DecoderLayers) * (2*attn + mlp)
+	case "bart":
+		proj += float64(c.DecoderLayers) * (2*attn + mlp)
+		other += 2 * float64(c.MaxPositions+2) * h
 	}
 	if !c.TieWordEmbeddings && c.TaskType != TaskSeqCls && c.TaskType != TaskFeatureExtraction {
 		other += v * h

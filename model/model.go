@@ -1,7 +1,7 @@
 // Package model loads, runs and saves the transformer architectures the
 // project adapts: GPT-2, GPT-J, GPT-Neo, GPT-NeoX, GPTBigCode, OPT,
 // BLOOM, Falcon, the Llama family (Llama, Mistral, Qwen2, Qwen3, Gemma, Gemma 2,
-// Gemma 3 text, Phi-3), Phi, T5, mT5 and BERT/RoBERTa, as Hugging Face
+// Gemma 3 text, Phi-3), Phi, T5, mT5, BART and BERT/RoBERTa, as Hugging Face
 // transformers defines them.
 //
 // A Model is a module tree named exactly as transformers' named_modules()
@@ -95,6 +95,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildFalcon(cfg, t)
 	case "t5", "mt5":
 		a = buildT5(cfg, t)
+	case "bart":
+		a = buildBART(cfg, t)
 	case "bert", "roberta":
 		a = buildBERT(cfg, t)
 	default:

@@ -121,25 +121,7 @@ func (m *t5) decoderInputs(in *Inputs) ([]int32, int, error) {
 	if in.DecoderInputIDs != nil {
 		return in.DecoderInputIDs, in.DecoderSeq, nil
 	}
-	if in.Labels == nil || in.Batch == 0 || len(in.Labels)%in.Batch != 0 {
-		return nil, 0, fmt.Errorf("t5 needs decoder_input_ids or labels [batch, decoder_seq] (got %d labels for batch %d)", len(in.Labels), in.Batch)
-	}
-	t := len(in.Labels) / in.Batch
-	out := make([]int32, len(in.Labels))
-	for b := 0; b < in.Batch; b++ {
-		out[b*t] = int32(m.cfg.DecoderStartTokenID)
-		for i := 1; i < t; i++ {
-			id := in.Labels[b*t+i-1]
-			if id == IgnoreIndex {
-				id = int32(m.cfg.PadTokenID)
-			}
-			out[b*t+i] = id
-		}
-	}
-	if err := checkIDs("decoder_input_ids (shifted labels)", out, len(out), m.cfg.VocabSize); err != nil {
-		return nil, 0, err
-	}
-	return out, t, nil
+	return shiftTokensRight(m.cfg, in.Labels, in.Batch, "labels")
 }
 
 func (m *t5) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
@@ -153,21 +135,7 @@ func (m *t5) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		return g.Fail("t5 forward", err)
 	}
 	B := in.Batch
-	var enc *nn.Value
-	var encMask backend.Tensor
-	if cache == nil || cache.encSeq == 0 {
-		encMask = floats(g, in.mask(), B, in.Seq)
-		enc = m.encode(g, in, encMask, act)
-		if cache != nil && g.Err() == nil {
-			t, err := g.B.Copy(encMask)
-			if err != nil {
-				return g.Fail("t5 forward: cache encoder mask", err)
-			}
-			cache.encMask, cache.encSeq = t, in.Seq
-		}
-	} else {
-		encMask = cache.encMask
-	}
+	enc, encMask := encodeOnce(g, in, cache, func(mask backend.Tensor) *nn.Value { return m.encode(g, in, mask, act) })
 
 	// Decoder.
 	past := 0
@@ -196,7 +164,7 @@ func (m *t5) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 
 		h = g.Norm(x, b.crossNorm)
 		q = splitHeads(g, g.Linear(h, b.cq), c.Heads, c.HeadDim)
-		k, v = m.crossKV(g, cache, i, b, enc)
+		k, v = crossKV(g, cache, i, enc, b.ck, b.cv, c.Heads, c.HeadDim)
 		x = g.Add(x, g.Linear(attend(g, q, k, v, backend.SoftmaxOptions{KeyMask: encMask}), b.co))
 
 		x = g.Add(x, m.feedForward(g, b, g.Norm(x, b.ffNorm), act))
@@ -230,26 +198,46 @@ func (m *t5) encode(g *nn.Graph, in *Inputs, mask backend.Tensor, act backend.Un
 	return g.Norm(x, s.finalNorm)
 }
 
-// crossKV returns the decoder block's cross-attention keys and values over
-// the encoder output, computing them once per cache.
-func (m *t5) crossKV(g *nn.Graph, cache *KVCache, layer int, b t5Block, enc *nn.Value) (*nn.Value, *nn.Value) {
-	c := m.cfg
+// encodeOnce runs encode over the attention mask of in, or, continuing a
+// cache, returns nothing but the cached encoder mask: the decoder's cross
+// keys and values are cached then. The first cached call keeps a copy of
+// the mask.
+func encodeOnce(g *nn.Graph, in *Inputs, cache *KVCache, encode func(mask backend.Tensor) *nn.Value) (*nn.Value, backend.Tensor) {
+	if cache != nil && cache.encSeq != 0 {
+		return nil, cache.encMask
+	}
+	mask := floats(g, in.mask(), in.Batch, in.Seq)
+	enc := encode(mask)
+	if cache != nil && g.Err() == nil {
+		t, err := g.B.Copy(mask)
+		if err != nil {
+			return g.Fail("forward: cache encoder mask", err), nil
+		}
+		cache.encMask, cache.encSeq = t, in.Seq
+	}
+	return enc, mask
+}
+
+// crossKV returns a decoder layer's cross-attention keys and values (the
+// ck and cv projections of the encoder output, split into heads),
+// computing them once per cache.
+func crossKV(g *nn.Graph, cache *KVCache, layer int, enc *nn.Value, ck, cv *nn.Linear, heads, headDim int) (*nn.Value, *nn.Value) {
 	if cache != nil && cache.cross[layer].k != nil {
 		return g.Constant(cache.cross[layer].k), g.Constant(cache.cross[layer].v)
 	}
-	k := splitHeads(g, g.Linear(enc, b.ck), c.Heads, c.HeadDim)
-	v := splitHeads(g, g.Linear(enc, b.cv), c.Heads, c.HeadDim)
+	k := splitHeads(g, g.Linear(enc, ck), heads, headDim)
+	v := splitHeads(g, g.Linear(enc, cv), heads, headDim)
 	if cache != nil && g.Err() == nil {
-		ck, err := g.B.Copy(k.T)
+		kt, err := g.B.Copy(k.T)
 		if err != nil {
-			return g.Fail("t5 forward: cache cross keys", err), nil
+			return g.Fail("forward: cache cross keys", err), nil
 		}
-		cv, err := g.B.Copy(v.T)
+		vt, err := g.B.Copy(v.T)
 		if err != nil {
-			g.B.Free(ck)
-			return g.Fail("t5 forward: cache cross values", err), nil
+			g.B.Free(kt)
+			return g.Fail("forward: cache cross values", err), nil
 		}
-		cache.cross[layer] = kvPair{k: ck, v: cv}
+		cache.cross[layer] = kvPair{k: kt, v: vt}
 	}
 	return k, v
 }
