@@ -203,12 +203,15 @@ func (s *generation) run(ctx context.Context, prompts [][]int32) ([][]int32, err
 }
 
 // first builds the inputs of the first step: the left-padded prompts for a
-// causal LM, or the encoder inputs and the decoder start token for T5.
+// causal LM, or, for an encoder–decoder, the right-padded encoder inputs
+// (as the T5 and BART tokenizers pad; BART's encoder positions count from
+// the first slot, so a left-padded prompt would read other positions
+// than the prompt alone) and the decoder start token.
 func (s *generation) first(prompts [][]int32) *Inputs {
 	in := PrefillInputs(prompts, s.padID())
 	B, T := in.Batch, in.Seq
 	if s.m.cfg.TaskType == TaskSeq2SeqLM {
-		in.PositionIDs = nil
+		in = rightPadded(prompts, s.padID())
 		s.enc = in
 		start := make([]int32, B)
 		for r := range start {
@@ -278,3 +281,29 @@ func allTrue(bs []bool) bool {
 
 // finite reports whether x is neither NaN nor infinite.
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// rightPadded pads prompts with pad on the right into one batch, with the
+// attention mask (none when no row is padded).
+func rightPadded(prompts [][]int32, pad int32) *Inputs {
+	T := 0
+	for _, p := range prompts {
+		T = max(T, len(p))
+	}
+	B := len(prompts)
+	in := &Inputs{Batch: B, Seq: T, InputIDs: make([]int32, B*T)}
+	mask := make([]int32, B*T)
+	padded := false
+	for r, p := range prompts {
+		padded = padded || len(p) < T
+		for t := range T {
+			in.InputIDs[r*T+t] = pad
+			if t < len(p) {
+				in.InputIDs[r*T+t], mask[r*T+t] = p[t], 1
+			}
+		}
+	}
+	if padded {
+		in.AttentionMask = mask
+	}
+	return in
+}

@@ -69,13 +69,17 @@ func NewRandomWith(cfg *Config, b backend.Backend, seed uint64, o RandomOptions)
 }
 
 // initializer returns a function giving a parameter's initial values:
-// normal(0, initializer_range) for matrices and embeddings (0.02 when the
-// config has none), zeros for biases, ones for norm weights. Successive
+// normal(0, initializer_range) for matrices and embeddings (BART's
+// init_std; 0.02 when the config has neither), zeros for biases and
+// BART's final_logits_bias, ones for norm weights. Successive
 // calls draw from one generator seeded by seed.
 func (m *Model) initializer(seed uint64) func(p *nn.Param, shape []int) []float32 {
 	std := 0.02
-	if v, ok := m.cfg.Raw["initializer_range"].(float64); ok && v > 0 {
-		std = v
+	for _, key := range []string{"initializer_range", "init_std"} {
+		if v, ok := m.cfg.Raw[key].(float64); ok && v > 0 {
+			std = v
+			break
+		}
 	}
 	// Norm weights start at the identity: 1, or 0 where the norm scales
 	// by (1 + weight) as Gemma's do.
@@ -98,7 +102,7 @@ func (m *Model) initializer(seed uint64) func(p *nn.Param, shape []int) []float3
 			for i := range v {
 				v[i] = one
 			}
-		case strings.HasSuffix(p.Name, ".bias"):
+		case strings.HasSuffix(p.Name, ".bias"), p.Name == "final_logits_bias":
 		default:
 			for i := range v {
 				v[i] = float32(rng.NormFloat64() * std)
