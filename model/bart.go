@@ -111,7 +111,10 @@ func buildBARTStack(c *Config, t *treeBuilder, name string, shared *nn.Param, la
 	return s
 }
 
-// outputLayer is the head PEFT's "all-linear" leaves out.
+// outputLayer is the head PEFT's "all-linear" leaves out: lm_head, or the
+// classification_head container, which PEFT subtracts by exact name only
+// (it looks for a head named classifier or score), so that
+// classification_head.dense and out_proj stay targets, as in PEFT.
 func (m *bart) outputLayer() string {
 	if m.clsOut != nil {
 		return "classification_head"

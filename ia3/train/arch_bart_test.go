@@ -131,3 +131,37 @@ func TestBARTAdapterRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestBARTAllLinear checks "all-linear" as PEFT resolves it for BART:
+// every Linear but lm_head for generation; for classification every Linear
+// including classification_head.dense and out_proj, since PEFT only leaves
+// out a head named classifier or score.
+func TestBARTAllLinear(t *testing.T) {
+	b := openCPU(t)
+	for _, c := range bartCases {
+		t.Run(c.name, func(t *testing.T) {
+			base := randomBART(t, b, c, 1)
+			ic := ia3.NewConfig()
+			ic.TaskType = c.task
+			ic.TargetModules = ia3.Pattern("all-linear")
+			ic.FeedforwardModules = ia3.Names("fc2")
+			pm, err := ia3.New(base, ic, ia3.DefaultAdapter)
+			require.NoError(t, err)
+			var got []string
+			for _, p := range pm.TrainableParams() {
+				if m, ok := strings.CutSuffix(p.Name, ".ia3_l."+ia3.DefaultAdapter); ok {
+					got = append(got, strings.TrimPrefix(m, "base_model.model."))
+				}
+			}
+			// 2 encoder layers × 6 Linears, 2 decoder layers × 10.
+			want := 32
+			if c.task == model.TaskSeqCls {
+				want += 2
+				require.Contains(t, got, "classification_head.dense")
+				require.Contains(t, got, "classification_head.out_proj")
+			}
+			require.Len(t, got, want)
+			require.NotContains(t, got, "lm_head")
+		})
+	}
+}
