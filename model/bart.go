@@ -224,21 +224,9 @@ func (m *bart) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	B := in.Batch
 	enc, encMask := encodeOnce(g, in, cache, func(mask backend.Tensor) *nn.Value { return m.encode(g, in, mask, act) })
 
-	past := 0
-	if cache != nil {
-		past = cache.n
-	}
+	past, decMask, km := decoderMask(g, cache, B, tdec)
 	s := &m.decoder
 	x := m.embed(g, s, decIDs, B, tdec, past)
-	decMask := make([]float32, B*tdec)
-	for i := range decMask {
-		decMask[i] = 1
-	}
-	keyMask := decMask
-	if cache != nil {
-		keyMask = cache.keyMask(decMask, tdec)
-	}
-	km := floats(g, keyMask, B, past+tdec)
 	for i, l := range s.layers {
 		q := splitHeads(g, g.Linear(x, l.q), c.Heads, c.HeadDim)
 		k := splitHeads(g, g.Linear(x, l.k), c.Heads, c.HeadDim)

@@ -138,21 +138,9 @@ func (m *t5) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	enc, encMask := encodeOnce(g, in, cache, func(mask backend.Tensor) *nn.Value { return m.encode(g, in, mask, act) })
 
 	// Decoder.
-	past := 0
-	if cache != nil {
-		past = cache.n
-	}
+	past, decMask, km := decoderMask(g, cache, B, tdec)
 	s := &m.decoder
 	x := g.Reshape(g.Embedding(s.embed, ints(g, decIDs, B*tdec)), B, tdec, c.Hidden)
-	decMask := make([]float32, B*tdec)
-	for i := range decMask {
-		decMask[i] = 1
-	}
-	keyMask := decMask
-	if cache != nil {
-		keyMask = cache.keyMask(decMask, tdec)
-	}
-	km := floats(g, keyMask, B, past+tdec)
 	bias := m.relativeBias(g, s, past, tdec, past+tdec)
 	for i, b := range s.blocks {
 		h := g.Norm(x, b.selfNorm)
@@ -196,6 +184,23 @@ func (m *t5) encode(g *nn.Graph, in *Inputs, mask backend.Tensor, act backend.Un
 		x = g.Add(x, m.feedForward(g, b, g.Norm(x, b.ffNorm), act))
 	}
 	return g.Norm(x, s.finalNorm)
+}
+
+// decoderMask returns the number of cached decoder tokens, the mask of
+// tdec new ones (all kept: decoder inputs are not padded) and the key mask
+// [B, past+tdec] of the decoder's self-attention.
+func decoderMask(g *nn.Graph, cache *KVCache, B, tdec int) (int, []float32, backend.Tensor) {
+	past := 0
+	decMask := make([]float32, B*tdec)
+	for i := range decMask {
+		decMask[i] = 1
+	}
+	keyMask := decMask
+	if cache != nil {
+		past = cache.n
+		keyMask = cache.keyMask(decMask, tdec)
+	}
+	return past, decMask, floats(g, keyMask, B, past+tdec)
 }
 
 // encodeOnce runs encode over the attention mask of in, or, continuing a

@@ -114,17 +114,7 @@ func TestBARTAdapterRoundTrip(t *testing.T) {
 			for _, c := range bartCases {
 				t.Run(c.name, func(t *testing.T) {
 					r := bartRun(t, b, c, 4)
-					for i, p := range r.params {
-						v, err := b.ToFloat32(p.Param.T)
-						require.NoError(t, err)
-						for j := range v {
-							v[j] += 0.1 * float32((i+j)%7-3)
-						}
-						nt, err := b.FromFloat32(v, p.Param.T.Shape()...)
-						require.NoError(t, err)
-						b.Free(p.Param.T)
-						p.Param.T = nt
-					}
+					moveOffInit(t, b, r.params)
 					checkAdapterRoundTrip(t, b, r, bartWant(r.base, c.save), randomBART(t, b, c, 4))
 				})
 			}
@@ -163,5 +153,22 @@ func TestBARTAllLinear(t *testing.T) {
 			require.Len(t, got, want)
 			require.NotContains(t, got, "lm_head")
 		})
+	}
+}
+
+// moveOffInit adds 0.1·((i+j) mod 7 − 3) to element j of trainable
+// parameter i, so that a round trip shows every vector and saved copy.
+func moveOffInit(t *testing.T, b backend.Backend, params []ia3.NamedParam) {
+	t.Helper()
+	for i, p := range params {
+		v, err := b.ToFloat32(p.Param.T)
+		require.NoError(t, err)
+		for j := range v {
+			v[j] += 0.1 * float32((i+j)%7-3)
+		}
+		nt, err := b.FromFloat32(v, p.Param.T.Shape()...)
+		require.NoError(t, err)
+		b.Free(p.Param.T)
+		p.Param.T = nt
 	}
 }
