@@ -384,3 +384,25 @@ func TestBARTLabelsAndErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "decoder_attention_heads")
 }
+
+// TestBARTConfigDefaults checks BartConfig's defaults (facebook/bart-large's
+// sizes) and the classification variant's label count.
+func TestBARTConfigDefaults(t *testing.T) {
+	c := mustConfig(t, `{"model_type":"bart"}`)
+	assert.Equal(t, "BartForConditionalGeneration", c.Architecture)
+	assert.Equal(t, TaskSeq2SeqLM, c.TaskType)
+	got := []int{c.VocabSize, c.Hidden, c.Layers, c.DecoderLayers, c.Heads, c.HeadDim, c.Intermediate, c.MaxPositions,
+		c.PadTokenID, c.EOSTokenID, c.DecoderStartTokenID, c.NumLabels}
+	assert.Equal(t, []int{50265, 1024, 12, 12, 16, 64, 4096, 1024, 1, 2, 2, 3}, got)
+	assert.Equal(t, "gelu", c.Act)
+	assert.True(t, c.TieWordEmbeddings)
+	assert.False(t, c.EmbedScale)
+	assert.InDelta(t, 1e-5, c.NormEps, 0)
+
+	cls := mustConfig(t, `{"model_type":"bart","architectures":["BartForSequenceClassification"],
+		"id2label":{"0":"a","1":"b"},"scale_embedding":true,"decoder_start_token_id":0}`)
+	assert.Equal(t, TaskSeqCls, cls.TaskType)
+	assert.Equal(t, 2, cls.NumLabels)
+	assert.True(t, cls.EmbedScale)
+	assert.Equal(t, 0, cls.DecoderStartTokenID)
+}

@@ -456,16 +456,16 @@ func parseBERT(p *cfgParser, c *Config) {
 	if c.ModelType == "roberta" && c.PadTokenID < 0 {
 		c.PadTokenID = 1
 	}
-	parseLabels(p, c)
+	parseLabels(p, c, 2)
 }
 
 // parseLabels reads a classification head's label count (id2label's
-// size, else num_labels, else 2) and problem_type.
-func parseLabels(p *cfgParser, c *Config) {
+// size, else num_labels, else def: 2, BartConfig's 3) and problem_type.
+func parseLabels(p *cfgParser, c *Config, def int) {
 	if m, ok := p.raw["id2label"].(map[string]any); ok && len(m) > 0 {
 		c.NumLabels = len(m)
 	} else {
-		c.NumLabels = p.optInt("num_labels", 2)
+		c.NumLabels = p.optInt("num_labels", def)
 	}
 	c.ProblemType = p.str("problem_type", "")
 	switch c.ProblemType {
@@ -506,7 +506,7 @@ func parseBART(p *cfgParser, c *Config) {
 	if c.Heads > 0 {
 		c.HeadDim = c.Hidden / c.Heads
 	}
-	parseLabels(p, c)
+	parseLabels(p, c, 3)
 }
 
 // validate checks the relations between fields the architectures rely on.
