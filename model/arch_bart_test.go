@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -51,7 +52,25 @@ func bartCases() []gptCase {
 		{"bart classification", base(map[string]any{"architectures": []string{"BartForSequenceClassification"},
 			"num_labels": 3, "scale_embedding": true}),
 			append(lw("classification_head.dense", "classification_head.out_proj"), global...), layer},
+		{"bart bare model", base(map[string]any{"architectures": []string{"BartModel"}}), unprefixed(global), unprefixed(layer)},
 	}
+}
+
+// unprefixed drops BartModel's "model." from names: the bare model's own.
+func unprefixed(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = strings.TrimPrefix(n, "model.")
+	}
+	return out
+}
+
+// n names a BartModel tensor as the case's checkpoint does.
+func (r *bartRef) n(name string) string {
+	if r.cfg.TaskType == TaskFeatureExtraction {
+		return strings.TrimPrefix(name, "model.")
+	}
+	return name
 }
 
 // bartRef is a float64 transcription of transformers' BART forward pass
@@ -70,7 +89,7 @@ func (r *bartRef) embedRows(name string, ids []int) gptMat {
 // stackInput is embed_tokens(ids)·scale + embed_positions(t + 2), then
 // layernorm_embedding.
 func (r *bartRef) stackInput(stack string, ids []int) gptMat {
-	x := r.embedRows("model.shared", ids)
+	x := r.embedRows(r.n("model.shared"), ids)
 	scale := 1.0
 	if r.flag("scale_embedding", false) {
 		scale = math.Sqrt(float64(r.cfg.Hidden))
@@ -79,13 +98,13 @@ func (r *bartRef) stackInput(stack string, ids []int) gptMat {
 	for t := range pos {
 		pos[t] = t + 2
 	}
-	pe := r.embedRows("model."+stack+".embed_positions", pos)
+	pe := r.embedRows(r.n("model."+stack+".embed_positions"), pos)
 	for t := range x {
 		for i := range x[t] {
 			x[t][i] = x[t][i]*scale + pe[t][i]
 		}
 	}
-	return r.layerNorm(x, "model."+stack+".layernorm_embedding")
+	return r.layerNorm(x, r.n("model."+stack+".layernorm_embedding"))
 }
 
 // attn is BartAttention p of queries from x over keys and values from kv,
@@ -139,17 +158,20 @@ func (r *bartRef) forward(encIDs, mask, decIDs []int32) gptMat {
 	act := r.cfg.Act
 	x := r.stackInput("encoder", toInts(encIDs))
 	for l := 0; l < r.cfg.Layers; l++ {
-		p := fmt.Sprintf("model.encoder.layers.%d", l)
+		p := r.n(fmt.Sprintf("model.encoder.layers.%d", l))
 		x = r.layerNorm(gptAdd(x, r.attn(p+".self_attn", x, x, mask, false)), p+".self_attn_layer_norm")
 		x = r.layerNorm(gptAdd(x, r.mlp(x, p+".fc1", p+".fc2", act)), p+".final_layer_norm")
 	}
 	enc := x
 	x = r.stackInput("decoder", toInts(decIDs))
 	for l := 0; l < r.cfg.DecoderLayers; l++ {
-		p := fmt.Sprintf("model.decoder.layers.%d", l)
+		p := r.n(fmt.Sprintf("model.decoder.layers.%d", l))
 		x = r.layerNorm(gptAdd(x, r.attn(p+".self_attn", x, x, nil, true)), p+".self_attn_layer_norm")
 		x = r.layerNorm(gptAdd(x, r.attn(p+".encoder_attn", x, enc, mask, false)), p+".encoder_attn_layer_norm")
 		x = r.layerNorm(gptAdd(x, r.mlp(x, p+".fc1", p+".fc2", act)), p+".final_layer_norm")
+	}
+	if r.cfg.TaskType == TaskFeatureExtraction {
+		return x
 	}
 	if r.cfg.TaskType == TaskSeqCls {
 		last := -1
@@ -200,7 +222,10 @@ func TestBARTParamNames(t *testing.T) {
 				got = append(got, p.Name)
 			}
 			assert.ElementsMatch(t, c.names(), got)
-			for _, alias := range []string{"model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"} {
+			for _, alias := range unprefixed([]string{"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}) {
+				if m.Config().TaskType != TaskFeatureExtraction {
+					alias = "model." + alias
+				}
 				s, ok := m.ParamShape(alias)
 				require.True(t, ok, alias)
 				assert.Equal(t, []int{40, 16}, s)
@@ -241,7 +266,8 @@ func TestBARTForwardMatchesReference(t *testing.T) {
 					defer m.Free()
 					in := bartInputs()
 					cls := m.Config().TaskType == TaskSeqCls
-					if cls {
+					bare := m.Config().TaskType == TaskFeatureExtraction
+					if cls || bare {
 						in.DecoderInputIDs, in.DecoderSeq = nil, 0
 					}
 					got, shape := logitsOf(t, m, in)
@@ -257,6 +283,17 @@ func TestBARTForwardMatchesReference(t *testing.T) {
 							require.NoError(t, err)
 							want, row = ref.forward(enc, mask, dec), got[r*3:(r+1)*3]
 							require.InDeltaSlice(t, want[0], f64(row), 1e-4)
+							continue
+						}
+						if bare {
+							// The decoder's last hidden state over input_ids shifted right.
+							require.Equal(t, []int{2, 6, 16}, shape)
+							dec, _, err := shiftTokensRight(m.Config(), enc, 1, "input_ids")
+							require.NoError(t, err)
+							want = ref.forward(enc, mask, dec)
+							for p := range want {
+								require.InDeltaSlice(t, want[p], f64(got[(r*6+p)*16:(r*6+p+1)*16]), 1e-4, "row %d position %d", r, p)
+							}
 							continue
 						}
 						V := m.Config().VocabSize

@@ -12,13 +12,14 @@ import (
 // p reads row p + 2 of embed_positions.
 const bartPositionOffset = 2
 
-// bart is BartForConditionalGeneration or BartForSequenceClassification:
+// bart is BartForConditionalGeneration, BartForSequenceClassification or
+// the bare BartModel:
 // an encoder and a decoder with learned positions offset by 2, a
 // layernorm_embedding after each stack's embeddings, post-norm layers
 // (residual, then LayerNorm) with biased k/v/q/out projections scaled by
 // head_dim^-½, fc1/fc2 feed-forwards, and either an lm_head tied to the
-// shared embedding plus the final_logits_bias buffer, or a classification
-// head on the decoder state of each row's last EOS token.
+// shared embedding plus the final_logits_bias buffer, a classification
+// head on the decoder state of each row's last EOS token, or none.
 type bart struct {
 	cfg     *Config
 	shared  *nn.Embedding
@@ -49,11 +50,18 @@ type bartLayer struct {
 func buildBART(c *Config, t *treeBuilder) *bart {
 	m := &bart{cfg: c}
 	t.container("", c.Architecture)
-	t.container("model", "BartModel")
-	m.shared = t.embedding("model.shared", c.VocabSize, c.Hidden)
-	m.encoder = buildBARTStack(c, t, "model.encoder", m.shared.Weight, c.Layers, false)
-	m.decoder = buildBARTStack(c, t, "model.decoder", m.shared.Weight, c.DecoderLayers, true)
-	if c.TaskType == TaskSeqCls {
+	prefix := "" // BartModel is the root; the heads hold it as "model"
+	if c.TaskType != TaskFeatureExtraction {
+		prefix = "model"
+		t.container(prefix, "BartModel")
+	}
+	m.shared = t.embedding(join(prefix, "shared"), c.VocabSize, c.Hidden)
+	m.encoder = buildBARTStack(c, t, join(prefix, "encoder"), m.shared.Weight, c.Layers, false)
+	m.decoder = buildBARTStack(c, t, join(prefix, "decoder"), m.shared.Weight, c.DecoderLayers, true)
+	switch c.TaskType {
+	case TaskFeatureExtraction:
+		return m
+	case TaskSeqCls:
 		t.container("classification_head", "BartClassificationHead")
 		m.clsDense = t.linear("classification_head.dense", c.Hidden, c.Hidden, true, false)
 		t.dropout("classification_head.dropout")
@@ -116,21 +124,24 @@ func buildBARTStack(c *Config, t *treeBuilder, name string, shared *nn.Param, la
 // (it looks for a head named classifier or score), so that
 // classification_head.dense and out_proj stay targets, as in PEFT.
 func (m *bart) outputLayer() string {
-	if m.clsOut != nil {
+	switch {
+	case m.clsOut != nil:
 		return "classification_head"
+	case m.lmHead == nil:
+		return "" // BartModel
 	}
 	return "lm_head"
 }
 
 // decoderInputs returns the decoder's input ids [B·Tdec]: the given ones,
 // or shift_tokens_right of the labels (generation) or of input_ids
-// (sequence classification) behind decoder_start_token_id, -100 replaced
-// by the pad id.
+// (classification, BartModel) behind decoder_start_token_id, -100
+// replaced by the pad id.
 func (m *bart) decoderInputs(in *Inputs) ([]int32, int, error) {
 	if in.DecoderInputIDs != nil {
 		return in.DecoderInputIDs, in.DecoderSeq, nil
 	}
-	if m.clsOut != nil {
+	if m.lmHead == nil {
 		return shiftTokensRight(m.cfg, in.InputIDs, in.Batch, "input_ids")
 	}
 	return shiftTokensRight(m.cfg, in.Labels, in.Batch, "labels")
@@ -214,7 +225,7 @@ func (m *bart) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	if err != nil {
 		return g.Fail("bart forward", err)
 	}
-	if cache != nil && m.clsOut != nil {
+	if cache != nil && m.lmHead == nil {
 		return g.Fail("bart forward", fmt.Errorf("%s has no KV cache", c.Architecture))
 	}
 	decIDs, tdec, err := m.decoderInputs(in)
@@ -240,8 +251,11 @@ func (m *bart) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 
 		x = m.feedForward(g, l, x, act)
 	}
-	if m.clsOut != nil {
+	switch {
+	case m.clsOut != nil:
 		return m.classify(g, in, x)
+	case m.lmHead == nil:
+		return x // BartModel: the decoder's last hidden state
 	}
 	logits := g.Add(g.Linear(x, m.lmHead), g.Reshape(g.Param(m.logitsBias), c.VocabSize))
 	if cache != nil && g.Err() == nil {

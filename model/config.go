@@ -178,7 +178,7 @@ var families = map[string]family{
 	"mt5":         {"MT5ForConditionalGeneration", []string{"MT5ForConditionalGeneration"}, parseMT5},
 	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
 	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseGPTBigCode},
-	"bart":        {"BartForConditionalGeneration", []string{"BartForConditionalGeneration", "BartForSequenceClassification"}, parseBART},
+	"bart":        {"BartForConditionalGeneration", []string{"BartForConditionalGeneration", "BartForSequenceClassification", "BartModel"}, parseBART},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
