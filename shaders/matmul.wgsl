@@ -1,6 +1,7 @@
 // matmul.wgsl: tiled matrix products, batched, with either operand read
-// transposed through strides and b in F32, F16 or BF16. Linear uses the same
-// kernel with its (IA)³ epilogue switched on by flags.
+// transposed through strides and b in F32, F16 or BF16, or b a Q8_0 or NF4
+// weight dequantised as it is loaded (load_bq). Linear uses the same kernel
+// with its (IA)³ epilogue switched on by flags.
 //
 // Each workgroup of 16×16 threads computes a 64×64 tile of the output, each
 // thread 4×4 outputs spaced 16 apart; the K dimension is walked 16 at a time
@@ -73,7 +74,38 @@ fn load_a(z: u32, m: u32, k: u32) -> f32 {
 
 fn load_b(z: u32, k: u32, n: u32) -> f32 {
     let i = z * mp.sb_b + k * mp.sb_k + n * mp.sb_n;
+    if (mp.b_dt >= DT_Q8_0) {
+        return load_bq(i);
+    }
     return load_w(mm_b[word_index(mp.b_dt, i)], mp.b_dt, i);
+}
+
+// load_bq dequantises element i of a Q8_0 or NF4 b (see common.wgsl). A
+// quantized b is always [N, K], transposed and shared by the batch, so it
+// holds n·k elements and sb_b is 0, which also serves as nf4_value's
+// opaque zero.
+fn load_bq(i: u32) -> f32 {
+    let n = mp.n * mp.k;
+    if (mp.b_dt == DT_Q8_0) {
+        return q8_value(mm_b[i >> 2u], mm_b[q8_scale_word(n, i)], i);
+    }
+    let t = nf4_table_word(n);
+    let code = nf4_code(mm_b[i >> 3u], i);
+    let acode = nf4_acode(mm_b[nf4_absmax_word(n, i)], i);
+    return nf4_value(bitcast<f32>(mm_b[t + code]), bitcast<f32>(mm_b[t + 16u + acode]),
+                     bitcast<f32>(mm_b[nf4_group_word(n, i)]), bitcast<f32>(mm_b[nf4_offset_word(n)]), mp.sb_b);
+}
+
+// matmul_dequant writes the n·k elements of a quantized b, dequantised, to
+// out as F32 [N, K]: Copy, ToFloat32 and ScaleRows of Q8_0/NF4 tensors, by
+// the same code the products read their weights with. Launched 1-D.
+@compute @workgroup_size(256)
+fn matmul_dequant(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= mp.n * mp.k) {
+        return;
+    }
+    mm_out[i] = load_bq(i);
 }
 
 @compute @workgroup_size(16, 16, 1)
