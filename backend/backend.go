@@ -21,17 +21,28 @@
 //     from the next call, from Sync or from a download.
 package backend
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ia3/ia3/quant"
+)
 
 // DType is the element type of a tensor's storage.
 type DType uint8
 
-// Storage types. Compute is always F32; F16 and BF16 are storage only.
+// Storage types. Compute is always F32; F16, BF16, Q8_0 and NF4 are storage
+// only.
 const (
 	F32 DType = iota
 	F16
 	BF16
 	I32
+	// Q8_0 is a 2-D weight [R, C] quantized along C in blocks of 32 int8
+	// codes with a float16 scale each (package quant, docs/quantization.md).
+	Q8_0
+	// NF4 is a 2-D weight [R, C] quantized along C in blocks of 64 4-bit
+	// NormalFloat codes, with double-quantized block absmax values.
+	NF4
 )
 
 // String returns the safetensors spelling of the dtype.
@@ -45,22 +56,91 @@ func (d DType) String() string {
 		return "BF16"
 	case I32:
 		return "I32"
+	case Q8_0:
+		return "Q8_0"
+	case NF4:
+		return "NF4"
 	}
 	return fmt.Sprintf("DType(%d)", uint8(d))
 }
 
-// Size returns the bytes one element occupies.
+// Size returns the bytes one element occupies. It is meaningless for the
+// quantized dtypes, whose elements share block scales (it returns 1 for
+// them): use StorageBytes.
 func (d DType) Size() int {
 	switch d {
 	case F16, BF16:
 		return 2
+	case Q8_0, NF4:
+		return 1
 	default:
 		return 4
 	}
 }
 
-// IsFloat reports whether d holds floating-point values.
+// IsFloat reports whether d holds floating-point values (the quantized
+// dtypes do: they store floats approximately).
 func (d DType) IsFloat() bool { return d != I32 }
+
+// IsQuantized reports whether d is a block-quantized weight format.
+func (d DType) IsQuantized() bool { return d == Q8_0 || d == NF4 }
+
+// QuantFormat returns the quant package's format of a quantized dtype, and
+// quant.None for every other dtype.
+func (d DType) QuantFormat() quant.Format {
+	switch d {
+	case Q8_0:
+		return quant.Q8_0
+	case NF4:
+		return quant.NF4
+	}
+	return quant.None
+}
+
+// QuantDType returns the dtype storing format f, or false for quant.None
+// and unknown formats.
+func QuantDType(f quant.Format) (DType, bool) {
+	switch f {
+	case quant.Q8_0:
+		return Q8_0, true
+	case quant.NF4:
+		return NF4, true
+	}
+	return F32, false
+}
+
+// StorageBytes returns the bytes a tensor of dtype d and the given shape
+// occupies: the element count times Size for the plain dtypes, and the
+// quant package's layout for Q8_0 and NF4, which must be 2-D with the last
+// dimension a multiple of the block size.
+func StorageBytes(d DType, shape ...int) (int, error) {
+	return storageBytes("storage_bytes", d, shape)
+}
+
+// storageBytes is StorageBytes with errors reported as op's.
+func storageBytes(op string, d DType, shape []int) (int, error) {
+	n, err := numElements(op, "tensor", shape)
+	if err != nil {
+		return 0, err
+	}
+	if !d.IsQuantized() {
+		if d > maxDType {
+			return 0, argErr(op, "unknown dtype %v", d)
+		}
+		if n > MaxElements/d.Size() {
+			return 0, argErr(op, "%v %v: more than %d bytes", d, shape, MaxElements)
+		}
+		return n * d.Size(), nil
+	}
+	if len(shape) != 2 {
+		return 0, argErr(op, "%v tensor %v has %d dimensions, want 2 [out, in]", d, shape, len(shape))
+	}
+	b, err := quant.StorageBytes(d.QuantFormat(), shape[0], shape[1])
+	if err != nil {
+		return 0, argErr(op, "%v tensor %v: %v", d, shape, err)
+	}
+	return b, nil
+}
 
 // Tensor is a handle to device storage. Implementations are backend specific;
 // passing one backend's tensor to another backend is an error.
@@ -217,9 +297,11 @@ type Backend interface {
 	// FromInt32 uploads data as I32.
 	FromInt32(data []int32, shape ...int) (Tensor, error)
 	// FromBytes uploads little-endian raw storage of the given dtype, as
-	// safetensors holds it (F32, F16, BF16 or I32).
+	// safetensors holds it (F32, F16, BF16 or I32), or a quantized 2-D
+	// weight in the layout of package quant (Q8_0, NF4; StorageBytes).
 	FromBytes(dtype DType, data []byte, shape ...int) (Tensor, error)
-	// ToFloat32 downloads a float tensor, widening F16/BF16.
+	// ToFloat32 downloads a float tensor, widening F16/BF16 and
+	// dequantizing Q8_0/NF4.
 	ToFloat32(t Tensor) ([]float32, error)
 	// ToInt32 downloads an I32 tensor.
 	ToInt32(t Tensor) ([]int32, error)
@@ -228,7 +310,8 @@ type Backend interface {
 	// View returns a tensor sharing t's storage with another shape of the
 	// same element count. The view stays valid until t is freed.
 	View(t Tensor, shape ...int) (Tensor, error)
-	// Copy returns a new F32 tensor equal to t (widening F16/BF16).
+	// Copy returns a new F32 tensor equal to t (widening F16/BF16,
+	// dequantizing Q8_0/NF4).
 	Copy(t Tensor) (Tensor, error)
 
 	// Layout.
@@ -259,10 +342,13 @@ type Backend interface {
 
 	// MatMul multiplies a [..., M, K] by b [..., K, N] (or either
 	// transposed, see options). b's leading dimensions equal a's, or b is 2-D
-	// and shared by every batch. b may be F16/BF16.
+	// and shared by every batch. b may be F16/BF16, or a 2-D Q8_0/NF4
+	// weight W [R, C] read either way: TransB (y = a·Wᵀ, the forward) or
+	// not (y = a·W, a Linear's backward dx = dy·W).
 	MatMul(a, b Tensor, o MatMulOptions) (Tensor, error)
 	// Linear applies x [..., in] to weight w with the options' bias and
-	// (IA)³ scaling, giving [..., out]. w may be F16/BF16.
+	// (IA)³ scaling, giving [..., out]. w may be F16/BF16, or Q8_0/NF4
+	// (dequantized inside, every option as for F32, FanInFanOut refused).
 	Linear(x, w Tensor, o LinearOptions) (Tensor, error)
 
 	// Element-wise.
@@ -324,7 +410,7 @@ type Backend interface {
 
 	// ScaleRows returns w [R, C] with row r multiplied by v[r], or divided
 	// by (v[r] + 1e-8) when invert is set (PEFT's unmerge). w may be
-	// F16/BF16; the result is F32.
+	// F16/BF16/Q8_0/NF4; the result is F32.
 	ScaleRows(w, v Tensor, invert bool) (Tensor, error)
 	// ScaleCols is ScaleRows along columns: v has shape [C].
 	ScaleCols(w, v Tensor, invert bool) (Tensor, error)

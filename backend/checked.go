@@ -50,15 +50,18 @@ func (c *checked) FromInt32(data []int32, shape ...int) (Tensor, error) {
 }
 
 func (c *checked) FromBytes(dtype DType, data []byte, shape ...int) (Tensor, error) {
-	if !anyDType.has(dtype) {
+	if !storable.has(dtype) {
 		return nil, argErr("from_bytes", "unknown dtype %v", dtype)
 	}
-	n, err := numElements("from_bytes", "tensor", shape)
+	if _, err := numElements("from_bytes", "tensor", shape); err != nil {
+		return nil, err
+	}
+	want, err := storageBytes("from_bytes", dtype, shape)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) != n*dtype.Size() {
-		return nil, argErr("from_bytes", "%d bytes for %v %v: want %d", len(data), dtype, shape, n*dtype.Size())
+	if len(data) != want {
+		return nil, argErr("from_bytes", "%d bytes for %v %v: want %d", len(data), dtype, shape, want)
 	}
 	return c.inner.FromBytes(dtype, data, shape...)
 }
@@ -75,7 +78,7 @@ func checkUpload(op string, have int, what string, shape []int) error {
 }
 
 func (c *checked) ToFloat32(t Tensor) ([]float32, error) {
-	if _, err := tensorArg("to_float32", "t", t, anyFloat); err != nil {
+	if _, err := tensorArg("to_float32", "t", t, weightFloat); err != nil {
 		return nil, err
 	}
 	return c.inner.ToFloat32(t)
@@ -112,7 +115,7 @@ func (c *checked) View(t Tensor, shape ...int) (Tensor, error) {
 }
 
 func (c *checked) Copy(t Tensor) (Tensor, error) {
-	if _, err := tensorArg("copy", "t", t, anyFloat); err != nil {
+	if _, err := tensorArg("copy", "t", t, weightFloat); err != nil {
 		return nil, err
 	}
 	return c.inner.Copy(t)
@@ -306,10 +309,11 @@ func matMulShape(a, b Tensor, o MatMulOptions) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	bs, err := minRankArg(op, "b", b, anyFloat, 2)
+	bs, err := weightArg(op, "b", b, 2, false)
 	if err != nil {
 		return nil, err
 	}
+
 	if err := checkFinite(op, "alpha", o.Alpha); err != nil {
 		return nil, err
 	}
@@ -574,7 +578,7 @@ func (c *checked) ScaleCols(w, v Tensor, invert bool) (Tensor, error) {
 
 // scaleArgs validates w [R, C] and v of w's dimension axis.
 func scaleArgs(op string, w, v Tensor, axis int, what string) error {
-	ws, err := rankArg(op, "w", w, anyFloat, 2)
+	ws, err := weightArg(op, "w", w, 2, true)
 	if err != nil {
 		return err
 	}

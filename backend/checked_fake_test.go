@@ -14,6 +14,8 @@ func f32(shape ...int) Tensor  { return fakeTensor{shape: shape, dtype: F32} }
 func f16(shape ...int) Tensor  { return fakeTensor{shape: shape, dtype: F16} }
 func bf16(shape ...int) Tensor { return fakeTensor{shape: shape, dtype: BF16} }
 func i32(shape ...int) Tensor  { return fakeTensor{shape: shape, dtype: I32} }
+func q8(shape ...int) Tensor   { return fakeTensor{shape: shape, dtype: Q8_0} }
+func nf4(shape ...int) Tensor  { return fakeTensor{shape: shape, dtype: NF4} }
 
 // fakeBackend records which operations reached it and computes nothing.
 type fakeBackend struct {

@@ -12,9 +12,12 @@ func linearArgs(x, w Tensor, o LinearOptions) error {
 	if err != nil {
 		return err
 	}
-	ws, err := rankArg(op, "w", w, anyFloat, 2)
+	ws, err := weightArg(op, "w", w, 2, true)
 	if err != nil {
 		return err
+	}
+	if d := w.DType(); d.IsQuantized() && o.FanInFanOut {
+		return argErr(op, "w %v is %v: fan_in_fan_out is refused for a quantized weight (store it (out, in))", ws, d)
 	}
 	in, out, layout := ws[1], ws[0], "(out, in)"
 	if o.FanInFanOut {

@@ -35,7 +35,14 @@ const (
 	onlyI32  = dtypeSet(1 << I32)
 	anyFloat = dtypeSet(1<<F32 | 1<<F16 | 1<<BF16)
 	anyDType = dtypeSet(1<<F32 | 1<<F16 | 1<<BF16 | 1<<I32)
-	maxDType = I32
+	// quantized are the block-quantized weight dtypes: 2-D, addressed only
+	// by the operations that dequantize (weightFloat), never viewed.
+	quantized = dtypeSet(1<<Q8_0 | 1<<NF4)
+	// weightFloat is what a weight operand may be: any float storage.
+	weightFloat = anyFloat | quantized
+	// storable is what FromBytes accepts.
+	storable = anyDType | quantized
+	maxDType = NF4
 	maxUnary = Log
 )
 
@@ -99,6 +106,27 @@ func tensorArg(op, name string, t Tensor, allowed dtypeSet) ([]int, error) {
 		return nil, err
 	}
 	return shape, nil
+}
+
+// weightArg validates a weight operand: a float dtype and the given rank; a
+// quantized weight must also be 2-D with its last dimension a multiple of
+// the format's block size.
+// With exact the rank must equal rank, otherwise it is a minimum.
+func weightArg(op, name string, t Tensor, rank int, exact bool) ([]int, error) {
+	check := minRankArg
+	if exact {
+		check = rankArg
+	}
+	s, err := check(op, name, t, weightFloat, rank)
+	if err != nil {
+		return nil, err
+	}
+	if d := t.DType(); d.IsQuantized() {
+		if _, err := storageBytes(op, d, s); err != nil {
+			return nil, argErr(op, "%s %v %v: a quantized weight must be 2-D with its last dimension a multiple of %d", name, s, d, d.QuantFormat().BlockSize())
+		}
+	}
+	return s, nil
 }
 
 // rankArg is tensorArg that also requires rank dimensions.

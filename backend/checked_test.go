@@ -62,7 +62,7 @@ var malformed = []checkCase{
 	{"from_int32 count", func(b Backend) error { return t1(b.FromInt32(nil, 1)) }, "from_int32", "0 values for shape [1]: want 1"},
 	{"from_bytes size", func(b Backend) error { return t1(b.FromBytes(F16, make([]byte, 5), 3)) }, "from_bytes", "5 bytes for F16 [3]: want 6"},
 	{"from_bytes dtype", func(b Backend) error { return t1(b.FromBytes(DType(9), nil, 1)) }, "from_bytes", "unknown dtype DType(9)"},
-	{"to_float32 int", func(b Backend) error { return tf(b.ToFloat32(i32(3))) }, "to_float32", "t [3] has dtype I32, want F32, F16 or BF16"},
+	{"to_float32 int", func(b Backend) error { return tf(b.ToFloat32(i32(3))) }, "to_float32", "t [3] has dtype I32, want F32, F16, BF16, Q8_0 or NF4"},
 	{"to_int32 float", func(b Backend) error { return ti(b.ToInt32(f32(3))) }, "to_int32", "t [3] has dtype F32, want I32"},
 	{"to_float32 nil", func(b Backend) error { return tf(b.ToFloat32(nil)) }, "to_float32", "t is nil"},
 	{"to_float32 typed nil", func(b Backend) error { return tf(b.ToFloat32(nilF32)) }, "to_float32", "t is nil"},
@@ -102,7 +102,7 @@ var malformed = []checkCase{
 	{"matmul b rank", mm(f32(3, 4), f32(2, 4, 5), MatMulOptions{}), "matmul", "b must be 2-D or have a's 2 dimensions"},
 	{"matmul a rank", mm(f32(4), f32(4, 5), MatMulOptions{}), "matmul", "a [4] has 1 dimensions, want at least 2"},
 	{"matmul a f16", mm(f16(3, 4), f32(4, 5), MatMulOptions{}), "matmul", "a [3 4] has dtype F16, want F32"},
-	{"matmul b i32", mm(f32(3, 4), i32(4, 5), MatMulOptions{}), "matmul", "b [4 5] has dtype I32, want F32, F16 or BF16"},
+	{"matmul b i32", mm(f32(3, 4), i32(4, 5), MatMulOptions{}), "matmul", "b [4 5] has dtype I32, want F32, F16, BF16, Q8_0 or NF4"},
 	{"matmul alpha", mm(f32(3, 4), f32(4, 5), MatMulOptions{Alpha: float32(math.NaN())}), "matmul", "alpha NaN is not finite"},
 	{"matmul result overflow", mm(f32(1<<16, 2), f32(2, 1<<16), MatMulOptions{}), "matmul", "result shape [65536 65536]"},
 	{"linear in", linCall(f32(2, 3, 4), f32(5, 3), LinearOptions{}), "linear", "x [2 3 4] and w [5 3] (out, in): in features 4 and 3 differ"},
@@ -160,6 +160,15 @@ var malformed = []checkCase{
 	{"adamw step", adam(AdamWOptions{LR: 1, Step: 0}, f32(3), f32(3), f32(3), f32(3)), "adamw", "step 0"},
 	{"adamw beta", adam(AdamWOptions{LR: 1, Beta1: 1, Step: 1}, f32(3), f32(3), f32(3), f32(3)), "adamw", "betas (1, 0) must lie in [0, 1)"},
 	{"adamw lr", adam(AdamWOptions{LR: -1, Step: 1}, f32(3), f32(3), f32(3), f32(3)), "adamw", "lr -1 is negative"},
+	{"from_bytes q8 size", func(b Backend) error { return t1(b.FromBytes(Q8_0, make([]byte, 64), 2, 32)) }, "from_bytes", "64 bytes for Q8_0 [2 32]: want 68"},
+	{"from_bytes nf4 cols", func(b Backend) error { return t1(b.FromBytes(NF4, make([]byte, 44), 2, 32)) }, "from_bytes", "32 columns are not a multiple of the block size 64"},
+	{"from_bytes q8 rank", func(b Backend) error { return t1(b.FromBytes(Q8_0, make([]byte, 34), 1, 1, 32)) }, "from_bytes", "has 3 dimensions, want 2"},
+	{"view q8", func(b Backend) error { return t1(b.View(q8(2, 32), 64)) }, "view", "dtype Q8_0, want F32, F16, BF16 or I32"},
+	{"gather nf4", func(b Backend) error { return t1(b.Gather(nf4(5, 64), i32(2))) }, "gather", "table [5 64] has dtype NF4, want F32, F16 or BF16"},
+	{"add q8", func(b Backend) error { return t1(b.Add(f32(2, 32), q8(2, 32))) }, "add", "b [2 32] has dtype Q8_0, want F32"},
+	{"matmul q8 batched", mm(f32(2, 3, 32), q8(2, 5, 32), MatMulOptions{TransB: true}), "matmul", "a quantized weight must be 2-D"},
+	{"linear q8 fan_in_fan_out", linCall(f32(2, 32), q8(32, 32), LinearOptions{FanInFanOut: true}), "linear", "fan_in_fan_out is refused for a quantized weight"},
+	{"linear nf4 cols", linCall(f32(2, 32), nf4(5, 32), LinearOptions{}), "linear", "a quantized weight must be 2-D with its last dimension a multiple of 64"},
 	{"adamw grad dtype", adam(adamOK, f32(3), bf16(3), f32(3), f32(3)), "adamw", "grad [3] has dtype BF16"},
 }
 
@@ -217,6 +226,14 @@ var wellFormed = []checkCase{
 	{"cross_entropy", func(b Backend) error { return t2(b.CrossEntropy(f32(3, 5), i32(3), -100)) }, "CrossEntropy", ""},
 	{"scale_rows bf16", func(b Backend) error { return t1(b.ScaleRows(bf16(3, 4), f32(3), true)) }, "ScaleRows", ""},
 	{"weighted_sum", func(b Backend) error { return t1(b.WeightedSum([]Tensor{f32(2), f32(2)}, []float32{0.6, 0.4})) }, "WeightedSum", ""},
+	{"from_bytes q8", func(b Backend) error { return t1(b.FromBytes(Q8_0, make([]byte, 68), 2, 32)) }, "FromBytes", ""},
+	{"from_bytes nf4", func(b Backend) error { return t1(b.FromBytes(NF4, make([]byte, 76), 2, 64)) }, "FromBytes", ""},
+	{"to_float32 nf4", func(b Backend) error { return tf(b.ToFloat32(nf4(2, 64))) }, "ToFloat32", ""},
+	{"copy q8", func(b Backend) error { return t1(b.Copy(q8(2, 32))) }, "Copy", ""},
+	{"matmul q8 transposed", mm(f32(2, 3, 32), q8(5, 32), MatMulOptions{TransB: true}), "MatMul", ""},
+	{"matmul nf4 as is", mm(f32(2, 3, 5), nf4(5, 64), MatMulOptions{}), "MatMul", ""},
+	{"linear nf4 all options", linCall(f32(2, 3, 64), nf4(5, 64), LinearOptions{Bias: f32(5), OutScale: f32(2, 5), InScale: f32(2, 64), ScaleIndex: i32(6)}), "Linear", ""},
+	{"scale_cols q8", func(b Backend) error { return t1(b.ScaleCols(q8(3, 32), f32(32), false)) }, "ScaleCols", ""},
 	{"adamw", adam(adamOK, f32(3), f32(3), f32(3), f32(3)), "AdamW", ""},
 }
 
@@ -246,4 +263,47 @@ func TestCheckedWrapsOnce(t *testing.T) {
 	assert.Same(t, b, Checked(b))
 	assert.Same(t, inner, b.(interface{ Unwrap() Backend }).Unwrap())
 	assert.Equal(t, "fake", b.Info().Spec)
+}
+
+func TestStorageBytes(t *testing.T) {
+	tests := []struct {
+		d     DType
+		shape []int
+		want  int
+		err   string
+	}{
+		{F32, []int{2, 3}, 24, ""},
+		{BF16, []int{5}, 10, ""},
+		{I32, nil, 4, ""},
+		{Q8_0, []int{4, 64}, 256 + 16, ""},
+		{NF4, []int{4, 64}, 128 + 4 + 4 + 4, ""},
+		{NF4, []int{4, 96}, 0, "not a multiple of the block size 64"},
+		{Q8_0, []int{64}, 0, "has 1 dimensions, want 2"},
+		{DType(9), []int{1}, 0, "unknown dtype"},
+		{F32, []int{0}, 0, "not positive"},
+	}
+	for _, tt := range tests {
+		got, err := StorageBytes(tt.d, tt.shape...)
+		if tt.err != "" {
+			assert.ErrorContains(t, err, tt.err, "%v %v", tt.d, tt.shape)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, got, "%v %v", tt.d, tt.shape)
+	}
+}
+
+func TestQuantizedDTypes(t *testing.T) {
+	assert.Equal(t, "Q8_0", Q8_0.String())
+	assert.Equal(t, "NF4", NF4.String())
+	assert.True(t, Q8_0.IsFloat())
+	assert.True(t, NF4.IsQuantized())
+	assert.False(t, BF16.IsQuantized())
+	for _, d := range []DType{Q8_0, NF4} {
+		back, ok := QuantDType(d.QuantFormat())
+		assert.True(t, ok)
+		assert.Equal(t, d, back)
+	}
+	_, ok := QuantDType(F32.QuantFormat())
+	assert.False(t, ok)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ia3/ia3/internal/atomicfile"
 	"github.com/ia3/ia3/model/safetensors"
+	"github.com/ia3/ia3/quant"
 )
 
 // Save writes the model as a Hugging Face checkpoint directory that
@@ -88,37 +89,5 @@ func f32ToBF16(f float32) uint16 {
 }
 
 // f32ToF16 rounds to the nearest IEEE half, ties to even, with overflow to
-// infinity and gradual underflow.
-func f32ToF16(f float32) uint16 {
-	b := math.Float32bits(f)
-	sign := uint16(b>>16) & 0x8000
-	exp := int(b>>23) & 0xff
-	mant := b & 0x7fffff
-	switch {
-	case exp == 0xff: // Inf, NaN
-		if mant != 0 {
-			return sign | 0x7e00
-		}
-		return sign | 0x7c00
-	case exp > 127+15: // overflow
-		return sign | 0x7c00
-	case exp >= 127-14: // normal half
-		h := uint32(exp-127+15)<<10 | mant>>13
-		rest := mant & 0x1fff
-		if rest > 0x1000 || (rest == 0x1000 && h&1 == 1) {
-			h++ // may carry into the exponent, up to infinity: correct
-		}
-		return sign | uint16(h)
-	case exp >= 127-25: // subnormal half
-		m := mant | 0x800000
-		shift := uint(126 - 14 - exp + 13 + 1)
-		h := m >> shift
-		rest := m & (1<<shift - 1)
-		half := uint32(1) << (shift - 1)
-		if rest > half || (rest == half && h&1 == 1) {
-			h++
-		}
-		return sign | uint16(h)
-	}
-	return sign
-}
+// infinity and gradual underflow (quant's conversion, shared with Q8_0).
+func f32ToF16(f float32) uint16 { return quant.Float32ToHalf(f) }

@@ -4,13 +4,17 @@ import (
 	"sync"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/quant"
 )
 
 // operand is a read-only strided matrix: element (r, c) is at r·rs + c·cs of
-// f (F32) or of h (F16 or BF16 bits, widened while packing).
+// f (F32) or of h (F16 or BF16 bits, widened while packing). A quantized
+// operand (Q8_0, NF4; B only, read transposed: rs = 1) is q, whose row c
+// holds column c of the operand, dequantized while packing.
 type operand struct {
 	f      []float32
 	h      []uint16
+	q      *quant.Matrix
 	dtype  backend.DType
 	rs, cs int
 	// colScale, for A only, multiplies row r element-wise by the vector

@@ -56,7 +56,8 @@ func packA(dst []float32, a operand, ar *gemmArch, alpha float32, pc, kb, m, lo,
 }
 
 // packB copies B[pc:pc+kb, jc:jc+nb] into k-major nr-column panels lo..hi-1
-// (d[k·nr+j]), widening F16/BF16 and padding columns past nb with zeros:
+// (d[k·nr+j]), widening F16/BF16, dequantizing Q8_0/NF4 and padding
+// columns past nb with zeros:
 // the B side of the micro-kernel contract. A transposed F32 B (a weight
 // read (out, in)) goes through the arch's 8×8 transpose where it has one.
 func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
@@ -76,6 +77,21 @@ func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
 			}
 		}
 		lo = full
+	}
+	if b.q != nil && b.cs == 1 {
+		// A quantized weight read as is (B = W, [K, N]: the backward's
+		// dx = dy·W): each k of a panel is nr consecutive values of row
+		// pc+k, dequantized straight into place.
+		for q := lo; q < hi; q++ {
+			d := dst[q*nr*kb : (q+1)*nr*kb]
+			j := jc + q*nr
+			w := min(nr, nb-q*nr)
+			for k := range kb {
+				b.q.Row(d[k*nr:k*nr+w], pc+k, j)
+				clear(d[k*nr+w : (k+1)*nr])
+			}
+		}
+		return
 	}
 	for q := lo; q < hi; q++ {
 		d := dst[q*nr*kb : (q+1)*nr*kb]
@@ -101,6 +117,9 @@ func packB(dst []float32, b operand, ar *gemmArch, pc, kb, jc, nb, lo, hi int) {
 			}
 			off := pc*b.rs + (jc+j)*b.cs
 			switch b.dtype {
+			case backend.Q8_0, backend.NF4:
+				// B[k, j] = W[j, k]: lane c is row jc+j of the weight.
+				b.q.RowStrided(d[c:], nr, jc+j, pc, kb)
 			case backend.F16:
 				for k := range kb {
 					d[k*nr+c] = f16ToF32(b.h[off+k*b.rs])

@@ -71,6 +71,9 @@ func (g *gemm) dots(rows []float32, j0, j1 int) {
 		case backend.F16, backend.BF16:
 			widen(col, g.b.h[off:off+g.k], g.b.dtype)
 			bcol = col
+		case backend.Q8_0, backend.NF4:
+			g.b.q.Row(col, j, 0)
+			bcol = col
 		default:
 			bcol = g.b.f[off : off+g.k]
 		}
@@ -93,6 +96,9 @@ func (g *gemm) updates(rows []float32, j0, j1 int) {
 		switch g.b.dtype {
 		case backend.F16, backend.BF16:
 			widen(seg, g.b.h[off:off+len(seg)], g.b.dtype)
+			brow = seg
+		case backend.Q8_0, backend.NF4:
+			g.b.q.Row(seg, k, j0)
 			brow = seg
 		default:
 			brow = g.b.f[off : off+len(seg)]

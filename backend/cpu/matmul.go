@@ -31,7 +31,7 @@ func (b *Backend) MatMul(a, bt backend.Tensor, o backend.MatMulOptions) (backend
 		aOp.rs, aOp.cs = 1, m
 	}
 	n := bs[rb-1]
-	bOp := operand{f: y.f, h: y.h, dtype: y.dtype, rs: n, cs: 1}
+	bOp := operand{f: y.f, h: y.h, q: y.q, dtype: y.dtype, rs: n, cs: 1}
 	if o.TransB {
 		n = bs[rb-2]
 		bOp.rs, bOp.cs = 1, k
@@ -45,9 +45,10 @@ func (b *Backend) MatMul(a, bt backend.Tensor, o backend.MatMulOptions) (backend
 	one := func(i int, parallel bool) {
 		g := gemm{m: m, n: n, k: k, a: aOp, b: bOp, alpha: o.Alpha, c: out.f[i*m*n : (i+1)*m*n], ldc: n}
 		g.a.f = x.f[i*m*k:]
-		if g.b.dtype == backend.F32 {
+		switch g.b.dtype {
+		case backend.F32:
 			g.b.f = y.f[i*bStride:]
-		} else {
+		case backend.F16, backend.BF16:
 			g.b.h = y.h[i*bStride:]
 		}
 		g.run(b, parallel)
@@ -85,7 +86,7 @@ func (b *Backend) Linear(xt, wt backend.Tensor, o backend.LinearOptions) (backen
 		return nil, err
 	}
 	in, out := w.shape[1], w.shape[0]
-	wOp := operand{f: w.f, h: w.h, dtype: w.dtype, rs: 1, cs: in} // B[k, n] = W[n, k]
+	wOp := operand{f: w.f, h: w.h, q: w.q, dtype: w.dtype, rs: 1, cs: in} // B[k, n] = W[n, k]
 	if o.FanInFanOut {
 		in, out = w.shape[0], w.shape[1]
 		wOp.rs, wOp.cs = out, 1

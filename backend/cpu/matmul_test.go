@@ -10,6 +10,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/conformance/ref"
+	"github.com/ia3/ia3/quant"
 )
 
 func TestMatMulHandComputed(t *testing.T) {
@@ -103,6 +104,15 @@ func upload(t testing.TB, b backend.Backend, dtype backend.DType, v []float32, s
 	t.Helper()
 	if dtype == backend.F32 {
 		return f32s(t, b, v, shape...), v
+	}
+	if dtype.IsQuantized() {
+		raw, err := quant.Quantize(dtype.QuantFormat(), v, shape[0], shape[1])
+		require.NoError(t, err)
+		x, err := b.FromBytes(dtype, raw, shape...)
+		require.NoError(t, err)
+		got, err := b.ToFloat32(x)
+		require.NoError(t, err)
+		return x, got
 	}
 	raw := make([]byte, 2*len(v))
 	for i, x := range v {

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/quant"
 )
 
 // Zeros allocates an F32 tensor of zeros.
@@ -32,16 +33,28 @@ func (b *Backend) FromInt32(data []int32, shape ...int) (backend.Tensor, error) 
 	return &tensor{owner: b, shape: append([]int(nil), shape...), dtype: backend.I32, i: append([]int32(nil), data...)}, nil
 }
 
-// FromBytes decodes little-endian storage; F16 and BF16 stay 16-bit.
+// FromBytes decodes little-endian storage; F16 and BF16 stay 16-bit, Q8_0
+// and NF4 stay as their storage bytes (a copy of data).
 func (b *Backend) FromBytes(dtype backend.DType, data []byte, shape ...int) (backend.Tensor, error) {
 	if b.closed {
 		return nil, fmt.Errorf("from_bytes: %w", errClosed)
 	}
 	n := numel(shape)
+	t := &tensor{owner: b, shape: append([]int(nil), shape...), dtype: dtype}
+	if dtype.IsQuantized() {
+		if len(shape) != 2 {
+			return nil, fmt.Errorf("from_bytes: %v tensor %v: want 2 dimensions", dtype, shape)
+		}
+		m, err := quant.NewMatrix(dtype.QuantFormat(), append([]byte(nil), data...), shape[0], shape[1])
+		if err != nil {
+			return nil, fmt.Errorf("from_bytes: %w", err)
+		}
+		t.q = &m
+		return t, nil
+	}
 	if len(data) != n*dtype.Size() {
 		return nil, fmt.Errorf("from_bytes: %d bytes for %v %v: want %d", len(data), dtype, shape, n*dtype.Size())
 	}
-	t := &tensor{owner: b, shape: append([]int(nil), shape...), dtype: dtype}
 	switch dtype {
 	case backend.F32:
 		t.f = make([]float32, n)
@@ -99,7 +112,7 @@ func (b *Backend) Free(t backend.Tensor) {
 		return
 	}
 	x.freed = true
-	x.f, x.i, x.h = nil, nil, nil
+	x.f, x.i, x.h, x.q = nil, nil, nil, nil
 }
 
 // View shares t's storage under another shape.

@@ -4,18 +4,21 @@ import (
 	"fmt"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/quant"
 )
 
-// tensor is a CPU tensor: exactly one of f, i and h holds the storage,
+// tensor is a CPU tensor: exactly one of f, i, h and q holds the storage,
 // according to dtype. F16 and BF16 stay as raw bits in h, as loaded, and are
-// widened by the operations that read them.
+// widened by the operations that read them; Q8_0 and NF4 stay as their
+// storage bytes in q and are dequantized by the operations that read them.
 type tensor struct {
 	owner *Backend
 	shape []int
 	dtype backend.DType
-	f     []float32 // F32
-	i     []int32   // I32
-	h     []uint16  // F16 or BF16 bits
+	f     []float32     // F32
+	i     []int32       // I32
+	h     []uint16      // F16 or BF16 bits
+	q     *quant.Matrix // Q8_0 or NF4 storage
 	// base is the tensor a view shares storage with; nil for owners.
 	base  *tensor
 	freed bool
@@ -75,12 +78,18 @@ func (b *Backend) wrapF32(data []float32, shape ...int) *tensor {
 }
 
 // floats returns t's values as float32: the storage itself for F32, a
-// widened copy for F16 and BF16.
+// widened copy for F16 and BF16, a dequantized one for Q8_0 and NF4.
 func (t *tensor) floats() []float32 {
 	switch t.dtype {
 	case backend.F16, backend.BF16:
 		out := make([]float32, len(t.h))
 		widen(out, t.h, t.dtype)
+		return out
+	case backend.Q8_0, backend.NF4:
+		out := make([]float32, t.q.Rows*t.q.Cols)
+		for r := range t.q.Rows {
+			t.q.Row(out[r*t.q.Cols:(r+1)*t.q.Cols], r, 0)
+		}
 		return out
 	}
 	return t.f

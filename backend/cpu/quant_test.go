@@ -1,0 +1,131 @@
+package cpu
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/quant"
+)
+
+// TestQuantizedStorage checks that a quantized upload reads back as the
+// quant package dequantizes it, through ToFloat32, Copy and the scale ops.
+func TestQuantizedStorage(t *testing.T) {
+	b := open(t)
+	const rows, cols = 3, 128
+	v := random(11, rows*cols)
+	for _, dt := range []backend.DType{backend.Q8_0, backend.NF4} {
+		t.Run(dt.String(), func(t *testing.T) {
+			w, got := upload(t, b, dt, v, rows, cols)
+			assert.Equal(t, dt, w.DType())
+			raw, err := quant.Quantize(dt.QuantFormat(), v, rows, cols)
+			require.NoError(t, err)
+			want, err := quant.Dequantize(dt.QuantFormat(), raw, rows, cols)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+			c := must(t)(b.Copy(w))
+			assert.Equal(t, backend.F32, c.DType())
+			assert.Equal(t, want, values(t, b, c, rows, cols))
+			rs := values(t, b, must(t)(b.ScaleRows(w, f32s(t, b, []float32{2, -1, 0.5}, rows), false)), rows, cols)
+			cv := random(12, cols)
+			cs := values(t, b, must(t)(b.ScaleCols(w, f32s(t, b, cv, cols), false)), rows, cols)
+			for r := range rows {
+				for c := range cols {
+					assert.Equal(t, want[r*cols+c]*[]float32{2, -1, 0.5}[r], rs[r*cols+c])
+					assert.Equal(t, want[r*cols+c]*cv[c], cs[r*cols+c])
+				}
+			}
+			_, err = b.Linear(f32s(t, b, v[:cols], cols), w, backend.LinearOptions{FanInFanOut: true})
+			assert.ErrorContains(t, err, "fan_in_fan_out is refused for a quantized weight")
+		})
+	}
+}
+
+// TestQuantizedLinearAgainstReference checks Linear with a quantized weight,
+// every option set, on the packed path (70 rows, several K slices) and the
+// streaming path (3 rows), against float64 products of the dequantized
+// weight.
+func TestQuantizedLinearAgainstReference(t *testing.T) {
+	b := open(t)
+	const in, out, stacks = 576, 70, 3
+	for _, tc := range []struct {
+		rows  int
+		dtype backend.DType
+	}{{70, backend.Q8_0}, {70, backend.NF4}, {3, backend.Q8_0}, {3, backend.NF4}} {
+		t.Run(fmt.Sprintf("rows%d_%v", tc.rows, tc.dtype), func(t *testing.T) {
+			rows := tc.rows
+			xv := random(3, rows*in)
+			w, wv := upload(t, b, tc.dtype, random(4, out*in), out, in)
+			bias, inS, outS := random(5, out), random(6, stacks*in), random(7, stacks*out)
+			index := make([]int32, rows)
+			for r := range index {
+				index[r] = int32(r%(stacks+1)) - 1
+			}
+			got := must(t)(b.Linear(f32s(t, b, xv, 1, rows, in), w, backend.LinearOptions{
+				Bias:       f32s(t, b, bias, out),
+				InScale:    f32s(t, b, inS, stacks, in),
+				OutScale:   f32s(t, b, outS, stacks, out),
+				ScaleIndex: i32s(t, b, index, rows),
+			}))
+			y := values(t, b, got, 1, rows, out)
+			for r := range rows {
+				a := int(index[r])
+				for j := range out {
+					var s float64
+					for k := range in {
+						xk := float64(xv[r*in+k])
+						if a >= 0 {
+							xk *= float64(inS[a*in+k])
+						}
+						s += xk * float64(wv[j*in+k])
+					}
+					s += float64(bias[j])
+					if a >= 0 {
+						s *= float64(outS[a*out+j])
+					}
+					require.InDelta(t, s, y[r*out+j], 1e-4, "row %d col %d", r, j)
+				}
+			}
+		})
+	}
+}
+
+// TestQuantizedMatMul checks MatMul with a quantized, shared b against the
+// dequantized weight, read transposed (a·Wᵀ, the forward) and as is (a·W,
+// a Linear's backward dx = dy·W), on the packed and the streaming paths.
+func TestQuantizedMatMul(t *testing.T) {
+	b := open(t)
+	const n, k = 40, 128
+	for _, dt := range []backend.DType{backend.Q8_0, backend.NF4} {
+		w, wv := upload(t, b, dt, random(22, n*k), n, k)
+		for _, tc := range []struct {
+			batch, m int
+			transB   bool
+		}{{2, 9, true}, {2, 9, false}, {1, 2, true}, {1, 3, false}} {
+			t.Run(fmt.Sprintf("%v_m%d_transB%v", dt, tc.m, tc.transB), func(t *testing.T) {
+				inner, cols := k, n // a·Wᵀ: a [.., k], result [.., n]
+				at := func(j, p int) float32 { return wv[j*k+p] }
+				if !tc.transB { // a·W: a [.., n], result [.., k]
+					inner, cols = n, k
+					at = func(j, p int) float32 { return wv[p*k+j] }
+				}
+				rows := tc.batch * tc.m
+				av := random(21, rows*inner)
+				got := values(t, b, must(t)(b.MatMul(f32s(t, b, av, tc.batch, tc.m, inner), w,
+					backend.MatMulOptions{TransB: tc.transB, Alpha: 0.5})), tc.batch, tc.m, cols)
+				for i := range rows {
+					for j := range cols {
+						var s float64
+						for p := range inner {
+							s += float64(av[i*inner+p]) * float64(at(j, p))
+						}
+						require.InDelta(t, 0.5*s, got[i*cols+j], 1e-4, "row %d col %d", i, j)
+					}
+				}
+			})
+		}
+	}
+}
