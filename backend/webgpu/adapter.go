@@ -46,6 +46,12 @@ func (b *Backend) scale(op string, w, v backend.Tensor, invert, cols bool) (back
 	if len(vt.shape) != 1 || vt.shape[0] != want {
 		return nil, fmt.Errorf("webgpu: %s: v %v does not match w %v (want [%d])", op, vt.shape, wt.shape, want)
 	}
+	if wt.dtype.IsQuantized() {
+		if wt, err = b.dequant(op, wt); err != nil {
+			return nil, err
+		}
+		defer b.Free(wt)
+	}
 	out, err := b.alloc(op, backend.F32, wt.shape...)
 	if err != nil {
 		return nil, err

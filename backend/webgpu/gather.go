@@ -56,7 +56,7 @@ func (b *Backend) Gather(table, ids backend.Tensor) (backend.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(tt.shape) != 2 || !tt.dtype.IsFloat() {
+	if len(tt.shape) != 2 || !tt.dtype.IsFloat() || tt.dtype.IsQuantized() {
 		return nil, fmt.Errorf("webgpu: %s: table %v %s: want F32, F16 or BF16 [V, D]", op, tt.shape, tt.dtype)
 	}
 	if err := idsOf(op, it); err != nil {

@@ -68,6 +68,8 @@ func (b *Backend) FromInt32(data []int32, shape ...int) (backend.Tensor, error) 
 func (b *Backend) FromBytes(dtype backend.DType, data []byte, shape ...int) (backend.Tensor, error) {
 	switch dtype {
 	case backend.F32, backend.F16, backend.BF16, backend.I32:
+	case backend.Q8_0, backend.NF4:
+		return b.fromQuantBytes(dtype, data, shape)
 	default:
 		return nil, fmt.Errorf("webgpu: FromBytes: unsupported dtype %s", dtype)
 	}
@@ -117,6 +119,9 @@ func (b *Backend) ToFloat32(x backend.Tensor) ([]float32, error) {
 	}
 	if !t.dtype.IsFloat() {
 		return nil, fmt.Errorf("webgpu: ToFloat32: tensor %v is %s, not a float type", t.shape, t.dtype)
+	}
+	if t.dtype.IsQuantized() {
+		return b.dequantToFloat32(t)
 	}
 	raw, err := b.download("ToFloat32", t)
 	if err != nil {
@@ -203,6 +208,9 @@ func (b *Backend) Copy(x backend.Tensor) (backend.Tensor, error) {
 // widen returns an F32 copy of a float tensor (or a plain copy of an I32 one
 // as I32).
 func (b *Backend) widen(op string, t *tensor) (*tensor, error) {
+	if t.dtype.IsQuantized() {
+		return b.dequant(op, t)
+	}
 	dt := backend.F32
 	if t.dtype == backend.I32 {
 		dt = backend.I32
@@ -232,6 +240,10 @@ func dtCode(dt backend.DType) uint32 {
 		return 1
 	case backend.BF16:
 		return 2
+	case backend.Q8_0:
+		return 3
+	case backend.NF4:
+		return 4
 	}
 	return 0
 }
