@@ -81,9 +81,9 @@ fn load_b(z: u32, k: u32, n: u32) -> f32 {
 }
 
 // load_bq dequantises element i of a Q8_0 or NF4 b (see common.wgsl). A
-// quantized b is always [N, K], transposed and shared by the batch, so it
-// holds n·k elements and sb_b is 0, which also serves as nf4_value's
-// opaque zero.
+// quantized b is always 2-D ([N, K] read transposed, or [K, N]) and shared
+// by the batch, so it holds n·k elements and sb_b is 0, which also serves
+// as nf4_value's opaque zero.
 fn load_bq(i: u32) -> f32 {
     let n = mp.n * mp.k;
     if (mp.b_dt == DT_Q8_0) {

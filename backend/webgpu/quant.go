@@ -101,14 +101,16 @@ func (b *Backend) dequantToFloat32(t *tensor) ([]float32, error) {
 }
 
 // checkQuantWeight refuses the layouts of a quantized weight the kernels
-// do not read: it must be the 2-D [N, K] operand read transposed (a torch
-// Linear weight), not fan_in_fan_out.
-func checkQuantWeight(op string, w *tensor, transposed bool) error {
+// do not read: it must be 2-D (shared by every batch), and a Linear weight
+// [out, in], not fan_in_fan_out. MatMul may read it either way: transposed
+// for the forward a·Wᵀ, as stored for a Linear's backward dz·W; the loader
+// addresses elements by their flat index, which is the same in both.
+func checkQuantWeight(op string, w *tensor, fanInFanOut bool) error {
 	if !w.dtype.IsQuantized() {
 		return nil
 	}
-	if len(w.shape) != 2 || !transposed {
-		return fmt.Errorf("webgpu: %s: %s weight %v: a quantized weight must be 2-D [out, in] and read transposed (no fan_in_fan_out)",
+	if len(w.shape) != 2 || fanInFanOut {
+		return fmt.Errorf("webgpu: %s: %s weight %v: a quantized weight must be 2-D [out, in], shared by the batch, and not fan_in_fan_out",
 			op, w.dtype, w.shape)
 	}
 	return nil

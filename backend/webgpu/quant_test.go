@@ -189,23 +189,38 @@ func positives(r *rand.Rand, n int) []float32 {
 	return out
 }
 
-// TestQuantMatMul multiplies batched a by a shared quantized b read
-// transposed (the attention-free product a model's weights take), with
-// alpha, against the float64 reference.
+// TestQuantMatMul multiplies batched a by a shared quantized b [R, C] with
+// alpha, against the float64 reference: read transposed (a forward a·Wᵀ,
+// K = C) and as stored (a Linear's backward dz·W, K = R), under both tiled
+// kernels.
 func TestQuantMatMul(t *testing.T) {
-	b := openWithKernel(t, "tile64")
-	r := rand.New(rand.NewPCG(5, 6))
-	for _, q := range quantDTypes {
-		for _, tc := range []struct{ batch, m, k, n int }{{1, 1, 64, 1}, {3, 7, 128, 33}, {2, 65, 256, 70}, {1, 4, 512, 9}} {
-			t.Run(fmt.Sprintf("%s %d×%d×%d×%d", q.dt, tc.batch, tc.m, tc.k, tc.n), func(t *testing.T) {
-				w, wq := uploadQuant(t, b, q.dt, q.f, quantWeights(r, tc.n, tc.k), tc.n, tc.k)
-				ad := randoms(r, tc.batch*tc.m*tc.k)
-				out, err := b.MatMul(upload(t, b, ad, tc.batch, tc.m, tc.k), w, backend.MatMulOptions{TransB: true, Alpha: 0.5})
-				require.NoError(t, err)
-				assert.Equal(t, []int{tc.batch, tc.m, tc.n}, out.Shape())
-				requireClose(t, matmulRef(ad, wq, tc.batch, tc.m, tc.k, tc.n, false, true, true, 0.5), values(t, b, out), tc.k)
-			})
-		}
+	for _, kernel := range matmulKernels {
+		t.Run(kernel, func(t *testing.T) {
+			b := openWithKernel(t, kernel)
+			r := rand.New(rand.NewPCG(5, 6))
+			for _, q := range quantDTypes {
+				for _, tc := range []struct {
+					batch, m, rows, cols int
+					transB               bool
+				}{
+					{1, 1, 1, 64, true}, {3, 7, 33, 128, true}, {2, 65, 70, 256, true}, {1, 4, 9, 512, true}, {1, 130, 129, 128, true},
+					{1, 1, 1, 64, false}, {3, 7, 33, 128, false}, {2, 65, 70, 256, false}, {1, 3, 300, 64, false}, {1, 130, 140, 192, false},
+				} {
+					t.Run(fmt.Sprintf("%s %d×%d×[%d %d] transB=%v", q.dt, tc.batch, tc.m, tc.rows, tc.cols, tc.transB), func(t *testing.T) {
+						w, wq := uploadQuant(t, b, q.dt, q.f, quantWeights(r, tc.rows, tc.cols), tc.rows, tc.cols)
+						k, n := tc.cols, tc.rows
+						if !tc.transB {
+							k, n = n, k
+						}
+						ad := randoms(r, tc.batch*tc.m*k)
+						out, err := b.MatMul(upload(t, b, ad, tc.batch, tc.m, k), w, backend.MatMulOptions{TransB: tc.transB, Alpha: 0.5})
+						require.NoError(t, err)
+						assert.Equal(t, []int{tc.batch, tc.m, n}, out.Shape())
+						requireClose(t, matmulRef(ad, wq, tc.batch, tc.m, k, n, false, tc.transB, true, 0.5), values(t, b, out), k)
+					})
+				}
+			}
+		})
 	}
 }
 
@@ -252,11 +267,12 @@ func TestQuantRefusals(t *testing.T) {
 		assert.ErrorContains(t, err, "block size", q.dt)
 		w, err := b.FromBytes(q.dt, data, 2, 64)
 		require.NoError(t, err)
-		x := upload(t, b, randoms(r, 3*64), 3, 64)
 		_, err = b.Linear(upload(t, b, randoms(r, 3*2), 3, 2), w, backend.LinearOptions{FanInFanOut: true})
 		assert.ErrorContains(t, err, "fan_in_fan_out", q.dt)
-		_, err = b.MatMul(x, w, backend.MatMulOptions{})
-		assert.ErrorContains(t, err, "transposed", q.dt)
+		wv, err := b.View(w, 1, 2, 64)
+		require.NoError(t, err)
+		_, err = b.MatMul(upload(t, b, randoms(r, 3*64), 1, 3, 64), wv, backend.MatMulOptions{TransB: true})
+		assert.ErrorContains(t, err, "2-D", q.dt)
 		ids, err := b.FromInt32([]int32{0, 1}, 2)
 		require.NoError(t, err)
 		_, err = b.Gather(w, ids)
