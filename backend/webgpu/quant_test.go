@@ -72,6 +72,7 @@ func bits(v []float32) []uint32 {
 // and a long row.
 func TestQuantDequantiseBitExact(t *testing.T) {
 	b := openWithKernel(t, "tile64")
+	assert.True(t, b.Info().QuantizedWeights, "the device advertises quantized weights")
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, q := range quantDTypes {
 		for _, sh := range [][2]int{{1, 64}, {3, 128}, {5, 64}, {300, 64}, {7, 320}, {2, 64 * 257}} {
