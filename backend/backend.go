@@ -165,6 +165,12 @@ type DeviceInfo struct {
 	Reason      string            // why Compute is false, or why it was not chosen
 	Limits      map[string]uint64 // limits relevant to compute (maxStorageBufferBindingSize, ...)
 	Parallelism int               // CPU: worker goroutines
+	// QuantizedWeights reports that the device takes Q8_0 and NF4 weights
+	// (FromBytes, ToFloat32, Copy, MatMul's b, Linear's w, ScaleRows,
+	// ScaleCols): docs/quantization.md. Callers check it before quantizing
+	// a model for the device; the conformance suite runs its quantized
+	// cases only where it is set.
+	QuantizedWeights bool
 }
 
 // MatMulOptions modifies MatMul.

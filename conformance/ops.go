@@ -9,6 +9,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/conformance/ref"
+	"github.com/ia3/ia3/quant"
 )
 
 // allCases returns the whole suite in a stable order: memory, layout,
@@ -33,7 +34,7 @@ func caseFamilies() []caseFamily {
 	return []caseFamily{
 		{"memory", memoryCases}, {"layout", layoutCases}, {"matmul", matmulCases},
 		{"elementwise", elementwiseCases}, {"norm", normCases}, {"attention", attentionCases},
-		{"loss", lossCases}, {"adapter", adapterCases}, {"malformed", malformedCases},
+		{"loss", lossCases}, {"adapter", adapterCases}, {"quantized", quantizedCases}, {"malformed", malformedCases},
 	}
 }
 
@@ -54,6 +55,26 @@ type opCase struct {
 	build func(g *gen) (*spec, error)
 	// malformed cases pass when the call fails with an error.
 	malformed bool
+	// quantized cases take a Q8_0 or NF4 weight: they run only on devices
+	// whose DeviceInfo reports QuantizedWeights.
+	quantized bool
+	// tol, when set, is the key of the tolerance table for this case
+	// instead of op (a quantized weight's product has its own).
+	tol string
+}
+
+// tolKey returns the key of the case's tolerance.
+func (c opCase) tolKey() string {
+	if c.tol != "" {
+		return c.tol
+	}
+	return c.op
+}
+
+// runsOn reports whether the case applies to a device: quantized cases need
+// a device that takes quantized weights.
+func (c opCase) runsOn(info backend.DeviceInfo) bool {
+	return !c.quantized || info.QuantizedWeights
 }
 
 // spec is a built case: inputs to upload, the call, and what it must give.
@@ -131,6 +152,31 @@ func (g *gen) weight(dtype backend.DType, sd float64, shape ...int) (int, ref.T)
 		bits[i] = halfBits(dtype, sd*g.rng.NormFloat64())
 	}
 	return g.half(dtype, bits, shape...)
+}
+
+// quantizedWeight registers a Q8_0 or NF4 input [rows, cols] of N(0, sd²)
+// values, quantized by package quant; the reference holds the dequantized
+// values, so a case measures the device's product, not the quantization.
+func (g *gen) quantizedWeight(dtype backend.DType, sd float64, rows, cols int) (int, ref.T, error) {
+	vals := g.values(rows*cols, 0, sd)
+	f := make([]float32, len(vals))
+	for i, v := range vals {
+		f[i] = float32(v)
+	}
+	raw, err := quant.Quantize(dtype.QuantFormat(), f, rows, cols)
+	if err != nil {
+		return 0, ref.T{}, err
+	}
+	deq, err := quant.Dequantize(dtype.QuantFormat(), raw, rows, cols)
+	if err != nil {
+		return 0, ref.T{}, err
+	}
+	d := make([]float64, len(deq))
+	for i, v := range deq {
+		d[i] = float64(v)
+	}
+	g.inputs = append(g.inputs, input{dtype: dtype, shape: []int{rows, cols}, raw: raw})
+	return len(g.inputs) - 1, ref.T{Shape: []int{rows, cols}, Data: d}, nil
 }
 
 // half registers an F16 or BF16 input from raw bit patterns.

@@ -139,7 +139,16 @@ func buildLinear(g *gen, v linearVariant) (*spec, error) {
 	if v.fanInFanOut {
 		wShape = []int{in, v.out}
 	}
-	wi, wr := g.weight(v.dtype, 0.3, wShape...)
+	var wi int
+	var wr ref.T
+	if v.dtype.IsQuantized() {
+		var err error
+		if wi, wr, err = g.quantizedWeight(v.dtype, 0.3, wShape[0], wShape[1]); err != nil {
+			return nil, err
+		}
+	} else {
+		wi, wr = g.weight(v.dtype, 0.3, wShape...)
+	}
 	ro := ref.LinearOpts{FanInFanOut: v.fanInFanOut}
 	slot := map[string]int{}
 	if v.bias {

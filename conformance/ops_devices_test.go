@@ -42,6 +42,9 @@ func TestOpsOnEveryDevice(t *testing.T) {
 			defer func() { assert.NoError(t, b.Close()) }()
 			for _, c := range cases {
 				t.Run(c.op+"/"+c.shape, func(t *testing.T) {
+					if !c.runsOn(b.Info()) {
+						t.Skipf("%s does not report QuantizedWeights", d.Spec)
+					}
 					res := runCase(b, c)
 					assert.True(t, res.Pass, "%s %s on %s (%s): %s", c.op, c.shape, d.Spec, d.Name, res.Err)
 					if !c.malformed {

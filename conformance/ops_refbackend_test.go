@@ -8,6 +8,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/conformance/ref"
+	"github.com/ia3/ia3/quant"
 )
 
 // refBackend is a test-only backend.Backend that computes every operation
@@ -38,7 +39,7 @@ func (t *refTensor) Len() int             { return numel(t.shape) }
 var _ backend.Backend = (*refBackend)(nil)
 
 func (b *refBackend) Info() backend.DeviceInfo {
-	return backend.DeviceInfo{Spec: "ref", Name: "float64 reference", API: "Go", Type: "Host", Driver: "test", Compute: true}
+	return backend.DeviceInfo{Spec: "ref", Name: "float64 reference", API: "Go", Type: "Host", Driver: "test", Compute: true, QuantizedWeights: true}
 }
 func (b *refBackend) Close() error { return nil }
 func (b *refBackend) Sync() error  { return nil }
@@ -123,6 +124,17 @@ func (b *refBackend) FromInt32(data []int32, shape ...int) (backend.Tensor, erro
 }
 
 func (b *refBackend) FromBytes(dtype backend.DType, data []byte, shape ...int) (backend.Tensor, error) {
+	if dtype.IsQuantized() {
+		v, err := quant.Dequantize(dtype.QuantFormat(), data, shape[0], shape[1])
+		if err != nil {
+			return nil, err
+		}
+		d := make([]float64, len(v))
+		for i, x := range v {
+			d[i] = float64(x)
+		}
+		return &refTensor{owner: b, shape: append([]int(nil), shape...), dtype: dtype, data: d}, nil
+	}
 	n := numel(shape)
 	d := make([]float64, n)
 	for i := range d {

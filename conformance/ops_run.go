@@ -78,10 +78,15 @@ func selectCases(filter string) ([]opCase, error) {
 
 // runDevice runs cases on b in order, passing each result to emit; it stops
 // early only when ctx is cancelled.
+// Cases the device does not support (runsOn) are left out.
 func runDevice(ctx context.Context, b backend.Backend, cases []opCase, emit func(OpResult)) error {
+	info := b.Info()
 	for _, c := range cases {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if !c.runsOn(info) {
+			continue
 		}
 		emit(runCase(b, c))
 	}
@@ -94,9 +99,9 @@ func runDevice(ctx context.Context, b backend.Backend, cases []opCase, emit func
 func runCase(b backend.Backend, c opCase) (res OpResult) {
 	info := b.Info()
 	res = OpResult{Device: info.Spec, API: info.API, Driver: info.Driver, Op: c.op, Shape: c.shape}
-	tol, ok := toleranceFor(c.op)
+	tol, ok := toleranceFor(c.tolKey())
 	if !ok && !c.malformed {
-		res.Err = fmt.Sprintf("no tolerance stated for op %s", c.op)
+		res.Err = fmt.Sprintf("no tolerance stated for op %s", c.tolKey())
 		return res
 	}
 	res.Tol = tol.at(c.k)

@@ -78,6 +78,22 @@ var tolerances = map[string]tolerance{
 	"MatMul": {rel: 8 * u, sqrtK: 16, why: "float32 dot products of length K: rounding grows as √K·2⁻²⁴ (16× covers the maximum over many outputs)"},
 	"Linear": {rel: 16 * u, sqrtK: 16, why: "as MatMul over K = in features, plus the bias add and two scale multiplies"},
 
+	// Quantized weights (Q8_0, NF4), against the float64 reference of the
+	// weights package quant dequantizes: Q8_0's scale (11 significant bits)
+	// times its code (8 bits) is exact in float32, but NF4's A = D8·s +
+	// offset may be fused into one fma on a GPU and then multiplies the
+	// table value: each weight within 2 roundings (2u relative) of the
+	// reference's. In a product that adds 2u·Σ|a·w| (about √K times the
+	// result's scale on these random inputs) to the float32 sums' own error.
+	"FromBytes/quantized": {rel: 4 * u, why: "dequantizing one weight: at most an fma and a multiply, each rounded once"},
+	"Copy/quantized":      {rel: 4 * u, why: "dequantizing one weight: at most an fma and a multiply, each rounded once"},
+	"ScaleRows/quantized": {rel: 12 * u, why: "dequantizing (2 roundings) then one multiply or division (WGSL: 2.5 ULP)"},
+	"ScaleCols/quantized": {rel: 12 * u, why: "dequantizing (2 roundings) then one multiply or division (WGSL: 2.5 ULP)"},
+	"MatMul/quantized": {rel: 8 * u, sqrtK: 20, why: "as MatMul, plus each dequantized weight within 2 roundings " +
+		"of the reference's: 2u·Σ|a·w|, about 2√K·u of the result's scale"},
+	"Linear/quantized": {rel: 16 * u, sqrtK: 20, why: "as Linear, plus each dequantized weight within 2 roundings " +
+		"of the reference's: 2u·Σ|x·w|, about 2√K·u of the result's scale"},
+
 	// Reductions over the last axis followed by an inverse square root.
 	"LayerNorm":         {rel: 1e-6, sqrtK: 16, why: "mean and variance summed over D (√D·u), inverseSqrt within 2 ULP"},
 	"RMSNorm":           {rel: 1e-6, sqrtK: 16, why: "mean square summed over D (√D·u), inverseSqrt within 2 ULP"},

@@ -60,6 +60,8 @@ func hostInfo(ar gemmArch) backend.DeviceInfo {
 		Type:    "Host",
 		Driver:  fmt.Sprintf("%s %s/%s, sgemm kernel %s %d×%d", runtime.Version(), runtime.GOOS, runtime.GOARCH, ar.name, ar.mr, ar.nr),
 		Compute: true,
+		// Q8_0/NF4 weights are dequantized while packing (gemm_pack.go).
+		QuantizedWeights: true,
 	}
 }
 
