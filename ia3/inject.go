@@ -37,7 +37,7 @@ func (m *Model) inject(name string, cfg *Config) error {
 	// the last created layer's.
 	for _, t := range targets {
 		if m.byName[t.name] == nil {
-			r.FanInFanOut = t.lin.FanInFanOut
+			r.FanInFanOut = t.lin.Type() == "Conv1D" // a quantized base holds Conv1D weights (out, in)
 		}
 	}
 

@@ -215,7 +215,7 @@ func planTargets(cfg *Config, modules []nn.NamedModule) ([]target, error) {
 			return nil, fmt.Errorf("Target module %s (%s) is not supported. Currently, only `torch.nn.Linear` and `Conv1D` are supported",
 				nm.Name, nm.Module.Type())
 		}
-		if lin.FanInFanOut != cfg.FanInFanOut {
+		if (lin.Type() == "Conv1D") != cfg.FanInFanOut {
 			slog.Debug("ia3: fan_in_fan_out follows the layer type", "module", nm.Name, "type", lin.Type())
 		}
 		out = append(out, target{name: nm.Name, lin: lin, feedforward: m.feedforward(nm.Name)})

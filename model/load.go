@@ -18,6 +18,7 @@ import (
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
 	"github.com/ia3/ia3/model/torchbin"
+	"github.com/ia3/ia3/quant"
 )
 
 // basePrefix is each family's base_model_prefix: a checkpoint of the bare
@@ -64,6 +65,16 @@ type LoadOptions struct {
 	NumLabels int
 	// Seed drives the initialisation of parameters the checkpoint lacks.
 	Seed uint64
+	// Quantize, when not quant.None, stores the frozen weights of the
+	// Linear and Conv1D layers inside the transformer blocks in that format
+	// (Q8_0 for --quantize int8, NF4 for nf4), as bitsandbytes'
+	// load_in_8bit/4bit does: embeddings, heads, norms and biases stay as
+	// loaded, and so does a layer whose input features are not a multiple
+	// of the block size. Each weight is quantized on the host as it is read,
+	// so the float weights never reach the device; Conv1D weights are
+	// transposed to (out, in) first. The device must report
+	// QuantizedWeights. See docs/quantization.md.
+	Quantize quant.Format
 }
 
 // LoadWith is Load with options; see LoadOptions.
@@ -82,6 +93,9 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 			return nil, fmt.Errorf("load %s: %w", dir, err)
 		}
 	}
+	if err := checkQuantizable(b, o.Quantize); err != nil {
+		return nil, fmt.Errorf("load %s: %w", dir, err)
+	}
 	ck, err := OpenWeights(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
@@ -91,6 +105,8 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
+	quantized := m.quantizable(o.Quantize)
+	m.quant = o.Quantize
 	src, err := m.resolveNames(ck, strict)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
@@ -110,13 +126,16 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 		if !ok {
 			return b.FromFloat32(init(p, shape), shape...)
 		}
+		if l := quantized[p]; l != nil {
+			return m.loadQuantized(ck, name, shape, l, o.Quantize)
+		}
 		return m.loadTensor(ck, name, shape, half[p])
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
 	slog.Debug("model loaded", "dir", dir, "model_type", cfg.ModelType, "architecture", cfg.Architecture,
-		"params", len(m.params), "device", b.Info().Name)
+		"params", len(m.params), "device", b.Info().Name, "quantized", o.Quantize)
 	return m, nil
 }
 
@@ -246,8 +265,8 @@ func (m *Model) halfCapable() map[*nn.Param]bool {
 func (m *Model) loadTensor(r *safetensors.Checkpoint, name string, shape []int, half bool) (backend.Tensor, error) {
 	where := r.FileOf(name)
 	info, _ := r.Info(name)
-	if !slices.Equal(info.Shape, shape) {
-		return nil, fmt.Errorf("%s: tensor %q has shape %v, the model expects %v", where, name, info.Shape, shape)
+	if err := checkShape(r, name, info.Shape, shape); err != nil {
+		return nil, err
 	}
 	var dt backend.DType
 	switch info.DType {
@@ -301,4 +320,13 @@ func (m *Model) canonical(name string) string {
 		}
 	}
 	return name
+}
+
+// checkShape requires a checkpoint entry to have the shape the model
+// expects.
+func checkShape(r *safetensors.Checkpoint, name string, have, want []int) error {
+	if !slices.Equal(have, want) {
+		return fmt.Errorf("%s: tensor %q has shape %v, the model expects %v", r.FileOf(name), name, have, want)
+	}
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
+	"github.com/ia3/ia3/quant"
 )
 
 // Model is one loaded (or structure-only) transformer.
@@ -30,6 +31,9 @@ type Model struct {
 	// dtypes records each parameter's storage dtype as loaded (safetensors
 	// spelling), so Save writes it back the same way.
 	dtypes map[string]string
+	// quant is the format block weights are quantized in (LoadOptions
+	// .Quantize, Quantize); quant.None for a float model.
+	quant quant.Format
 }
 
 // architecture is one family's forward pass over the model's modules.

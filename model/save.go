@@ -18,7 +18,8 @@ import (
 // transformers loads: config.json (the loaded file's fields, unchanged)
 // and model.safetensors with every parameter once (tied weights under
 // their first owner, as save_pretrained does), each in the dtype it was
-// loaded with (a merged F32 weight of an F16 model is rounded back to F16).
+// loaded with (a merged F32 weight of an F16 model is rounded back to F16;
+// a quantized weight is written dequantized, in its checkpoint's layout).
 // Each file is written atomically; dir is created when missing.
 func (m *Model) Save(dir string) error {
 	if m.b == nil {
@@ -28,6 +29,7 @@ func (m *Model) Save(dir string) error {
 		return fmt.Errorf("model.Save: %w", err)
 	}
 	tensors := make([]safetensors.Tensor, 0, len(m.params))
+	transposed := m.transposedWeights()
 	for _, p := range m.params {
 		if p.T == nil {
 			return fmt.Errorf("model.Save: parameter %s has no storage (freed?)", p.Name)
@@ -35,6 +37,9 @@ func (m *Model) Save(dir string) error {
 		v, err := m.b.ToFloat32(p.T)
 		if err != nil {
 			return fmt.Errorf("model.Save: download %s: %w", p.Name, err)
+		}
+		if l := transposed[p]; l != nil { // a quantized Conv1D, held (out, in)
+			v = transpose(v, l.Out, l.In)
 		}
 		dt := m.dtypes[p.Name]
 		if dt == "" {

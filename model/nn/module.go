@@ -93,13 +93,19 @@ type Linear struct {
 	Bias        *Param // [out] or nil
 	In, Out     int
 	FanInFanOut bool
+	// Transposed marks a Conv1D whose weight is held (out, in) rather than
+	// as its checkpoint stores it: a quantized base transposes Conv1D
+	// weights before quantizing them along the input features, and clears
+	// FanInFanOut, which describes the storage. The layer is still a
+	// Conv1D (Type), and its checkpoint name and saved shape stay (in, out).
+	Transposed bool
 	// Adapter, when non-nil, rescales this layer's activations (ia3 sets it).
 	Adapter LinearAdapter
 }
 
 // Type returns "Conv1D" for GPT-2's transposed layers, else "Linear".
 func (l *Linear) Type() string {
-	if l.FanInFanOut {
+	if l.FanInFanOut || l.Transposed {
 		return "Conv1D"
 	}
 	return "Linear"
