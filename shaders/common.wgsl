@@ -139,13 +139,13 @@ fn nf4_acode(absmax_word: u32, i: u32) -> u32 {
     return (absmax_word >> (8u * ((i >> 6u) & 3u))) & 0xffu;
 }
 
-// nf4_value is NF4[code] · (Dynamic8[acode] · group scale + offset) in
-// float32, rounded after each operation as package quant computes it.
+// nf4_absmax is a block's absmax, Dynamic8[acode] · group scale + offset,
+// in float32, rounded after each operation as package quant computes it.
 // nofuse must be a zero the compiler cannot see (a uniform field): OR-ing
 // it into the product's bits keeps drivers from contracting the product
 // and the sum into one fma, which rounds once and would break bit-identity
 // with the CPU.
-fn nf4_value(nf4: f32, dyn8: f32, group_scale: f32, offset: f32, nofuse: u32) -> f32 {
+fn nf4_absmax(dyn8: f32, group_scale: f32, offset: f32, nofuse: u32) -> f32 {
     let p = bitcast<f32>(bitcast<u32>(dyn8 * group_scale) | nofuse);
-    return nf4 * (p + offset);
+    return p + offset;
 }
