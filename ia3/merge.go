@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
+	"github.com/ia3/ia3/quant"
 )
 
 // staged is a layer's weight and bias as a merge or unmerge would leave
@@ -25,7 +27,10 @@ type staged struct {
 // With safe set, each merged weight is checked to be finite first and a
 // broken adapter is refused by name. The merge is all or nothing: on error
 // the model is unchanged. Merged weights are stored in F32, whatever dtype
-// they were loaded in.
+// they were loaded in, except on a quantized base, where they are
+// requantized as PEFT does on a bitsandbytes base (dequantize, scale,
+// quantize again); the error that adds is logged and kept
+// (RequantizationError).
 func (m *Model) Merge(safe bool, names ...string) error {
 	if err := m.usable(); err != nil {
 		return err
@@ -42,6 +47,7 @@ func (m *Model) Merge(safe bool, names ...string) error {
 		}
 	}
 	var plan []staged
+	var re RequantError
 	abort := func(err error) error {
 		for _, s := range plan {
 			m.releaseStaged(s)
@@ -82,18 +88,24 @@ func (m *Model) Merge(safe bool, names ...string) error {
 				}
 			}
 		}
+		if err := m.requantize(&s, &re); err != nil {
+			m.releaseStaged(s)
+			return abort(fmt.Errorf("merge into %s: %w", l.Name, err))
+		}
 		plan = append(plan, s)
 	}
 	for _, s := range plan {
 		m.commit(s)
 		s.layer.merged = append(s.layer.merged, s.adapters...)
 	}
+	m.setRequant("merge", re)
 	return nil
 }
 
 // Unmerge divides every merged vector back out of the weights, last merged
 // first, by (l + 1e-8) as PEFT does (so the result is close to, not
-// exactly, the original weight).
+// exactly, the original weight; on a quantized base it is requantized, as
+// Merge does, and further from it).
 func (m *Model) Unmerge() error {
 	if err := m.usable(); err != nil {
 		return err
@@ -103,6 +115,12 @@ func (m *Model) Unmerge() error {
 		return nil
 	}
 	var plan []staged
+	var re RequantError
+	release := func() {
+		for _, p := range plan {
+			m.releaseStaged(p)
+		}
+	}
 	for _, l := range m.layers {
 		if len(l.merged) == 0 {
 			continue
@@ -115,11 +133,14 @@ func (m *Model) Unmerge() error {
 			n := l.merged[i]
 			if err := m.scaleStep(&s, n, true); err != nil {
 				m.releaseStaged(s)
-				for _, p := range plan {
-					m.releaseStaged(p)
-				}
+				release()
 				return fmt.Errorf("unmerge adapter %s from %s: %w", n, l.Name, err)
 			}
+		}
+		if err := m.requantize(&s, &re); err != nil {
+			m.releaseStaged(s)
+			release()
+			return fmt.Errorf("unmerge from %s: %w", l.Name, err)
 		}
 		plan = append(plan, s)
 	}
@@ -127,7 +148,73 @@ func (m *Model) Unmerge() error {
 		m.commit(s)
 		s.layer.merged = nil
 	}
+	m.setRequant("unmerge", re)
 	return nil
+}
+
+// RequantError is what requantizing merged weights adds on a quantized
+// base: the largest difference between the requantized weights and the
+// float weights the merge computed from the dequantized ones, absolute and
+// relative to the largest float weight of the same layer.
+type RequantError struct {
+	Layers         int // layers requantized
+	MaxAbs, MaxRel float64
+}
+
+// RequantizationError returns the requantization error of the last Merge,
+// Unmerge or MergeAndUnload; zero when the base is not quantized.
+func (m *Model) RequantizationError() RequantError { return m.requant }
+
+// requantize quantizes s's merged weight again, in the format of the
+// layer's stored weight, when that is quantized, adding the error to re.
+// The round trip runs on the host: quantization is exact integer work
+// there (package quant), so every device stores the same bytes.
+func (m *Model) requantize(s *staged, re *RequantError) error {
+	dt := s.layer.Linear.Weight.T.DType()
+	if !dt.IsQuantized() || s.w == s.layer.Linear.Weight.T {
+		return nil
+	}
+	shape := s.w.Shape()
+	v, err := m.b.ToFloat32(s.w)
+	if err != nil {
+		return err
+	}
+	f := dt.QuantFormat()
+	raw, err := quant.Quantize(f, v, shape[0], shape[1])
+	if err != nil {
+		return err
+	}
+	deq, err := quant.Dequantize(f, raw, shape[0], shape[1])
+	if err != nil {
+		return err
+	}
+	var maxAbs, maxW float64
+	for i, x := range v {
+		maxAbs = math.Max(maxAbs, math.Abs(float64(deq[i])-float64(x)))
+		maxW = math.Max(maxW, math.Abs(float64(x)))
+	}
+	t, err := m.b.FromBytes(dt, raw, shape...)
+	if err != nil {
+		return err
+	}
+	m.dropIntermediate(s.w, s.layer.Linear.Weight)
+	s.w = t
+	re.Layers++
+	re.MaxAbs = math.Max(re.MaxAbs, maxAbs)
+	if maxW > 0 {
+		re.MaxRel = math.Max(re.MaxRel, maxAbs/maxW)
+	}
+	return nil
+}
+
+// setRequant records a merge's or unmerge's requantization error and logs
+// it when there was one.
+func (m *Model) setRequant(op string, re RequantError) {
+	m.requant = re
+	if re.Layers > 0 {
+		slog.Info("ia3: "+op+" on a quantized base: weights requantized", "layers", re.Layers,
+			"max_abs_err", re.MaxAbs, "max_rel_err", re.MaxRel)
+	}
 }
 
 // scaleStep multiplies (or with invert divides) s's weight and, for

@@ -31,6 +31,9 @@ type Model struct {
 	disabled bool
 	unloaded bool
 	rng      *rand.Rand // N(0,1) init when init_ia3_weights is false
+	// requant is the requantization error of the last merge or unmerge on
+	// a quantized base (RequantizationError).
+	requant RequantError
 }
 
 // newModel attaches the first adapter to the base described by info, as

@@ -14,6 +14,7 @@ import (
 	"github.com/ia3/ia3/bench"
 	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/quant"
 )
 
 // benchFlags are the flags of `ia3 bench`.
@@ -122,7 +123,7 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 		return err
 	}
 	defer b.Close()
-	if err := checkRunFits(b.Info(), cfg, f.batch, f.seq, !f.noTrain); err != nil {
+	if err := checkRunFits(b.Info(), cfg, f.batch, f.seq, !f.noTrain, quant.None); err != nil {
 		return fmt.Errorf("bench %s: %w", name, err)
 	}
 	r, err := bench.Run(cmd.Context(), b, name, cfg, bench.Options{Batch: f.batch, Seq: f.seq, Steps: f.steps,

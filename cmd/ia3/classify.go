@@ -9,6 +9,7 @@ import (
 
 	"github.com/ia3/ia3/ia3/tfew"
 	"github.com/ia3/ia3/ia3/train"
+	"github.com/ia3/ia3/quant"
 )
 
 // classifyFlags are the flags of `ia3 classify`.
@@ -108,7 +109,7 @@ func runClassify(cmd *cobra.Command, a *app, f *classifyFlags) error {
 	if f.adapter != "" {
 		specs = []adapterSpec{{Dir: f.adapter, Name: "default"}}
 	}
-	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, nil)
+	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, quant.None, nil)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 // evalFlags are the flags of `ia3 eval`.
 type evalFlags struct {
 	model, adapter, data, device string
+	quantize                     string
 	batch, maxLen                int
 	asJSON                       bool
 }
@@ -57,6 +58,7 @@ trained adapter with the base model by running it with and without
 	fl.IntVar(&f.maxLen, "max-len", 512, "truncate examples to this many tokens")
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	addDeviceFlag(cmd, &f.device)
+	addQuantizeFlag(cmd, &f.quantize)
 	return cmd
 }
 
@@ -67,6 +69,10 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 		return usagef("--batch-size must be positive and --max-len at least 2")
 	}
 	if err := checkDeviceSpec(f.device); err != nil {
+		return err
+	}
+	q, err := quantizeFormat(f.quantize)
+	if err != nil {
 		return err
 	}
 	if err := a.resolveModelAdapter(cmd.Context(), &f.model, &f.adapter); err != nil {
@@ -83,13 +89,13 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 			return err
 		}
 	}
-	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, false)
+	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, false, q)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	m, err := train.Evaluate(cmd.Context(), train.EvalOptions{ModelDir: f.model, AdapterDir: f.adapter, DataFile: f.data,
-		BatchSize: f.batch, MaxLength: f.maxLen, Device: f.device, Backend: b})
+		BatchSize: f.batch, MaxLength: f.maxLen, Device: f.device, Backend: b, Quantize: q})
 	if err != nil {
 		return err
 	}

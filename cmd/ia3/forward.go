@@ -20,6 +20,7 @@ const mergeActive = "active"
 // forwardFlags are the flags of `ia3 forward`.
 type forwardFlags struct {
 	model, inputs, out, device string
+	quantize                   string
 	adapters                   []string
 	active, weighted, merge    string
 	disable                    bool
@@ -67,6 +68,7 @@ runs with adapters disabled (disable_adapter).`,
 	fl.StringVar(&f.inputs, "inputs", "", "safetensors file with input_ids and optional attention_mask, token_type_ids, decoder_input_ids, labels")
 	fl.StringVar(&f.out, "out", "", "safetensors file to write the logits to")
 	addDeviceFlag(cmd, &f.device)
+	addQuantizeFlag(cmd, &f.quantize)
 	return cmd
 }
 
@@ -98,6 +100,10 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	if f.merge != "" && f.disable {
 		return usagef("--merge and --disable exclude each other")
 	}
+	q, err := quantizeFormat(f.quantize)
+	if err != nil {
+		return err
+	}
 	if err := mustBeFile(f.inputs, "inputs file"); err != nil {
 		return err
 	}
@@ -108,8 +114,8 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
 		return err
 	}
-	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
-		if err := checkRunFits(info, cfg, in.Batch, in.Seq, false); err != nil {
+	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, q, func(info backend.DeviceInfo, cfg *model.Config) error {
+		if err := checkRunFits(info, cfg, in.Batch, in.Seq, false, q); err != nil {
 			return fmt.Errorf("forward on %s: %w", f.inputs, err)
 		}
 		return nil

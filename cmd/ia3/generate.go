@@ -22,6 +22,7 @@ import (
 // generateFlags are the flags of `ia3 generate`.
 type generateFlags struct {
 	model, device     string
+	quantize          string
 	prompts           []string
 	adapters          []string
 	maxNew, topK      int
@@ -86,6 +87,7 @@ printed one per line when all are done.`,
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object per prompt (prompt, prompt_ids, ids, text) at the end instead of streaming")
 	f.chat.add(fl)
 	addDeviceFlag(cmd, &f.device)
+	addQuantizeFlag(cmd, &f.quantize)
 	return cmd
 }
 
@@ -106,6 +108,10 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 		return usagef("--max-new-tokens must be positive, --temperature and --top-k not negative, --top-p in [0, 1]")
 	}
 	specs, err := parseAdapterSpecs(f.adapters)
+	if err != nil {
+		return err
+	}
+	q, err := quantizeFormat(f.quantize)
 	if err != nil {
 		return err
 	}
@@ -133,8 +139,8 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 		longest = max(longest, len(p))
 	}
 	// The prompts' forward pass (the prefill) is the largest step.
-	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, func(info backend.DeviceInfo, cfg *model.Config) error {
-		return checkRunFits(info, cfg, len(prompts), longest, false)
+	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, q, func(info backend.DeviceInfo, cfg *model.Config) error {
+		return checkRunFits(info, cfg, len(prompts), longest, false, q)
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/quant"
 )
 
 // loaded is a base model with the adapters named on the command line.
@@ -31,13 +32,14 @@ func (l *loaded) close() {
 // attaches every adapter: the first active (PeftModel.from_pretrained),
 // the others inactive (load_adapter), all frozen.
 func loadWithAdapters(ctx context.Context, device, modelDir string, adapters []adapterSpec) (*loaded, error) {
-	return loadChecked(ctx, device, modelDir, adapters, nil)
+	return loadChecked(ctx, device, modelDir, adapters, quant.None, nil)
 }
 
-// loadChecked is loadWithAdapters calling fits, when not nil, with the
-// opened device and the model's config before any weight is loaded, so a
-// run that cannot fit is refused before it allocates.
-func loadChecked(ctx context.Context, device, modelDir string, adapters []adapterSpec,
+// loadChecked is loadWithAdapters with the base's block weights quantized
+// in q (--quantize), calling fits, when not nil, with the opened device and
+// the model's config before any weight is loaded, so a run that cannot fit
+// is refused before it allocates.
+func loadChecked(ctx context.Context, device, modelDir string, adapters []adapterSpec, q quant.Format,
 	fits func(backend.DeviceInfo, *model.Config) error) (*loaded, error) {
 	if err := mustBeFile(filepath.Join(modelDir, "config.json"), "model config"); err != nil {
 		return nil, err
@@ -62,7 +64,7 @@ func loadChecked(ctx context.Context, device, modelDir string, adapters []adapte
 			return nil, err
 		}
 	}
-	if l.base, err = model.Load(ctx, modelDir, b); err != nil {
+	if l.base, err = model.LoadWith(ctx, modelDir, b, model.LoadOptions{Quantize: q}); err != nil {
 		l.close()
 		return nil, err // "load DIR: ..."
 	}

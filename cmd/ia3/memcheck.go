@@ -9,6 +9,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/internal/sysmem"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/quant"
 )
 
 // deviceMemory returns the bytes a device can hold and where the figure
@@ -28,17 +29,25 @@ func deviceMemory(info backend.DeviceInfo) (uint64, string) {
 // lower bound) against the device's memory, or where that is unknown, its
 // largest tensor (the logits) against the device's buffer limit and its
 // token ids against the machine's memory.
-func checkRunFits(info backend.DeviceInfo, cfg *model.Config, batch, seq int, training bool) error {
-	est := cfg.EstimateMemory(batch, seq, training)
+func checkRunFits(info backend.DeviceInfo, cfg *model.Config, batch, seq int, training bool, q quant.Format) error {
+	est := cfg.EstimateQuantizedMemory(batch, seq, training, q)
 	what := "a forward pass"
 	if training {
 		what = "a training step"
 	}
-	need := fmt.Sprintf("%s of %d × %d tokens needs at least %s (%s of float32 weights for %.3g parameters, %s of activations)",
-		what, batch, seq, formatBytes(est.Total()), formatBytes(est.Weights), est.Params, formatBytes(est.Activations))
+	weights := "float32 weights"
+	if q != quant.None {
+		weights = fmt.Sprintf("weights, %.3g of them %v,", est.Quantized, q)
+	}
+	need := fmt.Sprintf("%s of %d × %d tokens needs at least %s (%s of %s for %.3g parameters, %s of activations)",
+		what, batch, seq, formatBytes(est.Total()), formatBytes(est.Weights), weights, est.Params, formatBytes(est.Activations))
 	if avail, source := deviceMemory(info); avail > 0 {
 		if est.Total() > float64(avail) {
-			return fmt.Errorf("%s, more than the %s that %s has (%s): lower --batch or --seq", need, formatBytes(float64(avail)), info.Spec, source)
+			hint := "lower --batch or --seq"
+			if q != quant.NF4 {
+				hint += " or try --quantize nf4"
+			}
+			return fmt.Errorf("%s, more than the %s that %s has (%s): %s", need, formatBytes(float64(avail)), info.Spec, source, hint)
 		}
 		return nil
 	}
@@ -84,8 +93,9 @@ func formatBytes(n float64) string {
 
 // openFittingDevice opens the device named by spec and refuses, before any
 // weight is loaded, a run of batch × seq tokens of the model in modelDir
-// that cannot fit on it (checkRunFits). The caller closes the backend.
-func openFittingDevice(ctx context.Context, spec, modelDir string, batch, seq int, training bool) (backend.Backend, error) {
+// that cannot fit on it (checkRunFits, with its block weights quantized in
+// q). The caller closes the backend.
+func openFittingDevice(ctx context.Context, spec, modelDir string, batch, seq int, training bool, q quant.Format) (backend.Backend, error) {
 	cfg, err := model.LoadConfigFile(filepath.Join(modelDir, "config.json"))
 	if err != nil {
 		return nil, err
@@ -94,7 +104,7 @@ func openFittingDevice(ctx context.Context, spec, modelDir string, batch, seq in
 	if err != nil {
 		return nil, err
 	}
-	if err := checkRunFits(b.Info(), cfg, batch, seq, training); err != nil {
+	if err := checkRunFits(b.Info(), cfg, batch, seq, training, q); err != nil {
 		_ = b.Close()
 		return nil, err
 	}

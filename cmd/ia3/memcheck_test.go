@@ -8,6 +8,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/quant"
 )
 
 // TestCheckRunFitsDiscreteGPU checks the fallback where WebGPU reports no
@@ -17,11 +18,11 @@ func TestCheckRunFitsDiscreteGPU(t *testing.T) {
 	require.NoError(t, err)
 	gpu := backend.DeviceInfo{Spec: "gpu:0", Type: "DiscreteGPU", API: "Vulkan",
 		Limits: map[string]uint64{"maxStorageBufferBindingSize": 2 << 30, "maxBufferSize": 4 << 30}}
-	require.NoError(t, checkRunFits(gpu, cfg, 8, 512, true), "GPT-2 small 8×512: logits of 785 MiB")
-	err = checkRunFits(gpu, cfg, 64, 512, false)
+	require.NoError(t, checkRunFits(gpu, cfg, 8, 512, true, quant.None), "GPT-2 small 8×512: logits of 785 MiB")
+	err = checkRunFits(gpu, cfg, 64, 512, false, quant.None)
 	require.EqualError(t, err, "a forward pass of 64 × 512 tokens needs at least 8.1 GiB (474.2 MiB of float32 weights "+
 		"for 1.24e+08 parameters, 7.6 GiB of activations); its logits alone (6.1 GiB) exceed gpu:0's largest buffer of 2.0 GiB: lower --batch or --seq")
-	require.NoError(t, checkRunFits(backend.DeviceInfo{Spec: "gpu:0", Type: "DiscreteGPU"}, cfg, 64, 512, false),
+	require.NoError(t, checkRunFits(backend.DeviceInfo{Spec: "gpu:0", Type: "DiscreteGPU"}, cfg, 64, 512, false, quant.None),
 		"no limits reported: nothing to check against")
 }
 

@@ -20,6 +20,7 @@ import (
 // serveFlags are the flags of `ia3 serve`.
 type serveFlags struct {
 	model, device, addr, apiKey string
+	quantize                    string
 	adapters                    []string
 	maxBatch, maxQueue, prefill int
 	maxPrompt, maxTokens, maxN  int
@@ -89,6 +90,7 @@ to --shutdown-timeout, then cancels the rest.`,
 	fl.BoolVar(&f.noAPI, "no-adapter-api", false, "refuse POST and DELETE /v1/adapters (403): serve only the adapters named at start")
 	fl.BoolVar(&f.plainChat, "plain-chat", false, `render chat messages as "role: content" lines instead of the model's chat template (for models without one)`)
 	addDeviceFlag(cmd, &f.device)
+	addQuantizeFlag(cmd, &f.quantize)
 	return cmd
 }
 
@@ -109,6 +111,10 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	if f.merge && len(specs) != 1 {
 		return usagef("--merge serves exactly one --adapter merged into the weights (got %d)", len(specs))
 	}
+	q, err := quantizeFormat(f.quantize)
+	if err != nil {
+		return err
+	}
 	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
 		return err
 	}
@@ -128,7 +134,7 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	}
 	ctx, stop := withTerminate(cmd.Context())
 	defer stop()
-	l, err := loadWithAdapters(ctx, f.device, f.model, specs)
+	l, err := loadChecked(ctx, f.device, f.model, specs, q, nil)
 	if err != nil {
 		return err
 	}

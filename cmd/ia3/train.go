@@ -23,6 +23,7 @@ import (
 // trainFlags are the flags of `ia3 train`.
 type trainFlags struct {
 	model, data, evalData, out, device, schedule, resume string
+	quantize                                             string
 	lr, clip, weightDecay, warmupRatio, evalFraction     float64
 	epochs, steps, batch, maxLen, gradAccum, warmup      int
 	saveEvery, evalEvery                                 int
@@ -129,6 +130,7 @@ rendered and tokenised whole).`,
 	fl.Float64Var(&f.lnWeight, "ln-weight", 1, "t-few: weight of the length-normalised loss over choices")
 	f.adapter.add(cmd)
 	addDeviceFlag(cmd, &f.device)
+	addQuantizeFlag(cmd, &f.quantize)
 	return cmd
 }
 
@@ -145,6 +147,10 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 		return usagef("--steps must not be negative, --epochs, --batch-size, --grad-accum and --lr must be positive, --max-len at least 2")
 	}
 	if err := checkDeviceSpec(f.device); err != nil {
+		return err
+	}
+	q, err := quantizeFormat(f.quantize)
+	if err != nil {
 		return err
 	}
 	ctx, stop := withTerminate(cmd.Context())
@@ -178,12 +184,12 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 			}
 		}
 	}
-	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, true)
+	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, true, q)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	opts.Backend = b
+	opts.Backend, opts.Quantize = b, q
 	res, err := train.Run(cmd.Context(), opts)
 	if err != nil {
 		return err

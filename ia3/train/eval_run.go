@@ -7,6 +7,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/quant"
 )
 
 // EvalOptions configures Evaluate.
@@ -25,6 +26,9 @@ type EvalOptions struct {
 	// is used instead (and not closed).
 	Device  string
 	Backend backend.Backend
+	// Quantize keeps the base model's block weights quantized (see
+	// Options.Quantize).
+	Quantize quant.Format
 }
 
 // Evaluate computes the loss (and accuracy for classification) of a
@@ -53,7 +57,7 @@ func Evaluate(ctx context.Context, o EvalOptions) (*Metrics, error) {
 		return nil, err
 	}
 	defer closeB()
-	base, enc, err := loadModel(ctx, o.ModelDir, b)
+	base, enc, err := loadModel(ctx, o.ModelDir, b, o.Quantize)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/ia3/tfew"
+	"github.com/ia3/ia3/quant"
 )
 
 // Options configures Run. Zero numeric fields take DefaultOptions' values,
@@ -49,6 +50,11 @@ type Options struct {
 	// Backend, when set, is used instead (and not closed).
 	Device  string
 	Backend backend.Backend
+	// Quantize keeps the base model's block weights quantized (quant.Q8_0
+	// for --quantize int8, quant.NF4 for nf4; see model.LoadOptions): the
+	// (IA)³ vectors train in float32 as on a float base, gradients flowing
+	// through the quantized layers.
+	Quantize quant.Format
 
 	// Epochs over the training data, unless MaxSteps > 0 sets the number of
 	// optimiser steps.

@@ -41,23 +41,12 @@ func checkTrajectory(t *testing.T, b backend.Backend, c modeltest.Case) {
 	base, err := model.Load(context.Background(), filepath.Join(c.Dir, "base"), b)
 	require.NoError(t, err)
 	t.Cleanup(base.Free)
-	cfg := ia3.NewConfig()
-	cfg.TaskType = c.Meta.TaskType
-	pm, err := ia3.New(base, cfg, ia3.DefaultAdapter)
-	require.NoError(t, err)
-	params := pm.TrainableParams()
+	pm, params, in, s := fixtureStepper(t, b, c, base, spec)
 	names := make([]string, len(params))
 	for i, p := range params {
 		names[i] = p.Name
 	}
 	assert.ElementsMatch(t, spec.Trainable, names, "trainable parameters")
-
-	in, err := model.InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
-	require.NoError(t, err)
-	opt, err := NewOptimizer(b, params, AdamW{Beta1: spec.Betas[0], Beta2: spec.Betas[1], Eps: spec.Eps, WeightDecay: spec.WeightDecay})
-	require.NoError(t, err)
-	t.Cleanup(opt.Free)
-	s := &stepper{b: b, base: base, opt: opt}
 
 	grads0, err := modeltest.ReadTensors(filepath.Join(c.Dir, "train", "grads_step0.safetensors"))
 	require.NoError(t, err)
@@ -98,6 +87,24 @@ func checkTrajectory(t *testing.T, b backend.Backend, c modeltest.Case) {
 	out := t.TempDir()
 	require.NoError(t, pm.SavePretrained(out))
 	assertSameAdapter(t, filepath.Join(c.Dir, "train", "adapter"), out, 1e-4)
+}
+
+// fixtureStepper attaches the default adapter for case c to base and
+// returns it with its trainable parameters, the case's inputs and a
+// stepper over the AdamW of the case's train spec.
+func fixtureStepper(t *testing.T, b backend.Backend, c modeltest.Case, base *model.Model, spec trainSpec) (*ia3.Model, []ia3.NamedParam, *model.Inputs, *stepper) {
+	t.Helper()
+	cfg := ia3.NewConfig()
+	cfg.TaskType = c.Meta.TaskType
+	pm, err := ia3.New(base, cfg, ia3.DefaultAdapter)
+	require.NoError(t, err)
+	params := pm.TrainableParams()
+	in, err := model.InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
+	require.NoError(t, err)
+	opt, err := NewOptimizer(b, params, AdamW{Beta1: spec.Betas[0], Beta2: spec.Betas[1], Eps: spec.Eps, WeightDecay: spec.WeightDecay})
+	require.NoError(t, err)
+	t.Cleanup(opt.Free)
+	return pm, params, in, &stepper{b: b, base: base, opt: opt}
 }
 
 // assertSameAdapter checks that two adapter directories hold the same

@@ -12,6 +12,7 @@ import (
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/tokenizer"
+	"github.com/ia3/ia3/quant"
 )
 
 // Result is what a finished run reports.
@@ -58,7 +59,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	defer closeB()
-	base, enc, err := loadModel(ctx, opts.ModelDir, b)
+	base, enc, err := loadModel(ctx, opts.ModelDir, b, opts.Quantize)
 	if err != nil {
 		return nil, err
 	}
@@ -168,13 +169,14 @@ func openBackend(ctx context.Context, given backend.Backend, spec string) (backe
 	return b, func() { _ = b.Close() }, nil
 }
 
-// loadModel loads the base model and its tokenizer from dir.
-func loadModel(ctx context.Context, dir string, b backend.Backend) (*model.Model, encoder, error) {
+// loadModel loads the base model (its block weights quantized in q unless
+// q is quant.None) and its tokenizer from dir.
+func loadModel(ctx context.Context, dir string, b backend.Backend, q quant.Format) (*model.Model, encoder, error) {
 	tok, err := loadTokenizer(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	base, err := model.Load(ctx, dir, b)
+	base, err := model.LoadWith(ctx, dir, b, model.LoadOptions{Quantize: q})
 	if err != nil {
 		return nil, nil, err
 	}
