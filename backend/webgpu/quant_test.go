@@ -102,10 +102,13 @@ type linearCase struct {
 
 // quantLinearCases reach every matmul kernel: matmul_dot (≤ 8 rows, in ≥
 // 256), matmul_small (< 32 rows or outputs) and the tiled kernels, with R
-// (out) not a multiple of any tile, C at the block size, and a long C.
+// (out) not a multiple of any tile, C at the block size (32 for Q8_0, 64
+// for both), and a long C.
 var quantLinearCases = []linearCase{
 	{rows: 1, in: 256, out: 7},
 	{rows: 3, in: 512, out: 40},
+	{rows: 9, in: 32, out: 70}, // Q8_0 only: C is one block
+	{rows: 40, in: 32, out: 65},
 	{rows: 5, in: 64, out: 33},
 	{rows: 40, in: 128, out: 7},
 	{rows: 70, in: 64, out: 65},
