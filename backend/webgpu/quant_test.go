@@ -115,6 +115,7 @@ var quantLinearCases = []linearCase{
 	{lead: []int{2}, rows: 33, in: 192, out: 100},
 	{rows: 40, in: 4096, out: 48},
 	{rows: 130, in: 128, out: 129},
+	{lead: []int{2}, rows: 75, in: 320, out: 257},
 }
 
 // TestQuantLinear runs Linear with Q8_0 and NF4 weights under both tiled
