@@ -158,10 +158,26 @@ fn tile_bq8(z: u32, k: u32, n: u32) -> Bq8 {
     return load_bq8(z * mp.sb_b + n * mp.sb_n + k);
 }
 
+// tile_bq8n is b(k, n .. n+7) of a quantized b read as stored (sb_n = 1),
+// zero when row k lies outside b. n is a multiple of 8 and N of the block
+// size, so the 8 lie all inside b or all outside.
+fn tile_bq8n(z: u32, k: u32, n: u32) -> Bq8 {
+    if (k >= mp.k || n >= mp.n) {
+        return Bq8(vec4<f32>(0.0), vec4<f32>(0.0));
+    }
+    return load_bq8(z * mp.sb_b + k * mp.sb_k + n);
+}
+
 // b_chunked reports whether kernels read b 8 elements along K at a time
 // (dot_bq8, tile_bq8): a quantized b read transposed.
 fn b_chunked() -> bool {
     return mp.b_dt >= DT_Q8_0 && mp.sb_k == 1u;
+}
+
+// b_chunked_n reports whether the tiled kernels read b 8 elements along N
+// at a time (tile_bq8n): a quantized b read as stored (a Linear's backward).
+fn b_chunked_n() -> bool {
+    return mp.b_dt >= DT_Q8_0 && mp.sb_n == 1u && mp.sb_k != 1u;
 }
 
 // matmul_dequant writes the n·k elements of a quantized b, dequantised, to
@@ -189,6 +205,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     let a_k_fast = mp.sa_k == 1u;
     let b_k_fast = mp.sb_k == 1u;
     let bq = b_chunked();
+    let bqn = b_chunked_n();
 
     // acc[i] holds row ty + 16i, columns tx + 16j in its components j.
     // Plain vec4 variables, not an indexed array: private arrays indexed in
@@ -215,7 +232,7 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
             }
             tile_a[kk * TILE + mm] = av;
 
-            if (bq) {
+            if (bq || bqn) {
                 continue;
             }
             var kb: u32;
@@ -248,6 +265,21 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
             tile_b[at + 5u * TILE] = w.hi.y;
             tile_b[at + 6u * TILE] = w.hi.z;
             tile_b[at + 7u * TILE] = w.hi.w;
+        }
+        if (bqn && lid < 128u) {
+            // Read as stored, 8 consecutive n of one k row per thread.
+            let kb = lid >> 3u;
+            let nn = (lid & 7u) * 8u;
+            let w = tile_bq8n(z, k0 + kb, col0 + nn);
+            let at = kb * TILE + nn;
+            tile_b[at] = w.lo.x;
+            tile_b[at + 1u] = w.lo.y;
+            tile_b[at + 2u] = w.lo.z;
+            tile_b[at + 3u] = w.lo.w;
+            tile_b[at + 4u] = w.hi.x;
+            tile_b[at + 5u] = w.hi.y;
+            tile_b[at + 6u] = w.hi.z;
+            tile_b[at + 7u] = w.hi.w;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk = kk + 1u) {
@@ -507,7 +539,15 @@ fn matmul_large(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     var kb1: u32;
     var qb1: u32;
     let bq = b_chunked();
-    if (bq) {
+    let bqn = b_chunked_n();
+    if (bqn) {
+        // Read as stored: 8 consecutive n (vec4 slots qb0, qb0+1) of k row
+        // kb0 per thread.
+        kb0 = lid >> 4u;
+        qb0 = (lid & 15u) * 2u;
+        kb1 = kb0;
+        qb1 = qb0 + 1u;
+    } else if (bq) {
         // A quantized weight: 8 consecutive k (kb0 .. kb0+7) of column qb0
         // per thread, decoded together (tile_bq8) and stored by component.
         kb0 = (lid & 1u) * 8u;
@@ -549,6 +589,10 @@ fn matmul_large(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         let w = tile_bq8(z, kb0, col0 + qb0);
         pb0 = w.lo;
         pb1 = w.hi;
+    } else if (bqn) {
+        let w = tile_bq8n(z, kb0, col0 + qb0 * 4u);
+        pb0 = w.lo;
+        pb1 = w.hi;
     } else {
         pb0 = b4(z, kb0, col0 + qb0 * 4u);
         pb1 = b4(z, kb1, col0 + qb1 * 4u);
@@ -570,6 +614,10 @@ fn matmul_large(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
             pa1 = a4(z, row0 + qa1 * 4u, k1 + ka1);
             if (bq) {
                 let w = tile_bq8(z, k1 + kb0, col0 + qb0);
+                pb0 = w.lo;
+                pb1 = w.hi;
+            } else if (bqn) {
+                let w = tile_bq8n(z, k1 + kb0, col0 + qb0 * 4u);
                 pb0 = w.lo;
                 pb1 = w.hi;
             } else {
