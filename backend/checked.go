@@ -60,6 +60,10 @@ func (c *checked) FromBytes(dtype DType, data []byte, shape ...int) (Tensor, err
 	if err != nil {
 		return nil, err
 	}
+	if info := c.inner.Info(); dtype.IsQuantized() && !info.QuantizedWeights {
+		// No quantized tensor reaches a device that cannot compute with it.
+		return nil, argErr("from_bytes", "%v %v: device %s (%s) does not take quantized weights", dtype, shape, info.Spec, info.Name)
+	}
 	if len(data) != want {
 		return nil, argErr("from_bytes", "%d bytes for %v %v: want %d", len(data), dtype, shape, want)
 	}

@@ -20,14 +20,18 @@ func nf4(shape ...int) Tensor  { return fakeTensor{shape: shape, dtype: NF4} }
 // fakeBackend records which operations reached it and computes nothing.
 type fakeBackend struct {
 	calls []string
+	// noQuant makes it a device without QuantizedWeights.
+	noQuant bool
 }
 
 func (f *fakeBackend) record(op string) { f.calls = append(f.calls, op) }
 
-func (f *fakeBackend) Info() DeviceInfo { return DeviceInfo{Spec: "fake"} }
-func (f *fakeBackend) Close() error     { f.record("Close"); return nil }
-func (f *fakeBackend) Sync() error      { f.record("Sync"); return nil }
-func (f *fakeBackend) Free(t Tensor)    { f.record("Free") }
+func (f *fakeBackend) Info() DeviceInfo {
+	return DeviceInfo{Spec: "fake", QuantizedWeights: !f.noQuant}
+}
+func (f *fakeBackend) Close() error  { f.record("Close"); return nil }
+func (f *fakeBackend) Sync() error   { f.record("Sync"); return nil }
+func (f *fakeBackend) Free(t Tensor) { f.record("Free") }
 
 func (f *fakeBackend) Zeros(shape ...int) (Tensor, error) {
 	f.record("Zeros")

@@ -307,3 +307,13 @@ func TestQuantizedDTypes(t *testing.T) {
 	_, ok := QuantDType(F32.QuantFormat())
 	assert.False(t, ok)
 }
+
+func TestCheckedRefusesQuantizedOnDevicesWithout(t *testing.T) {
+	inner := &fakeBackend{noQuant: true}
+	_, err := Checked(inner).FromBytes(NF4, make([]byte, 76), 2, 64)
+	var ae *ArgError
+	require.ErrorAs(t, err, &ae)
+	assert.Equal(t, "from_bytes", ae.Op)
+	assert.Contains(t, err.Error(), "NF4 [2 64]: device fake () does not take quantized weights")
+	assert.Empty(t, inner.calls)
+}

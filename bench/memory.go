@@ -26,7 +26,9 @@ func unwrap(b backend.Backend) backend.Backend {
 }
 
 // memoryProbe returns how to read b's memory in use: its own counter when
-// it has one, the Go heap for the CPU backend, nil otherwise.
+// it has one (the CPU backend counts its tensors' storage bytes, as a GPU
+// pool counts its buffers), the Go heap for a Go backend without one, nil
+// otherwise.
 func memoryProbe(b backend.Backend) func() uint64 {
 	if r, ok := unwrap(b).(MemoryReporter); ok {
 		return r.AllocatedBytes
@@ -41,9 +43,22 @@ func memoryProbe(b backend.Backend) func() uint64 {
 	return nil
 }
 
+// PeakReporter is implemented by backends that also keep the largest
+// number of bytes they have held (the CPU backend), so that a benchmark's
+// peak is exact rather than sampled between steps.
+type PeakReporter interface {
+	// PeakBytes returns the largest AllocatedBytes since ResetPeak.
+	PeakBytes() uint64
+	// ResetPeak starts a new measurement from the bytes allocated now.
+	ResetPeak()
+}
+
 // memorySource names where memoryProbe's figure comes from.
 func memorySource(b backend.Backend) string {
 	if _, ok := unwrap(b).(MemoryReporter); ok {
+		if b.Info().API == "Go" {
+			return "tensor storage"
+		}
 		return "device pool"
 	}
 	return "go heap in use"

@@ -32,7 +32,7 @@ func ProfileSteps(ctx context.Context, b backend.Backend, cfg *model.Config, o O
 		return nil, fmt.Errorf("bench: profile: steps %d must be positive and warmup %d not negative", o.Steps, o.Warmup)
 	}
 	pb, prof := Profile(b)
-	s, err := NewSession(pb, cfg, o.Batch, o.Seq, o.Seed)
+	s, err := NewSessionWith(pb, cfg, o.Batch, o.Seq, o.Seed, o.Weights)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/quant"
 )
 
 // Options sizes a benchmark run.
@@ -26,6 +27,23 @@ type Options struct {
 	// many tokens after each row of the batch (KV cache, one token per
 	// step).
 	GenerateTokens int
+	// Weights stores the random weights as bfloat16 or with the block
+	// weights quantized (model.RandomOptions); float32 by default.
+	Weights model.RandomOptions
+}
+
+// WeightsName names how o stores the weights, as Result.DType reports it:
+// "float32", "bfloat16", "int8" (Q8_0 blocks) or "nf4".
+func WeightsName(o model.RandomOptions) string {
+	switch {
+	case o.Quantize == quant.Q8_0:
+		return "int8"
+	case o.Quantize == quant.NF4:
+		return "nf4"
+	case o.BF16:
+		return "bfloat16"
+	}
+	return "float32"
 }
 
 // Result is one benchmark run. JSON names follow peft_anchor.py.
@@ -55,6 +73,7 @@ type Result struct {
 	GenerateTokensPerS float64 `json:"generate_tokens_per_s,omitempty"`
 	// PeakMemGiB is nil when the backend exposes no memory figure.
 	PeakMemGiB    *float64 `json:"peak_mem_gib"`
+	PeakMemBytes  uint64   `json:"peak_mem_bytes,omitempty"`
 	PeakMemSource string   `json:"peak_mem_source,omitempty"`
 	// Losses of the timed training steps: finite, and falling as the
 	// adapter trains, which shows the steps computed something.
@@ -74,14 +93,14 @@ func Run(ctx context.Context, b backend.Backend, name string, cfg *model.Config,
 		return nil, fmt.Errorf("bench: seq %d + %d generated tokens exceed the shape's %d positions",
 			o.Seq, o.GenerateTokens, cfg.MaxPositions)
 	}
-	s, err := NewSession(b, cfg, o.Batch, o.Seq, o.Seed)
+	s, err := NewSessionWith(b, cfg, o.Batch, o.Seq, o.Seed, o.Weights)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
 	info := b.Info()
 	r := &Result{Shape: name, ModelType: cfg.ModelType, Device: info.Spec, DeviceName: info.Name, API: info.API,
-		Batch: o.Batch, Seq: o.Seq, DType: "float32", Steps: o.Steps, Warmup: o.Warmup}
+		Batch: o.Batch, Seq: o.Seq, DType: WeightsName(o.Weights), Steps: o.Steps, Warmup: o.Warmup}
 	r.Params, r.Trainable = s.Params()
 	tokens := float64(s.Tokens())
 	if !o.SkipTrain {
@@ -113,7 +132,7 @@ func Run(ctx context.Context, b backend.Backend, name string, cfg *model.Config,
 	}
 	if peak, src := s.PeakMemory(); src != "" {
 		gib := float64(peak) / (1 << 30)
-		r.PeakMemGiB, r.PeakMemSource = &gib, src
+		r.PeakMemGiB, r.PeakMemBytes, r.PeakMemSource = &gib, peak, src
 	}
 	return r, nil
 }

@@ -28,10 +28,16 @@ type Session struct {
 	memSample func() uint64
 }
 
-// NewSession builds cfg's model on b with random weights (from seed), the
-// architecture's default IA3 adapter, and a batch×seq batch of random
-// tokens that is also its own labels.
+// NewSession builds cfg's model on b with random float32 weights (from
+// seed), the architecture's default IA3 adapter, and a batch×seq batch of
+// random tokens that is also its own labels.
 func NewSession(b backend.Backend, cfg *model.Config, batch, seq int, seed uint64) (*Session, error) {
+	return NewSessionWith(b, cfg, batch, seq, seed, model.RandomOptions{})
+}
+
+// NewSessionWith is NewSession with the weights stored as w says
+// (bfloat16, or the block weights quantized).
+func NewSessionWith(b backend.Backend, cfg *model.Config, batch, seq int, seed uint64, w model.RandomOptions) (*Session, error) {
 	if batch <= 0 || seq <= 0 {
 		return nil, fmt.Errorf("bench: batch %d and seq %d must be positive", batch, seq)
 	}
@@ -41,7 +47,7 @@ func NewSession(b backend.Backend, cfg *model.Config, batch, seq int, seed uint6
 	if cfg.TaskType != model.TaskCausalLM {
 		return nil, fmt.Errorf("bench: %s is %s; benchmarks run causal language models", cfg.Architecture, cfg.TaskType)
 	}
-	m, err := model.NewRandom(cfg, b, seed)
+	m, err := model.NewRandomWith(cfg, b, seed, w)
 	if err != nil {
 		return nil, err
 	}
@@ -62,6 +68,9 @@ func NewSession(b backend.Backend, cfg *model.Config, batch, seq int, seed uint6
 			}
 		}
 		s.moments = append(s.moments, mv)
+	}
+	if p, ok := unwrap(b).(PeakReporter); ok {
+		p.ResetPeak() // the run's peak, not the construction's
 	}
 	rng := rand.New(rand.NewPCG(seed, seed+1))
 	ids := make([]int32, batch*seq)
@@ -175,12 +184,17 @@ func (s *Session) sampleMemory() {
 	}
 }
 
-// PeakMemory returns the largest memory in use sampled at the end of each
-// step before its tensors were freed, and where the figure comes from; 0
-// and "" when the backend exposes none.
+// PeakMemory returns the largest memory in use since the session was
+// built: the backend's own peak where it keeps one (PeakReporter), else the
+// largest sampled at the end of each step before its tensors were freed;
+// and where the figure comes from. 0 and "" when the backend exposes none.
 func (s *Session) PeakMemory() (uint64, string) {
 	if s.memSample == nil {
 		return 0, ""
 	}
-	return s.memPeak, memorySource(s.b)
+	peak := s.memPeak
+	if p, ok := unwrap(s.b).(PeakReporter); ok {
+		peak = max(peak, p.PeakBytes())
+	}
+	return peak, memorySource(s.b)
 }

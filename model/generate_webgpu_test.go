@@ -8,7 +8,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/backend/webgpu/webgputest"
+	"github.com/ia3/ia3/model/modeltest"
+	"github.com/ia3/ia3/quant"
 )
 
 // TestGenerateOnWebGPU runs cached, left-padded greedy generation on a
@@ -33,5 +36,38 @@ func TestGenerateOnWebGPU(t *testing.T) {
 				assert.Equal(t, onCPU[r], got[r], "row %d against the CPU backend", r)
 			}
 		})
+	}
+}
+
+// TestQuantizedLogitsOnWebGPU loads each fixture quantized to Q8_0 and NF4
+// on a WebGPU adapter whose backend takes quantized weights: the logits
+// equal the CPU backend's within the float32 parity tolerance, as both
+// decode the same codes (package quant quantizes on the host). Until the
+// WebGPU backend reports QuantizedWeights the test is skipped.
+func TestQuantizedLogitsOnWebGPU(t *testing.T) {
+	gpu := webgputest.Open(t)
+	if !gpu.Info().QuantizedWeights {
+		t.Skipf("%s does not report QuantizedWeights", gpu.Info().Spec)
+	}
+	cpu := testBackend(t)
+	ctx := context.Background()
+	for _, name := range []string{"bert", "gpt2", "llama", "t5"} {
+		c := modeltest.NamedCase(t, name)
+		in, err := InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
+		require.NoError(t, err)
+		for _, f := range []quant.Format{quant.Q8_0, quant.NF4} {
+			t.Run(name+"/"+f.String(), func(t *testing.T) {
+				var logits [2][]float32
+				var shape []int
+				for i, b := range []backend.Backend{cpu, gpu} {
+					m, err := LoadWith(ctx, filepath.Join(c.Dir, "base"), b, LoadOptions{Quantize: f})
+					require.NoError(t, err)
+					logits[i], shape = logitsOf(t, m, in)
+					m.Free()
+				}
+				d, scale := maskedMaxDiff(logits[1], logits[0], shape, in.AttentionMask, c.Meta.TaskType)
+				assert.LessOrEqual(t, d, 1e-4*scale, "%s %v: WebGPU against the CPU", name, f)
+			})
+		}
 	}
 }

@@ -168,3 +168,40 @@ func transpose(v []float32, rows, cols int) []float32 {
 	}
 	return out
 }
+
+// WeightBytes returns the bytes the model's parameters occupy on a device
+// when stored as o says (RandomOptions; LoadOptions.Quantize makes the
+// same choice for a checkpoint, and a BF16 checkpoint loads as BF16 does):
+// quantized block weights at their storage bytes, half-precision weights
+// at 2 bytes, everything else at float32's 4. It works on a structure-only
+// model (New with a nil backend), so a plan needs no allocation; a tied
+// weight counts once.
+func (m *Model) WeightBytes(o RandomOptions) (int64, error) {
+	quantized := m.quantizable(o.Quantize)
+	var half map[*nn.Param]bool
+	if o.BF16 {
+		half = m.halfCapable()
+	}
+	dt, _ := backend.QuantDType(o.Quantize)
+	var total int64
+	for _, p := range m.params {
+		shape := m.shapes[p.Name]
+		n := int64(1)
+		for _, d := range shape {
+			n *= int64(d)
+		}
+		switch l := quantized[p]; {
+		case l != nil:
+			b, err := backend.StorageBytes(dt, l.Out, l.In)
+			if err != nil {
+				return 0, fmt.Errorf("model.WeightBytes: %s: %w", p.Name, err)
+			}
+			total += int64(b)
+		case half[p]:
+			total += 2 * n
+		default:
+			total += 4 * n
+		}
+	}
+	return total, nil
+}

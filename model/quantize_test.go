@@ -169,3 +169,47 @@ func (n noQuantBackend) Info() backend.DeviceInfo {
 	i.QuantizedWeights = false
 	return i
 }
+
+// allocated returns the CPU backend's count of tensor storage bytes.
+func allocated(t *testing.T, b backend.Backend) uint64 {
+	t.Helper()
+	for {
+		if r, ok := b.(interface{ AllocatedBytes() uint64 }); ok {
+			return r.AllocatedBytes()
+		}
+		u, ok := b.(interface{ Unwrap() backend.Backend })
+		require.True(t, ok, "%T counts no bytes", b)
+		b = u.Unwrap()
+	}
+}
+
+// TestWeightBytesMatchesAllocation checks WeightBytes, computed on a
+// structure-only model, against the bytes the CPU backend counts once
+// NewRandomWith has built the same model, for every weight storage, and
+// against EstimateQuantizedMemory (which leaves biases and norms out).
+func TestWeightBytesMatchesAllocation(t *testing.T) {
+	for _, name := range []string{"gpt2", "llama", "t5"} {
+		c := modeltest.NamedCase(t, name)
+		cfg, err := LoadConfig(filepath.Join(c.Dir, "base"))
+		require.NoError(t, err)
+		for _, o := range []RandomOptions{{}, {BF16: true}, {Quantize: quant.Q8_0}, {Quantize: quant.NF4}} {
+			s, err := New(cfg, nil)
+			require.NoError(t, err)
+			want, err := s.WeightBytes(o)
+			require.NoError(t, err)
+			b := testBackend(t)
+			m, err := NewRandomWith(cfg, b, 1, o)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(want), allocated(t, b), "%s %+v", name, o)
+			assert.Equal(t, o.Quantize, m.Quantized())
+			if !o.BF16 {
+				est := cfg.EstimateQuantizedMemory(1, 1, false, o.Quantize)
+				// Biases and norms, which the estimate leaves out, are a few
+				// per cent of these tiny models.
+				assert.InEpsilon(t, float64(want), est.Weights, 0.1, "%s %+v: estimate %.0f", name, o, est.Weights)
+			}
+			m.Free()
+			assert.Zero(t, allocated(t, b), "Free releases every weight")
+		}
+	}
+}

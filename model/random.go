@@ -7,6 +7,8 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
+	"github.com/ia3/ia3/model/safetensors"
+	"github.com/ia3/ia3/quant"
 )
 
 // NewRandom builds the model of cfg with random F32 weights, reproducible
@@ -14,16 +16,51 @@ import (
 // when the config has none), zero biases, unit norm weights — the shape of
 // transformers' initialisation, for benchmarks and demos.
 func NewRandom(cfg *Config, b backend.Backend, seed uint64) (*Model, error) {
+	return NewRandomWith(cfg, b, seed, RandomOptions{})
+}
+
+// RandomOptions sets how NewRandomWith stores the weights, as a checkpoint
+// loaded in that form would hold them: for memory benchmarks.
+type RandomOptions struct {
+	// BF16 stores the Linear weights and embeddings as bfloat16 (the
+	// random values rounded), as a BF16 checkpoint loads; norms and biases
+	// stay float32.
+	BF16 bool
+	// Quantize stores the blocks' Linear and Conv1D weights in this format,
+	// chosen as LoadOptions.Quantize chooses them; each is quantized as it
+	// is made, so the float weights never reach the device.
+	Quantize quant.Format
+}
+
+// NewRandomWith is NewRandom with the weights stored as o says.
+func NewRandomWith(cfg *Config, b backend.Backend, seed uint64, o RandomOptions) (*Model, error) {
 	if b == nil {
 		return nil, fmt.Errorf("model.NewRandom: nil backend")
+	}
+	if err := checkQuantizable(b, o.Quantize); err != nil {
+		return nil, fmt.Errorf("model.NewRandom: %w", err)
 	}
 	m, err := build(cfg, b)
 	if err != nil {
 		return nil, fmt.Errorf("model.NewRandom: %w", err)
 	}
 	init := m.initializer(seed)
+	quantized := m.quantizable(o.Quantize)
+	var half map[*nn.Param]bool
+	if o.BF16 {
+		half = m.halfCapable()
+	}
+	m.quant = o.Quantize
 	err = m.fill(func(p *nn.Param, shape []int) (backend.Tensor, error) {
-		return b.FromFloat32(init(p, shape), shape...)
+		v := init(p, shape)
+		if l := quantized[p]; l != nil {
+			return m.quantizeValues(l, v, o.Quantize)
+		}
+		if half[p] {
+			m.dtypes[p.Name] = safetensors.BF16
+			return b.FromBytes(backend.BF16, encodeFloats(safetensors.BF16, v), shape...)
+		}
+		return b.FromFloat32(v, shape...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("model.NewRandom: %w", err)

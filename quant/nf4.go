@@ -8,19 +8,23 @@ package quant
 func quantizeNF4(out []byte, x []float32, l Layout) {
 	codes := out[:l.CodesBytes]
 	absmax := make([]float32, l.Blocks)
-	var sum float64
-	for b := range l.Blocks {
-		blk := x[b*NF4BlockSize : (b+1)*NF4BlockSize]
-		var a float32
-		for _, v := range blk {
-			a = max(a, abs32(v))
+	forBlocks(l.Blocks, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			blk := x[b*NF4BlockSize : (b+1)*NF4BlockSize]
+			var a float32
+			for _, v := range blk {
+				a = max(a, abs32(v))
+			}
+			absmax[b] = a
+			for j := 0; j < NF4BlockSize; j += 2 {
+				hi, lo := nf4Code(blk[j], a), nf4Code(blk[j+1], a)
+				codes[(b*NF4BlockSize+j)/2] = hi<<4 | lo
+			}
 		}
-		absmax[b] = a
+	})
+	var sum float64 // in block order, whatever the split above
+	for _, a := range absmax {
 		sum += float64(a)
-		for j := 0; j < NF4BlockSize; j += 2 {
-			hi, lo := nf4Code(blk[j], a), nf4Code(blk[j+1], a)
-			codes[(b*NF4BlockSize+j)/2] = hi<<4 | lo
-		}
 	}
 	offset := float32(sum / float64(l.Blocks))
 	put32(out[l.OffsetOffset:], offset)
@@ -44,13 +48,30 @@ func quantizeNF4(out []byte, x []float32, l Layout) {
 	}
 }
 
-// nf4Code returns the NF4 code of v in a block of absmax a (0 when a is 0).
+// nf4Code returns the NF4 code of v in a block of absmax a (0 when a is 0):
+// the nearest table value to v/a, ties to the lower index, found by
+// comparing with the exact midpoints (as nearest does, unrolled).
 func nf4Code(v, a float32) byte {
 	if a == 0 {
 		return 0
 	}
-	return byte(nearest(nf4[:], v/a))
+	x := float64(v / a)
+	c := 0
+	for _, step := range [4]int{8, 4, 2, 1} {
+		if i := c + step - 1; i < 15 && x > nf4Mids[i] {
+			c += step
+		}
+	}
+	return byte(c)
 }
+
+// nf4Mids are the midpoints of neighbouring NF4 values, exact in float64.
+var nf4Mids = func() (m [15]float64) {
+	for i := range m {
+		m[i] = (float64(nf4[i]) + float64(nf4[i+1])) / 2
+	}
+	return m
+}()
 
 // nf4Absmax returns block b's dequantized absmax:
 // Dynamic8[acode]·s_group + offset, in float32, in that order.
@@ -68,19 +89,23 @@ func (m Matrix) rowNF4(dst []float32, stride, r, c0, n int) {
 		b := e / NF4BlockSize
 		k := min(end, (b+1)*NF4BlockSize)
 		a := m.nf4Absmax(d8, b)
+		var lut [16]float32 // NF4[i]·A, each rounded once as the spec says
+		for i, v := range nf4 {
+			lut[i] = v * a
+		}
 		if e&1 == 1 { // a low nibble first
-			dst[o] = nf4[m.data[e/2]&15] * a
+			dst[o] = lut[m.data[e/2]&15]
 			o += stride
 			e++
 		}
 		for ; e+1 < k; e += 2 {
 			q := m.data[e/2]
-			dst[o] = nf4[q>>4] * a
-			dst[o+stride] = nf4[q&15] * a
+			dst[o] = lut[q>>4]
+			dst[o+stride] = lut[q&15]
 			o += 2 * stride
 		}
 		if e < k { // a high nibble last
-			dst[o] = nf4[m.data[e/2]>>4] * a
+			dst[o] = lut[m.data[e/2]>>4]
 			o += stride
 			e++
 		}

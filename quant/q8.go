@@ -8,24 +8,26 @@ import "math"
 func quantizeQ8(out []byte, x []float32, l Layout) {
 	codes := out[:l.CodesBytes]
 	scales := out[l.ScalesOffset:]
-	for b := range l.Blocks {
-		blk := x[b*Q8BlockSize : (b+1)*Q8BlockSize]
-		var amax float32
-		for _, v := range blk {
-			amax = max(amax, abs32(v))
+	forBlocks(l.Blocks, func(lo, hi int) {
+		for b := lo; b < hi; b++ {
+			blk := x[b*Q8BlockSize : (b+1)*Q8BlockSize]
+			var amax float32
+			for _, v := range blk {
+				amax = max(amax, abs32(v))
+			}
+			d := amax / 127
+			var id float32
+			if d != 0 {
+				id = 1 / d
+			}
+			for j, v := range blk {
+				q := math.Round(float64(float32(v * id)))
+				codes[b*Q8BlockSize+j] = byte(int8(max(-127, min(127, q))))
+			}
+			h := Float32ToHalf(d)
+			scales[2*b], scales[2*b+1] = byte(h), byte(h>>8)
 		}
-		d := amax / 127
-		var id float32
-		if d != 0 {
-			id = 1 / d
-		}
-		for j, v := range blk {
-			q := math.Round(float64(float32(v * id)))
-			codes[b*Q8BlockSize+j] = byte(int8(max(-127, min(127, q))))
-		}
-		h := Float32ToHalf(d)
-		scales[2*b], scales[2*b+1] = byte(h), byte(h>>8)
-	}
+	})
 }
 
 // rowQ8 dequantizes n values of row r from column c0 of a Q8_0 matrix into

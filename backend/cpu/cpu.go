@@ -13,6 +13,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ia3/ia3/backend"
 )
@@ -29,6 +30,10 @@ type Backend struct {
 	// apart because the two sizes differ: a B buffer handed out for A would
 	// be too small and dropped.
 	packsA, packsB sync.Pool
+	// live and peak count the storage bytes of the tensors allocated and
+	// not yet freed, as a GPU's buffer pool counts its buffers
+	// (AllocatedBytes, PeakBytes).
+	live, peak atomic.Int64
 }
 
 // New returns a CPU backend that runs large operations on workers goroutines;

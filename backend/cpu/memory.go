@@ -30,7 +30,7 @@ func (b *Backend) FromInt32(data []int32, shape ...int) (backend.Tensor, error) 
 	if b.closed {
 		return nil, fmt.Errorf("from_int32: %w", errClosed)
 	}
-	return &tensor{owner: b, shape: append([]int(nil), shape...), dtype: backend.I32, i: append([]int32(nil), data...)}, nil
+	return b.track(&tensor{owner: b, shape: append([]int(nil), shape...), dtype: backend.I32, i: append([]int32(nil), data...)}), nil
 }
 
 // FromBytes decodes little-endian storage; F16 and BF16 stay 16-bit, Q8_0
@@ -50,7 +50,7 @@ func (b *Backend) FromBytes(dtype backend.DType, data []byte, shape ...int) (bac
 			return nil, fmt.Errorf("from_bytes: %w", err)
 		}
 		t.q = &m
-		return t, nil
+		return b.track(t), nil
 	}
 	if len(data) != n*dtype.Size() {
 		return nil, fmt.Errorf("from_bytes: %d bytes for %v %v: want %d", len(data), dtype, shape, n*dtype.Size())
@@ -74,7 +74,7 @@ func (b *Backend) FromBytes(dtype backend.DType, data []byte, shape ...int) (bac
 	default:
 		return nil, fmt.Errorf("from_bytes: unknown dtype %v", dtype)
 	}
-	return t, nil
+	return b.track(t), nil
 }
 
 // ToFloat32 returns a copy of a float tensor's values, widened to float32.
@@ -112,6 +112,7 @@ func (b *Backend) Free(t backend.Tensor) {
 		return
 	}
 	x.freed = true
+	b.live.Add(-x.storageBytes())
 	x.f, x.i, x.h, x.q = nil, nil, nil, nil
 }
 

@@ -129,3 +129,33 @@ func TestQuantizedMatMul(t *testing.T) {
 		}
 	}
 }
+
+// TestAllocatedBytes checks the backend's byte accounting: each owner
+// tensor counts its storage (a quantized one its storage bytes) until it
+// is freed, views and results of freed tensors count nothing, and the
+// peak holds the largest total.
+func TestAllocatedBytes(t *testing.T) {
+	cb := New(2)
+	defer cb.Close()
+	b := backend.Checked(cb)
+	assert.Zero(t, cb.AllocatedBytes())
+	x := must(t)(b.FromFloat32(make([]float32, 6), 2, 3))
+	assert.Equal(t, uint64(24), cb.AllocatedBytes())
+	v := must(t)(b.View(x, 6))
+	ids := must(t)(b.FromInt32([]int32{1, 2}, 2))
+	raw, err := quant.Quantize(quant.NF4, random(1, 4*64), 4, 64)
+	require.NoError(t, err)
+	w := must(t)(b.FromBytes(backend.NF4, raw, 4, 64))
+	h := must(t)(b.FromBytes(backend.BF16, make([]byte, 10), 5))
+	assert.Equal(t, uint64(24+8+len(raw)+10), cb.AllocatedBytes())
+	y := must(t)(b.Linear(must(t)(b.FromFloat32(random(2, 64), 1, 64)), w, backend.LinearOptions{}))
+	assert.Equal(t, uint64(24+8+len(raw)+10+256+16), cb.AllocatedBytes())
+	peak := cb.PeakBytes()
+	for _, tn := range []backend.Tensor{v, x, x, ids, w, h, y} { // a view, then a double free: no-ops
+		b.Free(tn)
+	}
+	assert.Equal(t, uint64(256), cb.AllocatedBytes(), "the Linear's input, never freed")
+	assert.Equal(t, peak, cb.PeakBytes())
+	cb.ResetPeak()
+	assert.Equal(t, uint64(256), cb.PeakBytes())
+}

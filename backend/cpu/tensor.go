@@ -69,13 +69,47 @@ func (b *Backend) optTensorOf(op, name string, t backend.Tensor) (*tensor, error
 
 // newF32 allocates a zeroed F32 tensor.
 func (b *Backend) newF32(shape ...int) *tensor {
-	return &tensor{owner: b, shape: append([]int(nil), shape...), dtype: backend.F32, f: make([]float32, numel(shape))}
+	return b.track(&tensor{owner: b, shape: append([]int(nil), shape...), dtype: backend.F32, f: make([]float32, numel(shape))})
 }
 
 // wrapF32 makes an F32 tensor of data, which it takes over.
 func (b *Backend) wrapF32(data []float32, shape ...int) *tensor {
-	return &tensor{owner: b, shape: append([]int(nil), shape...), dtype: backend.F32, f: data}
+	return b.track(&tensor{owner: b, shape: append([]int(nil), shape...), dtype: backend.F32, f: data})
 }
+
+// storageBytes returns the bytes t's storage occupies.
+func (t *tensor) storageBytes() int64 {
+	n := 4*int64(len(t.f)) + 4*int64(len(t.i)) + 2*int64(len(t.h))
+	if t.q != nil {
+		n += int64(len(t.q.Bytes()))
+	}
+	return n
+}
+
+// track counts a new owner tensor's storage as allocated and returns it.
+func (b *Backend) track(t *tensor) *tensor {
+	n := b.live.Add(t.storageBytes())
+	for {
+		p := b.peak.Load()
+		if n <= p || b.peak.CompareAndSwap(p, n) {
+			return t
+		}
+	}
+}
+
+// AllocatedBytes returns the storage bytes of the tensors allocated on this
+// backend and not yet freed: what a GPU would hold in buffers for the same
+// calls (tensors left to the garbage collector without Free still count,
+// as they would leak device memory there).
+func (b *Backend) AllocatedBytes() uint64 { return uint64(max(0, b.live.Load())) }
+
+// PeakBytes returns the largest AllocatedBytes since the backend opened or
+// the last ResetPeak.
+func (b *Backend) PeakBytes() uint64 { return uint64(max(0, b.peak.Load())) }
+
+// ResetPeak starts a new PeakBytes measurement from the bytes allocated
+// now.
+func (b *Backend) ResetPeak() { b.peak.Store(b.live.Load()) }
 
 // floats returns t's values as float32: the storage itself for F32, a
 // widened copy for F16 and BF16, a dequantized one for Q8_0 and NF4.

@@ -20,7 +20,7 @@ import (
 // benchFlags are the flags of `ia3 bench`.
 type benchFlags struct {
 	shape, config, device   string
-	anchor                  string
+	anchor, weights         string
 	batch, seq, steps, warm int
 	generate                int
 	seed                    uint64
@@ -47,9 +47,9 @@ tiny-llama, or --config FILE for any config.json. The JSON output uses the
 field names of shared/bench/peft_anchor.py (train_step_s,
 train_tokens_per_s, forward_tokens_per_s, peak_mem_gib) so both runs compare
 key by key, and --anchor FILE (that script's output) prints PEFT's figures
-for the same shape, batch and length beside ours. Peak memory is the Go heap
-for the CPU, and the device pool for a GPU backend that counts its bytes
-(null otherwise).
+for the same shape, batch and length beside ours. Peak memory is the bytes of
+tensor storage for the CPU (what a GPU would hold for the same run), and the
+device pool for a GPU backend that counts its bytes (null otherwise).
 
 --profile then runs the same steps again (after the same warm-up) with a
 device Sync after every backend operation, and prints where the time of a
@@ -90,6 +90,7 @@ latency percentiles for both and the speedup continuous batching gives.`,
 	fl.BoolVar(&f.noFwd, "no-forward", false, "skip the forward phase")
 	fl.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fl.BoolVar(&f.profile, "profile", false, "also profile the steps operation by operation (a Sync after each) and print the time per operation")
+	fl.StringVar(&f.weights, "weights", "f32", "how the random weights are stored: f32, bf16 (Linear weights and embeddings), int8 or nf4 (the blocks' weights quantized, as --quantize)")
 	fl.StringVar(&f.anchor, "anchor", "", "peft_anchor.py's JSON output (or cpu_anchor.sh's): show PyTorch's figures for the same shape, batch and length beside ours")
 	addDeviceFlag(cmd, &f.device)
 	addBenchServeFlags(cmd, &f.serve)
@@ -104,6 +105,10 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 	}
 	if f.noTrain && f.noFwd {
 		return usagef("--no-train and --no-forward leave nothing to time")
+	}
+	weights, err := benchWeights(f.weights)
+	if err != nil {
+		return err
 	}
 	name, cfg, err := benchShape(cmd, a, f)
 	if err != nil {
@@ -123,11 +128,11 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 		return err
 	}
 	defer b.Close()
-	if err := checkRunFits(b.Info(), cfg, f.batch, f.seq, !f.noTrain, quant.None); err != nil {
+	if err := checkRunFits(b.Info(), cfg, f.batch, f.seq, !f.noTrain, weights.Quantize); err != nil {
 		return fmt.Errorf("bench %s: %w", name, err)
 	}
 	r, err := bench.Run(cmd.Context(), b, name, cfg, bench.Options{Batch: f.batch, Seq: f.seq, Steps: f.steps,
-		Warmup: f.warm, Seed: f.seed, SkipTrain: f.noTrain, SkipForward: f.noFwd, GenerateTokens: f.generate})
+		Warmup: f.warm, Seed: f.seed, SkipTrain: f.noTrain, SkipForward: f.noFwd, GenerateTokens: f.generate, Weights: weights})
 	if err != nil {
 		return err
 	}
@@ -139,7 +144,7 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 	}
 	if f.profile {
 		p, err := bench.ProfileSteps(cmd.Context(), b, cfg, bench.Options{Batch: f.batch, Seq: f.seq, Steps: f.steps,
-			Warmup: f.warm, Seed: f.seed, SkipTrain: f.noTrain})
+			Warmup: f.warm, Seed: f.seed, SkipTrain: f.noTrain, Weights: weights})
 		if err != nil {
 			return err
 		}
@@ -168,6 +173,21 @@ type benchOutput struct {
 	ProfileStepS float64        `json:"profile_step_s,omitempty"`
 	Profile      []bench.OpStat `json:"profile,omitempty"`
 	profile      *bench.PhaseProfile
+}
+
+// benchWeights parses --weights.
+func benchWeights(v string) (model.RandomOptions, error) {
+	switch strings.ToLower(v) {
+	case "f32", "float32":
+		return model.RandomOptions{}, nil
+	case "bf16", "bfloat16":
+		return model.RandomOptions{BF16: true}, nil
+	}
+	q, err := quant.ParseFormat(v)
+	if err != nil || q == quant.None {
+		return model.RandomOptions{}, usagef("--weights %q: want f32, bf16, int8 or nf4", v)
+	}
+	return model.RandomOptions{Quantize: q}, nil
 }
 
 // benchShape resolves --config (a file, a directory or a Hub id whose
@@ -217,7 +237,7 @@ func writeBenchTable(a *app, out benchOutput) error {
 		fmt.Fprintf(w, "generate %d\t%.1f ms\t%.0f new tokens/s\n", r.GenerateTokens, 1e3*r.GenerateS, r.GenerateTokensPerS)
 	}
 	if r.PeakMemGiB != nil {
-		fmt.Fprintf(w, "peak memory\t%.2f GiB (%s)\n", *r.PeakMemGiB, r.PeakMemSource)
+		fmt.Fprintf(w, "peak memory\t%.2f GiB, %d bytes (%s)\n", *r.PeakMemGiB, r.PeakMemBytes, r.PeakMemSource)
 	} else {
 		fmt.Fprintln(w, "peak memory\tnot reported by this backend")
 	}
