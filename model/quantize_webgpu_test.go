@@ -14,13 +14,13 @@ import (
 	"github.com/ia3/ia3/quant"
 )
 
-// TestQuantizedLogitsOnWebGPU loads each fixture's base quantized to Q8_0
+// TestQuantizedWeightsOnWebGPU loads each fixture's base quantized to Q8_0
 // and NF4 on a WebGPU adapter. Its quantized weights must read back exactly
 // as the CPU backend's (both dequantise package quant's bytes, bit for
-// bit), its logits must equal the CPU backend's logits of the same
-// quantized base up to float32 summation order, and stay within the
-// quantization tolerance of the float32 base's logits on the same adapter.
-func TestQuantizedLogitsOnWebGPU(t *testing.T) {
+// bit), and its logits stay within the quantization tolerance of the
+// float32 base's logits on the same adapter (TestQuantizedLogitsOnWebGPU
+// compares them with the CPU's).
+func TestQuantizedWeightsOnWebGPU(t *testing.T) {
 	gpu := webgputest.Open(t)
 	cpu := testBackend(t)
 	ctx := context.Background()
@@ -34,7 +34,6 @@ func TestQuantizedLogitsOnWebGPU(t *testing.T) {
 			require.NoError(t, err)
 			defer m.Free()
 			want, shape := logitsOf(t, m, in)
-			task := m.Config().TaskType
 			for _, f := range []quant.Format{quant.Q8_0, quant.NF4} {
 				qg, err := LoadWith(ctx, base, gpu, LoadOptions{Quantize: f})
 				require.NoError(t, err)
@@ -53,18 +52,15 @@ func TestQuantizedLogitsOnWebGPU(t *testing.T) {
 					require.Equal(t, float32Bits(onCPU), float32Bits(onGPU), "%s %v: %s dequantised", name, f, p.Name)
 				}
 				assert.Positive(t, n, "quantized weights")
+				qc.Free()
 
 				got, gotShape := logitsOf(t, qg, in)
 				require.Equal(t, shape, gotShape)
-				cpuLogits, _ := logitsOf(t, qc, in)
-				d, sc := maskedMaxDiff(got, cpuLogits, shape, in.AttentionMask, task)
-				assert.LessOrEqual(t, d, 1e-4*sc, "%s %v: WebGPU vs CPU logits of the quantized base", name, f)
-				diff, scale := maskedMaxDiff(got, want, shape, in.AttentionMask, task)
-				t.Logf("%s %v on WebGPU: %d weights quantized, max |logits − CPU logits| = %.2g, max |logits − f32 logits| = %.4f (relative %.4f, tolerance %.2f)",
-					name, f, n, d, diff, diff/scale, quantTolerance[f])
+				diff, scale := maskedMaxDiff(got, want, shape, in.AttentionMask, m.Config().TaskType)
+				t.Logf("%s %v on WebGPU: %d weights quantized, max |logits − f32 logits| = %.4f (relative %.4f, tolerance %.2f)",
+					name, f, n, diff, diff/scale, quantTolerance[f])
 				assert.LessOrEqual(t, diff, quantTolerance[f]*scale, "%s %v: against the float32 logits", name, f)
 				qg.Free()
-				qc.Free()
 			}
 		})
 	}
