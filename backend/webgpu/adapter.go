@@ -46,12 +46,6 @@ func (b *Backend) scale(op string, w, v backend.Tensor, invert, cols bool) (back
 	if len(vt.shape) != 1 || vt.shape[0] != want {
 		return nil, fmt.Errorf("webgpu: %s: v %v does not match w %v (want [%d])", op, vt.shape, wt.shape, want)
 	}
-	if wt.dtype.IsQuantized() {
-		if wt, err = b.dequant(op, wt); err != nil {
-			return nil, err
-		}
-		defer b.Free(wt)
-	}
 	out, err := b.alloc(op, backend.F32, wt.shape...)
 	if err != nil {
 		return nil, err
@@ -62,6 +56,14 @@ func (b *Backend) scale(op string, w, v backend.Tensor, invert, cols bool) (back
 	}
 	if cols {
 		flags |= scaleCols
+	}
+	if wt.dtype.IsQuantized() {
+		// Dequantised first, then scaled as F32.
+		if wt, err = b.widen(op, wt); err != nil {
+			b.Free(out)
+			return nil, err
+		}
+		defer b.Free(wt)
 	}
 	p := &scaleParams{Rows: uint32(wt.shape[0]), Cols: uint32(wt.shape[1]), DT: dtCode(wt.dtype), Flags: flags}
 	if err := b.dispatch("adapter.wgsl", "scale", p, b.groups1D(wt.n, wg1D), out, wt, vt); err != nil {

@@ -208,9 +208,6 @@ func (b *Backend) Copy(x backend.Tensor) (backend.Tensor, error) {
 // widen returns an F32 copy of a float tensor (or a plain copy of an I32 one
 // as I32).
 func (b *Backend) widen(op string, t *tensor) (*tensor, error) {
-	if t.dtype.IsQuantized() {
-		return b.dequant(op, t)
-	}
 	dt := backend.F32
 	if t.dtype == backend.I32 {
 		dt = backend.I32
@@ -222,7 +219,7 @@ func (b *Backend) widen(op string, t *tensor) (*tensor, error) {
 	if t.dtype == backend.F32 || t.dtype == backend.I32 {
 		err = b.dev.Copy(t.buf, 0, out.buf, 0, t.bytes())
 	} else {
-		err = b.dispatch("layout.wgsl", "widen", &widenParams{N: uint32(t.n), DT: dtCode(t.dtype)}, b.groups1D(t.n, wg1D), out, t)
+		err = b.widenInto(out, t)
 	}
 	if err != nil {
 		b.Free(out)

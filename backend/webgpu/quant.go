@@ -67,32 +67,30 @@ func (b *Backend) fromQuantBytes(dtype backend.DType, data []byte, shape []int) 
 	return b.upload("FromBytes", dtype, raw, l.Rows*l.Cols, shape)
 }
 
-// dequant returns a Q8_0 or NF4 tensor dequantised to F32 of the same
-// shape, by the loader the matmul kernels use (matmul_dequant).
-func (b *Backend) dequant(op string, t *tensor) (*tensor, error) {
-	out, err := b.alloc(op, backend.F32, t.shape...)
-	if err != nil {
-		return nil, err
+// widenInto queues writing t (F16, BF16, Q8_0 or NF4) widened to F32 into
+// out, an F32 tensor of as many elements: Copy's widening.
+func (b *Backend) widenInto(out, t *tensor) error {
+	if !t.dtype.IsQuantized() {
+		return b.dispatch("layout.wgsl", "widen", &widenParams{N: uint32(t.n), DT: dtCode(t.dtype)}, b.groups1D(t.n, wg1D), out, t)
 	}
 	if t.n == 0 {
-		return out, nil
+		return nil
 	}
 	a, err := b.placeholder(0)
-	if err == nil {
-		// load_bq reads n·k elements; sb_b stays 0 (its opaque zero).
-		p := matmulParams{N: 1, K: uint32(t.n), BDT: dtCode(t.dtype)}
-		err = b.dispatch("matmul.wgsl", "matmul_dequant", &p, b.groups1D(t.n, wg1D), out, a, t)
-	}
 	if err != nil {
-		b.Free(out)
-		return nil, fmt.Errorf("webgpu: %s: dequantising %s %v: %w", op, t.dtype, t.shape, err)
+		return err
 	}
-	return out, nil
+	// load_bq reads n·k elements; sb_b stays 0 (its opaque zero).
+	p := matmulParams{N: 1, K: uint32(t.n), BDT: dtCode(t.dtype)}
+	if err := b.dispatch("matmul.wgsl", "matmul_dequant", &p, b.groups1D(t.n, wg1D), out, a, t); err != nil {
+		return fmt.Errorf("dequantising %s %v: %w", t.dtype, t.shape, err)
+	}
+	return nil
 }
 
 // dequantToFloat32 downloads a quantized tensor's dequantised values.
 func (b *Backend) dequantToFloat32(t *tensor) ([]float32, error) {
-	d, err := b.dequant("ToFloat32", t)
+	d, err := b.widen("ToFloat32", t)
 	if err != nil {
 		return nil, err
 	}
