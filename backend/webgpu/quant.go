@@ -53,7 +53,16 @@ func (b *Backend) fromQuantBytes(dtype backend.DType, data []byte, shape []int) 
 	if len(data) != l.Total {
 		return nil, fmt.Errorf("webgpu: FromBytes: %d bytes for %s %v, want %d", len(data), dtype, shape, l.Total)
 	}
-	raw := make([]byte, quantDeviceBytes(f, l.Rows*l.Cols))
+	size := quantDeviceBytes(f, l.Rows*l.Cols)
+	// Refused here rather than in alloc: tensors over the binding limit are
+	// not split across buffers when quantized (the NF4 groups and offset
+	// span the whole matrix), so none may reach a path that would split it.
+	lim := b.dev.Limits()
+	if limit := min(lim.MaxStorageBufferBindingSize, lim.MaxBufferSize); size > limit {
+		return nil, fmt.Errorf("webgpu: FromBytes: %s tensor %v needs %d bytes, over the device's maxStorageBufferBindingSize of %d bytes (quantized weights are not split across bindings)",
+			dtype, shape, size, limit)
+	}
+	raw := make([]byte, size)
 	copy(raw, data)
 	if f == quant.NF4 {
 		// The tables start right after the storage, which for NF4 is a
