@@ -188,6 +188,12 @@ func (m *Model) newCopies(name string, saves []nn.NamedModule) ([]pendingSave, e
 		}
 		for j, o := range ps.s.originals {
 			c := &nn.Param{Name: ps.s.copyName(name, j)}
+			if m.transposedQuantized(o) {
+				// Its copy would train and save (out, in), where PEFT's
+				// Conv1D keys are (in, out).
+				release()
+				return nil, fmt.Errorf("modules_to_save %s: a Conv1D weight of a quantized base cannot be copied for training; load the base without quantization", ps.s.savedKey(j))
+			}
 			if m.b != nil && o.T != nil {
 				t, err := m.b.Copy(o.T)
 				if err != nil {
@@ -202,6 +208,17 @@ func (m *Model) newCopies(name string, saves []nn.NamedModule) ([]pendingSave, e
 		pending = append(pending, ps)
 	}
 	return pending, nil
+}
+
+// transposedQuantized reports whether p is the weight of a Conv1D layer a
+// quantized base holds (out, in) (nn.Linear.Transposed).
+func (m *Model) transposedQuantized(p *nn.Param) bool {
+	for _, nm := range m.info.modules {
+		if l, ok := nm.Module.(*nn.Linear); ok && l.Weight == p && l.Transposed {
+			return true
+		}
+	}
+	return false
 }
 
 // checkOverlap refuses an adapter layer inside a modules_to_save module

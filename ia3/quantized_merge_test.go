@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -91,5 +92,43 @@ func TestMergeOnQuantizedBase(t *testing.T) {
 				assert.LessOrEqual(t, maxRel, 2*requantBound[f])
 			})
 		}
+	}
+}
+
+// TestModulesToSaveOnQuantizedBase copies a quantized Linear for
+// modules_to_save (dequantized, trained in float32) but refuses a quantized
+// Conv1D, whose copy would not have PEFT's (in, out) shape.
+func TestModulesToSaveOnQuantizedBase(t *testing.T) {
+	b := cpu(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		fixture, module, err string
+	}{
+		{"llama", "model.layers.1.mlp.down_proj", ""},
+		{"gpt2", "transformer.h.1.mlp.c_proj", "a Conv1D weight of a quantized base cannot be copied"},
+	} {
+		t.Run(tc.fixture, func(t *testing.T) {
+			c := modeltest.NamedCase(t, tc.fixture)
+			base, err := model.LoadWith(ctx, filepath.Join(c.Dir, "base"), b, model.LoadOptions{Quantize: quant.NF4})
+			require.NoError(t, err)
+			t.Cleanup(base.Free)
+			cfg := NewConfig()
+			cfg.TaskType = c.Meta.TaskType
+			cfg.ModulesToSave = []string{tc.module}
+			m, err := New(base, cfg, DefaultAdapter)
+			if tc.err != "" {
+				assert.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			copies := 0
+			for _, p := range m.TrainableParams() {
+				if strings.Contains(p.Name, tc.module) {
+					copies++
+					assert.Equal(t, "F32", p.Param.T.DType().String(), p.Name)
+				}
+			}
+			assert.Positive(t, copies, "the modules_to_save copy trains")
+		})
 	}
 }

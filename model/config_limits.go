@@ -3,8 +3,6 @@ package model
 import (
 	"fmt"
 	"math"
-
-	"github.com/ia3/ia3/quant"
 )
 
 // Ceilings on config.json sizes, checked before anything is allocated.
@@ -96,29 +94,16 @@ func (c *Config) checkSizes() error {
 // describes (biases and norms left out), in float64 so that no product of
 // sizes can overflow.
 func (c *Config) approxParams() float64 {
-	h, v := float64(c.Hidden), float64(c.VocabSize)
-	p := v*h + c.blockParams()
-	switch c.ModelType {
-	case "gpt2":
-		p += float64(c.MaxPositions) * h
-	case "bert", "roberta":
-		p += float64(c.MaxPositions+c.TypeVocabSize)*h + h*h + h*float64(c.NumLabels)
-	}
-	if !c.TieWordEmbeddings && c.TaskType != TaskSeqCls && c.TaskType != TaskFeatureExtraction {
-		p += v * h
-	}
-	return p
+	other, proj := c.paramSplit()
+	return other + proj
 }
 
 // MemoryEstimate is a lower bound of the bytes a run of a config needs on
 // its device, in float64 so that absurd sizes cannot overflow.
 type MemoryEstimate struct {
 	Params      float64 // parameters (ApproxParams)
-	Weights     float64 // bytes of the weights (float32, or quantized blocks)
+	Weights     float64 // bytes of float32 weights
 	Activations float64 // bytes of the activations a step keeps
-	// Quantized is how many of the parameters are block weights held
-	// quantized (EstimateQuantizedMemory), 0 for float32 weights.
-	Quantized float64
 }
 
 // Total returns Weights + Activations.
@@ -132,62 +117,6 @@ func (e MemoryEstimate) Total() float64 { return e.Weights + e.Activations }
 // rounding), so a run over the estimate cannot fit; one under it may still
 // not.
 func (c *Config) EstimateMemory(batch, seq int, training bool) MemoryEstimate {
-	tokens := float64(batch) * float64(seq)
-	h, inter := float64(c.Hidden), float64(c.Intermediate)
-	scores := tokens * float64(c.Heads) * float64(seq) // one layer's attention probabilities
-	logits := float64(batch) * float64(max(c.NumLabels, 1))
-	if c.TaskType == TaskCausalLM || c.TaskType == TaskSeq2SeqLM {
-		logits = tokens * float64(c.VocabSize)
-	}
-	layers := float64(c.Layers + c.DecoderLayers)
-	acts := tokens*(4*h+inter) + scores + logits
-	if training {
-		acts = layers*(tokens*(6*h+2*inter)+scores) + 2*logits
-	}
-	p := c.approxParams()
-	return MemoryEstimate{Params: p, Weights: 4 * p, Activations: 4 * acts}
-}
-
-// EstimateQuantizedMemory is EstimateMemory for a base whose block weights
-// are held in f (LoadOptions.Quantize): those count at f's storage bytes
-// (Q8_0 1.0625, NF4 about 0.516 bytes per weight) and every other parameter
-// (embeddings, heads) at float32's 4. quant.None gives EstimateMemory.
-func (c *Config) EstimateQuantizedMemory(batch, seq int, training bool, f quant.Format) MemoryEstimate {
-	e := c.EstimateMemory(batch, seq, training)
-	per := bytesPerWeight(f)
-	if per == 0 {
-		return e
-	}
-	q := c.blockParams()
-	e.Quantized = q
-	e.Weights = 4*(e.Params-q) + per*q
-	return e
-}
-
-// bytesPerWeight returns the storage bytes per weight of a large matrix in
-// f (a [4096, 4096] one: NF4's per-group and offset bytes included), 0 for
-// quant.None.
-func bytesPerWeight(f quant.Format) float64 {
-	const n = 4096
-	b, err := quant.StorageBytes(f, n, n)
-	if err != nil {
-		return 0
-	}
-	return float64(b) / (n * n)
-}
-
-// blockParams counts the parameters of the matrices inside the transformer
-// blocks: the ones a quantized base stores quantized.
-func (c *Config) blockParams() float64 {
-	h, inter := float64(c.Hidden), float64(c.Intermediate)
-	attn := h*float64(c.Heads*c.HeadDim)*2 + h*float64(c.KVHeads*c.HeadDim)*2
-	mlp := 2 * h * inter
-	if isLlamaFamily(c.ModelType) || c.GatedFF {
-		mlp = 3 * h * inter
-	}
-	p := float64(c.Layers) * (attn + mlp)
-	if c.ModelType == "t5" || c.ModelType == "mt5" {
-		p += float64(c.DecoderLayers) * (2*attn + mlp)
-	}
-	return p
+	p := c.PlanMemory(PlanOptions{Batch: batch, Seq: seq, Training: training})
+	return MemoryEstimate{Params: p.Params(), Weights: p.Weights, Activations: p.Activations}
 }

@@ -62,7 +62,7 @@ func checkQuantizable(b backend.Backend, f quant.Format) error {
 		return fmt.Errorf("quantize: unknown format %v", f)
 	}
 	if info := b.Info(); !info.QuantizedWeights {
-		return fmt.Errorf("quantize %v: device %s (%s) does not take quantized weights", f, info.Spec, info.Name)
+		return fmt.Errorf("quantize %v: device %s (%s) does not take quantized weights (the CPU backend does: --device cpu)", f, info.Spec, info.Name)
 	}
 	return nil
 }
@@ -139,6 +139,20 @@ func (m *Model) Quantize(f quant.Format) error {
 	}
 	m.quant = f
 	return nil
+}
+
+// ProjBytesPerWeight returns the bytes one block projection weight takes
+// stored in f, for PlanOptions.ProjBytesPerWeight (BytesPerWeightQ8_0,
+// BytesPerWeightNF4), and 0 (the plan's default: as the other weights) for
+// quant.None.
+func ProjBytesPerWeight(f quant.Format) float64 {
+	switch f {
+	case quant.Q8_0:
+		return BytesPerWeightQ8_0
+	case quant.NF4:
+		return BytesPerWeightNF4
+	}
+	return 0
 }
 
 // Quantized returns the format the model's block weights are stored in,

@@ -186,7 +186,8 @@ func allocated(t *testing.T, b backend.Backend) uint64 {
 // TestWeightBytesMatchesAllocation checks WeightBytes, computed on a
 // structure-only model, against the bytes the CPU backend counts once
 // NewRandomWith has built the same model, for every weight storage, and
-// against EstimateQuantizedMemory (which leaves biases and norms out).
+// against the memory plan's weights (PlanMemory, which leaves biases and
+// norms out).
 func TestWeightBytesMatchesAllocation(t *testing.T) {
 	for _, name := range []string{"gpt2", "llama", "t5"} {
 		c := modeltest.NamedCase(t, name)
@@ -202,14 +203,85 @@ func TestWeightBytesMatchesAllocation(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, uint64(want), allocated(t, b), "%s %+v", name, o)
 			assert.Equal(t, o.Quantize, m.Quantized())
-			if !o.BF16 {
-				est := cfg.EstimateQuantizedMemory(1, 1, false, o.Quantize)
-				// Biases and norms, which the estimate leaves out, are a few
-				// per cent of these tiny models.
-				assert.InEpsilon(t, float64(want), est.Weights, 0.1, "%s %+v: estimate %.0f", name, o, est.Weights)
+			po := PlanOptions{Batch: 1, Seq: 1, ProjBytesPerWeight: ProjBytesPerWeight(o.Quantize)}
+			if o.BF16 {
+				po.WeightBytes = 2
 			}
+			plan := cfg.PlanMemory(po)
+			// Biases and norms, which the plan leaves out, are a few per cent
+			// of these tiny models.
+			assert.InEpsilon(t, float64(want), plan.Weights, 0.1, "%s %+v: plan %.0f", name, o, plan.Weights)
 			m.Free()
 			assert.Zero(t, allocated(t, b), "Free releases every weight")
 		}
 	}
+}
+
+// TestQuantizeInPlace quantizes a float32 GPT-2 built by NewRandom: the
+// float storage of every quantized weight is freed (the bytes held equal
+// WeightBytes' NF4 count), the Conv1D layers are transposed, and the logits
+// equal those of a model built quantized from the same seed.
+func TestQuantizeInPlace(t *testing.T) {
+	c := modeltest.NamedCase(t, "gpt2")
+	cfg, err := LoadConfig(filepath.Join(c.Dir, "base"))
+	require.NoError(t, err)
+	in, err := InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
+	require.NoError(t, err)
+	b := testBackend(t)
+	m, err := NewRandom(cfg, b, 3)
+	require.NoError(t, err)
+	defer m.Free()
+	require.NoError(t, m.Quantize(quant.NF4))
+	assert.Equal(t, quant.NF4, m.Quantized())
+	s, err := New(cfg, nil)
+	require.NoError(t, err)
+	want, err := s.WeightBytes(RandomOptions{Quantize: quant.NF4})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(want), allocated(t, b))
+	l, ok := m.Module("transformer.h.0.attn.c_attn")
+	require.True(t, ok)
+	assert.True(t, l.(*nn.Linear).Transposed)
+	require.NoError(t, m.Quantize(quant.NF4), "a second call leaves quantized weights alone")
+	assert.Equal(t, uint64(want), allocated(t, b))
+
+	got, _ := logitsOf(t, m, in)
+	built, err := NewRandomWith(cfg, b, 3, RandomOptions{Quantize: quant.NF4})
+	require.NoError(t, err)
+	defer built.Free()
+	same, _ := logitsOf(t, built, in)
+	assert.Equal(t, same, got)
+}
+
+// TestQuantizedGenerate generates greedily with the KV cache on quantized
+// bases (one token at a time: the streaming matrix-vector path): every row
+// equals repeated full forward passes on the same quantized model.
+func TestQuantizedGenerate(t *testing.T) {
+	b := testBackend(t)
+	prompts := [][]int32{{17, 42, 99}, {5, 6, 7, 8, 9, 10}}
+	const n = 5
+	for _, c := range generativeCases(t) {
+		for _, f := range []quant.Format{quant.Q8_0, quant.NF4} {
+			t.Run(c.Name+"/"+f.String(), func(t *testing.T) {
+				m, err := LoadWith(context.Background(), filepath.Join(c.Dir, "base"), b, LoadOptions{Quantize: f})
+				require.NoError(t, err)
+				defer m.Free()
+				got, err := m.Generate(context.Background(), prompts, GenerateOptions{MaxNewTokens: n, EOS: []int32{}})
+				require.NoError(t, err)
+				for r, p := range prompts {
+					assert.Equal(t, greedyByFullForward(t, m, p, n), got[r], "row %d", r)
+				}
+			})
+		}
+	}
+}
+
+// TestProjBytesPerWeight checks the memory plan's bytes per quantized
+// weight against the quant package's layout of a large matrix.
+func TestProjBytesPerWeight(t *testing.T) {
+	for _, f := range []quant.Format{quant.Q8_0, quant.NF4} {
+		b, err := quant.StorageBytes(f, 4096, 4096)
+		require.NoError(t, err)
+		assert.InEpsilon(t, float64(b)/(4096*4096), ProjBytesPerWeight(f), 1e-6, "%v", f)
+	}
+	assert.Zero(t, ProjBytesPerWeight(quant.None))
 }

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"math/big"
 	"slices"
 	"sync"
 )
@@ -28,9 +29,13 @@ func Dynamic8Table() [256]float32 { return *dynamic8() }
 
 // createDynamicMap computes the dynamic map as bitsandbytes does in float32:
 // for exponent i = 0..6, the 2^i midpoints of torch.linspace(0.1, 1, 2^i+1)
-// scaled by ±10^(i−6), then 0 and 1, sorted. linspace follows torch's
-// scalar CPU kernel: step = (end − start)/(steps − 1); the first half counts
-// up from start, the second half down from end.
+// scaled by ±10^(i−6), then 0 and 1, sorted. linspace follows torch's CPU
+// kernel as its float32 build runs it: step = (end − start)/(steps − 1);
+// the first half is fma(step, i, start), the second fma(−step, steps−1−i,
+// end), each rounded once (the compiler contracts the kernel's
+// start + step·i). That reproduces the table torch prints bit for bit
+// (listed in tables_test.go); rounding twice instead changes 42 entries in
+// their last bit.
 func createDynamicMap() *[256]float32 {
 	var data []float32
 	const maxExp = 7
@@ -61,12 +66,22 @@ func linspace32(start, end float32, steps int) []float32 {
 	half := steps / 2
 	for i := range out {
 		if i < half {
-			out[i] = start + float32(step*float32(i))
+			out[i] = fma32(step, float32(i), start)
 		} else {
-			out[i] = end - float32(step*float32(steps-i-1))
+			out[i] = fma32(-step, float32(steps-i-1), end)
 		}
 	}
 	return out
+}
+
+// fma32 returns a·b + c rounded once to float32 (exact big.Float
+// arithmetic, then one rounding to nearest even).
+func fma32(a, b, c float32) float32 {
+	x := new(big.Float).SetPrec(200).SetFloat64(float64(a))
+	x.Mul(x, new(big.Float).SetFloat64(float64(b)))
+	x.Add(x, new(big.Float).SetFloat64(float64(c)))
+	f, _ := x.Float32()
+	return f
 }
 
 // pow10 returns 10^e as Python's 10 ** e does for small integers.

@@ -8,6 +8,9 @@
 //       dlogits row = (softmax(row) - onehot(label)) / count, 0 if ignored
 //   ce_reduce  scratch, labels, flag, logits, dlogits, loss (1 workgroup)
 //       loss[0] = Σ scratch[0..N) / count, NaN when count is 0
+// Logits too large for one binding are split by rows over several buffers:
+// ce_rows then runs once per part, on rows [row0, row0 + n) of the total,
+// with logits and dlogits bound to the part.
 // (ce_rows and ce_reduce bind buffers they do not use so that every entry
 // point shares one numbering.)
 //
@@ -26,8 +29,8 @@ struct CEParams {
     ignore_index: i32,
     nan_bits: u32, // 0x7fc00000: a NaN the compiler cannot fold away
     bit: u32,      // this op's bit in the device error flag
-    pad0: u32,
-    pad1: u32,
+    row0: u32,     // ce_rows: the first row of logits and dlogits (a part of split logits)
+    total: u32,    // ce_rows: N of the whole (n counts the part's rows)
     pad2: u32,
 }
 
@@ -109,11 +112,12 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3<u32>,
     if (row >= ce_p.n) {
         return;
     }
+    let grow = ce_p.row0 + row;
     let v = ce_p.v;
     let base = row * v;
     // An ignored row runs the same reductions as any other (the branch comes
     // only at the writes), so that every thread reaches every barrier.
-    let label = ce_labels[row];
+    let label = ce_labels[grow];
     let counted = label != ce_p.ignore_index;
     var acc = vec2<f32>(-3.40282347e+38, 0.0);
     for (var j = lid; j < v; j = j + CE_WG) {
@@ -122,7 +126,7 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3<u32>,
     let ms = ce_reduce_wg(acc, true, lid);
     let m = ms.x;
     let s = ms.y;
-    let inv_count = 1.0 / ce_scratch[ce_p.n];
+    let inv_count = 1.0 / ce_scratch[ce_p.total];
     let has_target = label >= 0 && u32(label) < v;
     for (var j = lid; j < v; j = j + CE_WG) {
         var g = 0.0;
@@ -143,7 +147,7 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3<u32>,
                 loss = log(s) - (ce_logits[base + u32(label)] - m);
             }
         }
-        ce_scratch[row] = loss;
+        ce_scratch[grow] = loss;
     }
 }
 

@@ -6,6 +6,12 @@
 //   gather4           gather of an F32 table with D % 4 == 0, four elements a
 //                     thread through vec4 views (n and d counted in vec4s)
 //   scatter_add_rows  out F32 [rows, D], src F32 [N, D] as raw u32 words, ids I32 [N], flag
+//   gather_part       gather from one part of a table split over several
+//                     buffers: the part holds rows [lo, lo + v) of a table
+//                     of nids rows; only outputs whose id falls in the part
+//                     are written, so one dispatch per part fills the result.
+//                     Ids outside [0, nids) are zeroed and flagged by the
+//                     part with lo = 0.
 //
 // The table is bound as u32 words whatever its dtype, so one entry point
 // serves F32 (one word per element) and F16/BF16 (two elements per word, low
@@ -29,7 +35,7 @@ struct GatherParams {
     nids: u32,  // scatter: N
     rpb: u32,   // scatter: output rows per block
     bit: u32,   // this op's bit in the device error flag
-    pad0: u32,
+    lo: u32,    // gather_part: first table row the part holds
 }
 
 const GATHER_WG: u32 = 256u;
@@ -104,4 +110,30 @@ fn scatter_add_rows(@builtin(global_invocation_id) gid: vec3<u32>,
             ga_out[o] = ga_out[o] + bitcast<f32>(ga_src[i * d + c]);
         }
     }
+}
+
+@compute @workgroup_size(256)
+fn gather_part(@builtin(global_invocation_id) gid: vec3<u32>,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = linear_index(gid, nwg, GATHER_WG);
+    if (e >= ga_p.n) {
+        return;
+    }
+    let d = ga_p.d;
+    let id = ga_ids[e / d];
+    if (id < 0 || u32(id) >= ga_p.nids) {
+        if (ga_p.lo == 0u) {
+            ga_out[e] = 0.0;
+            if (e % d == 0u) {
+                atomicOr(&ga_flag[0], ga_p.bit);
+            }
+        }
+        return;
+    }
+    let r = u32(id);
+    if (r < ga_p.lo || r - ga_p.lo >= ga_p.v) {
+        return;
+    }
+    let idx = (r - ga_p.lo) * d + e % d;
+    ga_out[e] = load_w(ga_src[word_index(ga_p.dtype, idx)], ga_p.dtype, idx);
 }

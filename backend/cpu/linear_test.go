@@ -55,17 +55,21 @@ func TestLinearHandComputed(t *testing.T) {
 
 // TestLinearAgainstReference checks the fused InScale and epilogue on
 // products that stream (few rows) and that span several K blocks and
-// parallel tiles: bias and scales must apply exactly once per element.
+// parallel tiles: bias and scales must apply exactly once per element. A
+// quantized weight is compared as the values it dequantizes to.
 func TestLinearAgainstReference(t *testing.T) {
 	b := open(t)
-	const in, out, stacks = 300, 130, 3
+	const out, stacks = 130, 3
 	for _, tc := range []struct {
-		rows        int
+		rows, in    int
 		fanInFanOut bool
 		dtype       backend.DType
-	}{{70, false, backend.F32}, {70, true, backend.BF16}, {3, false, backend.F16}, {3, true, backend.F32}} {
+	}{
+		{70, 300, false, backend.F32}, {70, 300, true, backend.BF16}, {3, 300, false, backend.F16}, {3, 300, true, backend.F32},
+		{70, 576, false, backend.Q8_0}, {70, 576, false, backend.NF4}, {3, 576, false, backend.Q8_0}, {3, 576, false, backend.NF4},
+	} {
 		t.Run(fmt.Sprintf("rows%d_conv1d%v_%v", tc.rows, tc.fanInFanOut, tc.dtype), func(t *testing.T) {
-			rows := tc.rows
+			rows, in := tc.rows, tc.in
 			xv := random(3, rows*in)
 			wShape := []int{out, in}
 			if tc.fanInFanOut {

@@ -44,55 +44,6 @@ func TestQuantizedStorage(t *testing.T) {
 	}
 }
 
-// TestQuantizedLinearAgainstReference checks Linear with a quantized weight,
-// every option set, on the packed path (70 rows, several K slices) and the
-// streaming path (3 rows), against float64 products of the dequantized
-// weight.
-func TestQuantizedLinearAgainstReference(t *testing.T) {
-	b := open(t)
-	const in, out, stacks = 576, 70, 3
-	for _, tc := range []struct {
-		rows  int
-		dtype backend.DType
-	}{{70, backend.Q8_0}, {70, backend.NF4}, {3, backend.Q8_0}, {3, backend.NF4}} {
-		t.Run(fmt.Sprintf("rows%d_%v", tc.rows, tc.dtype), func(t *testing.T) {
-			rows := tc.rows
-			xv := random(3, rows*in)
-			w, wv := upload(t, b, tc.dtype, random(4, out*in), out, in)
-			bias, inS, outS := random(5, out), random(6, stacks*in), random(7, stacks*out)
-			index := make([]int32, rows)
-			for r := range index {
-				index[r] = int32(r%(stacks+1)) - 1
-			}
-			got := must(t)(b.Linear(f32s(t, b, xv, 1, rows, in), w, backend.LinearOptions{
-				Bias:       f32s(t, b, bias, out),
-				InScale:    f32s(t, b, inS, stacks, in),
-				OutScale:   f32s(t, b, outS, stacks, out),
-				ScaleIndex: i32s(t, b, index, rows),
-			}))
-			y := values(t, b, got, 1, rows, out)
-			for r := range rows {
-				a := int(index[r])
-				for j := range out {
-					var s float64
-					for k := range in {
-						xk := float64(xv[r*in+k])
-						if a >= 0 {
-							xk *= float64(inS[a*in+k])
-						}
-						s += xk * float64(wv[j*in+k])
-					}
-					s += float64(bias[j])
-					if a >= 0 {
-						s *= float64(outS[a*out+j])
-					}
-					require.InDelta(t, s, y[r*out+j], 1e-4, "row %d col %d", r, j)
-				}
-			}
-		})
-	}
-}
-
 // TestQuantizedMatMul checks MatMul with a quantized, shared b against the
 // dequantized weight, read transposed (a·Wᵀ, the forward) and as is (a·W,
 // a Linear's backward dx = dy·W), on the packed and the streaming paths.

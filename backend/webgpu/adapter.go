@@ -28,23 +28,16 @@ func (b *Backend) ScaleCols(w, v backend.Tensor, invert bool) (backend.Tensor, e
 }
 
 func (b *Backend) scale(op string, w, v backend.Tensor, invert, cols bool) (backend.Tensor, error) {
+	if wt := b.asSplit(w); wt != nil {
+		return b.scaleSplit(op, wt, v, invert, cols)
+	}
 	wt, err := b.tensorOf(op, w)
 	if err != nil {
 		return nil, err
 	}
-	vt, err := b.f32(op, v)
+	vt, err := scaleVector(b, op, wt, v, cols)
 	if err != nil {
 		return nil, err
-	}
-	if len(wt.shape) != 2 || !wt.dtype.IsFloat() {
-		return nil, fmt.Errorf("webgpu: %s: w %v %s: want a 2-D float tensor", op, wt.shape, wt.dtype)
-	}
-	want := wt.shape[0]
-	if cols {
-		want = wt.shape[1]
-	}
-	if len(vt.shape) != 1 || vt.shape[0] != want {
-		return nil, fmt.Errorf("webgpu: %s: v %v does not match w %v (want [%d])", op, vt.shape, wt.shape, want)
 	}
 	out, err := b.alloc(op, backend.F32, wt.shape...)
 	if err != nil {
@@ -71,4 +64,24 @@ func (b *Backend) scale(op string, w, v backend.Tensor, invert, cols bool) (back
 		return nil, fmt.Errorf("webgpu: %s %v: %w", op, wt.shape, err)
 	}
 	return out, nil
+}
+
+// scaleVector checks w of ScaleRows/ScaleCols and returns v, the F32
+// vector of its rows (or columns).
+func scaleVector(b *Backend, op string, wt *tensor, v backend.Tensor, cols bool) (*tensor, error) {
+	vt, err := b.f32(op, v)
+	if err != nil {
+		return nil, err
+	}
+	if len(wt.shape) != 2 || !wt.dtype.IsFloat() {
+		return nil, fmt.Errorf("webgpu: %s: w %v %s: want a 2-D float tensor", op, wt.shape, wt.dtype)
+	}
+	want := wt.shape[0]
+	if cols {
+		want = wt.shape[1]
+	}
+	if len(vt.shape) != 1 || vt.shape[0] != want {
+		return nil, fmt.Errorf("webgpu: %s: v %v does not match w %v (want [%d])", op, vt.shape, wt.shape, want)
+	}
+	return vt, nil
 }

@@ -15,8 +15,8 @@ type ceParams struct {
 	IgnoreIndex int32
 	NaNBits     uint32
 	Bit         uint32
-	Pad0        uint32
-	Pad1        uint32
+	Row0        uint32
+	Total       uint32
 	Pad2        uint32
 }
 
@@ -39,7 +39,7 @@ const quietNaN = 0x7fc00000
 // losses in a fixed order, so the loss is deterministic.
 func (b *Backend) CrossEntropy(logits, labels backend.Tensor, ignoreIndex int32) (loss, dlogits backend.Tensor, err error) {
 	const op = "CrossEntropy"
-	lt, err := b.tensorOf(op, logits)
+	lt, err := b.anyTensorOf(op, logits)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -53,12 +53,11 @@ func (b *Backend) CrossEntropy(logits, labels backend.Tensor, ignoreIndex int32)
 	if len(yt.shape) != 1 || yt.dtype != backend.I32 || yt.n != lt.shape[0] {
 		return nil, nil, fmt.Errorf("webgpu: %s: labels %v %s for logits %v: want I32 [N]", op, yt.shape, yt.dtype, lt.shape)
 	}
-	n, v := lt.shape[0], lt.shape[1]
 	out, err := b.alloc(op, backend.F32, 1)
 	if err != nil {
 		return nil, nil, err
 	}
-	grad, err := b.alloc(op, backend.F32, n, v)
+	grad, err := b.allocLike(op, lt)
 	if err != nil {
 		b.Free(out)
 		return nil, nil, err
@@ -79,7 +78,7 @@ func (b *Backend) crossEntropy(logits, labels, loss, grad *tensor, ignoreIndex i
 	if err != nil {
 		return err
 	}
-	p := ceParams{N: uint32(n), V: uint32(v), IgnoreIndex: ignoreIndex, NaNBits: quietNaN, Bit: bit}
+	p := ceParams{N: uint32(n), V: uint32(v), IgnoreIndex: ignoreIndex, NaNBits: quietNaN, Bit: bit, Total: uint32(n)}
 	// scratch holds the row losses and, at index n, the count. Freeing it
 	// once the work is queued is safe: the pool reuses a buffer only after
 	// the batch that reads it has been submitted.
@@ -92,10 +91,17 @@ func (b *Backend) crossEntropy(logits, labels, loss, grad *tensor, ignoreIndex i
 	if err := b.dispatch("cross_entropy.wgsl", "ce_count", &p, one, scratch, labels, flag); err != nil {
 		return err
 	}
-	if n > 0 && v > 0 {
-		if err := b.dispatch("cross_entropy.wgsl", "ce_rows", &p, b.rowGroups(n), scratch, labels, flag, logits, grad); err != nil {
-			return err
+	lparts, gparts := spans(logits, 0, n), spans(grad, 0, n)
+	at := 0
+	for i, s := range lparts {
+		if s.count > 0 && v > 0 {
+			pr := p
+			pr.N, pr.Row0 = uint32(s.count), uint32(at)
+			if err := b.dispatch("cross_entropy.wgsl", "ce_rows", &pr, b.rowGroups(s.count), scratch, labels, flag, s.t, gparts[i].t); err != nil {
+				return err
+			}
 		}
+		at += s.count
 	}
-	return b.dispatch("cross_entropy.wgsl", "ce_reduce", &p, one, scratch, labels, flag, logits, grad, loss)
+	return b.dispatch("cross_entropy.wgsl", "ce_reduce", &p, one, scratch, labels, flag, lparts[0].t, gparts[0].t, loss)
 }

@@ -13,6 +13,13 @@
 // kernel or the driver reports (an id out of range, a lost device) surface
 // from the next Sync or download.
 //
+// A tensor larger than the adapter's maxStorageBufferBindingSize (or
+// maxBufferSize) is held in several buffers split by rows, so that a
+// 128k- or 256k-vocabulary embedding, LM head and logits run on every
+// adapter; the operations such tensors meet in a forward pass, generation
+// and a training step take them part by part, and the others refuse them
+// with their sizes. BindingLimitEnv lowers the limit, for tests.
+//
 // MatMulKernelEnv selects the large-matmul kernel, for comparing kernels on
 // a device.
 package webgpu

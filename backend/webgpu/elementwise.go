@@ -48,6 +48,9 @@ func (b *Backend) Mul(x, y backend.Tensor) (backend.Tensor, error) {
 }
 
 func (b *Backend) binary(op string, code uint32, x, y backend.Tensor) (backend.Tensor, error) {
+	if b.asSplit(x) != nil || b.asSplit(y) != nil {
+		return b.binarySplit(op, code, x, y)
+	}
 	a, err := b.tensorOf(op, x)
 	if err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ type gatherParams struct {
 	NIDs  uint32
 	RPB   uint32
 	Bit   uint32
-	Pad0  uint32
+	Lo    uint32
 }
 
 // Messages of the device error flag bits (fixed strings: the backend keeps
@@ -48,27 +48,21 @@ func idsOf(op string, ids *tensor) error {
 // or download.
 func (b *Backend) Gather(table, ids backend.Tensor) (backend.Tensor, error) {
 	const op = "Gather"
+	if st := b.asSplit(table); st != nil {
+		return b.gatherSplit(st, ids)
+	}
 	tt, err := b.tensorOf(op, table)
 	if err != nil {
 		return nil, err
 	}
-	it, err := b.tensorOf(op, ids)
+	it, err := gatherIDs(b, op, tt, ids)
 	if err != nil {
-		return nil, err
-	}
-	if len(tt.shape) != 2 || !tt.dtype.IsFloat() || tt.dtype.IsQuantized() {
-		return nil, fmt.Errorf("webgpu: %s: table %v %s: want F32, F16 or BF16 [V, D]", op, tt.shape, tt.dtype)
-	}
-	if err := idsOf(op, it); err != nil {
 		return nil, err
 	}
 	v, d := tt.shape[0], tt.shape[1]
 	out, err := b.alloc(op, backend.F32, it.n, d)
-	if err != nil {
-		return nil, err
-	}
-	if out.n == 0 {
-		return out, nil
+	if err != nil || out.n == 0 {
+		return out, err
 	}
 	flag, bit, err := b.errorFlag(op, gatherRangeMsg)
 	if err != nil {
@@ -85,6 +79,18 @@ func (b *Backend) Gather(table, ids backend.Tensor) (backend.Tensor, error) {
 		return nil, fmt.Errorf("webgpu: %s table %v %s ids %v: %w", op, tt.shape, tt.dtype, it.shape, err)
 	}
 	return out, nil
+}
+
+// gatherIDs checks the table of a Gather and returns its ids.
+func gatherIDs(b *Backend, op string, tt *tensor, ids backend.Tensor) (*tensor, error) {
+	it, err := b.tensorOf(op, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(tt.shape) != 2 || !tt.dtype.IsFloat() || tt.dtype.IsQuantized() {
+		return nil, fmt.Errorf("webgpu: %s: table %v %s: want F32, F16 or BF16 [V, D]", op, tt.shape, tt.dtype)
+	}
+	return it, idsOf(op, it)
 }
 
 // ScatterAddRows returns [rows, D] zeros with each row i of src [N, D] added

@@ -29,6 +29,9 @@ type Backend struct {
 	// placeholders are small buffers bound in place of absent optional
 	// inputs whose flags tell the kernel not to read them.
 	placeholders []*tensor
+	// bindLimit, when non-zero, lowers the storage binding limit below what
+	// the adapter reports (BindingLimitEnv; tests of split tensors).
+	bindLimit uint64
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -45,6 +48,9 @@ type tensor struct {
 	n     int
 	owner *tensor // the tensor owning buf; nil for owners
 	freed bool
+	// split, when non-nil, holds the storage of a tensor larger than one
+	// binding as row ranges in several buffers (chunked.go); buf is nil.
+	split *split
 }
 
 // Shape returns the dimensions.
@@ -78,6 +84,16 @@ func (t *tensor) live() bool {
 // tensorOf checks that t is a live tensor of this backend and returns it
 // (error otherwise, naming op).
 func (b *Backend) tensorOf(op string, t backend.Tensor) (*tensor, error) {
+	tt, err := b.anyTensorOf(op, t)
+	if err == nil && tt.split != nil {
+		return nil, b.splitRefused(op, tt)
+	}
+	return tt, err
+}
+
+// anyTensorOf is tensorOf accepting split tensors, for the operations that
+// handle them (chunked.go).
+func (b *Backend) anyTensorOf(op string, t backend.Tensor) (*tensor, error) {
 	if t == nil {
 		return nil, fmt.Errorf("webgpu: %s: nil tensor", op)
 	}
@@ -109,8 +125,7 @@ func (b *Backend) alloc(op string, dtype backend.DType, shape ...int) (*tensor, 
 		n *= d
 	}
 	size := storageBytes(dtype, n)
-	lim := b.dev.Limits()
-	if limit := min(lim.MaxStorageBufferBindingSize, lim.MaxBufferSize); size > limit {
+	if limit := b.maxBinding(); size > limit {
 		return nil, fmt.Errorf("webgpu: %s: %s tensor %v needs %d bytes, over the device's maxStorageBufferBindingSize of %d bytes",
 			op, dtype, shape, size, limit)
 	}

@@ -103,6 +103,9 @@ func sliceEntry(entry string, inner int) (string, int) {
 
 // Narrow copies x[..., start:start+length, ...] along dim.
 func (b *Backend) Narrow(x backend.Tensor, dim, start, length int) (backend.Tensor, error) {
+	if st := b.asSplit(x); st != nil {
+		return b.narrowSplit(st, dim, start, length)
+	}
 	t, err := b.f32("Narrow", x)
 	if err != nil {
 		return nil, err

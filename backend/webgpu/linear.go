@@ -14,6 +14,9 @@ import (
 // tiled matmul: the input scale is applied as x is loaded, the bias and the
 // output scale in the epilogue. w may be F16/BF16.
 func (b *Backend) Linear(x, w backend.Tensor, o backend.LinearOptions) (backend.Tensor, error) {
+	if y, ok, err := b.linearSplit(x, w, o); ok {
+		return y, err
+	}
 	xt, err := b.f32("Linear", x)
 	if err != nil {
 		return nil, err

@@ -90,6 +90,12 @@ func (b *Backend) runMatMul(c *matmulCall) error {
 // the options); b's leading dimensions equal a's, or b is 2-D and shared by
 // every batch. b may be F16/BF16.
 func (b *Backend) MatMul(x, y backend.Tensor, o backend.MatMulOptions) (backend.Tensor, error) {
+	if a := b.asSplit(x); a != nil {
+		return b.matmulSplitRows(a, y, o)
+	}
+	if w := b.asSplit(y); w != nil {
+		return b.matmulSplit(x, w, o)
+	}
 	a, err := b.f32("MatMul", x)
 	if err != nil {
 		return nil, err

@@ -81,6 +81,9 @@ func (b *Backend) FromBytes(dtype backend.DType, data []byte, shape ...int) (bac
 
 // upload allocates a tensor and queues the write of raw into it.
 func (b *Backend) upload(op string, dtype backend.DType, raw []byte, n int, shape []int) (backend.Tensor, error) {
+	if storageBytes(dtype, n) > b.maxBinding() {
+		return b.uploadSplit(op, dtype, raw, n, shape)
+	}
 	t, err := b.alloc(op, dtype, shape...)
 	if err != nil {
 		return nil, err
@@ -101,6 +104,9 @@ func (b *Backend) upload(op string, dtype backend.DType, raw []byte, n int, shap
 
 // download submits queued work and reads t's storage back.
 func (b *Backend) download(op string, t *tensor) ([]byte, error) {
+	if t.split != nil {
+		return b.downloadSplit(op, t)
+	}
 	raw, err := b.dev.Read(t.buf, 0, t.bytes())
 	if err != nil {
 		return nil, fmt.Errorf("webgpu: %s %s %v: %w", op, t.dtype, t.shape, err)
@@ -113,7 +119,7 @@ func (b *Backend) download(op string, t *tensor) ([]byte, error) {
 
 // ToFloat32 downloads a float tensor, widening F16/BF16 on the host.
 func (b *Backend) ToFloat32(x backend.Tensor) ([]float32, error) {
-	t, err := b.tensorOf("ToFloat32", x)
+	t, err := b.anyTensorOf("ToFloat32", x)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +149,7 @@ func (b *Backend) ToFloat32(x backend.Tensor) ([]float32, error) {
 
 // ToInt32 downloads an I32 tensor.
 func (b *Backend) ToInt32(x backend.Tensor) ([]int32, error) {
-	t, err := b.tensorOf("ToInt32", x)
+	t, err := b.anyTensorOf("ToInt32", x)
 	if err != nil {
 		return nil, err
 	}
@@ -169,13 +175,17 @@ func (b *Backend) Free(x backend.Tensor) {
 		return
 	}
 	t.freed = true
+	if t.split != nil {
+		t.split.free()
+		return
+	}
 	b.dev.Free(t.buf)
 }
 
 // View returns a tensor sharing t's storage with another shape of the same
 // element count.
 func (b *Backend) View(x backend.Tensor, shape ...int) (backend.Tensor, error) {
-	t, err := b.tensorOf("View", x)
+	t, err := b.anyTensorOf("View", x)
 	if err != nil {
 		return nil, err
 	}
@@ -193,12 +203,15 @@ func (b *Backend) View(x backend.Tensor, shape ...int) (backend.Tensor, error) {
 	if t.owner != nil {
 		owner = t.owner
 	}
+	if t.split != nil {
+		return b.viewSplit("View", t, owner, shape)
+	}
 	return &tensor{b: b, buf: t.buf, shape: append([]int(nil), shape...), dtype: t.dtype, n: n, owner: owner}, nil
 }
 
 // Copy returns a new F32 tensor equal to t, widening F16/BF16 on the device.
 func (b *Backend) Copy(x backend.Tensor) (backend.Tensor, error) {
-	t, err := b.tensorOf("Copy", x)
+	t, err := b.anyTensorOf("Copy", x)
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +221,9 @@ func (b *Backend) Copy(x backend.Tensor) (backend.Tensor, error) {
 // widen returns an F32 copy of a float tensor (or a plain copy of an I32 one
 // as I32).
 func (b *Backend) widen(op string, t *tensor) (*tensor, error) {
+	if t.split != nil {
+		return b.widenSplit(op, t)
+	}
 	dt := backend.F32
 	if t.dtype == backend.I32 {
 		dt = backend.I32

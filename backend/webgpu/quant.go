@@ -57,8 +57,7 @@ func (b *Backend) fromQuantBytes(dtype backend.DType, data []byte, shape []int) 
 	// Refused here rather than in alloc: tensors over the binding limit are
 	// not split across buffers when quantized (the NF4 groups and offset
 	// span the whole matrix), so none may reach a path that would split it.
-	lim := b.dev.Limits()
-	if limit := min(lim.MaxStorageBufferBindingSize, lim.MaxBufferSize); size > limit {
+	if limit := b.maxBinding(); size > limit {
 		return nil, fmt.Errorf("webgpu: FromBytes: %s tensor %v needs %d bytes, over the device's maxStorageBufferBindingSize of %d bytes (quantized weights are not split across bindings)",
 			dtype, shape, size, limit)
 	}

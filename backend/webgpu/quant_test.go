@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/backend/webgpu"
+	"github.com/ia3/ia3/backend/webgpu/webgputest"
 	"github.com/ia3/ia3/conformance/ref"
 	"github.com/ia3/ia3/quant"
 )
@@ -284,5 +286,39 @@ func TestQuantRefusals(t *testing.T) {
 		assert.ErrorContains(t, err, q.dt.String(), q.dt)
 		_, err = b.Add(w, w)
 		assert.Error(t, err, q.dt)
+	}
+}
+
+// TestQuantBindingLimit lowers the binding limit to 4 KiB: a quantized
+// weight over it ([128, 64]: 8704 bytes in Q8_0, 5320 with its tables in
+// NF4) is refused, since quantized weights are not split; one under it
+// gives a Linear result too large for one binding, which is split.
+func TestQuantBindingLimit(t *testing.T) {
+	t.Setenv(webgpu.BindingLimitEnv, "4096")
+	b := webgputest.Open(t)
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, q := range []struct {
+		dt            backend.DType
+		f             quant.Format
+		rows, in, out int // x [rows, in] fits 4 KiB, y [rows, out] does not
+	}{{backend.Q8_0, quant.Q8_0, 32, 32, 64}, {backend.NF4, quant.NF4, 16, 64, 80}} {
+		t.Run(q.dt.String(), func(t *testing.T) {
+			data, err := quant.Quantize(q.f, randoms(r, 128*64), 128, 64)
+			require.NoError(t, err)
+			_, err = b.FromBytes(q.dt, data, 128, 64)
+			assert.ErrorContains(t, err, "quantized weights are not split across bindings")
+
+			w, wq := uploadQuant(t, b, q.dt, q.f, quantWeights(r, q.out, q.in), q.out, q.in)
+			assert.Equal(t, 1, webgpu.SplitParts(w), "the weight fits one binding")
+			xd := randoms(r, q.rows*q.in)
+			bias := randoms(r, q.out)
+			y, err := b.Linear(upload(t, b, xd, q.rows, q.in), w, backend.LinearOptions{Bias: upload(t, b, bias, q.out)})
+			require.NoError(t, err)
+			assert.Greater(t, webgpu.SplitParts(y), 1, "the result is split")
+			want, err := ref.Linear(ref.T{Shape: []int{q.rows, q.in}, Data: widen(xd)}, ref.T{Shape: []int{q.out, q.in}, Data: widen(wq)},
+				ref.LinearOpts{Bias: &ref.T{Shape: []int{q.out}, Data: widen(bias)}})
+			require.NoError(t, err)
+			requireClose(t, want.Data, values(t, b, y), q.in)
+		})
 	}
 }

@@ -93,6 +93,7 @@ latency percentiles for both and the speedup continuous batching gives.`,
 	fl.StringVar(&f.weights, "weights", "f32", "how the random weights are stored: f32, bf16 (Linear weights and embeddings), int8 or nf4 (the blocks' weights quantized, as --quantize)")
 	fl.StringVar(&f.anchor, "anchor", "", "peft_anchor.py's JSON output (or cpu_anchor.sh's): show PyTorch's figures for the same shape, batch and length beside ours")
 	addDeviceFlag(cmd, &f.device)
+	addMemoryLimitFlag(cmd)
 	addBenchServeFlags(cmd, &f.serve)
 	return cmd
 }
@@ -123,12 +124,17 @@ func runBench(cmd *cobra.Command, a *app, f *benchFlags) error {
 			return err
 		}
 	}
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
 	b, err := openDevice(cmd.Context(), f.device)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if err := checkRunFits(b.Info(), cfg, f.batch, f.seq, !f.noTrain, weights.Quantize); err != nil {
+	if err := checkRunFits(b.Info(), cfg, runShape{Batch: f.batch, Seq: f.seq, Training: !f.noTrain,
+		BatchFlag: "--batch", SeqFlag: "--seq", MemoryLimit: lim, ProjBytesPerWeight: model.ProjBytesPerWeight(weights.Quantize)}); err != nil {
 		return fmt.Errorf("bench %s: %w", name, err)
 	}
 	r, err := bench.Run(cmd.Context(), b, name, cfg, bench.Options{Batch: f.batch, Seq: f.seq, Steps: f.steps,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/ia3/train"
+	"github.com/ia3/ia3/model"
 )
 
 // evalFlags are the flags of `ia3 eval`.
@@ -59,6 +60,7 @@ trained adapter with the base model by running it with and without
 	fl.BoolVar(&f.asJSON, "json", false, "print JSON")
 	addDeviceFlag(cmd, &f.device)
 	addQuantizeFlag(cmd, &f.quantize)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -89,7 +91,12 @@ func runEval(cmd *cobra.Command, a *app, f *evalFlags) error {
 			return err
 		}
 	}
-	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, false, q)
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
+	b, err := openFittingDevice(cmd.Context(), f.device, f.model, runShape{Batch: f.batch, Seq: f.maxLen,
+		BatchFlag: "--batch-size", SeqFlag: "--max-len", MemoryLimit: lim, ProjBytesPerWeight: model.ProjBytesPerWeight(q)})
 	if err != nil {
 		return err
 	}

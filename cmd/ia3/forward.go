@@ -69,6 +69,7 @@ runs with adapters disabled (disable_adapter).`,
 	fl.StringVar(&f.out, "out", "", "safetensors file to write the logits to")
 	addDeviceFlag(cmd, &f.device)
 	addQuantizeFlag(cmd, &f.quantize)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -114,8 +115,13 @@ func runForward(cmd *cobra.Command, a *app, f *forwardFlags) error {
 	if err := a.resolveModelAndAdapters(cmd.Context(), &f.model, specs); err != nil {
 		return err
 	}
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
 	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, q, func(info backend.DeviceInfo, cfg *model.Config) error {
-		if err := checkRunFits(info, cfg, in.Batch, in.Seq, false, q); err != nil {
+		if err := checkRunFits(info, cfg, runShape{Batch: in.Batch, Seq: in.Seq, MemoryLimit: lim, WeightBytes: storedWeightBytes(f.model),
+			ProjBytesPerWeight: model.ProjBytesPerWeight(q)}); err != nil {
 			return fmt.Errorf("forward on %s: %w", f.inputs, err)
 		}
 		return nil

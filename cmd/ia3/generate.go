@@ -88,6 +88,7 @@ printed one per line when all are done.`,
 	f.chat.add(fl)
 	addDeviceFlag(cmd, &f.device)
 	addQuantizeFlag(cmd, &f.quantize)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -139,8 +140,13 @@ func runGenerate(cmd *cobra.Command, a *app, f *generateFlags) error {
 		longest = max(longest, len(p))
 	}
 	// The prompts' forward pass (the prefill) is the largest step.
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
 	l, err := loadChecked(cmd.Context(), f.device, f.model, specs, q, func(info backend.DeviceInfo, cfg *model.Config) error {
-		return checkRunFits(info, cfg, len(prompts), longest, false, q)
+		return checkRunFits(info, cfg, runShape{Batch: len(prompts), Seq: longest, NewTokens: f.maxNew, MemoryLimit: lim,
+			WeightBytes: storedWeightBytes(f.model), ProjBytesPerWeight: model.ProjBytesPerWeight(q)})
 	})
 	if err != nil {
 		return err

@@ -36,6 +36,7 @@ type inspectReport struct {
 	AllParams          int64          `json:"all_params"`
 	TrainablePercent   float64        `json:"trainable_percent"`
 	Line               string         `json:"trainable_line"`
+	Plan               *planReport    `json:"memory_plan,omitempty"`
 }
 
 // newInspectCmd builds `ia3 inspect`.
@@ -43,6 +44,7 @@ func newInspectCmd(a *app) *cobra.Command {
 	var modelDir string
 	var asJSON bool
 	var af adapterFlags
+	var pf planFlags
 	cmd := &cobra.Command{
 		Use:   "inspect",
 		Short: "Show which modules an IA3 config adapts, and how many parameters it trains",
@@ -58,7 +60,8 @@ does), "all-linear", or "re:REGEX" for a regular expression that must match
 the whole module name.`,
 		Example: `  ia3 inspect --model ./gpt2
   ia3 inspect --model ./llama --target-modules q_proj,v_proj,down_proj --feedforward-modules down_proj
-  ia3 inspect --model ./gpt2 --config my-adapter/adapter_config.json --json`,
+  ia3 inspect --model ./gpt2 --config my-adapter/adapter_config.json --json
+  ia3 inspect --model ./llama --plan --train --batch 8 --seq 512`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "model"); err != nil {
@@ -78,6 +81,9 @@ the whole module name.`,
 			if err != nil {
 				return err
 			}
+			if rep.Plan, err = pf.plan(dir, rep.TrainableParams); err != nil {
+				return err
+			}
 			if asJSON {
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
@@ -89,6 +95,7 @@ the whole module name.`,
 	cmd.Flags().StringVar(&modelDir, "model", "", "model directory holding config.json, or Hub id org/name[@revision] (weights are not read or fetched)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	af.add(cmd)
+	pf.add(cmd)
 	return cmd
 }
 
@@ -152,6 +159,8 @@ func writeInspectTable(a *app, r *inspectReport) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintln(a.stdout, r.Line)
-	return err
+	if _, err := fmt.Fprintln(a.stdout, r.Line); err != nil || r.Plan == nil {
+		return err
+	}
+	return r.Plan.write(a.stdout)
 }

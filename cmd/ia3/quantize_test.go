@@ -28,9 +28,10 @@ func TestQuantizeFlag(t *testing.T) {
 	assert.Contains(t, r.stderr, `--quantize "int4": want int8 or nf4`)
 }
 
-// TestForwardQuantized runs `ia3 forward --quantize` with an adapter on the
-// llama fixture: the logits stay within the quantized bases' stated
-// tolerance of PEFT's float32 ones (model's TestQuantizedFixtureLogits).
+// TestForwardQuantized runs `ia3 forward --quantize` with an adapter, and
+// with the adapter merged (requantized), on the llama fixture: the logits
+// stay within the quantized bases' stated tolerance of PEFT's float32 ones
+// (model's TestQuantizedFixtureLogits).
 func TestForwardQuantized(t *testing.T) {
 	c := fixture(t, "llama")
 	exp, err := modeltest.ReadTensors(filepath.Join(c.Dir, "expected.safetensors"))
@@ -38,18 +39,20 @@ func TestForwardQuantized(t *testing.T) {
 	in, err := model.InputsFromSafetensors(filepath.Join(c.Dir, "inputs.safetensors"))
 	require.NoError(t, err)
 	for _, tc := range []struct {
-		q   string
-		tol float64 // relative to max(1, max|logits|)
-	}{{"int8", 0.05}, {"nf4", 0.6}} {
-		t.Run(tc.q, func(t *testing.T) {
+		q, key string
+		extra  []string
+		tol    float64 // relative to max(1, max|logits|)
+	}{{"int8", "logits_a", nil, 0.05}, {"nf4", "logits_a", nil, 0.6}, {"nf4", "logits_merged_a", []string{"--merge"}, 0.6}} {
+		t.Run(tc.q+"/"+tc.key, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "logits.safetensors")
-			r := run(t, "forward", "--model", filepath.Join(c.Dir, "base"), "--device", "cpu", "--quantize", tc.q,
+			args := append([]string{"forward", "--model", filepath.Join(c.Dir, "base"), "--device", "cpu", "--quantize", tc.q,
 				"--inputs", filepath.Join(c.Dir, "inputs.safetensors"), "--out", out,
-				"--adapter", filepath.Join(c.Dir, "adapters", "a"))
+				"--adapter", filepath.Join(c.Dir, "adapters", "a")}, tc.extra...)
+			r := run(t, args...)
 			require.Equal(t, 0, r.code, r.stderr)
 			got, err := modeltest.ReadTensors(out)
 			require.NoError(t, err)
-			ref := exp["logits_a"]
+			ref := exp[tc.key]
 			require.Equal(t, ref.Shape, got["logits"].Shape)
 			// Scale the fixtures' float32 tolerance (1e-4·max(1, max|ref|))
 			// up to the quantized one.

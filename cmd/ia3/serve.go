@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/chat"
 	"github.com/ia3/ia3/serve"
 )
@@ -91,6 +93,7 @@ to --shutdown-timeout, then cancels the rest.`,
 	fl.BoolVar(&f.plainChat, "plain-chat", false, `render chat messages as "role: content" lines instead of the model's chat template (for models without one)`)
 	addDeviceFlag(cmd, &f.device)
 	addQuantizeFlag(cmd, &f.quantize)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -134,7 +137,17 @@ func runServe(cmd *cobra.Command, a *app, f *serveFlags) error {
 	}
 	ctx, stop := withTerminate(cmd.Context())
 	defer stop()
-	l, err := loadChecked(ctx, f.device, f.model, specs, q, nil)
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
+	// The plan covers the weights, one full prefill and the KV cache of its
+	// rows generating --max-tokens each.
+	l, err := loadChecked(ctx, f.device, f.model, specs, q, func(info backend.DeviceInfo, cfg *model.Config) error {
+		return checkRunFits(info, cfg, runShape{Batch: max(1, f.prefill/f.maxPrompt), Seq: min(f.maxPrompt, f.prefill),
+			NewTokens: f.maxTokens, SeqFlag: "--max-prompt-tokens", MemoryLimit: lim, WeightBytes: storedWeightBytes(f.model),
+			ProjBytesPerWeight: model.ProjBytesPerWeight(q)})
+	})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/ia3/train"
+	"github.com/ia3/ia3/model"
 )
 
 // trainFlags are the flags of `ia3 train`.
@@ -131,6 +132,7 @@ rendered and tokenised whole).`,
 	f.adapter.add(cmd)
 	addDeviceFlag(cmd, &f.device)
 	addQuantizeFlag(cmd, &f.quantize)
+	addMemoryLimitFlag(cmd)
 	return cmd
 }
 
@@ -184,7 +186,12 @@ func runTrain(cmd *cobra.Command, a *app, f *trainFlags) error {
 			}
 		}
 	}
-	b, err := openFittingDevice(cmd.Context(), f.device, f.model, f.batch, f.maxLen, true, q)
+	lim, err := memoryLimit(cmd)
+	if err != nil {
+		return err
+	}
+	b, err := openFittingDevice(cmd.Context(), f.device, f.model, runShape{Batch: f.batch, Seq: f.maxLen, Training: true,
+		BatchFlag: "--batch-size", SeqFlag: "--max-len", MemoryLimit: lim, ProjBytesPerWeight: model.ProjBytesPerWeight(q)})
 	if err != nil {
 		return err
 	}
