@@ -180,16 +180,18 @@ fn b_chunked_n() -> bool {
     return mp.b_dt >= DT_Q8_0 && mp.sb_n == 1u && mp.sb_k != 1u;
 }
 
-// matmul_dequant writes the n·k elements of a quantized b, dequantised, to
-// out as F32 [N, K]: Copy, ToFloat32 and ScaleRows of Q8_0/NF4 tensors, by
-// the same code the products read their weights with. Launched 1-D.
+// matmul_dequant writes m elements of a quantized b of n·k elements, from
+// flat index sa_m on, dequantised, to out as F32: Copy, ToFloat32 and
+// ScaleRows of Q8_0/NF4 tensors (a row range each for a result split across
+// buffers), by the same code the products read their weights with.
+// Launched 1-D over m.
 @compute @workgroup_size(256)
 fn matmul_dequant(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = linear_index(gid, nwg, 256u);
-    if (i >= mp.n * mp.k) {
+    if (i >= mp.m) {
         return;
     }
-    mm_out[i] = load_bq(i);
+    mm_out[i] = load_bq(mp.sa_m + i);
 }
 
 @compute @workgroup_size(16, 16, 1)

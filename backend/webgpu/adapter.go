@@ -39,6 +39,9 @@ func (b *Backend) scale(op string, w, v backend.Tensor, invert, cols bool) (back
 	if err != nil {
 		return nil, err
 	}
+	if wt.dtype.IsQuantized() {
+		return b.scaleQuantized(op, wt, vt, invert, cols)
+	}
 	out, err := b.alloc(op, backend.F32, wt.shape...)
 	if err != nil {
 		return nil, err
@@ -49,14 +52,6 @@ func (b *Backend) scale(op string, w, v backend.Tensor, invert, cols bool) (back
 	}
 	if cols {
 		flags |= scaleCols
-	}
-	if wt.dtype.IsQuantized() {
-		// Dequantised first, then scaled as F32.
-		if wt, err = b.widen(op, wt); err != nil {
-			b.Free(out)
-			return nil, err
-		}
-		defer b.Free(wt)
 	}
 	p := &scaleParams{Rows: uint32(wt.shape[0]), Cols: uint32(wt.shape[1]), DT: dtCode(wt.dtype), Flags: flags}
 	if err := b.dispatch("adapter.wgsl", "scale", p, b.groups1D(wt.n, wg1D), out, wt, vt); err != nil {

@@ -224,6 +224,9 @@ func (b *Backend) widen(op string, t *tensor) (*tensor, error) {
 	if t.split != nil {
 		return b.widenSplit(op, t)
 	}
+	if t.dtype.IsQuantized() {
+		return b.dequantize(op, t)
+	}
 	dt := backend.F32
 	if t.dtype == backend.I32 {
 		dt = backend.I32
@@ -235,7 +238,7 @@ func (b *Backend) widen(op string, t *tensor) (*tensor, error) {
 	if t.dtype == backend.F32 || t.dtype == backend.I32 {
 		err = b.dev.Copy(t.buf, 0, out.buf, 0, t.bytes())
 	} else {
-		err = b.widenInto(out, t)
+		err = b.dispatch("layout.wgsl", "widen", &widenParams{N: uint32(t.n), DT: dtCode(t.dtype)}, b.groups1D(t.n, wg1D), out, t)
 	}
 	if err != nil {
 		b.Free(out)

@@ -75,30 +75,62 @@ func (b *Backend) fromQuantBytes(dtype backend.DType, data []byte, shape []int) 
 	return b.upload("FromBytes", dtype, raw, l.Rows*l.Cols, shape)
 }
 
-// widenInto queues writing t (F16, BF16, Q8_0 or NF4) widened to F32 into
-// out, an F32 tensor of as many elements: Copy's widening.
-func (b *Backend) widenInto(out, t *tensor) error {
-	if !t.dtype.IsQuantized() {
-		return b.dispatch("layout.wgsl", "widen", &widenParams{N: uint32(t.n), DT: dtCode(t.dtype)}, b.groups1D(t.n, wg1D), out, t)
+// dequantize returns a Q8_0 or NF4 tensor dequantised to F32, by the loader
+// the matmul kernels use (matmul_dequant): Copy, ToFloat32 and the scale
+// ops. A result over the storage binding limit (a large weight's F32 copy
+// is four to eight times its size) is split by rows like any other.
+func (b *Backend) dequantize(op string, t *tensor) (*tensor, error) {
+	out, err := b.allocSplit(op, backend.F32, t.shape...)
+	if err != nil {
+		return nil, err
 	}
-	if t.n == 0 {
+	if out.split == nil {
+		err = b.dequantInto(out, t, 0)
+	} else {
+		_, cols := rowGeometry(t.shape)
+		for i, p := range out.split.parts {
+			lo, _ := out.split.rows(i)
+			if err = b.dequantInto(p, t, lo*cols); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		b.Free(out)
+		return nil, fmt.Errorf("webgpu: %s: dequantising %s %v: %w", op, t.dtype, t.shape, err)
+	}
+	return out, nil
+}
+
+// dequantInto queues writing the out.n elements of the quantized t from
+// flat index first, dequantised, into the F32 tensor out.
+func (b *Backend) dequantInto(out, t *tensor, first int) error {
+	if out.n == 0 {
 		return nil
 	}
 	a, err := b.placeholder(0)
 	if err != nil {
 		return err
 	}
-	// load_bq reads n·k elements; sb_b stays 0 (its opaque zero).
-	p := matmulParams{N: 1, K: uint32(t.n), BDT: dtCode(t.dtype)}
-	if err := b.dispatch("matmul.wgsl", "matmul_dequant", &p, b.groups1D(t.n, wg1D), out, a, t); err != nil {
-		return fmt.Errorf("dequantising %s %v: %w", t.dtype, t.shape, err)
+	// load_bq reads a b of n·k elements; sb_b stays 0 (its opaque zero).
+	p := matmulParams{M: uint32(out.n), SAM: uint32(first), N: 1, K: uint32(t.n), BDT: dtCode(t.dtype)}
+	return b.dispatch("matmul.wgsl", "matmul_dequant", &p, b.groups1D(out.n, wg1D), out, a, t)
+}
+
+// scaleQuantized is ScaleRows/ScaleCols of a quantized weight: dequantised
+// (split when large), then scaled as F32.
+func (b *Backend) scaleQuantized(op string, wt, vt *tensor, invert, cols bool) (backend.Tensor, error) {
+	d, err := b.dequantize(op, wt)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	defer b.Free(d)
+	return b.scale(op, d, vt, invert, cols)
 }
 
 // dequantToFloat32 downloads a quantized tensor's dequantised values.
 func (b *Backend) dequantToFloat32(t *tensor) ([]float32, error) {
-	d, err := b.widen("ToFloat32", t)
+	d, err := b.dequantize("ToFloat32", t)
 	if err != nil {
 		return nil, err
 	}

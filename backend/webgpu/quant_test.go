@@ -292,7 +292,8 @@ func TestQuantRefusals(t *testing.T) {
 // TestQuantBindingLimit lowers the binding limit to 4 KiB: a quantized
 // weight over it ([128, 64]: 8704 bytes in Q8_0, 5320 with its tables in
 // NF4) is refused, since quantized weights are not split; one under it
-// gives a Linear result too large for one binding, which is split.
+// gives a Linear result too large for one binding, which is split, and so
+// are its F32 copy and scaled copies.
 func TestQuantBindingLimit(t *testing.T) {
 	t.Setenv(webgpu.BindingLimitEnv, "4096")
 	b := webgputest.Open(t)
@@ -319,6 +320,26 @@ func TestQuantBindingLimit(t *testing.T) {
 				ref.LinearOpts{Bias: &ref.T{Shape: []int{q.out}, Data: widen(bias)}})
 			require.NoError(t, err)
 			requireClose(t, want.Data, values(t, b, y), q.in)
+
+			// The weight's F32 copy is over the limit too: split by rows,
+			// still bit for bit quant's dequantisation.
+			assert.Equal(t, bits(wq), bits(values(t, b, w)), "ToFloat32")
+			c, err := b.Copy(w)
+			require.NoError(t, err)
+			assert.Greater(t, webgpu.SplitParts(c), 1, "the F32 copy is split")
+			assert.Equal(t, bits(wq), bits(values(t, b, c)), "Copy")
+			vr, vc := positives(r, q.out), positives(r, q.in)
+			wr := ref.T{Shape: []int{q.out, q.in}, Data: widen(wq)}
+			got, err := b.ScaleRows(w, upload(t, b, vr, q.out), false)
+			require.NoError(t, err)
+			wantRows, err := ref.ScaleRows(wr, ref.T{Shape: []int{q.out}, Data: widen(vr)}, false)
+			require.NoError(t, err)
+			assert.InDeltaSlice(t, wantRows.Data, toF64(values(t, b, got)), 1e-5, "ScaleRows")
+			got, err = b.ScaleCols(w, upload(t, b, vc, q.in), true)
+			require.NoError(t, err)
+			wantCols, err := ref.ScaleCols(wr, ref.T{Shape: []int{q.in}, Data: widen(vc)}, true)
+			require.NoError(t, err)
+			assert.InDeltaSlice(t, wantCols.Data, toF64(values(t, b, got)), 1e-5, "ScaleCols")
 		})
 	}
 }
