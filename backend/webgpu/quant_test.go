@@ -343,3 +343,23 @@ func TestQuantBindingLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestQuantLinearEdges runs a quantized Linear on an empty batch and on a
+// 1-D x.
+func TestQuantLinearEdges(t *testing.T) {
+	b := openWithKernel(t, "tile64")
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, q := range quantDTypes {
+		w, wq := uploadQuant(t, b, q.dt, q.f, quantWeights(r, 5, 64), 5, 64)
+		empty, err := b.Zeros(0, 64)
+		require.NoError(t, err)
+		y, err := b.Linear(empty, w, backend.LinearOptions{})
+		require.NoError(t, err, q.dt)
+		assert.Equal(t, []int{0, 5}, y.Shape(), q.dt)
+		xd := randoms(r, 64)
+		y, err = b.Linear(upload(t, b, xd, 64), w, backend.LinearOptions{})
+		require.NoError(t, err, q.dt)
+		assert.Equal(t, []int{5}, y.Shape(), q.dt)
+		requireClose(t, matmulRef(xd, wq, 1, 1, 64, 5, false, true, true, 1), values(t, b, y), 64)
+	}
+}
