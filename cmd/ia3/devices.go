@@ -23,6 +23,8 @@ type deviceJSON struct {
 	Reason      string            `json:"reason,omitempty"`
 	Limits      map[string]uint64 `json:"limits,omitempty"`
 	Parallelism int               `json:"parallelism,omitempty"`
+	// QuantizedWeights says whether --quantize runs on the device.
+	QuantizedWeights bool `json:"quantized_weights"`
 }
 
 // newDevicesCmd builds `ia3 devices`.
@@ -35,7 +37,8 @@ func newDevicesCmd(a *app) *cobra.Command {
 OpenGL) and the pure-Go CPU backend, with the spec --device accepts for it,
 its API, type and driver, whether it can run compute shaders (and if not,
 why), and the limits that bound model size (largest storage buffer,
-workgroup memory and size).
+workgroup memory and size). --json also says whether the device takes
+quantized weights (quantized_weights: --quantize int8|nf4 runs there).
 
 --device auto picks a discrete GPU, then an integrated one, then a software
 adapter, then the CPU. A binary built without cgo (CGO_ENABLED=0) or with
@@ -60,7 +63,8 @@ func writeDevicesJSON(a *app, ds []backend.DeviceInfo) error {
 	out := make([]deviceJSON, 0, len(ds))
 	for _, d := range ds {
 		out = append(out, deviceJSON{Spec: d.Spec, Name: d.Name, Vendor: d.Vendor, API: d.API, Type: d.Type,
-			Driver: d.Driver, Compute: d.Compute, Reason: d.Reason, Limits: d.Limits, Parallelism: d.Parallelism})
+			Driver: d.Driver, Compute: d.Compute, Reason: d.Reason, Limits: d.Limits, Parallelism: d.Parallelism,
+			QuantizedWeights: d.QuantizedWeights})
 	}
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")

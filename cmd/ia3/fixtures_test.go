@@ -192,6 +192,7 @@ func TestDevicesJSON(t *testing.T) {
 	require.NotNil(t, cpu, "cpu listed")
 	assert.True(t, cpu.Compute)
 	assert.Equal(t, "Go", cpu.API)
+	assert.True(t, cpu.QuantizedWeights, "the CPU backend runs --quantize")
 	r = run(t, "devices")
 	require.Equal(t, 0, r.code)
 	assert.Contains(t, r.stdout, "SPEC")

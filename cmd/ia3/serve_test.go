@@ -55,21 +55,7 @@ func TestServeMatchesGenerate(t *testing.T) {
 	adapter := filepath.Join(fixture(t, "gpt2").Dir, "adapters", "a")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut lockedBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- execute(ctx, []string{"serve", "--model", dir, "--adapter", adapter + "=sum", "--addr", "127.0.0.1:0",
-			"--device", "cpu", "--api-key", "k"}, &out, &errOut)
-	}()
-	addr := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
-	var url string
-	require.Eventually(t, func() bool {
-		m := addr.FindStringSubmatch(out.String())
-		if m != nil {
-			url = m[1]
-		}
-		return m != nil
-	}, 30*time.Second, 10*time.Millisecond, "serve starts: %s %s", &out, &errOut)
+	url, out, errOut, code := startServe(ctx, t, "--model", dir, "--adapter", adapter+"=sum", "--device", "cpu", "--api-key", "k")
 	assert.Contains(t, out.String(), "(models: base, sum)")
 
 	for _, tc := range []struct {
@@ -129,6 +115,34 @@ func TestServeMatchesGenerate(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the key is required")
 
+	stopServe(t, cancel, code, errOut)
+	assert.True(t, strings.HasSuffix(out.String(), "stopped\n"), out.String())
+}
+
+// startServe runs `ia3 serve` with args on a free loopback port until ctx
+// ends, and returns its URL once it listens, its output and the channel
+// its exit code arrives on.
+func startServe(ctx context.Context, t *testing.T, args ...string) (url string, out, errOut *lockedBuffer, code chan int) {
+	t.Helper()
+	out, errOut, code = &lockedBuffer{}, &lockedBuffer{}, make(chan int, 1)
+	go func() {
+		code <- execute(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), out, errOut)
+	}()
+	addr := regexp.MustCompile(`on (http://127\.0\.0\.1:\d+)`)
+	require.Eventually(t, func() bool {
+		m := addr.FindStringSubmatch(out.String())
+		if m != nil {
+			url = m[1]
+		}
+		return m != nil
+	}, 30*time.Second, 10*time.Millisecond, "serve starts: %s %s", out, errOut)
+	return url, out, errOut, code
+}
+
+// stopServe cancels a server startServe started and checks it exits
+// with code 0.
+func stopServe(t *testing.T, cancel context.CancelFunc, code chan int, errOut *lockedBuffer) {
+	t.Helper()
 	cancel()
 	select {
 	case c := <-code:
@@ -136,7 +150,6 @@ func TestServeMatchesGenerate(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop after cancellation")
 	}
-	assert.True(t, strings.HasSuffix(out.String(), "stopped\n"), out.String())
 }
 
 // TestServeUsage checks the refused command lines.
