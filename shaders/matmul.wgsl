@@ -106,78 +106,43 @@ fn nf4_at(t: u32, code: u32) -> f32 {
     return bitcast<f32>(mm_b[t + code]);
 }
 
-// Bq8 is 8 consecutive elements of a quantized b: elements i .. i+3 in lo,
-// i+4 .. i+7 in hi.
-struct Bq8 {
-    lo: vec4<f32>,
-    hi: vec4<f32>,
-}
-
-// load_bq8 dequantises the 8 elements of a quantized b from flat index i, a
-// multiple of 8: they lie in one block and one or two code words, so the
-// scale (Q8_0) or absmax (NF4) and the words are decoded once for the 8.
-// The values are load_bq's, bit for bit.
-fn load_bq8(i: u32) -> Bq8 {
+// dot_bq8 is Σ load_a(z, r, k)·b(k, c) over the 8 elements k = 8j .. 8j+7
+// of a quantized b read transposed (sb_k = 1), for the thin kernels: the 8
+// lie in one block and one or two code words, so the scale and the words
+// are decoded once for the 8 rather than once per element. K is a multiple
+// of 8 (of the block size).
+fn dot_bq8(z: u32, r: u32, c: u32, j: u32) -> f32 {
     let n = mp.n * mp.k;
+    let k0 = 8u * j;
+    let i = c * mp.sb_n + k0;
+    var lo: vec4<f32>;
+    var hi: vec4<f32>;
     if (mp.b_dt == DT_Q8_0) {
         let sw = mm_b[q8_scale_word(n, i)];
         let s = half_to_f32(select(sw & 0xffffu, sw >> 16u, ((i >> 5u) & 1u) == 1u));
         let w0 = mm_b[i >> 2u];
         let w1 = mm_b[(i >> 2u) + 1u];
-        return Bq8(s * vec4<f32>(vec4<i32>(i32(w0 << 24u), i32(w0 << 16u), i32(w0 << 8u), i32(w0)) >> vec4<u32>(24u)),
-                   s * vec4<f32>(vec4<i32>(i32(w1 << 24u), i32(w1 << 16u), i32(w1 << 8u), i32(w1)) >> vec4<u32>(24u)));
+        lo = s * vec4<f32>(vec4<i32>(i32(w0 << 24u), i32(w0 << 16u), i32(w0 << 8u), i32(w0)) >> vec4<u32>(24u));
+        hi = s * vec4<f32>(vec4<i32>(i32(w1 << 24u), i32(w1 << 16u), i32(w1 << 8u), i32(w1)) >> vec4<u32>(24u));
+    } else {
+        let t = nf4_table_word(n);
+        let a = load_nf4_absmax(n, i, t);
+        // Byte q of the word holds element 2q in its high nibble.
+        let w = mm_b[i >> 3u];
+        lo = vec4<f32>(nf4_at(t, (w >> 4u) & 15u), nf4_at(t, w & 15u), nf4_at(t, (w >> 12u) & 15u), nf4_at(t, (w >> 8u) & 15u)) * a;
+        hi = vec4<f32>(nf4_at(t, (w >> 20u) & 15u), nf4_at(t, (w >> 16u) & 15u), nf4_at(t, w >> 28u), nf4_at(t, (w >> 24u) & 15u)) * a;
     }
-    let t = nf4_table_word(n);
-    let a = load_nf4_absmax(n, i, t);
-    // Byte q of the word holds element 2q in its high nibble.
-    let w = mm_b[i >> 3u];
-    return Bq8(vec4<f32>(nf4_at(t, (w >> 4u) & 15u), nf4_at(t, w & 15u), nf4_at(t, (w >> 12u) & 15u), nf4_at(t, (w >> 8u) & 15u)) * a,
-               vec4<f32>(nf4_at(t, (w >> 20u) & 15u), nf4_at(t, (w >> 16u) & 15u), nf4_at(t, w >> 28u), nf4_at(t, (w >> 24u) & 15u)) * a);
-}
-
-// dot_bq8 is Σ load_a(z, r, k)·b(k, c) over the 8 elements k = 8j .. 8j+7
-// of a quantized b read transposed (sb_k = 1), for the thin kernels. K is a
-// multiple of 8 (of the block size).
-fn dot_bq8(z: u32, r: u32, c: u32, j: u32) -> f32 {
-    let k0 = 8u * j;
-    let w = load_bq8(c * mp.sb_n + k0);
     let xa = vec4<f32>(load_a(z, r, k0), load_a(z, r, k0 + 1u), load_a(z, r, k0 + 2u), load_a(z, r, k0 + 3u));
     let xb = vec4<f32>(load_a(z, r, k0 + 4u), load_a(z, r, k0 + 5u), load_a(z, r, k0 + 6u), load_a(z, r, k0 + 7u));
     // a·b + c, not fma() or dot(): see matmul.
-    let p = xa * w.lo + xb * w.hi;
+    let p = xa * lo + xb * hi;
     return (p.x + p.y) + (p.z + p.w);
 }
 
-// tile_bq8 is b(k .. k+7, n) of a quantized b read transposed, zero when
-// column n lies outside b (k+7 < K always: K is a multiple of the block
-// size and k of 8): the tiled kernels' chunked weight loads.
-fn tile_bq8(z: u32, k: u32, n: u32) -> Bq8 {
-    if (n >= mp.n) {
-        return Bq8(vec4<f32>(0.0), vec4<f32>(0.0));
-    }
-    return load_bq8(z * mp.sb_b + n * mp.sb_n + k);
-}
-
-// tile_bq8n is b(k, n .. n+7) of a quantized b read as stored (sb_n = 1),
-// zero when row k lies outside b. n is a multiple of 8 and N of the block
-// size, so the 8 lie all inside b or all outside.
-fn tile_bq8n(z: u32, k: u32, n: u32) -> Bq8 {
-    if (k >= mp.k || n >= mp.n) {
-        return Bq8(vec4<f32>(0.0), vec4<f32>(0.0));
-    }
-    return load_bq8(z * mp.sb_b + k * mp.sb_k + n);
-}
-
-// b_chunked reports whether kernels read b 8 elements along K at a time
-// (dot_bq8, tile_bq8): a quantized b read transposed.
-fn b_chunked() -> bool {
+// thin_chunked reports whether the thin kernels walk K 8 at a time with
+// dot_bq8: a quantized b read transposed.
+fn thin_chunked() -> bool {
     return mp.b_dt >= DT_Q8_0 && mp.sb_k == 1u;
-}
-
-// b_chunked_n reports whether the tiled kernels read b 8 elements along N
-// at a time (tile_bq8n): a quantized b read as stored (a Linear's backward).
-fn b_chunked_n() -> bool {
-    return mp.b_dt >= DT_Q8_0 && mp.sb_n == 1u && mp.sb_k != 1u;
 }
 
 // matmul_dequant writes m elements of a quantized b of n·k elements, from
@@ -206,8 +171,6 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
     // neighbouring threads read neighbouring words.
     let a_k_fast = mp.sa_k == 1u;
     let b_k_fast = mp.sb_k == 1u;
-    let bq = b_chunked();
-    let bqn = b_chunked_n();
 
     // acc[i] holds row ty + 16i, columns tx + 16j in its components j.
     // Plain vec4 variables, not an indexed array: private arrays indexed in
@@ -234,9 +197,6 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
             }
             tile_a[kk * TILE + mm] = av;
 
-            if (bq || bqn) {
-                continue;
-            }
             var kb: u32;
             var nn: u32;
             if (b_k_fast) {
@@ -251,37 +211,6 @@ fn matmul(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l
                 bv = load_b(z, k0 + kb, col0 + nn);
             }
             tile_b[kb * TILE + nn] = bv;
-        }
-        if (bq && lid < 128u) {
-            // A quantized weight, 8 consecutive k of one column per thread:
-            // 128 threads cover the 16×64 tile.
-            let nn = lid >> 1u;
-            let kb = (lid & 1u) * 8u;
-            let w = tile_bq8(z, k0 + kb, col0 + nn);
-            let at = kb * TILE + nn;
-            tile_b[at] = w.lo.x;
-            tile_b[at + TILE] = w.lo.y;
-            tile_b[at + 2u * TILE] = w.lo.z;
-            tile_b[at + 3u * TILE] = w.lo.w;
-            tile_b[at + 4u * TILE] = w.hi.x;
-            tile_b[at + 5u * TILE] = w.hi.y;
-            tile_b[at + 6u * TILE] = w.hi.z;
-            tile_b[at + 7u * TILE] = w.hi.w;
-        }
-        if (bqn && lid < 128u) {
-            // Read as stored, 8 consecutive n of one k row per thread.
-            let kb = lid >> 3u;
-            let nn = (lid & 7u) * 8u;
-            let w = tile_bq8n(z, k0 + kb, col0 + nn);
-            let at = kb * TILE + nn;
-            tile_b[at] = w.lo.x;
-            tile_b[at + 1u] = w.lo.y;
-            tile_b[at + 2u] = w.lo.z;
-            tile_b[at + 3u] = w.lo.w;
-            tile_b[at + 4u] = w.hi.x;
-            tile_b[at + 5u] = w.hi.y;
-            tile_b[at + 6u] = w.hi.z;
-            tile_b[at + 7u] = w.hi.w;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk = kk + 1u) {
@@ -349,7 +278,7 @@ fn matmul_small(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let r = t % mp.m;
     let z = t / mp.m;
     var acc = 0.0;
-    if (b_chunked()) {
+    if (thin_chunked()) {
         for (var j = 0u; j < mp.k / 8u; j = j + 1u) {
             acc = acc + dot_bq8(z, r, c, j);
         }
@@ -388,7 +317,7 @@ fn matmul_dot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let r = t % mp.m;
     let z = t / mp.m;
     var acc = 0.0;
-    if (live && b_chunked()) {
+    if (live && thin_chunked()) {
         for (var j = lid; j < mp.k / 8u; j = j + DOT_WG) {
             acc = acc + dot_bq8(z, r, c, j);
         }
@@ -472,21 +401,6 @@ fn lslot(kk: u32, q: u32) -> u32 {
     return kk * LQ + (q ^ kk);
 }
 
-// store_col8 writes b(k .. k+7, n) of the tile, lo then hi, into column n
-// of the k rows of ltile_b (component n % 4 of vec4 n / 4).
-fn store_col8(k: u32, n: u32, lo: vec4<f32>, hi: vec4<f32>) {
-    let q = n >> 2u;
-    let c = n & 3u;
-    ltile_b[lslot(k, q)][c] = lo.x;
-    ltile_b[lslot(k + 1u, q)][c] = lo.y;
-    ltile_b[lslot(k + 2u, q)][c] = lo.z;
-    ltile_b[lslot(k + 3u, q)][c] = lo.w;
-    ltile_b[lslot(k + 4u, q)][c] = hi.x;
-    ltile_b[lslot(k + 5u, q)][c] = hi.y;
-    ltile_b[lslot(k + 6u, q)][c] = hi.z;
-    ltile_b[lslot(k + 7u, q)][c] = hi.w;
-}
-
 // store8 writes row r's outputs at columns c..c+3 (lo) and c+64..c+67 (hi)
 // with the epilogue.
 fn store8(z: u32, r: u32, c: u32, lo: vec4<f32>, hi: vec4<f32>) {
@@ -540,21 +454,7 @@ fn matmul_large(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     var qb0: u32;
     var kb1: u32;
     var qb1: u32;
-    let bq = b_chunked();
-    let bqn = b_chunked_n();
-    if (bqn) {
-        // Read as stored: 8 consecutive n (vec4 slots qb0, qb0+1) of k row
-        // kb0 per thread.
-        kb0 = lid >> 4u;
-        qb0 = (lid & 15u) * 2u;
-        kb1 = kb0;
-        qb1 = qb0 + 1u;
-    } else if (bq) {
-        // A quantized weight: 8 consecutive k (kb0 .. kb0+7) of column qb0
-        // per thread, decoded together (tile_bq8) and stored by component.
-        kb0 = (lid & 1u) * 8u;
-        qb0 = lid >> 1u;
-    } else if (mp.sb_k == 1u) {
+    if (mp.sb_k == 1u) {
         kb0 = lid % TK;
         qb0 = lid / TK;
         kb1 = kb0;
@@ -585,47 +485,21 @@ fn matmul_large(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
 
     var pa0 = a4(z, row0 + qa0 * 4u, ka0);
     var pa1 = a4(z, row0 + qa1 * 4u, ka1);
-    var pb0: vec4<f32>;
-    var pb1: vec4<f32>;
-    if (bq) {
-        let w = tile_bq8(z, kb0, col0 + qb0);
-        pb0 = w.lo;
-        pb1 = w.hi;
-    } else if (bqn) {
-        let w = tile_bq8n(z, kb0, col0 + qb0 * 4u);
-        pb0 = w.lo;
-        pb1 = w.hi;
-    } else {
-        pb0 = b4(z, kb0, col0 + qb0 * 4u);
-        pb1 = b4(z, kb1, col0 + qb1 * 4u);
-    }
+    var pb0 = b4(z, kb0, col0 + qb0 * 4u);
+    var pb1 = b4(z, kb1, col0 + qb1 * 4u);
     for (var k0 = 0u; k0 < mp.k; k0 = k0 + TK) {
         ltile_a[lslot(ka0, qa0)] = pa0;
         ltile_a[lslot(ka1, qa1)] = pa1;
-        if (bq) {
-            store_col8(kb0, qb0, pb0, pb1);
-        } else {
-            ltile_b[lslot(kb0, qb0)] = pb0;
-            ltile_b[lslot(kb1, qb1)] = pb1;
-        }
+        ltile_b[lslot(kb0, qb0)] = pb0;
+        ltile_b[lslot(kb1, qb1)] = pb1;
         workgroupBarrier();
         // Fetch the next k-step while this one is multiplied.
         let k1 = k0 + TK;
         if (k1 < mp.k) {
             pa0 = a4(z, row0 + qa0 * 4u, k1 + ka0);
             pa1 = a4(z, row0 + qa1 * 4u, k1 + ka1);
-            if (bq) {
-                let w = tile_bq8(z, k1 + kb0, col0 + qb0);
-                pb0 = w.lo;
-                pb1 = w.hi;
-            } else if (bqn) {
-                let w = tile_bq8n(z, k1 + kb0, col0 + qb0 * 4u);
-                pb0 = w.lo;
-                pb1 = w.hi;
-            } else {
-                pb0 = b4(z, k1 + kb0, col0 + qb0 * 4u);
-                pb1 = b4(z, k1 + kb1, col0 + qb1 * 4u);
-            }
+            pb0 = b4(z, k1 + kb0, col0 + qb0 * 4u);
+            pb1 = b4(z, k1 + kb1, col0 + qb1 * 4u);
         }
         for (var kk = 0u; kk < TK; kk = kk + 1u) {
             let a0 = ltile_a[lslot(kk, ty)];
