@@ -1,6 +1,7 @@
 // matmul.wgsl: tiled matrix products, batched, with either operand read
-// transposed through strides and b in F32, F16 or BF16. Linear uses the same
-// kernel with its (IA)³ epilogue switched on by flags.
+// transposed through strides and b in F32, F16 or BF16, or b a Q8_0 or NF4
+// weight dequantised as it is loaded (load_bq). Linear uses the same kernel
+// with its (IA)³ epilogue switched on by flags.
 //
 // Each workgroup of 16×16 threads computes a 64×64 tile of the output, each
 // thread 4×4 outputs spaced 16 apart; the K dimension is walked 16 at a time
@@ -73,7 +74,89 @@ fn load_a(z: u32, m: u32, k: u32) -> f32 {
 
 fn load_b(z: u32, k: u32, n: u32) -> f32 {
     let i = z * mp.sb_b + k * mp.sb_k + n * mp.sb_n;
+    if (mp.b_dt >= DT_Q8_0) {
+        return load_bq(i);
+    }
     return load_w(mm_b[word_index(mp.b_dt, i)], mp.b_dt, i);
+}
+
+// load_bq dequantises element i of a Q8_0 or NF4 b (see common.wgsl). A
+// quantized b is always 2-D ([N, K] read transposed, or [K, N]) and shared
+// by the batch, so it holds n·k elements and sb_b is 0, which also serves
+// as nf4_absmax's opaque zero.
+fn load_bq(i: u32) -> f32 {
+    let n = mp.n * mp.k;
+    if (mp.b_dt == DT_Q8_0) {
+        return q8_value(mm_b[i >> 2u], mm_b[q8_scale_word(n, i)], i);
+    }
+    let t = nf4_table_word(n);
+    return bitcast<f32>(mm_b[t + nf4_code(mm_b[i >> 3u], i)]) * load_nf4_absmax(n, i, t);
+}
+
+// load_nf4_absmax is the absmax of the block holding element i of an NF4 b
+// of n elements whose tables start at word t.
+fn load_nf4_absmax(n: u32, i: u32, t: u32) -> f32 {
+    let acode = nf4_acode(mm_b[nf4_absmax_word(n, i)], i);
+    return nf4_absmax(bitcast<f32>(mm_b[t + 16u + acode]), bitcast<f32>(mm_b[nf4_group_word(n, i)]),
+                      bitcast<f32>(mm_b[nf4_offset_word(n)]), mp.sb_b);
+}
+
+// nf4_at is table entry NF4[code] of an NF4 b whose tables start at word t.
+fn nf4_at(t: u32, code: u32) -> f32 {
+    return bitcast<f32>(mm_b[t + code]);
+}
+
+// dot_bq8 is Σ load_a(z, r, k)·b(k, c) over the 8 elements k = 8j .. 8j+7
+// of a quantized b read transposed (sb_k = 1), for the thin kernels: the 8
+// lie in one block and one or two code words, so the scale and the words
+// are decoded once for the 8 rather than once per element. K is a multiple
+// of 8 (of the block size).
+fn dot_bq8(z: u32, r: u32, c: u32, j: u32) -> f32 {
+    let n = mp.n * mp.k;
+    let k0 = 8u * j;
+    let i = c * mp.sb_n + k0;
+    var lo: vec4<f32>;
+    var hi: vec4<f32>;
+    if (mp.b_dt == DT_Q8_0) {
+        let sw = mm_b[q8_scale_word(n, i)];
+        let s = half_to_f32(select(sw & 0xffffu, sw >> 16u, ((i >> 5u) & 1u) == 1u));
+        let w0 = mm_b[i >> 2u];
+        let w1 = mm_b[(i >> 2u) + 1u];
+        lo = s * vec4<f32>(vec4<i32>(i32(w0 << 24u), i32(w0 << 16u), i32(w0 << 8u), i32(w0)) >> vec4<u32>(24u));
+        hi = s * vec4<f32>(vec4<i32>(i32(w1 << 24u), i32(w1 << 16u), i32(w1 << 8u), i32(w1)) >> vec4<u32>(24u));
+    } else {
+        let t = nf4_table_word(n);
+        let a = load_nf4_absmax(n, i, t);
+        // Byte q of the word holds element 2q in its high nibble.
+        let w = mm_b[i >> 3u];
+        lo = vec4<f32>(nf4_at(t, (w >> 4u) & 15u), nf4_at(t, w & 15u), nf4_at(t, (w >> 12u) & 15u), nf4_at(t, (w >> 8u) & 15u)) * a;
+        hi = vec4<f32>(nf4_at(t, (w >> 20u) & 15u), nf4_at(t, (w >> 16u) & 15u), nf4_at(t, w >> 28u), nf4_at(t, (w >> 24u) & 15u)) * a;
+    }
+    let xa = vec4<f32>(load_a(z, r, k0), load_a(z, r, k0 + 1u), load_a(z, r, k0 + 2u), load_a(z, r, k0 + 3u));
+    let xb = vec4<f32>(load_a(z, r, k0 + 4u), load_a(z, r, k0 + 5u), load_a(z, r, k0 + 6u), load_a(z, r, k0 + 7u));
+    // a·b + c, not fma() or dot(): see matmul.
+    let p = xa * lo + xb * hi;
+    return (p.x + p.y) + (p.z + p.w);
+}
+
+// thin_chunked reports whether the thin kernels walk K 8 at a time with
+// dot_bq8: a quantized b read transposed.
+fn thin_chunked() -> bool {
+    return mp.b_dt >= DT_Q8_0 && mp.sb_k == 1u;
+}
+
+// matmul_dequant writes m elements of a quantized b of n·k elements, from
+// flat index sa_m on, dequantised, to out as F32: Copy, ToFloat32 and
+// ScaleRows of Q8_0/NF4 tensors (a row range each for a result split across
+// buffers), by the same code the products read their weights with.
+// Launched 1-D over m.
+@compute @workgroup_size(256)
+fn matmul_dequant(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, 256u);
+    if (i >= mp.m) {
+        return;
+    }
+    mm_out[i] = load_bq(mp.sa_m + i);
 }
 
 @compute @workgroup_size(16, 16, 1)
@@ -195,8 +278,14 @@ fn matmul_small(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let r = t % mp.m;
     let z = t / mp.m;
     var acc = 0.0;
-    for (var k = 0u; k < mp.k; k = k + 1u) {
-        acc = acc + load_a(z, r, k) * load_b(z, k, c);
+    if (thin_chunked()) {
+        for (var j = 0u; j < mp.k / 8u; j = j + 1u) {
+            acc = acc + dot_bq8(z, r, c, j);
+        }
+    } else {
+        for (var k = 0u; k < mp.k; k = k + 1u) {
+            acc = acc + load_a(z, r, k) * load_b(z, k, c);
+        }
     }
     var srow = -1;
     if ((mp.flags & MM_OUT_SCALE) != 0u) {
@@ -228,7 +317,11 @@ fn matmul_dot(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw
     let r = t % mp.m;
     let z = t / mp.m;
     var acc = 0.0;
-    if (live) {
+    if (live && thin_chunked()) {
+        for (var j = lid; j < mp.k / 8u; j = j + DOT_WG) {
+            acc = acc + dot_bq8(z, r, c, j);
+        }
+    } else if (live) {
         for (var k = lid; k < mp.k; k = k + DOT_WG) {
             acc = acc + load_a(z, r, k) * load_b(z, k, c);
         }

@@ -39,6 +39,9 @@ func (b *Backend) scale(op string, w, v backend.Tensor, invert, cols bool) (back
 	if err != nil {
 		return nil, err
 	}
+	if wt.dtype.IsQuantized() {
+		return b.scaleQuantized(op, wt, vt, invert, cols)
+	}
 	out, err := b.alloc(op, backend.F32, wt.shape...)
 	if err != nil {
 		return nil, err

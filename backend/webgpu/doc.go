@@ -7,9 +7,11 @@
 // "gpu" (the best adapter) and "gpu:N" (adapter N as backend.Devices lists
 // it); Open here opens one directly. Tensors stay on the device between
 // operations: F32 and I32 as stored, F16 and BF16 weights packed two per
-// 32-bit word and widened inside the kernels. Work is queued and submitted
-// in batches; errors a kernel or the driver reports (an id out of range, a
-// lost device) surface from the next Sync or download.
+// 32-bit word and widened inside the kernels, Q8_0 and NF4 weights in
+// package quant's byte layout and dequantised by the matmul kernels as they
+// load them (quant.go). Work is queued and submitted in batches; errors a
+// kernel or the driver reports (an id out of range, a lost device) surface
+// from the next Sync or download.
 //
 // A tensor larger than the adapter's maxStorageBufferBindingSize (or
 // maxBufferSize) is held in several buffers split by rows, so that a

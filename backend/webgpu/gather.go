@@ -87,7 +87,7 @@ func gatherIDs(b *Backend, op string, tt *tensor, ids backend.Tensor) (*tensor, 
 	if err != nil {
 		return nil, err
 	}
-	if len(tt.shape) != 2 || !tt.dtype.IsFloat() {
+	if len(tt.shape) != 2 || !tt.dtype.IsFloat() || tt.dtype.IsQuantized() {
 		return nil, fmt.Errorf("webgpu: %s: table %v %s: want F32, F16 or BF16 [V, D]", op, tt.shape, tt.dtype)
 	}
 	return it, idsOf(op, it)

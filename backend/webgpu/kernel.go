@@ -10,6 +10,7 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/gpu"
+	"github.com/ia3/ia3/quant"
 	"github.com/ia3/ia3/shaders"
 )
 
@@ -66,6 +67,9 @@ func (t *tensor) Len() int { return t.n }
 func (t *tensor) bytes() uint64 { return storageBytes(t.dtype, t.n) }
 
 func storageBytes(dt backend.DType, n int) uint64 {
+	if f := dt.QuantFormat(); f != quant.None {
+		return quantDeviceBytes(f, n)
+	}
 	return (uint64(n)*uint64(dt.Size()) + 3) &^ 3
 }
 

@@ -28,6 +28,9 @@ func (b *Backend) Linear(x, w backend.Tensor, o backend.LinearOptions) (backend.
 	if len(xt.shape) < 1 || len(wt.shape) != 2 || !wt.dtype.IsFloat() {
 		return nil, fmt.Errorf("webgpu: Linear: x %v, w %v %s: want x at least 1-D and w a 2-D float tensor", xt.shape, wt.shape, wt.dtype)
 	}
+	if err := checkQuantWeight("Linear", wt, o.FanInFanOut); err != nil {
+		return nil, err
+	}
 	in, out := wt.shape[1], wt.shape[0]
 	if o.FanInFanOut {
 		in, out = out, in

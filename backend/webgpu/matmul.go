@@ -107,6 +107,9 @@ func (b *Backend) MatMul(x, y backend.Tensor, o backend.MatMulOptions) (backend.
 	if len(a.shape) < 2 || len(w.shape) < 2 || !w.dtype.IsFloat() {
 		return nil, fmt.Errorf("webgpu: MatMul: a %v, b %v %s: want at least 2-D, b a float type", a.shape, w.shape, w.dtype)
 	}
+	if err := checkQuantWeight("MatMul", w, false); err != nil {
+		return nil, err
+	}
 	ra, rb := len(a.shape), len(w.shape)
 	m, k := a.shape[ra-2], a.shape[ra-1]
 	if o.TransA {

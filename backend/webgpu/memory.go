@@ -68,6 +68,8 @@ func (b *Backend) FromInt32(data []int32, shape ...int) (backend.Tensor, error) 
 func (b *Backend) FromBytes(dtype backend.DType, data []byte, shape ...int) (backend.Tensor, error) {
 	switch dtype {
 	case backend.F32, backend.F16, backend.BF16, backend.I32:
+	case backend.Q8_0, backend.NF4:
+		return b.fromQuantBytes(dtype, data, shape)
 	default:
 		return nil, fmt.Errorf("webgpu: FromBytes: unsupported dtype %s", dtype)
 	}
@@ -123,6 +125,9 @@ func (b *Backend) ToFloat32(x backend.Tensor) ([]float32, error) {
 	}
 	if !t.dtype.IsFloat() {
 		return nil, fmt.Errorf("webgpu: ToFloat32: tensor %v is %s, not a float type", t.shape, t.dtype)
+	}
+	if t.dtype.IsQuantized() {
+		return b.dequantToFloat32(t)
 	}
 	raw, err := b.download("ToFloat32", t)
 	if err != nil {
@@ -219,6 +224,9 @@ func (b *Backend) widen(op string, t *tensor) (*tensor, error) {
 	if t.split != nil {
 		return b.widenSplit(op, t)
 	}
+	if t.dtype.IsQuantized() {
+		return b.dequantize(op, t)
+	}
 	dt := backend.F32
 	if t.dtype == backend.I32 {
 		dt = backend.I32
@@ -248,6 +256,10 @@ func dtCode(dt backend.DType) uint32 {
 		return 1
 	case backend.BF16:
 		return 2
+	case backend.Q8_0:
+		return 3
+	case backend.NF4:
+		return 4
 	}
 	return 0
 }

@@ -108,5 +108,8 @@ func deviceInfo(a gpu.AdapterInfo) backend.DeviceInfo {
 		Type:   a.Type,
 		Driver: a.Driver,
 		Limits: a.Limits,
+		// Every adapter that runs compute takes Q8_0 and NF4 weights: the
+		// kernels need nothing beyond WebGPU's baseline (quant.go).
+		QuantizedWeights: true,
 	}
 }
