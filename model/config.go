@@ -98,6 +98,10 @@ type Config struct {
 	// RotaryDim is the number of rotated features of each head:
 	// head_dim · partial_rotary_factor (phi3, phi, gpt_neox), or 0 for all.
 	RotaryDim int
+	// NumExperts and ExpertsPerToken are Mixtral's num_local_experts and
+	// num_experts_per_tok: each layer's MLP is a sparse mixture of
+	// NumExperts experts of which every token runs its top ExpertsPerToken.
+	NumExperts, ExpertsPerToken int
 	// ParallelResidual adds attention and MLP, each of its own norm of the
 	// same input, to the residual at once (gpt_neox use_parallel_residual).
 	ParallelResidual bool
@@ -163,6 +167,7 @@ var families = map[string]family{
 	"gemma2":      {"Gemma2ForCausalLM", []string{"Gemma2ForCausalLM"}, parseGemma},
 	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM"}, parseGemma},
 	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM"}, parsePhi3},
+	"mixtral":     {"MixtralForCausalLM", []string{"MixtralForCausalLM"}, parseMixtral},
 	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM"}, parsePhi},
 	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM"}, parseGPTNeoX},
 	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
@@ -492,7 +497,7 @@ func (c *Config) validate() error {
 // isLlamaFamily reports whether model_type t is built by buildLlama.
 func isLlamaFamily(t string) bool {
 	switch t {
-	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3":
+	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "mixtral":
 		return true
 	}
 	return false

@@ -16,7 +16,8 @@ import (
 // each query and key head; Gemma scales the embedding by √hidden and its
 // norms by (1 + weight); Gemma 2/3 add norms after attention and around
 // the MLP and a query_pre_attn_scalar; Gemma 2 soft-caps the attention
-// and output logits; Gemma 3 rotates sliding layers with its local base.
+// and output logits; Gemma 3 rotates sliding layers with its local base;
+// Mixtral replaces the MLP by a sparse mixture of experts (mixtral.go).
 type llama struct {
 	cfg     *Config
 	embed   *nn.Embedding
@@ -41,11 +42,13 @@ type llamaLayer struct {
 	// qkv and gateUp are Phi-3's fused projections (config.FusedProjections),
 	// which then replace q, k, v, gate and up.
 	qkv, gateUp *nn.Linear
+	// moe is Mixtral's block_sparse_moe, which replaces the MLP.
+	moe *moeBlock
 }
 
 // llamaClassPrefix is the transformers class prefix of each family member.
 var llamaClassPrefix = map[string]string{"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2",
-	"qwen3": "Qwen3", "gemma": "Gemma", "gemma2": "Gemma2", "gemma3_text": "Gemma3", "phi3": "Phi3"}
+	"qwen3": "Qwen3", "gemma": "Gemma", "gemma2": "Gemma2", "gemma3_text": "Gemma3", "phi3": "Phi3", "mixtral": "Mixtral"}
 
 func buildLlama(c *Config, t *treeBuilder) *llama {
 	cls := llamaClassPrefix[c.ModelType]
@@ -91,6 +94,13 @@ func buildLlama(c *Config, t *treeBuilder) *llama {
 		if c.QKNorm {
 			l.qNorm = norm(p+".self_attn.q_norm", c.HeadDim)
 			l.kNorm = norm(p+".self_attn.k_norm", c.HeadDim)
+		}
+		if c.NumExperts > 0 {
+			l.moe = buildMoE(c, t, p)
+			l.inNorm = norm(p+".input_layernorm", c.Hidden)
+			l.postNorm = norm(p+".post_attention_layernorm", c.Hidden)
+			m.layers = append(m.layers, l)
+			continue
 		}
 		t.container(p+".mlp", cls+"MLP")
 		l.gate = t.linear(p+".mlp.gate_proj", c.Hidden, c.Intermediate, c.MLPBias, false)
@@ -196,14 +206,19 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		} else {
 			h = g.Norm(x, l.postNorm)
 		}
-		gate, up := m.gateUp(g, h, l)
-		var gated *nn.Value
-		if act == backend.SiLU {
-			gated = g.SwiGLU(gate, up)
+		var f *nn.Value
+		if l.moe != nil {
+			f = l.moe.forward(g, h, act)
 		} else {
-			gated = g.Mul(g.Act(act, gate), up)
+			gate, up := m.gateUp(g, h, l)
+			var gated *nn.Value
+			if act == backend.SiLU {
+				gated = g.SwiGLU(gate, up)
+			} else {
+				gated = g.Mul(g.Act(act, gate), up)
+			}
+			f = g.Linear(gated, l.down)
 		}
-		f := g.Linear(gated, l.down)
 		if c.SandwichNorms {
 			f = g.Norm(f, l.postFF)
 		}

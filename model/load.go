@@ -26,7 +26,7 @@ import (
 var basePrefix = map[string]string{
 	"gpt2": "transformer", "llama": "model", "mistral": "model", "qwen2": "model",
 	"bert": "bert", "roberta": "roberta",
-	"qwen3": "model", "gemma": "model", "gemma2": "model", "gemma3_text": "model", "phi3": "model",
+	"qwen3": "model", "gemma": "model", "gemma2": "model", "gemma3_text": "model", "phi3": "model", "mixtral": "model",
 	"phi": "model", "opt": "model", "gpt_neox": "gpt_neox", "gptj": "transformer", "gpt_neo": "transformer",
 	"bloom": "transformer", "gpt_bigcode": "transformer", "falcon": "transformer",
 }

@@ -120,6 +120,9 @@ func (c *Config) paramSplit() (other, proj float64) {
 	if isLlamaFamily(c.ModelType) || c.GatedFF {
 		mlp = 3 * h * inter
 	}
+	if c.NumExperts > 0 {
+		mlp = float64(c.NumExperts)*3*h*inter + h*float64(c.NumExperts)
+	}
 	other, proj = v*h, float64(c.Layers)*(attn+mlp)
 	switch c.ModelType {
 	case "gpt2":

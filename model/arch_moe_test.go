@@ -1,0 +1,157 @@
+package model
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// refMoE is a float64 transcription of MixtralSparseMoeBlock for one
+// token h: router logits, softmax over every expert, the top k
+// probabilities (a stable sort, so equal ones go to the lower index),
+// renormalised to sum to 1, and the weighted sum of those experts'
+// w2(silu(w1 h) ⊙ w3 h).
+func refMoE(c *Config, p func(string) []float64, pre string, h []float64) []float64 {
+	E, H, I := c.NumExperts, c.Hidden, c.Intermediate
+	lin := func(x, w []float64, out int) []float64 { return refLinear(x, w, nil, out) }
+	logits := lin(h, p(pre+"gate.weight"), E)
+	mx := math.Inf(-1)
+	for _, v := range logits {
+		mx = math.Max(mx, v)
+	}
+	probs := make([]float64, E)
+	sum := 0.0
+	for i, v := range logits {
+		probs[i] = math.Exp(v - mx)
+		sum += probs[i]
+	}
+	idx := make([]int, E)
+	for i := range idx {
+		idx[i] = i
+		probs[i] /= sum
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return probs[idx[a]] > probs[idx[b]] })
+	top := idx[:c.ExpertsPerToken]
+	norm := 0.0
+	for _, e := range top {
+		norm += probs[e]
+	}
+	out := make([]float64, H)
+	for _, e := range top {
+		q := fmt.Sprintf("%sexperts.%d.", pre, e)
+		g, u := lin(h, p(q+"w1.weight"), I), lin(h, p(q+"w3.weight"), I)
+		for i := range g {
+			g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
+		}
+		y := lin(g, p(q+"w2.weight"), H)
+		for i := range y {
+			out[i] += probs[e] / norm * y[i]
+		}
+	}
+	return out
+}
+
+// TestRouteTopK checks the expert choice against torch.topk's on the
+// cases that matter: distinct values, ties (the lower index first), NaN
+// (never chosen over a number) and k equal to the expert count.
+func TestRouteTopK(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, tc := range []struct {
+		name   string
+		logits []float32
+		e, k   int
+		want   []int
+	}{
+		{"distinct", []float32{0.1, 0.9, -2, 0.5}, 4, 2, []int{1, 3}},
+		{"two tokens", []float32{3, 2, 1, 1, 2, 3}, 3, 1, []int{0, 2}},
+		{"tie at the boundary", []float32{0.5, 0.2, 0.2, 0.2}, 4, 2, []int{0, 1}},
+		{"all equal", []float32{1, 1, 1, 1}, 4, 3, []int{0, 1, 2}},
+		{"tie on top", []float32{0, 4, 4, 1}, 4, 1, []int{1}},
+		{"nan", []float32{nan, -1, -3}, 3, 2, []int{1, 2}},
+		{"all experts", []float32{-1, 2, 0}, 3, 3, []int{1, 2, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, route(tc.logits, len(tc.logits)/tc.e, tc.e, tc.k))
+		})
+	}
+}
+
+// TestMixtralModuleNames checks Mixtral's module tree against
+// transformers 4's per-expert layout, the names PEFT's default IA3
+// target w2 matches.
+func TestMixtralModuleNames(t *testing.T) {
+	m, err := NewRandom(tinyDecoder(t, "mixtral", map[string]any{"num_local_experts": 3, "num_hidden_layers": 1}), testBackend(t), 1)
+	require.NoError(t, err)
+	defer m.Free()
+	var got []string
+	for _, nm := range m.Modules() {
+		got = append(got, nm.Name+" "+nm.Module.Type())
+	}
+	want := []string{" MixtralForCausalLM", "model MixtralModel", "model.embed_tokens Embedding", "model.layers ModuleList",
+		"model.layers.0 MixtralDecoderLayer", "model.layers.0.self_attn MixtralAttention",
+		"model.layers.0.self_attn.q_proj Linear", "model.layers.0.self_attn.k_proj Linear",
+		"model.layers.0.self_attn.v_proj Linear", "model.layers.0.self_attn.o_proj Linear",
+		"model.layers.0.block_sparse_moe MixtralSparseMoeBlock", "model.layers.0.block_sparse_moe.gate Linear",
+		"model.layers.0.block_sparse_moe.experts ModuleList"}
+	for e := 0; e < 3; e++ {
+		q := fmt.Sprintf("model.layers.0.block_sparse_moe.experts.%d", e)
+		want = append(want, q+" MixtralBlockSparseTop2MLP", q+".w1 Linear", q+".w2 Linear", q+".w3 Linear", q+".act_fn SiLU")
+	}
+	want = append(want, "model.layers.0.input_layernorm MixtralRMSNorm", "model.layers.0.post_attention_layernorm MixtralRMSNorm",
+		"model.norm MixtralRMSNorm", "model.rotary_emb MixtralRotaryEmbedding", "lm_head Linear")
+	assert.Equal(t, want, got)
+}
+
+// TestMixtralRoutingTies gives every expert the same router row, so all
+// logits tie: the first k experts must run (torch.topk's choice), and
+// the others' weights must not matter, on every backend.
+func TestMixtralRoutingTies(t *testing.T) {
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			m, err := NewRandom(tinyDecoder(t, "mixtral", map[string]any{"num_local_experts": 4, "num_experts_per_tok": 2}), b, 4)
+			require.NoError(t, err)
+			defer m.Free()
+			set := func(name string, f func(i int) float32) {
+				for _, p := range m.Params() {
+					if p.Name != name {
+						continue
+					}
+					v, err := b.ToFloat32(p.T)
+					require.NoError(t, err)
+					for i := range v {
+						v[i] = f(i)
+					}
+					nt, err := b.FromFloat32(v, p.T.Shape()...)
+					require.NoError(t, err)
+					b.Free(p.T)
+					p.T = nt
+				}
+			}
+			for l := 0; l < 2; l++ {
+				set(fmt.Sprintf("model.layers.%d.block_sparse_moe.gate.weight", l), func(i int) float32 {
+					return float32(math.Sin(float64(i % 16)))
+				})
+			}
+			in := &Inputs{Batch: 1, Seq: 5, InputIDs: []int32{3, 1, 4, 1, 5}}
+			before, _ := logitsOf(t, m, in)
+			assert.LessOrEqual(t, maxAbsDiff(refDecoder(t, m, in), before), 2e-4*math.Max(1, maxAbsOf(before)))
+			for l := 0; l < 2; l++ {
+				for e := 2; e < 4; e++ {
+					set(fmt.Sprintf("model.layers.%d.block_sparse_moe.experts.%d.w2.weight", l, e), func(i int) float32 { return 7 })
+				}
+			}
+			after, _ := logitsOf(t, m, in)
+			assert.Equal(t, before, after)
+			for l := 0; l < 2; l++ {
+				set(fmt.Sprintf("model.layers.%d.block_sparse_moe.experts.1.w2.weight", l), func(i int) float32 { return 0.5 })
+			}
+			changed, _ := logitsOf(t, m, in)
+			assert.Greater(t, maxAbsDiff(before, changed), 1e-3)
+		})
+	}
+}
