@@ -1,13 +1,20 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/model/safetensors"
+	"github.com/ia3/ia3/quant"
 )
 
 // refMoE is a float64 transcription of MixtralSparseMoeBlock for one
@@ -154,4 +161,186 @@ func TestMixtralRoutingTies(t *testing.T) {
 			assert.Greater(t, maxAbsDiff(before, changed), 1e-3)
 		})
 	}
+}
+
+// fuseMixtral rewrites the Mixtral checkpoint in dir (transformers 4's
+// per-expert layout) into transformers 5's in a new directory: the router
+// as mlp.gate.weight, and per layer mlp.experts.gate_up_proj [E, 2I, H]
+// (each expert's w1 then w3) and mlp.experts.down_proj [E, H, I], written
+// in dtype (F32 or BF16, truncating).
+func fuseMixtral(t *testing.T, dir string, c *Config, dtype string) string {
+	t.Helper()
+	f, err := safetensors.Open(filepath.Join(dir, safetensors.SingleFileName))
+	require.NoError(t, err)
+	defer f.Close()
+	conv := func(v []float32) []byte { return encodeAs(dtype, v) }
+	var ts []safetensors.Tensor
+	fused := map[string][]byte{}
+	for _, name := range f.Names() {
+		v, err := f.Float32(name)
+		require.NoError(t, err)
+		info, _ := f.Info(name)
+		if sm := expertWeight.FindStringSubmatch(name); sm != nil {
+			continue
+		}
+		ts = append(ts, safetensors.Tensor{Name: strings.Replace(name, "block_sparse_moe.gate", "mlp.gate", 1),
+			DType: dtype, Shape: info.Shape, Data: conv(v)})
+	}
+	E, H, I := c.NumExperts, c.Hidden, c.Intermediate
+	for l := 0; l < c.Layers; l++ {
+		for e := 0; e < E; e++ {
+			for _, w := range []string{"w1", "w3", "w2"} {
+				v, err := f.Float32(fmt.Sprintf("model.layers.%d.block_sparse_moe.experts.%d.%s.weight", l, e, w))
+				require.NoError(t, err)
+				key := fmt.Sprintf("model.layers.%d.mlp.experts.gate_up_proj", l)
+				if w == "w2" {
+					key = fmt.Sprintf("model.layers.%d.mlp.experts.down_proj", l)
+				}
+				fused[key] = append(fused[key], conv(v)...)
+			}
+		}
+		ts = append(ts,
+			safetensors.Tensor{Name: fmt.Sprintf("model.layers.%d.mlp.experts.gate_up_proj", l), DType: dtype,
+				Shape: []int{E, 2 * I, H}, Data: fused[fmt.Sprintf("model.layers.%d.mlp.experts.gate_up_proj", l)]},
+			safetensors.Tensor{Name: fmt.Sprintf("model.layers.%d.mlp.experts.down_proj", l), DType: dtype,
+				Shape: []int{E, H, I}, Data: fused[fmt.Sprintf("model.layers.%d.mlp.experts.down_proj", l)]})
+	}
+	return writeBeside(t, dir, ts)
+}
+
+// encodeAs packs v as F32 or as BF16 (truncating).
+func encodeAs(dtype string, v []float32) []byte {
+	b := safetensors.F32Tensor("", []int{len(v)}, v).Data
+	if dtype == safetensors.F32 {
+		return b
+	}
+	out := make([]byte, 0, len(b)/2)
+	for i := 0; i < len(b); i += 4 {
+		out = append(out, b[i+2], b[i+3])
+	}
+	return out
+}
+
+// writeBeside writes tensors as the checkpoint of a new directory with
+// dir's config.json.
+func writeBeside(t *testing.T, dir string, ts []safetensors.Tensor) string {
+	t.Helper()
+	out := t.TempDir()
+	js, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(out, "config.json"), js, 0o600))
+	require.NoError(t, safetensors.Write(filepath.Join(out, safetensors.SingleFileName), ts, safetensors.DefaultMetadata()))
+	return out
+}
+
+// TestMixtralLoadsFusedExperts saves a random Mixtral model in
+// transformers 4's per-expert layout, rewrites it into transformers 5's
+// fused layout, in F32 and BF16, and checks that both load to the same
+// logits on every backend, and that a model loaded from the fused layout
+// saves the per-expert names in the checkpoint's dtype.
+func TestMixtralLoadsFusedExperts(t *testing.T) {
+	cfg := tinyDecoder(t, "mixtral", map[string]any{"num_local_experts": 3, "num_experts_per_tok": 2})
+	src, err := NewRandom(cfg, testBackend(t), 8)
+	require.NoError(t, err)
+	randomNorms(t, src, 2)
+	perExpert := t.TempDir()
+	require.NoError(t, src.Save(perExpert))
+	src.Free()
+	in := &Inputs{Batch: 1, Seq: 6, InputIDs: []int32{5, 9, 2, 33, 7, 1}}
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			for _, dtype := range []string{safetensors.F32, safetensors.BF16} {
+				t.Run(dtype, func(t *testing.T) {
+					a := perExpert
+					if dtype != safetensors.F32 {
+						a = rewriteDType(t, perExpert, dtype)
+					}
+					fused := fuseMixtral(t, perExpert, cfg, dtype)
+					ma, err := Load(context.Background(), a, b)
+					require.NoError(t, err)
+					defer ma.Free()
+					mf, err := Load(context.Background(), fused, b)
+					require.NoError(t, err)
+					defer mf.Free()
+					want, _ := logitsOf(t, ma, in)
+					got, _ := logitsOf(t, mf, in)
+					assert.Equal(t, want, got)
+
+					out := t.TempDir()
+					require.NoError(t, mf.Save(out))
+					f, err := safetensors.Open(filepath.Join(out, safetensors.SingleFileName))
+					require.NoError(t, err)
+					defer f.Close()
+					g, err := safetensors.Open(filepath.Join(perExpert, safetensors.SingleFileName))
+					require.NoError(t, err)
+					defer g.Close()
+					assert.ElementsMatch(t, g.Names(), f.Names())
+					info, _ := f.Info("model.layers.1.block_sparse_moe.experts.2.w3.weight")
+					assert.Equal(t, dtype, info.DType)
+				})
+			}
+		})
+	}
+}
+
+// rewriteDType copies the checkpoint in dir with every tensor converted
+// to BF16 (truncating), as a BF16 per-expert checkpoint.
+func rewriteDType(t *testing.T, dir, dtype string) string {
+	t.Helper()
+	f, err := safetensors.Open(filepath.Join(dir, safetensors.SingleFileName))
+	require.NoError(t, err)
+	defer f.Close()
+	var ts []safetensors.Tensor
+	for _, name := range f.Names() {
+		v, err := f.Float32(name)
+		require.NoError(t, err)
+		info, _ := f.Info(name)
+		ts = append(ts, safetensors.Tensor{Name: name, DType: dtype, Shape: info.Shape, Data: encodeAs(dtype, v)})
+	}
+	return writeBeside(t, dir, ts)
+}
+
+// TestMixtralFusedExpertsShapeError checks that a fused tensor of the
+// wrong shape is an error naming it.
+func TestMixtralFusedExpertsShapeError(t *testing.T) {
+	cfg := tinyDecoder(t, "mixtral", map[string]any{"num_local_experts": 3})
+	src, err := NewRandom(cfg, testBackend(t), 8)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, src.Save(dir))
+	src.Free()
+	bad := *cfg
+	bad.NumExperts = 2
+	fused := fuseMixtral(t, dir, &bad, safetensors.F32)
+	_, err = Load(context.Background(), fused, testBackend(t))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `tensor "model.layers.0.mlp.experts.gate_up_proj" has shape [2 48 16], the model expects [3 48 16]`)
+}
+
+// TestMixtralQuantizesFusedExperts checks that quantizing on load gives
+// the same model from either checkpoint layout.
+func TestMixtralQuantizesFusedExperts(t *testing.T) {
+	cfg := tinyDecoder(t, "mixtral", map[string]any{"num_local_experts": 3, "hidden_size": 32, "intermediate_size": 64})
+	b := testBackend(t)
+	src, err := NewRandom(cfg, b, 8)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, src.Save(dir))
+	src.Free()
+	in := &Inputs{Batch: 1, Seq: 4, InputIDs: []int32{5, 9, 2, 33}}
+	var logits [][]float32
+	for _, d := range []string{dir, fuseMixtral(t, dir, cfg, safetensors.F32)} {
+		m, err := LoadWith(context.Background(), d, b, LoadOptions{Quantize: quant.Q8_0})
+		require.NoError(t, err)
+		for _, p := range m.Params() {
+			if p.Name == "model.layers.0.block_sparse_moe.experts.1.w2.weight" {
+				assert.True(t, p.T.DType().IsQuantized(), p.Name)
+			}
+		}
+		v, _ := logitsOf(t, m, in)
+		logits = append(logits, v)
+		m.Free()
+	}
+	assert.Equal(t, logits[0], logits[1])
 }
