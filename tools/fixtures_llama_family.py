@@ -24,6 +24,12 @@ the layout of testdata/fixtures/README.md:
 
     python3 tools/fixtures_llama_family.py testdata/fixtures/make_fixtures.py OUTDIR [phi3]
 
+Mixtral (4 experts, top 2, window 3, left padding) is built in transformers 4's
+per-expert layout (block_sparse_moe.experts.N.w1/w2/w3 Linears) even under
+transformers 5, whose fused experts have no w2 module for PEFT's default IA3
+target to match; its first layer's router has two equal (zero) rows, so
+routing ties straddle the top-2 boundary (see mixtral_case below).
+
 (phi3 is opt-in, see the end of this file.)
 
 Every model runs with attn_implementation="eager" (the sliding-window and
@@ -188,6 +194,132 @@ for name, extra in (("falcon_new", dict(new_decoder_architecture=True, num_kv_he
     fc = FalconConfig(**FALCON_COMMON, **extra)
     mf.run(lambda fc=fc, name=name: mf.make_case(name, causal(fc, 917), "CAUSAL_LM", left_padded_inputs(V, 48),
                                                  DEFAULT_AND_ALL_LINEAR, seed=1080))
+
+
+def per_expert_mixtral(model):
+    """Gives every MixtralDecoderLayer transformers 4's MixtralSparseMoeBlock:
+    block_sparse_moe.gate and block_sparse_moe.experts.N.w1/w2/w3 Linears, the
+    modules PEFT's default IA3 target w2 matches and the checkpoint names
+    transformers 4 wrote. Transformers 5 builds fused experts instead
+    (mlp.experts.gate_up_proj [E, 2I, H], w1 rows then w3 rows per expert, and
+    mlp.experts.down_proj [E, H, I]); their weights are copied over, the module
+    takes mlp's place in named_modules() order, and the layer's mlp attribute
+    reads it. A model already laid out per expert is returned unchanged."""
+    import collections
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Expert(nn.Module):  # MixtralBlockSparseTop2MLP
+        def __init__(self, h, i):
+            super().__init__()
+            self.w1 = nn.Linear(h, i, bias=False)
+            self.w2 = nn.Linear(i, h, bias=False)
+            self.w3 = nn.Linear(h, i, bias=False)
+            self.act_fn = nn.SiLU()
+
+        def forward(self, x):
+            return self.w2(self.act_fn(self.w1(x)) * self.w3(x))
+
+    class SparseMoe(nn.Module):  # MixtralSparseMoeBlock, as transformers 4.57 computes it
+        def __init__(self, h, i, e, k, tuple_out):
+            super().__init__()
+            self.top_k, self.tuple_out = k, tuple_out
+            self.gate = nn.Linear(h, e, bias=False)
+            self.experts = nn.ModuleList(Expert(h, i) for _ in range(e))
+
+        def forward(self, hidden):
+            b, t, h = hidden.shape
+            x = hidden.reshape(-1, h)
+            logits = self.gate(x)
+            # softmax in float32 (float64 for the _f64 logits), top k, renormalised
+            probs = F.softmax(logits, dim=1, dtype=torch.float64 if x.dtype == torch.float64 else torch.float)
+            w, sel = torch.topk(probs, self.top_k, dim=-1)
+            w = (w / w.sum(dim=-1, keepdim=True)).to(x.dtype)
+            out = torch.zeros_like(x)
+            for e, expert in enumerate(self.experts):
+                tok, slot = torch.where(sel == e)
+                if tok.numel():
+                    out.index_add_(0, tok, expert(x[tok]) * w[tok, slot, None])
+            out = out.reshape(b, t, h)
+            return (out, logits) if self.tuple_out else out
+
+    cfg = model.config
+    E, H, I, K = cfg.num_local_experts, cfg.hidden_size, cfg.intermediate_size, cfg.num_experts_per_tok
+    for layer in model.model.layers:
+        if hasattr(layer, "block_sparse_moe"):
+            return model  # transformers 4: already per expert
+        old = layer.mlp
+        with torch.no_grad():
+            probe = old(torch.zeros(1, 1, H))
+            moe = SparseMoe(H, I, E, K, isinstance(probe, tuple))
+            moe.gate.weight.copy_(old.gate.weight)
+            gu, down = old.experts.gate_up_proj, old.experts.down_proj
+            if tuple(gu.shape) == (E, H, 2 * I):  # stored transposed
+                gu = gu.transpose(1, 2)
+            if tuple(down.shape) == (E, I, H):
+                down = down.transpose(1, 2)
+            assert tuple(gu.shape) == (E, 2 * I, H) and tuple(down.shape) == (E, H, I), (gu.shape, down.shape)
+            for e, ex in enumerate(moe.experts):
+                ex.w1.weight.copy_(gu[e, :I])
+                ex.w3.weight.copy_(gu[e, I:])
+                ex.w2.weight.copy_(down[e])
+            x = torch.randn(1, 5, H)
+            a, b = old(x), moe(x)
+            a, b = (a[0], b[0]) if isinstance(a, tuple) else (a, b)
+            assert torch.allclose(a, b, atol=1e-5), "per-expert MoE differs from transformers' fused one"
+        layer._modules = collections.OrderedDict(
+            ("block_sparse_moe", moe) if k == "mlp" else (k, v) for k, v in layer._modules.items())
+        cls = type(layer)
+        layer.__class__ = type(cls.__name__, (cls,), {"mlp": property(lambda self: self.block_sparse_moe)})
+    return model
+
+
+def mixtral_case(cfg, seed):
+    """The Mixtral model of the fixture: per expert, random norms, and the
+    first layer's router rows 1 and 2 zeroed, so those two experts' logits
+    tie exactly (0) for every token; with one of experts 0 and 3 above 0
+    and the other below, the tie decides the second expert. torch.topk is
+    expected to take the lower index (1) there, as this project does; the
+    routing of layer 0 is printed so that a different choice shows."""
+    def build():
+        m = with_random_norms(per_expert_mixtral(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")),
+                              seed)
+        with torch.no_grad():
+            m.model.layers[0].block_sparse_moe.gate.weight[1:3].zero_()
+        return m
+    return build
+
+
+def report_mixtral_routing(build, inputs, seed):
+    """Prints layer 0's routing of the fixture's base model (built after
+    torch.manual_seed(seed), as make_case builds it) and whether torch.topk
+    broke each boundary tie towards the lower index."""
+    torch.manual_seed(seed)
+    m = build().float().eval()
+    seen = {}
+
+    def hook(mod, args, out):
+        seen["logits"] = mod.gate(args[0].reshape(-1, args[0].shape[-1]))
+    m.model.layers[0].block_sparse_moe.register_forward_hook(hook)
+    with torch.no_grad():
+        m(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+    probs = torch.softmax(seen["logits"].float(), dim=-1)
+    _, sel = torch.topk(probs, 2, dim=-1)
+    ties = [(i, sel[i].tolist()) for i in range(probs.shape[0])
+            if probs[i, 1] == probs[i, 2] and sorted(sel[i].tolist()) != [1, 2] and (1 in sel[i] or 2 in sel[i])]
+    print("mixtral layer 0 routing:", sel.tolist())
+    print("mixtral boundary ties (token, experts):", ties,
+          "OK" if all(1 in s and 2 not in s for _, s in ties) else "MISMATCH: torch.topk did not take the lower index")
+
+
+from transformers import MixtralConfig
+mx = MixtralConfig(**{**COMMON, "intermediate_size": 32}, num_key_value_heads=2, num_local_experts=4,
+                   num_experts_per_tok=2, sliding_window=3, tie_word_embeddings=False, router_jitter_noise=0.0,
+                   output_router_logits=False, attention_dropout=0.0)
+mx_inputs = left_padded_inputs(V, 49)
+report_mixtral_routing(mixtral_case(mx, 918), mx_inputs, 1090)
+mf.run(lambda: mf.make_case("mixtral", mixtral_case(mx, 918), "CAUSAL_LM", mx_inputs,
+                            DEFAULT_AND_ALL_LINEAR, seed=1090))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,
