@@ -682,6 +682,20 @@ func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
 				}
 			}
 		}
+		if c.TaskType == TaskSeqCls {
+			// GenericForSequenceClassification: score on the rightmost
+			// token that is not the pad token, no soft-cap.
+			last := 0
+			for s := 0; s < T; s++ {
+				if int(in.InputIDs[bi*T+s]) != c.PadTokenID {
+					last = s
+				}
+			}
+			for _, v := range refLinear(rms(xs[last], p("model.norm.weight")), p("score.weight"), nil, c.NumLabels) {
+				out = append(out, float32(v))
+			}
+			continue
+		}
 		head := p("lm_head.weight")
 		for s := 0; s < T; s++ {
 			logits := lin(rms(xs[s], p("model.norm.weight")), head, nil, c.VocabSize)

@@ -159,15 +159,15 @@ type family struct {
 
 var families = map[string]family{
 	"gpt2":        {"GPT2LMHeadModel", []string{"GPT2LMHeadModel"}, parseGPT2},
-	"llama":       {"LlamaForCausalLM", []string{"LlamaForCausalLM"}, parseLlama},
-	"mistral":     {"MistralForCausalLM", []string{"MistralForCausalLM"}, parseLlama},
-	"qwen2":       {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM"}, parseLlama},
-	"qwen3":       {"Qwen3ForCausalLM", []string{"Qwen3ForCausalLM"}, parseLlama},
-	"gemma":       {"GemmaForCausalLM", []string{"GemmaForCausalLM"}, parseGemma},
-	"gemma2":      {"Gemma2ForCausalLM", []string{"Gemma2ForCausalLM"}, parseGemma},
-	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM"}, parseGemma},
-	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM"}, parsePhi3},
-	"mixtral":     {"MixtralForCausalLM", []string{"MixtralForCausalLM"}, parseMixtral},
+	"llama":       {"LlamaForCausalLM", []string{"LlamaForCausalLM", "LlamaForSequenceClassification"}, parseLlama},
+	"mistral":     {"MistralForCausalLM", []string{"MistralForCausalLM", "MistralForSequenceClassification"}, parseLlama},
+	"qwen2":       {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM", "Qwen2ForSequenceClassification"}, parseLlama},
+	"qwen3":       {"Qwen3ForCausalLM", []string{"Qwen3ForCausalLM", "Qwen3ForSequenceClassification"}, parseLlama},
+	"gemma":       {"GemmaForCausalLM", []string{"GemmaForCausalLM", "GemmaForSequenceClassification"}, parseGemma},
+	"gemma2":      {"Gemma2ForCausalLM", []string{"Gemma2ForCausalLM", "Gemma2ForSequenceClassification"}, parseGemma},
+	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM", "Gemma3TextForSequenceClassification"}, parseGemma},
+	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM", "Phi3ForSequenceClassification"}, parsePhi3},
+	"mixtral":     {"MixtralForCausalLM", []string{"MixtralForCausalLM", "MixtralForSequenceClassification"}, parseMixtral},
 	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM"}, parsePhi},
 	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM"}, parseGPTNeoX},
 	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
@@ -277,6 +277,9 @@ func configFromMap(raw map[string]any) (*Config, error) {
 	c.TaskType = taskOf(c.Architecture)
 	c.PadTokenID = p.optInt("pad_token_id", -1)
 	fam.parse(p, c)
+	if isLlamaFamily(c.ModelType) {
+		parseDecoderLabels(p, c)
+	}
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -454,18 +457,7 @@ func parseBERT(p *cfgParser, c *Config) {
 	if c.ModelType == "roberta" && c.PadTokenID < 0 {
 		c.PadTokenID = 1
 	}
-	c.NumLabels = 2
-	if m, ok := p.raw["id2label"].(map[string]any); ok && len(m) > 0 {
-		c.NumLabels = len(m)
-	} else {
-		c.NumLabels = p.optInt("num_labels", 2)
-	}
-	c.ProblemType = p.str("problem_type", "")
-	switch c.ProblemType {
-	case "", "regression", "single_label_classification":
-	default:
-		p.fail("problem_type", fmt.Sprintf("%q is not supported (regression or single_label_classification)", c.ProblemType))
-	}
+	parseLabels(p, c)
 }
 
 // validate checks the relations between fields the architectures rely on.

@@ -19,11 +19,14 @@ import (
 // and output logits; Gemma 3 rotates sliding layers with its local base;
 // Mixtral replaces the MLP by a sparse mixture of experts (mixtral.go).
 type llama struct {
-	cfg     *Config
-	embed   *nn.Embedding
-	layers  []llamaLayer
-	norm    *nn.Norm
-	lmHead  *nn.Linear
+	cfg    *Config
+	embed  *nn.Embedding
+	layers []llamaLayer
+	norm   *nn.Norm
+	lmHead *nn.Linear
+	// score is the sequence classification head (TaskSeqCls), which
+	// replaces lm_head.
+	score   *nn.Linear
 	invFreq []float32
 	// localInvFreq rotates sliding layers when config.LocalRope is set.
 	localInvFreq []float32
@@ -117,7 +120,9 @@ func buildLlama(c *Config, t *treeBuilder) *llama {
 	}
 	m.norm = norm("model.norm", c.Hidden)
 	t.container("model.rotary_emb", cls+"RotaryEmbedding")
-	if c.TieWordEmbeddings {
+	if c.TaskType == TaskSeqCls {
+		m.score = t.linear("score", c.Hidden, c.NumLabels, false, false)
+	} else if c.TieWordEmbeddings {
 		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
 	} else {
 		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
@@ -157,7 +162,12 @@ func ropeInvFreq(r RopeConfig, dim int) []float32 {
 	return out
 }
 
-func (m *llama) outputLayer() string { return "lm_head" }
+func (m *llama) outputLayer() string {
+	if m.score != nil {
+		return "score"
+	}
+	return "lm_head"
+}
 
 func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	c := m.cfg
@@ -224,7 +234,13 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		}
 		x = g.Add(x, f)
 	}
-	logits := softcap(g, g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead), float32(c.FinalSoftcap))
+	var logits *nn.Value
+	if m.score != nil {
+		// GenericForSequenceClassification: no final soft-cap.
+		logits = m.classify(g, g.Norm(x, m.norm), in)
+	} else {
+		logits = softcap(g, g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead), float32(c.FinalSoftcap))
+	}
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}
