@@ -30,6 +30,11 @@ transformers 5, whose fused experts have no w2 module for PEFT's default IA3
 target to match; its first layer's router has two equal (zero) rows, so
 routing ties straddle the top-2 boundary (see mixtral_case below).
 
+Sequence classifiers (llama_seqcls, gemma2_seqcls, qwen2_seqcls,
+mixtral_seqcls): GenericForSequenceClassification's score head on the last
+token that is not pad_token_id, 3 labels, one row right-padded and one
+left-padded.
+
 (phi3 is opt-in, see the end of this file.)
 
 Every model runs with attn_implementation="eager" (the sliding-window and
@@ -320,6 +325,55 @@ mx_inputs = left_padded_inputs(V, 49)
 report_mixtral_routing(mixtral_case(mx, 918), mx_inputs, 1090)
 mf.run(lambda: mf.make_case("mixtral", mixtral_case(mx, 918), "CAUSAL_LM", mx_inputs,
                             DEFAULT_AND_ALL_LINEAR, seed=1090))
+
+
+
+def seqcls_inputs(vocab, seed, pad=0):
+    """Sequence classification batch: row 0 right-padded by two, row 1 left-padded
+    by three, pads equal to pad_token_id (GenericForSequenceClassification pools
+    the rightmost token that is not pad_token_id, whatever the mask says)."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, vocab, (2, 9), generator=g)
+    mask = torch.ones_like(ids)
+    mask[0, 7:] = 0
+    mask[1, :3] = 0
+    ids[mask == 0] = pad
+    return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([2, 0])}
+
+
+def seqcls(cfg, seed):
+    from transformers import AutoModelForSequenceClassification
+    return lambda: with_random_norms(AutoModelForSequenceClassification.from_config(cfg, attn_implementation="eager"),
+                                     seed)
+
+
+# Sequence classification heads (…ForSequenceClassification: `score` on the last non-pad token, PEFT's SEQ_CLS
+# adds score to modules_to_save), 3 labels, pad_token_id 0, left and right padding.
+from transformers import LlamaConfig  # noqa: E402
+SEQCLS = dict(num_labels=3, pad_token_id=0)
+mf.run(lambda: mf.make_case("llama_seqcls", seqcls(LlamaConfig(**COMMON, num_key_value_heads=2, **SEQCLS), 921),
+                            "SEQ_CLS", seqcls_inputs(V, 50), DEFAULT_AND_ALL_LINEAR, seed=1100))
+mf.run(lambda: mf.make_case("gemma2_seqcls", seqcls(Gemma2Config(**COMMON, num_key_value_heads=2, head_dim=16,
+                                                                  hidden_activation="gelu_pytorch_tanh",
+                                                                  sliding_window=3, query_pre_attn_scalar=24,
+                                                                  attn_logit_softcapping=2.0,
+                                                                  final_logit_softcapping=5.0, **SEQCLS), 922),
+                            "SEQ_CLS", seqcls_inputs(V, 51), DEFAULT_AND_ALL_LINEAR, seed=1110))
+mf.run(lambda: mf.make_case("qwen2_seqcls", seqcls(Qwen2Config(**COMMON, num_key_value_heads=2, **SEQCLS), 923),
+                            "SEQ_CLS", seqcls_inputs(V, 52), DEFAULT_AND_ALL_LINEAR, seed=1120))
+
+
+def mixtral_seqcls():
+    from transformers import AutoModelForSequenceClassification
+    mxc = MixtralConfig(**{**COMMON, "intermediate_size": 32}, num_key_value_heads=2, num_local_experts=4,
+                        num_experts_per_tok=2, sliding_window=3, router_jitter_noise=0.0, attention_dropout=0.0,
+                        **SEQCLS)
+    return with_random_norms(per_expert_mixtral(
+        AutoModelForSequenceClassification.from_config(mxc, attn_implementation="eager")), 924)
+
+
+mf.run(lambda: mf.make_case("mixtral_seqcls", mixtral_seqcls, "SEQ_CLS", seqcls_inputs(V, 53),
+                            DEFAULT_AND_ALL_LINEAR, seed=1130))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,
