@@ -344,3 +344,25 @@ func TestMixtralQuantizesFusedExperts(t *testing.T) {
 	}
 	assert.Equal(t, logits[0], logits[1])
 }
+
+// TestMixtralSizes checks that the memory plan counts every expert: the
+// (IA)³ vectors (k, v and each expert's w2) and the projection weights.
+func TestMixtralSizes(t *testing.T) {
+	c := tinyDecoder(t, "mixtral", map[string]any{"num_local_experts": 3})
+	assert.Equal(t, 2*(2*16+3*24.0), c.ApproxIA3Params())
+	m, err := New(c, nil)
+	require.NoError(t, err)
+	var proj int
+	for _, p := range m.Params() {
+		if strings.Contains(p.Name, "layers.") && !strings.Contains(p.Name, "norm") {
+			n := 1
+			shape, _ := m.ParamShape(p.Name)
+			for _, d := range shape {
+				n *= d
+			}
+			proj += n
+		}
+	}
+	_, got := c.paramSplit()
+	assert.Equal(t, float64(proj), got)
+}
