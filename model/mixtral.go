@@ -106,6 +106,12 @@ func route(logits []float32, n, e, k int) []int {
 // each expert gathers its tokens' rows, and a batched product of the
 // weights [N, 1, k] with the outputs regathered token-major [N, k, hidden]
 // adds each token's k expert outputs.
+//
+// A batch that mixes adapters (g.Adapters) scales each Linear's rows by
+// the adapter of the sample they belong to, counted as equal blocks of the
+// batch's rows; an expert then runs on every token (dense, E/k times the
+// work) so that its rows stay the batch's, and only the chosen rows are
+// kept.
 func (m *moeBlock) forward(g *nn.Graph, h *nn.Value, act backend.Unary) *nn.Value {
 	const op = "mixtral moe"
 	if g.Err() != nil {
@@ -137,19 +143,30 @@ func (m *moeBlock) forward(g *nn.Graph, h *nn.Value, act backend.Unary) *nn.Valu
 	pos := make([]int32, n*k)
 	var outs []*nn.Value
 	row := 0
+	dense := g.Adapters != nil
 	for ei, ex := range m.experts {
 		var rows []int32
 		for i, s := range sel {
-			if s == ei {
-				rows = append(rows, int32(i/k))
-				pos[i] = int32(row)
-				row++
+			if s != ei {
+				continue
+			}
+			rows = append(rows, int32(i/k))
+			if dense {
+				pos[i] = int32(row + i/k)
+			} else {
+				pos[i] = int32(row + len(rows) - 1)
 			}
 		}
 		if len(rows) == 0 {
 			continue
 		}
-		xe := g.Gather(x, ints(g, rows, len(rows)))
+		xe := x
+		if dense {
+			row += n
+		} else {
+			row += len(rows)
+			xe = g.Gather(x, ints(g, rows, len(rows)))
+		}
 		var gated *nn.Value
 		if act == backend.SiLU {
 			gated = g.SwiGLU(g.Linear(xe, ex.w1), g.Linear(xe, ex.w3))

@@ -3,11 +3,13 @@ package train
 import (
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/nn"
 )
 
 // TestMixtralGradientsOnEveryDevice checks the (IA)³ vector gradients of
@@ -74,6 +76,57 @@ func TestDecoderSeqClsTraining(t *testing.T) {
 					}
 					checkAdapterRoundTrip(t, b, r, want, randomDecoder(t, b, c, 12))
 				})
+			}
+		})
+	}
+}
+
+// TestMixtralMixedAdapterBatch runs a batch whose two samples use two
+// different adapters (serving's and mixed training's path) through a
+// Mixtral model, with and without gradients, and checks each sample's
+// logits against a run of that sample alone with its adapter active, on
+// every device. The experts then see the whole batch, so each row keeps
+// its sample's vectors.
+func TestMixtralMixedAdapterBatch(t *testing.T) {
+	c := decoderCase{name: "mixtral", typ: "mixtral", extra: map[string]any{"num_local_experts": 4.0,
+		"num_experts_per_tok": 2.0}}
+	for _, d := range devices() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			base := randomDecoder(t, b, c, 3)
+			ic := ia3.NewConfig()
+			ic.TaskType = model.TaskCausalLM
+			pm, err := ia3.New(base, ic, "a")
+			require.NoError(t, err)
+			setTrainedLooking(t, b, pm.TrainableParams())
+			require.NoError(t, pm.AddAdapter("b", ic))
+			require.NoError(t, pm.SetAdapter("b"))
+			for i, p := range pm.TrainableParams() {
+				v := make([]float32, p.Param.T.Len())
+				for j := range v {
+					v[j] = 1 + 0.05*float32((3*i+j)%5-2)
+				}
+				nt, err := b.FromFloat32(v, p.Param.T.Shape()...)
+				require.NoError(t, err)
+				b.Free(p.Param.T)
+				p.Param.T = nt
+			}
+			rows := [][]int32{{3, 9, 4, 1, 7}, {8, 2, 6, 5, 3}}
+			var want []float32
+			for i, name := range []string{"a", "b"} {
+				require.NoError(t, pm.SetAdapter(name))
+				want = append(want, logits(t, b, base, &model.Inputs{Batch: 1, Seq: 5, InputIDs: rows[i]})...)
+			}
+			in := &model.Inputs{Batch: 2, Seq: 5, InputIDs: append(append([]int32{}, rows[0]...), rows[1]...)}
+			for _, grad := range []bool{false, true} {
+				g := nn.NewGraph(b, grad)
+				g.Adapters = []string{"a", "b"}
+				out := base.Forward(g, in)
+				require.NoError(t, g.Err())
+				got, err := b.ToFloat32(out.T)
+				require.NoError(t, err)
+				g.Release()
+				assert.InDeltaSlice(t, want, got, 1e-4, "gradients %v", grad)
 			}
 		})
 	}
