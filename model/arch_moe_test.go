@@ -63,8 +63,8 @@ func refMoE(c *Config, p func(string) []float64, pre string, h []float64) []floa
 }
 
 // TestRouteTopK checks the expert choice against torch.topk's on the
-// cases that matter: distinct values, ties (the lower index first), NaN
-// (never chosen over a number) and k equal to the expert count.
+// cases that matter: distinct values, ties (the lower index first), a NaN
+// logit (softmax all NaN, so all tied) and k equal to the expert count.
 func TestRouteTopK(t *testing.T) {
 	nan := float32(math.NaN())
 	for _, tc := range []struct {
@@ -78,7 +78,7 @@ func TestRouteTopK(t *testing.T) {
 		{"tie at the boundary", []float32{0.5, 0.2, 0.2, 0.2}, 4, 2, []int{0, 1}},
 		{"all equal", []float32{1, 1, 1, 1}, 4, 3, []int{0, 1, 2}},
 		{"tie on top", []float32{0, 4, 4, 1}, 4, 1, []int{1}},
-		{"nan", []float32{nan, -1, -3}, 3, 2, []int{1, 2}},
+		{"nan: all-NaN softmax, the first k", []float32{-1, nan, 3}, 3, 2, []int{0, 1}},
 		{"all experts", []float32{-1, 2, 0}, 3, 3, []int{1, 2, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
@@ -73,21 +74,25 @@ func buildMoE(c *Config, t *treeBuilder, p string) *moeBlock {
 
 // route picks each token's experts from the router logits [N, E] as
 // MixtralSparseMoeBlock does: the k largest (torch.topk of the softmax,
-// whose order the logits share), ties going to the lower expert index.
+// whose order the logits share), ties going to the lower expert index. A
+// row holding a NaN has an all-NaN softmax, all tied: its first k experts.
 // It returns the picks token-major, sel[n·k+j].
 func route(logits []float32, n, e, k int) []int {
 	sel := make([]int, 0, n*k)
 	for i := 0; i < n; i++ {
 		row := logits[i*e : (i+1)*e]
+		if slices.ContainsFunc(row, func(v float32) bool { return math.IsNaN(float64(v)) }) {
+			for j := 0; j < k; j++ {
+				sel = append(sel, j)
+			}
+			continue
+		}
 		taken := make([]bool, e)
 		for j := 0; j < k; j++ {
 			best := -1
 			for x, v := range row {
-				if taken[x] {
-					continue
-				}
-				// NaN never wins over a number; among equals the first stays.
-				if best < 0 || v > row[best] || (math.IsNaN(float64(row[best])) && !math.IsNaN(float64(v))) {
+				// Among equals the first stays.
+				if !taken[x] && (best < 0 || v > row[best]) {
 					best = x
 				}
 			}
