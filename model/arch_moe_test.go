@@ -124,20 +124,11 @@ func TestMixtralRoutingTies(t *testing.T) {
 			require.NoError(t, err)
 			defer m.Free()
 			set := func(name string, f func(i int) float32) {
-				for _, p := range m.Params() {
-					if p.Name != name {
-						continue
-					}
-					v, err := b.ToFloat32(p.T)
-					require.NoError(t, err)
+				editParam(t, m, name, func(v []float32) {
 					for i := range v {
 						v[i] = f(i)
 					}
-					nt, err := b.FromFloat32(v, p.T.Shape()...)
-					require.NoError(t, err)
-					b.Free(p.T)
-					p.T = nt
-				}
+				})
 			}
 			for l := 0; l < 2; l++ {
 				set(fmt.Sprintf("model.layers.%d.block_sparse_moe.gate.weight", l), func(i int) float32 {
@@ -365,4 +356,49 @@ func TestMixtralSizes(t *testing.T) {
 	}
 	_, got := c.paramSplit()
 	assert.Equal(t, float64(proj), got)
+}
+
+// TestMixtralPairTies ties the first router in pairs as the fixture does
+// (row 1 = row 0, rows 2 and 3 zero: logits (a, a, 0, 0)), so every token
+// runs a whole tied pair with weights ½, and checks the logits against the
+// float64 reference on every backend.
+func TestMixtralPairTies(t *testing.T) {
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			m, err := NewRandom(tinyDecoder(t, "mixtral", map[string]any{"num_local_experts": 4, "num_experts_per_tok": 2}), b, 11)
+			require.NoError(t, err)
+			defer m.Free()
+			randomNorms(t, m, 4)
+			editParam(t, m, "model.layers.0.block_sparse_moe.gate.weight", func(v []float32) {
+				H := len(v) / 4
+				copy(v[H:2*H], v[:H])
+				clear(v[2*H:])
+			})
+			in := &Inputs{Batch: 2, Seq: 5, InputIDs: []int32{3, 1, 4, 1, 5, 9, 2, 6, 5, 3}}
+			got, _ := logitsOf(t, m, in)
+			want := refDecoder(t, m, in)
+			assert.LessOrEqual(t, maxAbsDiff(want, got), 2e-4*math.Max(1, maxAbsOf(want)))
+		})
+	}
+}
+
+// editParam downloads parameter name of m, lets edit change the values and
+// uploads them in its place.
+func editParam(t *testing.T, m *Model, name string, edit func(v []float32)) {
+	t.Helper()
+	for _, p := range m.Params() {
+		if p.Name != name {
+			continue
+		}
+		v, err := m.b.ToFloat32(p.T)
+		require.NoError(t, err)
+		edit(v)
+		nt, err := m.b.FromFloat32(v, p.T.Shape()...)
+		require.NoError(t, err)
+		m.b.Free(p.T)
+		p.T = nt
+		return
+	}
+	t.Fatalf("no parameter %s", name)
 }
