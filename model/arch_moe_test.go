@@ -114,7 +114,7 @@ func TestMixtralModuleNames(t *testing.T) {
 }
 
 // TestMixtralRoutingTies gives every expert the same router row, so all
-// logits tie: the first k experts must run (torch.topk's choice), and
+// logits tie: the first k experts must run (the lower index wins), and
 // the others' weights must not matter, on every backend.
 func TestMixtralRoutingTies(t *testing.T) {
 	for _, d := range archBackends() {
