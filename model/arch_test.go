@@ -255,6 +255,10 @@ func decoderCases() []struct {
 			"rope_theta": 1e6, "rope_scaling": map[string]any{"rope_type": "linear", "factor": 4.0}, "query_pre_attn_scalar": 12}},
 		{"phi3 partial rotary window 3", "phi3", map[string]any{"partial_rotary_factor": 0.5, "sliding_window": 3}},
 		{"phi3", "phi3", map[string]any{"num_key_value_heads": 4, "tie_word_embeddings": true}},
+		{"mixtral 4 experts top 2, window 3", "mixtral", map[string]any{"num_local_experts": 4, "num_experts_per_tok": 2,
+			"sliding_window": 3}},
+		{"mixtral 3 experts top 1, MQA, tied", "mixtral", map[string]any{"num_local_experts": 3, "num_experts_per_tok": 1,
+			"num_key_value_heads": 1, "tie_word_embeddings": true}},
 		{"phi", "phi", map[string]any{"num_key_value_heads": 4, "layer_norm_eps": 1e-5}},
 		{"phi qk_layernorm rotary 0.75 tied", "phi", map[string]any{"qk_layernorm": true, "partial_rotary_factor": 0.75,
 			"tie_word_embeddings": true}},
@@ -651,6 +655,13 @@ func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
 					h = rms(xs[s], p(pre+"post_attention_layernorm.weight"))
 				}
 				var gate, up []float64
+				if c.NumExperts > 0 {
+					ff := refMoE(c, p, pre+"block_sparse_moe.", h)
+					for i := range ff {
+						xs[s][i] += ff[i]
+					}
+					continue
+				}
 				if c.FusedProjections {
 					// Phi3MLP: gate_up_proj(x).chunk(2) is (gate, up).
 					gu := lin(h, p(pre+"mlp.gate_up_proj.weight"), nil, 2*I)
@@ -670,6 +681,20 @@ func refDecoder(t *testing.T, m *Model, in *Inputs) []float32 {
 					xs[s][i] += ff[i]
 				}
 			}
+		}
+		if c.TaskType == TaskSeqCls {
+			// GenericForSequenceClassification: score on the rightmost
+			// token that is not the pad token, no soft-cap.
+			last := 0
+			for s := 0; s < T; s++ {
+				if int(in.InputIDs[bi*T+s]) != c.PadTokenID {
+					last = s
+				}
+			}
+			for _, v := range refLinear(rms(xs[last], p("model.norm.weight")), p("score.weight"), nil, c.NumLabels) {
+				out = append(out, float32(v))
+			}
+			continue
 		}
 		head := p("lm_head.weight")
 		for s := 0; s < T; s++ {

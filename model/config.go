@@ -98,6 +98,10 @@ type Config struct {
 	// RotaryDim is the number of rotated features of each head:
 	// head_dim · partial_rotary_factor (phi3, phi, gpt_neox), or 0 for all.
 	RotaryDim int
+	// NumExperts and ExpertsPerToken are Mixtral's num_local_experts and
+	// num_experts_per_tok: each layer's MLP is a sparse mixture of
+	// NumExperts experts of which every token runs its top ExpertsPerToken.
+	NumExperts, ExpertsPerToken int
 	// ParallelResidual adds attention and MLP, each of its own norm of the
 	// same input, to the residual at once (gpt_neox use_parallel_residual).
 	ParallelResidual bool
@@ -161,14 +165,15 @@ type family struct {
 
 var families = map[string]family{
 	"gpt2":        {"GPT2LMHeadModel", []string{"GPT2LMHeadModel"}, parseGPT2},
-	"llama":       {"LlamaForCausalLM", []string{"LlamaForCausalLM"}, parseLlama},
-	"mistral":     {"MistralForCausalLM", []string{"MistralForCausalLM"}, parseLlama},
-	"qwen2":       {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM"}, parseLlama},
-	"qwen3":       {"Qwen3ForCausalLM", []string{"Qwen3ForCausalLM"}, parseLlama},
-	"gemma":       {"GemmaForCausalLM", []string{"GemmaForCausalLM"}, parseGemma},
-	"gemma2":      {"Gemma2ForCausalLM", []string{"Gemma2ForCausalLM"}, parseGemma},
-	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM"}, parseGemma},
-	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM"}, parsePhi3},
+	"llama":       {"LlamaForCausalLM", []string{"LlamaForCausalLM", "LlamaForSequenceClassification"}, parseLlama},
+	"mistral":     {"MistralForCausalLM", []string{"MistralForCausalLM", "MistralForSequenceClassification"}, parseLlama},
+	"qwen2":       {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM", "Qwen2ForSequenceClassification"}, parseLlama},
+	"qwen3":       {"Qwen3ForCausalLM", []string{"Qwen3ForCausalLM", "Qwen3ForSequenceClassification"}, parseLlama},
+	"gemma":       {"GemmaForCausalLM", []string{"GemmaForCausalLM", "GemmaForSequenceClassification"}, parseGemma},
+	"gemma2":      {"Gemma2ForCausalLM", []string{"Gemma2ForCausalLM", "Gemma2ForSequenceClassification"}, parseGemma},
+	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM", "Gemma3TextForSequenceClassification"}, parseGemma},
+	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM", "Phi3ForSequenceClassification"}, parsePhi3},
+	"mixtral":     {"MixtralForCausalLM", []string{"MixtralForCausalLM", "MixtralForSequenceClassification"}, parseMixtral},
 	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM"}, parsePhi},
 	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM"}, parseGPTNeoX},
 	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
@@ -279,6 +284,9 @@ func configFromMap(raw map[string]any) (*Config, error) {
 	c.TaskType = taskOf(c.Architecture)
 	c.PadTokenID = p.optInt("pad_token_id", -1)
 	fam.parse(p, c)
+	if isLlamaFamily(c.ModelType) {
+		parseDecoderLabels(p, c)
+	}
 	if p.err != nil {
 		return nil, p.err
 	}
@@ -538,7 +546,7 @@ func (c *Config) validate() error {
 // isLlamaFamily reports whether model_type t is built by buildLlama.
 func isLlamaFamily(t string) bool {
 	switch t {
-	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3":
+	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "mixtral":
 		return true
 	}
 	return false

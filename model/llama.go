@@ -16,13 +16,17 @@ import (
 // each query and key head; Gemma scales the embedding by √hidden and its
 // norms by (1 + weight); Gemma 2/3 add norms after attention and around
 // the MLP and a query_pre_attn_scalar; Gemma 2 soft-caps the attention
-// and output logits; Gemma 3 rotates sliding layers with its local base.
+// and output logits; Gemma 3 rotates sliding layers with its local base;
+// Mixtral replaces the MLP by a sparse mixture of experts (mixtral.go).
 type llama struct {
-	cfg     *Config
-	embed   *nn.Embedding
-	layers  []llamaLayer
-	norm    *nn.Norm
-	lmHead  *nn.Linear
+	cfg    *Config
+	embed  *nn.Embedding
+	layers []llamaLayer
+	norm   *nn.Norm
+	lmHead *nn.Linear
+	// score is the sequence classification head (TaskSeqCls), which
+	// replaces lm_head.
+	score   *nn.Linear
 	invFreq []float32
 	// localInvFreq rotates sliding layers when config.LocalRope is set.
 	localInvFreq []float32
@@ -41,11 +45,13 @@ type llamaLayer struct {
 	// qkv and gateUp are Phi-3's fused projections (config.FusedProjections),
 	// which then replace q, k, v, gate and up.
 	qkv, gateUp *nn.Linear
+	// moe is Mixtral's block_sparse_moe, which replaces the MLP.
+	moe *moeBlock
 }
 
 // llamaClassPrefix is the transformers class prefix of each family member.
 var llamaClassPrefix = map[string]string{"llama": "Llama", "mistral": "Mistral", "qwen2": "Qwen2",
-	"qwen3": "Qwen3", "gemma": "Gemma", "gemma2": "Gemma2", "gemma3_text": "Gemma3", "phi3": "Phi3"}
+	"qwen3": "Qwen3", "gemma": "Gemma", "gemma2": "Gemma2", "gemma3_text": "Gemma3", "phi3": "Phi3", "mixtral": "Mixtral"}
 
 func buildLlama(c *Config, t *treeBuilder) *llama {
 	cls := llamaClassPrefix[c.ModelType]
@@ -92,6 +98,13 @@ func buildLlama(c *Config, t *treeBuilder) *llama {
 			l.qNorm = norm(p+".self_attn.q_norm", c.HeadDim)
 			l.kNorm = norm(p+".self_attn.k_norm", c.HeadDim)
 		}
+		if c.NumExperts > 0 {
+			l.moe = buildMoE(c, t, p)
+			l.inNorm = norm(p+".input_layernorm", c.Hidden)
+			l.postNorm = norm(p+".post_attention_layernorm", c.Hidden)
+			m.layers = append(m.layers, l)
+			continue
+		}
 		t.container(p+".mlp", cls+"MLP")
 		l.gate = t.linear(p+".mlp.gate_proj", c.Hidden, c.Intermediate, c.MLPBias, false)
 		l.up = t.linear(p+".mlp.up_proj", c.Hidden, c.Intermediate, c.MLPBias, false)
@@ -107,7 +120,9 @@ func buildLlama(c *Config, t *treeBuilder) *llama {
 	}
 	m.norm = norm("model.norm", c.Hidden)
 	t.container("model.rotary_emb", cls+"RotaryEmbedding")
-	if c.TieWordEmbeddings {
+	if c.TaskType == TaskSeqCls {
+		m.score = t.linear("score", c.Hidden, c.NumLabels, false, false)
+	} else if c.TieWordEmbeddings {
 		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
 	} else {
 		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
@@ -147,7 +162,12 @@ func ropeInvFreq(r RopeConfig, dim int) []float32 {
 	return out
 }
 
-func (m *llama) outputLayer() string { return "lm_head" }
+func (m *llama) outputLayer() string {
+	if m.score != nil {
+		return "score"
+	}
+	return "lm_head"
+}
 
 func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	c := m.cfg
@@ -196,20 +216,31 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		} else {
 			h = g.Norm(x, l.postNorm)
 		}
-		gate, up := m.gateUp(g, h, l)
-		var gated *nn.Value
-		if act == backend.SiLU {
-			gated = g.SwiGLU(gate, up)
+		var f *nn.Value
+		if l.moe != nil {
+			f = l.moe.forward(g, h, act)
 		} else {
-			gated = g.Mul(g.Act(act, gate), up)
+			gate, up := m.gateUp(g, h, l)
+			var gated *nn.Value
+			if act == backend.SiLU {
+				gated = g.SwiGLU(gate, up)
+			} else {
+				gated = g.Mul(g.Act(act, gate), up)
+			}
+			f = g.Linear(gated, l.down)
 		}
-		f := g.Linear(gated, l.down)
 		if c.SandwichNorms {
 			f = g.Norm(f, l.postFF)
 		}
 		x = g.Add(x, f)
 	}
-	logits := softcap(g, g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead), float32(c.FinalSoftcap))
+	var logits *nn.Value
+	if m.score != nil {
+		// GenericForSequenceClassification: no final soft-cap.
+		logits = m.classify(g, g.Norm(x, m.norm), in)
+	} else {
+		logits = softcap(g, g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead), float32(c.FinalSoftcap))
+	}
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

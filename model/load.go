@@ -26,7 +26,7 @@ import (
 var basePrefix = map[string]string{
 	"gpt2": "transformer", "llama": "model", "mistral": "model", "qwen2": "model",
 	"bert": "bert", "roberta": "roberta",
-	"qwen3": "model", "gemma": "model", "gemma2": "model", "gemma3_text": "model", "phi3": "model",
+	"qwen3": "model", "gemma": "model", "gemma2": "model", "gemma3_text": "model", "phi3": "model", "mixtral": "model",
 	"phi": "model", "opt": "model", "gpt_neox": "gpt_neox", "gptj": "transformer", "gpt_neo": "transformer",
 	"bloom": "transformer", "gpt_bigcode": "transformer", "falcon": "transformer",
 }
@@ -105,15 +105,19 @@ func LoadWith(ctx context.Context, dir string, b backend.Backend, o LoadOptions)
 	}
 	quantized := m.quantizable(o.Quantize)
 	m.quant = o.Quantize
-	src, err := m.resolveNames(ck, strict)
+	src, fused, err := m.resolveNames(ck, strict)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", dir, err)
 	}
 	half := m.halfCapable()
 	init := m.initializer(o.Seed)
+	experts := &expertLoader{m: m, r: ck, cache: map[string][]byte{}}
 	err = m.fill(func(p *nn.Param, shape []int) (backend.Tensor, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if s, ok := fused[p]; ok {
+			return experts.load(p, s, shape, half[p], quantized[p])
 		}
 		name, ok := src[p]
 		if info, _ := ck.Info(name); ok && !strict && !slices.Equal(info.Shape, shape) {
@@ -165,7 +169,11 @@ func OpenWeights(dir string) (*safetensors.Checkpoint, error) {
 // accepting names with or without the base model prefix and tied aliases.
 // Strict, it rejects missing parameters and entries nothing uses; else it
 // logs them (the missing ones are left out of the map for initialisation).
-func (m *Model) resolveNames(r *safetensors.Checkpoint, strict bool) (map[*nn.Param]string, error) {
+//
+// A Mixtral checkpoint in transformers 5's layout (fused experts) maps
+// each expert weight to its slice of a fused tensor instead (the second
+// map; see fusedExperts).
+func (m *Model) resolveNames(r *safetensors.Checkpoint, strict bool) (map[*nn.Param]string, map[*nn.Param]expertSlice, error) {
 	inFile := map[string]bool{}
 	for _, n := range r.Names() {
 		inFile[n] = true
@@ -199,11 +207,16 @@ func (m *Model) resolveNames(r *safetensors.Checkpoint, strict bool) (map[*nn.Pa
 			src[p] = n
 		}
 	}
+	fused, err := m.fusedExperts(r, src, find, used)
+	if err != nil {
+		return nil, nil, err
+	}
 	var missing, unused []string
 	for _, p := range m.params {
-		if _, ok := src[p]; !ok {
+		_, isFused := fused[p]
+		if _, ok := src[p]; !ok && !isFused {
 			if strict {
-				return nil, fmt.Errorf("%s: missing tensor %q (%s expects it)", r.Path(), p.Name, m.cfg.Architecture)
+				return nil, nil, fmt.Errorf("%s: missing tensor %q (%s expects it)", r.Path(), p.Name, m.cfg.Architecture)
 			}
 			missing = append(missing, p.Name)
 		}
@@ -211,7 +224,7 @@ func (m *Model) resolveNames(r *safetensors.Checkpoint, strict bool) (map[*nn.Pa
 	for _, n := range r.Names() {
 		if !used[n] && !ignoredTensors.MatchString(n) {
 			if strict {
-				return nil, fmt.Errorf("%s: unexpected tensor %q (%s has no such parameter)", r.FileOf(n), n, m.cfg.Architecture)
+				return nil, nil, fmt.Errorf("%s: unexpected tensor %q (%s has no such parameter)", r.FileOf(n), n, m.cfg.Architecture)
 			}
 			unused = append(unused, n)
 		}
@@ -224,18 +237,28 @@ func (m *Model) resolveNames(r *safetensors.Checkpoint, strict bool) (map[*nn.Pa
 		slog.Warn("checkpoint tensors the architecture does not use are skipped", "file", r.Path(),
 			"architecture", m.cfg.Architecture, "count", len(unused), "tensors", textlist.Join(unused, ", "))
 	}
-	return src, nil
+	return src, fused, nil
 }
 
 // nameVariants lists the names a parameter may have in a checkpoint: its
-// own, then without or with the base model prefix.
+// own, then without or with the base model prefix. Mixtral's router
+// block_sparse_moe.gate is also looked up as transformers 5's mlp.gate.
 func (m *Model) nameVariants(name string) []string {
-	out := []string{name}
-	if pre := basePrefix[m.cfg.ModelType]; pre != "" {
-		if rest, ok := strings.CutPrefix(name, pre+"."); ok {
-			out = append(out, rest)
-		} else {
-			out = append(out, pre+"."+name)
+	names := []string{name}
+	if m.cfg.NumExperts > 0 {
+		if v := strings.Replace(name, ".block_sparse_moe.gate.", ".mlp.gate.", 1); v != name {
+			names = append(names, v)
+		}
+	}
+	var out []string
+	for _, n := range names {
+		out = append(out, n)
+		if pre := basePrefix[m.cfg.ModelType]; pre != "" {
+			if rest, ok := strings.CutPrefix(n, pre+"."); ok {
+				out = append(out, rest)
+			} else {
+				out = append(out, pre+"."+n)
+			}
 		}
 	}
 	return out
@@ -308,6 +331,9 @@ func (m *Model) loadTensor(r *safetensors.Checkpoint, name string, shape []int, 
 func (m *Model) canonical(name string) string {
 	if _, ok := m.shapes[name]; ok {
 		return name
+	}
+	if m.cfg.NumExperts > 0 {
+		name = strings.Replace(name, ".mlp.gate.", ".block_sparse_moe.gate.", 1)
 	}
 	for _, v := range m.nameVariants(name) {
 		if _, ok := m.shapes[v]; ok {

@@ -106,8 +106,11 @@ func (c *Config) PlanMemory(o PlanOptions) MemoryPlan {
 // projection's input in every layer (an upper bound for other targets of
 // the same layers), for PlanOptions.Trainable.
 func (c *Config) ApproxIA3Params() float64 {
-	kv := float64(c.KVHeads * c.HeadDim)
-	return float64(c.Layers+c.DecoderLayers) * (2*kv + float64(c.Intermediate))
+	kv, ff := float64(c.KVHeads*c.HeadDim), float64(c.Intermediate)
+	if c.NumExperts > 0 {
+		ff *= float64(c.NumExperts) // Mixtral: every expert's w2
+	}
+	return float64(c.Layers+c.DecoderLayers) * (2*kv + ff)
 }
 
 // paramSplit counts the parameters of the matrices and embeddings c
@@ -119,6 +122,9 @@ func (c *Config) paramSplit() (other, proj float64) {
 	mlp := 2 * h * inter
 	if isLlamaFamily(c.ModelType) || c.GatedFF {
 		mlp = 3 * h * inter
+	}
+	if c.NumExperts > 0 {
+		mlp = float64(c.NumExperts)*3*h*inter + h*float64(c.NumExperts)
 	}
 	other, proj = v*h, float64(c.Layers)*(attn+mlp)
 	switch c.ModelType {

@@ -75,7 +75,7 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 	switch cfg.ModelType {
 	case "gpt2":
 		a = buildGPT2(cfg, t)
-	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3":
+	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "mixtral":
 		a = buildLlama(cfg, t)
 	case "phi":
 		a = buildPhi(cfg, t)

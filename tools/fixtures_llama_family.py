@@ -24,6 +24,17 @@ the layout of testdata/fixtures/README.md:
 
     python3 tools/fixtures_llama_family.py testdata/fixtures/make_fixtures.py OUTDIR [phi3]
 
+Mixtral (4 experts, top 2, window 3, left padding) is built in transformers 4's
+per-expert layout (block_sparse_moe.experts.N.w1/w2/w3 Linears) even under
+transformers 5, whose fused experts have no w2 module for PEFT's default IA3
+target to match; its first layer's router ties its experts in pairs, so
+every token's top 2 is a tied pair (see mixtral_case below).
+
+Sequence classifiers (llama_seqcls, gemma2_seqcls, qwen2_seqcls,
+mixtral_seqcls): GenericForSequenceClassification's score head on the last
+token that is not pad_token_id, 3 labels, one row right-padded and one
+left-padded.
+
 (phi3 is opt-in, see the end of this file.)
 
 Every model runs with attn_implementation="eager" (the sliding-window and
@@ -188,6 +199,185 @@ for name, extra in (("falcon_new", dict(new_decoder_architecture=True, num_kv_he
     fc = FalconConfig(**FALCON_COMMON, **extra)
     mf.run(lambda fc=fc, name=name: mf.make_case(name, causal(fc, 917), "CAUSAL_LM", left_padded_inputs(V, 48),
                                                  DEFAULT_AND_ALL_LINEAR, seed=1080))
+
+
+def per_expert_mixtral(model):
+    """Gives every MixtralDecoderLayer transformers 4's MixtralSparseMoeBlock:
+    block_sparse_moe.gate and block_sparse_moe.experts.N.w1/w2/w3 Linears, the
+    modules PEFT's default IA3 target w2 matches and the checkpoint names
+    transformers 4 wrote. Transformers 5 builds fused experts instead
+    (mlp.experts.gate_up_proj [E, 2I, H], w1 rows then w3 rows per expert, and
+    mlp.experts.down_proj [E, H, I]); their weights are copied over, the module
+    takes mlp's place in named_modules() order, and the layer's mlp attribute
+    reads it. A model already laid out per expert is returned unchanged."""
+    import collections
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Expert(nn.Module):  # MixtralBlockSparseTop2MLP
+        def __init__(self, h, i):
+            super().__init__()
+            self.w1 = nn.Linear(h, i, bias=False)
+            self.w2 = nn.Linear(i, h, bias=False)
+            self.w3 = nn.Linear(h, i, bias=False)
+            self.act_fn = nn.SiLU()
+
+        def forward(self, x):
+            return self.w2(self.act_fn(self.w1(x)) * self.w3(x))
+
+    class SparseMoe(nn.Module):  # MixtralSparseMoeBlock, as transformers 4.57 computes it
+        def __init__(self, h, i, e, k, tuple_out):
+            super().__init__()
+            self.top_k, self.tuple_out = k, tuple_out
+            self.gate = nn.Linear(h, e, bias=False)
+            self.experts = nn.ModuleList(Expert(h, i) for _ in range(e))
+
+        def forward(self, hidden):
+            b, t, h = hidden.shape
+            x = hidden.reshape(-1, h)
+            logits = self.gate(x)
+            # softmax in float32 (float64 for the _f64 logits), top k, renormalised
+            probs = F.softmax(logits, dim=1, dtype=torch.float64 if x.dtype == torch.float64 else torch.float)
+            w, sel = torch.topk(probs, self.top_k, dim=-1)
+            w = (w / w.sum(dim=-1, keepdim=True)).to(x.dtype)
+            out = torch.zeros_like(x)
+            for e, expert in enumerate(self.experts):
+                tok, slot = torch.where(sel == e)
+                if tok.numel():
+                    out.index_add_(0, tok, expert(x[tok]) * w[tok, slot, None])
+            out = out.reshape(b, t, h)
+            return (out, logits) if self.tuple_out else out
+
+    cfg = model.config
+    E, H, I, K = cfg.num_local_experts, cfg.hidden_size, cfg.intermediate_size, cfg.num_experts_per_tok
+    for layer in model.model.layers:
+        if hasattr(layer, "block_sparse_moe"):
+            return model  # transformers 4: already per expert
+        old = layer.mlp
+        with torch.no_grad():
+            probe = old(torch.zeros(1, 1, H))
+            moe = SparseMoe(H, I, E, K, isinstance(probe, tuple))
+            moe.gate.weight.copy_(old.gate.weight)
+            gu, down = old.experts.gate_up_proj, old.experts.down_proj
+            if tuple(gu.shape) == (E, H, 2 * I):  # stored transposed
+                gu = gu.transpose(1, 2)
+            if tuple(down.shape) == (E, I, H):
+                down = down.transpose(1, 2)
+            assert tuple(gu.shape) == (E, 2 * I, H) and tuple(down.shape) == (E, H, I), (gu.shape, down.shape)
+            for e, ex in enumerate(moe.experts):
+                ex.w1.weight.copy_(gu[e, :I])
+                ex.w3.weight.copy_(gu[e, I:])
+                ex.w2.weight.copy_(down[e])
+            x = torch.randn(1, 5, H)
+            a, b = old(x), moe(x)
+            a, b = (a[0], b[0]) if isinstance(a, tuple) else (a, b)
+            assert torch.allclose(a, b, atol=1e-5), "per-expert MoE differs from transformers' fused one"
+        layer._modules = collections.OrderedDict(
+            ("block_sparse_moe", moe) if k == "mlp" else (k, v) for k, v in layer._modules.items())
+        cls = type(layer)
+        layer.__class__ = type(cls.__name__, (cls,), {"mlp": property(lambda self: self.block_sparse_moe)})
+    return model
+
+
+def mixtral_case(cfg, seed):
+    """The Mixtral model of the fixture: per expert, random norms, and the
+    first layer's router tied in pairs: row 1 a copy of row 0, rows 2 and 3
+    zero, so every token's logits are (a, a, 0, 0). The top 2 is then a
+    whole tied pair, {0, 1} or {2, 3}, with weights 1/2 each, whatever order
+    torch.topk gives equal values. A tie across the top-k boundary is left
+    out on purpose: torch.topk documents no order for it and its CPU kernel
+    (std::nth_element for few experts) neither keeps the lower nor the
+    higher index consistently; this project takes the lower one."""
+    def build():
+        m = with_random_norms(per_expert_mixtral(AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")),
+                              seed)
+        with torch.no_grad():
+            w = m.model.layers[0].block_sparse_moe.gate.weight
+            w[1].copy_(w[0])
+            w[2:].zero_()
+        return m
+    return build
+
+
+def report_mixtral_routing(build, inputs, seed):
+    """Prints layer 0's routing of the fixture's base model (built after
+    torch.manual_seed(seed), as make_case builds it) and checks that every
+    token took a whole tied pair."""
+    torch.manual_seed(seed)
+    m = build().float().eval()
+    seen = {}
+
+    def hook(mod, args, out):
+        seen["logits"] = mod.gate(args[0].reshape(-1, args[0].shape[-1]))
+    m.model.layers[0].block_sparse_moe.register_forward_hook(hook)
+    with torch.no_grad():
+        m(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+    logits = seen["logits"]
+    assert torch.equal(logits[:, 0], logits[:, 1]) and not logits[:, 2:].any(), "router rows do not tie exactly"
+    _, sel = torch.topk(torch.softmax(logits.float(), dim=-1), 2, dim=-1)
+    pairs = [sorted(s) for s in sel.tolist()]
+    print("mixtral layer 0 routing:", pairs)
+    assert all(p in ([0, 1], [2, 3]) for p in pairs), "a token did not take a whole tied pair"
+    assert [0, 1] in pairs and [2, 3] in pairs, "pick another seed: one pair is never chosen"
+
+
+from transformers import MixtralConfig
+mx = MixtralConfig(**{**COMMON, "intermediate_size": 32}, num_key_value_heads=2, num_local_experts=4,
+                   num_experts_per_tok=2, sliding_window=3, tie_word_embeddings=False, router_jitter_noise=0.0,
+                   output_router_logits=False, attention_dropout=0.0)
+mx_inputs = left_padded_inputs(V, 49)
+mf.run(lambda: report_mixtral_routing(mixtral_case(mx, 918), mx_inputs, 1090))
+mf.run(lambda: mf.make_case("mixtral", mixtral_case(mx, 918), "CAUSAL_LM", mx_inputs,
+                            DEFAULT_AND_ALL_LINEAR, seed=1090))
+
+
+
+def seqcls_inputs(vocab, seed, pad=0):
+    """Sequence classification batch: row 0 right-padded by two, row 1 left-padded
+    by three, pads equal to pad_token_id (GenericForSequenceClassification pools
+    the rightmost token that is not pad_token_id, whatever the mask says)."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(3, vocab, (2, 9), generator=g)
+    mask = torch.ones_like(ids)
+    mask[0, 7:] = 0
+    mask[1, :3] = 0
+    ids[mask == 0] = pad
+    return {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor([2, 0])}
+
+
+def seqcls(cfg, seed):
+    from transformers import AutoModelForSequenceClassification
+    return lambda: with_random_norms(AutoModelForSequenceClassification.from_config(cfg, attn_implementation="eager"),
+                                     seed)
+
+
+# Sequence classification heads (…ForSequenceClassification: `score` on the last non-pad token, PEFT's SEQ_CLS
+# adds score to modules_to_save), 3 labels, pad_token_id 0, left and right padding.
+from transformers import LlamaConfig  # noqa: E402
+SEQCLS = dict(num_labels=3, pad_token_id=0)
+mf.run(lambda: mf.make_case("llama_seqcls", seqcls(LlamaConfig(**COMMON, num_key_value_heads=2, **SEQCLS), 921),
+                            "SEQ_CLS", seqcls_inputs(V, 50), DEFAULT_AND_ALL_LINEAR, seed=1100))
+mf.run(lambda: mf.make_case("gemma2_seqcls", seqcls(Gemma2Config(**COMMON, num_key_value_heads=2, head_dim=16,
+                                                                  hidden_activation="gelu_pytorch_tanh",
+                                                                  sliding_window=3, query_pre_attn_scalar=24,
+                                                                  attn_logit_softcapping=2.0,
+                                                                  final_logit_softcapping=5.0, **SEQCLS), 922),
+                            "SEQ_CLS", seqcls_inputs(V, 51), DEFAULT_AND_ALL_LINEAR, seed=1110))
+mf.run(lambda: mf.make_case("qwen2_seqcls", seqcls(Qwen2Config(**COMMON, num_key_value_heads=2, **SEQCLS), 923),
+                            "SEQ_CLS", seqcls_inputs(V, 52), DEFAULT_AND_ALL_LINEAR, seed=1120))
+
+
+def mixtral_seqcls():
+    from transformers import AutoModelForSequenceClassification
+    mxc = MixtralConfig(**{**COMMON, "intermediate_size": 32}, num_key_value_heads=2, num_local_experts=4,
+                        num_experts_per_tok=2, sliding_window=3, router_jitter_noise=0.0, attention_dropout=0.0,
+                        **SEQCLS)
+    return with_random_norms(per_expert_mixtral(
+        AutoModelForSequenceClassification.from_config(mxc, attn_implementation="eager")), 924)
+
+
+mf.run(lambda: mf.make_case("mixtral_seqcls", mixtral_seqcls, "SEQ_CLS", seqcls_inputs(V, 53),
+                            DEFAULT_AND_ALL_LINEAR, seed=1130))
 
 # Phi-3 (fused qkv_proj and gate_up_proj, partial rotary, window) is opt-in: PEFT has no default IA3 modules
 # for phi3, so make_fixtures.py's default adapters a and b cannot be built without teaching PEFT a default,

@@ -34,6 +34,7 @@ func TestInspectNewDecoders(t *testing.T) {
 		{"bloom", nil, []string{"self_attention.query_key_value", "mlp.dense_4h_to_h"}},
 		{"gpt_bigcode", nil, []string{"attn.c_attn", "mlp.c_proj"}},
 		{"falcon", nil, []string{"self_attention.query_key_value", "mlp.dense_4h_to_h"}},
+		{"mixtral", nil, append([]string{"self_attn.k_proj", "self_attn.v_proj"}, mixtralW2(8)...)},
 		{"phi3", []string{"--target-modules", "qkv_proj,down_proj", "--feedforward-modules", "down_proj"},
 			[]string{"self_attn.qkv_proj", "mlp.down_proj"}},
 	} {
@@ -53,7 +54,8 @@ func TestInspectNewDecoders(t *testing.T) {
 			for _, l := range rep.Layers {
 				got = append(got, l.Module)
 				ff := strings.HasSuffix(l.Module, "down_proj") || strings.HasSuffix(l.Module, "fc2") ||
-					strings.HasSuffix(l.Module, "dense_4h_to_h") || strings.HasSuffix(l.Module, "fc_out") || strings.HasSuffix(l.Module, "c_proj")
+					strings.HasSuffix(l.Module, "dense_4h_to_h") || strings.HasSuffix(l.Module, "fc_out") || strings.HasSuffix(l.Module, "c_proj") ||
+					strings.HasSuffix(l.Module, ".w2")
 				assert.Equal(t, ff, l.Feedforward, l.Module)
 			}
 			for i := 0; i < 2; i++ {
@@ -70,6 +72,15 @@ func TestInspectNewDecoders(t *testing.T) {
 			assert.Equal(t, want, got)
 		})
 	}
+}
+
+// mixtralW2 names the w2 of each of n experts inside a Mixtral layer.
+func mixtralW2(n int) []string {
+	out := make([]string, n)
+	for e := range out {
+		out[e] = fmt.Sprintf("block_sparse_moe.experts.%d.w2", e)
+	}
+	return out
 }
 
 // TestInspectPhi3NeedsTargets checks that Phi-3, which has no PEFT

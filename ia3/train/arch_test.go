@@ -43,6 +43,9 @@ var decoderCases = []decoderCase{
 	{name: "phi3", typ: "phi3", extra: map[string]any{"sliding_window": 2.0, "partial_rotary_factor": 0.5},
 		targets: []string{"qkv_proj", "down_proj"}, feedforward: []string{"down_proj"}},
 	{name: "phi", typ: "phi", extra: map[string]any{"qk_layernorm": true}},
+	// Mixtral's default targets w2 of every expert.
+	{name: "mixtral 3 experts top 2, window 2", typ: "mixtral", extra: map[string]any{"num_local_experts": 3.0,
+		"num_experts_per_tok": 2.0, "sliding_window": 2.0}},
 	{name: "gpt_neox", typ: "gpt_neox", extra: map[string]any{"rotary_pct": 0.5}},
 	{name: "opt project_in/out", typ: "opt", extra: map[string]any{"ffn_dim": 24.0, "word_embed_proj_dim": 8.0}},
 	{name: "gptj", typ: "gptj", extra: map[string]any{"n_embd": 16.0, "n_layer": 2.0, "n_head": 2.0, "n_inner": 24.0,
@@ -76,6 +79,23 @@ func (c decoderCase) module(l int, m string) string {
 		return fmt.Sprintf("model.layers.%d.mlp.%s", l, m)
 	}
 	return fmt.Sprintf("model.layers.%d.self_attn.%s", l, m)
+}
+
+// modules returns the full names of the target modules of layer l, in
+// the order the targets are listed (Mixtral's w2 once per expert).
+func (c decoderCase) modules(l int) []string {
+	var out []string
+	for _, m := range c.targetList() {
+		if c.typ == "mixtral" && m == "w2" {
+			n, _ := c.config()["num_local_experts"].(float64)
+			for e := 0; e < int(n); e++ {
+				out = append(out, fmt.Sprintf("model.layers.%d.block_sparse_moe.experts.%d.w2", l, e))
+			}
+			continue
+		}
+		out = append(out, c.module(l, m))
+	}
+	return out
 }
 
 // targetPaths gives, for the types not laid out as model.layers.N.
@@ -146,7 +166,7 @@ func TestNewDecoderGradients(t *testing.T) {
 	for _, c := range decoderCases {
 		t.Run(c.name, func(t *testing.T) {
 			r := decoderRun(t, b, c, 21)
-			require.Len(t, r.params, 2*len(c.targetList()), "every target of two layers")
+			require.Len(t, r.params, len(c.modules(0))+len(c.modules(1)), "every target of two layers")
 			checkFiniteDifferences(t, b, r)
 		})
 	}
@@ -165,25 +185,32 @@ func TestNewDecoderAdapterRoundTrip(t *testing.T) {
 				t.Run(c.name, func(t *testing.T) {
 					r := decoderRun(t, b, c, 4)
 					var want []string
-					for i, p := range r.params {
-						v := make([]float32, p.Param.T.Len())
-						for j := range v {
-							v[j] = 1 + 0.1*float32((i+j)%7-3)
-						}
-						nt, err := b.FromFloat32(v, p.Param.T.Shape()...)
-						require.NoError(t, err)
-						b.Free(p.Param.T)
-						p.Param.T = nt
-					}
+					setTrainedLooking(t, b, r.params)
 					for l := 0; l < 2; l++ {
-						for _, m := range c.targetList() {
-							want = append(want, fmt.Sprintf("base_model.model.%s.ia3_l", c.module(l, m)))
+						for _, m := range c.modules(l) {
+							want = append(want, fmt.Sprintf("base_model.model.%s.ia3_l", m))
 						}
 					}
 					checkAdapterRoundTrip(t, b, r, want, randomDecoder(t, b, c, 4))
 				})
 			}
 		})
+	}
+}
+
+// setTrainedLooking gives every trainable parameter values away from its
+// initialisation (1 + 0.1·((i+j) mod 7 − 3)), as a trained adapter has.
+func setTrainedLooking(t *testing.T, b backend.Backend, params []ia3.NamedParam) {
+	t.Helper()
+	for i, p := range params {
+		v := make([]float32, p.Param.T.Len())
+		for j := range v {
+			v[j] = 1 + 0.1*float32((i+j)%7-3)
+		}
+		nt, err := b.FromFloat32(v, p.Param.T.Shape()...)
+		require.NoError(t, err)
+		b.Free(p.Param.T)
+		p.Param.T = nt
 	}
 }
 
