@@ -60,7 +60,7 @@ func (g *gemm) run(be *Backend, parallel bool) {
 	}
 	forEach := func(n, cost int, fn func(lo, hi int)) {
 		if parallel {
-			be.parallelFor(n, cost, fn)
+			be.teamFor(n, cost, fn)
 		} else {
 			fn(0, n)
 		}

@@ -1,0 +1,175 @@
+package cpu
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// teamSpin is how long a helper keeps polling for the next job before it
+// parks. Products come back to back in a model's forward and backward
+// passes; a helper still polling starts within a microsecond, a parked one
+// needs the scheduler to wake a thread (tens of microseconds on the 2-core
+// VM measured, a few percent of a sub-millisecond product).
+const teamSpin = 100 * time.Microsecond
+
+// team is a fixed set of helper goroutines that run one job at a time
+// together with the caller: the matrix kernel's workers. Unlike
+// parallelFor, which starts goroutines on every call, its helpers persist,
+// polling briefly after each job and then parking, so a product that
+// follows another starts on every core at once. A job is fork/join only:
+// jobs never wait for each other inside, so a helper that starts late (or
+// never, while GOMAXPROCS is below the team's size) delays nothing but its
+// own share, which the job hands out dynamically.
+type team struct {
+	size int // threads running each job, the caller included
+	// mu is held by the caller for the length of one job; a caller that
+	// cannot take it (another job running) runs its work alone.
+	mu    sync.Mutex
+	start sync.Once
+	gen   atomic.Uint64 // bumped once per job; helpers run each value once
+	job   func(t int)   // the current job, published before gen is bumped
+	// pending counts the helpers that have not finished the current job.
+	pending atomic.Int32
+	// parked[h] is set while helper h waits on wake[h] (a buffered channel
+	// of one: a wake-up is never lost, a stale one costs one extra poll).
+	parked []atomic.Bool
+	wake   []chan struct{}
+	closed atomic.Bool
+}
+
+// newTeam returns a team of size threads (the caller and size-1 helpers,
+// started on first use).
+func newTeam(size int) *team {
+	tm := &team{size: max(size, 1)}
+	tm.parked = make([]atomic.Bool, tm.size)
+	tm.wake = make([]chan struct{}, tm.size)
+	for h := range tm.wake {
+		tm.wake[h] = make(chan struct{}, 1)
+	}
+	return tm
+}
+
+// run calls fn(t) for t in [0, size) on the team, fn(0) on the caller,
+// and returns when every call has; it returns false without calling fn
+// when the team is busy with another job or closed.
+func (tm *team) run(fn func(t int)) bool {
+	if tm.closed.Load() || !tm.mu.TryLock() {
+		return false
+	}
+	defer tm.mu.Unlock()
+	tm.start.Do(func() {
+		for h := 1; h < tm.size; h++ {
+			go tm.helper(h, tm.gen.Load())
+		}
+	})
+	tm.job = fn
+	tm.pending.Store(int32(tm.size - 1))
+	tm.gen.Add(1)
+	for h := 1; h < tm.size; h++ {
+		if tm.parked[h].CompareAndSwap(true, false) {
+			select {
+			case tm.wake[h] <- struct{}{}:
+			default:
+			}
+		}
+	}
+	fn(0)
+	for spins := 0; tm.pending.Load() != 0; spins++ {
+		if spins >= 64 {
+			// A helper without a processor needs this one.
+			runtime.Gosched()
+		}
+	}
+	tm.job = nil
+	return true
+}
+
+// helper runs every job of the team after generation seen as thread h
+// until the team closes.
+func (tm *team) helper(h int, seen uint64) {
+	for {
+		g, ok := tm.next(h, seen)
+		if !ok {
+			return
+		}
+		seen = g
+		tm.job(h)
+		tm.pending.Add(-1)
+	}
+}
+
+// next waits for a job newer than seen: polling (yielding the processor
+// to any other goroutine between polls) for teamSpin, then parked. It
+// returns false once the team is closed.
+func (tm *team) next(h int, seen uint64) (uint64, bool) {
+	for {
+		deadline := time.Now().Add(teamSpin)
+		for polls := 0; ; polls++ {
+			if g := tm.gen.Load(); g != seen {
+				return g, true
+			}
+			if tm.closed.Load() {
+				return 0, false
+			}
+			if polls%64 == 63 {
+				if time.Now().After(deadline) {
+					break
+				}
+				runtime.Gosched()
+			}
+		}
+		tm.parked[h].Store(true)
+		// A job posted between the last poll and parking: run may have
+		// seen parked false and not sent a wake-up.
+		if g := tm.gen.Load(); g != seen {
+			tm.parked[h].Store(false)
+			return g, true
+		}
+		if _, ok := <-tm.wake[h]; !ok {
+			return 0, false
+		}
+	}
+}
+
+// close stops the helpers once they finish any job under way; later runs
+// return false.
+func (tm *team) close() {
+	if tm.closed.Swap(true) {
+		return
+	}
+	tm.mu.Lock()
+	defer tm.mu.Unlock()
+	for h := 1; h < tm.size; h++ {
+		close(tm.wake[h])
+	}
+}
+
+// teamFor runs fn over [0, n) as parallelFor does, but on the team: up to
+// four chunks per thread, handed out in order as threads free up. When the
+// team is busy it falls back to parallelFor.
+func (b *Backend) teamFor(n, cost int, fn func(lo, hi int)) {
+	if n <= 0 {
+		return
+	}
+	w := min(b.workers, n)
+	if w <= 1 || n*max(cost, 1) < minParallelWork {
+		fn(0, n)
+		return
+	}
+	chunks := min(n, 4*w)
+	var next atomic.Int32
+	job := func(int) {
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= chunks {
+				return
+			}
+			fn(c*n/chunks, (c+1)*n/chunks)
+		}
+	}
+	if !b.team.run(job) {
+		b.parallelFor(n, cost, fn)
+	}
+}

@@ -1,0 +1,82 @@
+package cpu
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestTeamRunsEveryThreadOnce runs many jobs back to back, and some after
+// the helpers have parked, on teams smaller than, equal to and larger than
+// GOMAXPROCS: every thread index runs exactly once per job.
+func TestTeamRunsEveryThreadOnce(t *testing.T) {
+	for _, size := range []int{1, 2, 3, 8} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			tm := newTeam(size)
+			defer tm.close()
+			for job := range 200 {
+				if job%50 == 49 {
+					time.Sleep(2 * teamSpin) // let the helpers park
+				}
+				counts := make([]atomic.Int32, size)
+				require.True(t, tm.run(func(th int) { counts[th].Add(1) }))
+				for th := range counts {
+					require.Equal(t, int32(1), counts[th].Load(), "job %d thread %d", job, th)
+				}
+			}
+		})
+	}
+}
+
+// TestTeamBusyAndClosed: a job started from inside a job, or on a closed
+// team, is refused (the caller then runs the work itself).
+func TestTeamBusyAndClosed(t *testing.T) {
+	tm := newTeam(2)
+	var inner []bool
+	require.True(t, tm.run(func(th int) {
+		if th == 0 {
+			inner = append(inner, tm.run(func(int) {}))
+		}
+	}))
+	assert.Equal(t, []bool{false}, inner)
+	tm.close()
+	tm.close()
+	assert.False(t, tm.run(func(int) {}))
+}
+
+// TestTeamFor covers [0, n) exactly once for sizes around the chunk count,
+// with the team free and with it busy (the parallelFor fallback).
+func TestTeamFor(t *testing.T) {
+	b := New(2)
+	defer b.Close()
+	for _, n := range []int{0, 1, 2, 7, 8, 9, 1000} {
+		for _, busy := range []bool{false, true} {
+			t.Run(fmt.Sprintf("n%d/busy%v", n, busy), func(t *testing.T) {
+				seen := make([]atomic.Int32, n)
+				cover := func() {
+					b.teamFor(n, minParallelWork, func(lo, hi int) {
+						for i := lo; i < hi; i++ {
+							seen[i].Add(1)
+						}
+					})
+				}
+				if busy {
+					require.True(t, b.team.run(func(th int) {
+						if th == 0 {
+							cover()
+						}
+					}))
+				} else {
+					cover()
+				}
+				for i := range seen {
+					require.Equal(t, int32(1), seen[i].Load(), "index %d", i)
+				}
+			})
+		}
+	}
+}
