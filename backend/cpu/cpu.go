@@ -29,6 +29,8 @@ type Backend struct {
 	// apart because the two sizes differ: a B buffer handed out for A would
 	// be too small and dropped.
 	packsA, packsB sync.Pool
+	// spares recycles freed F32 storage for the outputs of matrix products.
+	spares spares
 	// team runs the matrix kernel's parallel work on persistent helpers.
 	team *team
 }

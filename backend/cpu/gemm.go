@@ -58,13 +58,6 @@ func (g *gemm) run(be *Backend, parallel bool) {
 	if parallel {
 		workers = be.workers
 	}
-	forEach := func(n, cost int, fn func(lo, hi int)) {
-		if parallel {
-			be.teamFor(n, cost, fn)
-		} else {
-			fn(0, n)
-		}
-	}
 	kc, aInL1 := ar.blocking(g.m)
 	if g.k > kc {
 		// Equal slices, as OpenBLAS cuts k: 512 as 256 + 256 rather than
@@ -85,8 +78,8 @@ func (g *gemm) run(be *Backend, parallel bool) {
 	for p0 := 0; p0 < max(g.k, 1); p0 += ka {
 		kaB := min(ka, g.k-p0)
 		ap := (*apBuf)[:aPanels*ar.mr*kaB]
-		forEach(aPanels, ar.mr*kaB, func(lo, hi int) { packA(ap, g.a, ar, alpha, p0, kaB, g.m, lo, hi) })
-		forEach(strips, g.m*nt*kaB, func(lo, hi int) {
+		pack := func(lo, hi int) { packA(ap, g.a, ar, alpha, p0, kaB, g.m, lo, hi) }
+		compute := func(lo, hi int) {
 			// One pooled buffer holds the B strip and the edge scratch tile.
 			bs := nt * min(kaB, kc)
 			bpBuf := packBuffer(&be.packsB, bs+maxTile)
@@ -95,7 +88,13 @@ func (g *gemm) run(be *Backend, parallel bool) {
 			for s := lo; s < hi; s++ {
 				g.strip(ar, kc, aInL1, ap, kaB, p0, bp, tmp, s*nt, min(nt, g.n-s*nt))
 			}
-		})
+		}
+		if !parallel {
+			pack(0, aPanels)
+			compute(0, strips)
+			continue
+		}
+		be.teamFor2(aPanels, ar.mr*kaB, pack, strips, g.m*nt*kaB, compute)
 	}
 }
 

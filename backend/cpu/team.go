@@ -146,30 +146,61 @@ func (tm *team) close() {
 	}
 }
 
-// teamFor runs fn over [0, n) as parallelFor does, but on the team: up to
-// four chunks per thread, handed out in order as threads free up. When the
-// team is busy it falls back to parallelFor.
+// teamFor runs fn over [0, n) as parallelFor does, but on the team.
 func (b *Backend) teamFor(n, cost int, fn func(lo, hi int)) {
-	if n <= 0 {
+	b.teamFor2(n, cost, fn, 0, 0, nil)
+}
+
+// teamFor2 runs fn1 over [0, n1), then fn2 over [0, n2), each as
+// parallelFor does (cost is the work of one index) but in one job of the
+// team: up to four chunks per thread, handed out in order as threads free
+// up, and no thread starts on fn2 before every chunk of fn1 has finished
+// (the matrix kernel packs A, then every strip of C reads all of it).
+// When the team is busy it falls back to parallelFor, once per phase.
+func (b *Backend) teamFor2(n1, cost1 int, fn1 func(lo, hi int), n2, cost2 int, fn2 func(lo, hi int)) {
+	n1, n2 = max(n1, 0), max(n2, 0)
+	work := n1*max(cost1, 1) + n2*max(cost2, 1)
+	if b.workers <= 1 || max(n1, n2) <= 1 || work < minParallelWork {
+		if n1 > 0 {
+			fn1(0, n1)
+		}
+		if n2 > 0 {
+			fn2(0, n2)
+		}
 		return
 	}
-	w := min(b.workers, n)
-	if w <= 1 || n*max(cost, 1) < minParallelWork {
-		fn(0, n)
-		return
-	}
-	chunks := min(n, 4*w)
-	var next atomic.Int32
+	c1, c2 := min(n1, 4*b.workers), min(n2, 4*b.workers)
+	var next1, done1, next2 atomic.Int32
 	job := func(int) {
 		for {
-			c := int(next.Add(1) - 1)
-			if c >= chunks {
+			c := int(next1.Add(1) - 1)
+			if c >= c1 {
+				break
+			}
+			fn1(c*n1/c1, (c+1)*n1/c1)
+			done1.Add(1)
+		}
+		// Chunks of fn1 still running belong to threads that are running,
+		// or runnable once this one yields.
+		for spins := 0; int(done1.Load()) < c1; spins++ {
+			if spins >= 64 {
+				runtime.Gosched()
+			}
+		}
+		for {
+			c := int(next2.Add(1) - 1)
+			if c >= c2 {
 				return
 			}
-			fn(c*n/chunks, (c+1)*n/chunks)
+			fn2(c*n2/c2, (c+1)*n2/c2)
 		}
 	}
 	if !b.team.run(job) {
-		b.parallelFor(n, cost, fn)
+		if n1 > 0 {
+			b.parallelFor(n1, cost1, fn1)
+		}
+		if n2 > 0 {
+			b.parallelFor(n2, cost2, fn2)
+		}
 	}
 }

@@ -80,3 +80,51 @@ func TestTeamFor(t *testing.T) {
 		}
 	}
 }
+
+// TestTeamFor2Order: every chunk of the second phase starts after every
+// index of the first has run, and both phases cover their range once,
+// with the team free and busy.
+func TestTeamFor2Order(t *testing.T) {
+	b := New(3)
+	defer b.Close()
+	for _, n := range [][2]int{{1, 1}, {2, 9}, {40, 3}, {100, 100}} {
+		for _, busy := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%dx%d/busy%v", n[0], n[1], busy), func(t *testing.T) {
+				first, second := make([]atomic.Int32, n[0]), make([]atomic.Int32, n[1])
+				var firstDone, early atomic.Int32
+				cover := func() {
+					b.teamFor2(n[0], minParallelWork, func(lo, hi int) {
+						for i := lo; i < hi; i++ {
+							first[i].Add(1)
+						}
+						time.Sleep(time.Microsecond)
+						firstDone.Add(int32(hi - lo))
+					}, n[1], minParallelWork, func(lo, hi int) {
+						if int(firstDone.Load()) != n[0] {
+							early.Add(1)
+						}
+						for i := lo; i < hi; i++ {
+							second[i].Add(1)
+						}
+					})
+				}
+				if busy {
+					require.True(t, b.team.run(func(th int) {
+						if th == 0 {
+							cover()
+						}
+					}))
+				} else {
+					cover()
+				}
+				assert.Zero(t, early.Load())
+				for i := range first {
+					require.Equal(t, int32(1), first[i].Load(), "first phase index %d", i)
+				}
+				for i := range second {
+					require.Equal(t, int32(1), second[i].Load(), "second phase index %d", i)
+				}
+			})
+		}
+	}
+}
