@@ -30,8 +30,8 @@ type team struct {
 	start sync.Once
 	gen   atomic.Uint64 // bumped once per job; helpers run each value once
 	job   func(t int)   // the current job, published before gen is bumped
-	// pending counts the helpers that have not finished the current job.
-	pending atomic.Int32
+	// finished counts down the helpers still running the current job.
+	finished *latch
 	// parked[h] is set while helper h waits on wake[h] (a buffered channel
 	// of one: a wake-up is never lost, a stale one costs one extra poll).
 	parked []atomic.Bool
@@ -65,7 +65,7 @@ func (tm *team) run(fn func(t int)) bool {
 		}
 	})
 	tm.job = fn
-	tm.pending.Store(int32(tm.size - 1))
+	tm.finished = newLatch(tm.size - 1)
 	tm.gen.Add(1)
 	for h := 1; h < tm.size; h++ {
 		if tm.parked[h].CompareAndSwap(true, false) {
@@ -76,13 +76,8 @@ func (tm *team) run(fn func(t int)) bool {
 		}
 	}
 	fn(0)
-	for spins := 0; tm.pending.Load() != 0; spins++ {
-		if spins >= 64 {
-			// A helper without a processor needs this one.
-			runtime.Gosched()
-		}
-	}
-	tm.job = nil
+	tm.finished.wait()
+	tm.job, tm.finished = nil, nil
 	return true
 }
 
@@ -96,29 +91,17 @@ func (tm *team) helper(h int, seen uint64) {
 		}
 		seen = g
 		tm.job(h)
-		tm.pending.Add(-1)
+		tm.finished.done()
 	}
 }
 
-// next waits for a job newer than seen: polling (yielding the processor
-// to any other goroutine between polls) for teamSpin, then parked. It
-// returns false once the team is closed.
+// next waits for a job newer than seen: polling for teamSpin, then
+// parked. It returns false once the team is closed.
 func (tm *team) next(h int, seen uint64) (uint64, bool) {
 	for {
-		deadline := time.Now().Add(teamSpin)
-		for polls := 0; ; polls++ {
-			if g := tm.gen.Load(); g != seen {
-				return g, true
-			}
-			if tm.closed.Load() {
-				return 0, false
-			}
-			if polls%64 == 63 {
-				if time.Now().After(deadline) {
-					break
-				}
-				runtime.Gosched()
-			}
+		var g uint64
+		if spinUntil(func() bool { g = tm.gen.Load(); return g != seen || tm.closed.Load() }, teamSpin) {
+			return g, !tm.closed.Load()
 		}
 		tm.parked[h].Store(true)
 		// A job posted between the last poll and parking: run may have
@@ -130,6 +113,62 @@ func (tm *team) next(h int, seen uint64) (uint64, bool) {
 		if _, ok := <-tm.wake[h]; !ok {
 			return 0, false
 		}
+	}
+}
+
+// spinUntil polls cond until it holds (true) or limit has passed (false),
+// yielding the processor every few microseconds so that goroutines waiting
+// for it (a helper that has none, other operations' workers) still run.
+func spinUntil(cond func() bool, limit time.Duration) bool {
+	start := time.Now()
+	for polls := 1; ; polls++ {
+		if cond() {
+			return true
+		}
+		if polls%256 == 0 {
+			if time.Since(start) > limit {
+				return false
+			}
+			if polls%4096 == 0 {
+				runtime.Gosched()
+			}
+		}
+	}
+}
+
+// latchSpin is how long a latch's waiter polls before it blocks: long
+// enough for the other threads' last chunks of a product's phase, short
+// enough not to hold a core from other work when a thread was descheduled.
+const latchSpin = 50 * time.Microsecond
+
+// latch is a countdown that one or more threads wait on: they poll it
+// for latchSpin, then block until the last done closes its channel.
+type latch struct {
+	n  atomic.Int32
+	ch chan struct{}
+}
+
+// newLatch returns a latch open after n calls of done (at once for n ≤ 0).
+func newLatch(n int) *latch {
+	l := &latch{ch: make(chan struct{})}
+	l.n.Store(int32(n))
+	if n <= 0 {
+		close(l.ch)
+	}
+	return l
+}
+
+// done counts one down; the last opens the latch.
+func (l *latch) done() {
+	if l.n.Add(-1) == 0 {
+		close(l.ch)
+	}
+}
+
+// wait returns once the latch is open.
+func (l *latch) wait() {
+	if !spinUntil(func() bool { return l.n.Load() <= 0 }, latchSpin) {
+		<-l.ch
 	}
 }
 
@@ -170,7 +209,8 @@ func (b *Backend) teamFor2(n1, cost1 int, fn1 func(lo, hi int), n2, cost2 int, f
 		return
 	}
 	c1, c2 := min(n1, 4*b.workers), min(n2, 4*b.workers)
-	var next1, done1, next2 atomic.Int32
+	var next1, next2 atomic.Int32
+	packed := newLatch(c1)
 	job := func(int) {
 		for {
 			c := int(next1.Add(1) - 1)
@@ -178,15 +218,9 @@ func (b *Backend) teamFor2(n1, cost1 int, fn1 func(lo, hi int), n2, cost2 int, f
 				break
 			}
 			fn1(c*n1/c1, (c+1)*n1/c1)
-			done1.Add(1)
+			packed.done()
 		}
-		// Chunks of fn1 still running belong to threads that are running,
-		// or runnable once this one yields.
-		for spins := 0; int(done1.Load()) < c1; spins++ {
-			if spins >= 64 {
-				runtime.Gosched()
-			}
-		}
+		packed.wait()
 		for {
 			c := int(next2.Add(1) - 1)
 			if c >= c2 {
