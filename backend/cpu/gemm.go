@@ -94,7 +94,7 @@ func (g *gemm) run(be *Backend, parallel bool) {
 			compute(0, strips)
 			continue
 		}
-		be.teamFor2(aPanels, ar.mr*kaB, pack, strips, g.m*nt*kaB, compute)
+		be.parallelFor2(aPanels, ar.mr*kaB, pack, strips, g.m*nt*kaB, compute)
 	}
 }
 

@@ -58,7 +58,6 @@ func (tm *team) run(fn func(t int)) bool {
 	if tm.closed.Load() || !tm.mu.TryLock() {
 		return false
 	}
-	defer tm.mu.Unlock()
 	tm.start.Do(func() {
 		for h := 1; h < tm.size; h++ {
 			go tm.helper(h, tm.gen.Load())
@@ -75,9 +74,13 @@ func (tm *team) run(fn func(t int)) bool {
 			}
 		}
 	}
+	// Even if fn(0) panics, the helpers finish before the next job.
+	defer func() {
+		tm.finished.wait()
+		tm.job, tm.finished = nil, nil
+		tm.mu.Unlock()
+	}()
 	fn(0)
-	tm.finished.wait()
-	tm.job, tm.finished = nil, nil
 	return true
 }
 
@@ -185,18 +188,14 @@ func (tm *team) close() {
 	}
 }
 
-// teamFor runs fn over [0, n) as parallelFor does, but on the team.
-func (b *Backend) teamFor(n, cost int, fn func(lo, hi int)) {
-	b.teamFor2(n, cost, fn, 0, 0, nil)
-}
-
-// teamFor2 runs fn1 over [0, n1), then fn2 over [0, n2), each as
+// parallelFor2 runs fn1 over [0, n1), then fn2 over [0, n2), each as
 // parallelFor does (cost is the work of one index) but in one job of the
 // team: up to four chunks per thread, handed out in order as threads free
 // up, and no thread starts on fn2 before every chunk of fn1 has finished
 // (the matrix kernel packs A, then every strip of C reads all of it).
-// When the team is busy it falls back to parallelFor, once per phase.
-func (b *Backend) teamFor2(n1, cost1 int, fn1 func(lo, hi int), n2, cost2 int, fn2 func(lo, hi int)) {
+// When the team is busy (a parallelFor inside another), it falls back to
+// spawnFor, once per phase.
+func (b *Backend) parallelFor2(n1, cost1 int, fn1 func(lo, hi int), n2, cost2 int, fn2 func(lo, hi int)) {
 	n1, n2 = max(n1, 0), max(n2, 0)
 	work := n1*max(cost1, 1) + n2*max(cost2, 1)
 	if b.workers <= 1 || max(n1, n2) <= 1 || work < minParallelWork {
@@ -230,11 +229,7 @@ func (b *Backend) teamFor2(n1, cost1 int, fn1 func(lo, hi int), n2, cost2 int, f
 		}
 	}
 	if !b.team.run(job) {
-		if n1 > 0 {
-			b.parallelFor(n1, cost1, fn1)
-		}
-		if n2 > 0 {
-			b.parallelFor(n2, cost2, fn2)
-		}
+		b.spawnFor(n1, cost1, fn1)
+		b.spawnFor(n2, cost2, fn2)
 	}
 }

@@ -48,9 +48,9 @@ func TestTeamBusyAndClosed(t *testing.T) {
 	assert.False(t, tm.run(func(int) {}))
 }
 
-// TestTeamFor covers [0, n) exactly once for sizes around the chunk count,
-// with the team free and with it busy (the parallelFor fallback).
-func TestTeamFor(t *testing.T) {
+// TestParallelFor covers [0, n) exactly once for sizes around the chunk
+// count, with the team free and with it busy (the spawnFor fallback).
+func TestParallelFor(t *testing.T) {
 	b := New(2)
 	defer b.Close()
 	for _, n := range []int{0, 1, 2, 7, 8, 9, 1000} {
@@ -58,7 +58,7 @@ func TestTeamFor(t *testing.T) {
 			t.Run(fmt.Sprintf("n%d/busy%v", n, busy), func(t *testing.T) {
 				seen := make([]atomic.Int32, n)
 				cover := func() {
-					b.teamFor(n, minParallelWork, func(lo, hi int) {
+					b.parallelFor(n, minParallelWork, func(lo, hi int) {
 						for i := lo; i < hi; i++ {
 							seen[i].Add(1)
 						}
@@ -81,10 +81,10 @@ func TestTeamFor(t *testing.T) {
 	}
 }
 
-// TestTeamFor2Order: every chunk of the second phase starts after every
+// TestParallelFor2Order: every chunk of the second phase starts after every
 // index of the first has run, and both phases cover their range once,
 // with the team free and busy.
-func TestTeamFor2Order(t *testing.T) {
+func TestParallelFor2Order(t *testing.T) {
 	b := New(3)
 	defer b.Close()
 	for _, n := range [][2]int{{1, 1}, {2, 9}, {40, 3}, {100, 100}} {
@@ -93,7 +93,7 @@ func TestTeamFor2Order(t *testing.T) {
 				first, second := make([]atomic.Int32, n[0]), make([]atomic.Int32, n[1])
 				var firstDone, early atomic.Int32
 				cover := func() {
-					b.teamFor2(n[0], minParallelWork, func(lo, hi int) {
+					b.parallelFor2(n[0], minParallelWork, func(lo, hi int) {
 						for i := lo; i < hi; i++ {
 							first[i].Add(1)
 						}
