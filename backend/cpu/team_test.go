@@ -2,12 +2,15 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/backend"
 )
 
 // TestTeamRunsEveryThreadOnce runs many jobs back to back, and some after
@@ -124,6 +127,39 @@ func TestParallelFor2Order(t *testing.T) {
 				for i := range second {
 					require.Equal(t, int32(1), second[i].Load(), "second phase index %d", i)
 				}
+			})
+		}
+	}
+}
+
+// TestProductsOnTeamSizes runs packed products on teams of one, two and
+// three threads (more than this CPU may have) with the fastest kernel and
+// compares them with the pure-Go kernel on one thread: rows fewer than
+// threads·mr, columns fewer than threads·nr, sizes that are not multiples
+// of the tiles or of kc, and an A too large to pack at once (m·k above
+// aPackLimit, so several packing passes each run as a job of the team).
+func TestProductsOnTeamSizes(t *testing.T) {
+	ref := backend.Checked(newWithArch(1, genericArch))
+	tests := []struct{ m, n, k int }{
+		{5, 700, 300},
+		{13, 40, 1000},
+		{23, 65, 257},
+		{128, 256, 770},
+		{aInL1Rows + 13, 97, 385},
+		{aInL1Rows + 4, 33, aPackLimit/(aInL1Rows+4) + 700},
+	}
+	run := func(b backend.Backend, m, n, k int) []float32 {
+		x := f32s(t, b, random(1, m*k), m, k)
+		w := f32s(t, b, random(2, n*k), n, k)
+		return values(t, b, must(t)(b.Linear(x, w, backend.LinearOptions{})), m, n)
+	}
+	for _, tc := range tests {
+		want := run(ref, tc.m, tc.n, tc.k)
+		for _, workers := range []int{1, 2, 3} {
+			t.Run(fmt.Sprintf("%dx%dx%d/w%d", tc.m, tc.n, tc.k, workers), func(t *testing.T) {
+				be := backend.Checked(New(workers))
+				defer be.Close()
+				assert.InDeltaSlice(t, want, run(be, tc.m, tc.n, tc.k), 1e-5*math.Sqrt(float64(tc.k))+1e-6)
 			})
 		}
 	}
