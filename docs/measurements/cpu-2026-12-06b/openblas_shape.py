@@ -1,7 +1,9 @@
 """OpenBLAS sgemm through numpy for one shape of backend/cpu's benchmarks:
   openblas_shape.py square N          n×n @ n×n
   openblas_shape.py proj IN OUT       x[128, IN] @ W[OUT, IN]ᵀ
-GFLOP/s over wall time, median of 9 runs after a warm-up."""
+GFLOP/s over wall time, median of 9 runs after a warm-up, and the
+process's CPU time over those runs' wall time ("cores"): about 2 when
+OpenBLAS's two threads had both CPUs, lower when another job took one."""
 import sys, time, numpy as np
 kind = sys.argv[1]
 if kind == "square":
@@ -13,6 +15,8 @@ else:
     f, flops, name = (lambda: x @ wt.T), 2 * 128 * i * o, f"projection {i}to{o}"
 f()
 ts = []
+c0, w0 = time.process_time(), time.perf_counter()
 for _ in range(9):
     t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
-print(f"openblas {name}: {flops / sorted(ts)[4] / 1e9:.1f} GFLOP/s")
+cores = (time.process_time() - c0) / (time.perf_counter() - w0)
+print(f"openblas {name}: {flops / sorted(ts)[4] / 1e9:.1f} GFLOP/s {cores:.2f} cores")
