@@ -3,6 +3,8 @@
 #   go test -c -o /tmp/sg2/new.test ./backend/cpu                      (this branch)
 #   (cd /work/main && go test -c -o /tmp/sg2/main.test ./backend/cpu)  (main at db990d3)
 #   bash docs/measurements/cpu-2026-12-06b/run.sh ROUNDS OUTFILE [BENCHTIME]
+# BINS (default "main new") names the test binaries under /tmp/sg2 to run
+# after OpenBLAS for each shape; variants under trial ran as extra names.
 # With NICE=-10 in the environment every command of a round (OpenBLAS, main
 # and branch alike) runs at that nice level, so other engineers' compiles
 # take less of the two cores during the few seconds each shape runs.
@@ -22,7 +24,6 @@ for r in $(seq "$rounds"); do
            "proj 768 768:BenchmarkMatMulProjection/^gpt2_768to768$" "proj 2048 256:BenchmarkMatMulProjection/^llama_2048to256$"; do
     # shellcheck disable=SC2086
     ob ${s%%:*} >> "$out" 2>&1
-    gb /tmp/sg2/main.test "${s#*:}" >> "$out"
-    gb /tmp/sg2/new.test "${s#*:}" >> "$out"
+    for b in ${BINS:-main new}; do gb "/tmp/sg2/$b.test" "${s#*:}" >> "$out"; done
   done
 done
