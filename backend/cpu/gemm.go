@@ -72,7 +72,7 @@ func (g *gemm) run(be *Backend, parallel bool) {
 	aPanels := (g.m + ar.mr - 1) / ar.mr
 	apBuf := packBuffer(&be.packsA, aPanels*ar.mr*min(ka, g.k))
 	defer be.packsA.Put(apBuf)
-	nt := ar.stripWidth(g.n, workers)
+	nt := ar.stripWidth(g.n, workers, aInL1)
 	strips := (g.n + nt - 1) / nt
 	// k = 0 still takes one pass, so C is stored and the epilogue runs.
 	for p0 := 0; p0 < max(g.k, 1); p0 += ka {
@@ -100,10 +100,18 @@ func (g *gemm) run(be *Backend, parallel bool) {
 
 // stripWidth splits n columns into strips of whole nr-wide panels: a
 // multiple of workers strips, at most four per worker (enough to even out
-// uneven progress), none wider than nc.
-func (ar *gemmArch) stripWidth(n, workers int) int {
+// uneven progress), none wider than nc. With aInL1 (tall products) at most
+// two per worker: every strip streams all of packed A past its B panels, so
+// wider strips read A from L3 half as often; on the 2-core Xeon, n = 1024
+// and 2048 gained 3–7% against four strips per worker once the team's
+// helpers start together (docs/measurements/cpu-2026-12-06b).
+func (ar *gemmArch) stripWidth(n, workers int, aInL1 bool) int {
 	panels := (n + ar.nr - 1) / ar.nr
-	tasks := min(4*workers, panels)
+	perWorker := 4
+	if aInL1 {
+		perWorker = 2
+	}
+	tasks := min(perWorker*workers, panels)
 	if tasks > workers {
 		tasks -= tasks % workers
 	}
