@@ -34,6 +34,10 @@ type Backend struct {
 	// not yet freed, as a GPU's buffer pool counts its buffers
 	// (AllocatedBytes, PeakBytes).
 	live, peak atomic.Int64
+	// spares recycles freed F32 storage for the outputs of matrix products.
+	spares spares
+	// team runs the matrix kernel's parallel work on persistent helpers.
+	team *team
 }
 
 // New returns a CPU backend that runs large operations on workers goroutines;
@@ -50,8 +54,11 @@ func newWithArch(workers int, ar gemmArch) *Backend {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	b := &Backend{workers: workers, info: hostInfo(ar), arch: ar}
+	b := &Backend{workers: workers, info: hostInfo(ar), arch: ar, team: newTeam(workers)}
 	b.info.Parallelism = workers
+	// The helpers hold the team, not the backend, so a backend dropped
+	// without Close still stops them.
+	runtime.AddCleanup(b, func(tm *team) { tm.close() }, b.team)
 	return b
 }
 
@@ -64,6 +71,7 @@ func (b *Backend) Info() backend.DeviceInfo { return b.info }
 // Close marks the backend closed; tensors become garbage for Go's collector.
 func (b *Backend) Close() error {
 	b.closed = true
+	b.team.close()
 	return nil
 }
 

@@ -62,13 +62,6 @@ func (g *gemm) run(be *Backend, parallel bool) {
 	if parallel {
 		workers = be.workers
 	}
-	forEach := func(n, cost int, fn func(lo, hi int)) {
-		if parallel {
-			be.parallelFor(n, cost, fn)
-		} else {
-			fn(0, n)
-		}
-	}
 	kc, aInL1 := ar.blocking(g.m)
 	if g.k > kc {
 		// Equal slices, as OpenBLAS cuts k: 512 as 256 + 256 rather than
@@ -83,14 +76,14 @@ func (g *gemm) run(be *Backend, parallel bool) {
 	aPanels := (g.m + ar.mr - 1) / ar.mr
 	apBuf := packBuffer(&be.packsA, aPanels*ar.mr*min(ka, g.k))
 	defer be.packsA.Put(apBuf)
-	nt := ar.stripWidth(g.n, workers)
+	nt := ar.stripWidth(g.n, workers, aInL1)
 	strips := (g.n + nt - 1) / nt
 	// k = 0 still takes one pass, so C is stored and the epilogue runs.
 	for p0 := 0; p0 < max(g.k, 1); p0 += ka {
 		kaB := min(ka, g.k-p0)
 		ap := (*apBuf)[:aPanels*ar.mr*kaB]
-		forEach(aPanels, ar.mr*kaB, func(lo, hi int) { packA(ap, g.a, ar, alpha, p0, kaB, g.m, lo, hi) })
-		forEach(strips, g.m*nt*kaB, func(lo, hi int) {
+		pack := func(lo, hi int) { packA(ap, g.a, ar, alpha, p0, kaB, g.m, lo, hi) }
+		compute := func(lo, hi int) {
 			// One pooled buffer holds the B strip and the edge scratch tile.
 			bs := nt * min(kaB, kc)
 			bpBuf := packBuffer(&be.packsB, bs+maxTile)
@@ -99,16 +92,30 @@ func (g *gemm) run(be *Backend, parallel bool) {
 			for s := lo; s < hi; s++ {
 				g.strip(ar, kc, aInL1, ap, kaB, p0, bp, tmp, s*nt, min(nt, g.n-s*nt))
 			}
-		})
+		}
+		if !parallel {
+			pack(0, aPanels)
+			compute(0, strips)
+			continue
+		}
+		be.parallelFor2(aPanels, ar.mr*kaB, pack, strips, g.m*nt*kaB, compute)
 	}
 }
 
 // stripWidth splits n columns into strips of whole nr-wide panels: a
 // multiple of workers strips, at most four per worker (enough to even out
-// uneven progress), none wider than nc.
-func (ar *gemmArch) stripWidth(n, workers int) int {
+// uneven progress), none wider than nc. With aInL1 (tall products) at most
+// two per worker: every strip streams all of packed A past its B panels, so
+// wider strips read A from L3 half as often; on the 2-core Xeon, n = 1024
+// and 2048 gained 3–7% against four strips per worker once the team's
+// helpers start together (docs/measurements/cpu-2026-12-06b).
+func (ar *gemmArch) stripWidth(n, workers int, aInL1 bool) int {
 	panels := (n + ar.nr - 1) / ar.nr
-	tasks := min(4*workers, panels)
+	perWorker := 4
+	if aInL1 {
+		perWorker = 2
+	}
+	tasks := min(perWorker*workers, panels)
 	if tasks > workers {
 		tasks -= tasks % workers
 	}

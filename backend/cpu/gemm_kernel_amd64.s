@@ -7,7 +7,12 @@
 // one row of the packed B panel into vector registers, broadcasts each value
 // of the packed A column in turn and fuses a multiply-add into the
 // accumulators of that row of C; after kb steps the tile is stored (first)
-// or added to C. Registers: CX counts k, SI walks A, DI walks B, DX walks the
+// or added to C. The AVX-512 loop also prefetches B eight k steps (1 KiB)
+// and A eight steps (384 bytes) ahead: tall products stream B micro-panels
+// from L2 and A micro-panels from L3, which the hardware prefetchers alone
+// left the kernel waiting for (3–8% on the 2-core Xeon, same-minute rounds
+// in docs/measurements/cpu-2026-12-06b; prefetches past a panel's end are
+// harmless hints). Registers: CX counts k, SI walks A, DI walks B, DX walks the
 // rows of C, R8 is ldc in bytes, R10 walks C for the prefetches.
 
 // Load the arguments, ldc scaled to bytes.
@@ -50,6 +55,9 @@ TEXT ·sgemmAVX512(SB), NOSPLIT, $0-41
 avx512_loop:
 	VMOVUPS (DI), Z24
 	VMOVUPS 64(DI), Z25
+	PREFETCHT0 1024(DI)
+	PREFETCHT0 1088(DI)
+	PREFETCHT0 384(SI)
 	FMA_ROW(0, Z26, Z24, Z25, Z0, Z1)
 	FMA_ROW(4, Z27, Z24, Z25, Z2, Z3)
 	FMA_ROW(8, Z28, Z24, Z25, Z4, Z5)

@@ -41,7 +41,7 @@ func (b *Backend) MatMul(a, bt backend.Tensor, o backend.MatMulOptions) (backend
 	if rb == 2 {
 		bStride = 0
 	}
-	out := b.newF32(append(append([]int(nil), as[:ra-2]...), m, n)...)
+	out := b.newF32Dirty(append(append([]int(nil), as[:ra-2]...), m, n)...)
 	one := func(i int, parallel bool) {
 		g := gemm{m: m, n: n, k: k, a: aOp, b: bOp, alpha: o.Alpha, c: out.f[i*m*n : (i+1)*m*n], ldc: n}
 		g.a.f = x.f[i*m*k:]
@@ -96,7 +96,7 @@ func (b *Backend) Linear(xt, wt backend.Tensor, o backend.LinearOptions) (backen
 		return nil, err
 	}
 	shape := append(append([]int(nil), x.shape[:len(x.shape)-1]...), out)
-	y := b.newF32(shape...)
+	y := b.newF32Dirty(shape...)
 	g := gemm{m: rows, n: out, k: in, a: operand{f: x.f, dtype: backend.F32, rs: in, cs: 1, colScale: opts.in, index: opts.index}, b: wOp, c: y.f, ldc: out}
 	if opts.bias != nil || opts.out != nil {
 		g.epilogue = func(i0, i1, j0, j1 int) {

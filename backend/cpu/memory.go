@@ -105,11 +105,16 @@ func (b *Backend) ToInt32(t backend.Tensor) ([]int32, error) {
 }
 
 // Free drops an owner's storage so later use is an error; views, foreign
-// tensors and tensors already freed are ignored.
+// tensors and tensors already freed are ignored. Large F32 storage goes
+// back to the backend's spares for the next matrix product of that size
+// (views of t are already unusable: tensorOf refuses them once t is freed).
 func (b *Backend) Free(t backend.Tensor) {
 	x, ok := t.(*tensor)
 	if !ok || x == nil || x.owner != b || x.base != nil {
 		return
+	}
+	if !x.freed {
+		b.spares.put(x.f)
 	}
 	x.freed = true
 	b.live.Add(-x.storageBytes())

@@ -7,10 +7,17 @@ import "sync"
 // microseconds, which small tensors do not repay.
 const minParallelWork = 1 << 15
 
-// parallelFor runs fn over [0, n) split into contiguous chunks, on up to
-// b.workers goroutines when n·cost (the work of one index, in element
-// operations) is large enough to pay for them, else on the caller.
+// parallelFor runs fn over [0, n) split into contiguous chunks, on the
+// backend's team of b.workers threads (the caller and persistent helpers)
+// when n·cost (the work of one index, in element operations) is large
+// enough to pay for them, else on the caller.
 func (b *Backend) parallelFor(n, cost int, fn func(lo, hi int)) {
+	b.parallelFor2(n, cost, fn, 0, 0, nil)
+}
+
+// spawnFor is parallelFor on up to b.workers new goroutines, the caller
+// waiting: the fallback while the team is busy.
+func (b *Backend) spawnFor(n, cost int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
