@@ -301,3 +301,87 @@ func TestNF4Table(t *testing.T) {
 		assert.Less(t, tbl[i-1], tbl[i])
 	}
 }
+
+func TestRowGranularity(t *testing.T) {
+	tests := []struct {
+		f          Format
+		cols, want int
+	}{
+		{Q8_0, 32, 1}, {Q8_0, 8192, 1},
+		{NF4, 64, 256}, {NF4, 192, 256}, {NF4, 320, 256}, {NF4, 4096, 4}, {NF4, 8192, 2}, {NF4, 16384, 1}, {NF4, 3 * 16384, 1},
+		{None, 64, 0}, {NF4, 0, 0},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, RowGranularity(tt.f, tt.cols), "%v cols %d", tt.f, tt.cols)
+	}
+}
+
+// TestSliceRows cuts quantized matrices at every valid boundary: each slice
+// dequantizes bit for bit as the same rows of the whole, short last groups
+// and padded absmax codes included.
+func TestSliceRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	tests := []struct {
+		f          Format
+		rows, cols int
+		cuts       []int // slice boundaries, from 0 to rows
+	}{
+		{Q8_0, 7, 64, []int{0, 1, 4, 7}},
+		{Q8_0, 5, 32, []int{0, 2, 3, 5}},
+		{NF4, 700, 64, []int{0, 256, 512, 700}},  // last slice: 188 blocks, one short group
+		{NF4, 600, 192, []int{0, 256, 600}},      // 3 groups a slice, last 258 blocks
+		{NF4, 9, 4096, []int{0, 4, 8, 9}},        // last slice one row: 64 blocks
+		{NF4, 260, 128, []int{0, 128, 256, 260}}, // g = 128 rows, last slice 8 blocks
+		{NF4, 3, 2 * 16384, []int{0, 1, 2, 3}},   // a row holds two whole groups
+		{NF4, 513, 64, []int{0, 512, 513}},       // a 1-block last slice (absmax codes padded)
+		{NF4, 5, 64, []int{0, 5}},                // the whole, shorter than one group
+	}
+	for _, tt := range tests {
+		x := make([]float32, tt.rows*tt.cols)
+		for i := range x {
+			x[i] = float32(r.NormFloat64()) * float32(1+i%7)
+		}
+		data, err := Quantize(tt.f, x, tt.rows, tt.cols)
+		require.NoError(t, err)
+		whole, err := Dequantize(tt.f, data, tt.rows, tt.cols)
+		require.NoError(t, err)
+		for i := 0; i+1 < len(tt.cuts); i++ {
+			r0, r1 := tt.cuts[i], tt.cuts[i+1]
+			part, err := SliceRows(tt.f, data, tt.rows, tt.cols, r0, r1)
+			require.NoError(t, err, "%v [%d, %d] rows [%d, %d)", tt.f, tt.rows, tt.cols, r0, r1)
+			got, err := Dequantize(tt.f, part, r1-r0, tt.cols)
+			require.NoError(t, err)
+			assert.Equal(t, bitsOf(whole[r0*tt.cols:r1*tt.cols]), bitsOf(got), "%v [%d, %d] rows [%d, %d)", tt.f, tt.rows, tt.cols, r0, r1)
+		}
+	}
+}
+
+func TestSliceRowsRefusals(t *testing.T) {
+	data, err := Quantize(NF4, make([]float32, 600*64), 600, 64)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		r0, r1 int
+		want   string
+	}{
+		{0, 100, "multiple of 256 rows"},
+		{100, 600, "multiple of 256 rows"},
+		{256, 256, "non-empty range"},
+		{0, 601, "non-empty range"},
+		{-256, 0, "non-empty range"},
+	} {
+		_, err := SliceRows(NF4, data, 600, 64, c.r0, c.r1)
+		assert.ErrorContains(t, err, c.want, "rows [%d, %d)", c.r0, c.r1)
+	}
+	_, err = SliceRows(NF4, data[:10], 600, 64, 0, 256)
+	assert.ErrorContains(t, err, "bytes")
+	_, err = SliceRows(None, data, 600, 64, 0, 256)
+	assert.ErrorContains(t, err, "not a quantized format")
+}
+
+func bitsOf(v []float32) []uint32 {
+	out := make([]uint32, len(v))
+	for i, x := range v {
+		out[i] = math.Float32bits(x)
+	}
+	return out
+}
