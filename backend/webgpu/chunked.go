@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/quant"
 )
 
 // bindingLimitFromEnv reads BindingLimitEnv; 0 means unset.
@@ -51,7 +52,9 @@ func (b *Backend) maxBinding() uint64 {
 // buffer holding consecutive rows; starts[i] is the first row of part i
 // and starts[len(parts)] is R. Part boundaries fall on whole u32 words, and
 // the parts are sized as if every float element took 4 bytes, so widening
-// or scaling an F16/BF16 part to F32 keeps the same rows per part.
+// or scaling an F16/BF16 part to F32 keeps the same rows per part. A
+// quantized (Q8_0, NF4) tensor's parts are standalone quantized tensors
+// of its rows (quant.SliceRows), sized so their dequantised F32 copies fit.
 type split struct {
 	parts  []*tensor
 	starts []int
@@ -122,33 +125,48 @@ func (b *Backend) allocSplit(op string, dtype backend.DType, shape ...int) (*ten
 
 // rowsPerPart returns how many rows of cols elements each part of a split
 // holds: as many as fit the limit at 4 bytes an element (so F32 copies of
-// F16/BF16 parts fit too), even when 16-bit rows of odd length would end
-// mid-word, then evened out over the parts.
+// F16/BF16 parts, and the dequantised copies of quantized ones, fit too),
+// in a multiple of the dtype's row granularity (partGranularity), then
+// evened out over the parts.
 func rowsPerPart(dtype backend.DType, rows, cols int, limit uint64) (int, error) {
 	if rows < 2 {
 		return 0, fmt.Errorf("one row of %d elements is over the storage binding limit of %d bytes", cols, limit)
 	}
+	gran := partGranularity(dtype, cols)
 	rowBytes := uint64(cols) * uint64(max(dtype.Size(), 4))
-	per := int((limit &^ 15) / rowBytes)
-	even := dtype.Size() == 2 && cols%2 == 1
-	if even {
-		per &^= 1
-	}
-	if per == 0 {
+	per := int((limit&^15)/rowBytes) / gran * gran
+	switch {
+	case per == 0 && gran > 1:
+		return 0, fmt.Errorf("a part must hold a multiple of %d rows of %d elements (%d bytes as F32), over the storage binding limit of %d bytes",
+			gran, cols, uint64(gran)*rowBytes, limit)
+	case per == 0:
 		return 0, fmt.Errorf("a row of %d elements (%d bytes as F32) is over the storage binding limit of %d bytes", cols, rowBytes, limit)
 	}
 	parts := (rows + per - 1) / per
 	per = (rows + parts - 1) / parts
-	if even && per%2 == 1 {
-		per++
+	// Rounding up keeps per at most the first value, itself a multiple.
+	return (per + gran - 1) / gran * gran, nil
+}
+
+// partGranularity is the row count a part of a split [rows, cols] tensor
+// of dtype holds a multiple of (but for the last part): 2 for 16-bit rows
+// of odd length, so that parts start on a whole u32 word; for quantized
+// dtypes quant.RowGranularity, so that each part is a standalone quantized
+// matrix (whole NF4 double-quantization groups); else 1.
+func partGranularity(dtype backend.DType, cols int) int {
+	if f := dtype.QuantFormat(); f != quant.None {
+		return max(quant.RowGranularity(f, cols), 1)
 	}
-	return per, nil
+	if dtype.Size() == 2 && cols%2 == 1 {
+		return 2
+	}
+	return 1
 }
 
 // rawBytes is the bytes n elements of dtype take in the host layout
-// FromBytes receives and downloads return. Parts hold whole rows, so a
-// block-quantised dtype whose rows hold whole blocks splits the same way
-// once this counts its blocks' bytes.
+// FromBytes receives and downloads return, for the float and integer
+// dtypes (quantized tensors are split by fromQuantSplit and downloaded
+// dequantised, never through uploadSplit or downloadSplit).
 func rawBytes(dtype backend.DType, n int) int { return n * dtype.Size() }
 
 // uploadSplit is upload for a tensor over the binding limit.

@@ -15,8 +15,9 @@
 //
 // A tensor larger than the adapter's maxStorageBufferBindingSize (or
 // maxBufferSize) is held in several buffers split by rows, so that a
-// 128k- or 256k-vocabulary embedding, LM head and logits run on every
-// adapter; the operations such tensors meet in a forward pass, generation
+// 128k- or 256k-vocabulary embedding, LM head and logits, and a 70B
+// model's quantized projections (each part a standalone quantized matrix of
+// its rows), run on every adapter; the operations such tensors meet in a forward pass, generation
 // and a training step take them part by part, and the others refuse them
 // with their sizes. BindingLimitEnv lowers the limit, for tests.
 //

@@ -53,17 +53,18 @@ func (b *Backend) fromQuantBytes(dtype backend.DType, data []byte, shape []int) 
 	if len(data) != l.Total {
 		return nil, fmt.Errorf("webgpu: FromBytes: %d bytes for %s %v, want %d", len(data), dtype, shape, l.Total)
 	}
-	size := quantDeviceBytes(f, l.Rows*l.Cols)
-	// Refused here rather than in alloc: tensors over the binding limit are
-	// not split across buffers when quantized (the NF4 groups and offset
-	// span the whole matrix), so none may reach a path that would split it.
-	if limit := b.maxBinding(); size > limit {
-		return nil, fmt.Errorf("webgpu: FromBytes: %s tensor %v needs %d bytes, over the device's maxStorageBufferBindingSize of %d bytes (quantized weights are not split across bindings)",
-			dtype, shape, size, limit)
+	if quantDeviceBytes(f, l.Rows*l.Cols) > b.maxBinding() {
+		return b.fromQuantSplit(dtype, data, l)
 	}
-	raw := make([]byte, size)
+	return b.uploadQuant("FromBytes", dtype, data, l)
+}
+
+// uploadQuant uploads the storage bytes data of a quantized matrix of
+// layout l that fits one binding, appending the NF4 tables.
+func (b *Backend) uploadQuant(op string, dtype backend.DType, data []byte, l quant.Layout) (backend.Tensor, error) {
+	raw := make([]byte, quantDeviceBytes(l.Format, l.Rows*l.Cols))
 	copy(raw, data)
-	if f == quant.NF4 {
+	if l.Format == quant.NF4 {
 		// The tables start right after the storage, which for NF4 is a
 		// whole number of words (nf4_table_word in common.wgsl).
 		tables := raw[l.Total:]
@@ -72,14 +73,53 @@ func (b *Backend) fromQuantBytes(dtype backend.DType, data []byte, shape []int) 
 			binary.LittleEndian.PutUint32(tables[4*i:], math.Float32bits(v))
 		}
 	}
-	return b.upload("FromBytes", dtype, raw, l.Rows*l.Cols, shape)
+	return b.upload(op, dtype, raw, l.Rows*l.Cols, []int{l.Rows, l.Cols})
+}
+
+// fromQuantSplit uploads a quantized matrix over the binding limit as a
+// split: each part is a standalone quantized matrix of consecutive rows
+// (quant.SliceRows; NF4 parts hold whole double-quantization groups and
+// the whole's offset), so every operation runs on the parts with the
+// ordinary kernels and dequantises them exactly as the rows of the whole.
+func (b *Backend) fromQuantSplit(dtype backend.DType, data []byte, l quant.Layout) (backend.Tensor, error) {
+	const op = "FromBytes"
+	limit := b.maxBinding()
+	per, err := rowsPerPart(dtype, l.Rows, l.Cols, limit)
+	if err != nil {
+		return nil, fmt.Errorf("webgpu: %s: %s tensor [%d %d] needs %d bytes, over the device's storage binding limit of %d bytes, and cannot be split by rows: %w",
+			op, dtype, l.Rows, l.Cols, quantDeviceBytes(l.Format, l.Rows*l.Cols), limit, err)
+	}
+	s := &split{}
+	for lo := 0; lo < l.Rows; lo += per {
+		hi := min(lo+per, l.Rows)
+		var p backend.Tensor
+		part, err := quant.SliceRows(l.Format, data, l.Rows, l.Cols, lo, hi)
+		if err == nil {
+			var pl quant.Layout
+			if pl, err = quant.NewLayout(l.Format, hi-lo, l.Cols); err == nil {
+				p, err = b.uploadQuant(op, dtype, part, pl)
+			}
+		}
+		if err != nil {
+			s.free()
+			return nil, fmt.Errorf("webgpu: %s: %s tensor [%d %d] rows [%d:%d]: %w", op, dtype, l.Rows, l.Cols, lo, hi, err)
+		}
+		s.parts = append(s.parts, p.(*tensor))
+		s.starts = append(s.starts, lo)
+	}
+	s.starts = append(s.starts, l.Rows)
+	return &tensor{b: b, shape: []int{l.Rows, l.Cols}, dtype: dtype, n: l.Rows * l.Cols, split: s}, nil
 }
 
 // dequantize returns a Q8_0 or NF4 tensor dequantised to F32, by the loader
 // the matmul kernels use (matmul_dequant): Copy, ToFloat32 and the scale
 // ops. A result over the storage binding limit (a large weight's F32 copy
-// is four to eight times its size) is split by rows like any other.
+// is four to eight times its size) is split by rows like any other; a
+// split t is dequantised part by part into a split of the same rows.
 func (b *Backend) dequantize(op string, t *tensor) (*tensor, error) {
+	if t.split != nil {
+		return b.widenSplit(op, t)
+	}
 	out, err := b.allocSplit(op, backend.F32, t.shape...)
 	if err != nil {
 		return nil, err

@@ -289,11 +289,12 @@ func TestQuantRefusals(t *testing.T) {
 	}
 }
 
-// TestQuantBindingLimit lowers the binding limit to 4 KiB: a quantized
-// weight over it ([128, 64]: 8704 bytes in Q8_0, 5320 with its tables in
-// NF4) is refused, since quantized weights are not split; one under it
-// gives a Linear result too large for one binding, which is split, and so
-// are its F32 copy and scaled copies.
+// TestQuantBindingLimit lowers the binding limit to 4 KiB: a Q8_0 weight
+// over it ([128, 64]: 8704 bytes) is split by rows, an NF4 one (5320 bytes
+// with its tables) is refused, since a part must hold whole
+// double-quantization groups (256 rows of 64, 64 KiB as F32); one under
+// it gives a Linear result too large for one binding, which is split, and
+// so are its F32 copy and scaled copies.
 func TestQuantBindingLimit(t *testing.T) {
 	t.Setenv(webgpu.BindingLimitEnv, "4096")
 	b := webgputest.Open(t)
@@ -306,8 +307,14 @@ func TestQuantBindingLimit(t *testing.T) {
 		t.Run(q.dt.String(), func(t *testing.T) {
 			data, err := quant.Quantize(q.f, randoms(r, 128*64), 128, 64)
 			require.NoError(t, err)
-			_, err = b.FromBytes(q.dt, data, 128, 64)
-			assert.ErrorContains(t, err, "quantized weights are not split across bindings")
+			big, err := b.FromBytes(q.dt, data, 128, 64)
+			if q.f == quant.NF4 {
+				assert.ErrorContains(t, err, "a part must hold a multiple of 256 rows")
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, 8, webgpu.SplitParts(big), "16 rows a part, whose F32 copies fit")
+				b.Free(big)
+			}
 
 			w, wq := uploadQuant(t, b, q.dt, q.f, quantWeights(r, q.out, q.in), q.out, q.in)
 			assert.Equal(t, 1, webgpu.SplitParts(w), "the weight fits one binding")
@@ -361,5 +368,92 @@ func TestQuantLinearEdges(t *testing.T) {
 		require.NoError(t, err, q.dt)
 		assert.Equal(t, []int{5}, y.Shape(), q.dt)
 		requireClose(t, matmulRef(xd, wq, 1, 1, 64, 5, false, true, true, 1), values(t, b, y), 64)
+	}
+}
+
+// quantSplitLimit is the binding limit of TestQuantSplit: 128 KiB, so that
+// an NF4 part may hold whole double-quantization groups (64 KiB as F32 at
+// least) and the weights below are split into several parts.
+const quantSplitLimit = 128 << 10
+
+// quantSplitCases are weights over quantSplitLimit: Q8_0 [300, 512]
+// (163 200 bytes, 5 parts of 60 rows) and NF4 [1100, 256] (146 k bytes with
+// its tables, parts of 128 rows, a multiple of the 64-row granularity; the
+// last part of 76 rows ends with a short group of 48 blocks).
+var quantSplitCases = []struct {
+	dt          backend.DType
+	f           quant.Format
+	rows, cols  int
+	parts       int
+	linearRows  []int // rows of x in the Linear checks (NF4's 40: the result is split too)
+	matmulBatch int
+}{
+	{backend.Q8_0, quant.Q8_0, 300, 512, 5, []int{3, 40}, 2},
+	{backend.NF4, quant.NF4, 1100, 256, 9, []int{5, 40}, 2},
+}
+
+// TestQuantSplit checks quantized weights over the binding limit, held in
+// several buffers of standalone quantized row ranges: ToFloat32 and Copy
+// give quant's dequantisation bit for bit, Linear (every option), MatMul
+// read transposed and as stored, ScaleRows and ScaleCols match the float64
+// reference of the dequantised weight, and Free returns every part.
+func TestQuantSplit(t *testing.T) {
+	t.Setenv(webgpu.BindingLimitEnv, fmt.Sprint(quantSplitLimit))
+	b := webgputest.OpenWebGPU(t)
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, q := range quantSplitCases {
+		t.Run(q.dt.String(), func(t *testing.T) {
+			wd := quantWeights(r, q.rows, q.cols)
+			before := webgpu.AllocatedBytes(b)
+			w, _ := uploadQuant(t, b, q.dt, q.f, wd, q.rows, q.cols)
+			require.Equal(t, q.parts, webgpu.SplitParts(w))
+			b.Free(w)
+			assert.Equal(t, before, webgpu.AllocatedBytes(b), "Free returns every part")
+			_, err := b.ToFloat32(w)
+			assert.ErrorContains(t, err, "after Free")
+
+			w, wq := uploadQuant(t, b, q.dt, q.f, wd, q.rows, q.cols)
+			assert.Equal(t, bits(wq), bits(values(t, b, w)), "ToFloat32")
+			c, err := b.Copy(w)
+			require.NoError(t, err)
+			assert.Equal(t, q.parts, webgpu.SplitParts(c), "the F32 copy is split in the same rows")
+			assert.Equal(t, bits(wq), bits(values(t, b, c)), "Copy")
+			b.Free(c)
+
+			wr := ref.T{Shape: []int{q.rows, q.cols}, Data: widen(wq)}
+			vr, vc := positives(r, q.rows), positives(r, q.cols)
+			got, err := b.ScaleRows(w, upload(t, b, vr, q.rows), true)
+			require.NoError(t, err)
+			want, err := ref.ScaleRows(wr, ref.T{Shape: []int{q.rows}, Data: widen(vr)}, true)
+			require.NoError(t, err)
+			assert.InDeltaSlice(t, want.Data, toF64(values(t, b, got)), 1e-5, "ScaleRows")
+			b.Free(got)
+			got, err = b.ScaleCols(w, upload(t, b, vc, q.cols), false)
+			require.NoError(t, err)
+			want, err = ref.ScaleCols(wr, ref.T{Shape: []int{q.cols}, Data: widen(vc)}, false)
+			require.NoError(t, err)
+			assert.InDeltaSlice(t, want.Data, toF64(values(t, b, got)), 1e-5, "ScaleCols")
+			b.Free(got)
+
+			for _, transB := range []bool{true, false} {
+				k, n := q.cols, q.rows
+				if !transB {
+					k, n = n, k // a Linear's backward dz·W
+				}
+				ad := randoms(r, q.matmulBatch*3*k)
+				out, err := b.MatMul(upload(t, b, ad, q.matmulBatch, 3, k), w, backend.MatMulOptions{TransB: transB, Alpha: 0.5})
+				require.NoError(t, err, "transB=%v", transB)
+				assert.Equal(t, []int{q.matmulBatch, 3, n}, out.Shape())
+				requireClose(t, matmulRef(ad, wq, q.matmulBatch, 3, k, n, false, transB, true, 0.5), values(t, b, out), k)
+			}
+
+			_, err = b.Linear(upload(t, b, randoms(r, 3*q.rows), 3, q.rows), w, backend.LinearOptions{FanInFanOut: true})
+			assert.ErrorContains(t, err, "fan_in_fan_out")
+			for _, rows := range q.linearRows {
+				t.Run(fmt.Sprintf("Linear %d rows", rows), func(t *testing.T) {
+					runQuantLinear(t, b, r, q.dt, q.f, linearCase{rows: rows, in: q.cols, out: q.rows})
+				})
+			}
+		})
 	}
 }
