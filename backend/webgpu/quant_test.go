@@ -457,3 +457,51 @@ func TestQuantSplit(t *testing.T) {
 		})
 	}
 }
+
+// TestQuantSplit70BShape uploads a Q8_0 weight of a 70B model's MLP shape,
+// [28672, 8192] (about 250 MB), under the adapter's own binding limit (128
+// MiB on lavapipe): it is held in several parts, and a Linear against it
+// matches the float64 product of quant's dequantisation.
+func TestQuantSplit70BShape(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 250 MB weight: not in -short runs")
+	}
+	const rows, cols = 28672, 8192
+	b := webgputest.OpenWebGPU(t)
+	l, err := quant.NewLayout(quant.Q8_0, rows, cols)
+	require.NoError(t, err)
+	data := make([]byte, l.Total)
+	r := rand.New(rand.NewPCG(17, 18))
+	for i := range l.CodesBytes {
+		data[i] = byte(int8(r.IntN(255) - 127))
+	}
+	for j := range l.Blocks {
+		h := quant.Float32ToHalf(0.0002 * float32(1+j%5))
+		data[l.ScalesOffset+2*j], data[l.ScalesOffset+2*j+1] = byte(h), byte(h>>8)
+	}
+	w, err := b.FromBytes(backend.Q8_0, data, rows, cols)
+	require.NoError(t, err)
+	defer b.Free(w)
+	assert.Greater(t, webgpu.SplitParts(w), 1, "over a 128 MiB binding")
+	const m = 2
+	xd := randoms(r, m*cols)
+	y, err := b.Linear(upload(t, b, xd, m, cols), w, backend.LinearOptions{})
+	require.NoError(t, err)
+	got := values(t, b, y)
+
+	mat, err := quant.NewMatrix(quant.Q8_0, data, rows, cols)
+	require.NoError(t, err)
+	want := make([]float64, m*rows)
+	row := make([]float32, cols)
+	for o := range rows {
+		mat.Row(row, o, 0)
+		for i := range m {
+			var s float64
+			for c, v := range row {
+				s += float64(v) * float64(xd[i*cols+c])
+			}
+			want[i*rows+o] = s
+		}
+	}
+	requireClose(t, want, got, cols)
+}
