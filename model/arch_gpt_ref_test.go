@@ -278,7 +278,7 @@ func (r *gptRef) forward(ids32, mask []int32) gptMat {
 		if r.flag("tie_word_embeddings", false) {
 			return r.tied(x, "gpt_neox.embed_in")
 		}
-		return r.linear(x, "embed_out")
+		return r.head(x, "embed_out")
 	case "opt":
 		x = r.embed("model.decoder.embed_tokens", ids)
 		if _, ok := r.w["model.decoder.project_in.weight"]; ok {
@@ -383,7 +383,7 @@ func (r *gptRef) forward(ids32, mask []int32) gptMat {
 		if r.flag("tie_word_embeddings", true) {
 			return r.tied(x, "transformer.word_embeddings")
 		}
-		return r.linear(x, "lm_head")
+		return r.head(x, "lm_head")
 	case "gpt_bigcode", "gpt_neo":
 		x = gptAdd(r.embed("transformer.wte", ids), r.embed("transformer.wpe", arange))
 		for l := 0; l < c.Layers; l++ {
@@ -423,15 +423,82 @@ func (r *gptRef) forward(ids32, mask []int32) gptMat {
 			a := r.linear(gptAttend(hs, mask, sdpa, nil, nil), p+"attn.out_proj")
 			x = gptAdd(x, a, r.mlp(h, p+"mlp.fc_in", p+"mlp.fc_out", "gelu_new"))
 		}
-		return r.linear(r.layerNorm(x, "transformer.ln_f"), "lm_head")
+		return r.head(r.layerNorm(x, "transformer.ln_f"), "lm_head")
+	case "gpt2":
+		// GPT2Model: Conv1D weights [in, out]; c_attn's output holds all
+		// queries, then all keys, then all values.
+		x = gptAdd(r.embed("transformer.wte", ids), r.embed("transformer.wpe", arange))
+		for l := 0; l < c.Layers; l++ {
+			p := L("transformer.h.%d.", l)
+			qkv := r.conv1d(r.layerNorm(x, p+"ln_1"), p+"attn.c_attn")
+			hs := gptSplit(qkv, H, H, D, func(h int) int { return h * D }, func(h int) int { return H*D + h*D },
+				func(h int) int { return 2*H*D + h*D })
+			x = gptAdd(x, r.conv1d(gptAttend(hs, mask, sdpa, nil, nil), p+"attn.c_proj"))
+			f := r.conv1d(r.layerNorm(x, p+"ln_2"), p+"mlp.c_fc")
+			for _, row := range f {
+				for i := range row {
+					row[i] = gptAct("gelu_new", row[i])
+				}
+			}
+			x = gptAdd(x, r.conv1d(f, p+"mlp.c_proj"))
+		}
+		return r.tied(r.layerNorm(x, "transformer.ln_f"), "transformer.wte")
+	case "phi":
+		// PhiModel: one LayerNorm feeds attention (biased q/k/v, rotary
+		// on the first half of each head) and the MLP, both added at once.
+		x = r.embed("model.embed_tokens", ids)
+		rot := int(float64(D) * r.num("partial_rotary_factor", 0.5))
+		for l := 0; l < c.Layers; l++ {
+			p := L("model.layers.%d.", l)
+			h := r.layerNorm(x, p+"input_layernorm")
+			hs := separate(h, p+"self_attn.")
+			gptRotate(hs.q, arange, rot, 10000, false)
+			gptRotate(hs.k, arange, rot, 10000, false)
+			a := r.linear(gptAttend(hs, mask, sdpa, nil, nil), p+"self_attn.dense")
+			x = gptAdd(x, a, r.mlp(h, p+"mlp.fc1", p+"mlp.fc2", "gelu_new"))
+		}
+		return r.head(r.layerNorm(x, "model.final_layernorm"), "lm_head")
 	}
 	panic("gptRef: unknown model type " + c.ModelType)
 }
 
-// tied is the output head sharing the embedding table name.
+// tied is the output head sharing the embedding table name, or a
+// sequence classifier's score (see head).
 func (r *gptRef) tied(x gptMat, name string) gptMat {
+	if _, ok := r.w["score.weight"]; ok {
+		return r.linear(x, "score")
+	}
 	w := map[string][]float64{"head.weight": r.w[name+".weight"]}
 	return (&gptRef{w: w}).linear(x, "head")
+}
+
+// head is the untied output head name, or, when the weights hold
+// score.weight, a sequence classifier's score, applied to every position
+// as transformers applies it before pooling.
+func (r *gptRef) head(x gptMat, name string) gptMat {
+	if _, ok := r.w["score.weight"]; ok {
+		return r.linear(x, "score")
+	}
+	return r.linear(x, name)
+}
+
+// conv1d is GPT-2's Conv1D: y = x·W + b with W [in, out].
+func (r *gptRef) conv1d(x gptMat, name string) gptMat {
+	w, b := r.w[name+".weight"], r.w[name+".bias"]
+	in := len(x[0])
+	out := len(w) / in
+	y := make(gptMat, len(x))
+	for t := range x {
+		y[t] = make([]float64, out)
+		for o := 0; o < out; o++ {
+			s := b[o]
+			for i := 0; i < in; i++ {
+				s += x[t][i] * w[i*out+o]
+			}
+			y[t][o] = s
+		}
+	}
+	return y
 }
 
 // gptALiBiSlopes is the ALiBi slope formula in float64: 2^(−8i/n) for a

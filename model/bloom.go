@@ -18,7 +18,7 @@ type bloom struct {
 	embedNorm *nn.Norm
 	layers    []bloomLayer
 	norm      *nn.Norm
-	lmHead    *nn.Linear
+	lmHead    *nn.Linear // lm_head, or score (BloomForSequenceClassification)
 	slopes    []float32
 }
 
@@ -52,11 +52,12 @@ func buildBloom(c *Config, t *treeBuilder) *bloom {
 		m.layers = append(m.layers, l)
 	}
 	m.norm = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
-	}
+	m.lmHead = decoderHead(c, t, c.Hidden, func() *nn.Linear {
+		if c.TieWordEmbeddings {
+			return t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
+		}
+		return t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
+	})
 	return m
 }
 
@@ -83,7 +84,7 @@ func alibiSlopes(heads int) []float32 {
 	return out
 }
 
-func (m *bloom) outputLayer() string { return "lm_head" }
+func (m *bloom) outputLayer() string { return headName(m.cfg, "lm_head") }
 
 // alibiFeatures returns the extra feature ALiBi adds to each query and
 // key so that their product is slope_h · position_j: the slopes for the
@@ -152,7 +153,7 @@ func (m *bloom) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		}
 		x = g.Add(g.Linear(g.Act(backend.GELUTanh, g.Linear(h, l.up)), l.down), res)
 	}
-	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(headTokens(g, x, in, c, c.Hidden), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, T)
 	}

@@ -164,7 +164,7 @@ type family struct {
 }
 
 var families = map[string]family{
-	"gpt2":        {"GPT2LMHeadModel", []string{"GPT2LMHeadModel"}, parseGPT2},
+	"gpt2":        {"GPT2LMHeadModel", []string{"GPT2LMHeadModel", "GPT2ForSequenceClassification"}, parseGPT2},
 	"llama":       {"LlamaForCausalLM", []string{"LlamaForCausalLM", "LlamaForSequenceClassification"}, parseLlama},
 	"mistral":     {"MistralForCausalLM", []string{"MistralForCausalLM", "MistralForSequenceClassification"}, parseLlama},
 	"qwen2":       {"Qwen2ForCausalLM", []string{"Qwen2ForCausalLM", "Qwen2ForSequenceClassification"}, parseLlama},
@@ -174,15 +174,15 @@ var families = map[string]family{
 	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM", "Gemma3TextForSequenceClassification"}, parseGemma},
 	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM", "Phi3ForSequenceClassification"}, parsePhi3},
 	"mixtral":     {"MixtralForCausalLM", []string{"MixtralForCausalLM", "MixtralForSequenceClassification"}, parseMixtral},
-	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM"}, parsePhi},
-	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM"}, parseGPTNeoX},
-	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM"}, parseOPT},
-	"gptj":        {"GPTJForCausalLM", []string{"GPTJForCausalLM"}, parseGPTJ},
-	"gpt_neo":     {"GPTNeoForCausalLM", []string{"GPTNeoForCausalLM"}, parseGPTNeo},
-	"bloom":       {"BloomForCausalLM", []string{"BloomForCausalLM"}, parseBloom},
+	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM", "PhiForSequenceClassification"}, parsePhi},
+	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM", "GPTNeoXForSequenceClassification"}, parseGPTNeoX},
+	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM", "OPTForSequenceClassification"}, parseOPT},
+	"gptj":        {"GPTJForCausalLM", []string{"GPTJForCausalLM", "GPTJForSequenceClassification"}, parseGPTJ},
+	"gpt_neo":     {"GPTNeoForCausalLM", []string{"GPTNeoForCausalLM", "GPTNeoForSequenceClassification"}, parseGPTNeo},
+	"bloom":       {"BloomForCausalLM", []string{"BloomForCausalLM", "BloomForSequenceClassification"}, parseBloom},
 	"mt5":         {"MT5ForConditionalGeneration", []string{"MT5ForConditionalGeneration"}, parseMT5},
-	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM"}, parseFalcon},
-	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM"}, parseGPTBigCode},
+	"falcon":      {"FalconForCausalLM", []string{"FalconForCausalLM", "FalconForSequenceClassification"}, parseFalcon},
+	"gpt_bigcode": {"GPTBigCodeForCausalLM", []string{"GPTBigCodeForCausalLM", "GPTBigCodeForSequenceClassification"}, parseGPTBigCode},
 	"bart":        {"BartForConditionalGeneration", []string{"BartForConditionalGeneration", "BartForSequenceClassification", "BartModel"}, parseBART},
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
@@ -284,7 +284,7 @@ func configFromMap(raw map[string]any) (*Config, error) {
 	c.TaskType = taskOf(c.Architecture)
 	c.PadTokenID = p.optInt("pad_token_id", -1)
 	fam.parse(p, c)
-	if isLlamaFamily(c.ModelType) {
+	if _, ok := seqClsArch[c.ModelType]; ok {
 		parseDecoderLabels(p, c)
 	}
 	if p.err != nil {

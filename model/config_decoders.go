@@ -183,7 +183,8 @@ func parseOPT(p *cfgParser, c *Config) {
 	if !p.bool("layer_norm_elementwise_affine", true) {
 		p.fail("layer_norm_elementwise_affine", "LayerNorms without weight and bias are not supported")
 	}
-	if c.PadTokenID < 0 {
+	// OPTConfig's pad_token_id is 1; an explicit null is None.
+	if set, null := p.present("pad_token_id"); !set && !null {
 		c.PadTokenID = 1
 	}
 	if c.Heads > 0 {

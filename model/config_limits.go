@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Ceilings on config.json sizes, checked before anything is allocated.
@@ -78,7 +79,11 @@ func (c *Config) sizeFields() []sizeField {
 // a non-finite float, and a model whose parameter count exceeds MaxParams,
 // in a fixed order so that the same file always gives the same error.
 func (c *Config) checkSizes() error {
-	for _, f := range c.sizeFields() {
+	fields := c.sizeFields()
+	if c.TaskType == TaskSeqCls && !slices.ContainsFunc(fields, func(f sizeField) bool { return f.key == "num_labels" }) {
+		fields = append(fields, sizeField{"num_labels", c.NumLabels})
+	}
+	for _, f := range fields {
 		if f.v <= 0 || f.v > MaxDimension {
 			return fmt.Errorf("%s must be in [1, %d], got %d", f.key, MaxDimension, f.v)
 		}

@@ -19,7 +19,7 @@ type falcon struct {
 	embed   *nn.Embedding
 	layers  []falconLayer
 	norm    *nn.Norm
-	lmHead  *nn.Linear
+	lmHead  *nn.Linear // lm_head, or score (FalconForSequenceClassification)
 	invFreq []float32
 }
 
@@ -63,15 +63,16 @@ func buildFalcon(c *Config, t *treeBuilder) *falcon {
 	}
 	m.norm = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
 	t.container("transformer.rotary_emb", "FalconRotaryEmbedding")
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
-	}
+	m.lmHead = decoderHead(c, t, c.Hidden, func() *nn.Linear {
+		if c.TieWordEmbeddings {
+			return t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.embed.Weight)
+		}
+		return t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
+	})
 	return m
 }
 
-func (m *falcon) outputLayer() string { return "lm_head" }
+func (m *falcon) outputLayer() string { return headName(m.cfg, "lm_head") }
 
 // split returns q [B, H, T, D] and k, v [B, Hkv, T, D] from
 // query_key_value's output [B, T, (H + 2·Hkv)·D], as Falcon's _split_heads
@@ -129,7 +130,7 @@ func (m *falcon) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		}
 		x = g.Add(f, x)
 	}
-	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(headTokens(g, x, in, c, c.Hidden), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

@@ -9,7 +9,8 @@ import (
 )
 
 // gpt2 is GPT2LMHeadModel: learned positions, pre-LayerNorm blocks with a
-// fused c_attn Conv1D, gelu_new MLP and an lm_head tied to wte.
+// fused c_attn Conv1D, gelu_new MLP and an lm_head tied to wte; or
+// GPT2ForSequenceClassification, whose lmHead is the score head.
 type gpt2 struct {
 	cfg      *Config
 	wte, wpe *nn.Embedding
@@ -26,7 +27,7 @@ type gpt2Block struct {
 
 func buildGPT2(c *Config, t *treeBuilder) *gpt2 {
 	m := &gpt2{cfg: c}
-	t.container("", "GPT2LMHeadModel")
+	t.container("", c.Architecture)
 	t.container("transformer", "GPT2Model")
 	m.wte = t.embedding("transformer.wte", c.VocabSize, c.Hidden)
 	m.wpe = t.embedding("transformer.wpe", c.MaxPositions, c.Hidden)
@@ -51,15 +52,16 @@ func buildGPT2(c *Config, t *treeBuilder) *gpt2 {
 		m.blocks = append(m.blocks, b)
 	}
 	m.lnF = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.wte.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
-	}
+	m.lmHead = decoderHead(c, t, c.Hidden, func() *nn.Linear {
+		if c.TieWordEmbeddings {
+			return t.tiedLinear("lm_head", c.Hidden, c.VocabSize, m.wte.Weight)
+		}
+		return t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
+	})
 	return m
 }
 
-func (m *gpt2) outputLayer() string { return "lm_head" }
+func (m *gpt2) outputLayer() string { return headName(m.cfg, "lm_head") }
 
 func (m *gpt2) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	c := m.cfg
@@ -105,7 +107,7 @@ func (m *gpt2) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		h = g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.cFC)), b.mlpProj)
 		x = g.Add(x, h)
 	}
-	x = g.Norm(lastOnly(g, x, in), m.lnF)
+	x = g.Norm(headTokens(g, x, in, c, D), m.lnF)
 	logits := g.Linear(x, m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, T)

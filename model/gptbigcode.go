@@ -17,7 +17,7 @@ type gptBigCode struct {
 	wte, wpe *nn.Embedding
 	blocks   []gptBigCodeBlock
 	lnF      *nn.Norm
-	lmHead   *nn.Linear
+	lmHead   *nn.Linear // lm_head, or score (GPTBigCodeForSequenceClassification)
 }
 
 type gptBigCodeBlock struct {
@@ -65,16 +65,18 @@ func linearMLP(c *Config, t *treeBuilder, p, class string) (ln2 *nn.Norm, fc, pr
 }
 
 // transformerHead adds transformer.ln_f and a bias-free lm_head, tied to
-// the token embedding when the config says so.
+// the token embedding when the config says so (or a classifier's score).
 func transformerHead(c *Config, t *treeBuilder, wte *nn.Embedding) (*nn.Norm, *nn.Linear) {
 	ln := t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	if c.TieWordEmbeddings {
-		return ln, t.tiedLinear("lm_head", c.Hidden, c.VocabSize, wte.Weight)
-	}
-	return ln, t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
+	return ln, decoderHead(c, t, c.Hidden, func() *nn.Linear {
+		if c.TieWordEmbeddings {
+			return t.tiedLinear("lm_head", c.Hidden, c.VocabSize, wte.Weight)
+		}
+		return t.linear("lm_head", c.Hidden, c.VocabSize, false, false)
+	})
 }
 
-func (m *gptBigCode) outputLayer() string { return "lm_head" }
+func (m *gptBigCode) outputLayer() string { return headName(m.cfg, "lm_head") }
 
 // qkv splits c_attn's output [B, T, H·D + 2·Hkv·D] into q [B, H, T, D] and
 // k, v [B, Hkv, T, D].
@@ -110,7 +112,7 @@ func (m *gptBigCode) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value 
 		x = g.Add(x, g.Linear(a, b.proj))
 		x = g.Add(x, g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.fc)), b.mlpProj))
 	}
-	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.lnF), m.lmHead)
+	logits := g.Linear(g.Norm(headTokens(g, x, in, c, c.Hidden), m.lnF), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

@@ -17,7 +17,7 @@ type gptJ struct {
 	embed   *nn.Embedding
 	layers  []gptJLayer
 	norm    *nn.Norm
-	lmHead  *nn.Linear
+	lmHead  *nn.Linear // lm_head, or score (GPTJForSequenceClassification)
 	invFreq []float32
 }
 
@@ -54,11 +54,11 @@ func buildGPTJ(c *Config, t *treeBuilder) *gptJ {
 		m.layers = append(m.layers, l)
 	}
 	m.norm = t.layerNorm("transformer.ln_f", c.Hidden, c.NormEps)
-	m.lmHead = biasedHead(c, t, m.embed)
+	m.lmHead = decoderHead(c, t, c.Hidden, func() *nn.Linear { return biasedHead(c, t, m.embed) })
 	return m
 }
 
-func (m *gptJ) outputLayer() string { return "lm_head" }
+func (m *gptJ) outputLayer() string { return headName(m.cfg, "lm_head") }
 
 // interleavedHeads turns a query or key projection [B, T, H·D] into
 // [B, H, T, D] with the first R rotary features reordered from GPT-J's
@@ -98,7 +98,7 @@ func (m *gptJ) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		f := g.Linear(g.Act(act, g.Linear(h, l.fcIn)), l.fcOut)
 		x = g.Add(g.Add(a, f), x)
 	}
-	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(headTokens(g, x, in, c, c.Hidden), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

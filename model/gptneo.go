@@ -16,7 +16,7 @@ type gptNeo struct {
 	wte, wpe *nn.Embedding
 	blocks   []gptNeoBlock
 	lnF      *nn.Norm
-	lmHead   *nn.Linear
+	lmHead   *nn.Linear // lm_head, or score (GPTNeoForSequenceClassification)
 }
 
 type gptNeoBlock struct {
@@ -53,7 +53,7 @@ func buildGPTNeo(c *Config, t *treeBuilder) *gptNeo {
 	return m
 }
 
-func (m *gptNeo) outputLayer() string { return "lm_head" }
+func (m *gptNeo) outputLayer() string { return headName(m.cfg, "lm_head") }
 
 func (m *gptNeo) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	c := m.cfg
@@ -72,7 +72,7 @@ func (m *gptNeo) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		x = g.Add(x, g.Linear(attend(g, q, k, v, o), b.out))
 		x = g.Add(x, g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.fc)), b.proj))
 	}
-	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.lnF), m.lmHead)
+	logits := g.Linear(g.Norm(headTokens(g, x, in, c, c.Hidden), m.lnF), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

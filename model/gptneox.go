@@ -17,7 +17,7 @@ type gptNeoX struct {
 	embed   *nn.Embedding
 	layers  []gptNeoXLayer
 	norm    *nn.Norm
-	lmHead  *nn.Linear
+	lmHead  *nn.Linear // embed_out, or score (GPTNeoXForSequenceClassification)
 	invFreq []float32
 }
 
@@ -53,15 +53,16 @@ func buildGPTNeoX(c *Config, t *treeBuilder) *gptNeoX {
 	}
 	m.norm = t.layerNorm("gpt_neox.final_layer_norm", c.Hidden, c.NormEps)
 	t.container("gpt_neox.rotary_emb", "GPTNeoXRotaryEmbedding")
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("embed_out", c.Hidden, c.VocabSize, m.embed.Weight)
-	} else {
-		m.lmHead = t.linear("embed_out", c.Hidden, c.VocabSize, false, false)
-	}
+	m.lmHead = decoderHead(c, t, c.Hidden, func() *nn.Linear {
+		if c.TieWordEmbeddings {
+			return t.tiedLinear("embed_out", c.Hidden, c.VocabSize, m.embed.Weight)
+		}
+		return t.linear("embed_out", c.Hidden, c.VocabSize, false, false)
+	})
 	return m
 }
 
-func (m *gptNeoX) outputLayer() string { return "embed_out" }
+func (m *gptNeoX) outputLayer() string { return headName(m.cfg, "embed_out") }
 
 func (m *gptNeoX) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	c := m.cfg
@@ -90,7 +91,7 @@ func (m *gptNeoX) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 			x = g.Add(g.Linear(g.Act(act, g.Linear(g.Norm(x, l.ln2), l.up)), l.down), x)
 		}
 	}
-	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(headTokens(g, x, in, c, c.Hidden), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

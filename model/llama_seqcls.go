@@ -6,23 +6,30 @@ import (
 	"github.com/ia3/ia3/model/nn"
 )
 
-// seqClsArch names each Llama-family type's sequence classification class
-// in transformers (GenericForSequenceClassification: the base model, then
-// a bias-free Linear "score" on the last non-padding token).
+// seqClsArch names each decoder type's sequence classification class in
+// transformers: the base model, then a bias-free Linear "score" on the
+// last non-padding token. The Llama family's (and Phi's) are
+// GenericForSequenceClassification; the GPT family's classes
+// (GPT2ForSequenceClassification, …) each write the same head and pooling.
 var seqClsArch = map[string]string{"llama": "LlamaForSequenceClassification",
 	"mistral": "MistralForSequenceClassification", "qwen2": "Qwen2ForSequenceClassification",
 	"qwen3": "Qwen3ForSequenceClassification", "gemma": "GemmaForSequenceClassification",
 	"gemma2": "Gemma2ForSequenceClassification", "gemma3_text": "Gemma3TextForSequenceClassification",
-	"phi3": "Phi3ForSequenceClassification", "mixtral": "MixtralForSequenceClassification"}
+	"phi3": "Phi3ForSequenceClassification", "mixtral": "MixtralForSequenceClassification",
+	"gpt2": "GPT2ForSequenceClassification", "gpt_neox": "GPTNeoXForSequenceClassification",
+	"gptj": "GPTJForSequenceClassification", "gpt_neo": "GPTNeoForSequenceClassification",
+	"bloom": "BloomForSequenceClassification", "opt": "OPTForSequenceClassification",
+	"falcon": "FalconForSequenceClassification", "gpt_bigcode": "GPTBigCodeForSequenceClassification",
+	"phi": "PhiForSequenceClassification"}
 
 // seqClsPadDefault is the pad_token_id of the config classes whose default
 // is not None, used when config.json leaves the key out (save_pretrained
 // omits values equal to the class default). Gemma's 0 is set by
-// parseGemma.
+// parseGemma, OPT's 1 by parseOPT.
 var seqClsPadDefault = map[string]int{"phi3": 32000}
 
-// parseDecoderLabels reads a Llama-family sequence classifier's labels
-// and its class's pad_token_id default (the pooling looks for it).
+// parseDecoderLabels reads a decoder sequence classifier's labels and its
+// class's pad_token_id default (the pooling looks for it).
 func parseDecoderLabels(p *cfgParser, c *Config) {
 	if c.TaskType != TaskSeqCls {
 		return
@@ -67,10 +74,48 @@ func lastTokens(in *Inputs, pad int) ([]int32, error) {
 // at each row's last non-padding token and applies the score head,
 // giving [B, num_labels].
 func (m *llama) classify(g *nn.Graph, h *nn.Value, in *Inputs) *nn.Value {
-	idx, err := lastTokens(in, m.cfg.PadTokenID)
+	return g.Linear(poolLast(g, h, in, m.cfg.PadTokenID, m.cfg.Hidden), m.score)
+}
+
+// poolLast gathers the hidden states h [B, T, width] at each row's last
+// non-padding token (lastTokens), giving [B, width].
+func poolLast(g *nn.Graph, h *nn.Value, in *Inputs, pad, width int) *nn.Value {
+	idx, err := lastTokens(in, pad)
 	if err != nil {
 		return g.Fail("sequence classification", err)
 	}
-	flat := g.Reshape(h, in.Batch*in.Seq, m.cfg.Hidden)
-	return g.Linear(g.Gather(flat, ints(g, idx, in.Batch)), m.score)
+	flat := g.Reshape(h, in.Batch*in.Seq, width)
+	return g.Gather(flat, ints(g, idx, in.Batch))
+}
+
+// headTokens returns what a decoder's output head reads from its last
+// hidden states x [B, T, width]: for a sequence classifier, each row's
+// last non-padding token [B, width] (the final norm and projections act
+// per token, so pooling first changes nothing but the work); otherwise x,
+// or only its last position when in.LastOnly asks for it.
+func headTokens(g *nn.Graph, x *nn.Value, in *Inputs, c *Config, width int) *nn.Value {
+	if c.TaskType == TaskSeqCls {
+		return poolLast(g, x, in, c.PadTokenID, width)
+	}
+	return lastOnly(g, x, in)
+}
+
+// decoderHead adds a decoder's output head: the sequence classification
+// head "score", a bias-free Linear [num_labels, width], when c is a
+// …ForSequenceClassification (it replaces the LM head, as in
+// transformers), else the LM head lm builds.
+func decoderHead(c *Config, t *treeBuilder, width int, lm func() *nn.Linear) *nn.Linear {
+	if c.TaskType == TaskSeqCls {
+		return t.linear("score", width, c.NumLabels, false, false)
+	}
+	return lm()
+}
+
+// headName is the module name of a decoder's output head: "score" for a
+// sequence classifier, else lm, the LM head's name.
+func headName(c *Config, lm string) string {
+	if c.TaskType == TaskSeqCls {
+		return "score"
+	}
+	return lm
 }

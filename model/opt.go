@@ -23,7 +23,9 @@ type opt struct {
 	projectIn, projOut *nn.Linear
 	finalNorm          *nn.Norm
 	layers             []optLayer
-	lmHead             *nn.Linear
+	// lmHead is lm_head, or score [num_labels, word_embed_proj_dim]
+	// (OPTForSequenceClassification), after project_out.
+	lmHead *nn.Linear
 }
 
 type optLayer struct {
@@ -64,15 +66,16 @@ func buildOPT(c *Config, t *treeBuilder) *opt {
 		l.ffNorm = t.layerNorm(p+".final_layer_norm", c.Hidden, c.NormEps)
 		m.layers = append(m.layers, l)
 	}
-	if c.TieWordEmbeddings {
-		m.lmHead = t.tiedLinear("lm_head", c.WordEmbedDim, c.VocabSize, m.embed.Weight)
-	} else {
-		m.lmHead = t.linear("lm_head", c.WordEmbedDim, c.VocabSize, false, false)
-	}
+	m.lmHead = decoderHead(c, t, c.WordEmbedDim, func() *nn.Linear {
+		if c.TieWordEmbeddings {
+			return t.tiedLinear("lm_head", c.WordEmbedDim, c.VocabSize, m.embed.Weight)
+		}
+		return t.linear("lm_head", c.WordEmbedDim, c.VocabSize, false, false)
+	})
 	return m
 }
 
-func (m *opt) outputLayer() string { return "lm_head" }
+func (m *opt) outputLayer() string { return headName(m.cfg, "lm_head") }
 
 // optPositions returns the position-embedding rows of the new tokens:
 // in.PositionIDs + 2 when given, else OPTDecoder's
@@ -153,7 +156,7 @@ func (m *opt) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 			x = g.Norm(x, l.ffNorm)
 		}
 	}
-	x = lastOnly(g, x, in)
+	x = headTokens(g, x, in, c, c.Hidden)
 	if m.finalNorm != nil {
 		x = g.Norm(x, m.finalNorm)
 	}

@@ -17,7 +17,7 @@ type phi struct {
 	embed   *nn.Embedding
 	layers  []phiLayer
 	norm    *nn.Norm
-	lmHead  *nn.Linear
+	lmHead  *nn.Linear // lm_head, or score (PhiForSequenceClassification)
 	invFreq []float32
 }
 
@@ -59,7 +59,7 @@ func buildPhi(c *Config, t *treeBuilder) *phi {
 	t.container("model.rotary_emb", "PhiRotaryEmbedding")
 	t.dropout("model.embed_dropout")
 	m.norm = t.layerNorm("model.final_layernorm", c.Hidden, c.NormEps)
-	m.lmHead = biasedHead(c, t, m.embed)
+	m.lmHead = decoderHead(c, t, c.Hidden, func() *nn.Linear { return biasedHead(c, t, m.embed) })
 	return m
 }
 
@@ -74,7 +74,7 @@ func biasedHead(c *Config, t *treeBuilder, embed *nn.Embedding) *nn.Linear {
 	return l
 }
 
-func (m *phi) outputLayer() string { return "lm_head" }
+func (m *phi) outputLayer() string { return headName(m.cfg, "lm_head") }
 
 func (m *phi) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	c := m.cfg
@@ -100,7 +100,7 @@ func (m *phi) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		f := g.Linear(g.Act(act, g.Linear(h, l.fc1)), l.fc2)
 		x = g.Add(g.Add(a, f), x)
 	}
-	logits := g.Linear(g.Norm(lastOnly(g, x, in), m.norm), m.lmHead)
+	logits := g.Linear(g.Norm(headTokens(g, x, in, c, c.Hidden), m.norm), m.lmHead)
 	if cache != nil && g.Err() == nil {
 		cache.commit(mask, in.Seq)
 	}

@@ -105,6 +105,7 @@ var targetPaths = map[string]struct {
 	layers string
 	sub    map[string]string
 }{
+	"gpt2": {"transformer.h", map[string]string{"c_attn": "attn.c_attn", "mlp.c_proj": "mlp.c_proj"}},
 	"gpt_neox": {"gpt_neox.layers", map[string]string{"query_key_value": "attention.query_key_value",
 		"dense_4h_to_h": "mlp.dense_4h_to_h"}},
 	"opt":  {"model.decoder.layers", map[string]string{"q_proj": "self_attn.q_proj", "k_proj": "self_attn.k_proj", "fc2": "fc2"}},
