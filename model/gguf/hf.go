@@ -36,6 +36,25 @@ func SupportedArchitectures() []string {
 	return out
 }
 
+// model returns the Hugging Face model_type and class of the file's model
+// and its expert count: its architecture's, or, for a "llama" file with
+// {arch}.expert_count > 0, Mixtral's (convert_hf_to_gguf.py writes
+// MixtralForCausalLM as a llama with experts).
+func (f *File) model(arch string) (modelType, class string, experts int64, err error) {
+	a, ok := archs[arch]
+	if !ok {
+		return "", "", 0, fmt.Errorf("gguf: %s: architecture %q is not supported (supported: %v)", f.path, arch, SupportedArchitectures())
+	}
+	experts, err = f.uintKey(arch+".expert_count", 0)
+	if err != nil || experts == 0 {
+		return a.modelType, a.class, 0, err
+	}
+	if arch != "llama" {
+		return "", "", 0, fmt.Errorf("gguf: %s: %s.expert_count is %d; mixtures of experts are supported for llama (Mixtral) only", f.path, arch, experts)
+	}
+	return "mixtral", "MixtralForCausalLM", experts, nil
+}
+
 // Architecture returns the file's general.architecture.
 func (f *File) Architecture() (string, error) {
 	return f.str("general.architecture")
@@ -105,20 +124,21 @@ func (f *File) floatKey(key string, def float64) (float64, error) {
 // from its {arch}.* metadata (block_count, embedding_length,
 // feed_forward_length, attention.head_count(_kv), attention.key_length,
 // attention.layer_norm_rms_epsilon, context_length, rope.freq_base,
-// rope.scaling.*), its vocabulary size ({arch}.vocab_size, the token list,
-// or token_embd's rows) and its tensors (biases; a missing output.weight
-// means tied embeddings).
+// rope.scaling.*, expert_count and expert_used_count for Mixtral), its
+// vocabulary size ({arch}.vocab_size, the token list, or token_embd's
+// rows) and its tensors (biases; a missing output.weight means tied
+// embeddings).
 func (f *File) HFConfig() (map[string]any, error) {
 	arch, err := f.Architecture()
 	if err != nil {
 		return nil, err
 	}
-	a, ok := archs[arch]
-	if !ok {
-		return nil, fmt.Errorf("gguf: %s: architecture %q is not supported (supported: %v)", f.path, arch, SupportedArchitectures())
+	modelType, class, experts, err := f.model(arch)
+	if err != nil {
+		return nil, err
 	}
 	k := func(s string) string { return arch + "." + s }
-	cfg := map[string]any{"model_type": a.modelType, "architectures": []any{a.class}, "dtype": "float32"}
+	cfg := map[string]any{"model_type": modelType, "architectures": []any{class}, "dtype": "float32"}
 	ints := []struct {
 		hf, key string
 		def     int64
@@ -182,6 +202,20 @@ func (f *File) HFConfig() (map[string]any, error) {
 	}
 	if arch == "llama" || arch == "mistral" {
 		cfg["mlp_bias"] = mlpBias
+	}
+	if experts > 0 {
+		// MixtralConfig has neither attention_bias nor mlp_bias.
+		if qBias || oBias {
+			return nil, fmt.Errorf("gguf: %s: attention biases are not supported for Mixtral", f.path)
+		}
+		delete(cfg, "attention_bias")
+		delete(cfg, "mlp_bias")
+		used, err := f.uintKey(k("expert_used_count"), -1)
+		if err != nil {
+			return nil, err
+		}
+		cfg["num_local_experts"], cfg["num_experts_per_tok"] = experts, used
+		cfg["sliding_window"] = nil // llama.cpp keeps no window
 	}
 	for hf, key := range map[string]string{"bos_token_id": "tokenizer.ggml.bos_token_id",
 		"pad_token_id": "tokenizer.ggml.padding_token_id"} {
@@ -370,6 +404,21 @@ func (f *File) gemmaConfig(arch string, cfg map[string]any) error {
 // layerName matches a llama.cpp per-layer tensor name.
 var layerName = regexp.MustCompile(`^blk\.(\d+)\.([a-z_0-9]+)\.(weight|bias)$`)
 
+// expertName matches the per-expert tensors of older Mixtral GGUF files
+// (blk.N.ffn_gate.E.weight; newer files stack the experts, see
+// stackedExperts).
+var expertName = regexp.MustCompile(`^blk\.(\d+)\.ffn_(gate|up|down)\.(\d+)\.weight$`)
+
+// expertWeights names the Mixtral expert weight of each llama.cpp expert
+// projection: gate is w1, up is w3, down is w2.
+var expertWeights = map[string]string{"gate": "w1", "up": "w3", "down": "w2"}
+
+// expertParam is the Mixtral parameter name of expert e's projection proj
+// (gate, up or down) in layer.
+func expertParam(layer string, e int64, proj string) string {
+	return fmt.Sprintf("model.layers.%s.block_sparse_moe.experts.%d.%s.weight", layer, e, expertWeights[proj])
+}
+
 // layerModules maps llama.cpp's per-layer tensor names to transformers'
 // module names under model.layers.N.
 var layerModules = map[string]string{
@@ -384,6 +433,8 @@ var layerModules = map[string]string{
 	"ffn_gate":    "mlp.gate_proj",
 	"ffn_up":      "mlp.up_proj",
 	"ffn_down":    "mlp.down_proj",
+	// Mixtral's router.
+	"ffn_gate_inp": "block_sparse_moe.gate",
 }
 
 // sandwichModules are Gemma 2's and Gemma 3's names, whose four norms per
@@ -407,6 +458,13 @@ func HFName(arch, name string) (string, bool) {
 		return "model.norm.weight", true
 	case "output.weight":
 		return "lm_head.weight", true
+	}
+	if m := expertName.FindStringSubmatch(name); m != nil {
+		e, err := strconv.ParseInt(m[3], 10, 64)
+		if err != nil {
+			return "", false
+		}
+		return expertParam(m[1], e, m[2]), true
 	}
 	m := layerName.FindStringSubmatch(name)
 	if m == nil {

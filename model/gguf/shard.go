@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 	"unsafe"
@@ -17,7 +18,8 @@ import (
 // loads it as it loads a checkpoint file. F32 and F16/BF16 tensors keep
 // their type; quantised ones are dequantised to F32 when read. Llama's q/k
 // rows are put back in Hugging Face's order and Gemma's norms lose the 1
-// the converter added.
+// the converter added. Mixtral's stacked expert tensors are served as one
+// weight per expert.
 type Shard struct {
 	f      *File
 	arch   string
@@ -25,7 +27,21 @@ type Shard struct {
 	kv     int64
 	names  []string
 	source map[string]TensorInfo // HF name → GGUF tensor
+	// expert gives, for a name served from a stacked expert tensor, the
+	// expert's index in it.
+	expert map[string]int64
 }
+
+// stackedExperts matches llama.cpp's stacked Mixtral expert tensors,
+// ggml dims [in, out, experts] (shape [experts, out, in]):
+// blk.N.ffn_gate_exps.weight holds every expert's w1, ffn_up_exps w3 and
+// ffn_down_exps w2, as convert_hf_to_gguf.py stacks them.
+var stackedExperts = regexp.MustCompile(`^blk\.(\d+)\.ffn_(gate|up|down)_exps\.weight$`)
+
+// maxStackedExperts bounds the experts of a stacked tensor (far above
+// model.MaxExperts), so that a hostile tensor table cannot ask for
+// millions of names.
+const maxStackedExperts = 1 << 12
 
 // ignoredTensors are GGUF tensors with no parameter: rope_freqs holds
 // Llama 3's rotary factors, read into the config.
@@ -53,8 +69,9 @@ func NewShard(f *File) (*Shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := archs[arch]; !ok {
-		return nil, fmt.Errorf("gguf: %s: architecture %q is not supported (supported: %v)", f.path, arch, SupportedArchitectures())
+	_, class, _, err := f.model(arch)
+	if err != nil {
+		return nil, err
 	}
 	if n, err := f.uintKey("split.count", 1); err != nil {
 		return nil, err
@@ -69,17 +86,28 @@ func NewShard(f *File) (*Shard, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Shard{f: f, arch: arch, heads: heads, kv: kv, source: map[string]TensorInfo{}}
+	s := &Shard{f: f, arch: arch, heads: heads, kv: kv, source: map[string]TensorInfo{}, expert: map[string]int64{}}
 	for _, t := range f.tensors {
 		if ignoredTensors[t.Name] {
 			continue
 		}
-		hf, ok := HFName(arch, t.Name)
-		if !ok {
-			return nil, fmt.Errorf("gguf: %s: tensor %q has no Hugging Face %s parameter", f.path, t.Name, archs[arch].class)
-		}
 		if !t.Type.Dequantisable() {
 			return nil, fmt.Errorf("gguf: %s: tensor %q has type %s; supported: %s", f.path, t.Name, t.Type, supportedTypes)
+		}
+		if m := stackedExperts.FindStringSubmatch(t.Name); m != nil {
+			if len(t.Dims) != 3 || t.Dims[2] > maxStackedExperts {
+				return nil, fmt.Errorf("gguf: %s: stacked expert tensor %q has shape %v; want [experts ≤ %d, out, in]",
+					f.path, t.Name, t.Shape(), maxStackedExperts)
+			}
+			for e := int64(0); e < t.Dims[2]; e++ {
+				hf := expertParam(m[1], e, m[2])
+				s.source[hf], s.expert[hf] = t, e
+			}
+			continue
+		}
+		hf, ok := HFName(arch, t.Name)
+		if !ok {
+			return nil, fmt.Errorf("gguf: %s: tensor %q has no Hugging Face %s parameter", f.path, t.Name, class)
 		}
 		s.source[hf] = t
 	}
@@ -127,7 +155,35 @@ func (s *Shard) Info(name string) (safetensors.TensorInfo, bool) {
 	}
 	dt := s.dtype(name, t)
 	size, _ := safetensors.DTypeSize(dt)
-	return safetensors.TensorInfo{DType: dt, Shape: t.Shape(), Size: t.NumElements() * int64(size)}, true
+	shape, n := t.Shape(), t.NumElements()
+	if _, ok := s.expert[name]; ok {
+		shape, n = shape[1:], n/t.Dims[2]
+	}
+	return safetensors.TensorInfo{DType: dt, Shape: shape, Size: n * int64(size)}, true
+}
+
+// raw returns the stored bytes served as name: the whole tensor, or one
+// expert's rows of a stacked expert tensor (rows are whole quantisation
+// blocks, so each expert's is a contiguous run), with the number of
+// elements they hold.
+func (s *Shard) raw(name string, t TensorInfo) ([]byte, int64, error) {
+	e, ok := s.expert[name]
+	if !ok {
+		b, err := s.f.Raw(t.Name)
+		return b, t.NumElements(), err
+	}
+	n := t.Dims[0] * t.Dims[1]
+	per := n / t.Type.BlockSize() * t.Type.TypeSize()
+	src := s.f
+	if t.part > 0 {
+		src = s.f.parts[t.part-1]
+	}
+	buf := make([]byte, per)
+	off := src.dataOffset + t.Offset + e*per
+	if _, err := src.ra.ReadAt(buf, off); err != nil {
+		return nil, 0, fmt.Errorf("gguf: %s: tensor %q, expert %d: read %d bytes at %d: %w", src.path, t.Name, e, per, off, err)
+	}
+	return buf, n, nil
 }
 
 // permutation returns the number of heads whose rows convert_hf_to_gguf.py
@@ -151,9 +207,13 @@ func (s *Shard) Float32(name string) ([]float32, error) {
 	if !ok {
 		return nil, fmt.Errorf("gguf: %s: no tensor for %q", s.f.path, name)
 	}
-	v, err := s.f.Float32(t.Name)
+	raw, n, err := s.raw(name, t)
 	if err != nil {
 		return nil, err
+	}
+	v, err := Dequantize(t.Type, raw, n)
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %s: tensor %q: %w", s.f.path, t.Name, err)
 	}
 	if heads := s.permutation(name); heads > 0 {
 		if v, err = unpermuteRows(v, t, heads); err != nil {
@@ -175,7 +235,7 @@ func (s *Shard) Bytes(name string) ([]byte, error) {
 		return nil, fmt.Errorf("gguf: %s: no tensor for %q", s.f.path, name)
 	}
 	if dt := s.dtype(name, t); dt != safetensors.F32 {
-		raw, err := s.f.Raw(t.Name)
+		raw, _, err := s.raw(name, t)
 		if err != nil {
 			return nil, err
 		}
