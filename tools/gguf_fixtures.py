@@ -20,6 +20,13 @@ gguf-py's quants.dequantize, never from this project's Go code:
   model.safetensors): tiny random checkpoints made here in numpy (transformers is not needed). Gemma's norm
   weights are stored as w+1, Gemma 2/3's sandwich norms under llama.cpp's names, and the Llama 3 rope
   scaling as the rope_freqs tensor of per-frequency factors, as the converter does.
+- mixtral-{f32,q8_0}.gguf with the directory mixtral (config.json + model.safetensors): a tiny random
+  MixtralForCausalLM (3 experts, top 2) converted as convert_hf_to_gguf.py converts it: architecture "llama"
+  with llama.expert_count/expert_used_count, the router as blk.N.ffn_gate_inp (kept F32, as the converter
+  keeps it), each layer's experts stacked into blk.N.ffn_{gate,up,down}_exps [experts, out, in] (w1, w3, w2),
+  stored as F32 or Q8_0. Not yet run (gguf-py was not at hand when it was added); the Go tests
+  TestGGUFMixtral/TestGGUFMixtralErrors write their own Mixtral files meanwhile. Once written, TestGGUFLogits
+  counts 14 model files and TestGGUFMatchesCheckpoint can take mixtral-f32.gguf against mixtral/.
 - kquant-{q4_k,q5_k,q6_k}.gguf: a tiny random llama whose rows are 256 wide (k-quant blocks are 256
   elements). gguf-py cannot quantise k-quant types, so quantise_k below packs valid blocks (f16 scales
   from the weights' ranges); the files are written by GGUFWriter with raw_dtype and the expected values
@@ -90,7 +97,11 @@ LAYER_MAP = {
     "self_attn.q_norm.weight": "attn_q_norm.weight", "self_attn.k_norm.weight": "attn_k_norm.weight",
     "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
     "mlp.down_proj.weight": "ffn_down.weight",
+    "block_sparse_moe.gate.weight": "ffn_gate_inp.weight",  # Mixtral's router
 }
+
+# Mixtral's expert weights and the stacked llama.cpp tensor each goes into.
+EXPERT_MAP = {"w1": "ffn_gate_exps.weight", "w3": "ffn_up_exps.weight", "w2": "ffn_down_exps.weight"}
 
 
 SANDWICH_MAP = {  # Gemma 2 and 3 name their four norms per layer differently
@@ -133,8 +144,13 @@ def to_gguf_tensors(cfg, sd, arch):
     n_head, n_kv = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
     out = {}
     names = sorted(sd, key=lambda n: (n != "model.embed_tokens.weight", n))
+    experts = {}  # (layer, w1|w2|w3) -> {expert: array}
     for hf in names:
         w = sd[hf].astype(np.float32)
+        if ".block_sparse_moe.experts." in hf:
+            parts = hf.split(".")  # model.layers.N.block_sparse_moe.experts.E.wX.weight
+            experts.setdefault((int(parts[2]), parts[6]), {})[int(parts[5])] = w
+            continue
         if hf == "lm_head.weight" and cfg.get("tie_word_embeddings"):
             continue
         if arch == "llama":
@@ -145,6 +161,9 @@ def to_gguf_tensors(cfg, sd, arch):
         if arch.startswith("gemma") and hf.endswith("norm.weight"):
             w = w + 1
         out[gguf_name(hf, arch)] = w
+    # LlamaModel.modify_tensors stacks each layer's experts into one [experts, out, in] tensor.
+    for (layer, wx), per in sorted(experts.items()):
+        out[f"blk.{layer}.{EXPERT_MAP[wx]}"] = np.stack([per[e] for e in range(len(per))])
     rs = cfg.get("rope_scaling") or {}
     if rs.get("rope_type") == "llama3":
         # LlamaModel.generate_extra_tensors: the per-frequency factors as the rope_freqs tensor
@@ -189,6 +208,9 @@ def add_hparams(gw, cfg, arch):
         gw.add_uint32(f"{arch}.attention.key_length", head_dim)
         gw.add_uint32(f"{arch}.attention.value_length", head_dim)
     gw.add_uint32(f"{arch}.vocab_size", cfg["vocab_size"])
+    if cfg.get("num_local_experts"):
+        gw.add_uint32(f"{arch}.expert_count", cfg["num_local_experts"])
+        gw.add_uint32(f"{arch}.expert_used_count", cfg["num_experts_per_tok"])
 
 
 def small_spm_vocab(n):
@@ -242,7 +264,8 @@ def write_gguf(gguf, path, arch, cfg, tensors, qtype_name, alignment=None, token
         add_tokenizer(gguf, gw, cfg["vocab_size"])
     stored = {}
     for name, w in tensors.items():
-        qt = Q[qtype_name.upper()] if w.ndim == 2 else Q.F32
+        # Matrices (and stacked experts) in the named type; norms and Mixtral's router stay F32.
+        qt = Q[qtype_name.upper()] if w.ndim >= 2 and not name.endswith("ffn_gate_inp.weight") else Q.F32
         if qt == Q.F32:
             data = w.astype(np.float32)
             gw.add_tensor(name, data)
@@ -383,12 +406,35 @@ def forward(cfg, sd, ids):
         o = (s @ v).transpose(0, 2, 1, 3).reshape(B, T, H * hd)
         x = x + o @ sd[p + "self_attn.o_proj.weight"].T
         h = rmsnorm(x, sd[p + "post_attention_layernorm.weight"], eps, gemma)
+        if p + "block_sparse_moe.gate.weight" in sd:
+            x = x + moe(cfg, sd, p + "block_sparse_moe.", h)
+            continue
         g = h @ sd[p + "mlp.gate_proj.weight"].T
         act = g / (1 + np.exp(-g)) if not gemma else 0.5 * g * (1 + np.tanh(np.sqrt(2 / np.pi) * (g + 0.044715 * g ** 3)))
         x = x + (act * (h @ sd[p + "mlp.up_proj.weight"].T)) @ sd[p + "mlp.down_proj.weight"].T
     x = rmsnorm(x, sd["model.norm.weight"], eps, gemma)
     head = sd.get("lm_head.weight", sd["model.embed_tokens.weight"])
     return x @ head.T
+
+
+def moe(cfg, sd, p, h):
+    """MixtralSparseMoeBlock: softmax of the router logits, the top num_experts_per_tok experts renormalised
+    to sum to 1, each expert w2(silu(w1 h) * w3 h)."""
+    E, k = cfg["num_local_experts"], cfg["num_experts_per_tok"]
+    flat = h.reshape(-1, h.shape[-1])
+    logits = flat @ sd[p + "gate.weight"].T
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    out = np.zeros_like(flat)
+    for n in range(flat.shape[0]):
+        top = np.argsort(-probs[n], kind="stable")[:k]
+        w = probs[n, top] / probs[n, top].sum()
+        for e, we in zip(top, w):
+            q = f"{p}experts.{e}."
+            g = flat[n] @ sd[q + "w1.weight"].T
+            out[n] += we * (((g / (1 + np.exp(-g))) * (flat[n] @ sd[q + "w3.weight"].T)) @ sd[q + "w2.weight"].T)
+    assert E == len({k.split(".")[-3] for k in sd if k.startswith(p + "experts.")})
+    return out.reshape(h.shape)
 
 
 # ---- expectations ----
@@ -414,6 +460,12 @@ def dequantised_hf(gguf, stored, cfg, arch):
         if name == "rope_freqs.weight":
             continue
         w = gguf.dequantize(data, qt).astype(np.float32)
+        if name.endswith("_exps.weight"):
+            _, n, rest = name.split(".", 2)
+            wx = {v: k for k, v in EXPERT_MAP.items()}[rest]
+            for e in range(w.shape[0]):
+                inv[f"model.layers.{n}.block_sparse_moe.experts.{e}.{wx}.weight"] = w[e]
+            continue
         if name == "token_embd.weight":
             hf = "model.embed_tokens.weight"
         elif name == "output_norm.weight":
@@ -527,6 +579,12 @@ def random_case(kind, seed):
                    num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16, vocab_size=96,
                    max_position_embeddings=64, rms_norm_eps=1e-6, rope_parameters={"rope_theta": 1000000.0, "rope_type": "default"},
                    tie_word_embeddings=True, hidden_act="silu", attention_bias=False)
+    elif kind == "mixtral":
+        cfg = dict(model_type="mixtral", architectures=["MixtralForCausalLM"], hidden_size=32, intermediate_size=64,
+                   num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=8, vocab_size=96,
+                   max_position_embeddings=64, rms_norm_eps=1e-5, rope_parameters={"rope_theta": 1000000.0, "rope_type": "default"},
+                   num_local_experts=3, num_experts_per_tok=2, router_jitter_noise=0.0, sliding_window=None,
+                   tie_word_embeddings=False, hidden_act="silu")
     elif kind == "llama3":
         cfg = dict(model_type="llama", architectures=["LlamaForCausalLM"], hidden_size=32, intermediate_size=64,
                    num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, head_dim=16, vocab_size=96,
@@ -574,9 +632,15 @@ def random_case(kind, seed):
         sd[p + "self_attn.k_proj.weight"] = n(KV * hd, D)
         sd[p + "self_attn.v_proj.weight"] = n(KV * hd, D)
         sd[p + "self_attn.o_proj.weight"] = n(D, H * hd)
-        sd[p + "mlp.gate_proj.weight"] = n(I, D)
-        sd[p + "mlp.up_proj.weight"] = n(I, D)
-        sd[p + "mlp.down_proj.weight"] = n(D, I)
+        if kind == "mixtral":
+            sd[p + "block_sparse_moe.gate.weight"] = n(cfg["num_local_experts"], D)
+            for e in range(cfg["num_local_experts"]):
+                q = f"{p}block_sparse_moe.experts.{e}."
+                sd[q + "w1.weight"], sd[q + "w3.weight"], sd[q + "w2.weight"] = n(I, D), n(I, D), n(D, I)
+        else:
+            sd[p + "mlp.gate_proj.weight"] = n(I, D)
+            sd[p + "mlp.up_proj.weight"] = n(I, D)
+            sd[p + "mlp.down_proj.weight"] = n(D, I)
         if kind in ("qwen3", "gemma3"):
             sd[p + "self_attn.q_norm.weight"] = norm(hd)
             sd[p + "self_attn.k_norm.weight"] = norm(hd)
@@ -638,6 +702,15 @@ def main():
         # The numpy forward covers Llama, Qwen and Gemma 1; the Gemma 2/3 and Llama 3 rope files are checked
         # in Go against their checkpoints (model: TestGGUFMatchesCheckpoint).
         case(f"{kind}-f32.gguf", arch, cfg, sd, "f32", with_logits=kind in ("qwen3", "gemma"))
+    # Mixtral: the llama architecture with stacked experts, F32 (against its checkpoint) and Q8_0.
+    mcfg, msd = random_case("mixtral", 17)
+    d = os.path.join(a.out, "mixtral")
+    os.makedirs(d, exist_ok=True)
+    json.dump(dict(mcfg, dtype="float32", bos_token_id=None, eos_token_id=None, pad_token_id=None),
+              open(os.path.join(d, "config.json"), "w"), indent=2)
+    save_safetensors(os.path.join(d, "model.safetensors"), msd)
+    for qt in ["f32", "q8_0"]:
+        case(f"mixtral-{qt}.gguf", "llama", mcfg, msd, qt)
     kcfg, ksd = random_case("kquant", 11)
     for qt in ["q4_k", "q5_k", "q6_k"]:
         case(f"kquant-{qt}.gguf", "llama", kcfg, ksd, qt)
