@@ -157,6 +157,7 @@ func FuzzRead(f *testing.F) {
 		f.Add(raw[:min(len(raw), 300)])
 	}
 	f.Add(header(1, 0).tensor("w", uint32(Q6_K), 0, 256).data(210).Bytes())
+	f.Add(stackedExpertsFile().Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := Read(bytes.NewReader(data), int64(len(data)), "fuzz.gguf")
 		if err != nil {
