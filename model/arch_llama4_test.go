@@ -564,7 +564,7 @@ func TestLlama4Config(t *testing.T) {
 	assert.Equal(t, "Llama4ForCausalLM", c.Architecture)
 
 	c = configOf(t, llama4Text(map[string]any{"num_hidden_layers": 6, "interleave_moe_layer_step": 3,
-		"layer_types": []any{"full_attention", "chunked_attention", "full_attention", "full_attention", "full_attention", "full_attention"},
+		"layer_types":         []any{"full_attention", "chunked_attention", "full_attention", "full_attention", "full_attention", "full_attention"},
 		"num_key_value_heads": nil, "head_dim": nil}))
 	assert.Equal(t, []bool{false, false, true, false, false, true}, c.Llama4.MoE)
 	assert.Equal(t, []bool{false, true, false, false, false, false}, c.Llama4.Chunked)
