@@ -574,6 +574,15 @@ func TestLlama4Config(t *testing.T) {
 	c = configOf(t, llama4Composite(llama4Text(map[string]any{"pad_token_id": 7})))
 	assert.True(t, c.Llama4.Composite)
 	assert.Equal(t, []int{40, 16, 4, 7}, []int{c.VocabSize, c.Hidden, c.Layers, c.PadTokenID})
+	// The composite's eos_token_id lives in text_config; a top-level one wins.
+	raw := llama4Composite(llama4Text(map[string]any{"eos_token_id": []any{2, 5}}))
+	eos, err := EOSTokenIDs(configOf(t, raw))
+	require.NoError(t, err)
+	assert.Equal(t, []int32{2, 5}, eos)
+	raw["eos_token_id"] = 9
+	eos, err = EOSTokenIDs(configOf(t, raw))
+	require.NoError(t, err)
+	assert.Equal(t, []int32{9}, eos)
 
 	for _, tc := range []struct {
 		name string

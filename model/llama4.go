@@ -603,3 +603,15 @@ func logLlama4Skipped(path string, n int) {
 	slog.Info("Llama 4 checkpoint: only the language model is loaded; the vision tower and projector are not",
 		"file", path, "skipped_tensors", n)
 }
+
+// llama4TextEOS returns text_config.eos_token_id of a composite llama4
+// config.json, which has none at the top level: transformers' generation
+// config takes it from the text config (get_text_config).
+func llama4TextEOS(c *Config) (any, bool) {
+	t, ok := c.Raw["text_config"].(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	v, ok := t["eos_token_id"]
+	return v, ok
+}
