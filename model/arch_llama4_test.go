@@ -313,17 +313,19 @@ func validDiff(in *Inputs, a, b []float32, V int) float64 {
 }
 
 // TestLlama4MatchesFloat64Reference checks the logits of every case
-// against refLlama4 on every device: an unpadded batch (one chunk
-// boundary layout for all rows, the shared [H, T, Tk] bias) and a batch
-// with rows of different left padding (per-row chunk starts, the
-// [B, H, T, Tk] bias), over 8 tokens so that chunks of 3 and 4 split
-// them.
+// against refLlama4 on every device: an unpadded batch (one chunk layout
+// for all rows: attention per chunk block), a batch with rows of
+// different left padding (per-row chunk starts: the [B, H, T, Tk] bias)
+// and one whose rows are left-padded alike (blocks shifted by the
+// padding), over 8 tokens so that chunks of 3 and 4 split them.
 func TestLlama4MatchesFloat64Reference(t *testing.T) {
 	forEachLlama4(t, 9, func(t *testing.T, _ backend.Backend, m *Model) {
 		for _, in := range []*Inputs{
 			{Batch: 2, Seq: 8, InputIDs: []int32{1, 7, 3, 9, 22, 13, 4, 8, 2, 30, 11, 5, 6, 17, 21, 33}},
 			{Batch: 2, Seq: 8, InputIDs: []int32{1, 7, 3, 9, 22, 13, 4, 8, 0, 0, 11, 5, 6, 17, 21, 33},
 				AttentionMask: []int32{1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1}},
+			{Batch: 2, Seq: 8, InputIDs: []int32{0, 7, 3, 9, 22, 13, 4, 8, 0, 30, 11, 5, 6, 17, 21, 33},
+				AttentionMask: []int32{0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1}},
 		} {
 			got, shape := logitsOf(t, m, in)
 			V := m.Config().VocabSize
@@ -435,59 +437,85 @@ func TestLlama4GenerateMatchesFullForward(t *testing.T) {
 	})
 }
 
-// TestChunkBiasLayout checks the chunk mask itself: chunks counted from
-// each row's first real token (chunked_overlay with left padding), the
-// shared layout when rows agree, nothing when no visible key is outside
-// its chunk, and the cache offset.
-func TestChunkBiasLayout(t *testing.T) {
+// TestChunkPlan checks the chunk restriction itself: per-chunk query
+// blocks with their key ranges when every row has the same left padding
+// (chunks counted from the first real token, as chunked_overlay), nothing
+// when no visible key is outside its chunk, the cache offset, and the
+// [B, H, T, Tk] bias when rows differ in left padding.
+func TestChunkPlan(t *testing.T) {
 	b := testBackend(t)
 	m, err := NewRandom(configOf(t, llama4Text(map[string]any{"num_attention_heads": 2, "num_key_value_heads": 1})), b, 1)
 	require.NoError(t, err)
 	defer m.Free()
 	arch := m.arch.(*llama4)
-	bias := func(in *Inputs) ([]int, [][]int) {
+	type block struct{ q0, n, k0, nk int }
+	plan := func(in *Inputs, cache *KVCache, past int) (*chunkPlan, []block, []float32) {
 		g := nn.NewGraph(b, false)
-		defer g.Release()
-		tb := arch.chunkBias(g, in, nil, in.mask(), 0)
+		t.Cleanup(g.Release)
+		p := arch.chunkPlan(g, in, cache, in.mask(), past)
 		require.NoError(t, g.Err())
-		if tb == nil {
-			return nil, nil
+		if p == nil {
+			return nil, nil, nil
 		}
-		v, err := b.ToFloat32(tb)
-		require.NoError(t, err)
-		shape := tb.Shape()
-		T, Tk := shape[len(shape)-2], shape[len(shape)-1]
-		// The first head's plane of each row, 1 where masked.
-		var planes [][]int
-		for r := 0; r < len(v)/(2*T*Tk); r++ {
-			var pl []int
-			for _, x := range v[r*2*T*Tk : r*2*T*Tk+T*Tk] {
-				pl = append(pl, map[bool]int{true: 1}[x < -1e29])
-			}
-			planes = append(planes, pl)
+		var bl []block
+		var masks []float32
+		for _, x := range p.blocks {
+			bl = append(bl, block{x.q0, x.n, x.k0, x.nk})
+			v, err := b.ToFloat32(x.mask)
+			require.NoError(t, err)
+			masks = append(masks, v...)
 		}
-		return shape, planes
+		return p, bl, masks
 	}
-	shape, planes := bias(&Inputs{Batch: 1, Seq: 4, InputIDs: []int32{1, 2, 3, 4}})
-	assert.Equal(t, []int{2, 4, 4}, shape)
-	assert.Equal(t, [][]int{{
+	_, bl, _ := plan(&Inputs{Batch: 1, Seq: 4, InputIDs: []int32{1, 2, 3, 4}}, nil, 0)
+	assert.Equal(t, []block{{0, 3, 0, 3}, {3, 1, 3, 1}}, bl)
+	p, _, _ := plan(&Inputs{Batch: 1, Seq: 3, InputIDs: []int32{1, 2, 3}}, nil, 0)
+	assert.Nil(t, p, "no key outside its chunk: plain attention")
+	// Both rows left-padded by one: chunks start at position 1.
+	_, bl, masks := plan(&Inputs{Batch: 2, Seq: 5, InputIDs: []int32{0, 1, 2, 3, 4, 0, 5, 6, 7, 8},
+		AttentionMask: []int32{0, 1, 1, 1, 1, 0, 1, 1, 1, 1}}, nil, 0)
+	assert.Equal(t, []block{{0, 1, 0, 1}, {1, 3, 1, 3}, {4, 1, 4, 1}}, bl)
+	assert.Equal(t, []float32{0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, masks)
+	// After 5 cached tokens the sixth (position 5) sees keys 3..5.
+	cache, err := m.NewCache(1)
+	require.NoError(t, err)
+	defer cache.Free()
+	g := nn.NewGraph(b, false)
+	m.ForwardCached(g, &Inputs{Batch: 1, Seq: 5, InputIDs: []int32{1, 2, 3, 4, 5}}, cache)
+	require.NoError(t, g.Err())
+	g.Release()
+	_, bl, _ = plan(&Inputs{Batch: 1, Seq: 1, InputIDs: []int32{6}}, cache, 5)
+	assert.Equal(t, []block{{0, 1, 3, 3}}, bl)
+
+	// Rows of different left padding: the bias, first head's plane per row.
+	p, _, _ = plan(&Inputs{Batch: 2, Seq: 4, InputIDs: []int32{1, 2, 3, 4, 0, 1, 2, 3},
+		AttentionMask: []int32{1, 1, 1, 1, 0, 1, 1, 1}}, nil, 0)
+	require.NotNil(t, p)
+	require.NotNil(t, p.bias)
+	assert.Equal(t, []int{2, 2, 4, 4}, p.bias.Shape())
+	v, err := b.ToFloat32(p.bias)
+	require.NoError(t, err)
+	masked := func(x []float32) []int {
+		out := make([]int, len(x))
+		for i, f := range x {
+			if f < -1e29 {
+				out[i] = 1
+			}
+		}
+		return out
+	}
+	assert.Equal(t, []int{
 		0, 0, 0, 0,
 		0, 0, 0, 0,
 		0, 0, 0, 0,
-		1, 1, 1, 0}}, planes)
-	shape, planes = bias(&Inputs{Batch: 2, Seq: 4, InputIDs: []int32{1, 2, 3, 4, 0, 1, 2, 3},
-		AttentionMask: []int32{1, 1, 1, 1, 0, 1, 1, 1}})
-	assert.Equal(t, []int{2, 2, 4, 4}, shape)
-	assert.Equal(t, []int{1, 1, 1, 0}, planes[0][12:])
+		1, 1, 1, 0}, masked(v[:16]))
 	// Row 1's chunk starts at its first real token: positions 1..3 are
 	// one chunk; pad key 0 is in chunk −1.
 	assert.Equal(t, []int{
 		0, 0, 0, 0,
 		1, 0, 0, 0,
 		1, 0, 0, 0,
-		1, 0, 0, 0}, planes[1])
-	shape, _ = bias(&Inputs{Batch: 1, Seq: 3, InputIDs: []int32{1, 2, 3}})
-	assert.Nil(t, shape, "no key outside its chunk: no bias")
+		1, 0, 0, 0}, masked(v[32:48]))
 	assert.Equal(t, []int{-1, -1, 0, 0, 1}, []int{floorDiv(-3, 3), floorDiv(-1, 3), floorDiv(0, 3), floorDiv(2, 3), floorDiv(3, 3)})
 }
 

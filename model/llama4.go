@@ -355,8 +355,9 @@ func (m *llama4) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	x, pos, km, mask := rotaryInputs(g, m.embed, in, cache, c.Hidden)
 	invFreq := floats(g, m.invFreq, len(m.invFreq))
 	scale := float32(1 / math.Sqrt(float64(D)))
-	var chunkBias, temp backend.Tensor
-	chunkBuilt := false
+	var temp backend.Tensor
+	var plan *chunkPlan
+	planned := false
 	for i, l := range m.layers {
 		h := g.Norm(x, l.inNorm)
 		qp, kp, vp := g.Linear(h, l.q), g.Linear(h, l.k), g.Linear(h, l.v)
@@ -382,13 +383,16 @@ func (m *llama4) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		v := splitHeads(g, vp, c.KVHeads, D)
 		k, v = cached(g, cache, i, k, v)
 		so := backend.SoftmaxOptions{Scale: scale, Causal: true, KeyMask: km}
+		var a *nn.Value
 		if o.Chunked[i] {
-			if !chunkBuilt {
-				chunkBias, chunkBuilt = m.chunkBias(g, in, cache, mask, past), true
+			if !planned {
+				plan, planned = m.chunkPlan(g, in, cache, mask, past), true
 			}
-			so.Bias = chunkBias
+			a = attendChunked(g, q, k, v, so, plan)
+		} else {
+			a = attend(g, q, k, v, so)
 		}
-		x = g.Add(x, g.Linear(attend(g, q, k, v, so), l.o))
+		x = g.Add(x, g.Linear(a, l.o))
 		h = g.Norm(x, l.postNorm)
 		var f *nn.Value
 		if l.experts != nil {
@@ -423,13 +427,33 @@ func (m *llama4) temperature(past, T int) []float32 {
 	return out
 }
 
-// chunkBias returns the additive attention bias of chunked layers, or nil
-// when no visible key lies outside its query's chunk. As transformers'
-// chunked_overlay, query i and key j (cache positions) share a chunk when
+// chunkPlan is how the chunked layers of one forward pass restrict
+// attention to each query's chunk. As transformers' chunked_overlay, query
+// i and key j (cache positions) share a chunk when
 // (j − lp) // C = (i − lp) // C, lp being the row's left padding (its
-// leading masked keys). The bias is [H, T, Tk] when every row has the
-// same left padding, else [B, H, T, Tk].
-func (m *llama4) chunkBias(g *nn.Graph, in *Inputs, cache *KVCache, mask []float32, past int) backend.Tensor {
+// leading masked keys). A nil plan means no visible key lies outside its
+// query's chunk (full causal attention is the same).
+type chunkPlan struct {
+	// blocks, when every row has the same left padding: the queries of one
+	// chunk attend to that chunk's keys only, a narrowed causal attention
+	// per chunk (memory and work of the chunk, not of the whole sequence).
+	blocks []chunkBlock
+	// bias, when rows differ in left padding: an additive [B, H, T, Tk]
+	// bias of chunkMasked outside each query's chunk.
+	bias backend.Tensor
+}
+
+// chunkBlock is the queries [q0, q0+n) of one chunk (indices among the new
+// tokens) and its keys [k0, k0+nk) (cache positions, up to the block's
+// last query), with their key mask [B, nk].
+type chunkBlock struct {
+	q0, n, k0, nk int
+	mask          backend.Tensor
+}
+
+// chunkPlan builds the forward pass's chunkPlan for T new tokens after
+// past cached ones.
+func (m *llama4) chunkPlan(g *nn.Graph, in *Inputs, cache *KVCache, mask []float32, past int) *chunkPlan {
 	if g.Err() != nil {
 		return nil
 	}
@@ -450,14 +474,34 @@ func (m *llama4) chunkBias(g *nn.Graph, in *Inputs, cache *KVCache, mask []float
 		}
 		same = same && lp[b] == lp[0]
 	}
-	rows := B
-	if same {
-		rows = 1
-	}
 	chunk := func(p, lp int) int { return floorDiv(p-lp, C) }
-	plane := make([]float32, rows*T*Tk)
+	if same {
+		var blocks []chunkBlock
+		for i := 0; i < T; {
+			c := chunk(past+i, lp[0])
+			n := 1
+			for i+n < T && chunk(past+i+n, lp[0]) == c {
+				n++
+			}
+			k0 := max(lp[0]+c*C, 0)
+			blocks = append(blocks, chunkBlock{q0: i, n: n, k0: k0, nk: past + i + n - k0})
+			i += n
+		}
+		if len(blocks) == 1 && blocks[0].k0 == 0 {
+			return nil
+		}
+		for i, bl := range blocks {
+			km := make([]float32, 0, B*bl.nk)
+			for b := 0; b < B; b++ {
+				km = append(km, keyMask[b*Tk+bl.k0:b*Tk+bl.k0+bl.nk]...)
+			}
+			blocks[i].mask = floats(g, km, B, bl.nk)
+		}
+		return &chunkPlan{blocks: blocks}
+	}
+	plane := make([]float32, B*T*Tk)
 	masked := false
-	for b := 0; b < rows; b++ {
+	for b := 0; b < B; b++ {
 		for i := 0; i < T; i++ {
 			qc := chunk(past+i, lp[b])
 			for j := 0; j <= past+i; j++ {
@@ -471,17 +515,37 @@ func (m *llama4) chunkBias(g *nn.Graph, in *Inputs, cache *KVCache, mask []float
 	if !masked {
 		return nil
 	}
-	// The bias has a head axis; every head gets the same plane.
-	out := make([]float32, 0, rows*H*T*Tk)
-	for b := 0; b < rows; b++ {
+	// The bias has a head axis; every head gets the row's plane.
+	out := make([]float32, 0, B*H*T*Tk)
+	for b := 0; b < B; b++ {
 		for h := 0; h < H; h++ {
 			out = append(out, plane[b*T*Tk:(b+1)*T*Tk]...)
 		}
 	}
-	if same {
-		return floats(g, out, H, T, Tk)
+	return &chunkPlan{bias: floats(g, out, B, H, T, Tk)}
+}
+
+// attendChunked is attention restricted by plan (nil: plain causal
+// attention) for q [B, H, T, D] and k, v [B, Hkv, Tk, D], giving
+// [B, T, H·D].
+func attendChunked(g *nn.Graph, q, k, v *nn.Value, o backend.SoftmaxOptions, plan *chunkPlan) *nn.Value {
+	switch {
+	case plan == nil:
+		return attend(g, q, k, v, o)
+	case plan.bias != nil:
+		o.Bias = plan.bias
+		return attend(g, q, k, v, o)
 	}
-	return floats(g, out, B, H, T, Tk)
+	outs := make([]*nn.Value, 0, len(plan.blocks))
+	for _, bl := range plan.blocks {
+		bo := o
+		bo.KeyMask = bl.mask
+		outs = append(outs, attend(g, g.Narrow(q, 2, bl.q0, bl.n), g.Narrow(k, 2, bl.k0, bl.nk), g.Narrow(v, 2, bl.k0, bl.nk), bo))
+	}
+	if len(outs) == 1 {
+		return outs[0]
+	}
+	return g.Concat(1, outs...)
 }
 
 // floorDiv is Python's a // b for b > 0.
