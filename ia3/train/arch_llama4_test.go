@@ -10,6 +10,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
+	"github.com/ia3/ia3/model/nn"
 )
 
 // llama4TextConfig is a small llama4_text config.json with every feature
@@ -169,4 +170,52 @@ func TestLlama4TextNeedsTargets(t *testing.T) {
 	_, err = ia3.New(m, ia3.NewConfig(), ia3.DefaultAdapter)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "target_modules")
+}
+
+// TestLlama4MixedAdapterBatch runs a batch whose two rows use different
+// adapters (serving several adapters at once) through the composite Llama 4
+// and checks each row's logits against its run alone, with and without
+// gradients, on every device: the experts are not Linear modules and take
+// no adapter, and the shared expert and router scale each row by its own.
+func TestLlama4MixedAdapterBatch(t *testing.T) {
+	c := llama4Cases[1]
+	for _, d := range devices() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			r, _ := llama4Run(t, b, c, 3)
+			pm, base := r.pm, r.base
+			setTrainedLooking(t, b, pm.TrainableParams())
+			ic := ia3.NewConfig()
+			ic.TaskType = model.TaskCausalLM
+			require.NoError(t, pm.AddAdapter("b", ic))
+			require.NoError(t, pm.SetAdapter("b"))
+			for i, p := range pm.TrainableParams() {
+				v := make([]float32, p.Param.T.Len())
+				for j := range v {
+					v[j] = 1 + 0.05*float32((3*i+j)%5-2)
+				}
+				nt, err := b.FromFloat32(v, p.Param.T.Shape()...)
+				require.NoError(t, err)
+				b.Free(p.Param.T)
+				p.Param.T = nt
+			}
+			rows := [][]int32{{3, 9, 4, 1, 7, 2, 8}, {8, 2, 6, 5, 3, 1, 9}}
+			var want []float32
+			for i, name := range []string{ia3.DefaultAdapter, "b"} {
+				require.NoError(t, pm.SetAdapter(name))
+				want = append(want, logits(t, b, base, &model.Inputs{Batch: 1, Seq: 7, InputIDs: rows[i]})...)
+			}
+			in := &model.Inputs{Batch: 2, Seq: 7, InputIDs: append(append([]int32{}, rows[0]...), rows[1]...)}
+			for _, grad := range []bool{false, true} {
+				g := nn.NewGraph(b, grad)
+				g.Adapters = []string{ia3.DefaultAdapter, "b"}
+				out := base.Forward(g, in)
+				require.NoError(t, g.Err())
+				got, err := b.ToFloat32(out.T)
+				require.NoError(t, err)
+				g.Release()
+				assert.InDeltaSlice(t, want, got, 1e-4, "gradients %v", grad)
+			}
+		})
+	}
 }
