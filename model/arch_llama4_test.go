@@ -17,6 +17,7 @@ import (
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
+	"github.com/ia3/ia3/quant"
 )
 
 // llama4Text returns the text config of a small Llama 4 with every
@@ -572,6 +573,11 @@ func TestLlama4ModuleNames(t *testing.T) {
 		assert.Equal(t, "language_model."+strings.TrimSpace(want[i+1]), nm.Name+" "+nm.Module.Type())
 	}
 	assert.Equal(t, TaskCausalLM, cm.Config().TaskType)
+
+	// A Config built by hand without the Llama 4 options is refused, not a panic.
+	_, err = New(&Config{ModelType: "llama4_text", Hidden: 16, Layers: 1, Heads: 2, KVHeads: 1, HeadDim: 8}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Llama 4 options")
 }
 
 // TestLlama4Config checks Llama4TextConfig's defaults (Scout's) and
@@ -701,4 +707,53 @@ func TestLlama4CompositeLoadsTextWeights(t *testing.T) {
 			assert.Equal(t, want, got)
 		})
 	}
+}
+
+// TestLlama4StorageFormats runs Llama 4 with BF16 weights on every device
+// (the Linear weights and embeddings in BF16, the fused experts widened to
+// F32: they are no Linear operands) against refLlama4 on the same rounded
+// weights, and loads it with --quantize int8 on the CPU: the Linear
+// weights inside the blocks are Q8_0, the experts stay F32, and the logits
+// stay close to the float model's.
+func TestLlama4StorageFormats(t *testing.T) {
+	cfg := configOf(t, llama4Text(map[string]any{"hidden_size": 32, "intermediate_size": 32, "intermediate_size_mlp": 64}))
+	in := &Inputs{Batch: 1, Seq: 7, InputIDs: []int32{5, 9, 2, 33, 1, 4, 8}}
+	dtypeOf := func(m *Model, name string) backend.DType {
+		for _, p := range m.Params() {
+			if p.Name == name {
+				return p.T.DType()
+			}
+		}
+		t.Fatalf("no parameter %s", name)
+		return 0
+	}
+	for _, d := range archBackends() {
+		t.Run(d.name+" bf16", func(t *testing.T) {
+			m, err := NewRandomWith(cfg, d.open(t), 6, RandomOptions{BF16: true})
+			require.NoError(t, err)
+			defer m.Free()
+			assert.Equal(t, backend.BF16, dtypeOf(m, "model.layers.0.self_attn.q_proj.weight"))
+			assert.Equal(t, backend.F32, dtypeOf(m, "model.layers.1.feed_forward.experts.gate_up_proj"))
+			got, _ := logitsOf(t, m, in)
+			want := refLlama4(t, m, in)
+			assert.LessOrEqual(t, maxAbsDiff(want, got), 2e-4*math.Max(1, maxAbsOf(want)))
+		})
+	}
+	t.Run("cpu int8", func(t *testing.T) {
+		b := testBackend(t)
+		src, err := NewRandom(cfg, b, 6)
+		require.NoError(t, err)
+		dir := t.TempDir()
+		require.NoError(t, src.Save(dir))
+		want, _ := logitsOf(t, src, in)
+		src.Free()
+		m, err := LoadWith(context.Background(), dir, b, LoadOptions{Quantize: quant.Q8_0})
+		require.NoError(t, err)
+		defer m.Free()
+		assert.True(t, dtypeOf(m, "model.layers.0.self_attn.q_proj.weight").IsQuantized())
+		assert.True(t, dtypeOf(m, "model.layers.1.feed_forward.shared_expert.down_proj.weight").IsQuantized())
+		assert.Equal(t, backend.F32, dtypeOf(m, "model.layers.1.feed_forward.experts.down_proj"))
+		got, _ := logitsOf(t, m, in)
+		assert.LessOrEqual(t, maxAbsDiff(want, got), 0.05*math.Max(1, maxAbsOf(want)))
+	})
 }

@@ -264,8 +264,11 @@ func (e *llama4Experts) Params() map[string]*nn.Param {
 // buildLlama4 assembles the module tree in transformers' named_modules()
 // order; the composite's tree is its language_model subtree under the
 // Llama4ForConditionalGeneration root.
-func buildLlama4(c *Config, t *treeBuilder) *llama4 {
+func buildLlama4(c *Config, t *treeBuilder) (*llama4, error) {
 	o := c.Llama4
+	if o == nil || len(o.UseRope) != c.Layers || len(o.Chunked) != c.Layers || len(o.MoE) != c.Layers {
+		return nil, fmt.Errorf("model_type %q: the config lacks its Llama 4 options (parse config.json with ParseConfig)", c.ModelType)
+	}
 	m := &llama4{cfg: c, o: o, invFreq: ropeInvFreq(c.Rope, c.HeadDim)}
 	m.qkNorm = &nn.Norm{Class: "Llama4TextL2Norm", Eps: float32(c.NormEps), RMS: true}
 	pre := ""
@@ -325,7 +328,7 @@ func buildLlama4(c *Config, t *treeBuilder) *llama4 {
 	} else {
 		m.lmHead = t.linear(pre+"lm_head", c.Hidden, c.VocabSize, false, false)
 	}
-	return m
+	return m, nil
 }
 
 func (m *llama4) outputLayer() string {
