@@ -605,6 +605,10 @@ func TestLlama4Config(t *testing.T) {
 	assert.Equal(t, []int{4, 4}, []int{c.KVHeads, c.HeadDim})
 	assert.Equal(t, "llama3", c.Rope.Type)
 
+	// Released configs spell the temperature flag as a number (Scout: 4).
+	assert.True(t, configOf(t, llama4Text(map[string]any{"attn_temperature_tuning": 4})).Llama4.TempTuning)
+	assert.False(t, configOf(t, llama4Text(map[string]any{"attn_temperature_tuning": 0})).Llama4.TempTuning)
+
 	c = configOf(t, llama4Composite(llama4Text(map[string]any{"pad_token_id": 7})))
 	assert.True(t, c.Llama4.Composite)
 	assert.Equal(t, []int{40, 16, 4, 7}, []int{c.VocabSize, c.Hidden, c.Layers, c.PadTokenID})
@@ -756,4 +760,53 @@ func TestLlama4StorageFormats(t *testing.T) {
 		got, _ := logitsOf(t, m, in)
 		assert.LessOrEqual(t, maxAbsDiff(want, got), 0.05*math.Max(1, maxAbsOf(want)))
 	})
+}
+
+// TestLlama4ScoutConfig parses the text_config of the released
+// Llama-4-Scout-17B-16E config.json (transformers 4.51's spelling:
+// attn_temperature_tuning 4, rope_scaling llama3, moe_layers and
+// no_rope_layers written out, pad_token_id in text_config) and builds its
+// structure: 48 MoE layers, every 4th NoPE, fused experts [16, 5120, 16384].
+func TestLlama4ScoutConfig(t *testing.T) {
+	moe := make([]any, 48)
+	noRope := make([]any, 48)
+	for i := range moe {
+		moe[i] = i
+		noRope[i] = map[bool]int{true: 1}[(i+1)%4 != 0]
+	}
+	text := map[string]any{"attention_bias": false, "attention_chunk_size": 8192, "attention_dropout": 0.0,
+		"attn_scale": 0.1, "attn_temperature_tuning": 4, "bos_token_id": 200000, "eos_token_id": []any{200001, 200007, 200008},
+		"floor_scale": 8192, "for_llm_compressor": false, "head_dim": 128, "hidden_act": "silu", "hidden_size": 5120,
+		"initializer_range": 0.02, "interleave_moe_layer_step": 1, "intermediate_size": 8192,
+		"intermediate_size_mlp": 16384, "max_position_embeddings": 262144, "model_type": "llama4_text",
+		"moe_layers": moe, "no_rope_layers": noRope, "num_attention_heads": 40, "num_experts_per_tok": 1,
+		"num_hidden_layers": 48, "num_key_value_heads": 8, "num_local_experts": 16, "output_router_logits": false,
+		"pad_token_id": 200018, "rms_norm_eps": 1e-05, "rope_scaling": map[string]any{"factor": 8.0,
+			"high_freq_factor": 4.0, "low_freq_factor": 1.0, "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+		"rope_theta": 500000.0, "router_aux_loss_coef": 0.001, "router_jitter_noise": 0.0, "torch_dtype": "bfloat16",
+		"use_cache": true, "use_qk_norm": true, "vocab_size": 202048}
+	raw := map[string]any{"architectures": []any{"Llama4ForConditionalGeneration"}, "boi_token_index": 200080,
+		"eoi_token_index": 200081, "image_token_index": 200092, "model_type": "llama4", "text_config": text,
+		"tie_word_embeddings": false, "vision_config": map[string]any{"hidden_size": 1408, "num_hidden_layers": 34}}
+	c := configOf(t, raw)
+	o := c.Llama4
+	assert.True(t, o.Composite)
+	assert.True(t, o.TempTuning)
+	assert.Equal(t, []int{48, 200018, 8192, 8192}, []int{c.Layers, c.PadTokenID, o.ChunkSize, c.Rope.OriginalMaxPositions})
+	assert.Equal(t, "llama3", c.Rope.Type)
+	for i := 0; i < 48; i++ {
+		require.True(t, o.MoE[i])
+		require.Equal(t, (i+1)%4 != 0, o.UseRope[i])
+		require.Equal(t, o.UseRope[i], o.Chunked[i])
+	}
+	eos, err := EOSTokenIDs(c)
+	require.NoError(t, err)
+	assert.Equal(t, []int32{200001, 200007, 200008}, eos)
+	m, err := New(c, nil)
+	require.NoError(t, err)
+	shape, ok := m.ParamShape("language_model.model.layers.47.feed_forward.experts.gate_up_proj")
+	require.True(t, ok)
+	assert.Equal(t, []int{16, 5120, 16384}, shape)
+	_, ok = m.Module("language_model.model.layers.3.self_attn.qk_norm")
+	assert.False(t, ok, "layer 3 is NoPE: no qk_norm")
 }

@@ -98,7 +98,7 @@ func parseLlama4(p *cfgParser, c *Config) {
 		tp.fail("num_experts_per_tok", fmt.Sprintf("want an integer in [1, num_local_experts %d], got %d", c.NumExperts, c.ExpertsPerToken))
 	}
 	o.L2QKNorm = tp.bool("use_qk_norm", true)
-	o.TempTuning = tp.bool("attn_temperature_tuning", true)
+	o.TempTuning = tp.truthy("attn_temperature_tuning", true)
 	o.FloorScale = tp.float("floor_scale", 8192)
 	if !(o.FloorScale > 0) || math.IsInf(o.FloorScale, 0) {
 		tp.fail("floor_scale", fmt.Sprintf("want a finite number > 0, got %g", o.FloorScale))
@@ -181,6 +181,16 @@ func parseLlama4(p *cfgParser, c *Config) {
 			o.MoE[i] = true
 		}
 	}
+}
+
+// truthy reads a flag that released configs also spell as a number
+// (Llama 4 Scout's "attn_temperature_tuning": 4, which transformers tests
+// for truth): true, false, or a number, non-zero meaning on.
+func (p *cfgParser) truthy(key string, def bool) bool {
+	if f, ok := p.value(key).(float64); ok {
+		return f != 0
+	}
+	return p.bool(key, def)
 }
 
 // ints reads a list of integers (nil when missing or null).
