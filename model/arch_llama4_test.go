@@ -810,3 +810,21 @@ func TestLlama4ScoutConfig(t *testing.T) {
 	_, ok = m.Module("language_model.model.layers.3.self_attn.qk_norm")
 	assert.False(t, ok, "layer 3 is NoPE: no qk_norm")
 }
+
+// TestLlama4LastOnly checks Inputs.LastOnly (serving's last-position
+// logits) against the full forward pass's last position, on every device.
+func TestLlama4LastOnly(t *testing.T) {
+	forEachLlama4(t, 17, func(t *testing.T, _ backend.Backend, m *Model) {
+		const B, T = 2, 7
+		in := &Inputs{Batch: B, Seq: T, InputIDs: []int32{1, 7, 3, 9, 22, 13, 4, 8, 2, 30, 11, 5, 6, 17}}
+		full, _ := logitsOf(t, m, in)
+		last := *in
+		last.LastOnly = true
+		got, shape := logitsOf(t, m, &last)
+		V := m.Config().VocabSize
+		require.Equal(t, []int{B, 1, V}, shape)
+		for r := 0; r < B; r++ {
+			assert.InDeltaSlice(t, full[(r*T+T-1)*V:(r*T+T)*V], got[r*V:(r+1)*V], 1e-5, "row %d", r)
+		}
+	})
+}
