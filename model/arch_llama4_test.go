@@ -828,3 +828,38 @@ func TestLlama4LastOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestLlama4Sizes checks the memory plan's counts: the projection weights
+// (attention, fused experts, shared experts, routers, dense MLPs of their
+// own width) against the built model's parameters, and the (IA)³ vectors
+// of PEFT's llama4 targets (q_proj, v_proj, down_proj).
+func TestLlama4Sizes(t *testing.T) {
+	for _, raw := range []map[string]any{llama4Text(nil), llama4Composite(llama4Text(map[string]any{"moe_layers": []any{0}}))} {
+		c := configOf(t, raw)
+		m, err := New(c, nil)
+		require.NoError(t, err)
+		var proj int
+		for _, p := range m.Params() {
+			if strings.Contains(p.Name, "layers.") && !strings.Contains(p.Name, "norm") {
+				n := 1
+				shape, _ := m.ParamShape(p.Name)
+				for _, d := range shape {
+					n *= d
+				}
+				proj += n
+			}
+		}
+		_, got := c.paramSplit()
+		assert.Equal(t, float64(proj), got)
+		var vectors float64
+		for l := 0; l < c.Layers; l++ {
+			vectors += float64(c.Heads*c.HeadDim + c.KVHeads*c.HeadDim)
+			if c.Llama4.MoE[l] {
+				vectors += float64(c.Intermediate)
+			} else {
+				vectors += float64(c.Llama4.IntermediateMLP)
+			}
+		}
+		assert.Equal(t, vectors, c.ApproxIA3Params())
+	}
+}

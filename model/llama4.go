@@ -692,3 +692,34 @@ func llama4TextEOS(c *Config) (any, bool) {
 	v, ok := t["eos_token_id"]
 	return v, ok
 }
+
+// ffParams counts the feed-forward weights of every layer: a MoE layer's
+// experts (E · 3 · hidden · I), shared expert (3 · hidden · I) and router
+// (hidden · E), a dense layer's MLP (3 · hidden · intermediate_size_mlp).
+func (o *Llama4Options) ffParams(c *Config) float64 {
+	h, inter, e := float64(c.Hidden), float64(c.Intermediate), float64(c.NumExperts)
+	n := 0.0
+	for _, moe := range o.MoE {
+		if moe {
+			n += (e+1)*3*h*inter + h*e
+		} else {
+			n += 3 * h * float64(o.IntermediateMLP)
+		}
+	}
+	return n
+}
+
+// ia3Params counts the (IA)³ vectors of PEFT's llama4 targets: q_proj's
+// and v_proj's outputs and the input of the dense MLP's or the shared
+// expert's down_proj in every layer.
+func (o *Llama4Options) ia3Params(c *Config) float64 {
+	qv := float64((c.Heads + c.KVHeads) * c.HeadDim)
+	n := 0.0
+	for _, moe := range o.MoE {
+		n += qv + float64(c.Intermediate)
+		if !moe {
+			n += float64(o.IntermediateMLP - c.Intermediate)
+		}
+	}
+	return n
+}
