@@ -52,6 +52,11 @@ from transformers import AutoModelForCausalLM, Llama4TextConfig  # noqa: E402
 V = 256
 ROUTE_GAP = 1e-3
 
+# transformers counts chunks from each row's first real token (chunked_overlay with left_padding) only with
+# torch >= 2.6; older torch falls back to _legacy_chunked_overlay, which ignores the padding and would record
+# another mask for the left-padded row.
+assert tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 6), torch.__version__
+
 for mapping in ("TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING",
                 "TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING"):
     for mod in (constants, mf):  # the generator may have imported the mapping by name
