@@ -281,13 +281,11 @@ func buildLlama4(c *Config, t *treeBuilder) (*llama4, error) {
 	}
 	m := &llama4{cfg: c, o: o, invFreq: ropeInvFreq(c.Rope, c.HeadDim)}
 	m.qkNorm = &nn.Norm{Class: "Llama4TextL2Norm", Eps: float32(c.NormEps), RMS: true}
+	t.container("", c.Architecture)
 	pre := ""
 	if o.Composite {
-		t.container("", c.Architecture)
 		pre = "language_model."
 		t.container("language_model", "Llama4ForCausalLM")
-	} else {
-		t.container("", c.Architecture)
 	}
 	norm := func(name string) *nn.Norm { return t.rmsNorm(name, "Llama4TextRMSNorm", c.Hidden, c.NormEps) }
 	mlp := func(p string, inter int, l *llama4Layer) {
@@ -348,10 +346,10 @@ func (m *llama4) outputLayer() string {
 	return "lm_head"
 }
 
-// chunkMasked is the additive bias of a key outside its query's chunk.
-// Finite, so that a row whose visible keys all lie elsewhere (only pad
-// queries: a query's own key is in its chunk) stays finite on every
-// device; exp of it underflows to exactly 0.
+// chunkMasked is the additive bias of a key outside its query's chunk
+// (chunkPlan's per-row layout). Finite, so that a row whose visible keys
+// all lie elsewhere (only pad queries: a query's own key is in its chunk)
+// stays finite on every device; exp of it underflows to exactly 0.
 const chunkMasked = -1e30
 
 func (m *llama4) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
