@@ -102,6 +102,8 @@ type Config struct {
 	// num_experts_per_tok: each layer's MLP is a sparse mixture of
 	// NumExperts experts of which every token runs its top ExpertsPerToken.
 	NumExperts, ExpertsPerToken int
+	// Llama4 holds Llama 4's text options (llama4_text, llama4); nil otherwise.
+	Llama4 *Llama4Options
 	// ParallelResidual adds attention and MLP, each of its own norm of the
 	// same input, to the residual at once (gpt_neox use_parallel_residual).
 	ParallelResidual bool
@@ -174,6 +176,8 @@ var families = map[string]family{
 	"gemma3_text": {"Gemma3ForCausalLM", []string{"Gemma3ForCausalLM", "Gemma3TextForSequenceClassification"}, parseGemma},
 	"phi3":        {"Phi3ForCausalLM", []string{"Phi3ForCausalLM", "Phi3ForSequenceClassification"}, parsePhi3},
 	"mixtral":     {"MixtralForCausalLM", []string{"MixtralForCausalLM", "MixtralForSequenceClassification"}, parseMixtral},
+	"llama4_text": {"Llama4ForCausalLM", []string{"Llama4ForCausalLM"}, parseLlama4},
+	"llama4":      {"Llama4ForConditionalGeneration", []string{"Llama4ForConditionalGeneration"}, parseLlama4},
 	"phi":         {"PhiForCausalLM", []string{"PhiForCausalLM", "PhiForSequenceClassification"}, parsePhi},
 	"gpt_neox":    {"GPTNeoXForCausalLM", []string{"GPTNeoXForCausalLM", "GPTNeoXForSequenceClassification"}, parseGPTNeoX},
 	"opt":         {"OPTForCausalLM", []string{"OPTForCausalLM", "OPTForSequenceClassification"}, parseOPT},

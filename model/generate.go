@@ -118,6 +118,9 @@ func (m *Model) checkGenerate(prompts [][]int32, o GenerateOptions) error {
 // absent or null, one id, or every id of a list.
 func EOSTokenIDs(c *Config) ([]int32, error) {
 	v, ok := c.Raw["eos_token_id"]
+	if !ok && c.Llama4 != nil && c.Llama4.Composite {
+		v, ok = llama4TextEOS(c) // the composite keeps it in text_config
+	}
 	if !ok || v == nil {
 		return []int32{}, nil
 	}

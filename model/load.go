@@ -29,6 +29,7 @@ var basePrefix = map[string]string{
 	"qwen3": "model", "gemma": "model", "gemma2": "model", "gemma3_text": "model", "phi3": "model", "mixtral": "model",
 	"phi": "model", "opt": "model", "gpt_neox": "gpt_neox", "gptj": "transformer", "gpt_neo": "transformer",
 	"bloom": "transformer", "gpt_bigcode": "transformer", "falcon": "transformer",
+	"llama4_text": "language_model", // Llama4ForCausalLM's base_model_prefix
 }
 
 // ignoredTensors matches checkpoint entries transformers drops on load
@@ -221,13 +222,21 @@ func (m *Model) resolveNames(r *safetensors.Checkpoint, strict bool) (map[*nn.Pa
 			missing = append(missing, p.Name)
 		}
 	}
+	skipped := 0 // Llama 4's vision tower (llama4.go)
 	for _, n := range r.Names() {
+		if !used[n] && m.llama4SkippedTensor(n) {
+			skipped++
+			continue
+		}
 		if !used[n] && !ignoredTensors.MatchString(n) {
 			if strict {
 				return nil, nil, fmt.Errorf("%s: unexpected tensor %q (%s has no such parameter)", r.FileOf(n), n, m.cfg.Architecture)
 			}
 			unused = append(unused, n)
 		}
+	}
+	if skipped > 0 {
+		logLlama4Skipped(r.Path(), skipped)
 	}
 	if len(missing) > 0 {
 		slog.Warn("parameters not in the checkpoint are newly initialised", "file", r.Path(),

@@ -106,6 +106,9 @@ func (c *Config) PlanMemory(o PlanOptions) MemoryPlan {
 // projection's input in every layer (an upper bound for other targets of
 // the same layers), for PlanOptions.Trainable.
 func (c *Config) ApproxIA3Params() float64 {
+	if c.Llama4 != nil {
+		return c.Llama4.ia3Params(c)
+	}
 	kv, ff := float64(c.KVHeads*c.HeadDim), float64(c.Intermediate)
 	if c.NumExperts > 0 {
 		ff *= float64(c.NumExperts) // Mixtral: every expert's w2
@@ -127,6 +130,9 @@ func (c *Config) paramSplit() (other, proj float64) {
 		mlp = float64(c.NumExperts)*3*h*inter + h*float64(c.NumExperts)
 	}
 	other, proj = v*h, float64(c.Layers)*(attn+mlp)
+	if c.Llama4 != nil {
+		proj = float64(c.Layers)*attn + c.Llama4.ffParams(c)
+	}
 	switch c.ModelType {
 	case "gpt2":
 		other += float64(c.MaxPositions) * h

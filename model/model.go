@@ -77,6 +77,12 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildGPT2(cfg, t)
 	case "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text", "phi3", "mixtral":
 		a = buildLlama(cfg, t)
+	case "llama4_text", "llama4":
+		l4, err := buildLlama4(cfg, t)
+		if err != nil {
+			return nil, err
+		}
+		a = l4
 	case "phi":
 		a = buildPhi(cfg, t)
 	case "gpt_neox":
