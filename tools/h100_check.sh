@@ -6,20 +6,39 @@
 # Expects in .bin/: ia3 and webgpu.test (built here with -ldflags "-s -w"),
 # fixtures/peft (a copy of ../shared/fixtures/peft) and peft_anchor.py;
 # and .gl/ with the Vulkan loader packages. Writes into $OUT.
-# Usage: tools/h100_check.sh [conformance] [matmul] [bench] [anchor]
+# Usage: tools/h100_check.sh [fixtures] [conformance] [matmul] [bench] [anchor]
+#
+# The fixtures phase runs first: it makes the PEFT fixtures of the architectures
+# listed "no fixture yet" (tools/fixtures_*.py, transformers + PEFT on this
+# machine) into $OUT/peft-new, then runs the fixture conformance suite on them on
+# every device. Commit $OUT/peft-new under testdata/fixtures/peft/ afterwards.
 set -u
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 for f in .gl/*.deb; do dpkg -x "$f" /; done
 ldconfig
 export XDG_RUNTIME_DIR=/tmp
-phases=${*:-conformance matmul bench anchor}
+phases=${*:-fixtures conformance matmul bench anchor}
 has() { [[ " $phases " == *" $1 "* ]]; }
 log() { echo "== $(date -u +%T) $*"; }
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/gpu.txt" 2>&1
 .bin/ia3 devices >"$OUT/devices.txt" 2>&1; cat "$OUT/devices.txt"
 
+if has fixtures; then
+  log "PEFT fixtures of the new architectures"
+  python3 -c 'import torch, transformers, peft; print("versions:", torch.__version__, transformers.__version__, peft.__version__)' >"$OUT/fixture-versions.txt" 2>&1
+  for gen in tools/fixtures_llama_family.py tools/fixtures_gpt_family.py tools/fixtures_bart.py \
+             tools/fixtures_llama4.py tools/fixtures_deberta.py; do
+    [ -f "$gen" ] || continue
+    name=$(basename "$gen" .py)
+    PYTHONUNBUFFERED=1 timeout 240 python3 "$gen" testdata/fixtures/make_fixtures.py "$OUT/peft-new" >"$OUT/$name.log" 2>&1
+    echo "$name exit $?"; grep -c "FAILED" "$OUT/$name.log"
+  done
+  ls "$OUT/peft-new"
+  timeout 200 .bin/ia3 conformance --fixtures "$OUT/peft-new" --device all --json "$OUT/fixtures-new.json" >"$OUT/fixtures-new.txt" 2>&1
+  echo "exit $?"; grep -iE "summary|passed|failed" "$OUT/fixtures-new.txt" | tail -8
+fi
 if has conformance; then
   log "op conformance, every device"
   timeout 150 .bin/ia3 conformance --ops --device all --json "$OUT/ops.json" >"$OUT/ops.txt" 2>&1
