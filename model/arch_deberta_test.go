@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ia3/ia3/model/safetensors"
 )
 
 // debertaSizes are the sizes every DeBERTa case shares: 2 layers of 4
@@ -452,4 +455,139 @@ func TestDeBERTaForwardMatchesReference(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDeBERTaPaddingInvariance checks that right padding leaves a row's
+// logits as the row alone gives them, for every classifier variant, on
+// the CPU.
+func TestDeBERTaPaddingInvariance(t *testing.T) {
+	b := testBackend(t)
+	for i, c := range debertaCases() {
+		cfg := c.config(t)
+		if cfg.TaskType != TaskSeqCls {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			m, err := NewRandom(cfg, b, uint64(i+90))
+			require.NoError(t, err)
+			defer m.Free()
+			in := debertaInputs()
+			if cfg.TypeVocabSize == 0 {
+				in.TokenTypeIDs = nil
+			}
+			batch, _ := logitsOf(t, m, in)
+			n := cfg.NumLabels
+			alone := &Inputs{Batch: 1, Seq: 6, InputIDs: in.InputIDs[9:15]}
+			if in.TokenTypeIDs != nil {
+				alone.TokenTypeIDs = in.TokenTypeIDs[9:15]
+			}
+			got, _ := logitsOf(t, m, alone)
+			assert.InDeltaSlice(t, batch[n:2*n], got, 1e-5)
+		})
+	}
+}
+
+// TestDeBERTaConfig checks DebertaConfig's and DebertaV2Config's defaults,
+// the published microsoft/deberta-v3-base and deberta-base configs, and
+// errors naming the field.
+func TestDeBERTaConfig(t *testing.T) {
+	v2 := mustConfig(t, `{"model_type":"deberta-v2"}`)
+	assert.Equal(t, "DebertaV2ForSequenceClassification", v2.Architecture)
+	assert.Equal(t, TaskSeqCls, v2.TaskType)
+	assert.Equal(t, []int{128100, 1536, 24, 24, 64, 6144, 512, 0, 0, 2},
+		[]int{v2.VocabSize, v2.Hidden, v2.Layers, v2.Heads, v2.HeadDim, v2.Intermediate, v2.MaxPositions,
+			v2.TypeVocabSize, v2.PadTokenID, v2.NumLabels})
+	assert.InDelta(t, 1e-7, v2.NormEps, 0)
+	assert.Equal(t, &DeBERTaConfig{EmbeddingSize: 1536, PositionBiasedInput: true, MaxRelativePositions: 512,
+		PositionBuckets: -1, PoolerAct: "gelu"}, v2.DeBERTa)
+	v1 := mustConfig(t, `{"model_type":"deberta","architectures":["DebertaModel"]}`)
+	assert.Equal(t, TaskFeatureExtraction, v1.TaskType)
+	assert.Equal(t, []int{50265, 768, 12, 12, 3072}, []int{v1.VocabSize, v1.Hidden, v1.Layers, v1.Heads, v1.Intermediate})
+
+	v3 := mustConfig(t, `{"model_type":"deberta-v2","attention_probs_dropout_prob":0.1,"hidden_act":"gelu",
+		"hidden_dropout_prob":0.1,"hidden_size":768,"initializer_range":0.02,"intermediate_size":3072,
+		"max_position_embeddings":512,"relative_attention":true,"position_buckets":256,"norm_rel_ebd":"layer_norm",
+		"share_att_key":true,"pos_att_type":"p2c|c2p","layer_norm_eps":1e-7,"max_relative_positions":-1,
+		"position_biased_input":false,"num_attention_heads":12,"num_hidden_layers":12,"type_vocab_size":0,
+		"vocab_size":128100}`)
+	assert.Equal(t, &DeBERTaConfig{EmbeddingSize: 768, RelativeAttention: true, MaxRelativePositions: 512,
+		PositionBuckets: 256, C2P: true, P2C: true, ShareAttKey: true, NormRelEmbed: true, PoolerAct: "gelu"}, v3.DeBERTa)
+	m, err := New(v3, nil)
+	require.NoError(t, err)
+	s, _ := m.ParamShape("deberta.encoder.rel_embeddings.weight")
+	assert.Equal(t, []int{512, 768}, s)
+	_, ok := m.ParamShape("deberta.embeddings.position_embeddings.weight")
+	assert.False(t, ok)
+
+	base := mustConfig(t, `{"model_type":"deberta","hidden_size":768,"intermediate_size":3072,
+		"max_position_embeddings":512,"relative_attention":true,"pos_att_type":"c2p|p2c","layer_norm_eps":1e-7,
+		"max_relative_positions":-1,"position_biased_input":false,"num_attention_heads":12,"num_hidden_layers":12,
+		"type_vocab_size":0,"vocab_size":50265}`)
+	m, err = New(base, nil)
+	require.NoError(t, err)
+	s, _ = m.ParamShape("deberta.encoder.rel_embeddings.weight")
+	assert.Equal(t, []int{1024, 768}, s)
+	s, _ = m.ParamShape("deberta.encoder.layer.3.attention.self.in_proj.weight")
+	assert.Equal(t, []int{3 * 768, 768}, s)
+
+	for _, tc := range []struct{ js, field string }{
+		{`{"model_type":"deberta-v2","conv_kernel_size":3}`, "conv_kernel_size"},
+		{`{"model_type":"deberta","talking_head":true}`, "talking_head"},
+		{`{"model_type":"deberta-v2","pos_att_type":"c2p|p2p"}`, "pos_att_type"},
+		{`{"model_type":"deberta-v2","pos_att_type":["c2p","c2p"]}`, "pos_att_type"},
+		{`{"model_type":"deberta-v2","pos_att_type":3}`, "pos_att_type"},
+		{`{"model_type":"deberta-v2","norm_rel_ebd":"batch_norm"}`, "norm_rel_ebd"},
+		{`{"model_type":"deberta-v2","pooler_hidden_size":8}`, "pooler_hidden_size"},
+		{`{"model_type":"deberta-v2","pooler_hidden_act":"mish"}`, "pooler_hidden_act"},
+		{`{"model_type":"deberta-v2","attention_head_size":32}`, "attention_head_size"},
+		{`{"model_type":"deberta-v2","hidden_size":30,"num_attention_heads":4}`, "num_attention_heads"},
+		{`{"model_type":"deberta-v2","relative_attention":true,"position_buckets":8,"max_relative_positions":4}`, "position_buckets"},
+		{`{"model_type":"deberta-v2","embedding_size":0}`, "embedding_size"},
+		{`{"model_type":"deberta-v2","type_vocab_size":-1}`, "type_vocab_size"},
+		{`{"model_type":"deberta","num_labels":0}`, "num_labels"},
+		{`{"model_type":"deberta","architectures":["DebertaForMaskedLM"]}`, "DebertaForMaskedLM"},
+	} {
+		_, err := ParseConfig([]byte(tc.js))
+		require.Error(t, err, tc.js)
+		assert.Contains(t, err.Error(), tc.field, tc.js)
+	}
+}
+
+// TestDeBERTaLoad checks loading as transformers does: a checkpoint of the
+// bare DebertaV2Model (names without "deberta.", and the
+// position_embeddings that _keys_to_ignore_on_load_unexpected skips)
+// becomes a classifier with a new pooler and classifier, and an unused
+// position table in a classifier's checkpoint is skipped.
+func TestDeBERTaLoad(t *testing.T) {
+	b := testBackend(t)
+	c := debertaCases()[2] // the bare model, position_biased_input false
+	dir, _ := writeRandomCheckpoint(t, c, 5)
+	// Add the table DeBERTa-v3 checkpoints carry though the model has none.
+	path := filepath.Join(dir, safetensors.SingleFileName)
+	f, err := safetensors.Open(path)
+	require.NoError(t, err)
+	var ts []safetensors.Tensor
+	for _, n := range f.Names() {
+		v, err := f.Float32(n)
+		require.NoError(t, err)
+		info, _ := f.Info(n)
+		ts = append(ts, safetensors.F32Tensor(n, info.Shape, v))
+	}
+	require.NoError(t, f.Close())
+	ts = append(ts, safetensors.F32Tensor("embeddings.position_embeddings.weight", []int{32, 16}, make([]float32, 32*16)))
+	require.NoError(t, safetensors.Write(path, ts, safetensors.DefaultMetadata()))
+	m, err := Load(context.Background(), dir, b)
+	require.NoError(t, err)
+	in := debertaInputs()
+	in.TokenTypeIDs = nil
+	bare, _ := logitsOf(t, m, in)
+	m.Free()
+	m, err = LoadWith(context.Background(), dir, b, LoadOptions{Architecture: "DebertaV2ForSequenceClassification", NumLabels: 4})
+	require.NoError(t, err)
+	defer m.Free()
+	assert.Equal(t, TaskSeqCls, m.Config().TaskType)
+	got, shape := logitsOf(t, m, in)
+	assert.Equal(t, []int{3, 4}, shape)
+	assert.Len(t, got, 12)
+	assert.Len(t, bare, 3*9*16)
 }
