@@ -154,3 +154,40 @@ func TestDeBERTaAdapterRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestDeBERTaAllLinear checks "all-linear" as PEFT resolves it for DeBERTa:
+// every Linear but the classifier (the output layer PEFT leaves out), so
+// the position projections, embed_proj and pooler.dense are adapted.
+func TestDeBERTaAllLinear(t *testing.T) {
+	b := openCPU(t)
+	for _, tc := range []struct {
+		c    debertaCase
+		want int
+	}{
+		// 2 layers × (query, key, value, attention.output.dense, intermediate, output.dense) + pooler.dense.
+		{debertaCases[0], 13},
+		// also pos_key_proj and pos_query_proj per layer, and embed_proj.
+		{debertaCases[1], 18},
+		// 2 layers × (in_proj, pos_proj, pos_q_proj, attention.output.dense, intermediate, output.dense) + pooler.
+		{debertaCases[2], 13},
+	} {
+		t.Run(tc.c.name, func(t *testing.T) {
+			base := randomDeBERTa(t, b, tc.c, 1)
+			ic := ia3.NewConfig()
+			ic.TaskType = model.TaskSeqCls
+			ic.TargetModules = ia3.Pattern("all-linear")
+			ic.FeedforwardModules = ia3.Names("output.dense")
+			pm, err := ia3.New(base, ic, ia3.DefaultAdapter)
+			require.NoError(t, err)
+			var got []string
+			for _, p := range pm.TrainableParams() {
+				if m, ok := strings.CutSuffix(p.Name, ".ia3_l."+ia3.DefaultAdapter); ok {
+					got = append(got, strings.TrimPrefix(m, "base_model.model."))
+				}
+			}
+			assert.Len(t, got, tc.want)
+			assert.Contains(t, got, "pooler.dense")
+			assert.NotContains(t, got, "classifier")
+		})
+	}
+}
