@@ -1,6 +1,7 @@
 package train
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -188,6 +189,33 @@ func TestDeBERTaAllLinear(t *testing.T) {
 			assert.Len(t, got, tc.want)
 			assert.Contains(t, got, "pooler.dense")
 			assert.NotContains(t, got, "classifier")
+		})
+	}
+}
+
+// TestDeBERTaGradientsOnEveryDevice checks that WebGPU's gradients of the
+// vectors and the classifier (through the c2p/p2c gathers' scatter-add
+// backward and the padding-query rows) equal the CPU's, which
+// TestDeBERTaGradients checks against finite differences.
+func TestDeBERTaGradientsOnEveryDevice(t *testing.T) {
+	cpu := openCPU(t)
+	for _, d := range devices()[1:] {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			for _, c := range debertaCases {
+				t.Run(c.name, func(t *testing.T) {
+					want := debertaRun(t, cpu, c, 31)
+					moveOffInit(t, cpu, want.params)
+					wg, _ := reducedGrads(t, cpu, stepperFor(t, cpu, want, 0), want.in)
+					r := debertaRun(t, b, c, 31)
+					moveOffInit(t, b, r.params)
+					got, _ := reducedGrads(t, b, stepperFor(t, b, r, 0), r.in)
+					require.Len(t, got, len(wg))
+					for i := range wg {
+						assert.LessOrEqual(t, maxDiff(wg[i], got[i]), 1e-4*math.Max(1e-3, maxAbs(wg[i])), r.params[i].Name)
+					}
+				})
+			}
 		})
 	}
 }
