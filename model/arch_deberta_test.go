@@ -545,6 +545,7 @@ func TestDeBERTaConfig(t *testing.T) {
 		{`{"model_type":"deberta-v2","embedding_size":0}`, "embedding_size"},
 		{`{"model_type":"deberta-v2","type_vocab_size":-1}`, "type_vocab_size"},
 		{`{"model_type":"deberta","num_labels":0}`, "num_labels"},
+		{`{"model_type":"deberta","relative_attention":true,"hidden_size":16777216,"num_attention_heads":1,"max_relative_positions":16777216}`, "max_relative_positions"},
 		{`{"model_type":"deberta","architectures":["DebertaForMaskedLM"]}`, "DebertaForMaskedLM"},
 	} {
 		_, err := ParseConfig([]byte(tc.js))

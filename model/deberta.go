@@ -147,6 +147,12 @@ func parseDeBERTa(p *cfgParser, c *Config) {
 	} else if p.bool("talking_head", false) {
 		p.fail("talking_head", "talking-head attention (head_logits_proj, head_weights_proj) is not supported")
 	}
+	// The tables paramSplit does not count: relative and absolute
+	// position embeddings.
+	if rows := 2 * max(d.MaxRelativePositions, d.PositionBuckets); d.RelativeAttention &&
+		float64(rows)*float64(c.Hidden)+float64(c.MaxPositions)*float64(d.EmbeddingSize) > MaxParams {
+		p.fail("max_relative_positions", fmt.Sprintf("%d relative position rows of %d features are over the limit of %d parameters", rows, c.Hidden, int64(MaxParams)))
+	}
 	parsePosAttType(p, d)
 	d.PoolerAct = p.str("pooler_hidden_act", "gelu")
 	if _, err := activation(d.PoolerAct); err != nil {
