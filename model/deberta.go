@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/ia3/ia3/backend"
@@ -223,10 +224,11 @@ type deberta struct {
 type debertaLayer struct {
 	// v2: query_proj, key_proj, value_proj.
 	q, k, v *nn.Linear
-	// v1: in_proj (q, k, v of each head side by side, bias-free) and the
-	// q_bias, v_bias parameters.
-	inProj       *nn.Linear
-	qBias, vBias *nn.Param
+	// v1: in_proj (q, k, v of each head side by side, bias-free) and
+	// attention.self, which holds the q_bias and v_bias parameters (read
+	// through it, so that a modules_to_save copy takes their place).
+	inProj *nn.Linear
+	self   *paramModule
 	// posKey and posQuery project the relative embeddings for c2p and p2c:
 	// v2's pos_key_proj/pos_query_proj (key_proj/query_proj under
 	// share_att_key), v1's pos_proj/pos_q_proj; nil where unused.
@@ -283,16 +285,18 @@ func buildDeBERTa(c *Config, t *treeBuilder) *deberta {
 		t.container(p, cls+"Layer")
 		t.container(p+".attention", cls+"Attention")
 		s := p + ".attention.self"
-		t.container(s, "DisentangledSelfAttention")
 		if m.v2 {
+			t.container(s, "DisentangledSelfAttention")
 			l.q = t.linear(s+".query_proj", c.Hidden, H, true, false)
 			l.k = t.linear(s+".key_proj", c.Hidden, H, true, false)
 			l.v = t.linear(s+".value_proj", c.Hidden, H, true, false)
 		} else {
 			// The module's own parameters come before its children's in
 			// named_parameters() and the state dict.
-			l.qBias = t.param(s+".q_bias", H)
-			l.vBias = t.param(s+".v_bias", H)
+			l.self = &paramModule{class: "DisentangledSelfAttention", params: map[string]*nn.Param{}}
+			t.add(s, l.self)
+			l.self.params["q_bias"] = t.param(s+".q_bias", H)
+			l.self.params["v_bias"] = t.param(s+".v_bias", H)
 			l.inProj = t.linear(s+".in_proj", c.Hidden, 3*H, false, false)
 		}
 		if d.RelativeAttention {
@@ -602,9 +606,9 @@ func (m *deberta) attention(g *nn.Graph, x *nn.Value, l debertaLayer, sh *debert
 		// side; q_bias and v_bias are laid out head by head.
 		qkv := g.Reshape(g.Linear(x, l.inProj), B, T, H, 3*D)
 		part := func(i int) *nn.Value { return g.Reshape(g.Narrow(qkv, 3, i*D, D), B, T, H*D) }
-		q = splitHeads(g, g.Add(part(0), g.Param(l.qBias)), H, D)
+		q = splitHeads(g, g.Add(part(0), g.Param(l.self.params["q_bias"])), H, D)
 		k = splitHeads(g, part(1), H, D)
-		v = splitHeads(g, g.Add(part(2), g.Param(l.vBias)), H, D)
+		v = splitHeads(g, g.Add(part(2), g.Param(l.self.params["v_bias"])), H, D)
 	}
 	scores := g.MatMul(q, k, backend.MatMulOptions{TransB: true})
 	// c2p and p2c: the products of every query (key) with every projected
@@ -628,4 +632,34 @@ func (m *deberta) attention(g *nn.Graph, x *nn.Value, l debertaLayer, sh *debert
 		probs = g.Add(g.Mul(probs, sh.keep), sh.uniform)
 	}
 	return mergeHeads(g, g.MatMul(probs, v, backend.MatMulOptions{}))
+}
+
+// paramModule is a module holding parameters of its own beside its
+// children's, as v1's DisentangledSelfAttention holds q_bias and v_bias,
+// so that PEFT-style freezing, counting and modules_to_save see them.
+type paramModule struct {
+	class  string
+	params map[string]*nn.Param
+}
+
+// Type returns the torch class name.
+func (m *paramModule) Type() string { return m.class }
+
+// Params returns the module's own parameters by local name.
+func (m *paramModule) Params() map[string]*nn.Param { return m.params }
+
+// SetParam replaces parameter local by p, which must have the current
+// parameter's shape (a modules_to_save copy).
+func (m *paramModule) SetParam(local string, p *nn.Param) error {
+	old, ok := m.params[local]
+	switch {
+	case !ok:
+		return fmt.Errorf("%s has no parameter %q", m.class, local)
+	case p == nil:
+		return fmt.Errorf("%s.%s: nil parameter", m.class, local)
+	case old.T != nil && p.T != nil && !slices.Equal(old.T.Shape(), p.T.Shape()):
+		return fmt.Errorf("%s.%s: shape %v, want %v", m.class, local, p.T.Shape(), old.T.Shape())
+	}
+	m.params[local] = p
+	return nil
 }

@@ -219,3 +219,23 @@ func TestDeBERTaGradientsOnEveryDevice(t *testing.T) {
 		})
 	}
 }
+
+// TestDeBERTaParamCounts checks PEFT's get_nb_trainable_parameters counts
+// for v1, whose attention.self holds q_bias and v_bias itself: every base
+// parameter is counted and frozen, and the vectors and classifier train.
+func TestDeBERTaParamCounts(t *testing.T) {
+	b := openCPU(t)
+	r := debertaRun(t, b, debertaCases[2], 1)
+	var base int64
+	for _, p := range r.base.Params() {
+		base += int64(p.T.Len())
+		if !strings.HasPrefix(p.Name, "classifier.") {
+			assert.False(t, p.Trainable, p.Name)
+		}
+	}
+	trainable, all := r.pm.ParamCounts()
+	// Per layer: in_proj's 48 outputs, attention.output.dense's 16 and
+	// output.dense's 24 inputs; the classifier copy: 3·16 + 3.
+	assert.Equal(t, int64(2*(48+16+24)+51), trainable)
+	assert.Equal(t, base+trainable, all)
+}
