@@ -78,8 +78,16 @@ func debertaCases() []gptCase {
 		"deberta.embeddings.token_type_embeddings.weight", "deberta.encoder.rel_embeddings.weight")
 	v1Layer := debertaLayerNames("deberta.", "q_bias", "v_bias", "in_proj.weight", "pos_proj.weight",
 		"pos_q_proj.weight", "pos_q_proj.bias")
+	// deberta-v2-xlarge's layout: v3's plus a ConvLayer of kernel 3.
+	xl := debertaSizes("deberta-v2", map[string]any{})
+	for k, v := range v3 {
+		xl[k] = v
+	}
+	xl["conv_kernel_size"], xl["conv_act"] = 3, "gelu"
+	xlNames := append(lw("deberta.encoder.conv.conv", "deberta.encoder.conv.LayerNorm"), v3Names...)
 	return []gptCase{
 		{"deberta-v3 like", v3, v3Names, v3Layer},
+		{"deberta-v2 xlarge like", xl, xlNames, v3Layer},
 		{"deberta-v2 own projections", v2, v2Names, v2Layer},
 		{"deberta-v2 bare model", bare, bareNames, bareLayer},
 		{"deberta span 5", v1(5), v1Names, v1Layer},
@@ -174,6 +182,7 @@ func (r *debertaRef) forward(t *testing.T, ids, mask, types []int32) gptMat {
 			x[i][k] *= float64(mask[i])
 		}
 	}
+	emb := x
 	relAtt := r.flag("relative_attention", false)
 	maxRel := int(r.num("max_relative_positions", -1))
 	if maxRel < 1 {
@@ -307,6 +316,9 @@ func (r *debertaRef) forward(t *testing.T, ids, mask, types []int32) gptMat {
 		}
 		x = r.layerNorm(gptAdd(r.linear(ctx, p+"attention.output.dense"), x), p+"attention.output.LayerNorm")
 		x = r.layerNorm(gptAdd(r.mlp(x, p+"intermediate.dense", p+"output.dense", c.Act), x), p+"output.LayerNorm")
+		if k := int(r.num("conv_kernel_size", 0)); l == 0 && k > 0 {
+			x = r.conv(emb, x, mask, k)
+		}
 	}
 	if c.TaskType != TaskSeqCls {
 		return x
@@ -321,6 +333,41 @@ func (r *debertaRef) forward(t *testing.T, ids, mask, types []int32) gptMat {
 		}
 	}
 	return r.linear(pooled, "classifier")
+}
+
+// conv is ConvLayer: Conv1d(emb) with padding (k−1)/2, zeroed on padding,
+// conv_act, plus the first layer's output x, LayerNorm, times the mask.
+func (r *debertaRef) conv(emb, x gptMat, mask []int32, k int) gptMat {
+	pre := r.prefix() + "encoder.conv."
+	w, b := r.w[pre+"conv.weight"], r.w[pre+"conv.bias"]
+	T, H, pad := len(emb), r.cfg.Hidden, (k-1)/2
+	sum := make(gptMat, T)
+	for t := 0; t < T; t++ {
+		sum[t] = make([]float64, H)
+		for o := 0; o < H; o++ {
+			v := b[o]
+			for s := 0; s < k; s++ {
+				src := t + s - pad
+				if src < 0 || src >= T {
+					continue
+				}
+				for i := 0; i < H; i++ {
+					v += w[(o*H+i)*k+s] * emb[src][i]
+				}
+			}
+			if mask[t] == 0 {
+				v = 0
+			}
+			sum[t][o] = x[t][o] + gptAct(fmt.Sprint(r.raw["conv_act"]), v)
+		}
+	}
+	y := r.layerNorm(sum, pre+"LayerNorm")
+	for t := range y {
+		for o := range y[t] {
+			y[t][o] *= float64(mask[t])
+		}
+	}
+	return y
 }
 
 // TestDeBERTaParamNames checks that each variant's parameters are named as
@@ -344,7 +391,7 @@ func TestDeBERTaParamNames(t *testing.T) {
 // DebertaV2ForSequenceClassification register them, and v1's classes.
 func TestDeBERTaModuleOrder(t *testing.T) {
 	cases := debertaCases()
-	v2, err := New(cases[1].config(t), nil)
+	v2, err := New(cases[2].config(t), nil)
 	require.NoError(t, err)
 	var got, classes []string
 	for _, nm := range v2.Modules() {
@@ -368,7 +415,7 @@ func TestDeBERTaModuleOrder(t *testing.T) {
 	assert.Equal(t, []string{"Embedding", "ContextPooler", "Linear", "Dropout", "Linear", "Dropout"}, classes)
 	assert.Equal(t, "classifier", v2.OutputLayer())
 
-	v1, err := New(cases[3].config(t), nil)
+	v1, err := New(cases[4].config(t), nil)
 	require.NoError(t, err)
 	got, classes = nil, nil
 	for _, nm := range v1.Modules() {
@@ -388,7 +435,7 @@ func TestDeBERTaModuleOrder(t *testing.T) {
 	assert.Contains(t, strings.Join(params, " "),
 		"deberta.encoder.layer.0.attention.self.q_bias deberta.encoder.layer.0.attention.self.v_bias deberta.encoder.layer.0.attention.self.in_proj.weight")
 
-	bare, err := New(cases[2].config(t), nil)
+	bare, err := New(cases[3].config(t), nil)
 	require.NoError(t, err)
 	assert.Equal(t, "", bare.OutputLayer())
 	assert.Equal(t, "DebertaV2Model", bare.Modules()[0].Module.Type())
@@ -531,7 +578,9 @@ func TestDeBERTaConfig(t *testing.T) {
 	assert.Equal(t, []int{3 * 768, 768}, s)
 
 	for _, tc := range []struct{ js, field string }{
-		{`{"model_type":"deberta-v2","conv_kernel_size":3}`, "conv_kernel_size"},
+		{`{"model_type":"deberta-v2","conv_kernel_size":2}`, "conv_kernel_size"},
+		{`{"model_type":"deberta-v2","conv_kernel_size":3,"conv_groups":2}`, "conv_groups"},
+		{`{"model_type":"deberta-v2","conv_kernel_size":3,"conv_act":"mish"}`, "conv_act"},
 		{`{"model_type":"deberta","talking_head":true}`, "talking_head"},
 		{`{"model_type":"deberta-v2","pos_att_type":"c2p|p2p"}`, "pos_att_type"},
 		{`{"model_type":"deberta-v2","pos_att_type":["c2p","c2p"]}`, "pos_att_type"},
@@ -561,7 +610,7 @@ func TestDeBERTaConfig(t *testing.T) {
 // position table in a classifier's checkpoint is skipped.
 func TestDeBERTaLoad(t *testing.T) {
 	b := testBackend(t)
-	c := debertaCases()[2] // the bare model, position_biased_input false
+	c := debertaCases()[3] // the bare model, position_biased_input false
 	dir, _ := writeRandomCheckpoint(t, c, 5)
 	// Add the table DeBERTa-v3 checkpoints carry though the model has none.
 	path := filepath.Join(dir, safetensors.SingleFileName)

@@ -40,6 +40,12 @@ type DeBERTaConfig struct {
 	NormRelEmbed bool
 	// PoolerAct is pooler_hidden_act, ContextPooler's activation.
 	PoolerAct string
+	// ConvKernel, when > 0, adds v2's encoder.conv (ConvLayer: a Conv1d
+	// of this odd kernel size over the embeddings, conv_act, added to the
+	// first layer's output and normalised), as deberta-v2-xlarge and
+	// -xxlarge have; ConvAct is conv_act (tanh by default).
+	ConvKernel int
+	ConvAct    string
 }
 
 // scaleFactor is 1 plus the number of disentangled terms: the attention
@@ -143,7 +149,19 @@ func parseDeBERTa(p *cfgParser, c *Config) {
 			}
 		}
 		if k := p.int("conv_kernel_size", 0); k > 0 {
-			p.fail("conv_kernel_size", fmt.Sprintf("%d: the ConvLayer of DeBERTa-v2 xlarge/xxlarge is not supported (DeBERTa-v3 does not use it)", k))
+			d.ConvKernel = k
+			if k%2 == 0 || k > MaxDimension {
+				// padding (k − 1)/2 leaves an even kernel's output one
+				// token short, which transformers fails on too.
+				p.fail("conv_kernel_size", fmt.Sprintf("%d: only odd kernel sizes up to %d keep the sequence length", k, MaxDimension))
+			}
+			if g := p.int("conv_groups", 1); g != 1 {
+				p.fail("conv_groups", fmt.Sprintf("%d: grouped convolution is not supported (only 1)", g))
+			}
+			d.ConvAct = p.str("conv_act", "tanh")
+			if _, err := activation(d.ConvAct); err != nil {
+				p.fail("conv_act", err.Error())
+			}
 		}
 	} else if p.bool("talking_head", false) {
 		p.fail("talking_head", "talking-head attention (head_logits_proj, head_weights_proj) is not supported")
@@ -214,8 +232,13 @@ type deberta struct {
 	embNorm                 *nn.Norm
 	// relEmb is encoder.rel_embeddings, relNorm encoder.LayerNorm (v2's
 	// norm_rel_ebd), both nil where unused.
-	relEmb             *nn.Embedding
-	relNorm            *nn.Norm
+	relEmb  *nn.Embedding
+	relNorm *nn.Norm
+	// conv (encoder.conv.conv, a Conv1d with weight [out, in, kernel] and
+	// bias) and convNorm (encoder.conv.LayerNorm) are v2's ConvLayer, nil
+	// without conv_kernel_size.
+	conv               *paramModule
+	convNorm           *nn.Norm
 	layers             []debertaLayer
 	pooler, classifier *nn.Linear
 }
@@ -343,6 +366,16 @@ func buildDeBERTa(c *Config, t *treeBuilder) *deberta {
 	}
 	if m.v2 && d.NormRelEmbed {
 		m.relNorm = t.layerNorm(enc+".LayerNorm", c.Hidden, c.NormEps)
+	}
+	if m.v2 && d.ConvKernel > 0 {
+		cp := enc + ".conv"
+		t.container(cp, "ConvLayer")
+		m.conv = &paramModule{class: "Conv1d", params: map[string]*nn.Param{}}
+		t.add(cp+".conv", m.conv)
+		m.conv.params["weight"] = t.param(cp+".conv.weight", c.Hidden, c.Hidden, d.ConvKernel)
+		m.conv.params["bias"] = t.param(cp+".conv.bias", c.Hidden)
+		m.convNorm = t.layerNorm(cp+".LayerNorm", c.Hidden, c.NormEps)
+		t.dropout(cp + ".dropout")
 	}
 	if !head {
 		return m
@@ -482,22 +515,28 @@ func (m *deberta) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	for _, v := range mask {
 		padded = padded || v == 0
 	}
+	var maskFull *nn.Value // the mask broadcast over features, when padded
 	if padded {
-		// DebertaEmbeddings multiplies its output by the attention mask.
 		full := make([]float32, B*T*c.Hidden)
 		for i, v := range mask {
 			for k := 0; k < c.Hidden; k++ {
 				full[i*c.Hidden+k] = v
 			}
 		}
-		x = g.Mul(x, g.Constant(floats(g, full, B, T, c.Hidden)))
+		maskFull = g.Constant(floats(g, full, B, T, c.Hidden))
+		// DebertaEmbeddings multiplies its output by the attention mask.
+		x = g.Mul(x, maskFull)
 	}
+	emb := x
 	sh := m.shared(g, mask, B, T, padded)
-	for _, l := range m.layers {
+	for i, l := range m.layers {
 		a := m.attention(g, x, l, sh)
 		x = g.Norm(g.Add(g.Linear(a, l.attnOut), x), l.attnNorm)
 		h := g.Linear(g.Act(act, g.Linear(x, l.inter)), l.out)
 		x = g.Norm(g.Add(h, x), l.outNorm)
+		if i == 0 && m.conv != nil {
+			x = m.convLayer(g, emb, x, maskFull)
+		}
 	}
 	if m.classifier == nil {
 		return x
@@ -632,6 +671,51 @@ func (m *deberta) attention(g *nn.Graph, x *nn.Value, l debertaLayer, sh *debert
 		probs = g.Add(g.Mul(probs, sh.keep), sh.uniform)
 	}
 	return mergeHeads(g, g.MatMul(probs, v, backend.MatMulOptions{}))
+}
+
+// convLayer is v2's ConvLayer after the first layer: the Conv1d (padding
+// (kernel − 1)/2) of the embeddings emb [B, T, hidden], zero on padding,
+// conv_act, added to the layer's output x, LayerNorm, times the mask
+// (maskFull [B, T, hidden], nil when nothing is padded). The convolution
+// is one product per kernel tap: the embeddings shifted by the tap times
+// the weight's [out, in] slice at it.
+func (m *deberta) convLayer(g *nn.Graph, emb, x, maskFull *nn.Value) *nn.Value {
+	if g.Err() != nil {
+		return nil
+	}
+	c, d := m.cfg, m.d
+	act, err := activation(d.ConvAct)
+	if err != nil {
+		return g.Fail("deberta conv", fmt.Errorf("conv_act: %w", err))
+	}
+	s := emb.Shape()
+	B, T, H := s[0], s[1], s[2]
+	k, pad := d.ConvKernel, (d.ConvKernel-1)/2
+	padded := emb
+	if pad > 0 {
+		zeros := g.Constant(floats(g, make([]float32, B*pad*H), B, pad, H))
+		padded = g.Concat(1, zeros, emb, zeros)
+	}
+	w := g.Param(m.conv.params["weight"])
+	var out *nn.Value
+	for tap := 0; tap < k; tap++ {
+		wt := g.Reshape(g.Narrow(w, 2, tap, 1), c.Hidden, c.Hidden)
+		y := g.MatMul(g.Narrow(padded, 1, tap, T), wt, backend.MatMulOptions{TransB: true})
+		if out == nil {
+			out = y
+		} else {
+			out = g.Add(out, y)
+		}
+	}
+	out = g.Add(out, g.Param(m.conv.params["bias"]))
+	if maskFull != nil {
+		out = g.Mul(out, maskFull)
+	}
+	y := g.Norm(g.Add(x, g.Act(act, out)), m.convNorm)
+	if maskFull != nil {
+		y = g.Mul(y, maskFull)
+	}
+	return y
 }
 
 // paramModule is a module holding parameters of its own beside its

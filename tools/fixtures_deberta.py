@@ -18,6 +18,8 @@ What each case covers (the things that are easy to get wrong):
               one (its pooled token 0 is padding: transformers 5 gives such a query uniform attention
               over every key); PEFT's deberta-v2 defaults: key_proj, value_proj, output.dense
               (feed-forward, which matches attention.output.dense too); modules_to_save classifier
+  deberta_v2_conv  deberta-v2-xlarge's layout: deberta_v2's plus the ConvLayer (conv_kernel_size 3,
+              conv_act gelu) added to the first layer's output
   deberta     DeBERTa v1: fused in_proj (q, k, v of each head side by side) with q_bias/v_bias moved off
               zero, pos_proj (bias-free) and pos_q_proj, max_relative_positions 6 below the 9 tokens (the
               span is min(length, 6) and positions clamp), absolute positions, two token types,
@@ -86,6 +88,14 @@ mf.run(lambda: mf.make_case(
      {"target_modules": ["query_proj", "value_proj", "intermediate.dense"],
       "feedforward_modules": ["intermediate.dense"], "modules_to_save": ["pooler"]}],
     seed=1310))
+
+conv_cfg = DebertaV2Config(**COMMON, position_buckets=8, max_relative_positions=-1, share_att_key=True,
+                           pos_att_type="p2c|c2p", norm_rel_ebd="layer_norm", position_biased_input=False,
+                           type_vocab_size=0, conv_kernel_size=3, conv_act="gelu")
+mf.run(lambda: mf.make_case(
+    "deberta_v2_conv", build(conv_cfg, 1303), "SEQ_CLS", inputs(63, 12, 3, types=False),
+    [{}, {"target_modules": "all-linear"}],
+    seed=1330))
 
 v1_cfg = DebertaConfig(**COMMON, max_relative_positions=6, pos_att_type="c2p|p2c", position_biased_input=True,
                        type_vocab_size=2)

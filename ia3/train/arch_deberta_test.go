@@ -39,6 +39,11 @@ var debertaCases = []debertaCase{
 	// v1: in_proj and both output.dense per layer.
 	{"deberta", `{"model_type":"deberta","architectures":["DebertaForSequenceClassification"],` + debertaSizes + `,
 		"relative_attention":true,"max_relative_positions":5,"pos_att_type":"c2p|p2c"}`, nil, 6},
+	// deberta-v2-xlarge's layout: v3's plus the ConvLayer after layer 0.
+	{"deberta-v2 xlarge like", `{"model_type":"deberta-v2","architectures":["DebertaV2ForSequenceClassification"],` + debertaSizes + `,
+		"relative_attention":true,"position_buckets":8,"max_relative_positions":16,"share_att_key":true,
+		"pos_att_type":["p2c","c2p"],"norm_rel_ebd":"layer_norm","position_biased_input":false,
+		"conv_kernel_size":3,"conv_act":"gelu"}`, nil, 8},
 }
 
 // debertaRun attaches the case's adapter to a batch of a whole row, a
