@@ -85,6 +85,11 @@ func debertaCases() []gptCase {
 	}
 	xl["conv_kernel_size"], xl["conv_act"] = 3, "gelu"
 	xlNames := append(lw("deberta.encoder.conv.conv", "deberta.encoder.conv.LayerNorm"), v3Names...)
+	talking := v1(5)
+	talking["talking_head"] = true
+	talkingLayer := append(debertaLayerNames("deberta.", "q_bias", "v_bias", "in_proj.weight", "pos_proj.weight",
+		"pos_q_proj.weight", "pos_q_proj.bias"), "deberta.encoder.layer.%d.attention.self.head_logits_proj.weight",
+		"deberta.encoder.layer.%d.attention.self.head_weights_proj.weight")
 	return []gptCase{
 		{"deberta-v3 like", v3, v3Names, v3Layer},
 		{"deberta-v2 xlarge like", xl, xlNames, v3Layer},
@@ -92,6 +97,7 @@ func debertaCases() []gptCase {
 		{"deberta-v2 bare model", bare, bareNames, bareLayer},
 		{"deberta span 5", v1(5), v1Names, v1Layer},
 		{"deberta span 32", v1(-1), v1Names, v1Layer},
+		{"deberta talking heads", talking, v1Names, talkingLayer},
 	}
 }
 
@@ -278,38 +284,69 @@ func (r *debertaRef) forward(t *testing.T, ids, mask, types []int32) gptMat {
 			}
 			return s
 		}
+		talk := !r.v2 && r.flag("talking_head", false)
+		// mix is a talking-head projection over the heads: y[h] = Σ_g W[h][g]·x[g].
+		mix := func(x [][]float64, name string) [][]float64 {
+			w := r.w[name+".weight"]
+			y := make([][]float64, H)
+			for h := range y {
+				y[h] = make([]float64, T)
+				for gh := 0; gh < H; gh++ {
+					for j := range y[h] {
+						y[h][j] += w[h*H+gh] * x[gh][j]
+					}
+				}
+			}
+			return y
+		}
 		ctx := make(gptMat, T)
 		for i := range ctx {
 			ctx[i] = make([]float64, H*D)
 		}
-		for h := 0; h < H; h++ {
-			for i := 0; i < T; i++ {
-				sc := make([]float64, T)
+		for i := 0; i < T; i++ {
+			sc := make([][]float64, H) // [head][key]
+			for h := 0; h < H; h++ {
+				sc[h] = make([]float64, T)
 				for j := 0; j < T; j++ {
-					sc[j] = dot(q[i], k[j], h) / scale
+					sc[h][j] = dot(q[i], k[j], h) / scale
 					if relAtt && c2pOn {
-						sc[j] += dot(q[i], posK[clamp(relPos(i, j)+span)], h) / scale
+						sc[h][j] += dot(q[i], posK[clamp(relPos(i, j)+span)], h) / scale
 					}
 					if relAtt && p2cOn {
 						// gather at [j][i] with −r(j, i), then transpose.
-						sc[j] += dot(k[j], posQ[clamp(-relPos(j, i)+span)], h) / scale
+						sc[h][j] += dot(k[j], posQ[clamp(-relPos(j, i)+span)], h) / scale
 					}
+				}
+			}
+			if talk {
+				sc = mix(sc, s+"head_logits_proj")
+			}
+			for h := 0; h < H; h++ {
+				for j := 0; j < T; j++ {
 					if mask[i] == 0 || mask[j] == 0 {
-						sc[j] = -math.MaxFloat32
+						sc[h][j] = -math.MaxFloat32
 					}
 				}
 				mx := math.Inf(-1)
-				for _, s := range sc {
-					mx = math.Max(mx, s)
+				for _, v := range sc[h] {
+					mx = math.Max(mx, v)
 				}
 				sum := 0.0
-				for j := range sc {
-					sc[j] = math.Exp(sc[j] - mx)
-					sum += sc[j]
+				for j := range sc[h] {
+					sc[h][j] = math.Exp(sc[h][j] - mx)
+					sum += sc[h][j]
 				}
-				for j := range sc {
+				for j := range sc[h] {
+					sc[h][j] /= sum
+				}
+			}
+			if talk {
+				sc = mix(sc, s+"head_weights_proj")
+			}
+			for h := 0; h < H; h++ {
+				for j := 0; j < T; j++ {
 					for d := 0; d < D; d++ {
-						ctx[i][h*D+d] += sc[j] / sum * v[j][h*D+d]
+						ctx[i][h*D+d] += sc[h][j] * v[j][h*D+d]
 					}
 				}
 			}
@@ -581,7 +618,7 @@ func TestDeBERTaConfig(t *testing.T) {
 		{`{"model_type":"deberta-v2","conv_kernel_size":2}`, "conv_kernel_size"},
 		{`{"model_type":"deberta-v2","conv_kernel_size":3,"conv_groups":2}`, "conv_groups"},
 		{`{"model_type":"deberta-v2","conv_kernel_size":3,"conv_act":"mish"}`, "conv_act"},
-		{`{"model_type":"deberta","talking_head":true}`, "talking_head"},
+		{`{"model_type":"deberta","talking_head":1}`, "talking_head"},
 		{`{"model_type":"deberta-v2","pos_att_type":"c2p|p2p"}`, "pos_att_type"},
 		{`{"model_type":"deberta-v2","pos_att_type":["c2p","c2p"]}`, "pos_att_type"},
 		{`{"model_type":"deberta-v2","pos_att_type":3}`, "pos_att_type"},

@@ -46,6 +46,10 @@ type DeBERTaConfig struct {
 	// -xxlarge have; ConvAct is conv_act (tanh by default).
 	ConvKernel int
 	ConvAct    string
+	// TalkingHead mixes the heads' scores before the softmax
+	// (head_logits_proj) and their probabilities after it
+	// (head_weights_proj), v1's talking_head.
+	TalkingHead bool
 }
 
 // scaleFactor is 1 plus the number of disentangled terms: the attention
@@ -163,8 +167,8 @@ func parseDeBERTa(p *cfgParser, c *Config) {
 				p.fail("conv_act", err.Error())
 			}
 		}
-	} else if p.bool("talking_head", false) {
-		p.fail("talking_head", "talking-head attention (head_logits_proj, head_weights_proj) is not supported")
+	} else {
+		d.TalkingHead = p.bool("talking_head", false)
 	}
 	// The tables paramSplit does not count: relative and absolute
 	// position embeddings.
@@ -252,6 +256,9 @@ type debertaLayer struct {
 	// through it, so that a modules_to_save copy takes their place).
 	inProj *nn.Linear
 	self   *paramModule
+	// headLogits and headWeights are v1's talking-head projections
+	// (head_logits_proj, head_weights_proj), nil without talking_head.
+	headLogits, headWeights *nn.Linear
 	// posKey and posQuery project the relative embeddings for c2p and p2c:
 	// v2's pos_key_proj/pos_query_proj (key_proj/query_proj under
 	// share_att_key), v1's pos_proj/pos_q_proj; nil where unused.
@@ -321,6 +328,10 @@ func buildDeBERTa(c *Config, t *treeBuilder) *deberta {
 			l.self.params["q_bias"] = t.param(s+".q_bias", H)
 			l.self.params["v_bias"] = t.param(s+".v_bias", H)
 			l.inProj = t.linear(s+".in_proj", c.Hidden, 3*H, false, false)
+			if d.TalkingHead {
+				l.headLogits = t.linear(s+".head_logits_proj", c.Heads, c.Heads, false, false)
+				l.headWeights = t.linear(s+".head_weights_proj", c.Heads, c.Heads, false, false)
+			}
 		}
 		if d.RelativeAttention {
 			t.dropout(s + ".pos_dropout")
@@ -665,10 +676,21 @@ func (m *deberta) attention(g *nn.Graph, x *nn.Value, l debertaLayer, sh *debert
 	if sh.p2cIdx != nil {
 		scores = g.Add(scores, rel(k, l.posQuery, sh.p2cIdx))
 	}
+	// mixHeads applies a talking-head projection across the heads of
+	// [B, H, T, T]; it is linear, so it commutes with the softmax's scale.
+	mixHeads := func(x *nn.Value, l *nn.Linear) *nn.Value {
+		return g.Permute(g.Linear(g.Permute(x, 0, 2, 3, 1), l), 0, 3, 1, 2)
+	}
+	if l.headLogits != nil {
+		scores = mixHeads(scores, l.headLogits)
+	}
 	scale := float32(1 / math.Sqrt(float64(D*d.scaleFactor())))
 	probs := g.Softmax(scores, backend.SoftmaxOptions{Scale: scale, KeyMask: sh.keyMask})
 	if sh.keep != nil {
 		probs = g.Add(g.Mul(probs, sh.keep), sh.uniform)
+	}
+	if l.headWeights != nil {
+		probs = mixHeads(probs, l.headWeights)
 	}
 	return mergeHeads(g, g.MatMul(probs, v, backend.MatMulOptions{}))
 }

@@ -20,6 +20,8 @@ What each case covers (the things that are easy to get wrong):
               (feed-forward, which matches attention.output.dense too); modules_to_save classifier
   deberta_v2_conv  deberta-v2-xlarge's layout: deberta_v2's plus the ConvLayer (conv_kernel_size 3,
               conv_act gelu) added to the first layer's output
+  deberta_talking_head  v1 with talking_head: head_logits_proj mixes the heads' scores before the softmax
+              and head_weights_proj their probabilities after it (no released checkpoint uses it)
   deberta     DeBERTa v1: fused in_proj (q, k, v of each head side by side) with q_bias/v_bias moved off
               zero, pos_proj (bias-free) and pos_q_proj, max_relative_positions 6 below the 9 tokens (the
               span is min(length, 6) and positions clamp), absolute positions, two token types,
@@ -105,3 +107,10 @@ mf.run(lambda: mf.make_case(
      {"target_modules": ["in_proj", "pos_q_proj", "output.dense"], "feedforward_modules": ["output.dense"],
       "modules_to_save": ["pooler"]}],
     seed=1320))
+
+talk_cfg = DebertaConfig(**COMMON, max_relative_positions=6, pos_att_type="c2p|p2c", position_biased_input=True,
+                         type_vocab_size=0, talking_head=True)
+mf.run(lambda: mf.make_case(
+    "deberta_talking_head", build(talk_cfg, 1304), "SEQ_CLS", inputs(64, 9, 2, types=False),
+    [{}, {"target_modules": "all-linear"}],
+    seed=1340))

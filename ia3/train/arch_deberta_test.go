@@ -44,6 +44,9 @@ var debertaCases = []debertaCase{
 		"relative_attention":true,"position_buckets":8,"max_relative_positions":16,"share_att_key":true,
 		"pos_att_type":["p2c","c2p"],"norm_rel_ebd":"layer_norm","position_biased_input":false,
 		"conv_kernel_size":3,"conv_act":"gelu"}`, nil, 8},
+	// v1 with talking heads: head_logits_proj/head_weights_proj mix the heads.
+	{"deberta talking heads", `{"model_type":"deberta","architectures":["DebertaForSequenceClassification"],` + debertaSizes + `,
+		"relative_attention":true,"max_relative_positions":5,"pos_att_type":"c2p|p2c","talking_head":true}`, nil, 6},
 }
 
 // debertaRun attaches the case's adapter to a batch of a whole row, a
