@@ -649,26 +649,35 @@ func TestDeBERTaLoad(t *testing.T) {
 	b := testBackend(t)
 	c := debertaCases()[3] // the bare model, position_biased_input false
 	dir, _ := writeRandomCheckpoint(t, c, 5)
-	// Add the table DeBERTa-v3 checkpoints carry though the model has none.
-	path := filepath.Join(dir, safetensors.SingleFileName)
-	f, err := safetensors.Open(path)
-	require.NoError(t, err)
-	var ts []safetensors.Tensor
-	for _, n := range f.Names() {
-		v, err := f.Float32(n)
+	// add appends a zero tensor to the checkpoint.
+	add := func(name string, shape ...int) {
+		path := filepath.Join(dir, safetensors.SingleFileName)
+		f, err := safetensors.Open(path)
 		require.NoError(t, err)
-		info, _ := f.Info(n)
-		ts = append(ts, safetensors.F32Tensor(n, info.Shape, v))
+		var ts []safetensors.Tensor
+		for _, n := range f.Names() {
+			v, err := f.Float32(n)
+			require.NoError(t, err)
+			info, _ := f.Info(n)
+			ts = append(ts, safetensors.F32Tensor(n, info.Shape, v))
+		}
+		require.NoError(t, f.Close())
+		ts = append(ts, safetensors.F32Tensor(name, shape, make([]float32, shape[0]*shape[1])))
+		require.NoError(t, safetensors.Write(path, ts, safetensors.DefaultMetadata()))
 	}
-	require.NoError(t, f.Close())
-	ts = append(ts, safetensors.F32Tensor("embeddings.position_embeddings.weight", []int{32, 16}, make([]float32, 32*16)))
-	require.NoError(t, safetensors.Write(path, ts, safetensors.DefaultMetadata()))
+	// The table DeBERTa-v3 checkpoints carry though the model has none.
+	add("embeddings.position_embeddings.weight", 32, 16)
 	m, err := Load(context.Background(), dir, b)
 	require.NoError(t, err)
 	in := debertaInputs()
 	in.TokenTypeIDs = nil
 	bare, _ := logitsOf(t, m, in)
 	m.Free()
+	// A pretraining head the classifier does not use is skipped (logged).
+	add("lm_predictions.lm_head.dense.weight", 16, 16)
+	_, err = Load(context.Background(), dir, b)
+	require.Error(t, err, "strict loading refuses the unused head")
+	assert.Contains(t, err.Error(), "lm_predictions.lm_head.dense.weight")
 	m, err = LoadWith(context.Background(), dir, b, LoadOptions{Architecture: "DebertaV2ForSequenceClassification", NumLabels: 4})
 	require.NoError(t, err)
 	defer m.Free()
