@@ -625,6 +625,7 @@ func TestDeBERTaConfig(t *testing.T) {
 		{`{"model_type":"deberta-v2","norm_rel_ebd":"batch_norm"}`, "norm_rel_ebd"},
 		{`{"model_type":"deberta-v2","pooler_hidden_size":8}`, "pooler_hidden_size"},
 		{`{"model_type":"deberta-v2","pooler_hidden_act":"mish"}`, "pooler_hidden_act"},
+		{`{"model_type":"deberta","hidden_act":"mish"}`, "hidden_act"},
 		{`{"model_type":"deberta-v2","attention_head_size":32}`, "attention_head_size"},
 		{`{"model_type":"deberta-v2","hidden_size":30,"num_attention_heads":4}`, "num_attention_heads"},
 		{`{"model_type":"deberta-v2","relative_attention":true,"position_buckets":8,"max_relative_positions":4}`, "position_buckets"},

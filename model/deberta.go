@@ -97,6 +97,9 @@ func parseDeBERTa(p *cfgParser, c *Config) {
 	}
 	c.KVHeads = c.Heads
 	c.Act = p.str("hidden_act", "gelu")
+	if _, err := activation(c.Act); err != nil {
+		p.fail("hidden_act", err.Error())
+	}
 	c.MaxPositions = p.int("max_position_embeddings", 512)
 	c.TypeVocabSize = p.int("type_vocab_size", 0)
 	c.NormEps = p.float("layer_norm_eps", 1e-7)
