@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
 )
 
@@ -687,4 +688,21 @@ func TestDeBERTaLoad(t *testing.T) {
 	assert.Equal(t, []int{3, 4}, shape)
 	assert.Len(t, got, 12)
 	assert.Len(t, bare, 3*9*16)
+}
+
+// TestDeBERTaIndexLimit checks that a batch whose relative-attention
+// gathers would need more products than I32 ids address is refused with a
+// clear error before anything that large is allocated.
+func TestDeBERTaIndexLimit(t *testing.T) {
+	b := testBackend(t)
+	m, err := NewRandom(debertaCases()[0].config(t), b, 1)
+	require.NoError(t, err)
+	defer m.Free()
+	const T = 16400 // 2·4 heads·T² > 2³¹ − 1
+	in := &Inputs{Batch: 1, Seq: T, InputIDs: make([]int32, T)}
+	g := nn.NewGraph(b, false)
+	defer g.Release()
+	m.Forward(g, in)
+	require.Error(t, g.Err())
+	assert.Contains(t, g.Err().Error(), "I32 indices")
 }

@@ -566,8 +566,14 @@ func (m *deberta) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 // shared prepares what every layer's attention reads; mask is [B·T].
 func (m *deberta) shared(g *nn.Graph, mask []float32, B, T int, padded bool) *debertaAttn {
 	c, d := m.cfg, m.d
-	sh := &debertaAttn{keyMask: floats(g, mask, B, T)}
 	H := c.Heads
+	// The gathers index B·H·T·T scores in up to H·B·T·2T products with
+	// I32 ids (a sequence reads at most 2T − 1 relative rows).
+	if n := 2 * int64(H) * int64(B) * int64(T) * int64(T); n > math.MaxInt32 && d.RelativeAttention && (d.C2P || d.P2C) {
+		g.Fail("deberta attention", fmt.Errorf("batch %d × %d tokens × %d heads needs up to %d relative-attention products per layer, over the %d that I32 indices address; use a smaller batch or shorter sequences", B, T, H, n, math.MaxInt32))
+		return nil
+	}
+	sh := &debertaAttn{keyMask: floats(g, mask, B, T)}
 	if padded {
 		// transformers masks score (i, j) unless both tokens are real and
 		// fills masked scores with the float minimum: a real query's
