@@ -145,6 +145,9 @@ type Config struct {
 	TypeVocabSize int
 	NumLabels     int
 	ProblemType   string // "", "regression", "single_label_classification"
+
+	// DeBERTa holds deberta and deberta-v2's own fields (nil otherwise).
+	DeBERTa *DeBERTaConfig
 }
 
 // RopeConfig describes rotary position embeddings (Llama family).
@@ -191,6 +194,8 @@ var families = map[string]family{
 	"t5":          {"T5ForConditionalGeneration", []string{"T5ForConditionalGeneration"}, parseT5},
 	"bert":        {"BertForSequenceClassification", []string{"BertForSequenceClassification", "BertModel"}, parseBERT},
 	"roberta":     {"RobertaForSequenceClassification", []string{"RobertaForSequenceClassification", "RobertaModel"}, parseBERT},
+	"deberta-v2":  {"DebertaV2ForSequenceClassification", []string{"DebertaV2ForSequenceClassification", "DebertaV2Model"}, parseDeBERTa},
+	"deberta":     {"DebertaForSequenceClassification", []string{"DebertaForSequenceClassification", "DebertaModel"}, parseDeBERTa},
 }
 
 // SupportedModelTypes lists the config.json model_type values this package

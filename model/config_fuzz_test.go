@@ -25,6 +25,7 @@ func FuzzParseConfig(f *testing.F) {
 		`{"model_type": "gpt_neo", "vocab_size": 64, "hidden_size": 16, "num_layers": 2, "num_heads": 2, "window_size": 3, "attention_types": [[["global", "local"], 1]]}`,
 		`{"model_type": "bloom", "vocab_size": 64, "hidden_size": 24, "n_layer": 1, "n_head": 6}`,
 		`{"model_type": "falcon", "vocab_size": 64, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 4, "new_decoder_architecture": true, "num_kv_heads": 2}`,
+		`{"model_type": "deberta-v2", "vocab_size": 64, "hidden_size": 16, "intermediate_size": 24, "num_hidden_layers": 1, "num_attention_heads": 2, "relative_attention": true, "position_buckets": 8, "max_relative_positions": 16, "pos_att_type": "p2c|c2p", "share_att_key": true, "norm_rel_ebd": "layer_norm"}`,
 		`{"model_type": "gpt2", "n_positions": -5}`, `{"model_type": "gpt2", "vocab_size": 1e12}`, `{"model_type": 3}`, `[]`, `null`, `{}`,
 	} {
 		f.Add([]byte(s))

@@ -102,7 +102,7 @@ func TestParseConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, json, want string
 	}{
-		{"unknown type", `{"model_type":"xlnet"}`, `model_type "xlnet" is not supported (supported: bart, bert, bloom, falcon, gemma, gemma2, gemma3_text, gpt2, gpt_bigcode, gpt_neo, gpt_neox, gptj, llama, llama4, llama4_text, mistral, mixtral, mt5, opt, phi, phi3, qwen2, qwen3, roberta, t5)`},
+		{"unknown type", `{"model_type":"xlnet"}`, `model_type "xlnet" is not supported (supported: bart, bert, bloom, deberta, deberta-v2, falcon, gemma, gemma2, gemma3_text, gpt2, gpt_bigcode, gpt_neo, gpt_neox, gptj, llama, llama4, llama4_text, mistral, mixtral, mt5, opt, phi, phi3, qwen2, qwen3, roberta, t5)`},
 		{"missing type", `{"n_embd":3}`, `field "model_type" is missing`},
 		{"wrong type", `{"model_type":"gpt2","n_embd":"big"}`, `config.json: field "n_embd": want an integer, got big`},
 		{"fraction", `{"model_type":"gpt2","n_layer":1.5}`, `field "n_layer": want an integer`},

@@ -26,6 +26,7 @@ import (
 var basePrefix = map[string]string{
 	"gpt2": "transformer", "llama": "model", "mistral": "model", "qwen2": "model",
 	"bert": "bert", "roberta": "roberta",
+	"deberta": "deberta", "deberta-v2": "deberta",
 	"qwen3": "model", "gemma": "model", "gemma2": "model", "gemma3_text": "model", "phi3": "model", "mixtral": "model",
 	"phi": "model", "opt": "model", "gpt_neox": "gpt_neox", "gptj": "transformer", "gpt_neo": "transformer",
 	"bloom": "transformer", "gpt_bigcode": "transformer", "falcon": "transformer",
@@ -34,8 +35,11 @@ var basePrefix = map[string]string{
 
 // ignoredTensors matches checkpoint entries transformers drops on load
 // (buffers older versions saved: GPT-2's and GPT-Neo's causal masks,
-// rotary frequencies, BERT's position ids).
-var ignoredTensors = regexp.MustCompile(`(^|\.)attn\.(attention\.)?(bias|masked_bias)$|rotary_emb\.inv_freq$|embeddings\.position_ids$|^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$`)
+// rotary frequencies, BERT's position ids; and DeBERTa's
+// position_embeddings where position_biased_input is off, which its
+// _keys_to_ignore_on_load_unexpected lists).
+var ignoredTensors = regexp.MustCompile(`(^|\.)attn\.(attention\.)?(bias|masked_bias)$|rotary_emb\.inv_freq$|embeddings\.position_ids$|^decoder\.block\.0\.layer\.1\.EncDecAttention\.relative_attention_bias\.weight$` +
+	`|^(deberta\.)?embeddings\.position_embeddings\.weight$`)
 
 // Load reads a Hugging Face checkpoint directory, or a llama.cpp GGUF file
 // (a path ending in .gguf; see package gguf and docs/gguf.md: its

@@ -135,7 +135,7 @@ func TestLoadConfigError(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"xlnet"}`), 0o644))
 	_, err := Load(context.Background(), dir, testBackend(t))
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), `model_type "xlnet" is not supported (supported: bart, bert, bloom, falcon, gemma, gemma2, gemma3_text, gpt2, gpt_bigcode, gpt_neo, gpt_neox, gptj, llama, llama4, llama4_text, mistral, mixtral, mt5, opt, phi, phi3, qwen2, qwen3, roberta, t5)`)
+	assert.Contains(t, err.Error(), `model_type "xlnet" is not supported (supported: bart, bert, bloom, deberta, deberta-v2, falcon, gemma, gemma2, gemma3_text, gpt2, gpt_bigcode, gpt_neo, gpt_neox, gptj, llama, llama4, llama4_text, mistral, mixtral, mt5, opt, phi, phi3, qwen2, qwen3, roberta, t5)`)
 	assert.Contains(t, err.Error(), filepath.Join(dir, "config.json"))
 }
 

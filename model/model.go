@@ -105,6 +105,8 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		a = buildBART(cfg, t)
 	case "bert", "roberta":
 		a = buildBERT(cfg, t)
+	case "deberta", "deberta-v2":
+		a = buildDeBERTa(cfg, t)
 	default:
 		return nil, fmt.Errorf("model_type %q is not supported (supported: %v)", cfg.ModelType, SupportedModelTypes())
 	}
