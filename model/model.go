@@ -1,8 +1,9 @@
 // Package model loads, runs and saves the transformer architectures the
 // project adapts: GPT-2, GPT-J, GPT-Neo, GPT-NeoX, GPTBigCode, OPT,
 // BLOOM, Falcon, the Llama family (Llama, Mistral, Qwen2, Qwen3, Gemma, Gemma 2,
-// Gemma 3 text, Phi-3), Phi, T5, mT5, BART and BERT/RoBERTa, as Hugging Face
-// transformers defines them.
+// Gemma 3 text, Phi-3, Mixtral), Llama 4's text model, Phi, T5, mT5, BART,
+// BERT/RoBERTa and DeBERTa/DeBERTa-v2, as Hugging Face transformers defines
+// them.
 //
 // A Model is a module tree named exactly as transformers' named_modules()
 // names it (so PEFT-style matching sees the same names), parameters named
