@@ -166,8 +166,8 @@ type DeviceInfo struct {
 	Limits      map[string]uint64 // limits relevant to compute (maxStorageBufferBindingSize, ...)
 	Parallelism int               // CPU: worker goroutines
 	// QuantizedWeights reports that the device takes Q8_0 and NF4 weights
-	// (FromBytes, ToFloat32, Copy, MatMul's b, Linear's w, ScaleRows,
-	// ScaleCols): docs/quantization.md. Callers check it before quantizing
+	// (FromBytes, ToFloat32, Copy, MatMul's b, Linear's w, ExpertLinear's
+	// ws, ScaleRows, ScaleCols): docs/quantization.md. Callers check it before quantizing
 	// a model for the device; the conformance suite runs its quantized
 	// cases only where it is set.
 	QuantizedWeights bool

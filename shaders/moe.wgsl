@@ -70,14 +70,17 @@ fn top_k(@builtin(global_invocation_id) gid: vec3<u32>,
     }
 }
 
-// expert_linear is ExpertLinear for one expert e: the host dispatches it
-// once per expert, so the weights need not be stacked into one buffer and
-// the ids never leave the device. Thread (s, c) computes output c of slot s
-// when ids[s] is e and returns at once otherwise, so every element is
-// written by exactly one dispatch. The forward reads W[c, i] (y = x·Wᵀ,
-// din = C), the backward W[i, c] (y = x·W, din = R). An id outside
-// [0, experts) is written as zeros by expert 0's dispatch, which sets the
-// op's bit in the device error flag.
+// expert_linear is ExpertLinear for one expert e and one part of its
+// weight: the host dispatches it once per expert (and per part of a weight
+// split by rows over the binding limit), so the weights need not be
+// stacked into one buffer and the ids never leave the device. The bound
+// part holds rows [lo, lo + rows) of the weight [R, C]. Thread (s, c)
+// computes output c of slot s when ids[s] is e and returns at once
+// otherwise. The forward reads W[c, i] (y = x·Wᵀ, din = C): the part owning
+// row c writes it. The backward reads W[i, c] (y = x·W, din = R): every
+// part adds its rows' terms, the first writing and the others adding. An id
+// outside [0, experts) is written as zeros by the first dispatch, which
+// sets the op's bit in the device error flag.
 
 struct ExpertParams {
     n: u32,       // output elements: N·k·dout
@@ -90,9 +93,13 @@ struct ExpertParams {
     experts: u32,
     w_dt: u32,    // DT_* of common.wgsl
     cols: u32,    // C, the weight's in features
-    nw: u32,      // R·C, the weight's element count (quantized layout)
+    nw: u32,      // the part's element count (quantized layout)
     bit: u32,
     zero: u32,    // always 0: nf4_absmax's opaque zero
+    lo: u32,      // the part's first row of the weight
+    rows: u32,    // the part's row count
+    first: u32,   // 1 for the first dispatch of the op (expert 0, part 0)
+    add: u32,     // backward: 1 to add to the output (a later part)
 }
 
 @group(0) @binding(0) var<uniform> ex_p: ExpertParams;
@@ -131,7 +138,7 @@ fn expert_linear(@builtin(global_invocation_id) gid: vec3<u32>,
     let c = t % ex_p.dout;
     let id = ex_ids[s];
     if (id < 0 || u32(id) >= ex_p.experts) {
-        if (ex_p.e == 0u) {
+        if (ex_p.first == 1u) {
             ex_out[t] = 0.0;
             if (c == 0u) {
                 atomicOr(&ex_flag[0], ex_p.bit);
@@ -146,11 +153,18 @@ fn expert_linear(@builtin(global_invocation_id) gid: vec3<u32>,
     let xb = row * ex_p.din;
     var acc = 0.0;
     if (ex_p.backward == 1u) {
-        for (var i = 0u; i < ex_p.din; i = i + 1u) {
-            acc = acc + ex_x[xb + i] * ex_weight(i * ex_p.cols + c);
+        let xp = xb + ex_p.lo;
+        for (var i = 0u; i < ex_p.rows; i = i + 1u) {
+            acc = acc + ex_x[xp + i] * ex_weight(i * ex_p.cols + c);
+        }
+        if (ex_p.add == 1u) {
+            acc = ex_out[t] + acc;
         }
     } else {
-        let wb = c * ex_p.cols;
+        if (c < ex_p.lo || c - ex_p.lo >= ex_p.rows) {
+            return;
+        }
+        let wb = (c - ex_p.lo) * ex_p.cols;
         for (var i = 0u; i < ex_p.din; i = i + 1u) {
             acc = acc + ex_x[xb + i] * ex_weight(wb + i);
         }

@@ -20,6 +20,7 @@ type topKParams struct {
 // expertParams mirrors ExpertParams in shaders/moe.wgsl.
 type expertParams struct {
 	N, DOut, DIn, K, Shared, Backward, E, Experts, WDT, Cols, NW, Bit, Zero uint32
+	Lo, Rows, First, Add                                                    uint32
 }
 
 // expertRangeMsg is ExpertLinear's device error flag message.
@@ -54,9 +55,10 @@ func (b *Backend) TopK(x backend.Tensor, k int) (backend.Tensor, error) {
 // (see backend.Backend) with one dispatch per expert of moe.wgsl's
 // expert_linear, whose threads skip the slots of other experts: the ids
 // stay on the device and the experts' weights stay the separate tensors
-// they are (F32, F16, BF16, Q8_0 or NF4; a weight split over the binding
-// limit is refused). Each thread computes one output as a plain dot
-// product, a first kernel that favours simplicity over tiling.
+// they are (F32, F16, BF16, Q8_0 or NF4), a weight split by rows over the
+// binding limit taking one dispatch per part. Each thread computes one
+// output as a plain dot product, a first kernel that favours simplicity
+// over tiling.
 func (b *Backend) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backend.Tensor, o backend.ExpertOptions) (backend.Tensor, error) {
 	const op = "ExpertLinear"
 	xt, err := b.tensorOf(op, x)
@@ -72,7 +74,7 @@ func (b *Backend) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backen
 	}
 	wts := make([]*tensor, len(ws))
 	for e, w := range ws {
-		if wts[e], err = b.tensorOf(op, w); err != nil {
+		if wts[e], err = b.anyTensorOf(op, w); err != nil {
 			return nil, fmt.Errorf("expert %d: %w", e, err)
 		}
 		if len(wts[e].shape) != 2 || !wts[e].dtype.IsFloat() {
@@ -105,17 +107,28 @@ func (b *Backend) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backen
 	if o.Backward {
 		back = 1
 	}
+	first := uint32(1)
 	for e, wt := range wts {
 		if !slices.Equal(wt.shape, wts[0].shape) {
 			b.Free(out)
 			return nil, fmt.Errorf("webgpu: %s: expert %d weight %v differs from expert 0's %v", op, e, wt.shape, wts[0].shape)
 		}
-		p := expertParams{N: uint32(out.n), DOut: uint32(dout), DIn: uint32(din), K: uint32(k), Shared: shared,
-			Backward: back, E: uint32(e), Experts: uint32(len(wts)), WDT: dtCode(wt.dtype), Cols: uint32(cols),
-			NW: uint32(wt.n), Bit: bit}
-		if err := b.dispatch("moe.wgsl", "expert_linear", &p, b.groups1D(out.n, moeWG), out, xt, wt, it, flag); err != nil {
-			b.Free(out)
-			return nil, fmt.Errorf("webgpu: %s x %v expert %d weight %v %s: %w", op, xt.shape, e, wt.shape, wt.dtype, err)
+		parts, starts := []*tensor{wt}, []int{0, rows}
+		if wt.split != nil {
+			parts, starts = wt.split.parts, wt.split.starts
+		}
+		for i, part := range parts {
+			p := expertParams{N: uint32(out.n), DOut: uint32(dout), DIn: uint32(din), K: uint32(k), Shared: shared,
+				Backward: back, E: uint32(e), Experts: uint32(len(wts)), WDT: dtCode(part.dtype), Cols: uint32(cols),
+				NW: uint32(part.n), Bit: bit, Lo: uint32(starts[i]), Rows: uint32(starts[i+1] - starts[i]), First: first}
+			if i > 0 {
+				p.Add = 1
+			}
+			first = 0
+			if err := b.dispatch("moe.wgsl", "expert_linear", &p, b.groups1D(out.n, moeWG), out, xt, part, it, flag); err != nil {
+				b.Free(out)
+				return nil, fmt.Errorf("webgpu: %s x %v expert %d weight %v %s part %d: %w", op, xt.shape, e, wt.shape, wt.dtype, i, err)
+			}
 		}
 	}
 	return out, nil
