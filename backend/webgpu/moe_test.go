@@ -69,3 +69,35 @@ func TestExpertLinearSplitWeights(t *testing.T) {
 		})
 	}
 }
+
+// TestExpertLinearIDOutOfRange checks that an expert id outside [0, E)
+// is reported at the download, once, and leaves its slot's row zero, in
+// the forward and the backward.
+func TestExpertLinearIDOutOfRange(t *testing.T) {
+	b := webgputest.OpenWebGPU(t)
+	r := rand.New(rand.NewPCG(33, 34))
+	for _, c := range []struct {
+		in       int
+		backward bool
+	}{{16, false}, {128, false}, {16, true}} {
+		t.Run(fmt.Sprintf("in %d backward %v", c.in, c.backward), func(t *testing.T) {
+			const out = 5
+			ws := []backend.Tensor{upload(t, b, randoms(r, out*c.in), out, c.in), upload(t, b, randoms(r, out*c.in), out, c.in)}
+			din, dout := c.in, out
+			if c.backward {
+				din, dout = out, c.in
+			}
+			ids, err := b.FromInt32([]int32{1, 2, 0, -1}, 2, 2)
+			require.NoError(t, err)
+			y, err := b.ExpertLinear(upload(t, b, randoms(r, 2*din), 2, din), ws, ids, backend.ExpertOptions{Backward: c.backward})
+			require.NoError(t, err)
+			_, err = b.ToFloat32(y)
+			require.ErrorContains(t, err, "expert id is outside")
+			require.NoError(t, b.Sync(), "the error is reported once")
+			got := values(t, b, y)
+			require.Equal(t, make([]float32, dout), got[1*dout:2*dout], "slot 1 (id 2)")
+			require.Equal(t, make([]float32, dout), got[3*dout:4*dout], "slot 3 (id −1)")
+			require.NotEqual(t, make([]float32, dout), got[0:dout], "slot 0 (id 1) is computed")
+		})
+	}
+}
