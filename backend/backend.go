@@ -166,8 +166,8 @@ type DeviceInfo struct {
 	Limits      map[string]uint64 // limits relevant to compute (maxStorageBufferBindingSize, ...)
 	Parallelism int               // CPU: worker goroutines
 	// QuantizedWeights reports that the device takes Q8_0 and NF4 weights
-	// (FromBytes, ToFloat32, Copy, MatMul's b, Linear's w, ScaleRows,
-	// ScaleCols): docs/quantization.md. Callers check it before quantizing
+	// (FromBytes, ToFloat32, Copy, MatMul's b, Linear's w, ExpertLinear's
+	// ws, ScaleRows, ScaleCols): docs/quantization.md. Callers check it before quantizing
 	// a model for the device; the conformance suite runs its quantized
 	// cases only where it is set.
 	QuantizedWeights bool
@@ -202,6 +202,14 @@ type LinearOptions struct {
 	// vectors scales that row; -1 means the row is not scaled. This is how a
 	// batch that mixes adapters runs in one pass.
 	ScaleIndex Tensor
+}
+
+// ExpertOptions modifies ExpertLinear.
+type ExpertOptions struct {
+	// Backward multiplies by each expert's weight instead of its
+	// transpose: dx = dy · W, the backward of the forward product (the
+	// experts' weights are frozen, so no weight gradient is needed).
+	Backward bool
 }
 
 // Unary names an element-wise activation.
@@ -411,6 +419,31 @@ type Backend interface {
 	SumRows(x Tensor) (Tensor, error)
 	// SumSquares returns Σx² as a [1] tensor (gradient norms).
 	SumSquares(x Tensor) (Tensor, error)
+
+	// Mixture of experts: routing without the host reading the router.
+
+	// TopK returns the indices of the k largest values of each row of x
+	// [N, E] (F32) in descending order of value, as I32 [N, k], 1 ≤ k ≤ E:
+	// torch.topk's indices, with equal values going to the lower index. A
+	// row holding a NaN gives 0, 1, …, k−1 (its softmax is all NaN, all
+	// tied). It has no gradient: a router chooses experts with it and the
+	// choice stays on the device.
+	TopK(x Tensor, k int) (Tensor, error)
+	// ExpertLinear runs each token through the experts ids names, with no
+	// host reading ids (ggml's mul_mat_id): ws are the E experts' weights
+	// [out, in] (torch Linear's layout), one shape, each F32, F16, BF16,
+	// Q8_0 or NF4; ids is I32 [N, k] with entries in [0, E); x is F32
+	// [N, in], every slot of token n reading row n, or [N, k, in], slot j
+	// reading its own row. The result is [N, k, out]:
+	//
+	//	y[n, j] = x[n(, j)] · ws[ids[n, j]]ᵀ
+	//
+	// With o.Backward each weight is read untransposed: x is [N, out] or
+	// [N, k, out] and the result [N, k, in], the gradient of the forward's
+	// x (the caller sums it over k when that x was broadcast). An id
+	// outside [0, E) is an error (GPU backends report it at the next Sync
+	// or download, that slot's row of the result zeros).
+	ExpertLinear(x Tensor, ws []Tensor, ids Tensor, o ExpertOptions) (Tensor, error)
 
 	// Adapter maths.
 

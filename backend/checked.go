@@ -566,6 +566,67 @@ func (c *checked) SumSquares(x Tensor) (Tensor, error) {
 	return c.inner.SumSquares(x)
 }
 
+func (c *checked) TopK(x Tensor, k int) (Tensor, error) {
+	const op = "top_k"
+	s, err := rankArg(op, "x", x, onlyF32, 2)
+	if err != nil {
+		return nil, err
+	}
+	if k < 1 || k > s[1] {
+		return nil, argErr(op, "x %v: k %d outside [1, %d]", s, k, s[1])
+	}
+	return c.inner.TopK(x, k)
+}
+
+func (c *checked) ExpertLinear(x Tensor, ws []Tensor, ids Tensor, o ExpertOptions) (Tensor, error) {
+	if err := expertLinearArgs(x, ws, ids, o); err != nil {
+		return nil, err
+	}
+	return c.inner.ExpertLinear(x, ws, ids, o)
+}
+
+// expertLinearArgs checks ExpertLinear's shapes: experts of one 2-D shape,
+// ids [N, k], and x [N, features] or [N, k, features] where features is
+// the weights' in (forward) or out (backward).
+func expertLinearArgs(x Tensor, ws []Tensor, ids Tensor, o ExpertOptions) error {
+	const op = "expert_linear"
+	if len(ws) == 0 {
+		return argErr(op, "no expert weights")
+	}
+	var w0 []int
+	for e, w := range ws {
+		s, err := weightArg(op, fmt.Sprintf("ws[%d]", e), w, 2, true)
+		if err != nil {
+			return err
+		}
+		if e == 0 {
+			w0 = s
+		} else if !equalInts(s, w0) {
+			return argErr(op, "ws[%d] %v and ws[0] %v differ: experts share one shape", e, s, w0)
+		}
+	}
+	is, err := rankArg(op, "ids", ids, onlyI32, 2)
+	if err != nil {
+		return err
+	}
+	xs, err := tensorArg(op, "x", x, onlyF32)
+	if err != nil {
+		return err
+	}
+	in, out, what := w0[1], w0[0], "in"
+	if o.Backward {
+		in, out, what = w0[0], w0[1], "out"
+	}
+	n, k := is[0], is[1]
+	switch {
+	case len(xs) == 2 && xs[0] == n && xs[1] == in:
+	case len(xs) == 3 && xs[0] == n && xs[1] == k && xs[2] == in:
+	default:
+		return argErr(op, "x %v for ids %v and weights %v: want [%d %d] or [%d %d %d] (%s features)", xs, is, w0, n, in, n, k, in, what)
+	}
+	return resultShape(op, []int{n, k, out})
+}
+
 func (c *checked) ScaleRows(w, v Tensor, invert bool) (Tensor, error) {
 	if err := scaleArgs("scale_rows", w, v, 0, "rows"); err != nil {
 		return nil, err

@@ -103,6 +103,16 @@ func (f *fakeBackend) ScatterAddRows(rows int, ids, src Tensor) (Tensor, error) 
 	return fakeTensor{}, nil
 }
 
+func (f *fakeBackend) TopK(x Tensor, k int) (Tensor, error) {
+	f.record("TopK")
+	return fakeTensor{}, nil
+}
+
+func (f *fakeBackend) ExpertLinear(x Tensor, ws []Tensor, ids Tensor, o ExpertOptions) (Tensor, error) {
+	f.record("ExpertLinear")
+	return fakeTensor{}, nil
+}
+
 func (f *fakeBackend) RepeatKV(x Tensor, n int) (Tensor, error) {
 	f.record("RepeatKV")
 	return fakeTensor{}, nil

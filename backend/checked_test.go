@@ -92,6 +92,26 @@ var malformed = []checkCase{
 	{"gather ids rank", func(b Backend) error { return t1(b.Gather(f32(5, 4), i32(2, 2))) }, "gather", "ids [2 2] has 2 dimensions, want 1"},
 	{"scatter count", func(b Backend) error { return t1(b.ScatterAddRows(5, i32(3), f32(2, 4))) }, "scatter_add_rows", "3 ids for 2 rows"},
 	{"scatter rows", func(b Backend) error { return t1(b.ScatterAddRows(0, i32(2), f32(2, 4))) }, "scatter_add_rows", "result shape [0 4]"},
+	{"top_k rank", func(b Backend) error { return t1(b.TopK(f32(6), 2)) }, "top_k", "x [6] has 1 dimensions, want 2"},
+	{"top_k dtype", func(b Backend) error { return t1(b.TopK(i32(2, 6), 2)) }, "top_k", "x [2 6] has dtype I32, want F32"},
+	{"top_k zero", func(b Backend) error { return t1(b.TopK(f32(2, 6), 0)) }, "top_k", "x [2 6]: k 0 outside [1, 6]"},
+	{"top_k over", func(b Backend) error { return t1(b.TopK(f32(2, 6), 7)) }, "top_k", "x [2 6]: k 7 outside [1, 6]"},
+	{"expert no weights", func(b Backend) error { return t1(b.ExpertLinear(f32(3, 4), nil, i32(3, 2), ExpertOptions{})) }, "expert_linear", "no expert weights"},
+	{"expert shapes differ", func(b Backend) error {
+		return t1(b.ExpertLinear(f32(3, 4), []Tensor{f32(5, 4), f32(5, 3)}, i32(3, 2), ExpertOptions{}))
+	}, "expert_linear", "ws[1] [5 3] and ws[0] [5 4] differ"},
+	{"expert weight dtype", func(b Backend) error {
+		return t1(b.ExpertLinear(f32(3, 4), []Tensor{i32(5, 4)}, i32(3, 2), ExpertOptions{}))
+	}, "expert_linear", "ws[0] [5 4] has dtype I32"},
+	{"expert ids rank", func(b Backend) error {
+		return t1(b.ExpertLinear(f32(3, 4), []Tensor{f32(5, 4)}, i32(6), ExpertOptions{}))
+	}, "expert_linear", "ids [6] has 1 dimensions, want 2"},
+	{"expert x features", func(b Backend) error {
+		return t1(b.ExpertLinear(f32(3, 4), []Tensor{f32(5, 4)}, i32(3, 2), ExpertOptions{Backward: true}))
+	}, "expert_linear", "x [3 4] for ids [3 2] and weights [5 4]: want [3 5] or [3 2 5] (out features)"},
+	{"expert x slots", func(b Backend) error {
+		return t1(b.ExpertLinear(f32(3, 1, 4), []Tensor{f32(5, 4)}, i32(3, 2), ExpertOptions{}))
+	}, "expert_linear", "want [3 4] or [3 2 4] (in features)"},
 	{"repeat_kv n", func(b Backend) error { return t1(b.RepeatKV(f32(1, 2, 3, 4), 0)) }, "repeat_kv", "repeat count 0"},
 	{"repeat_kv rank", func(b Backend) error { return t1(b.RepeatKV(f32(2, 3, 4), 2)) }, "repeat_kv", "x [2 3 4] has 3 dimensions, want 4"},
 	{"sum_kv divisible", func(b Backend) error { return t1(b.SumKV(f32(1, 6, 3, 4), 4)) }, "sum_kv", "6 heads not divisible by group size 4"},
@@ -202,6 +222,13 @@ var wellFormed = []checkCase{
 	{"concat", func(b Backend) error { return t1(b.Concat(1, f32(2, 3), f32(2, 1))) }, "Concat", ""},
 	{"gather f16", func(b Backend) error { return t1(b.Gather(f16(5, 4), i32(7))) }, "Gather", ""},
 	{"scatter", func(b Backend) error { return t1(b.ScatterAddRows(5, i32(2), f32(2, 4))) }, "ScatterAddRows", ""},
+	{"top_k", func(b Backend) error { return t1(b.TopK(f32(3, 8), 8)) }, "TopK", ""},
+	{"expert_linear shared x", func(b Backend) error {
+		return t1(b.ExpertLinear(f32(3, 4), []Tensor{f16(5, 4), bf16(5, 4)}, i32(3, 2), ExpertOptions{}))
+	}, "ExpertLinear", ""},
+	{"expert_linear backward", func(b Backend) error {
+		return t1(b.ExpertLinear(f32(3, 2, 5), []Tensor{f32(5, 4)}, i32(3, 2), ExpertOptions{Backward: true}))
+	}, "ExpertLinear", ""},
 	{"repeat_kv", func(b Backend) error { return t1(b.RepeatKV(f32(1, 2, 3, 4), 3)) }, "RepeatKV", ""},
 	{"sum_kv", func(b Backend) error { return t1(b.SumKV(f32(1, 6, 3, 4), 3)) }, "SumKV", ""},
 	{"matmul batched", mm(f32(2, 3, 4), f32(2, 4, 5), MatMulOptions{}), "MatMul", ""},

@@ -148,6 +148,16 @@ func (p *profiled) ScatterAddRows(rows int, ids, src backend.Tensor) (backend.Te
 	return p.sync(p.inner.ScatterAddRows(rows, ids, src))
 }
 
+func (p *profiled) TopK(x backend.Tensor, k int) (backend.Tensor, error) {
+	defer p.since("TopK", time.Now())
+	return p.sync(p.inner.TopK(x, k))
+}
+
+func (p *profiled) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backend.Tensor, o backend.ExpertOptions) (backend.Tensor, error) {
+	defer p.since("ExpertLinear", time.Now())
+	return p.sync(p.inner.ExpertLinear(x, ws, ids, o))
+}
+
 func (p *profiled) RepeatKV(x backend.Tensor, n int) (backend.Tensor, error) {
 	defer p.since("RepeatKV", time.Now())
 	return p.sync(p.inner.RepeatKV(x, n))

@@ -14,7 +14,8 @@ import (
 
 // allCases returns the whole suite in a stable order: memory, layout,
 // matrix products, element-wise, normalisation, attention, losses, adapter
-// maths and the optimiser, then the malformed calls.
+// maths, the optimiser, quantized weights and mixture-of-experts routing,
+// then the malformed calls.
 func allCases() []opCase {
 	var cs []opCase
 	for _, f := range caseFamilies() {
@@ -34,7 +35,7 @@ func caseFamilies() []caseFamily {
 	return []caseFamily{
 		{"memory", memoryCases}, {"layout", layoutCases}, {"matmul", matmulCases},
 		{"elementwise", elementwiseCases}, {"norm", normCases}, {"attention", attentionCases},
-		{"loss", lossCases}, {"adapter", adapterCases}, {"quantized", quantizedCases}, {"malformed", malformedCases},
+		{"loss", lossCases}, {"adapter", adapterCases}, {"quantized", quantizedCases}, {"moe", moeCases}, {"malformed", malformedCases},
 	}
 }
 

@@ -53,6 +53,23 @@ func malformedCases() []opCase {
 				return []backend.Tensor{out}, err
 			}
 		}},
+		{"ExpertLinear", "expert id out of range (may surface at download)", func(g *gen) callFn {
+			x, w0, w1, ids := f32(g, 2, 3), f32(g, 4, 3), f32(g, 4, 3), g.i32([]int{1, 0, 2, 1}, 2, 2)
+			return func(be backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				out, err := be.ExpertLinear(in[x], []backend.Tensor{in[w0], in[w1]}, in[ids], backend.ExpertOptions{})
+				if err != nil {
+					return nil, err
+				}
+				_, err = be.ToFloat32(out)
+				return []backend.Tensor{out}, err
+			}
+		}},
+		{"TopK", "k over the row length", func(g *gen) callFn {
+			x := f32(g, 2, 3)
+			return func(be backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				return one(be.TopK(in[x], 4))
+			}
+		}},
 		{"CrossEntropy", "labels not I32", func(g *gen) callFn {
 			l, y := f32(g, 2, 5), f32(g, 2)
 			return func(be backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {

@@ -260,6 +260,35 @@ func (b *refBackend) ScatterAddRows(rows int, ids, src backend.Tensor) (backend.
 	return b.put("ScatterAddRows", out, err)
 }
 
+func (b *refBackend) TopK(x backend.Tensor, k int) (backend.Tensor, error) {
+	r, err := b.get(x)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ref.TopK(r, k)
+	if err != nil {
+		return nil, err
+	}
+	return &refTensor{owner: b, shape: out.Shape, dtype: backend.I32, data: out.Data}, nil
+}
+
+func (b *refBackend) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backend.Tensor, o backend.ExpertOptions) (backend.Tensor, error) {
+	r, err := b.get(x)
+	if err != nil {
+		return nil, err
+	}
+	rw, err := b.gets(ws...)
+	if err != nil {
+		return nil, err
+	}
+	is, err := b.ids(ids)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ref.ExpertLinear(r, rw, is, ids.Shape()[1], o.Backward)
+	return b.put("ExpertLinear", out, err)
+}
+
 func (b *refBackend) RepeatKV(x backend.Tensor, n int) (backend.Tensor, error) {
 	r, err := b.get(x)
 	if err != nil {

@@ -48,6 +48,7 @@ func TestEveryOpHasCasesAndATolerance(t *testing.T) {
 		"Affine", "Activation", "ActivationBackward", "SwiGLU", "SwiGLUBackward", "LayerNorm",
 		"LayerNormBackward", "RMSNorm", "RMSNormBackward", "Softmax", "SoftmaxBackward", "Rope",
 		"CrossEntropy", "SumRows", "SumSquares", "ScaleRows", "ScaleCols", "WeightedSum", "AllFinite", "AdamW",
+		"TopK", "ExpertLinear",
 	} {
 		assert.Positive(t, ops[m], "no case for %s", m)
 	}

@@ -54,6 +54,7 @@ var tolerances = map[string]tolerance{
 	"Gather":       {why: exactWhy},
 	"RepeatKV":     {why: exactWhy},
 	"AllFinite":    {why: "a boolean: must be exact"},
+	"TopK":         {why: "indices chosen by comparisons only: must be exact"},
 
 	// Small sums in any order.
 	"ScatterAddRows": {rel: 8 * u, sqrtK: 4, why: "adds K rows per id in any order: √K·u growth"},
@@ -75,8 +76,9 @@ var tolerances = map[string]tolerance{
 	"SwiGLUBackward":     {rel: 1e-5, why: transWhy},
 
 	// Dot products: float32 accumulation of K products.
-	"MatMul": {rel: 8 * u, sqrtK: 16, why: "float32 dot products of length K: rounding grows as √K·2⁻²⁴ (16× covers the maximum over many outputs)"},
-	"Linear": {rel: 16 * u, sqrtK: 16, why: "as MatMul over K = in features, plus the bias add and two scale multiplies"},
+	"MatMul":       {rel: 8 * u, sqrtK: 16, why: "float32 dot products of length K: rounding grows as √K·2⁻²⁴ (16× covers the maximum over many outputs)"},
+	"Linear":       {rel: 16 * u, sqrtK: 16, why: "as MatMul over K = in features, plus the bias add and two scale multiplies"},
+	"ExpertLinear": {rel: 8 * u, sqrtK: 16, why: "as MatMul: one float32 dot product of length K = the input features per output"},
 
 	// Quantized weights (Q8_0, NF4), against the float64 reference of the
 	// weights package quant dequantizes: Q8_0's scale (11 significant bits)
@@ -91,6 +93,7 @@ var tolerances = map[string]tolerance{
 	"ScaleCols/quantized": {rel: 12 * u, why: "dequantizing (2 roundings) then one multiply or division (WGSL: 2.5 ULP)"},
 	"MatMul/quantized": {rel: 8 * u, sqrtK: 20, why: "as MatMul, plus each dequantized weight within 2 roundings " +
 		"of the reference's: 2u·Σ|a·w|, about 2√K·u of the result's scale"},
+	"ExpertLinear/quantized": {rel: 8 * u, sqrtK: 20, why: "as MatMul/quantized: a dot product of dequantized weights"},
 	"Linear/quantized": {rel: 16 * u, sqrtK: 20, why: "as Linear, plus each dequantized weight within 2 roundings " +
 		"of the reference's: 2u·Σ|x·w|, about 2√K·u of the result's scale"},
 

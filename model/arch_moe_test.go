@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/model/nn"
 	"github.com/ia3/ia3/model/safetensors"
 	"github.com/ia3/ia3/quant"
 )
@@ -401,4 +403,137 @@ func editParam(t *testing.T, m *Model, name string, edit func(v []float32)) {
 		return
 	}
 	t.Fatalf("no parameter %s", name)
+}
+
+// countingBackend counts the calls that bring data back to the host or
+// wait for the device: downloads, AllFinite and Sync.
+type countingBackend struct {
+	backend.Backend
+	reads, syncs int
+}
+
+func (c *countingBackend) ToFloat32(t backend.Tensor) ([]float32, error) {
+	c.reads++
+	return c.Backend.ToFloat32(t)
+}
+
+func (c *countingBackend) ToInt32(t backend.Tensor) ([]int32, error) {
+	c.reads++
+	return c.Backend.ToInt32(t)
+}
+
+func (c *countingBackend) AllFinite(t backend.Tensor) (bool, error) {
+	c.reads++
+	return c.Backend.AllFinite(t)
+}
+
+func (c *countingBackend) Sync() error {
+	c.syncs++
+	return c.Backend.Sync()
+}
+
+// setExpertsTrainable marks every expert's w2 weight trainable or not,
+// which moves the MoE block between its sparse path (ExpertLinear) and
+// its dense one (every expert on every token).
+func setExpertsTrainable(m *Model, on bool) {
+	for _, p := range m.Params() {
+		if strings.Contains(p.Name, ".experts.") && strings.HasSuffix(p.Name, ".w2.weight") {
+			p.Trainable = on
+		}
+	}
+}
+
+// TestMixtralForwardStaysOnDevice runs a Mixtral loss forward and backward
+// on both MoE paths through a backend that counts downloads and Syncs:
+// the routing must not read the router logits back (no queue submit per
+// layer), and the loss and gradients must still be real.
+func TestMixtralForwardStaysOnDevice(t *testing.T) {
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			cb := &countingBackend{Backend: d.open(t)}
+			m, err := NewRandom(tinyDecoder(t, "mixtral", map[string]any{"num_local_experts": 4, "num_experts_per_tok": 2}), cb, 9)
+			require.NoError(t, err)
+			defer m.Free()
+			var embed *nn.Param
+			for _, p := range m.Params() {
+				if p.Name == "model.embed_tokens.weight" {
+					embed = p
+				}
+			}
+			require.NotNil(t, embed)
+			embed.Trainable = true // so that the backward runs through every MoE op
+			in := &Inputs{Batch: 2, Seq: 4, InputIDs: []int32{3, 1, 4, 1, 5, 9, 2, 6}, Labels: []int32{1, 4, 1, 5, 9, 2, 6, 5}}
+			for _, dense := range []bool{false, true} {
+				t.Run(fmt.Sprintf("dense %v", dense), func(t *testing.T) {
+					setExpertsTrainable(m, dense)
+					defer setExpertsTrainable(m, false)
+					cb.reads, cb.syncs = 0, 0
+					g := nn.NewGraph(cb, true)
+					defer g.Release()
+					loss := m.Loss(g, in)
+					require.NoError(t, g.Err())
+					require.NoError(t, g.Backward(loss))
+					assert.Zero(t, cb.reads, "downloads during forward and backward")
+					assert.Zero(t, cb.syncs, "syncs during forward and backward")
+					v, err := cb.ToFloat32(loss.T)
+					require.NoError(t, err)
+					assert.Greater(t, v[0], float32(1), "a random model's loss over 40 tokens")
+					grad, err := cb.ToFloat32(g.ParamGrad(embed))
+					require.NoError(t, err)
+					assert.Greater(t, maxAbsOf(grad), 1e-6, "the embedding's gradient")
+				})
+			}
+		})
+	}
+}
+
+// TestMixtralDenseMatchesSparse checks that the dense MoE path (trainable
+// expert weights, or a batch mixing adapters) gives the logits of the
+// sparse one, on every device.
+func TestMixtralDenseMatchesSparse(t *testing.T) {
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			m, err := NewRandom(tinyDecoder(t, "mixtral", map[string]any{"num_local_experts": 3, "num_experts_per_tok": 2}), b, 12)
+			require.NoError(t, err)
+			defer m.Free()
+			in := &Inputs{Batch: 2, Seq: 5, InputIDs: []int32{3, 1, 4, 1, 5, 9, 2, 6, 5, 3}}
+			sparse, _ := logitsOf(t, m, in)
+			setExpertsTrainable(m, true)
+			dense, _ := logitsOf(t, m, in)
+			assert.LessOrEqual(t, maxAbsDiff(sparse, dense), 1e-5*math.Max(1, maxAbsOf(sparse)))
+			assert.LessOrEqual(t, maxAbsDiff(refDecoder(t, m, in), dense), 2e-4*math.Max(1, maxAbsOf(dense)))
+		})
+	}
+}
+
+// TestRouteMatchesTopK checks that the device's TopK, which the forward
+// routes with, picks what route does on random logits with many ties and
+// NaN rows, on every device.
+func TestRouteMatchesTopK(t *testing.T) {
+	const n, e = 64, 8
+	logits := make([]float32, n*e)
+	for i := range logits {
+		logits[i] = float32((i*7919)%5) - 2 // few distinct values: ties everywhere
+	}
+	logits[3*e+5] = float32(math.NaN())
+	logits[9*e] = float32(math.Inf(1))
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			x, err := b.FromFloat32(logits, n, e)
+			require.NoError(t, err)
+			for _, k := range []int{1, 2, 3, e} {
+				ids, err := b.TopK(x, k)
+				require.NoError(t, err)
+				got, err := b.ToInt32(ids)
+				require.NoError(t, err)
+				want := route(logits, n, e, k)
+				require.Len(t, got, len(want))
+				for i := range want {
+					require.Equal(t, want[i], int(got[i]), "k %d slot %d", k, i)
+				}
+			}
+		})
+	}
 }

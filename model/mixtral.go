@@ -76,7 +76,10 @@ func buildMoE(c *Config, t *treeBuilder, p string) *moeBlock {
 // MixtralSparseMoeBlock does: the k largest (torch.topk of the softmax,
 // whose order the logits share), ties going to the lower expert index. A
 // row holding a NaN has an all-NaN softmax, all tied: its first k experts.
-// It returns the picks token-major, sel[n·k+j].
+// It returns the picks token-major, sel[n·k+j]. It is the host statement
+// of the rule backend.TopK applies on the device (TestRouteMatchesTopK),
+// for callers that hold the logits on the host; Mixtral's forward uses
+// TopK and never reads the logits back.
 func route(logits []float32, n, e, k int) []int {
 	sel := make([]int, 0, n*k)
 	for i := 0; i < n; i++ {
@@ -103,22 +106,21 @@ func route(logits []float32, n, e, k int) []int {
 	return sel
 }
 
-// forward runs the sparse MoE on h [B, T, hidden]. The router runs on the
-// device; its logits come to the host only to choose the experts, a
-// choice with no gradient. Everything else stays differentiable graph
-// ops: the routing weights are the softmax over the chosen logits (equal
-// to transformers' softmax over all experts renormalised over the top k),
-// each expert gathers its tokens' rows, and a batched product of the
-// weights [N, 1, k] with the outputs regathered token-major [N, k, hidden]
-// adds each token's k expert outputs.
+// forward runs the sparse MoE on h [B, T, hidden] without reading the
+// device: the router's logits [N, E] choose each token's k experts by
+// TopK (ties to the lower index, as route), and everything after is graph
+// ops on those on-device ids. The routing weights are the softmax over the
+// chosen logits (equal to transformers' softmax over all experts
+// renormalised over the top k), picked from the logits by a product with
+// one-hot rows (pick); a batched product of the weights [N, 1, k] with the
+// expert outputs [N, k, hidden] adds each token's k outputs.
 //
-// A batch that mixes adapters (g.Adapters) scales each Linear's rows by
-// the adapter of the sample they belong to, counted as equal blocks of the
-// batch's rows; an expert then runs on every token (dense, E/k times the
-// work) so that its rows stay the batch's, and only the chosen rows are
-// kept.
+// The experts run by ExpertLinear on the per-expert Linears themselves
+// (nothing is stacked or cached, so merging an adapter into a weight
+// needs no rebuild), each slot scaled by its own expert's (IA)³ vectors.
+// A batch that mixes adapters (g.Adapters), or experts whose weights are
+// trainable (modules_to_save), run densely instead (denseExperts).
 func (m *moeBlock) forward(g *nn.Graph, h *nn.Value, act backend.Unary) *nn.Value {
-	const op = "mixtral moe"
 	if g.Err() != nil {
 		return nil
 	}
@@ -128,62 +130,115 @@ func (m *moeBlock) forward(g *nn.Graph, h *nn.Value, act backend.Unary) *nn.Valu
 	e, k := len(m.experts), m.topK
 	x := g.Reshape(h, n, hidden)
 	logits := g.Linear(x, m.gate)
+	ids := g.TopK(logits, k)
+	onehot := pickers(g, e)
+	chosen := g.ExpertLinear(logits, onehot, ids) // [N, k, 1]: logits[n, ids[n, j]]
+	weights := g.Reshape(g.Softmax(g.Reshape(chosen, 1, 1, n, k), backend.SoftmaxOptions{}), n, 1, k)
 	if g.Err() != nil {
 		return nil
 	}
-	host, err := g.B.ToFloat32(logits.T)
+	var y *nn.Value
+	if g.Adapters != nil || m.trainableExperts() {
+		y = m.denseExperts(g, x, weights, ids, onehot, act)
+	} else {
+		y = m.sparseExperts(g, x, weights, ids, act)
+	}
+	return g.Reshape(y, sh...)
+}
+
+// sparseExperts runs each token's k experts only: three ExpertLinears over
+// the experts' w1, w3 and w2, then the weighted sum [N, 1, k]·[N, k, H].
+func (m *moeBlock) sparseExperts(g *nn.Graph, x, weights *nn.Value, ids backend.Tensor, act backend.Unary) *nn.Value {
+	w1, w2, w3 := make([]*nn.Linear, len(m.experts)), make([]*nn.Linear, len(m.experts)), make([]*nn.Linear, len(m.experts))
+	for i, ex := range m.experts {
+		w1[i], w2[i], w3[i] = ex.w1, ex.w2, ex.w3
+	}
+	gate, up := g.ExpertLinear(x, w1, ids), g.ExpertLinear(x, w3, ids) // [N, k, I]
+	var gated *nn.Value
+	if act == backend.SiLU {
+		gated = g.SwiGLU(gate, up)
+	} else {
+		gated = g.Mul(g.Act(act, gate), up)
+	}
+	return g.MatMul(weights, g.ExpertLinear(gated, w2, ids), backend.MatMulOptions{})
+}
+
+// denseExperts runs every expert on every token, as g.Linear, so that a
+// batch mixing adapters scales each row by its own sample's vectors and a
+// trainable expert weight gets its gradient; E/k times the expert work.
+// The weights become dense [N, 1, E] (zero for experts not chosen: the
+// one-hot rows of the chosen experts, weighted) and multiply the outputs
+// stacked [N, E, H].
+func (m *moeBlock) denseExperts(g *nn.Graph, x, weights *nn.Value, ids backend.Tensor, onehot []*nn.Linear, act backend.Unary) *nn.Value {
+	const op = "mixtral moe"
+	n, k := ids.Shape()[0], ids.Shape()[1]
+	ones := make([]float32, n*k)
+	for i := range ones {
+		ones[i] = 1
+	}
+	ot, err := g.B.FromFloat32(ones, n, k, 1)
 	if err != nil {
-		return g.Fail(op, fmt.Errorf("router logits: %w", err))
+		return g.Fail(op, err)
 	}
-	sel := route(host, n, e, k)
-	// The chosen logits, token-major, normalised per token.
-	pick := make([]int32, n*k)
-	for i, x := range sel {
-		pick[i] = int32((i/k)*e + x)
+	g.Own(ot)
+	ws := make([]backend.Tensor, len(onehot))
+	for i, l := range onehot {
+		ws[i] = l.Weight.T
 	}
-	chosen := g.Gather(g.Reshape(logits, n*e, 1), ints(g, pick, n*k))
-	weights := g.Reshape(g.Softmax(g.Reshape(chosen, 1, 1, n, k), backend.SoftmaxOptions{}), n, 1, k)
-	// Each expert's tokens in token order; pos maps slot n·k+j to its row
-	// in the expert-major concatenation of the outputs.
-	pos := make([]int32, n*k)
-	var outs []*nn.Value
-	row := 0
-	dense := g.Adapters != nil
-	for ei, ex := range m.experts {
-		var rows []int32
-		for i, s := range sel {
-			if s != ei {
-				continue
-			}
-			rows = append(rows, int32(i/k))
-			if dense {
-				pos[i] = int32(row + i/k)
-			} else {
-				pos[i] = int32(row + len(rows) - 1)
-			}
-		}
-		if len(rows) == 0 {
-			continue
-		}
-		xe := x
-		if dense {
-			row += n
-		} else {
-			row += len(rows)
-			xe = g.Gather(x, ints(g, rows, len(rows)))
-		}
+	// rows[n, j] = one-hot(ids[n, j]) [E]: the backward product of ones.
+	rows, err := g.B.ExpertLinear(ot, ws, ids, backend.ExpertOptions{Backward: true})
+	if err != nil {
+		return g.Fail(op, fmt.Errorf("one-hot rows: %w", err))
+	}
+	dense := g.MatMul(weights, g.Input(rows), backend.MatMulOptions{}) // [N, 1, E]
+	outs := make([]*nn.Value, len(m.experts))
+	for i, ex := range m.experts {
 		var gated *nn.Value
 		if act == backend.SiLU {
-			gated = g.SwiGLU(g.Linear(xe, ex.w1), g.Linear(xe, ex.w3))
+			gated = g.SwiGLU(g.Linear(x, ex.w1), g.Linear(x, ex.w3))
 		} else {
-			gated = g.Mul(g.Act(act, g.Linear(xe, ex.w1)), g.Linear(xe, ex.w3))
+			gated = g.Mul(g.Act(act, g.Linear(x, ex.w1)), g.Linear(x, ex.w3))
 		}
-		outs = append(outs, g.Linear(gated, ex.w2))
+		outs[i] = g.Linear(gated, ex.w2)
 	}
 	all := outs[0]
 	if len(outs) > 1 {
 		all = g.Concat(0, outs...)
 	}
-	y := g.Reshape(g.Gather(all, ints(g, pos, n*k)), n, k, hidden)
-	return g.Reshape(g.MatMul(weights, y, backend.MatMulOptions{}), sh...)
+	hidden := x.Shape()[1]
+	stacked := g.Permute(g.Reshape(all, len(outs), n, hidden), 1, 0, 2) // [N, E, H]
+	return g.MatMul(dense, stacked, backend.MatMulOptions{})
+}
+
+// trainableExperts reports whether an expert's weight or bias is trainable
+// (a modules_to_save on the experts), which ExpertLinear does not
+// differentiate.
+func (m *moeBlock) trainableExperts() bool {
+	for _, ex := range m.experts {
+		for _, l := range []*nn.Linear{ex.w1, ex.w2, ex.w3} {
+			if l.Weight != nil && l.Weight.Trainable {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// pickers returns e frozen one-hot "layers" [1, e], row i of the identity
+// for expert i: ExpertLinear over them picks logits[n, ids[n, j]], and its
+// backward puts each slot's gradient back at its logit, a gather along the
+// expert axis without turning ids into flat indices on the device.
+func pickers(g *nn.Graph, e int) []*nn.Linear {
+	ls := make([]*nn.Linear, e)
+	for i := range ls {
+		row := make([]float32, e)
+		row[i] = 1
+		t, err := g.B.FromFloat32(row, 1, e)
+		if err != nil {
+			g.Fail("mixtral moe", fmt.Errorf("one-hot row %d: %w", i, err))
+			return nil
+		}
+		ls[i] = &nn.Linear{Weight: &nn.Param{Name: fmt.Sprintf("router one-hot %d", i), T: g.Own(t)}}
+	}
+	return ls
 }

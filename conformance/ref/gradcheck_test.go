@@ -207,3 +207,30 @@ func TestCrossEntropyGradientMatchesFiniteDifferences(t *testing.T) {
 		require.Zero(t, grad.Data[7+j], "ignored row 1 has no gradient")
 	}
 }
+
+func TestExpertLinearBackwardIsTheGradientOfX(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	ws := []T{randT(r, 0, 5, 3), randT(r, 0, 5, 3), randT(r, 0, 5, 3)}
+	ids := []int{2, 0, 1, 1, 0, 2, 2, 2} // [4, 2]
+	for _, shape := range [][]int{{4, 3}, {4, 2, 3}} {
+		x := randT(r, 0, shape...)
+		dy := randT(r, 0, 4, 2, 5)
+		loss := func() float64 {
+			y, err := ExpertLinear(x, ws, ids, 2, false)
+			require.NoError(t, err)
+			return dot(dy.Data, y.Data)
+		}
+		dx, err := ExpertLinear(dy, ws, ids, 2, true)
+		require.NoError(t, err)
+		got := dx.Data
+		if len(shape) == 2 { // a shared row's gradient sums its slots
+			got = make([]float64, x.Len())
+			for s := range 8 {
+				for i := range 3 {
+					got[(s/2)*3+i] += dx.Data[s*3+i]
+				}
+			}
+		}
+		requireGradClose(t, numGrad(loss, x.Data, fdStep), got)
+	}
+}

@@ -173,3 +173,18 @@ func TestMalformedInputsReturnErrors(t *testing.T) {
 	_, err = Permute(a, 0, 0)
 	require.Error(t, err)
 }
+
+func TestTopKOrderTiesAndNaN(t *testing.T) {
+	nan, inf := math.NaN(), math.Inf(1)
+	x, err := FromData([]float64{
+		0.5, 2, 2, -1, // ties go to the lower index
+		1, nan, 3, 4, // a NaN row gives its first k
+		-inf, -inf, inf, -inf,
+	}, 3, 4)
+	require.NoError(t, err)
+	got, err := TopK(x, 3)
+	require.NoError(t, err)
+	assert.Equal(t, []float64{1, 2, 0, 0, 1, 2, 2, 0, 1}, got.Data)
+	_, err = TopK(x, 5)
+	assert.ErrorContains(t, err, "k 5 outside [1, 4]")
+}

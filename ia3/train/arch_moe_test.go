@@ -29,6 +29,33 @@ func TestMixtralGradientsOnEveryDevice(t *testing.T) {
 	}
 }
 
+// TestMixtralMergeUnmerge merges a trained-looking adapter (k_proj,
+// v_proj and every expert's w2) into a Mixtral model's weights and
+// unmerges it, on every device: the experts run from the per-expert
+// weights themselves (nothing stacked or cached), so the merged model
+// gives the adapted logits and the unmerged one gives them again with the
+// adapter active, and the base model's without it.
+func TestMixtralMergeUnmerge(t *testing.T) {
+	c := decoderCase{name: "mixtral 4 experts top 2", typ: "mixtral", extra: map[string]any{
+		"num_local_experts": 4.0, "num_experts_per_tok": 2.0}}
+	for _, d := range devices() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			r := decoderRun(t, b, c, 8)
+			base := logits(t, b, randomDecoder(t, b, c, 8), r.in)
+			setTrainedLooking(t, b, r.params)
+			adapted := logits(t, b, r.base, r.in)
+			require.Greater(t, maxDiff(base, adapted), 1e-3, "the adapter changes the logits")
+			require.NoError(t, r.pm.Merge(true))
+			assert.InDeltaSlice(t, adapted, logits(t, b, r.base, r.in), 1e-4, "merged")
+			require.NoError(t, r.pm.Unmerge())
+			assert.InDeltaSlice(t, adapted, logits(t, b, r.base, r.in), 1e-4, "unmerged, adapter active")
+			require.NoError(t, r.pm.DisableAdapterLayers())
+			assert.InDeltaSlice(t, base, logits(t, b, r.base, r.in), 1e-4, "unmerged, adapter disabled")
+		})
+	}
+}
+
 // TestDecoderSeqClsTraining checks Llama-family sequence classifiers
 // under PEFT's SEQ_CLS defaults: the trainable parameters are the (IA)³
 // vectors and the score head (modules_to_save), their gradients match
