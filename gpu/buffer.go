@@ -362,3 +362,27 @@ func (d *Device) dropStaging() {
 		d.staging, d.stageSize = nil, 0
 	}
 }
+
+// ReleaseCached submits and waits for queued work, then releases what the
+// device keeps only for reuse: the pool's freed buffers, the readback
+// staging buffer and the cached bind groups. Live tensors are untouched. It returns idle device memory (as
+// torch.cuda.empty_cache) and lets a leak test count what is really held.
+func (d *Device) ReleaseCached() error {
+	if d.closed {
+		return errors.New("gpu: device is closed")
+	}
+	if err := d.Sync(); err != nil {
+		return err
+	}
+	d.binds.evictAll(&d.batch)
+	d.pool.drain()
+	d.dropStaging()
+	// Nothing is recorded after Sync, so Flush releases the evicted bind
+	// groups at once; a poll lets wgpu retire what was released (the queue
+	// is idle, so it does not wait).
+	if err := d.Flush(); err != nil {
+		return err
+	}
+	d.raw.Poll(false, nil)
+	return nil
+}

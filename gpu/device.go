@@ -144,21 +144,11 @@ type Counts struct {
 	Buffers, BindGroups, ComputePipelines, CommandBuffers uint64
 }
 
-// Live reports how many buffers, bind groups and pipelines wgpu holds, for
-// leak tests.
+// Live reports how many buffers, bind groups and pipelines wgpu holds in
+// the hub of this device's backend, for leak tests. The instance is shared,
+// so the counts include other devices of the same backend.
 func (d *Device) Live() Counts {
-	r := d.inst.raw.GenerateReport()
-	for _, h := range []*wgpu.HubReport{r.Vulkan, r.Metal, r.Dx12, r.Dx11, r.Gl} {
-		if h != nil {
-			return Counts{
-				Buffers:          h.Buffers.NumOccupied,
-				BindGroups:       h.BindGroups.NumOccupied,
-				ComputePipelines: h.ComputePipelines.NumOccupied,
-				CommandBuffers:   h.CommandBuffers.NumOccupied,
-			}
-		}
-	}
-	return Counts{}
+	return hubCounts(d.inst.raw, d.info.API)
 }
 
 // Close waits for queued work, then releases every buffer, pipeline and the

@@ -4,14 +4,16 @@ package webgpu
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/ia3/ia3/gpu"
 	"github.com/ia3/ia3/shaders"
 )
 
-// Stats reports the WebGPU objects alive on the backend's instance (buffers,
-// bind groups, pipelines), as wgpu counts them: a steady workload must keep
-// them flat. Leak tests and diagnostics use it.
+// Stats reports the WebGPU objects alive in wgpu's hub for the backend's
+// API (buffers, bind groups, pipelines), as wgpu counts them: after
+// ReleaseCached, a steady workload must leave them flat. Leak tests and
+// diagnostics use it.
 func (b *Backend) Stats() gpu.Counts { return b.dev.Live() }
 
 // AllocatedBytes returns the device bytes held by live tensors (the
@@ -32,4 +34,18 @@ func (b *Backend) CheckShaders() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ReleaseCached waits for queued work and releases the buffers and bind
+// groups the backend keeps only for reuse (freed tensors' buffers, cached
+// bind groups), returning idle device memory; live tensors stay. The next
+// operations refill the caches.
+func (b *Backend) ReleaseCached() error {
+	if b.closed {
+		return fmt.Errorf("webgpu: ReleaseCached: backend is closed")
+	}
+	if err := b.dev.ReleaseCached(); err != nil {
+		return fmt.Errorf("webgpu: %s: %w", b.info.Spec, err)
+	}
+	return b.checkDevice()
 }
