@@ -10,6 +10,9 @@
 //       (TestHFParity runs this when IA3_HF_TOKENIZERS is set); with
 //       IA3_HF_EXTRA_TOKENIZERS=DIR, every DIR/NAME/tokenizer.json too,
 //       as family extra_NAME.
+//   node gen_hf_parity.js NODE_MODULES files TOKENIZER_JSON...
+//       prints the same for the given tokenizer.json files, keyed by path
+//       (TestSentencePieceHFParity's references).
 //   node gen_hf_parity.js NODE_MODULES small
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
 //       real tokenizer trimmed to its first merges (the same normalizer,
@@ -33,9 +36,9 @@
 const fs = require('fs');
 const path = require('path');
 
-const [nodeModules, mode] = process.argv.slice(2);
-if (!nodeModules || (mode !== 'full' && mode !== 'small')) {
-  console.error('usage: node gen_hf_parity.js NODE_MODULES full|small');
+const [nodeModules, mode, ...fileArgs] = process.argv.slice(2);
+if (!nodeModules || (mode !== 'full' && mode !== 'small' && mode !== 'files')) {
+  console.error('usage: node gen_hf_parity.js NODE_MODULES full|small|files [TOKENIZER_JSON...]');
   process.exit(2);
 }
 const hf = require(path.join(nodeModules, 'tokenizers'));
@@ -310,6 +313,14 @@ function clip() {
 }
 
 async function main() {
+  if (mode === 'files') {
+    const out = {};
+    for (const file of fileArgs) {
+      out[file] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(300)]) };
+    }
+    process.stdout.write(JSON.stringify(out));
+    return;
+  }
   if (mode === 'full') {
     const out = {};
     const files = {};
