@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -119,6 +120,9 @@ func ParseSentencePiece(name string, data []byte) (*SentencePieceModel, error) {
 	fail := func(err error) (*SentencePieceModel, error) {
 		return nil, fmt.Errorf("sentencepiece: %s: %w", name, err)
 	}
+	if hint := notAModel(data); hint != "" {
+		return fail(errors.New(hint))
+	}
 	r := wire{b: data}
 	for !r.done() {
 		f, err := r.next("ModelProto")
@@ -132,7 +136,7 @@ func ParseSentencePiece(name string, data []byte) (*SentencePieceModel, error) {
 			if err != nil {
 				return fail(err)
 			}
-			p, err := parsePiece(field, f.off, b)
+			p, err := parsePiece(field, f.at, b)
 			if err != nil {
 				return fail(err)
 			}
@@ -142,7 +146,7 @@ func ParseSentencePiece(name string, data []byte) (*SentencePieceModel, error) {
 			if err != nil {
 				return fail(err)
 			}
-			if err := parseTrainerSpec(m, f.off, b); err != nil {
+			if err := parseTrainerSpec(m, f.at, b); err != nil {
 				return fail(err)
 			}
 		case 3:
@@ -150,7 +154,7 @@ func ParseSentencePiece(name string, data []byte) (*SentencePieceModel, error) {
 			if err != nil {
 				return fail(err)
 			}
-			if err := parseNormalizerSpec(&m.Normalizer, f.off, b); err != nil {
+			if err := parseNormalizerSpec(&m.Normalizer, f.at, b); err != nil {
 				return fail(err)
 			}
 		}
@@ -161,8 +165,23 @@ func ParseSentencePiece(name string, data []byte) (*SentencePieceModel, error) {
 	return m, nil
 }
 
-// validate checks what the conversion relies on: pieces exist, special
-// ids name pieces, the model type is known.
+// notAModel recognizes files often found where a .model should be: a Git
+// LFS pointer (the repository was cloned without LFS) and an HTML page (a
+// download that got a login or error page).
+func notAModel(data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte("version https://git-lfs")):
+		return "a Git LFS pointer, not the model itself: fetch its content (git lfs pull)"
+	case bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("<")) && bytes.Contains(data[:min(len(data), 512)], []byte("html")):
+		return "an HTML page, not a SentencePiece model"
+	}
+	return ""
+}
+
+// validate checks what the conversion relies on: pieces exist, the unknown
+// piece is one of them, the model type is known. The other special ids are
+// kept as read: SentencePiece and transformers take control pieces from
+// the pieces' types.
 func (m *SentencePieceModel) validate() error {
 	if len(m.Pieces) == 0 {
 		return errors.New("no pieces (field 1 of ModelProto)")
@@ -170,13 +189,8 @@ func (m *SentencePieceModel) validate() error {
 	if m.ModelType < SPMUnigram || m.ModelType > SPMChar {
 		return fmt.Errorf("trainer_spec.model_type %d is not one of 1 (unigram), 2 (bpe), 3 (word), 4 (char)", m.ModelType)
 	}
-	for _, s := range []struct {
-		name string
-		id   int
-	}{{"unk_id", m.UnkID}, {"bos_id", m.BOSID}, {"eos_id", m.EOSID}, {"pad_id", m.PadID}} {
-		if s.id < -1 || s.id >= len(m.Pieces) {
-			return fmt.Errorf("trainer_spec.%s %d is outside the %d pieces", s.name, s.id, len(m.Pieces))
-		}
+	if m.UnkID >= len(m.Pieces) {
+		return fmt.Errorf("trainer_spec.unk_id %d is outside the %d pieces", m.UnkID, len(m.Pieces))
 	}
 	if m.UnkID < 0 {
 		return fmt.Errorf("trainer_spec.unk_id is %d: a model needs an unknown piece", m.UnkID)
@@ -343,7 +357,7 @@ type wireField struct {
 	num, typ int
 	v        uint64
 	raw      []byte
-	off      int
+	off, at  int // where the field and its value start
 }
 
 func (r *wire) done() bool { return r.i >= len(r.b) }
@@ -402,7 +416,7 @@ func (r *wire) next(msg string) (wireField, error) {
 		if n > uint64(len(r.b)-r.i) {
 			return f, fmt.Errorf("%s: field %d at byte %d: length %d runs past the end (%d bytes left)", msg, f.num, off, n, len(r.b)-r.i)
 		}
-		f.raw = r.b[r.i : r.i+int(n)]
+		f.raw, f.at = r.b[r.i:r.i+int(n)], r.base+r.i
 		r.i += int(n)
 	default:
 		return f, fmt.Errorf("%s: field %d at byte %d: wire type %d is not supported (groups are deprecated)", msg, f.num, off, f.typ)

@@ -183,8 +183,9 @@ type spmConverter struct {
 
 	vocab  []spmEntry      // the model's vocabulary, by id
 	ids    map[string]int  // piece → id (last wins, as HF's dicts)
-	added  []AddedToken    // by id
+	added  []AddedToken    // in the order added; by id once done
 	byText map[string]int  // content → index in added
+	nextID int             // past the largest added id
 	tmpl   map[string]bool // tokens the template uses
 }
 
@@ -359,6 +360,7 @@ func (c *spmConverter) convert() (_ []byte, err error) {
 		tok["normalizer"] = map[string]any{"type": "Sequence", "normalizers": norm}
 	}
 	tok["post_processor"] = post
+	slices.SortStableFunc(c.added, func(a, b AddedToken) int { return cmp.Compare(a.ID, b.ID) })
 	tok["added_tokens"] = c.added
 	return json.Marshal(tok)
 }
@@ -466,17 +468,11 @@ func (c *spmConverter) add(t AddedToken, override bool) {
 	if id, ok := c.ids[t.Content]; ok {
 		t.ID = id
 	} else {
-		t.ID = len(c.vocab)
-		for _, a := range c.added {
-			t.ID = max(t.ID, a.ID+1)
-		}
+		t.ID = max(len(c.vocab), c.nextID)
 	}
+	c.nextID = max(c.nextID, t.ID+1)
 	c.byText[t.Content] = len(c.added)
 	c.added = append(c.added, t)
-	slices.SortStableFunc(c.added, func(a, b AddedToken) int { return cmp.Compare(a.ID, b.ID) })
-	for i, a := range c.added {
-		c.byText[a.Content] = i
-	}
 }
 
 // classDefaults are the special tokens each slow class declares.
@@ -570,9 +566,9 @@ func (c *spmConverter) configTokens() error {
 
 // templateToken returns a template piece for token, which must have an id.
 func (c *spmConverter) templateToken(token string) (func(typeID int) any, error) {
-	id, ok := c.ids[token]
-	if i, added := c.byText[token]; added {
-		id, ok = c.added[i].ID, true
+	_, ok := c.ids[token]
+	if _, added := c.byText[token]; added {
+		ok = true
 	}
 	if !ok {
 		return nil, fmt.Errorf("the %s template's token %q is neither a piece nor an added token", c.layout, token)
@@ -581,7 +577,6 @@ func (c *spmConverter) templateToken(token string) (func(typeID int) any, error)
 		c.tmpl = map[string]bool{}
 	}
 	c.tmpl[token] = true
-	_ = id
 	return func(typeID int) any {
 		return map[string]any{"SpecialToken": map[string]any{"id": token, "type_id": typeID}}
 	}, nil
@@ -596,7 +591,7 @@ func seqPiece(name string, typeID int) any {
 func (c *spmConverter) template(single, pair []any) any {
 	specials := map[string]any{}
 	for t := range c.tmpl {
-		id, _ := c.ids[t]
+		id := c.ids[t]
 		if i, ok := c.byText[t]; ok {
 			id = c.added[i].ID
 		}
