@@ -363,4 +363,3 @@ func FuzzReadSentencePiece(f *testing.F) {
 		}
 	})
 }
-
