@@ -183,7 +183,7 @@ func TestSnapshotLayout(t *testing.T) {
 		assert.Equal(t, files[name], readSnapshotFile(t, dir, name), name)
 	}
 	assert.NoFileExists(t, filepath.Join(dir, "README.md"))
-	for _, missing := range []string{"generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "chat_template.jinja"} {
+	for _, missing := range []string{"generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "spm.model", "spiece.model", "chat_template.jinja"} {
 		assert.FileExists(t, filepath.Join(repoDir, ".no_exist", commitA, missing))
 	}
 	// model.safetensors exists, so no other weights are asked for.
