@@ -209,6 +209,9 @@ func TestConvertSentencePiece(t *testing.T) {
 	t.Run("albert", func(t *testing.T) {
 		tok, j := convertTest(t, SPMUnigram, LayoutAlbert, `{}`)
 		assert.Equal(t, []string{"[CLS]", "▁hello", "▁world", "[SEP]"}, encodeTokens(t, tok, "HÉLLO  world"))
+		assert.Equal(t, []string{"[CLS]", "▁hello", " [MASK]", "[SEP]"}, encodeTokens(t, tok, "hello [MASK]"), "ALBERT's [MASK] is lstrip")
+		tok, _ = convertTest(t, SPMUnigram, LayoutAlbert, `{"added_tokens_decoder": {"4": {"content": "[MASK]", "lstrip": false}}}`)
+		assert.Equal(t, []string{"[CLS]", "▁hello", "▁", "[MASK]", "[SEP]"}, encodeTokens(t, tok, "hello [MASK]"), "unless added_tokens_decoder says otherwise")
 		vocab := j["model"].(map[string]any)["vocab"].([]any)
 		assert.Equal(t, []any{"▁1,", -106.0}, vocab[17], "a piece ending in digit + comma scores 100 lower")
 		mask := j["added_tokens"].([]any)

@@ -196,13 +196,17 @@ type spmEntry struct {
 
 func (c *spmConverter) convert() (_ []byte, err error) {
 	cfg := c.cfg
-	legacy, err := cfg.flag("legacy", true)
-	if err != nil {
-		return nil, err
-	}
-	addPrefix, err := cfg.flag("add_prefix_space", true)
-	if err != nil {
-		return nil, err
+	// legacy and add_prefix_space are attributes of the T5 and Llama
+	// classes only; the converters take the others as legacy, with a
+	// prefix space.
+	legacy, addPrefix := true, true
+	if c.layout == LayoutT5 || c.layout == LayoutLlama {
+		if legacy, err = cfg.flag("legacy", true); err != nil {
+			return nil, err
+		}
+		if addPrefix, err = cfg.flag("add_prefix_space", true); err != nil {
+			return nil, err
+		}
 	}
 	// Metaspace's prepend scheme (_get_prepend_scheme).
 	scheme := "never"
@@ -498,6 +502,7 @@ func (c *spmConverter) classDefaults() map[string]AddedToken {
 // flags win, as a saved tokenizer reloads them) and then every special
 // token not yet added.
 func (c *spmConverter) configTokens() error {
+	declared := map[string]bool{} // contents added_tokens_decoder names
 	if raw, ok := c.cfg.raw["added_tokens_decoder"]; ok && !isNull(raw) {
 		var dec map[string]json.RawMessage
 		if err := json.Unmarshal(raw, &dec); err != nil {
@@ -524,6 +529,7 @@ func (c *spmConverter) configTokens() error {
 		slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.id, b.id) })
 		for _, e := range entries {
 			c.add(e.t, true)
+			declared[e.t.Content] = true
 		}
 	}
 	defaults := c.classDefaults()
@@ -532,10 +538,18 @@ func (c *spmConverter) configTokens() error {
 		if err != nil {
 			return fmt.Errorf("tokenizer_config.json: %w", err)
 		}
-		if ok {
-			t.Special = true
-			c.add(t, false)
+		if !ok {
+			continue
 		}
+		if c.layout == LayoutAlbert && key == "mask_token" {
+			t.LStrip = true // AlbertTokenizer makes its mask token lstrip whatever the config says
+		}
+		t.Special = true
+		// A special token's own flags (ALBERT's lstrip [MASK]) replace the
+		// plain ones its control piece was added with, unless
+		// added_tokens_decoder declared it, as albert-base-v2's
+		// tokenizer.json has them.
+		c.add(t, !declared[t.Content] && (t.LStrip || t.RStrip || t.SingleWord || t.Normalized))
 	}
 	extra := []AddedToken{}
 	if raw, ok := c.cfg.raw["additional_special_tokens"]; ok && !isNull(raw) {

@@ -214,8 +214,11 @@ function generateMerges(spmIDs, vocabScores) {
 // layouts, with the added tokens a fast tokenizer adds on load.
 function hfTokenizer(pieces, modelType, unkID, unkPiece, charsmap, cfg) {
   const flag = (k, d) => (cfg[k] === undefined || cfg[k] === null ? d : cfg[k]);
-  const legacy = flag('legacy', true);
-  const addPrefix = flag('add_prefix_space', true);
+  // legacy and add_prefix_space are attributes of T5Tokenizer and
+  // LlamaTokenizer only.
+  const ownsFlags = layout === 't5-hf' || layout === 'llama';
+  const legacy = ownsFlags ? flag('legacy', true) : true;
+  const addPrefix = ownsFlags ? flag('add_prefix_space', true) : true;
   const scheme = addPrefix ? (legacy ? 'always' : 'first') : 'never';
   const isLlama = layout === 'llama';
   const numberComma = (s) => { const r = [...s]; return r.length >= 2 && r[r.length - 1] === ',' && /\p{Nd}/u.test(r[r.length - 2]); };
@@ -254,7 +257,12 @@ function hfTokenizer(pieces, modelType, unkID, unkPiece, charsmap, cfg) {
     if (p.type === 3 || p.type === 4) add({ content: p.piece, single_word: false, lstrip: false, rstrip: false, normalized: false, special: p.type === 3 }, false);
   });
   const dec = cfg.added_tokens_decoder || {};
-  for (const k of Object.keys(dec).map(Number).sort((a, b) => a - b)) add(tokenOf(dec[String(k)]), true);
+  const declared = new Set();
+  for (const k of Object.keys(dec).map(Number).sort((a, b) => a - b)) {
+    const t = tokenOf(dec[String(k)]);
+    add(t, true);
+    declared.add(t.content);
+  }
   const S = (c, extra = {}) => ({ content: c, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true, ...extra });
   const defaults = {
     'deberta-v2': { bos_token: S('[CLS]'), eos_token: S('[SEP]'), unk_token: S('[UNK]'), sep_token: S('[SEP]'), pad_token: S('[PAD]'), cls_token: S('[CLS]'), mask_token: S('[MASK]') },
@@ -264,8 +272,14 @@ function hfTokenizer(pieces, modelType, unkID, unkPiece, charsmap, cfg) {
   }[layout];
   const specialOf = (k) => (k in cfg ? tokenOf(cfg[k]) : (defaults[k] || null));
   for (const k of ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token']) {
-    const t = specialOf(k);
-    if (t) add({ ...t, special: true }, false);
+    let t = specialOf(k);
+    if (!t) continue;
+    // AlbertTokenizer's mask token is lstrip whatever the config says; a
+    // special token's own flags replace those of the control piece it is,
+    // unless added_tokens_decoder declared it (as albert-base-v2's
+    // tokenizer.json has them).
+    if (layout === 'albert-hf' && k === 'mask_token') t = { ...t, lstrip: true };
+    add({ ...t, special: true }, !declared.has(t.content) && (t.lstrip || t.rstrip || t.single_word || t.normalized));
   }
   let extra = cfg.additional_special_tokens ? cfg.additional_special_tokens.map(tokenOf).filter((t) => t) : [];
   if (!cfg.additional_special_tokens && layout === 't5-hf') extra = vocab.slice(pieces.length).map(([p]) => S(p));
