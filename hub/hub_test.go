@@ -580,3 +580,21 @@ func TestContextCancelled(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, srv.Log())
 }
+
+// TestSnapshotSentencePiece fetches the SentencePiece model of a repo that
+// ships no tokenizer.json (T5's spiece.model, DeBERTa-v3's spm.model).
+func TestSnapshotSentencePiece(t *testing.T) {
+	srv := hubtest.New(t)
+	for repo, name := range map[string]string{"org/t5": "spiece.model", "org/deberta": "spm.model"} {
+		files := modelFiles(1)
+		delete(files, "tokenizer.json")
+		files[name] = []byte("\x0a\x09\x0a\x05<unk>\x18\x02")
+		files["tokenizer_config.json"] = []byte(`{"tokenizer_class":"T5Tokenizer"}`)
+		srv.AddRepo(repo, commitA, files)
+		dir, err := Snapshot(context.Background(), repo, opts(t, srv))
+		require.NoError(t, err, repo)
+		assert.Equal(t, files[name], readSnapshotFile(t, dir, name), repo)
+		assert.Equal(t, files["tokenizer_config.json"], readSnapshotFile(t, dir, "tokenizer_config.json"), repo)
+		assert.NoFileExists(t, filepath.Join(dir, "tokenizer.json"), repo)
+	}
+}

@@ -122,9 +122,11 @@ func LoadSentencePieceDir(dir string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, err
 	}
-	var class, modelType struct {
-		TokenizerClass *string `json:"tokenizer_class"`
-		ModelType      *string `json:"model_type"`
+	var class struct {
+		TokenizerClass string `json:"tokenizer_class"`
+	}
+	var modelType struct {
+		ModelType string `json:"model_type"`
 	}
 	if tc != nil {
 		if err := json.Unmarshal(tc, &class); err != nil {
@@ -136,13 +138,7 @@ func LoadSentencePieceDir(dir string) (*Tokenizer, error) {
 			return nil, fmt.Errorf("tokenizer: %s: bad JSON: %w", filepath.Join(dir, "config.json"), err)
 		}
 	}
-	name, mt := "", ""
-	if class.TokenizerClass != nil {
-		name = *class.TokenizerClass
-	}
-	if modelType.ModelType != nil {
-		mt = *modelType.ModelType
-	}
+	name, mt := class.TokenizerClass, modelType.ModelType
 	var path string
 	layout, layoutErr := "", error(nil)
 	if name != "" || mt != "" {
