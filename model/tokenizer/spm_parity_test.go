@@ -1,12 +1,17 @@
 package tokenizer
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -101,4 +106,67 @@ func caseLayout(t *testing.T, dir string) (layout, model string) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// realSPM is what the reader must find in the real models the measurement
+// note names, by sha256.
+var realSPM = map[string]struct {
+	pieces, modelType, unk, bos, eos, pad int
+	byteFallback                          bool
+	norm                                  string
+	charsmap                              int
+	types                                 map[int]int // piece type → count
+}{
+	// transformers' tests/fixtures/spiece.model (ALBERT's)
+	"fefb02b667a6c5c2fe27602d28e5fb3428f66ab89c7d6f388e7c8d44a02d0336": {30000, SPMUnigram, 1, -1, -1, 0, false, "nmt_nfkc", 237539, map[int]int{1: 29987, 2: 1, 3: 4, 4: 8}},
+	// tests/fixtures/test_sentencepiece.model
+	"8dfd1eae4522281b1b839eab877a791befec7a1663a41c814c77d9c89c748f2d": {1000, SPMUnigram, 0, 1, 2, -1, false, "nmt_nfkc", 237539, map[int]int{1: 997, 2: 1, 3: 2}},
+	// tests/fixtures/test_sentencepiece_no_bos.model
+	"6f3af97c2e7bc51d781e7440aa33deee7f482eac819d23fd24af80e7b4ce2646": {1000, SPMUnigram, 2, -1, 1, -1, false, "nmt_nfkc", 237539, map[int]int{1: 998, 2: 1, 3: 1}},
+	// tests/fixtures/test_sentencepiece_bpe.model
+	"c4de78f5d11ee09141165d31da7dad97e809dd6ee7b52a0cbc6d76a973028286": {1000, SPMBPE, 0, 1, 2, -1, false, "nmt_nfkc", 237539, map[int]int{1: 997, 2: 1, 3: 2}},
+	// Mistral-7B-Instruct-v0.3's tokenizer.model: 770 control pieces, 256 bytes
+	"37f00374dea48658ee8f5d0f21895b9bc55cb0103939607c8185bfd1c6ca1f89": {32768, SPMBPE, 0, 1, 2, -1, true, "identity", 0, map[int]int{1: 31741, 2: 1, 3: 770, 6: 256}},
+}
+
+// TestReadSentencePieceReal reads every .model under IA3_SPM_MODELS and,
+// for the real models the measurement note names, checks the header
+// fields and piece types against what SentencePiece wrote.
+func TestReadSentencePieceReal(t *testing.T) {
+	root := os.Getenv("IA3_SPM_MODELS")
+	if root == "" {
+		t.Skip("IA3_SPM_MODELS unset: real SentencePiece models not read")
+	}
+	known := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".model") {
+			return err
+		}
+		t.Run(p, func(t *testing.T) {
+			raw, err := os.ReadFile(p)
+			require.NoError(t, err)
+			m, err := ParseSentencePiece(p, raw)
+			require.NoError(t, err)
+			sum := sha256.Sum256(raw)
+			want, ok := realSPM[hex.EncodeToString(sum[:])]
+			if !ok {
+				return
+			}
+			known++
+			types := map[int]int{}
+			for _, pc := range m.Pieces {
+				types[pc.Type]++
+			}
+			assert.Equal(t, want.pieces, len(m.Pieces))
+			assert.Equal(t, want.modelType, m.ModelType)
+			assert.Equal(t, [4]int{want.unk, want.bos, want.eos, want.pad}, [4]int{m.UnkID, m.BOSID, m.EOSID, m.PadID})
+			assert.Equal(t, want.byteFallback, m.ByteFallback)
+			assert.Equal(t, want.norm, m.Normalizer.Name)
+			assert.Len(t, m.Normalizer.PrecompiledCharsmap, want.charsmap)
+			assert.Equal(t, want.types, types)
+		})
+		return nil
+	})
+	require.NoError(t, err)
+	t.Logf("%d of the known real models found", known)
 }
