@@ -40,7 +40,7 @@ func newGenerateCmd(a *app) *cobra.Command {
 		Long: `Continue a prompt with a causal language model (GPT-2, Llama, Mistral, Qwen2)
 or answer it with T5, optionally through adapters, printing the prompt and
 then the new text as each token is chosen. The tokenizer is read from tokenizer.json in the model
-directory.
+directory, else from its SentencePiece model (spm.model, spiece.model, tokenizer.model).
 
 Decoding is greedy unless --temperature is positive; then tokens are sampled
 from softmax(logits / temperature), keeping the --top-k most likely tokens
