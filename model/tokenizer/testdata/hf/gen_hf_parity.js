@@ -317,8 +317,10 @@ function clip() {
 async function main() {
   if (mode === 'files') {
     const out = {};
+    // IA3_HF_RANDOM_STRINGS raises the 300 random strings for a one-off run.
+    const n = Number(process.env.IA3_HF_RANDOM_STRINGS || 300);
     for (const file of fileArgs) {
-      out[file] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(300)]) };
+      out[file] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(n)]) };
     }
     process.stdout.write(JSON.stringify(out));
     return;
