@@ -183,7 +183,7 @@ func TestSnapshotLayout(t *testing.T) {
 		assert.Equal(t, files[name], readSnapshotFile(t, dir, name), name)
 	}
 	assert.NoFileExists(t, filepath.Join(dir, "README.md"))
-	for _, missing := range []string{"generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "chat_template.jinja"} {
+	for _, missing := range []string{"generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "spm.model", "spiece.model", "chat_template.jinja"} {
 		assert.FileExists(t, filepath.Join(repoDir, ".no_exist", commitA, missing))
 	}
 	// model.safetensors exists, so no other weights are asked for.
@@ -579,4 +579,22 @@ func TestContextCancelled(t *testing.T) {
 	_, err := Snapshot(ctx, "org/model", opts(t, srv))
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Empty(t, srv.Log())
+}
+
+// TestSnapshotSentencePiece fetches the SentencePiece model of a repo that
+// ships no tokenizer.json (T5's spiece.model, DeBERTa-v3's spm.model).
+func TestSnapshotSentencePiece(t *testing.T) {
+	srv := hubtest.New(t)
+	for repo, name := range map[string]string{"org/t5": "spiece.model", "org/deberta": "spm.model"} {
+		files := modelFiles(1)
+		delete(files, "tokenizer.json")
+		files[name] = []byte("\x0a\x09\x0a\x05<unk>\x18\x02")
+		files["tokenizer_config.json"] = []byte(`{"tokenizer_class":"T5Tokenizer"}`)
+		srv.AddRepo(repo, commitA, files)
+		dir, err := Snapshot(context.Background(), repo, opts(t, srv))
+		require.NoError(t, err, repo)
+		assert.Equal(t, files[name], readSnapshotFile(t, dir, name), repo)
+		assert.Equal(t, files["tokenizer_config.json"], readSnapshotFile(t, dir, "tokenizer_config.json"), repo)
+		assert.NoFileExists(t, filepath.Join(dir, "tokenizer.json"), repo)
+	}
 }

@@ -21,9 +21,12 @@ var (
 	modelWeights = []string{"model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"}
 	// modelOptional are fetched when the repo has them. Recent
 	// transformers saves the chat template beside tokenizer_config.json,
-	// in chat_template.jinja (or chat_template.json).
+	// in chat_template.jinja (or chat_template.json). spm.model
+	// (DeBERTa-v2/v3) and spiece.model (T5, mT5, ALBERT) are the
+	// SentencePiece models of repos without a tokenizer.json, as
+	// tokenizer.model is Llama's.
 	modelOptional = []string{"generation_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-		"tokenizer.model", "chat_template.jinja", "chat_template.json"}
+		"tokenizer.model", "spm.model", "spiece.model", "chat_template.jinja", "chat_template.json"}
 	// adapterWeights are tried in order, like modelWeights.
 	adapterWeights = []string{"adapter_model.safetensors", "adapter_model.bin"}
 )
@@ -48,8 +51,9 @@ func Resolve(ctx context.Context, s string, opts Options) (string, error) {
 // weights (model.safetensors, else model.safetensors.index.json and the
 // shards it names, else the same for pytorch_model.bin); and, when the
 // repo has them, generation_config.json, tokenizer.json,
-// tokenizer_config.json, special_tokens_map.json, tokenizer.model and
-// chat_template.jinja or .json. For
+// tokenizer_config.json, special_tokens_map.json, the SentencePiece model
+// (tokenizer.model, spm.model, spiece.model) and chat_template.jinja or
+// .json. For
 // an adapter: adapter_config.json and adapter_model.safetensors (else
 // adapter_model.bin). For ModelConfig and AdapterConfig: config.json or
 // adapter_config.json alone. A branch or tag is resolved to its commit once, by

@@ -101,7 +101,7 @@ func runClassify(cmd *cobra.Command, a *app, f *classifyFlags) error {
 	if err := a.resolveModelAdapter(cmd.Context(), &f.model, &f.adapter); err != nil {
 		return err
 	}
-	if err := mustBeFile(tokenizerPath(f.model), "tokenizer (the choices are tokenised with the model's own)"); err != nil {
+	if err := mustBeFile(tokenizerFile(f.model), "tokenizer (the choices are tokenised with the model's own)"); err != nil {
 		return err
 	}
 	var specs []adapterSpec

@@ -40,7 +40,7 @@ func newGenerateCmd(a *app) *cobra.Command {
 		Long: `Continue a prompt with a causal language model (GPT-2, Llama, Mistral, Qwen2)
 or answer it with T5, optionally through adapters, printing the prompt and
 then the new text as each token is chosen. The tokenizer is read from tokenizer.json in the model
-directory.
+directory, else from its SentencePiece model (spm.model, spiece.model, tokenizer.model).
 
 Decoding is greedy unless --temperature is positive; then tokens are sampled
 from softmax(logits / temperature), keeping the --top-k most likely tokens
@@ -216,12 +216,17 @@ func encodePrompts(tok *tokenizer.Tokenizer, texts []string) ([][]int32, error) 
 	return out, nil
 }
 
-// loadTokenizer loads dir's tokenizer, with a clear error when the model
-// directory has none.
+// loadTokenizer loads dir's tokenizer (tokenizer.json, else its
+// SentencePiece model), with a clear error when the model directory has
+// none.
 func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
 	path := tokenizerPath(dir)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s does not exist: generate needs the model's tokenizer.json beside config.json", path)
+		t, err := tokenizer.LoadDir(dir)
+		if errors.Is(err, tokenizer.ErrNoTokenizer) {
+			return nil, fmt.Errorf("%s does not exist: generate needs the model's tokenizer.json (or its SentencePiece model: spm.model, spiece.model, tokenizer.model) beside config.json", path)
+		}
+		return t, err
 	}
 	if err := mustBeFile(path, "tokenizer"); err != nil {
 		return nil, err

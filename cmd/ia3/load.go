@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/ia3"
+	"github.com/ia3/ia3/internal/regular"
 	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/gguf"
 	"github.com/ia3/ia3/quant"
@@ -100,4 +102,21 @@ func tokenizerPath(dir string) string {
 		return dir
 	}
 	return filepath.Join(dir, "tokenizer.json")
+}
+
+// tokenizerFile is the file dir's tokenizer is read from: tokenizer.json,
+// else the SentencePiece model tokenizer.LoadDir converts (spm.model,
+// spiece.model, tokenizer.model), else tokenizer.json (to name what is
+// missing).
+func tokenizerFile(dir string) string {
+	p := tokenizerPath(dir)
+	if _, err := os.Stat(p); err == nil || gguf.IsPath(dir) {
+		return p
+	}
+	for _, name := range []string{"spm.model", "spiece.model", "tokenizer.model"} {
+		if q := filepath.Join(dir, name); regular.Check(q) == nil {
+			return q
+		}
+	}
+	return p
 }

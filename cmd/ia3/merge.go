@@ -98,7 +98,7 @@ func runMerge(cmd *cobra.Command, a *app, f *mergeFlags) error {
 // sideFiles are the files beside a checkpoint that describe how to use it
 // and that merging does not change.
 var sideFiles = []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-	"generation_config.json", "vocab.json", "merges.txt", "tokenizer.model", "spiece.model"}
+	"generation_config.json", "vocab.json", "merges.txt", "tokenizer.model", "spiece.model", "spm.model"}
 
 // copySideFiles copies the tokenizer and generation files present in src
 // to dst; for a GGUF source it writes the tokenizer.json and

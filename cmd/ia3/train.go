@@ -48,7 +48,9 @@ func newTrainCmd(a *app) *cobra.Command {
 Data, one JSON object per line: {"text": ...} or {"prompt": ...,
 "completion": ...} (loss on the completion only) for causal language models,
 {"input": ..., "target": ...} for T5, {"text": ..., "label": ...} for
-classification. The model directory needs tokenizer.json.
+classification. The model directory needs tokenizer.json, or a SentencePiece
+model (spm.model, spiece.model, tokenizer.model) that is converted as
+transformers converts it (DeBERTa-v2/v3, T5, mT5, ALBERT, Llama, Mistral).
 
 Chat data for causal language models: {"messages": [{"role": "user",
 "content": ...}, {"role": "assistant", "content": ...}]} (TRL's format),

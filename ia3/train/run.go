@@ -189,19 +189,18 @@ func loadModel(ctx context.Context, dir string, b backend.Backend, q quant.Forma
 	return base, withChat(newHFEncoder(tok, base.Config()), dir), nil
 }
 
-// loadTokenizer loads dir's tokenizer.json (or a GGUF file's tokenizer),
+// loadTokenizer loads dir's tokenizer.json, else its SentencePiece model
+// (converted as transformers converts it), or a GGUF file's tokenizer,
 // saying what to do when there is none.
 func loadTokenizer(dir string) (*tokenizer.Tokenizer, error) {
 	if gguf.IsPath(dir) {
 		return tokenizer.LoadGGUF(dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("model directory %s has no tokenizer.json: the data is tokenised with the model's own tokenizer, save it beside the model (tokenizer.save_pretrained)", dir)
-		}
-		return nil, fmt.Errorf("tokenizer: %w", err)
+	tok, err := tokenizer.LoadDir(dir)
+	if errors.Is(err, tokenizer.ErrNoTokenizer) {
+		return nil, fmt.Errorf("model directory %s has no tokenizer.json and no SentencePiece model (spm.model, spiece.model, tokenizer.model): the data is tokenised with the model's own tokenizer, save it beside the model (tokenizer.save_pretrained)", dir)
 	}
-	return tokenizer.LoadDir(dir)
+	return tok, err
 }
 
 // loadEncoder is the data pipeline's encoder for dir's tokenizer.

@@ -21,6 +21,12 @@
 // uses (hf_classes.go, probed from it by gen_hf_classes.js). TestHFParity
 // and TestHFComponents compare with the library itself.
 //
+// A model directory without tokenizer.json but with a SentencePiece model
+// (spm.model, spiece.model, tokenizer.model) is converted as transformers
+// converts a slow tokenizer (ReadSentencePiece, ConvertSentencePiece,
+// LoadSentencePieceDir): DeBERTa-v2, T5, ALBERT and Llama layouts, chosen
+// by tokenizer_config.json's tokenizer_class or config.json's model_type.
+//
 // Offsets in an Encoding are in Unicode code points of the input text, as
 // Python's tokenizers reports them; ByteOffsets holds the same spans in
 // bytes for slicing Go strings.

@@ -10,6 +10,9 @@
 //       (TestHFParity runs this when IA3_HF_TOKENIZERS is set); with
 //       IA3_HF_EXTRA_TOKENIZERS=DIR, every DIR/NAME/tokenizer.json too,
 //       as family extra_NAME.
+//   node gen_hf_parity.js NODE_MODULES files TOKENIZER_JSON...
+//       prints the same for the given tokenizer.json files, keyed by path
+//       (TestSentencePieceHFParity's references).
 //   node gen_hf_parity.js NODE_MODULES small
 //       writes testdata/hf/<family>/{tokenizer.json,expected.json}: each
 //       real tokenizer trimmed to its first merges (the same normalizer,
@@ -18,6 +21,8 @@
 //       tokenizers and precompiled_nmt_nfkc (a real SentencePiece charsmap
 //       trimmed by TestWriteTrimmedCharsmap), with
 //       HF's expected output, and
+//       testdata/spm/NAME/expected.json for the committed SentencePiece
+//       models (see spmCases), and
 //       testdata/hf/components.json: pre-tokenizers (every Split behaviour,
 //       inverted or not, look-around, Unicode classes) and normalizers on
 //       their own; these are committed and always tested.
@@ -33,9 +38,9 @@
 const fs = require('fs');
 const path = require('path');
 
-const [nodeModules, mode] = process.argv.slice(2);
-if (!nodeModules || (mode !== 'full' && mode !== 'small')) {
-  console.error('usage: node gen_hf_parity.js NODE_MODULES full|small');
+const [nodeModules, mode, ...fileArgs] = process.argv.slice(2);
+if (!nodeModules || (mode !== 'full' && mode !== 'small' && mode !== 'files')) {
+  console.error('usage: node gen_hf_parity.js NODE_MODULES full|small|files [TOKENIZER_JSON...]');
   process.exit(2);
 }
 const hf = require(path.join(nodeModules, 'tokenizers'));
@@ -310,6 +315,16 @@ function clip() {
 }
 
 async function main() {
+  if (mode === 'files') {
+    const out = {};
+    // IA3_HF_RANDOM_STRINGS raises the 300 random strings for a one-off run.
+    const n = Number(process.env.IA3_HF_RANDOM_STRINGS || 300);
+    for (const file of fileArgs) {
+      out[file] = { file, cases: await expect(fs.readFileSync(file, 'utf8'), [...strings, ...randomStrings(n)]) };
+    }
+    process.stdout.write(JSON.stringify(out));
+    return;
+  }
   if (mode === 'full') {
     const out = {};
     const files = {};
@@ -353,12 +368,36 @@ async function main() {
   // vocabulary; written by TestWriteTrimmedCharsmap, read as it is.
   small.precompiled_nmt_nfkc = JSON.parse(fs.readFileSync(path.join(here, 'precompiled_nmt_nfkc', 'tokenizer.json'), 'utf8'));
   fs.writeFileSync(path.join(here, 'components.json'), JSON.stringify({ cases: components() }, null, 1) + '\n');
+  await spmCases();
   for (const [name, j] of Object.entries(small)) {
     const tokJSON = JSON.stringify(j);
     const dir = path.join(here, name);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'tokenizer.json'), tokJSON);
     const cases = await expect(tokJSON);
+    fs.writeFileSync(path.join(dir, 'expected.json'), JSON.stringify({ cases }, null, 1) + '\n');
+  }
+}
+
+// spmCases writes testdata/spm/NAME/expected.json: HF's output for the
+// tokenizer.json spm_to_tokenizer_json.js converts NAME's .model and
+// tokenizer_config.json to (TestSentencePieceFixtures checks the Go
+// conversion of the same files against it).
+async function spmCases() {
+  const root = path.join(here, '..', 'spm');
+  const layouts = { DebertaV2Tokenizer: 'deberta-v2', AlbertTokenizer: 'albert-hf', T5Tokenizer: 't5-hf', LlamaTokenizer: 'llama' };
+  const os = require('os');
+  const { execFileSync } = require('child_process');
+  for (const name of fs.readdirSync(root).sort()) {
+    const dir = path.join(root, name);
+    const cfgFile = path.join(dir, 'tokenizer_config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    const layout = layouts[cfg.tokenizer_class.replace(/Fast$/, '')];
+    const model = fs.readdirSync(dir).find((f) => f.endsWith('.model'));
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ia3-spm-'));
+    execFileSync('node', [path.join(here, 'spm_to_tokenizer_json.js'), path.join(dir, model), layout, out, cfgFile]);
+    const cases = await expect(fs.readFileSync(path.join(out, 'tokenizer.json'), 'utf8'));
+    fs.rmSync(out, { recursive: true });
     fs.writeFileSync(path.join(dir, 'expected.json'), JSON.stringify({ cases }, null, 1) + '\n');
   }
 }
