@@ -556,11 +556,28 @@ func TestLlama4ModuleNames(t *testing.T) {
 		"model.norm Llama4TextRMSNorm", "model.rotary_emb Llama4TextRotaryEmbedding", "lm_head Linear"}
 	assert.Equal(t, want, got)
 	shapes := map[string][]int{}
+	var experts []string
 	for _, p := range m.Params() {
 		shapes[p.Name] = m.shapes[p.Name]
+		if strings.Contains(p.Name, ".experts.") {
+			experts = append(experts, p.Name)
+		}
 	}
-	assert.Equal(t, []int{4, 16, 24}, shapes["model.layers.1.feed_forward.experts.gate_up_proj"])
-	assert.Equal(t, []int{4, 12, 16}, shapes["model.layers.1.feed_forward.experts.down_proj"])
+	// The fused entries keep their checkpoint shapes; the model holds one
+	// Linear weight [out, in] per expert and projection, in transformers'
+	// parameter order (gate_up_proj's parts, then down_proj's).
+	for name, want := range map[string][]int{"model.layers.1.feed_forward.experts.gate_up_proj": {4, 16, 24},
+		"model.layers.1.feed_forward.experts.down_proj": {4, 12, 16}} {
+		got, ok := m.ParamShape(name)
+		require.True(t, ok, name)
+		assert.Equal(t, want, got, name)
+	}
+	x := "model.layers.1.feed_forward.experts."
+	assert.Equal(t, []string{x + "gate_up_proj[0].gate", x + "gate_up_proj[0].up", x + "gate_up_proj[1].gate",
+		x + "gate_up_proj[1].up", x + "gate_up_proj[2].gate", x + "gate_up_proj[2].up", x + "gate_up_proj[3].gate",
+		x + "gate_up_proj[3].up", x + "down_proj[0]", x + "down_proj[1]", x + "down_proj[2]", x + "down_proj[3]"}, experts)
+	assert.Equal(t, []int{12, 16}, shapes[x+"gate_up_proj[3].up"])
+	assert.Equal(t, []int{16, 12}, shapes[x+"down_proj[3]"])
 	assert.Equal(t, []int{20, 16}, shapes["model.layers.0.feed_forward.gate_proj.weight"])
 	assert.Equal(t, []int{12, 16}, shapes["model.layers.1.feed_forward.shared_expert.gate_proj.weight"])
 
