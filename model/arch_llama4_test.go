@@ -854,6 +854,36 @@ func TestLlama4StorageFormats(t *testing.T) {
 	}
 }
 
+// TestLlama4QuantizeInPlace quantizes a float32 Llama 4 built by
+// NewRandom (Model.Quantize): the expert weights become NF4 with the
+// other block weights, their float storage is freed (the bytes held are
+// WeightBytes' NF4 count), and the logits equal those of the model built
+// quantized from the same seed.
+func TestLlama4QuantizeInPlace(t *testing.T) {
+	b := testBackend(t)
+	cfg := llama4Stored(t)
+	in := &Inputs{Batch: 1, Seq: 5, InputIDs: []int32{5, 9, 2, 33, 1}}
+	before := allocated(t, b)
+	m, err := NewRandom(cfg, b, 3)
+	require.NoError(t, err)
+	defer m.Free()
+	require.NoError(t, m.Quantize(quant.NF4))
+	for _, p := range llama4ExpertWeights(m) {
+		require.Equal(t, backend.NF4, p.T.DType(), p.Name)
+	}
+	s, err := New(cfg, nil)
+	require.NoError(t, err)
+	want, err := s.WeightBytes(RandomOptions{Quantize: quant.NF4})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(want), allocated(t, b)-before)
+	got, _ := logitsOf(t, m, in)
+	built, err := NewRandomWith(cfg, b, 3, RandomOptions{Quantize: quant.NF4})
+	require.NoError(t, err)
+	defer built.Free()
+	same, _ := logitsOf(t, built, in)
+	assert.Equal(t, same, got)
+}
+
 // llama4Checkpoint writes a random Llama 4 checkpoint with every tensor in
 // dtype (F32, F16 or BF16) and returns its directory.
 func llama4Checkpoint(t *testing.T, b backend.Backend, cfg *Config, dtype string) string {
