@@ -1100,7 +1100,8 @@ func TestLlama4ForwardStaysOnDevice(t *testing.T) {
 // Llama-4-Scout-17B-16E config.json (transformers 4.51's spelling:
 // attn_temperature_tuning 4, rope_scaling llama3, moe_layers and
 // no_rope_layers written out, pad_token_id in text_config) and builds its
-// structure: 48 MoE layers, every 4th NoPE, fused experts [16, 5120, 16384].
+// structure: 48 MoE layers, every 4th NoPE, fused experts [16, 5120, 16384]
+// held as per-expert weights that each fit one WebGPU binding.
 func TestLlama4ScoutConfig(t *testing.T) {
 	moe := make([]any, 48)
 	noRope := make([]any, 48)
@@ -1141,6 +1142,17 @@ func TestLlama4ScoutConfig(t *testing.T) {
 	shape, ok := m.ParamShape("language_model.model.layers.47.feed_forward.experts.gate_up_proj")
 	require.True(t, ok)
 	assert.Equal(t, []int{16, 5120, 16384}, shape)
+	// Each expert weight is a buffer of its own, within WebGPU's default
+	// storage-binding limit (128 MiB) in BF16, where the fused F32 entry
+	// took 5.4 GB.
+	for _, name := range []string{"gate_up_proj[15].up", "down_proj[15]"} {
+		shape, ok = m.ParamShape("language_model.model.layers.47.feed_forward.experts." + name)
+		require.True(t, ok, name)
+		n, err := backend.StorageBytes(backend.BF16, shape...)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, n, 128<<20, name)
+	}
+	assert.Equal(t, []int{5120, 8192}, shape)
 	_, ok = m.Module("language_model.model.layers.3.self_attn.qk_norm")
 	assert.False(t, ok, "layer 3 is NoPE: no qk_norm")
 }
