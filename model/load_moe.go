@@ -3,7 +3,9 @@ package model
 import (
 	"fmt"
 	"regexp"
+	"runtime"
 	"strconv"
+	"sync"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
@@ -28,24 +30,58 @@ func (s expertSlice) cut(raw []byte, size int) []byte {
 	if s.rows == 0 {
 		return raw[s.off*size : (s.off+s.n)*size]
 	}
-	// In tiles, so that reads and writes both stay within a few cache
-	// lines: a released model cuts gigabytes this way.
-	const tile = 64
 	out := make([]byte, s.rows*s.cols*size)
+	// Output rows (the weight's) split among the CPUs when there are
+	// megabytes to move: a released model cuts hundreds of gigabytes.
+	const tile = 32
+	tiles := (s.cols + tile - 1) / tile
+	workers := 1
+	if len(out) >= 1<<20 {
+		workers = min(runtime.GOMAXPROCS(0), tiles)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(first, last int) {
+			defer wg.Done()
+			s.cutTiles(out, raw, size, first*tile, min(last*tile, s.cols))
+		}(w*tiles/workers, (w+1)*tiles/workers)
+	}
+	wg.Wait()
+	return out
+}
+
+// cutTiles writes the weight's rows [c0, c1) into out (cut), in tiles of
+// 32 × 32 elements, so that reads and writes both stay within a few cache
+// lines, with the element copy written out for the common sizes.
+func (s expertSlice) cutTiles(out, raw []byte, size, c0, c1 int) {
+	const tile = 32
+	step := s.stride * size
 	for r0 := 0; r0 < s.rows; r0 += tile {
-		for c0 := 0; c0 < s.cols; c0 += tile {
-			for r := r0; r < min(r0+tile, s.rows); r++ {
-				src := (s.off + r*s.stride + s.col) * size
-				for c := c0; c < min(c0+tile, s.cols); c++ {
-					d, f := (c*s.rows+r)*size, src+c*size
-					for b := 0; b < size; b++ {
-						out[d+b] = raw[f+b]
+		r1 := min(r0+tile, s.rows)
+		for t0 := c0; t0 < c1; t0 += tile {
+			for c := t0; c < min(t0+tile, c1); c++ {
+				dst := out[(c*s.rows+r0)*size : (c*s.rows+r1)*size]
+				f := (s.off + r0*s.stride + s.col + c) * size
+				switch size {
+				case 2:
+					for i := 0; i+1 < len(dst); i, f = i+2, f+step {
+						v := raw[f : f+2 : f+2]
+						dst[i], dst[i+1] = v[0], v[1]
+					}
+				case 4:
+					for i := 0; i+3 < len(dst); i, f = i+4, f+step {
+						v := raw[f : f+4 : f+4]
+						dst[i], dst[i+1], dst[i+2], dst[i+3] = v[0], v[1], v[2], v[3]
+					}
+				default:
+					for i := 0; i < len(dst); i, f = i+size, f+step {
+						copy(dst[i:i+size], raw[f:f+size])
 					}
 				}
 			}
 		}
 	}
-	return out
 }
 
 // fusedEntry is a checkpoint entry [blocks, in, cols] the model holds as
