@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -556,11 +557,28 @@ func TestLlama4ModuleNames(t *testing.T) {
 		"model.norm Llama4TextRMSNorm", "model.rotary_emb Llama4TextRotaryEmbedding", "lm_head Linear"}
 	assert.Equal(t, want, got)
 	shapes := map[string][]int{}
+	var experts []string
 	for _, p := range m.Params() {
 		shapes[p.Name] = m.shapes[p.Name]
+		if strings.Contains(p.Name, ".experts.") {
+			experts = append(experts, p.Name)
+		}
 	}
-	assert.Equal(t, []int{4, 16, 24}, shapes["model.layers.1.feed_forward.experts.gate_up_proj"])
-	assert.Equal(t, []int{4, 12, 16}, shapes["model.layers.1.feed_forward.experts.down_proj"])
+	// The fused entries keep their checkpoint shapes; the model holds one
+	// Linear weight [out, in] per expert and projection, in transformers'
+	// parameter order (gate_up_proj's parts, then down_proj's).
+	for name, want := range map[string][]int{"model.layers.1.feed_forward.experts.gate_up_proj": {4, 16, 24},
+		"model.layers.1.feed_forward.experts.down_proj": {4, 12, 16}} {
+		got, ok := m.ParamShape(name)
+		require.True(t, ok, name)
+		assert.Equal(t, want, got, name)
+	}
+	x := "model.layers.1.feed_forward.experts."
+	assert.Equal(t, []string{x + "gate_up_proj[0].gate", x + "gate_up_proj[0].up", x + "gate_up_proj[1].gate",
+		x + "gate_up_proj[1].up", x + "gate_up_proj[2].gate", x + "gate_up_proj[2].up", x + "gate_up_proj[3].gate",
+		x + "gate_up_proj[3].up", x + "down_proj[0]", x + "down_proj[1]", x + "down_proj[2]", x + "down_proj[3]"}, experts)
+	assert.Equal(t, []int{12, 16}, shapes[x+"gate_up_proj[3].up"])
+	assert.Equal(t, []int{16, 12}, shapes[x+"down_proj[3]"])
 	assert.Equal(t, []int{20, 16}, shapes["model.layers.0.feed_forward.gate_proj.weight"])
 	assert.Equal(t, []int{12, 16}, shapes["model.layers.1.feed_forward.shared_expert.gate_proj.weight"])
 
@@ -713,15 +731,42 @@ func TestLlama4CompositeLoadsTextWeights(t *testing.T) {
 	}
 }
 
-// TestLlama4StorageFormats runs Llama 4 with BF16 weights on every device
-// (the Linear weights and embeddings in BF16, the fused experts widened to
-// F32: they are no Linear operands) against refLlama4 on the same rounded
-// weights, and loads it with --quantize int8 on the CPU: the Linear
-// weights inside the blocks are Q8_0, the experts stay F32, and the logits
-// stay close to the float model's.
+// llama4Stored is a Llama 4 whose block weights every quantized format
+// takes (hidden, intermediate and MLP widths multiples of NF4's 64).
+func llama4Stored(t *testing.T) *Config {
+	return configOf(t, llama4Text(map[string]any{"hidden_size": 64, "intermediate_size": 64,
+		"intermediate_size_mlp": 128, "head_dim": 16}))
+}
+
+// llama4ExpertWeights returns the expert weights of m (the parts of the
+// fused entries).
+func llama4ExpertWeights(m *Model) []*nn.Param {
+	var out []*nn.Param
+	for _, f := range m.fused {
+		for _, pt := range f.parts {
+			out = append(out, pt.p)
+		}
+	}
+	return out
+}
+
+// TestLlama4StorageFormats saves a random Llama 4 with BF16 weights (a
+// BF16 checkpoint, fused experts included) and loads it on every device:
+// every expert weight stays BF16 on the device, so the bytes the device
+// holds are WeightBytes' BF16 count (2 per expert weight), and the logits
+// match refLlama4 on the same weights. An F32 checkpoint loaded with
+// --quantize int8 and nf4 has its expert weights quantized with the
+// blocks' other weights; its logits equal, within float32 rounding, those
+// of the float model of the dequantized weights (what Save writes, exactly
+// in F32) and refLlama4's on those weights. On the CPU the bytes held are
+// WeightBytes' and close to the memory plan's (WebGPU pads quantized
+// weights and appends NF4's tables to them). The quantized logits are not
+// bounded against the float model's: a top-k choice the quantization
+// flips changes them by more than any rounding.
 func TestLlama4StorageFormats(t *testing.T) {
-	cfg := configOf(t, llama4Text(map[string]any{"hidden_size": 32, "intermediate_size": 32, "intermediate_size_mlp": 64}))
+	cfg := llama4Stored(t)
 	in := &Inputs{Batch: 1, Seq: 7, InputIDs: []int32{5, 9, 2, 33, 1, 4, 8}}
+	ctx := context.Background()
 	dtypeOf := func(m *Model, name string) backend.DType {
 		for _, p := range m.Params() {
 			if p.Name == name {
@@ -731,42 +776,332 @@ func TestLlama4StorageFormats(t *testing.T) {
 		t.Fatalf("no parameter %s", name)
 		return 0
 	}
-	for _, d := range archBackends() {
-		t.Run(d.name+" bf16", func(t *testing.T) {
-			m, err := NewRandomWith(cfg, d.open(t), 6, RandomOptions{BF16: true})
-			require.NoError(t, err)
-			defer m.Free()
-			assert.Equal(t, backend.BF16, dtypeOf(m, "model.layers.0.self_attn.q_proj.weight"))
-			assert.Equal(t, backend.F32, dtypeOf(m, "model.layers.1.feed_forward.experts.gate_up_proj"))
-			got, _ := logitsOf(t, m, in)
-			want := refLlama4(t, m, in)
-			assert.LessOrEqual(t, maxAbsDiff(want, got), 2e-4*math.Max(1, maxAbsOf(want)))
-		})
-	}
-	t.Run("cpu int8", func(t *testing.T) {
-		b := testBackend(t)
-		src, err := NewRandom(cfg, b, 6)
+	structure, err := New(cfg, nil)
+	require.NoError(t, err)
+	save := func(t *testing.T, b backend.Backend, o RandomOptions) string {
+		src, err := NewRandomWith(cfg, b, 6, o)
 		require.NoError(t, err)
+		defer src.Free()
 		dir := t.TempDir()
 		require.NoError(t, src.Save(dir))
-		want, _ := logitsOf(t, src, in)
-		src.Free()
-		m, err := LoadWith(context.Background(), dir, b, LoadOptions{Quantize: quant.Q8_0})
+		return dir
+	}
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			t.Run("bf16", func(t *testing.T) {
+				dir := save(t, b, RandomOptions{BF16: true})
+				f, err := safetensors.Open(filepath.Join(dir, safetensors.SingleFileName))
+				require.NoError(t, err)
+				info, ok := f.Info("model.layers.1.feed_forward.experts.gate_up_proj")
+				require.NoError(t, f.Close())
+				require.True(t, ok)
+				require.Equal(t, safetensors.BF16, info.DType, "the checkpoint's experts are BF16")
+
+				before := allocated(t, b)
+				m, err := Load(ctx, dir, b)
+				require.NoError(t, err)
+				defer m.Free()
+				want, err := structure.WeightBytes(RandomOptions{BF16: true})
+				require.NoError(t, err)
+				assert.Equal(t, uint64(want), allocated(t, b)-before, "bytes held")
+				experts := llama4ExpertWeights(m)
+				require.Len(t, experts, 2*3*4)
+				for _, p := range experts {
+					require.Equal(t, backend.BF16, p.T.DType(), p.Name)
+					n, err := backend.StorageBytes(p.T.DType(), p.T.Shape()...)
+					require.NoError(t, err)
+					require.Equal(t, 2*p.T.Len(), n, p.Name)
+				}
+				assert.Equal(t, backend.BF16, dtypeOf(m, "model.layers.0.self_attn.q_proj.weight"))
+				got, _ := logitsOf(t, m, in)
+				ref := refLlama4(t, m, in)
+				assert.LessOrEqual(t, maxAbsDiff(ref, got), 2e-4*math.Max(1, maxAbsOf(ref)))
+			})
+			dir := save(t, b, RandomOptions{})
+			for _, format := range []quant.Format{quant.Q8_0, quant.NF4} {
+				t.Run(format.String(), func(t *testing.T) {
+					before := allocated(t, b)
+					q, err := LoadWith(ctx, dir, b, LoadOptions{Quantize: format})
+					require.NoError(t, err)
+					defer q.Free()
+					if d.name == "cpu" {
+						want, err := structure.WeightBytes(RandomOptions{Quantize: format})
+						require.NoError(t, err)
+						assert.Equal(t, uint64(want), allocated(t, b)-before, "bytes held")
+						plan := cfg.PlanMemory(PlanOptions{Batch: 1, Seq: 1, ProjBytesPerWeight: ProjBytesPerWeight(format)})
+						assert.InEpsilon(t, float64(want), plan.Weights, 0.05, "plan %.0f", plan.Weights)
+					}
+					dt, _ := backend.QuantDType(format)
+					for _, p := range llama4ExpertWeights(q) {
+						require.Equal(t, dt, p.T.DType(), p.Name)
+					}
+					assert.Equal(t, dt, dtypeOf(q, "model.layers.1.feed_forward.shared_expert.down_proj.weight"))
+					got, _ := logitsOf(t, q, in)
+
+					deqDir := t.TempDir()
+					require.NoError(t, q.Save(deqDir))
+					deq, err := Load(ctx, deqDir, b)
+					require.NoError(t, err)
+					defer deq.Free()
+					same, _ := logitsOf(t, deq, in)
+					assert.LessOrEqual(t, maxAbsDiff(same, got), 1e-4*math.Max(1, maxAbsOf(same)), "quantized vs dequantized float model")
+					ref := refLlama4(t, deq, in)
+					assert.LessOrEqual(t, maxAbsDiff(ref, got), 2e-4*math.Max(1, maxAbsOf(ref)), "quantized vs reference of the dequantized weights")
+				})
+			}
+		})
+	}
+}
+
+// TestLlama4QuantizeInPlace quantizes a float32 Llama 4 built by
+// NewRandom (Model.Quantize): the expert weights become NF4 with the
+// other block weights, their float storage is freed (the bytes held are
+// WeightBytes' NF4 count), and the logits equal those of the model built
+// quantized from the same seed.
+func TestLlama4QuantizeInPlace(t *testing.T) {
+	b := testBackend(t)
+	cfg := llama4Stored(t)
+	in := &Inputs{Batch: 1, Seq: 5, InputIDs: []int32{5, 9, 2, 33, 1}}
+	before := allocated(t, b)
+	m, err := NewRandom(cfg, b, 3)
+	require.NoError(t, err)
+	defer m.Free()
+	require.NoError(t, m.Quantize(quant.NF4))
+	for _, p := range llama4ExpertWeights(m) {
+		require.Equal(t, backend.NF4, p.T.DType(), p.Name)
+	}
+	s, err := New(cfg, nil)
+	require.NoError(t, err)
+	want, err := s.WeightBytes(RandomOptions{Quantize: quant.NF4})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(want), allocated(t, b)-before)
+	got, _ := logitsOf(t, m, in)
+	built, err := NewRandomWith(cfg, b, 3, RandomOptions{Quantize: quant.NF4})
+	require.NoError(t, err)
+	defer built.Free()
+	same, _ := logitsOf(t, built, in)
+	assert.Equal(t, same, got)
+}
+
+// llama4Checkpoint writes a random Llama 4 checkpoint with every tensor in
+// dtype (F32, F16 or BF16) and returns its directory.
+func llama4Checkpoint(t *testing.T, b backend.Backend, cfg *Config, dtype string) string {
+	t.Helper()
+	m, err := NewRandom(cfg, b, 21)
+	require.NoError(t, err)
+	randomNorms(t, m, 21)
+	dir := t.TempDir()
+	require.NoError(t, m.Save(dir))
+	m.Free()
+	f, err := safetensors.Open(filepath.Join(dir, safetensors.SingleFileName))
+	require.NoError(t, err)
+	defer f.Close()
+	var ts []safetensors.Tensor
+	for _, name := range f.Names() {
+		v, err := f.Float32(name)
 		require.NoError(t, err)
-		defer m.Free()
-		assert.True(t, dtypeOf(m, "model.layers.0.self_attn.q_proj.weight").IsQuantized())
-		assert.True(t, dtypeOf(m, "model.layers.1.feed_forward.shared_expert.down_proj.weight").IsQuantized())
-		assert.Equal(t, backend.F32, dtypeOf(m, "model.layers.1.feed_forward.experts.down_proj"))
-		got, _ := logitsOf(t, m, in)
-		assert.LessOrEqual(t, maxAbsDiff(want, got), 0.05*math.Max(1, maxAbsOf(want)))
+		info, _ := f.Info(name)
+		ts = append(ts, safetensors.Tensor{Name: name, DType: dtype, Shape: info.Shape, Data: encodeFloats(dtype, v)})
+	}
+	require.NoError(t, safetensors.Write(filepath.Join(dir, safetensors.SingleFileName), ts, safetensors.DefaultMetadata()))
+	return dir
+}
+
+// requireSameTensors checks that two safetensors files hold the same
+// entries: names, dtypes, shapes and bytes.
+func requireSameTensors(t *testing.T, want, got string) {
+	t.Helper()
+	fw, err := safetensors.Open(want)
+	require.NoError(t, err)
+	defer fw.Close()
+	fg, err := safetensors.Open(got)
+	require.NoError(t, err)
+	defer fg.Close()
+	names := fw.Names()
+	sort.Strings(names)
+	gotNames := fg.Names()
+	sort.Strings(gotNames)
+	require.Equal(t, names, gotNames)
+	for _, name := range names {
+		iw, _ := fw.Info(name)
+		ig, _ := fg.Info(name)
+		require.Equal(t, iw.DType, ig.DType, name)
+		require.Equal(t, iw.Shape, ig.Shape, name)
+		bw, err := fw.Bytes(name)
+		require.NoError(t, err)
+		bg, err := fg.Bytes(name)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(bw, bg), "%s: bytes differ", name)
+	}
+}
+
+// TestLlama4SaveRoundTrip loads F32, F16 and BF16 Llama 4 checkpoints
+// (transformers' fused experts gate_up_proj [E, H, 2I] and down_proj
+// [E, I, H], cut into per-expert [out, in] weights at load) on every device
+// and saves them: every entry, the fused experts included, comes back
+// with its name, dtype, shape and bytes. The composite's
+// language_model.… entries too.
+func TestLlama4SaveRoundTrip(t *testing.T) {
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			for _, raw := range []map[string]any{llama4Text(map[string]any{"num_experts_per_tok": 2}), llama4Composite(llama4Text(nil))} {
+				for _, dtype := range []string{safetensors.F32, safetensors.F16, safetensors.BF16} {
+					t.Run(fmt.Sprint(raw["model_type"], " ", dtype), func(t *testing.T) {
+						dir := llama4Checkpoint(t, b, configOf(t, raw), dtype)
+						m, err := Load(context.Background(), dir, b)
+						require.NoError(t, err)
+						defer m.Free()
+						if dtype != safetensors.F32 {
+							for _, p := range llama4ExpertWeights(m) {
+								require.Equal(t, map[string]backend.DType{safetensors.F16: backend.F16, safetensors.BF16: backend.BF16}[dtype], p.T.DType(), p.Name)
+							}
+						}
+						out := t.TempDir()
+						require.NoError(t, m.Save(out))
+						requireSameTensors(t, filepath.Join(dir, safetensors.SingleFileName), filepath.Join(out, safetensors.SingleFileName))
+					})
+				}
+			}
+		})
+	}
+}
+
+// TestLlama4ExpertLayout checks the cut itself on a checkpoint of known
+// values: expert e's gate weight [I, H] is the transpose of
+// gate_up_proj[e][:, :I], its up weight of gate_up_proj[e][:, I:], its
+// down weight [H, I] of down_proj[e]; a fused entry of the wrong shape is
+// refused naming it, and a missing one is named (not its parts).
+func TestLlama4ExpertLayout(t *testing.T) {
+	b := testBackend(t)
+	raw := llama4Text(nil)
+	cfg := configOf(t, raw)
+	dir := llama4Checkpoint(t, b, cfg, safetensors.F32)
+	m, err := Load(context.Background(), dir, b)
+	require.NoError(t, err)
+	defer m.Free()
+	E, H, I := cfg.NumExperts, cfg.Hidden, cfg.Intermediate
+	f, err := safetensors.Open(filepath.Join(dir, safetensors.SingleFileName))
+	require.NoError(t, err)
+	gu, err := f.Float32("model.layers.1.feed_forward.experts.gate_up_proj")
+	require.NoError(t, err)
+	dn, err := f.Float32("model.layers.1.feed_forward.experts.down_proj")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	mod, ok := m.Module("model.layers.1.feed_forward.experts")
+	require.True(t, ok)
+	ex := mod.(*llama4Experts)
+	require.Len(t, ex.gate, E)
+	for e := 0; e < E; e++ {
+		gate, err := b.ToFloat32(ex.gate[e].Weight.T)
+		require.NoError(t, err)
+		up, err := b.ToFloat32(ex.up[e].Weight.T)
+		require.NoError(t, err)
+		down, err := b.ToFloat32(ex.down[e].Weight.T)
+		require.NoError(t, err)
+		for j := 0; j < I; j++ {
+			for h := 0; h < H; h++ {
+				require.Equal(t, gu[(e*H+h)*2*I+j], gate[j*H+h], "expert %d gate [%d, %d]", e, j, h)
+				require.Equal(t, gu[(e*H+h)*2*I+I+j], up[j*H+h], "expert %d up [%d, %d]", e, j, h)
+				require.Equal(t, dn[(e*I+j)*H+h], down[h*I+j], "expert %d down [%d, %d]", e, h, j)
+			}
+		}
+	}
+
+	rewrite := func(edit func(name string, info safetensors.TensorInfo, v []float32) *safetensors.Tensor) string {
+		f, err := safetensors.Open(filepath.Join(dir, safetensors.SingleFileName))
+		require.NoError(t, err)
+		defer f.Close()
+		var ts []safetensors.Tensor
+		for _, name := range f.Names() {
+			v, err := f.Float32(name)
+			require.NoError(t, err)
+			info, _ := f.Info(name)
+			if x := edit(name, info, v); x != nil {
+				ts = append(ts, *x)
+			}
+		}
+		out := t.TempDir()
+		js, err := json.Marshal(raw)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(out, "config.json"), js, 0o600))
+		require.NoError(t, safetensors.Write(filepath.Join(out, safetensors.SingleFileName), ts, safetensors.DefaultMetadata()))
+		return out
+	}
+	const entry = "model.layers.3.feed_forward.experts.down_proj"
+	bad := rewrite(func(name string, info safetensors.TensorInfo, v []float32) *safetensors.Tensor {
+		if name == entry {
+			x := safetensors.F32Tensor(name, []int{E, H, I}, v)
+			return &x
+		}
+		x := safetensors.F32Tensor(name, info.Shape, v)
+		return &x
 	})
+	_, err = Load(context.Background(), bad, b)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf(`tensor %q has shape [%d %d %d], the model expects [%d %d %d]`, entry, E, H, I, E, I, H))
+	missing := rewrite(func(name string, info safetensors.TensorInfo, v []float32) *safetensors.Tensor {
+		if name == entry {
+			return nil
+		}
+		x := safetensors.F32Tensor(name, info.Shape, v)
+		return &x
+	})
+	_, err = Load(context.Background(), missing, b)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf(`missing tensor %q`, entry))
+}
+
+// TestLlama4ForwardStaysOnDevice runs a Llama 4 loss forward and backward
+// (top 1 and top 2, every feature on) through a backend that counts
+// downloads and Syncs: the routing reads nothing back (no queue submit per
+// MoE layer), and the loss and the gradient that crossed every MoE layer
+// are real.
+func TestLlama4ForwardStaysOnDevice(t *testing.T) {
+	for _, d := range archBackends() {
+		t.Run(d.name, func(t *testing.T) {
+			cb := &countingBackend{Backend: d.open(t)}
+			for _, c := range llama4Cases() {
+				t.Run(c.name, func(t *testing.T) {
+					m, err := NewRandom(configOf(t, c.raw), cb, 9)
+					require.NoError(t, err)
+					defer m.Free()
+					var embed *nn.Param
+					for _, p := range m.Params() {
+						if strings.HasSuffix(p.Name, "model.embed_tokens.weight") {
+							embed = p
+						}
+					}
+					require.NotNil(t, embed)
+					embed.Trainable = true // so that the backward runs through every MoE op
+					in := &Inputs{Batch: 2, Seq: 4, InputIDs: []int32{3, 1, 4, 1, 5, 9, 2, 6}, Labels: []int32{1, 4, 1, 5, 9, 2, 6, 5}}
+					cb.reads, cb.syncs = 0, 0
+					g := nn.NewGraph(cb, true)
+					defer g.Release()
+					loss := m.Loss(g, in)
+					require.NoError(t, g.Err())
+					require.NoError(t, g.Backward(loss))
+					assert.Zero(t, cb.reads, "downloads during forward and backward")
+					assert.Zero(t, cb.syncs, "syncs during forward and backward")
+					v, err := cb.ToFloat32(loss.T)
+					require.NoError(t, err)
+					assert.Greater(t, v[0], float32(1), "a random model's loss")
+					grad, err := cb.ToFloat32(g.ParamGrad(embed))
+					require.NoError(t, err)
+					assert.Greater(t, maxAbsOf(grad), 1e-6, "the embedding's gradient")
+				})
+			}
+		})
+	}
 }
 
 // TestLlama4ScoutConfig parses the text_config of the released
 // Llama-4-Scout-17B-16E config.json (transformers 4.51's spelling:
 // attn_temperature_tuning 4, rope_scaling llama3, moe_layers and
 // no_rope_layers written out, pad_token_id in text_config) and builds its
-// structure: 48 MoE layers, every 4th NoPE, fused experts [16, 5120, 16384].
+// structure: 48 MoE layers, every 4th NoPE, fused experts [16, 5120, 16384]
+// held as per-expert weights that each fit one WebGPU binding.
 func TestLlama4ScoutConfig(t *testing.T) {
 	moe := make([]any, 48)
 	noRope := make([]any, 48)
@@ -807,6 +1142,17 @@ func TestLlama4ScoutConfig(t *testing.T) {
 	shape, ok := m.ParamShape("language_model.model.layers.47.feed_forward.experts.gate_up_proj")
 	require.True(t, ok)
 	assert.Equal(t, []int{16, 5120, 16384}, shape)
+	// Each expert weight is a buffer of its own, within WebGPU's default
+	// storage-binding limit (128 MiB) in BF16, where the fused F32 entry
+	// took 5.4 GB.
+	for _, name := range []string{"gate_up_proj[15].up", "down_proj[15]"} {
+		shape, ok = m.ParamShape("language_model.model.layers.47.feed_forward.experts." + name)
+		require.True(t, ok, name)
+		n, err := backend.StorageBytes(backend.BF16, shape...)
+		require.NoError(t, err)
+		assert.LessOrEqual(t, n, 128<<20, name)
+	}
+	assert.Equal(t, []int{5120, 8192}, shape)
 	_, ok = m.Module("language_model.model.layers.3.self_attn.qk_norm")
 	assert.False(t, ok, "layer 3 is NoPE: no qk_norm")
 }

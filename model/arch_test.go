@@ -465,6 +465,16 @@ func paramF64(t *testing.T, m *Model, name string) []float64 {
 	if p == nil {
 		p = m.aliases[name]
 	}
+	if f := m.fusedByName(name); p == nil && f != nil {
+		// An entry held as parts (Llama 4's experts): as the checkpoint has it.
+		v, _, err := m.fusedValues(f)
+		require.NoError(t, err)
+		out := make([]float64, len(v))
+		for i, x := range v {
+			out[i] = float64(x)
+		}
+		return out
+	}
 	require.NotNil(t, p, name)
 	v, err := m.b.ToFloat32(p.T)
 	require.NoError(t, err)

@@ -254,21 +254,67 @@ type llama4Layer struct {
 	experts        *llama4Experts
 }
 
-// llama4Experts is Llama4TextExperts: every expert's gate and up
-// projections fused in gate_up_proj [E, hidden, 2·I] (gate columns first)
-// and its down projection in down_proj [E, I, hidden], used as x·W. They
-// are parameters, not Linear modules, so no (IA)³ target matches them,
-// as PEFT's IA3 adapts only Linear-like modules.
+// llama4Experts is Llama4TextExperts. transformers keeps every expert's
+// gate and up projections fused in one parameter gate_up_proj
+// [E, hidden, 2·I] (gate columns first) and the down projections in
+// down_proj [E, I, hidden], used as x·W. Here each expert's projection is
+// its own Linear weight in torch's [out, in] layout (the transpose of its
+// slice), so that ExpertLinear runs the routed tokens on the device, each
+// weight is one buffer of its own size, and the weights are stored as the
+// checkpoint stores them (F32, F16, BF16) or quantized like the blocks'
+// other weights. The Linears are not in the module tree: the module is one
+// Llama4TextExperts holding parameters, as in transformers, so no (IA)³
+// target matches an expert (PEFT's IA3 adapts Linear-like modules only),
+// and the checkpoint entries gate_up_proj and down_proj are cut into these
+// weights at load and written back whole by Save (Model.fused).
 type llama4Experts struct {
-	gateUp, down *nn.Param
+	gate, up, down []*nn.Linear
 }
 
 // Type returns the torch class name.
 func (e *llama4Experts) Type() string { return "Llama4TextExperts" }
 
-// Params returns the fused expert weights under transformers' names.
+// Params returns the experts' weights, by local names that say where each
+// lies in transformers' fused parameters ("gate_up_proj[2].up" is expert
+// 2's up projection, "down_proj[2]" its down projection). The module is no
+// nn.ParamSetter: a modules_to_save copy of it is refused, since PEFT's copy
+// would train and save the fused parameters, which ExpertLinear's frozen
+// per-expert weights cannot stand for.
 func (e *llama4Experts) Params() map[string]*nn.Param {
-	return map[string]*nn.Param{"gate_up_proj": e.gateUp, "down_proj": e.down}
+	out := map[string]*nn.Param{}
+	for i := range e.gate {
+		out[fmt.Sprintf("gate_up_proj[%d].gate", i)] = e.gate[i].Weight
+		out[fmt.Sprintf("gate_up_proj[%d].up", i)] = e.up[i].Weight
+		out[fmt.Sprintf("down_proj[%d]", i)] = e.down[i].Weight
+	}
+	return out
+}
+
+// linears returns every expert's gate, up and down Linear (innerLinears).
+func (e *llama4Experts) linears() []*nn.Linear {
+	out := make([]*nn.Linear, 0, 3*len(e.gate))
+	out = append(out, e.gate...)
+	out = append(out, e.up...)
+	return append(out, e.down...)
+}
+
+// buildLlama4Experts adds module f (…feed_forward.experts) and its
+// per-expert weights, registered as the parts of the fused checkpoint
+// entries f.gate_up_proj [E, H, 2I] and f.down_proj [E, I, H] in
+// transformers' parameter order (gate_up_proj, then down_proj).
+func buildLlama4Experts(t *treeBuilder, f string, E, H, I int) *llama4Experts {
+	x := &llama4Experts{}
+	t.add(f, x)
+	gu := t.fusedEntry(f+".gate_up_proj", E, H, 2*I)
+	for e := 0; e < E; e++ {
+		x.gate = append(x.gate, t.fusedLinear(gu, fmt.Sprintf("%s.gate_up_proj[%d].gate", f, e), e, 0, H, I))
+		x.up = append(x.up, t.fusedLinear(gu, fmt.Sprintf("%s.gate_up_proj[%d].up", f, e), e, I, H, I))
+	}
+	dn := t.fusedEntry(f+".down_proj", E, I, H)
+	for e := 0; e < E; e++ {
+		x.down = append(x.down, t.fusedLinear(dn, fmt.Sprintf("%s.down_proj[%d]", f, e), e, 0, I, H))
+	}
+	return x
 }
 
 // buildLlama4 assembles the module tree in transformers' named_modules()
@@ -313,10 +359,7 @@ func buildLlama4(c *Config, t *treeBuilder) (*llama4, error) {
 		f := p + ".feed_forward"
 		if o.MoE[i] {
 			t.container(f, "Llama4TextMoe")
-			l.experts = &llama4Experts{}
-			t.add(f+".experts", l.experts)
-			l.experts.gateUp = t.param(f+".experts.gate_up_proj", c.NumExperts, c.Hidden, 2*c.Intermediate)
-			l.experts.down = t.param(f+".experts.down_proj", c.NumExperts, c.Intermediate, c.Hidden)
+			l.experts = buildLlama4Experts(t, f+".experts", c.NumExperts, c.Hidden, c.Intermediate)
 			t.activation(f+".experts.act_fn", c.Act)
 			l.router = t.linear(f+".router", c.Hidden, c.NumExperts, false, false)
 			t.container(f+".shared_expert", "Llama4TextMLP")
@@ -579,85 +622,57 @@ func gatedMLP(g *nn.Graph, x *nn.Value, gate, up, down *nn.Linear, act backend.U
 	return g.Linear(gated, down)
 }
 
-// moe runs Llama4TextMoe on h [B, T, hidden]. The router's logits come to
-// the host only to choose each token's top k experts (route, as
-// Mixtral's: torch.topk of the logits, ties to the lower index); the
-// scores stay graph ops: sigmoid of the chosen logits (transformers'
-// scatter into −inf then sigmoid gives the others exactly 0). Each expert
-// gathers its tokens' rows and multiplies them by their scores before the
-// expert, as transformers does (routed_in = x · score); the experts of a
-// token not routed to them would see a zero input and give exactly zero,
-// so skipping them changes nothing. The routed outputs, regathered token
-// major, are summed per token and added to the shared expert's output.
+// moe runs Llama4TextMoe on h [B, T, hidden] without reading the device:
+// the router's logits [N, E] choose each token's k experts by TopK
+// (torch.topk of the logits, ties to the lower index), and the rest are
+// graph ops on those on-device ids. The score of a chosen expert is the
+// sigmoid of its logit (transformers' scatter into −inf then sigmoid gives
+// the others exactly 0, and an expert fed a zero input gives exactly 0, so
+// running only the chosen ones changes nothing); the routed input is
+// x · score, multiplied before the experts as transformers does, by a
+// batched [N, k, 1]·[N, 1, H] product. The experts run by ExpertLinear on
+// the per-expert weights: gate and up, act(gate) ⊙ up, down; each token's
+// k outputs are summed and the shared expert's output added. The
+// gradient reaches x through the experts' inputs, the shared expert and
+// the scores (the router).
 func (m *llama4) moe(g *nn.Graph, h *nn.Value, l llama4Layer, act backend.Unary) *nn.Value {
-	const op = "llama4 moe"
 	if g.Err() != nil {
 		return nil
 	}
 	c := m.cfg
 	sh := h.Shape()
-	H, I := c.Hidden, c.Intermediate
+	H := c.Hidden
 	n := h.T.Len() / H
 	E, k := c.NumExperts, c.ExpertsPerToken
 	x := g.Reshape(h, n, H)
 	logits := g.Linear(x, l.router)
+	ids := g.TopK(logits, k)
 	if g.Err() != nil {
 		return nil
 	}
-	host, err := g.B.ToFloat32(logits.T)
-	if err != nil {
-		return g.Fail(op, fmt.Errorf("router logits: %w", err))
+	chosen := g.ExpertLinear(logits, pickers(g, E), ids) // [N, k, 1]: logits[n, ids[n, j]]
+	scores := g.Act(backend.Sigmoid, chosen)
+	xin := g.MatMul(scores, g.Reshape(x, n, 1, H), backend.MatMulOptions{}) // [N, k, H]
+	ex := l.experts
+	gate, up := g.ExpertLinear(xin, ex.gate, ids), g.ExpertLinear(xin, ex.up, ids) // [N, k, I]
+	var gated *nn.Value
+	if act == backend.SiLU {
+		gated = g.SwiGLU(gate, up)
+	} else {
+		gated = g.Mul(g.Act(act, gate), up)
 	}
-	sel := route(host, n, E, k)
-	pick := make([]int32, n*k)
-	for i, e := range sel {
-		pick[i] = int32((i/k)*E + e)
+	routed := g.ExpertLinear(gated, ex.down, ids) // [N, k, H]
+	if g.Err() != nil {
+		return nil
 	}
-	scores := g.Act(backend.Sigmoid, g.Gather(g.Reshape(logits, n*E, 1), ints(g, pick, n*k)))
-	gateUp, down := g.Param(l.experts.gateUp), g.Param(l.experts.down)
-	pos := make([]int32, n*k)
-	var outs []*nn.Value
-	row := 0
-	for e := 0; e < E; e++ {
-		var toks, slots []int32
-		for i, s := range sel {
-			if s == e {
-				pos[i] = int32(row + len(toks))
-				toks, slots = append(toks, int32(i/k)), append(slots, int32(i))
-			}
-		}
-		ne := len(toks)
-		if ne == 0 {
-			continue
-		}
-		row += ne
-		xe := g.Reshape(g.Gather(x, ints(g, toks, ne)), ne, 1, H)
-		se := g.Reshape(g.Gather(scores, ints(g, slots, ne)), ne, 1, 1)
-		xin := g.Reshape(g.MatMul(se, xe, backend.MatMulOptions{}), ne, H)
-		gu := g.MatMul(xin, g.Reshape(g.Narrow(gateUp, 0, e, 1), H, 2*I), backend.MatMulOptions{})
-		gate, up := g.Narrow(gu, 1, 0, I), g.Narrow(gu, 1, I, I)
-		var gated *nn.Value
-		if act == backend.SiLU {
-			gated = g.SwiGLU(gate, up)
-		} else {
-			gated = g.Mul(g.Act(act, gate), up)
-		}
-		outs = append(outs, g.MatMul(gated, g.Reshape(g.Narrow(down, 0, e, 1), I, H), backend.MatMulOptions{}))
-	}
-	all := outs[0]
-	if len(outs) > 1 {
-		all = g.Concat(0, outs...)
-	}
-	routed := g.Gather(all, ints(g, pos, n*k))
 	if k > 1 {
 		ones := make([]float32, n*k)
 		for i := range ones {
 			ones[i] = 1
 		}
-		sum := g.Constant(floats(g, ones, n, 1, k))
-		routed = g.Reshape(g.MatMul(sum, g.Reshape(routed, n, k, H), backend.MatMulOptions{}), n, H)
+		routed = g.MatMul(g.Constant(floats(g, ones, n, 1, k)), routed, backend.MatMulOptions{})
 	}
-	out := g.Add(gatedMLP(g, x, l.gate, l.up, l.down, act), routed)
+	out := g.Add(gatedMLP(g, x, l.gate, l.up, l.down, act), g.Reshape(routed, n, H))
 	return g.Reshape(out, sh...)
 }
 

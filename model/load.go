@@ -217,13 +217,20 @@ func (m *Model) resolveNames(r *safetensors.Checkpoint, strict bool) (map[*nn.Pa
 		return nil, nil, err
 	}
 	var missing, unused []string
+	parts := m.fusedOf()
 	for _, p := range m.params {
 		_, isFused := fused[p]
 		if _, ok := src[p]; !ok && !isFused {
-			if strict {
-				return nil, nil, fmt.Errorf("%s: missing tensor %q (%s expects it)", r.Path(), p.Name, m.cfg.Architecture)
+			name := p.Name
+			if f := parts[p]; f != nil {
+				name = f.name // the entry the part is cut from
 			}
-			missing = append(missing, p.Name)
+			if strict {
+				return nil, nil, fmt.Errorf("%s: missing tensor %q (%s expects it)", r.Path(), name, m.cfg.Architecture)
+			}
+			if !slices.Contains(missing, name) {
+				missing = append(missing, name)
+			}
 		}
 	}
 	skipped := 0 // Llama 4's vision tower (llama4.go)
@@ -278,16 +285,16 @@ func (m *Model) nameVariants(name string) []string {
 }
 
 // halfCapable returns the parameters the backend accepts in F16/BF16
-// storage: Linear weights (MatMul/Linear operands) and embedding tables
-// (Gather). Norm weights and biases are widened to F32 on load.
+// storage: Linear weights (MatMul/Linear operands, Llama 4's experts'
+// ExpertLinear weights) and embedding tables (Gather). Norm weights and biases are widened to F32 on load.
 func (m *Model) halfCapable() map[*nn.Param]bool {
 	out := map[*nn.Param]bool{}
 	for _, nm := range m.modules {
-		switch x := nm.Module.(type) {
-		case *nn.Linear:
-			out[x.Weight] = true
-		case *nn.Embedding:
-			out[x.Weight] = true
+		if e, ok := nm.Module.(*nn.Embedding); ok {
+			out[e.Weight] = true
+		}
+		for _, l := range blockLinears(nm.Module) {
+			out[l.Weight] = true
 		}
 	}
 	return out

@@ -32,6 +32,9 @@ type Model struct {
 	// dtypes records each parameter's storage dtype as loaded (safetensors
 	// spelling), so Save writes it back the same way.
 	dtypes map[string]string
+	// fused lists the checkpoint entries the model holds as several
+	// parameters (Llama 4's fused experts), which Save writes back whole.
+	fused []*fusedEntry
 	// quant is the format block weights are quantized in (LoadOptions
 	// .Quantize, Quantize); quant.None for a float model.
 	quant quant.Format
@@ -112,7 +115,7 @@ func build(cfg *Config, b backend.Backend) (*Model, error) {
 		return nil, fmt.Errorf("model_type %q is not supported (supported: %v)", cfg.ModelType, SupportedModelTypes())
 	}
 	return &Model{cfg: cfg, b: b, arch: a, modules: t.modules, params: t.params,
-		shapes: t.shapes, aliases: t.aliases, dtypes: map[string]string{}}, nil
+		shapes: t.shapes, aliases: t.aliases, dtypes: map[string]string{}, fused: t.fused}, nil
 }
 
 // fill gives every parameter the tensor alloc returns (recorded as F32
@@ -154,17 +157,25 @@ func (m *Model) Module(name string) (nn.Module, bool) {
 }
 
 // Params returns the parameters in state-dict order, named as in the
-// checkpoint; a tied weight appears once, under its first owner.
+// checkpoint; a tied weight appears once, under its first owner. The parts
+// of an entry the model holds as several parameters (Llama 4's fused
+// experts) stand where the entry stands, each named after it
+// ("…experts.gate_up_proj[2].up", "…experts.down_proj[2]").
 func (m *Model) Params() []*nn.Param { return m.params }
 
 // ParamShape returns the shape a parameter has, by checkpoint name (tied
-// aliases such as "lm_head.weight" included), and false for unknown names.
+// aliases such as "lm_head.weight" included, and the fused entries held as
+// several parameters, such as Llama 4's "…experts.gate_up_proj"), and false
+// for unknown names.
 func (m *Model) ParamShape(name string) ([]int, bool) {
 	if s, ok := m.shapes[name]; ok {
 		return s, true
 	}
 	if p, ok := m.aliases[name]; ok {
 		return m.shapes[p.Name], true
+	}
+	if f := m.fusedByName(name); f != nil {
+		return f.shape, true
 	}
 	return nil, false
 }

@@ -21,7 +21,11 @@ var inBlock = regexp.MustCompile(`\.\d+\.`)
 // f keeps quantized, by weight parameter, following bitsandbytes'
 // load_in_8bit/4bit: every Linear or Conv1D inside the transformer blocks
 // whose input features are a multiple of f's block size, and whose weight
-// no other module shares. Embeddings, the LM head and any other head, norms
+// no other module shares. Llama 4's routed experts (innerLinears) are
+// quantized too, where bitsandbytes, which replaces nn.Linear modules
+// only, leaves Llama4TextExperts' fused parameters in the model's dtype:
+// they are nearly all of the model's weights, and --quantize exists to
+// make it fit (docs/architectures.md, Llama 4). Embeddings, the LM head and any other head, norms
 // and biases stay as loaded; a layer whose input features do not divide is
 // logged at debug level and stays too.
 func (m *Model) quantizable(f quant.Format) map[*nn.Param]*nn.Linear {
@@ -38,18 +42,40 @@ func (m *Model) quantizable(f quant.Format) map[*nn.Param]*nn.Linear {
 	}
 	out := map[*nn.Param]*nn.Linear{}
 	for _, nm := range m.modules {
-		l, ok := nm.Module.(*nn.Linear)
-		if !ok || l.Weight == nil || !inBlock.MatchString(nm.Name) || owners[l.Weight] != 1 || l.Weight.Trainable {
-			continue
+		for _, l := range blockLinears(nm.Module) {
+			if l.Weight == nil || !inBlock.MatchString(nm.Name) || owners[l.Weight] != 1 || l.Weight.Trainable {
+				continue
+			}
+			if !f.Fits(l.Out, l.In) {
+				slog.Debug("weight stays unquantized: input features not a multiple of the block size",
+					"module", nm.Name, "weight", l.Weight.Name, "in", l.In, "block", f.BlockSize(), "format", f)
+				continue
+			}
+			out[l.Weight] = l
 		}
-		if !f.Fits(l.Out, l.In) {
-			slog.Debug("weight stays unquantized: input features not a multiple of the block size",
-				"module", nm.Name, "in", l.In, "block", f.BlockSize(), "format", f)
-			continue
-		}
-		out[l.Weight] = l
 	}
 	return out
+}
+
+// innerLinears is a module that runs Linear layers the module tree does
+// not list: Llama 4's Llama4TextExperts, one Linear per expert and
+// projection. PEFT sees no module there (no adapter targets them), but
+// storage treats them as the block weights they are: quantized by
+// LoadOptions.Quantize, half precision as loaded.
+type innerLinears interface {
+	linears() []*nn.Linear
+}
+
+// blockLinears returns the Linear layers module mod runs: itself when it
+// is one, its inner Linears (innerLinears), else none.
+func blockLinears(mod nn.Module) []*nn.Linear {
+	switch x := mod.(type) {
+	case *nn.Linear:
+		return []*nn.Linear{x}
+	case innerLinears:
+		return x.linears()
+	}
+	return nil
 }
 
 // checkQuantizable refuses quantization on a device that does not take

@@ -19,7 +19,10 @@ import (
 // and model.safetensors with every parameter once (tied weights under
 // their first owner, as save_pretrained does), each in the dtype it was
 // loaded with (a merged F32 weight of an F16 model is rounded back to F16;
-// a quantized weight is written dequantized, in its checkpoint's layout).
+// a quantized weight is written dequantized, in its checkpoint's layout;
+// an entry held as several parameters, Llama 4's fused experts, is written
+// whole in its checkpoint's layout and dtype, so that an unchanged model
+// saves its entries bit for bit).
 // Each file is written atomically; dir is created when missing.
 func (m *Model) Save(dir string) error {
 	if m.b == nil {
@@ -30,7 +33,22 @@ func (m *Model) Save(dir string) error {
 	}
 	tensors := make([]safetensors.Tensor, 0, len(m.params))
 	transposed := m.transposedWeights()
+	parts := m.fusedOf()
+	written := map[*fusedEntry]bool{}
 	for _, p := range m.params {
+		if f := parts[p]; f != nil {
+			// Written whole where its first part stands.
+			if written[f] {
+				continue
+			}
+			written[f] = true
+			v, dt, err := m.fusedValues(f)
+			if err != nil {
+				return fmt.Errorf("model.Save: %w", err)
+			}
+			tensors = append(tensors, safetensors.Tensor{Name: f.name, DType: dt, Shape: f.shape, Data: encodeFloats(dt, v)})
+			continue
+		}
 		if p.T == nil {
 			return fmt.Errorf("model.Save: parameter %s has no storage (freed?)", p.Name)
 		}

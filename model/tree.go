@@ -15,6 +15,8 @@ type treeBuilder struct {
 	// aliases maps the names a tied parameter also goes by in transformers'
 	// state dict ("lm_head.weight") to its canonical parameter.
 	aliases map[string]*nn.Param
+	// fused lists the checkpoint entries held as several parameters.
+	fused []*fusedEntry
 }
 
 func newTreeBuilder() *treeBuilder {
@@ -58,6 +60,23 @@ func (t *treeBuilder) linear(name string, in, out int, bias, conv1d bool) *nn.Li
 	if bias {
 		l.Bias = t.param(name+".bias", out)
 	}
+	return l
+}
+
+// fusedEntry declares a checkpoint entry [blocks, in, cols] that the model
+// holds as parts (fusedLinear), and is not itself a parameter.
+func (t *treeBuilder) fusedEntry(name string, blocks, in, cols int) *fusedEntry {
+	f := &fusedEntry{name: name, shape: []int{blocks, in, cols}}
+	t.fused = append(t.fused, f)
+	return f
+}
+
+// fusedLinear adds a Linear [out, in] that no module lists, whose weight
+// (parameter name) is the transpose of columns [col, col+out) of block
+// block of f.
+func (t *treeBuilder) fusedLinear(f *fusedEntry, name string, block, col, in, out int) *nn.Linear {
+	l := &nn.Linear{In: in, Out: out, Weight: t.param(name, out, in)}
+	f.parts = append(f.parts, fusedPart{p: l.Weight, block: block, col: col})
 	return l
 }
 

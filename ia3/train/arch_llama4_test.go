@@ -1,7 +1,11 @@
 package train
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,6 +15,7 @@ import (
 	"github.com/ia3/ia3/ia3"
 	"github.com/ia3/ia3/model"
 	"github.com/ia3/ia3/model/nn"
+	"github.com/ia3/ia3/model/safetensors"
 )
 
 // llama4TextConfig is a small llama4_text config.json with every feature
@@ -216,6 +221,120 @@ func TestLlama4MixedAdapterBatch(t *testing.T) {
 				g.Release()
 				assert.InDeltaSlice(t, want, got, 1e-4, "gradients %v", grad)
 			}
+		})
+	}
+}
+
+// TestLlama4MergeSavesExpertsBitForBit merges an adapter into a Llama 4
+// loaded from a BF16 checkpoint and saves it, as `ia3 merge` does, on every
+// device: with vectors of ones (nothing changes) every entry of the saved
+// checkpoint, transformers' fused experts included, equals the input's
+// bytes; with trained-looking vectors only the adapted Linear weights
+// change, and the experts, which no (IA)³ target reaches, are still the
+// input's bytes.
+func TestLlama4MergeSavesExpertsBitForBit(t *testing.T) {
+	for _, d := range devices() {
+		t.Run(d.name, func(t *testing.T) {
+			b := d.open(t)
+			cfg, err := model.ConfigFromMap(llama4TextConfig())
+			require.NoError(t, err)
+			src, err := model.NewRandomWith(cfg, b, 5, model.RandomOptions{BF16: true})
+			require.NoError(t, err)
+			dir := t.TempDir()
+			require.NoError(t, src.Save(dir))
+			src.Free()
+			in := readTensors(t, filepath.Join(dir, safetensors.SingleFileName))
+			for _, trained := range []bool{false, true} {
+				t.Run(fmt.Sprintf("trained %v", trained), func(t *testing.T) {
+					base, err := model.Load(context.Background(), dir, b)
+					require.NoError(t, err)
+					ic := ia3.NewConfig()
+					ic.TaskType = model.TaskCausalLM
+					ic.TargetModules, ic.FeedforwardModules = ia3.Names("q_proj", "v_proj", "down_proj"), ia3.Names("down_proj")
+					pm, err := ia3.New(base, ic, ia3.DefaultAdapter)
+					require.NoError(t, err)
+					if trained {
+						setTrainedLooking(t, b, pm.TrainableParams())
+					}
+					merged, err := pm.MergeAndUnload(true)
+					require.NoError(t, err)
+					defer merged.Free()
+					out := t.TempDir()
+					require.NoError(t, merged.Save(out))
+					got := readTensors(t, filepath.Join(out, safetensors.SingleFileName))
+					require.Equal(t, len(in), len(got))
+					changed := 0
+					for name, w := range in {
+						g, ok := got[name]
+						require.True(t, ok, name)
+						require.Equal(t, w.DType, g.DType, name)
+						require.Equal(t, w.Shape, g.Shape, name)
+						adapted := strings.HasSuffix(name, "q_proj.weight") || strings.HasSuffix(name, "v_proj.weight") ||
+							strings.HasSuffix(name, "down_proj.weight")
+						if trained && adapted {
+							if !bytes.Equal(w.Data, g.Data) {
+								changed++
+							}
+							continue
+						}
+						require.True(t, bytes.Equal(w.Data, g.Data), "%s: bytes differ", name)
+					}
+					if trained {
+						assert.Equal(t, 12, changed, "q_proj, v_proj and down_proj of 4 layers")
+					}
+					require.Contains(t, got, "model.layers.1.feed_forward.experts.gate_up_proj")
+				})
+			}
+		})
+	}
+}
+
+// readTensors reads every entry of a safetensors file.
+func readTensors(t *testing.T, path string) map[string]safetensors.Tensor {
+	t.Helper()
+	f, err := safetensors.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	out := map[string]safetensors.Tensor{}
+	for _, name := range f.Names() {
+		info, _ := f.Info(name)
+		raw, err := f.Bytes(name)
+		require.NoError(t, err)
+		out[name] = safetensors.Tensor{Name: name, DType: info.DType, Shape: info.Shape, Data: bytes.Clone(raw)}
+	}
+	return out
+}
+
+// TestLlama4ExpertsModulesToSaveRefused checks that modules_to_save on the
+// routed experts (Llama4TextExperts, or a module holding them) is refused
+// naming the module and its class: PEFT's copy would train and save the
+// fused parameters, which the per-expert, frozen ExpertLinear weights
+// cannot stand for. The shared expert, made of Linears, is accepted.
+func TestLlama4ExpertsModulesToSaveRefused(t *testing.T) {
+	cfg, err := model.ConfigFromMap(llama4TextConfig())
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		save, want string
+	}{
+		{"experts", "modules_to_save model.layers.1.feed_forward.experts: module model.layers.1.feed_forward.experts (Llama4TextExperts) cannot have its parameter"},
+		{"feed_forward", "(Llama4TextExperts) cannot have its parameter"},
+		{"shared_expert", ""},
+	} {
+		t.Run(tc.save, func(t *testing.T) {
+			m, err := model.NewRandom(cfg, openCPU(t), 1)
+			require.NoError(t, err)
+			defer m.Free()
+			ic := ia3.NewConfig()
+			ic.TaskType = model.TaskCausalLM
+			ic.TargetModules, ic.FeedforwardModules = ia3.Names("q_proj", "v_proj"), ia3.Names()
+			ic.ModulesToSave = []string{tc.save}
+			_, err = ia3.New(m, ic, ia3.DefaultAdapter)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
 }
