@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -536,4 +537,39 @@ func TestRouteMatchesTopK(t *testing.T) {
 			}
 		})
 	}
+}
+
+// route is the routing rule stated on the host, the reference TopK is
+// checked against: it picks each token's experts from the router logits [N, E] as
+// MixtralSparseMoeBlock does: the k largest (torch.topk of the softmax,
+// whose order the logits share), ties going to the lower expert index. A
+// row holding a NaN has an all-NaN softmax, all tied: its first k experts.
+// It returns the picks token-major, sel[n·k+j]. It is the host statement
+// of the rule backend.TopK applies on the device (TestRouteMatchesTopK),
+// for callers that hold the logits on the host; Mixtral's forward uses
+// TopK and never reads the logits back.
+func route(logits []float32, n, e, k int) []int {
+	sel := make([]int, 0, n*k)
+	for i := 0; i < n; i++ {
+		row := logits[i*e : (i+1)*e]
+		if slices.ContainsFunc(row, func(v float32) bool { return math.IsNaN(float64(v)) }) {
+			for j := 0; j < k; j++ {
+				sel = append(sel, j)
+			}
+			continue
+		}
+		taken := make([]bool, e)
+		for j := 0; j < k; j++ {
+			best := -1
+			for x, v := range row {
+				// Among equals the first stays.
+				if !taken[x] && (best < 0 || v > row[best]) {
+					best = x
+				}
+			}
+			taken[best] = true
+			sel = append(sel, best)
+		}
+	}
+	return sel
 }

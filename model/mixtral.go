@@ -2,8 +2,6 @@ package model
 
 import (
 	"fmt"
-	"math"
-	"slices"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
@@ -72,43 +70,9 @@ func buildMoE(c *Config, t *treeBuilder, p string) *moeBlock {
 	return m
 }
 
-// route picks each token's experts from the router logits [N, E] as
-// MixtralSparseMoeBlock does: the k largest (torch.topk of the softmax,
-// whose order the logits share), ties going to the lower expert index. A
-// row holding a NaN has an all-NaN softmax, all tied: its first k experts.
-// It returns the picks token-major, sel[n·k+j]. It is the host statement
-// of the rule backend.TopK applies on the device (TestRouteMatchesTopK),
-// for callers that hold the logits on the host; Mixtral's forward uses
-// TopK and never reads the logits back.
-func route(logits []float32, n, e, k int) []int {
-	sel := make([]int, 0, n*k)
-	for i := 0; i < n; i++ {
-		row := logits[i*e : (i+1)*e]
-		if slices.ContainsFunc(row, func(v float32) bool { return math.IsNaN(float64(v)) }) {
-			for j := 0; j < k; j++ {
-				sel = append(sel, j)
-			}
-			continue
-		}
-		taken := make([]bool, e)
-		for j := 0; j < k; j++ {
-			best := -1
-			for x, v := range row {
-				// Among equals the first stays.
-				if !taken[x] && (best < 0 || v > row[best]) {
-					best = x
-				}
-			}
-			taken[best] = true
-			sel = append(sel, best)
-		}
-	}
-	return sel
-}
-
 // forward runs the sparse MoE on h [B, T, hidden] without reading the
 // device: the router's logits [N, E] choose each token's k experts by
-// TopK (ties to the lower index, as route), and everything after is graph
+// TopK (ties to the lower index; arch_moe_test.go states the rule on the host as route), and everything after is graph
 // ops on those on-device ids. The routing weights are the softmax over the
 // chosen logits (equal to transformers' softmax over all experts
 // renormalised over the top k), picked from the logits by a product with
