@@ -13,6 +13,7 @@ import (
 	"github.com/ia3/ia3/backend/webgpu"
 	"github.com/ia3/ia3/backend/webgpu/webgputest"
 	"github.com/ia3/ia3/conformance/ref"
+	"github.com/ia3/ia3/quant"
 )
 
 // expertKernels are the ExpertKernelEnv settings the tests run: every
@@ -149,4 +150,113 @@ func TestExpertKernelEnvRefusesUnknownValues(t *testing.T) {
 		_, err := webgpu.Open(t.Context(), "gpu:0")
 		require.ErrorContains(t, err, webgpu.ExpertKernelEnv, bad)
 	}
+}
+
+// BenchmarkExpertLinear times ExpertLinear under each kernel
+// (ExpertKernelEnv) at a decode shape (one token, k = 2 of 8 experts) and
+// prefill shapes (256 tokens, k = 2 of 8 experts, ids drawn uniformly, as a
+// balanced router gives), F32 weights [out, in] unless named, x one row per
+// slot; "bwd" is the backward product of the forward shape. GFLOP/s counts
+// 2·N·k·in·out. expert_dot runs only the decode forward (its workgroup per
+// output is not meant for hundreds of slots). "linear" is the bound the
+// experts aim at: the same N·k rows through one weight by Linear (the
+// backward by MatMul), with the tiled matmul kernel and no routing.
+func BenchmarkExpertLinear(bm *testing.B) {
+	const experts, k = 8, 2
+	shapes := []struct {
+		name     string
+		n        int
+		in, out  int
+		dt       backend.DType
+		backward bool
+	}{
+		{"decode_1x2_1024x2048", 1, 1024, 2048, backend.F32, false},
+		{"decode_1x2_1024x2048_q8", 1, 1024, 2048, backend.Q8_0, false},
+		{"prefill_256x2_256x512", 256, 256, 512, backend.F32, false},
+		{"prefill_256x2_512x1024", 256, 512, 1024, backend.F32, false},
+		{"prefill_256x2_1024x2048", 256, 1024, 2048, backend.F32, false},
+		{"prefill_256x2_1024x2048_bwd", 256, 1024, 2048, backend.F32, true},
+		{"prefill_256x2_1024x2048_q8", 256, 1024, 2048, backend.Q8_0, false},
+	}
+	for _, kernel := range []string{"simple", "dot", "tiled", "linear"} {
+		bm.Run(kernel, func(bm *testing.B) {
+			setting := kernel
+			if kernel == "linear" {
+				setting = "auto"
+			}
+			b := openExpertKernel(bm, setting)
+			for _, s := range shapes {
+				if kernel == "dot" && (s.n > 1 || s.backward) || kernel == "linear" && s.n == 1 {
+					continue
+				}
+				bm.Run(s.name, func(bm *testing.B) {
+					r := rand.New(rand.NewPCG(51, 52))
+					ws := make([]backend.Tensor, experts)
+					for e := range ws {
+						var err error
+						if s.dt == backend.F32 {
+							ws[e], err = b.FromFloat32(randoms(r, s.out*s.in), s.out, s.in)
+						} else {
+							ws[e], err = uploadQuantB(b, s.dt, quantWeights(r, s.out, s.in), s.out, s.in)
+						}
+						require.NoError(bm, err)
+					}
+					ids := make([]int32, s.n*k)
+					for i := range ids {
+						ids[i] = int32(r.IntN(experts))
+					}
+					it, err := b.FromInt32(ids, s.n, k)
+					require.NoError(bm, err)
+					din := s.in
+					if s.backward {
+						din = s.out
+					}
+					x, err := b.FromFloat32(randoms(r, s.n*k*din), s.n, k, din)
+					require.NoError(bm, err)
+					o := backend.ExpertOptions{Backward: s.backward}
+					run := func() (backend.Tensor, error) { return b.ExpertLinear(x, ws, it, o) }
+					if kernel == "linear" {
+						rows, err := b.View(x, s.n*k, din)
+						require.NoError(bm, err)
+						run = func() (backend.Tensor, error) {
+							if s.backward {
+								return b.MatMul(rows, ws[0], backend.MatMulOptions{})
+							}
+							return b.Linear(rows, ws[0], backend.LinearOptions{})
+						}
+					}
+					// One untimed call first: creating the pipelines is not product time.
+					y, err := run()
+					require.NoError(bm, err)
+					b.Free(y)
+					require.NoError(bm, b.Sync())
+					bm.ResetTimer()
+					for bm.Loop() {
+						y, err := run()
+						if err != nil {
+							bm.Fatal(err)
+						}
+						if err := b.Sync(); err != nil {
+							bm.Fatal(err)
+						}
+						b.Free(y)
+					}
+					bm.ReportMetric(2*float64(s.n*k)*float64(s.in)*float64(s.out)*float64(bm.N)/bm.Elapsed().Seconds()/1e9, "GFLOP/s")
+					for _, t := range append(ws, x, it) {
+						b.Free(t)
+					}
+				})
+			}
+		})
+	}
+}
+
+// uploadQuantB quantizes w [rows, cols] as dt and uploads it (benchmarks:
+// no reference values needed).
+func uploadQuantB(b backend.Backend, dt backend.DType, w []float32, rows, cols int) (backend.Tensor, error) {
+	data, err := quant.Quantize(dt.QuantFormat(), w, rows, cols)
+	if err != nil {
+		return nil, err
+	}
+	return b.FromBytes(dt, data, rows, cols)
 }
