@@ -116,7 +116,7 @@ func (b *Backend) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backen
 		base.Backward = 1
 	}
 	run := b.expertSimple
-	switch b.expert.pick(n*k, din, o.Backward) {
+	switch b.expert.pick(n*k, din, o.Backward, b.info.Type) {
 	case expertDot:
 		run = b.expertDot
 	case expertTiled:

@@ -24,7 +24,9 @@ import (
 //     dot for a forward with at most dotMaxRows slots and at least
 //     dotMinK input features (token-by-token generation), else simple,
 //     the thresholds of MatMul's thin kernels (useDotMatMul,
-//     useSmallMatMul).
+//     useSmallMatMul); on software adapters (lavapipe, llvmpipe: adapter
+//     type "CPU") simple rather than dot, as a workgroup per output costs
+//     them several times more (BenchmarkExpertLinear, decode).
 //
 // The setting exists to compare the kernels on a device (see
 // BenchmarkExpertLinear) and as a fallback should one misbehave.
@@ -88,14 +90,15 @@ func expertKernelFromEnv() (expertKernel, error) {
 }
 
 // pick returns the kernel that runs slots slots of din input features
-// each: the setting, or the auto choice; dot asked of a backward runs
-// simple (expert_dot reads the weight along its rows only).
-func (k expertKernel) pick(slots, din int, backward bool) expertKernel {
+// each on an adapter of type adapterType (backend.DeviceInfo.Type): the
+// setting, or the auto choice; dot asked of a backward runs simple
+// (expert_dot reads the weight along its rows only).
+func (k expertKernel) pick(slots, din int, backward bool, adapterType string) expertKernel {
 	if k == expertAuto {
 		switch {
 		case slots >= expertTiledMinSlots:
 			return expertTiled
-		case !backward && slots <= dotMaxRows && din >= dotMinK:
+		case !backward && slots <= dotMaxRows && din >= dotMinK && adapterType != "CPU":
 			return expertDot
 		}
 		return expertSimple
