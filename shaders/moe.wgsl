@@ -314,9 +314,13 @@ fn expert_route(@builtin(local_invocation_index) lid: u32) {
 const EX_TILE: u32 = 64u;
 const EX_TK: u32 = 16u;
 const EX_NONE: u32 = 0xffffffffu;
+// EX_TS is a tile's k-row stride in workgroup memory: 64 padded by one, so
+// that the a tile's stores (16 neighbouring threads, 16 k rows, one slot)
+// fall in different banks instead of one.
+const EX_TS: u32 = 65u;
 
-var<workgroup> ex_tile_a: array<f32, 1024>; // [EX_TK][EX_TILE]
-var<workgroup> ex_tile_b: array<f32, 1024>; // [EX_TK][EX_TILE]
+var<workgroup> ex_tile_a: array<f32, 1040>; // [EX_TK][EX_TS]
+var<workgroup> ex_tile_b: array<f32, 1040>; // [EX_TK][EX_TS]
 
 // ex_x_base is the index in x of the first feature of this part's K range
 // for list position p of the tile (EX_NONE past the count).
@@ -336,7 +340,7 @@ fn ex_load_a(base: u32, kk: u32, m: u32, k0: u32, kdim: u32) {
     if (base != EX_NONE && k0 + kk < kdim) {
         v = ex_x[base + k0 + kk];
     }
-    ex_tile_a[kk * EX_TILE + m] = v;
+    ex_tile_a[kk * EX_TS + m] = v;
 }
 
 // ex_load_b loads the weight element of local K index k and local output
@@ -346,7 +350,7 @@ fn ex_load_b(kb: u32, nn: u32, k: u32, n: u32, kdim: u32, ncols: u32, back: bool
     if (k < kdim && n < ncols) {
         v = ex_weight(select(n * ex_p.cols + k, k * ex_p.cols + n, back));
     }
-    ex_tile_b[kb * EX_TILE + nn] = v;
+    ex_tile_b[kb * EX_TS + nn] = v;
 }
 
 // ex_store_row writes the outputs of tile row m (columns c, c+16, c+32,
@@ -437,8 +441,8 @@ fn expert_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         }
         workgroupBarrier();
         for (var kk = 0u; kk < EX_TK; kk = kk + 1u) {
-            let ia = kk * EX_TILE + ty;
-            let ib = kk * EX_TILE + tx;
+            let ia = kk * EX_TS + ty;
+            let ib = kk * EX_TS + tx;
             // a·b + c, not fma(): see matmul.wgsl's matmul.
             let br = vec4<f32>(ex_tile_b[ib], ex_tile_b[ib + 16u], ex_tile_b[ib + 32u], ex_tile_b[ib + 48u]);
             acc0 = acc0 + ex_tile_a[ia] * br;
