@@ -458,3 +458,190 @@ fn expert_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     ex_store_row(list, ty + 32u, live, c, ncols, clo, acc2);
     ex_store_row(list, ty + 48u, live, c, ncols, clo, acc3);
 }
+
+// ---- expert_large: 128×128 tiles for experts with many slots ----
+//
+// expert_large is expert_tiled with matmul.wgsl's matmul_large tiles: a
+// workgroup of 16×16 threads computes 128 listed slots × 128 output
+// features, each thread 8×8 outputs in registers (slot rows ty·4 + {0..3}
+// and 64 + ty·4 + {0..3}, columns tx·4 + {0..3} and 64 + tx·4 + {0..3}).
+// The a tile (gathered x rows) is kept transposed ([k][slot]) and the b
+// tile as [k][n], both as vec4, XOR-swizzled by k; the next k-step is
+// fetched into registers while this one is multiplied. The grid, the early
+// return past the expert's count, the parts and the backward's adding are
+// expert_tiled's.
+
+const EX_LTILE: u32 = 128u;
+const EX_LQ: u32 = 32u; // vec4 slots per k row of a tile
+
+var<workgroup> ex_ltile_a: array<vec4<f32>, 512>; // [EX_TK][EX_LQ], swizzled
+var<workgroup> ex_ltile_b: array<vec4<f32>, 512>; // [EX_TK][EX_LQ], swizzled
+
+fn ex_lslot(kk: u32, q: u32) -> u32 {
+    return kk * EX_LQ + (q ^ kk);
+}
+
+// ex_xa is x element k of the row at base, zero past the row or the list.
+fn ex_xa(base: u32, k: u32, kdim: u32) -> f32 {
+    if (base != EX_NONE && k < kdim) {
+        return ex_x[base + k];
+    }
+    return 0.0;
+}
+
+// ex_wb is the weight element of local K index k and local output column
+// n, zero outside the part.
+fn ex_wb(k: u32, n: u32, kdim: u32, ncols: u32, back: bool) -> f32 {
+    if (k < kdim && n < ncols) {
+        return ex_weight(select(n * ex_p.cols + k, k * ex_p.cols + n, back));
+    }
+    return 0.0;
+}
+
+// ex_b4 fetches output columns n..n+3 at K index k.
+fn ex_b4(k: u32, n: u32, kdim: u32, ncols: u32, back: bool) -> vec4<f32> {
+    return vec4<f32>(ex_wb(k, n, kdim, ncols, back), ex_wb(k, n + 1u, kdim, ncols, back),
+                     ex_wb(k, n + 2u, kdim, ncols, back), ex_wb(k, n + 3u, kdim, ncols, back));
+}
+
+// ex_store8 writes tile row m's outputs at local columns c..c+3 (lo) and
+// c+64..c+67 (hi) to its slot's row.
+fn ex_store8(list: u32, m: u32, live: u32, c: u32, ncols: u32, clo: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (m >= live) {
+        return;
+    }
+    let base = ex_route[list + m] * ex_p.dout + clo;
+    ex_store_one(base, c, ncols, lo.x);
+    ex_store_one(base, c + 1u, ncols, lo.y);
+    ex_store_one(base, c + 2u, ncols, lo.z);
+    ex_store_one(base, c + 3u, ncols, lo.w);
+    ex_store_one(base, c + 64u, ncols, hi.x);
+    ex_store_one(base, c + 65u, ncols, hi.y);
+    ex_store_one(base, c + 66u, ncols, hi.z);
+    ex_store_one(base, c + 67u, ncols, hi.w);
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn expert_large(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let experts = ex_p.experts;
+    let count = ex_route[ex_p.e];
+    let p0 = wid.y * EX_LTILE;
+    if (p0 >= count) {
+        return;
+    }
+    let live = min(count - p0, EX_LTILE);
+    let list = 3u * experts + ex_route[experts + ex_p.e] + p0;
+    let back = ex_p.backward == 1u;
+    var kdim = ex_p.din;
+    var klo = 0u;
+    var ncols = ex_p.rows;
+    var clo = ex_p.lo;
+    if (back) {
+        kdim = ex_p.rows;
+        klo = ex_p.lo;
+        ncols = ex_p.cols;
+        clo = 0u;
+    }
+    let tx = lid3.x;
+    let ty = lid3.y;
+    let lid = ty * 16u + tx;
+    let col0 = wid.x * EX_LTILE;
+
+    // a: x rows run along k, so neighbouring threads take neighbouring k;
+    // this thread fetches k column ka of tile rows 4qa..4qa+3 and
+    // 64 + 4qa..64 + 4qa+3, whose x row bases are looked up once.
+    let ka = lid % EX_TK;
+    let qa = lid / EX_TK;
+    let r0 = ex_x_base(list, qa * 4u, live, klo);
+    let r1 = ex_x_base(list, qa * 4u + 1u, live, klo);
+    let r2 = ex_x_base(list, qa * 4u + 2u, live, klo);
+    let r3 = ex_x_base(list, qa * 4u + 3u, live, klo);
+    let r4 = ex_x_base(list, 64u + qa * 4u, live, klo);
+    let r5 = ex_x_base(list, 64u + qa * 4u + 1u, live, klo);
+    let r6 = ex_x_base(list, 64u + qa * 4u + 2u, live, klo);
+    let r7 = ex_x_base(list, 64u + qa * 4u + 3u, live, klo);
+    // b: (k row, vec4 index) pairs (kb0, qb0), (kb1, qb1); k fastest in the
+    // forward (weight rows run along K), n fastest in the backward.
+    var kb0 = lid % EX_TK;
+    var qb0 = lid / EX_TK;
+    var kb1 = kb0;
+    var qb1 = qb0 + 16u;
+    if (back) {
+        kb0 = lid / EX_LQ;
+        qb0 = lid % EX_LQ;
+        kb1 = kb0 + 8u;
+        qb1 = qb0;
+    }
+
+    var c00 = vec4<f32>(0.0);
+    var c01 = vec4<f32>(0.0);
+    var c10 = vec4<f32>(0.0);
+    var c11 = vec4<f32>(0.0);
+    var c20 = vec4<f32>(0.0);
+    var c21 = vec4<f32>(0.0);
+    var c30 = vec4<f32>(0.0);
+    var c31 = vec4<f32>(0.0);
+    var c40 = vec4<f32>(0.0);
+    var c41 = vec4<f32>(0.0);
+    var c50 = vec4<f32>(0.0);
+    var c51 = vec4<f32>(0.0);
+    var c60 = vec4<f32>(0.0);
+    var c61 = vec4<f32>(0.0);
+    var c70 = vec4<f32>(0.0);
+    var c71 = vec4<f32>(0.0);
+
+    var pa0 = vec4<f32>(ex_xa(r0, ka, kdim), ex_xa(r1, ka, kdim), ex_xa(r2, ka, kdim), ex_xa(r3, ka, kdim));
+    var pa1 = vec4<f32>(ex_xa(r4, ka, kdim), ex_xa(r5, ka, kdim), ex_xa(r6, ka, kdim), ex_xa(r7, ka, kdim));
+    var pb0 = ex_b4(kb0, col0 + qb0 * 4u, kdim, ncols, back);
+    var pb1 = ex_b4(kb1, col0 + qb1 * 4u, kdim, ncols, back);
+    for (var k0 = 0u; k0 < kdim; k0 = k0 + EX_TK) {
+        ex_ltile_a[ex_lslot(ka, qa)] = pa0;
+        ex_ltile_a[ex_lslot(ka, qa + 16u)] = pa1;
+        ex_ltile_b[ex_lslot(kb0, qb0)] = pb0;
+        ex_ltile_b[ex_lslot(kb1, qb1)] = pb1;
+        workgroupBarrier();
+        // Fetch the next k-step while this one is multiplied.
+        let k1 = k0 + EX_TK;
+        if (k1 < kdim) {
+            let k = k1 + ka;
+            pa0 = vec4<f32>(ex_xa(r0, k, kdim), ex_xa(r1, k, kdim), ex_xa(r2, k, kdim), ex_xa(r3, k, kdim));
+            pa1 = vec4<f32>(ex_xa(r4, k, kdim), ex_xa(r5, k, kdim), ex_xa(r6, k, kdim), ex_xa(r7, k, kdim));
+            pb0 = ex_b4(k1 + kb0, col0 + qb0 * 4u, kdim, ncols, back);
+            pb1 = ex_b4(k1 + kb1, col0 + qb1 * 4u, kdim, ncols, back);
+        }
+        for (var kk = 0u; kk < EX_TK; kk = kk + 1u) {
+            let a0 = ex_ltile_a[ex_lslot(kk, ty)];
+            let a1 = ex_ltile_a[ex_lslot(kk, ty + 16u)];
+            let b0 = ex_ltile_b[ex_lslot(kk, tx)];
+            let b1 = ex_ltile_b[ex_lslot(kk, tx + 16u)];
+            // a·b + c, not fma(): see matmul.wgsl's matmul.
+            c00 = c00 + a0.x * b0;
+            c01 = c01 + a0.x * b1;
+            c10 = c10 + a0.y * b0;
+            c11 = c11 + a0.y * b1;
+            c20 = c20 + a0.z * b0;
+            c21 = c21 + a0.z * b1;
+            c30 = c30 + a0.w * b0;
+            c31 = c31 + a0.w * b1;
+            c40 = c40 + a1.x * b0;
+            c41 = c41 + a1.x * b1;
+            c50 = c50 + a1.y * b0;
+            c51 = c51 + a1.y * b1;
+            c60 = c60 + a1.z * b0;
+            c61 = c61 + a1.z * b1;
+            c70 = c70 + a1.w * b0;
+            c71 = c71 + a1.w * b1;
+        }
+        workgroupBarrier();
+    }
+
+    let col = col0 + tx * 4u;
+    ex_store8(list, ty * 4u, live, col, ncols, clo, c00, c01);
+    ex_store8(list, ty * 4u + 1u, live, col, ncols, clo, c10, c11);
+    ex_store8(list, ty * 4u + 2u, live, col, ncols, clo, c20, c21);
+    ex_store8(list, ty * 4u + 3u, live, col, ncols, clo, c30, c31);
+    ex_store8(list, 64u + ty * 4u, live, col, ncols, clo, c40, c41);
+    ex_store8(list, 64u + ty * 4u + 1u, live, col, ncols, clo, c50, c51);
+    ex_store8(list, 64u + ty * 4u + 2u, live, col, ncols, clo, c60, c61);
+    ex_store8(list, 64u + ty * 4u + 3u, live, col, ncols, clo, c70, c71);
+}

@@ -116,11 +116,17 @@ func (b *Backend) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backen
 		base.Backward = 1
 	}
 	run := b.expertSimple
-	switch b.expert.pick(n*k, din, o.Backward, b.info.Type) {
+	switch b.expert.pick(expertShape{slots: n * k, experts: len(wts), din: din, dout: dout, backward: o.Backward}, b.info.Type) {
 	case expertDot:
 		run = b.expertDot
 	case expertTiled:
-		run = b.expertTiled
+		run = func(p expertParams, out, x *tensor, wts []*tensor, ids, flag *tensor) error {
+			return b.expertTiled(p, out, x, wts, ids, flag, "expert_tiled", mmTile)
+		}
+	case expertTiled128:
+		run = func(p expertParams, out, x *tensor, wts []*tensor, ids, flag *tensor) error {
+			return b.expertTiled(p, out, x, wts, ids, flag, "expert_large", mmLargeTile)
+		}
 	}
 	if err := run(base, out, xt, wts, it, flag); err != nil {
 		b.Free(out)
@@ -204,11 +210,12 @@ func (b *Backend) expertDot(base expertParams, out, x *tensor, wts []*tensor, id
 
 // expertTiled runs moe.wgsl's expert_route once, listing each expert's
 // slots in a scratch buffer (pooled: freed once queued, reused by later
-// calls), then expert_tiled per expert and part over a grid of output
-// tiles × the worst case of slot tiles, whose workgroups past the expert's
-// count return at once. In the backward a later part adds its K range's
-// terms to the first's.
-func (b *Backend) expertTiled(base expertParams, out, x *tensor, wts []*tensor, ids, flag *tensor) error {
+// calls), then entry (expert_tiled or expert_large, whose square output
+// tile is tile) per expert and part over a grid of output tiles × the
+// worst case of slot tiles, whose workgroups past the expert's count
+// return at once. In the backward a later part adds its K range's terms to
+// the first's.
+func (b *Backend) expertTiled(base expertParams, out, x *tensor, wts []*tensor, ids, flag *tensor, entry string, tile int) error {
 	route, err := b.alloc("ExpertLinear route", backend.I32, 3*len(wts)+int(base.Slots))
 	if err != nil {
 		return err
@@ -221,7 +228,7 @@ func (b *Backend) expertTiled(base expertParams, out, x *tensor, wts []*tensor, 
 		return fmt.Errorf("route: %w", err)
 	}
 	lim := int(b.dev.Limits().MaxWorkgroupsPerDimension)
-	gy := (int(base.Slots) + mmTile - 1) / mmTile
+	gy := (int(base.Slots) + tile - 1) / tile
 	for e, wt := range wts {
 		for i, part := range expertParts(wt, wt.shape[0]) {
 			p := partParams(base, e, i, part)
@@ -229,14 +236,14 @@ func (b *Backend) expertTiled(base expertParams, out, x *tensor, wts []*tensor, 
 			if base.Backward == 1 {
 				ncols = int(base.Cols)
 			}
-			gx := (ncols + mmTile - 1) / mmTile
+			gx := (ncols + tile - 1) / tile
 			if gx == 0 {
 				continue
 			}
 			if gx > lim || gy > lim {
 				return fmt.Errorf("expert %d part %d: %d×%d workgroups, over the device limit %d (maxComputeWorkgroupsPerDimension)", e, i, gx, gy, lim)
 			}
-			if err := b.dispatch("moe.wgsl", "expert_tiled", &p, [3]uint32{uint32(gx), uint32(gy), 1}, out, x, part.t, route); err != nil {
+			if err := b.dispatch("moe.wgsl", entry, &p, [3]uint32{uint32(gx), uint32(gy), 1}, out, x, part.t, route); err != nil {
 				return fmt.Errorf("expert %d part %d: %w", e, i, err)
 			}
 		}

@@ -20,7 +20,11 @@ import (
 //   - "tiled": expert_route lists each expert's slots on the device, then
 //     expert_tiled runs 64×64 output tiles over each expert's list, the
 //     gathered x rows and the weight rows staged in workgroup memory;
-//   - unset or "auto": tiled from expertTiledMinSlots slots (N·k) on, else
+//   - "tiled128": the same with expert_large's 128×128 tiles (8×8 outputs
+//     per thread), matmul_large's scheme, for experts with many slots;
+//   - unset or "auto": tiled from expertTiledMinSlots slots (N·k) on
+//     (tiled128 on hardware adapters where the average expert's slots and
+//     the outputs fill enough 128×128 tiles, see useLarge), else
 //     dot for a forward with at most dotMaxRows slots and at least
 //     dotMinK input features (token-by-token generation), else simple,
 //     the thresholds of MatMul's thin kernels (useDotMatMul,
@@ -40,6 +44,7 @@ const (
 	expertSimple
 	expertDot
 	expertTiled
+	expertTiled128
 )
 
 // Thresholds of the auto choice.
@@ -64,6 +69,8 @@ func (k expertKernel) String() string {
 		return "dot"
 	case expertTiled:
 		return "tiled"
+	case expertTiled128:
+		return "tiled128"
 	}
 	return "auto"
 }
@@ -80,8 +87,10 @@ func parseExpertKernel(v string) (expertKernel, error) {
 		return expertDot, nil
 	case "tiled":
 		return expertTiled, nil
+	case "tiled128":
+		return expertTiled128, nil
 	}
-	return 0, fmt.Errorf("webgpu: %s=%q: want simple, dot, tiled or auto", ExpertKernelEnv, v)
+	return 0, fmt.Errorf("webgpu: %s=%q: want simple, dot, tiled, tiled128 or auto", ExpertKernelEnv, v)
 }
 
 // expertKernelFromEnv reads ExpertKernelEnv.
@@ -89,13 +98,25 @@ func expertKernelFromEnv() (expertKernel, error) {
 	return parseExpertKernel(os.Getenv(ExpertKernelEnv))
 }
 
-// pick returns the kernel that runs slots slots of din input features
-// each on an adapter of type adapterType (backend.DeviceInfo.Type): the
-// setting, or the auto choice; dot asked of a backward runs simple
-// (expert_dot reads the weight along its rows only).
-func (k expertKernel) pick(slots, din int, backward bool, adapterType string) expertKernel {
+// expertShape is what the kernel choice looks at: slots (N·k) routed
+// over experts, din input features per slot, dout outputs per slot (of a
+// dispatch: a split weight's part has fewer in the forward; the whole
+// weight's count is used, the split being rare).
+type expertShape struct {
+	slots, experts, din, dout int
+	backward                  bool
+}
+
+// pick returns the kernel that runs sh on an adapter of type adapterType
+// (backend.DeviceInfo.Type): the setting, or the auto choice; dot asked of
+// a backward runs simple (expert_dot reads the weight along its rows
+// only).
+func (k expertKernel) pick(sh expertShape, adapterType string) expertKernel {
+	slots, din, backward := sh.slots, sh.din, sh.backward
 	if k == expertAuto {
 		switch {
+		case slots >= expertTiledMinSlots && adapterType != "CPU" && useLarge(sh):
+			return expertTiled128
 		case slots >= expertTiledMinSlots:
 			return expertTiled
 		case !backward && slots <= dotMaxRows && din >= dotMinK && adapterType != "CPU":
@@ -107,4 +128,20 @@ func (k expertKernel) pick(slots, din int, backward bool, adapterType string) ex
 		return expertSimple
 	}
 	return k
+}
+
+// useLarge reports whether auto runs expert_large on a hardware adapter:
+// when the average expert's slots (slots/experts) and the outputs both
+// fill a 128×128 tile and one expert's dispatch still has
+// autoLargeMinTiles of them, the rule matmul_large follows for Linear
+// (dispatches of different experts run one after another, so each must
+// fill the device by itself). Software adapters run 64×64 tiles, as for
+// Linear.
+func useLarge(sh expertShape) bool {
+	per := sh.slots / max(sh.experts, 1)
+	if per < mmLargeTile || sh.dout < mmLargeTile {
+		return false
+	}
+	tiles := ((per + mmLargeTile - 1) / mmLargeTile) * ((sh.dout + mmLargeTile - 1) / mmLargeTile)
+	return tiles >= autoLargeMinTiles
 }

@@ -18,7 +18,7 @@ import (
 
 // expertKernels are the ExpertKernelEnv settings the tests run: every
 // kernel forced, and the auto choice.
-var expertKernels = []string{"simple", "dot", "tiled", "auto"}
+var expertKernels = []string{"simple", "dot", "tiled", "tiled128", "auto"}
 
 // openExpertKernel opens the WebGPU backend with ExpertKernelEnv set.
 func openExpertKernel(t testing.TB, kernel string) *webgpu.Backend {
@@ -77,6 +77,7 @@ func TestExpertLinearKernels(t *testing.T) {
 		{"ragged", backend.F32, shape{37, 3, 5, 70, 45}, "random"},
 		{"empty expert", backend.F32, shape{29, 2, 4, 65, 33}, "skip1"},
 		{"one expert", backend.F32, shape{65, 2, 3, 67, 17}, "one"},
+		{"one expert, 128-tiles", backend.F32, shape{150, 2, 3, 140, 40}, "one"},
 		{"k = E", backend.F32, shape{20, 4, 4, 33, 80}, "perm"},
 		{"decode", backend.F32, shape{1, 2, 8, 100, 300}, "random"},
 		{"F16", backend.F16, shape{23, 3, 4, 66, 31}, "random"},
@@ -178,7 +179,7 @@ func BenchmarkExpertLinear(bm *testing.B) {
 		{"prefill_256x2_1024x2048_bwd", 256, 1024, 2048, backend.F32, true},
 		{"prefill_256x2_1024x2048_q8", 256, 1024, 2048, backend.Q8_0, false},
 	}
-	for _, kernel := range []string{"simple", "dot", "tiled", "linear"} {
+	for _, kernel := range []string{"simple", "dot", "tiled", "tiled128", "linear"} {
 		bm.Run(kernel, func(bm *testing.B) {
 			setting := kernel
 			if kernel == "linear" {
