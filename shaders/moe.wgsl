@@ -11,6 +11,7 @@
 //                  lists each expert's slots in the route scratch buffer
 //   expert_tiled   out, x, w, route (binding 4, read): 64×64 output tiles
 //                  of (an expert's listed slots × output features)
+//   expert_large   the same bindings: 128×128 tiles, 8×8 outputs a thread
 //
 // top_k picks each row's k largest values by k scans, each taking the
 // greatest element ordered after the previous pick by (value descending,

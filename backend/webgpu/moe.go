@@ -59,8 +59,8 @@ func (b *Backend) TopK(x backend.Tensor, k int) (backend.Tensor, error) {
 // that expert, as the host never reads the routing. The kernel
 // (moe_kernel.go, ExpertKernelEnv) is chosen by the slot count N·k: many
 // slots (prefill, training) run expert_route, which lists each expert's
-// slots in a scratch buffer, then expert_tiled's 64×64 tiles over each
-// list; few slots run expert_dot (forward, long rows) or the simple
+// slots in a scratch buffer, then expert_tiled's 64×64 tiles (or
+// expert_large's 128×128) over each list; few slots run expert_dot (forward, long rows) or the simple
 // one-thread-per-output expert_linear, whose threads for other experts'
 // slots return at once.
 func (b *Backend) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backend.Tensor, o backend.ExpertOptions) (backend.Tensor, error) {
