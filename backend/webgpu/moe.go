@@ -60,9 +60,9 @@ func (b *Backend) TopK(x backend.Tensor, k int) (backend.Tensor, error) {
 // (moe_kernel.go, ExpertKernelEnv) is chosen by the slot count N·k: many
 // slots (prefill, training) run expert_route, which lists each expert's
 // slots in a scratch buffer, then expert_tiled's 64×64 tiles (or
-// expert_large's 128×128) over each list; few slots run expert_dot (forward, long rows) or the simple
-// one-thread-per-output expert_linear, whose threads for other experts'
-// slots return at once.
+// expert_large's 128×128) over each list; few slots run expert_dot
+// (forward, long rows) or the simple one-thread-per-output expert_linear,
+// whose threads for other experts' slots return at once.
 func (b *Backend) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backend.Tensor, o backend.ExpertOptions) (backend.Tensor, error) {
 	const op = "ExpertLinear"
 	xt, err := b.tensorOf(op, x)
@@ -115,20 +115,18 @@ func (b *Backend) ExpertLinear(x backend.Tensor, ws []backend.Tensor, ids backen
 	if o.Backward {
 		base.Backward = 1
 	}
-	run := b.expertSimple
-	switch b.expert.pick(expertShape{slots: n * k, experts: len(wts), din: din, dout: dout, backward: o.Backward}, b.info.Type) {
+	sh := expertShape{slots: n * k, experts: len(wts), din: din, dout: dout, backward: o.Backward}
+	switch b.expert.pick(sh, b.info.Type) {
 	case expertDot:
-		run = b.expertDot
+		err = b.expertDot(base, out, xt, wts, it, flag)
 	case expertTiled:
-		run = func(p expertParams, out, x *tensor, wts []*tensor, ids, flag *tensor) error {
-			return b.expertTiled(p, out, x, wts, ids, flag, "expert_tiled", mmTile)
-		}
+		err = b.expertTiled(base, out, xt, wts, it, flag, "expert_tiled", mmTile)
 	case expertTiled128:
-		run = func(p expertParams, out, x *tensor, wts []*tensor, ids, flag *tensor) error {
-			return b.expertTiled(p, out, x, wts, ids, flag, "expert_large", mmLargeTile)
-		}
+		err = b.expertTiled(base, out, xt, wts, it, flag, "expert_large", mmLargeTile)
+	default:
+		err = b.expertSimple(base, out, xt, wts, it, flag)
 	}
-	if err := run(base, out, xt, wts, it, flag); err != nil {
+	if err != nil {
 		b.Free(out)
 		return nil, fmt.Errorf("webgpu: %s x %v, %d experts %v %s, ids %v: %w", op, xt.shape, len(wts), wts[0].shape, wts[0].dtype, it.shape, err)
 	}
