@@ -58,20 +58,37 @@ func moeCases() []opCase {
 		sh       expertShape
 		shared   bool
 		backward bool
-		unused   bool // ids name only the first half of the experts
+		unused   bool   // ids name only the first half of the experts
+		routing  string // "" random; "one": every slot on the last expert; "perm": k = E, token n's slot j on expert (n + j) mod E
 	}{
-		{backend.F32, expertShape{1, 1, 1, 1, 1}, true, false, false},
-		{backend.F32, expertShape{7, 2, 4, 5, 3}, true, false, false},
-		{backend.F32, expertShape{7, 2, 4, 5, 3}, false, true, false},
-		{backend.F32, expertShape{33, 2, 8, 24, 16}, false, false, true},
-		{backend.F32, expertShape{33, 2, 8, 24, 16}, true, true, false},
-		{backend.F16, expertShape{5, 3, 3, 129, 65}, true, false, false},
-		{backend.BF16, expertShape{5, 3, 3, 129, 65}, false, true, false},
-		{backend.F32, expertShape{9, 4, 6, 7, 300}, false, false, false},
-		{backend.Q8_0, expertShape{9, 2, 4, 16, 64}, true, false, false},
-		{backend.Q8_0, expertShape{9, 2, 4, 16, 64}, false, true, false},
-		{backend.NF4, expertShape{9, 2, 4, 16, 128}, true, false, true},
-		{backend.NF4, expertShape{9, 2, 4, 16, 128}, false, true, false},
+		{backend.F32, expertShape{1, 1, 1, 1, 1}, true, false, false, ""},
+		{backend.F32, expertShape{7, 2, 4, 5, 3}, true, false, false, ""},
+		{backend.F32, expertShape{7, 2, 4, 5, 3}, false, true, false, ""},
+		{backend.F32, expertShape{33, 2, 8, 24, 16}, false, false, true, ""},
+		{backend.F32, expertShape{33, 2, 8, 24, 16}, true, true, false, ""},
+		{backend.F16, expertShape{5, 3, 3, 129, 65}, true, false, false, ""},
+		{backend.BF16, expertShape{5, 3, 3, 129, 65}, false, true, false, ""},
+		{backend.F32, expertShape{9, 4, 6, 7, 300}, false, false, false, ""},
+		{backend.Q8_0, expertShape{9, 2, 4, 16, 64}, true, false, false, ""},
+		{backend.Q8_0, expertShape{9, 2, 4, 16, 64}, false, true, false, ""},
+		{backend.NF4, expertShape{9, 2, 4, 16, 128}, true, false, true, ""},
+		{backend.NF4, expertShape{9, 2, 4, 16, 128}, false, true, false, ""},
+		// Enough slots (N·k ≥ 32) for the GPU's tiled kernel, with N·k, out
+		// and in crossing its 64-slot and 64×16 tiles; one token's forward
+		// over long rows for its decode kernel.
+		{backend.F32, expertShape{37, 3, 5, 70, 45}, true, false, false, ""},
+		{backend.F32, expertShape{37, 3, 5, 70, 45}, false, true, false, ""},
+		{backend.F32, expertShape{65, 2, 3, 67, 17}, false, false, false, "one"},
+		{backend.F32, expertShape{65, 2, 3, 67, 17}, true, true, false, "one"},
+		{backend.F32, expertShape{20, 4, 4, 33, 80}, false, false, false, "perm"},
+		{backend.F32, expertShape{20, 4, 4, 33, 80}, false, true, false, "perm"},
+		{backend.F32, expertShape{1, 2, 8, 40, 300}, true, false, false, ""},
+		{backend.F16, expertShape{40, 2, 4, 65, 33}, false, false, true, ""},
+		{backend.BF16, expertShape{40, 2, 4, 65, 33}, true, true, false, ""},
+		{backend.Q8_0, expertShape{50, 2, 4, 70, 96}, true, false, false, ""},
+		{backend.Q8_0, expertShape{50, 2, 4, 70, 96}, false, true, true, ""},
+		{backend.NF4, expertShape{50, 2, 4, 70, 192}, false, false, true, ""},
+		{backend.NF4, expertShape{50, 2, 4, 70, 192}, true, true, false, ""},
 	} {
 		sh := v.sh
 		din, dout := sh.in, sh.out
@@ -85,6 +102,9 @@ func moeCases() []opCase {
 		name := fmt.Sprintf("%v %d experts [%d %d], x %v, ids [%d %d]", v.dtype, sh.e, sh.out, sh.in, x, sh.n, sh.k)
 		if v.backward {
 			name += " backward"
+		}
+		if v.routing != "" {
+			name += " routing " + v.routing
 		}
 		c := opCase{op: "ExpertLinear", shape: name, k: din, build: func(g *gen) (*spec, error) {
 			xi, xr := g.normal(0, 1, x...)
@@ -106,6 +126,14 @@ func moeCases() []opCase {
 			}
 			ids := g.ints(sh.n*sh.k, hi)
 			ids[0] = hi - 1
+			for i := range ids {
+				switch v.routing {
+				case "one":
+					ids[i] = sh.e - 1
+				case "perm":
+					ids[i] = (i/sh.k + i%sh.k) % sh.e
+				}
+			}
 			id := g.i32(ids, sh.n, sh.k)
 			want, err := ref.ExpertLinear(xr, wr, ids, sh.k, v.backward)
 			o := backend.ExpertOptions{Backward: v.backward}

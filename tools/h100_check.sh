@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU machine's checks, run in one go (see ../shared/DEVICE.md): the op
-# and fixture conformance suites on every adapter, WebGPU matmul GFLOP/s, and
+# and fixture conformance suites on every adapter, WebGPU matmul and
+# ExpertLinear GFLOP/s, and
 # ia3 bench beside PEFT's anchor script in the same run.
 #
 # Expects in .bin/: ia3 and webgpu.test (built here with -ldflags "-s -w"),
@@ -50,8 +51,8 @@ if has conformance; then
   echo "exit $?"; grep -iE "summary|passed|failed" "$OUT/fixtures.txt" | tail -8
 fi
 if has matmul; then
-  log "WebGPU matmul and Linear, both tile kernels"
-  timeout 200 .bin/webgpu.test -test.run '^$' -test.bench 'MatMul|Linear' -test.benchtime 10x >"$OUT/matmul.txt" 2>&1
+  log "WebGPU matmul and Linear, both tile kernels; ExpertLinear, every kernel beside Linear"
+  timeout 200 .bin/webgpu.test -test.run '^$' -test.bench '^Benchmark(MatMul|Linear|ExpertLinear)$' -test.benchtime 10x >"$OUT/matmul.txt" 2>&1
   grep -E "Benchmark|ok|FAIL" "$OUT/matmul.txt"
 fi
 if has anchor; then

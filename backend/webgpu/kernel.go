@@ -26,6 +26,8 @@ type Backend struct {
 	// matmul is the tiled matmul kernel (tile64 or tile128), from
 	// MatMulKernelEnv and the adapter type when the backend opens.
 	matmul matmulKernel
+	// expert is ExpertLinear's kernel setting (ExpertKernelEnv).
+	expert expertKernel
 	// placeholders are small buffers bound in place of absent optional
 	// inputs whose flags tell the kernel not to read them.
 	placeholders []*tensor

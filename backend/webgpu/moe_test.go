@@ -11,15 +11,21 @@ import (
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/backend/webgpu"
-	"github.com/ia3/ia3/backend/webgpu/webgputest"
 	"github.com/ia3/ia3/conformance/ref"
 )
 
 // TestExpertLinearSplitWeights runs ExpertLinear forward and backward on
 // expert weights over a lowered binding limit, held in several buffers
 // split by rows (F32, Q8_0 and NF4; a dispatch per part, the backward
-// adding the parts' terms), against the float64 reference.
+// adding the parts' terms), under every kernel, against the float64
+// reference.
 func TestExpertLinearSplitWeights(t *testing.T) {
+	for _, kernel := range expertKernels {
+		t.Run(kernel, func(t *testing.T) { testExpertLinearSplitWeights(t, kernel) })
+	}
+}
+
+func testExpertLinearSplitWeights(t *testing.T, kernel string) {
 	for _, c := range []struct {
 		dt         backend.DType
 		limit      int
@@ -31,7 +37,7 @@ func TestExpertLinearSplitWeights(t *testing.T) {
 	} {
 		t.Run(c.dt.String(), func(t *testing.T) {
 			t.Setenv(webgpu.BindingLimitEnv, fmt.Sprint(c.limit))
-			b := webgputest.OpenWebGPU(t)
+			b := openExpertKernel(t, kernel)
 			r := rand.New(rand.NewPCG(31, 32))
 			const n, k, experts = 5, 2, 3
 			ws := make([]backend.Tensor, experts)
@@ -72,14 +78,20 @@ func TestExpertLinearSplitWeights(t *testing.T) {
 
 // TestExpertLinearIDOutOfRange checks that an expert id outside [0, E)
 // is reported at the download, once, and leaves its slot's row zero, in
-// the forward and the backward.
+// the forward and the backward, under every kernel.
 func TestExpertLinearIDOutOfRange(t *testing.T) {
-	b := webgputest.OpenWebGPU(t)
+	for _, kernel := range expertKernels {
+		t.Run(kernel, func(t *testing.T) { testExpertLinearIDOutOfRange(t, kernel) })
+	}
+}
+
+func testExpertLinearIDOutOfRange(t *testing.T, kernel string) {
+	b := openExpertKernel(t, kernel)
 	r := rand.New(rand.NewPCG(33, 34))
 	for _, c := range []struct {
 		in       int
 		backward bool
-	}{{16, false}, {128, false}, {16, true}} {
+	}{{16, false}, {128, false}, {300, false}, {16, true}} {
 		t.Run(fmt.Sprintf("in %d backward %v", c.in, c.backward), func(t *testing.T) {
 			const out = 5
 			ws := []backend.Tensor{upload(t, b, randoms(r, out*c.in), out, c.in), upload(t, b, randoms(r, out*c.in), out, c.in)}

@@ -62,6 +62,10 @@ func Open(ctx context.Context, spec string) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	ek, err := expertKernelFromEnv()
+	if err != nil {
+		return nil, err
+	}
 	inst, err := gpu.NewInstance()
 	if err != nil {
 		return nil, err
@@ -79,7 +83,7 @@ func Open(ctx context.Context, spec string) (*Backend, error) {
 	}
 	info := deviceInfo(adapters[idx])
 	info.Compute = true
-	return &Backend{inst: inst, dev: dev, info: info, matmul: mm.resolve(info.Type), bindLimit: bindLimit}, nil
+	return &Backend{inst: inst, dev: dev, info: info, matmul: mm.resolve(info.Type), expert: ek, bindLimit: bindLimit}, nil
 }
 
 // parseSpec returns N of "gpu:N", or an error listing the valid specs.
