@@ -447,6 +447,11 @@ type Backend interface {
 	SumRows(x Tensor) (Tensor, error)
 	// SumSquares returns Σx² as a [1] tensor (gradient norms).
 	SumSquares(x Tensor) (Tensor, error)
+	// MulSumRows returns Σ over every leading dimension of a ⊙ b (one
+	// shape [..., C]), giving [C]: the gradient of a broadcast scale
+	// vector, dv = Σrows dy ⊙ z, without the [rows, C] product Mul then
+	// SumRows would write and read back.
+	MulSumRows(a, b Tensor) (Tensor, error)
 
 	// Mixture of experts: routing without the host reading the router.
 

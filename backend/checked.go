@@ -591,6 +591,18 @@ func (c *checked) SumRows(x Tensor) (Tensor, error) {
 	return c.inner.SumRows(x)
 }
 
+func (c *checked) MulSumRows(a, b Tensor) (Tensor, error) {
+	const op = "mul_sum_rows"
+	s, err := sameShapeArgs(op, []string{"a", "b"}, a, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(s) == 0 {
+		return nil, argErr(op, "a is a scalar, want at least one dimension")
+	}
+	return c.inner.MulSumRows(a, b)
+}
+
 func (c *checked) SumSquares(x Tensor) (Tensor, error) {
 	if _, err := tensorArg("sum_squares", "x", x, onlyF32); err != nil {
 		return nil, err

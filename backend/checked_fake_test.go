@@ -203,6 +203,11 @@ func (f *fakeBackend) NormBackwardAdd(x, dy, dres Tensor, o NormOptions) (Tensor
 	return fakeTensor{}, nil
 }
 
+func (f *fakeBackend) MulSumRows(a, b Tensor) (Tensor, error) {
+	f.record("MulSumRows")
+	return fakeTensor{}, nil
+}
+
 func (f *fakeBackend) Softmax(scores Tensor, o SoftmaxOptions) (Tensor, error) {
 	f.record("Softmax")
 	return fakeTensor{}, nil

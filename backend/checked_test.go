@@ -153,7 +153,9 @@ var malformed = []checkCase{
 	{"rms_norm w", func(b Backend) error { return t1(b.RMSNorm(f32(2, 4), f32(5), 1e-6)) }, "rms_norm", "w [5]: want [4]"},
 	{"rms_norm eps nan", func(b Backend) error { return t1(b.RMSNorm(f32(4), nil, float32(math.NaN()))) }, "rms_norm", "eps NaN is not finite"},
 	{"rms_norm_backward dy nil", func(b Backend) error { return t1(b.RMSNormBackward(f32(4), nil, nil, 1e-6)) }, "rms_norm_backward", "dy is nil"},
-	// Fused residual add and norm.
+	// Fused residual add and norm, fused product and row sum.
+	{"mul_sum_rows shapes", func(b Backend) error { return t1(b.MulSumRows(f32(2, 4), f32(4))) }, "mul_sum_rows", "a [2 4] and b [4]: shapes differ"},
+	{"mul_sum_rows scalar", func(b Backend) error { return t1(b.MulSumRows(f32(), f32())) }, "mul_sum_rows", "a is a scalar"},
 	{"add_norm shapes", func(b Backend) error { return t2(b.AddNorm(f32(2, 4), f32(4), NormOptions{Eps: 1e-5})) }, "add_norm", "a [2 4] and b [4]: shapes differ"},
 	{"add_norm weight", func(b Backend) error { return t2(b.AddNorm(f32(2, 4), f32(2, 4), NormOptions{Weight: f32(3)})) }, "add_norm", "weight [3]: want [4]"},
 	{"add_norm rms bias", func(b Backend) error {
@@ -260,6 +262,7 @@ var wellFormed = []checkCase{
 	{"layer_norm", func(b Backend) error { return t1(b.LayerNorm(f32(2, 4), f32(4), f32(4), 1e-5)) }, "LayerNorm", ""},
 	{"layer_norm bare", func(b Backend) error { return t1(b.LayerNorm(f32(2, 4), nil, nil, 0)) }, "LayerNorm", ""},
 	{"rms_norm_backward", func(b Backend) error { return t1(b.RMSNormBackward(f32(2, 4), f32(4), f32(2, 4), 1e-6)) }, "RMSNormBackward", ""},
+	{"mul_sum_rows", func(b Backend) error { return t1(b.MulSumRows(f32(2, 3, 4), f32(2, 3, 4))) }, "MulSumRows", ""},
 	{"add_norm layer", func(b Backend) error {
 		return t2(b.AddNorm(f32(2, 4), f32(2, 4), NormOptions{Weight: f32(4), Bias: f32(4), Eps: 1e-5}))
 	}, "AddNorm", ""},

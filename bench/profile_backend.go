@@ -234,6 +234,11 @@ func (p *profiled) SwiGLUBackward(gate, up, dy backend.Tensor) (backend.Tensor, 
 	return p.sync2(p.inner.SwiGLUBackward(gate, up, dy))
 }
 
+func (p *profiled) MulSumRows(a, b backend.Tensor) (backend.Tensor, error) {
+	defer p.since("MulSumRows", time.Now())
+	return p.sync(p.inner.MulSumRows(a, b))
+}
+
 func (p *profiled) AddNorm(a, b backend.Tensor, o backend.NormOptions) (backend.Tensor, backend.Tensor, error) {
 	defer p.since("AddNorm", time.Now())
 	return p.sync2(p.inner.AddNorm(a, b, o))

@@ -5,6 +5,25 @@ import (
 	"github.com/ia3/ia3/conformance/ref"
 )
 
+// mulSumRowsCases cover MulSumRows on the shapes SumRows's cases use,
+// including more than 64 rows (two passes on a GPU) and columns that are
+// not a multiple of 4 (the scalar kernel).
+func mulSumRowsCases() []opCase {
+	var cs []opCase
+	for _, shape := range [][]int{{1}, {3, 7}, {2, 33, 129}, {1029, 3}, {7, 1029}, {130, 64}} {
+		rows := numel(shape[:len(shape)-1])
+		cs = append(cs, opCase{op: "MulSumRows", shape: shapeStr(shape), k: rows, build: func(g *gen) (*spec, error) {
+			a, ar := g.normal(0.2, 1, shape...)
+			x, xr := g.normal(0, 1, shape...)
+			want, err := ref.MulSumRows(ar, xr)
+			return g.done(func(b backend.Backend, in []backend.Tensor) ([]backend.Tensor, error) {
+				return one(b.MulSumRows(in[a], in[x]))
+			}, want), err
+		}})
+	}
+	return cs
+}
+
 // fusedNormCases cover AddNorm and NormBackwardAdd, LayerNorm and RMSNorm
 // forms, with and without their vectors, against the float64 transcription
 // of the two operations they fuse (ref.AddNorm, ref.NormBackwardAdd). Rows

@@ -564,6 +564,15 @@ func (b *refBackend) CrossEntropy(logits, labels backend.Tensor, ignoreIndex int
 	return tl, tg, nil
 }
 
+func (b *refBackend) MulSumRows(a, x backend.Tensor) (backend.Tensor, error) {
+	rs, err := b.gets(a, x)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ref.MulSumRows(rs[0], rs[1])
+	return b.put("MulSumRows", out, err)
+}
+
 func (b *refBackend) SumRows(x backend.Tensor) (backend.Tensor, error) {
 	r, err := b.get(x)
 	if err != nil {

@@ -107,6 +107,7 @@ var tolerances = map[string]tolerance{
 	// to float32 (u relative to |a + b|, which the norm divides by the
 	// row's spread: a few u on these inputs), plus one rounded add of dres.
 	"AddNorm":         {rel: 1e-6 + 4*u, sqrtK: 16, why: "a + b rounded once (≤ u of the sum, a few u once normalised), then LayerNorm's or RMSNorm's error"},
+	"MulSumRows":      {rel: 4 * u, sqrtK: 12, why: "SumRows of products each rounded once: u per product, of random sign, adds up to about √K·u of the sum's scale"},
 	"NormBackwardAdd": {rel: 2e-6 + 2*u, sqrtK: 32, why: "the norm backward's error plus one rounded add of dres"},
 
 	// Attention and losses.
