@@ -284,6 +284,17 @@ type RopeOptions struct {
 	Inverse bool
 }
 
+// NormOptions names the normalisation over the last axis that AddNorm and
+// NormBackwardAdd apply: LayerNorm ((x − mean)/sqrt(var + Eps) ⊙ Weight +
+// Bias, biased variance) or, with RMS, RMSNorm (x/sqrt(mean(x²) + Eps) ⊙
+// Weight). Weight and Bias are F32 [D] and may be nil; an RMS norm has no
+// Bias.
+type NormOptions struct {
+	RMS          bool
+	Weight, Bias Tensor
+	Eps          float32
+}
+
 // AdamWOptions is one torch.optim.AdamW step: decoupled weight decay, then
 // the bias-corrected Adam update.
 type AdamWOptions struct {
@@ -396,6 +407,23 @@ type Backend interface {
 	// RMSNormBackward returns dx.
 	RMSNormBackward(x, w, dy Tensor, eps float32) (Tensor, error)
 
+	// Fused residual add and normalisation: a pre-norm block adds each
+	// sub-layer's output to the residual stream and normalises the sum
+	// for the next sub-layer. One pass instead of two reads the stream
+	// once, writes the sum once, and is one dispatch instead of two, both
+	// ways.
+
+	// AddNorm returns sum = a + b (one shape, F32) and y, the norm o names
+	// of sum: the residual add and the next norm in one pass. y equals
+	// LayerNorm or RMSNorm of sum as that op computes it.
+	AddNorm(a, b Tensor, o NormOptions) (sum, y Tensor, err error)
+	// NormBackwardAdd returns dres + dx, with dx the gradient of the norm
+	// o names at input x for upstream dy (as LayerNormBackward or
+	// RMSNormBackward computes it) and dres, of x's shape, the gradient
+	// the residual stream already carries to x: a norm's backward and the
+	// gradient sum in one pass.
+	NormBackwardAdd(x, dy, dres Tensor, o NormOptions) (Tensor, error)
+
 	// Attention pieces.
 
 	// Softmax normalises scores [B, H, Tq, Tk] over the last axis.
@@ -419,6 +447,11 @@ type Backend interface {
 	SumRows(x Tensor) (Tensor, error)
 	// SumSquares returns Σx² as a [1] tensor (gradient norms).
 	SumSquares(x Tensor) (Tensor, error)
+	// MulSumRows returns Σ over every leading dimension of a ⊙ b (one
+	// shape [..., C]), giving [C]: the gradient of a broadcast scale
+	// vector, dv = Σrows dy ⊙ z, without the [rows, C] product Mul then
+	// SumRows would write and read back.
+	MulSumRows(a, b Tensor) (Tensor, error)
 
 	// Mixture of experts: routing without the host reading the router.
 

@@ -466,6 +466,38 @@ func (c *checked) RMSNormBackward(x, w, dy Tensor, eps float32) (Tensor, error) 
 	return c.inner.RMSNormBackward(x, w, dy, eps)
 }
 
+func (c *checked) AddNorm(a, b Tensor, o NormOptions) (Tensor, Tensor, error) {
+	const op = "add_norm"
+	if _, err := sameShapeArgs(op, []string{"a", "b"}, a, b); err != nil {
+		return nil, nil, err
+	}
+	if err := normOptionArgs(op, a, o); err != nil {
+		return nil, nil, err
+	}
+	return c.inner.AddNorm(a, b, o)
+}
+
+func (c *checked) NormBackwardAdd(x, dy, dres Tensor, o NormOptions) (Tensor, error) {
+	const op = "norm_backward_add"
+	if _, err := sameShapeArgs(op, []string{"x", "dy", "dres"}, x, dy, dres); err != nil {
+		return nil, err
+	}
+	if err := normOptionArgs(op, x, o); err != nil {
+		return nil, err
+	}
+	return c.inner.NormBackwardAdd(x, dy, dres, o)
+}
+
+// normOptionArgs checks a fused norm's options against x, as normArgs
+// checks LayerNorm's and RMSNorm's: an RMS norm takes no bias.
+func normOptionArgs(op string, x Tensor, o NormOptions) error {
+	if o.RMS && o.Bias != nil {
+		return argErr(op, "an RMS norm has no bias")
+	}
+	_, err := normArgs(op, x, o.Eps, named{"weight", o.Weight}, named{"bias", o.Bias})
+	return err
+}
+
 // named is an optional tensor argument with its name.
 type named struct {
 	name string
@@ -557,6 +589,18 @@ func (c *checked) SumRows(x Tensor) (Tensor, error) {
 		return nil, err
 	}
 	return c.inner.SumRows(x)
+}
+
+func (c *checked) MulSumRows(a, b Tensor) (Tensor, error) {
+	const op = "mul_sum_rows"
+	s, err := sameShapeArgs(op, []string{"a", "b"}, a, b)
+	if err != nil {
+		return nil, err
+	}
+	if len(s) == 0 {
+		return nil, argErr(op, "a is a scalar, want at least one dimension")
+	}
+	return c.inner.MulSumRows(a, b)
 }
 
 func (c *checked) SumSquares(x Tensor) (Tensor, error) {

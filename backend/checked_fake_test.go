@@ -193,6 +193,21 @@ func (f *fakeBackend) RMSNormBackward(x, w, dy Tensor, eps float32) (Tensor, err
 	return fakeTensor{}, nil
 }
 
+func (f *fakeBackend) AddNorm(a, b Tensor, o NormOptions) (Tensor, Tensor, error) {
+	f.record("AddNorm")
+	return fakeTensor{}, fakeTensor{}, nil
+}
+
+func (f *fakeBackend) NormBackwardAdd(x, dy, dres Tensor, o NormOptions) (Tensor, error) {
+	f.record("NormBackwardAdd")
+	return fakeTensor{}, nil
+}
+
+func (f *fakeBackend) MulSumRows(a, b Tensor) (Tensor, error) {
+	f.record("MulSumRows")
+	return fakeTensor{}, nil
+}
+
 func (f *fakeBackend) Softmax(scores Tensor, o SoftmaxOptions) (Tensor, error) {
 	f.record("Softmax")
 	return fakeTensor{}, nil

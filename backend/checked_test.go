@@ -153,6 +153,22 @@ var malformed = []checkCase{
 	{"rms_norm w", func(b Backend) error { return t1(b.RMSNorm(f32(2, 4), f32(5), 1e-6)) }, "rms_norm", "w [5]: want [4]"},
 	{"rms_norm eps nan", func(b Backend) error { return t1(b.RMSNorm(f32(4), nil, float32(math.NaN()))) }, "rms_norm", "eps NaN is not finite"},
 	{"rms_norm_backward dy nil", func(b Backend) error { return t1(b.RMSNormBackward(f32(4), nil, nil, 1e-6)) }, "rms_norm_backward", "dy is nil"},
+	// Fused residual add and norm, fused product and row sum.
+	{"mul_sum_rows shapes", func(b Backend) error { return t1(b.MulSumRows(f32(2, 4), f32(4))) }, "mul_sum_rows", "a [2 4] and b [4]: shapes differ"},
+	{"mul_sum_rows scalar", func(b Backend) error { return t1(b.MulSumRows(f32(), f32())) }, "mul_sum_rows", "a is a scalar"},
+	{"add_norm shapes", func(b Backend) error { return t2(b.AddNorm(f32(2, 4), f32(4), NormOptions{Eps: 1e-5})) }, "add_norm", "a [2 4] and b [4]: shapes differ"},
+	{"add_norm weight", func(b Backend) error { return t2(b.AddNorm(f32(2, 4), f32(2, 4), NormOptions{Weight: f32(3)})) }, "add_norm", "weight [3]: want [4]"},
+	{"add_norm rms bias", func(b Backend) error {
+		return t2(b.AddNorm(f32(2, 4), f32(2, 4), NormOptions{RMS: true, Bias: f32(4)}))
+	}, "add_norm", "an RMS norm has no bias"},
+	{"add_norm eps", func(b Backend) error { return t2(b.AddNorm(f32(4), f32(4), NormOptions{Eps: -1})) }, "add_norm", "eps -1 is negative"},
+	{"add_norm dtype", func(b Backend) error { return t2(b.AddNorm(f32(4), f16(4), NormOptions{})) }, "add_norm", "b [4] has dtype F16"},
+	{"norm_backward_add dres", func(b Backend) error {
+		return t1(b.NormBackwardAdd(f32(2, 4), f32(2, 4), f32(4), NormOptions{}))
+	}, "norm_backward_add", "x [2 4] and dres [4]: shapes differ"},
+	{"norm_backward_add dy nil", func(b Backend) error {
+		return t1(b.NormBackwardAdd(f32(2, 4), nil, f32(2, 4), NormOptions{RMS: true}))
+	}, "norm_backward_add", "dy is nil"},
 	{"softmax rank", softCall(f32(3, 4, 5), SoftmaxOptions{}), "softmax", "scores [3 4 5] has 3 dimensions, want 4"},
 	{"softmax key_mask", soft(SoftmaxOptions{KeyMask: f32(2, 4)}), "softmax", "key_mask [2 4] for scores [2 3 4 5]: want [B, Tk] = [2 5]"},
 	{"softmax bias", soft(SoftmaxOptions{Bias: f32(4, 5)}), "softmax", "bias [4 5] for scores [2 3 4 5]: want [H, Tq, Tk] or [B, H, Tq, Tk]"},
@@ -246,6 +262,14 @@ var wellFormed = []checkCase{
 	{"layer_norm", func(b Backend) error { return t1(b.LayerNorm(f32(2, 4), f32(4), f32(4), 1e-5)) }, "LayerNorm", ""},
 	{"layer_norm bare", func(b Backend) error { return t1(b.LayerNorm(f32(2, 4), nil, nil, 0)) }, "LayerNorm", ""},
 	{"rms_norm_backward", func(b Backend) error { return t1(b.RMSNormBackward(f32(2, 4), f32(4), f32(2, 4), 1e-6)) }, "RMSNormBackward", ""},
+	{"mul_sum_rows", func(b Backend) error { return t1(b.MulSumRows(f32(2, 3, 4), f32(2, 3, 4))) }, "MulSumRows", ""},
+	{"add_norm layer", func(b Backend) error {
+		return t2(b.AddNorm(f32(2, 4), f32(2, 4), NormOptions{Weight: f32(4), Bias: f32(4), Eps: 1e-5}))
+	}, "AddNorm", ""},
+	{"add_norm rms", func(b Backend) error { return t2(b.AddNorm(f32(4), f32(4), NormOptions{RMS: true})) }, "AddNorm", ""},
+	{"norm_backward_add", func(b Backend) error {
+		return t1(b.NormBackwardAdd(f32(2, 4), f32(2, 4), f32(2, 4), NormOptions{RMS: true, Weight: f32(4), Eps: 1e-6}))
+	}, "NormBackwardAdd", ""},
 	{"softmax all options", soft(SoftmaxOptions{Scale: 0.125, Causal: true, KeyMask: f32(2, 5), Bias: f32(3, 4, 5)}), "Softmax", ""},
 	{"softmax batch bias", soft(SoftmaxOptions{Bias: f32(2, 3, 4, 5)}), "Softmax", ""},
 	{"rope shared positions", rope(f32(2, 2, 3, 8), RopeOptions{InvFreq: f32(2), Positions: i32(3)}), "Rope", ""},

@@ -52,8 +52,40 @@ func TestRunTiny(t *testing.T) {
 			require.NotNil(t, r.PeakMemGiB)
 			assert.Greater(t, *r.PeakMemGiB, 0.0)
 			assert.Equal(t, "cpu", r.Device)
+			assert.Nil(t, r.TrainStepDispatches, "the CPU counts no dispatches")
+			assert.Nil(t, r.ForwardWork)
 		})
 	}
+}
+
+// syncCounter is a CPU backend that counts its Syncs as submits and each
+// Sync as three dispatches, so the per-step work Run reports is known.
+type syncCounter struct {
+	backend.Backend
+	syncs uint64
+}
+
+func (s *syncCounter) Sync() error { s.syncs++; return s.Backend.Sync() }
+
+func (s *syncCounter) Counters() backend.WorkCounts {
+	return backend.WorkCounts{Dispatches: 3 * s.syncs, Submits: s.syncs}
+}
+
+// TestRunWork checks that Run reports the work of one step of each phase
+// from a backend.WorkCounter: a training step and a forward pass each
+// Sync once (TrainStep's readback does not Sync on the CPU).
+func TestRunWork(t *testing.T) {
+	cfg, err := NamedShape("tiny-gpt2")
+	require.NoError(t, err)
+	r, err := Run(context.Background(), &syncCounter{Backend: cpu(t)}, "tiny-gpt2", cfg, Options{Batch: 1, Seq: 8, Steps: 2, Warmup: 1})
+	require.NoError(t, err)
+	require.NotNil(t, r.TrainStepDispatches)
+	require.NotNil(t, r.ForwardDispatches)
+	assert.Equal(t, uint64(3), *r.TrainStepDispatches)
+	assert.Equal(t, uint64(1), *r.TrainStepSubmits)
+	assert.Equal(t, uint64(3), *r.ForwardDispatches)
+	assert.Equal(t, uint64(1), *r.ForwardSubmits)
+	assert.Equal(t, backend.WorkCounts{Dispatches: 3, Submits: 1}, *r.ForwardWork)
 }
 
 // TestRunErrors checks refusals: unknown shape, bad sizes, too long.

@@ -234,6 +234,21 @@ func (p *profiled) SwiGLUBackward(gate, up, dy backend.Tensor) (backend.Tensor, 
 	return p.sync2(p.inner.SwiGLUBackward(gate, up, dy))
 }
 
+func (p *profiled) MulSumRows(a, b backend.Tensor) (backend.Tensor, error) {
+	defer p.since("MulSumRows", time.Now())
+	return p.sync(p.inner.MulSumRows(a, b))
+}
+
+func (p *profiled) AddNorm(a, b backend.Tensor, o backend.NormOptions) (backend.Tensor, backend.Tensor, error) {
+	defer p.since("AddNorm", time.Now())
+	return p.sync2(p.inner.AddNorm(a, b, o))
+}
+
+func (p *profiled) NormBackwardAdd(x, dy, dres backend.Tensor, o backend.NormOptions) (backend.Tensor, error) {
+	defer p.since("NormBackwardAdd", time.Now())
+	return p.sync(p.inner.NormBackwardAdd(x, dy, dres, o))
+}
+
 func (p *profiled) LayerNorm(x, gamma, beta backend.Tensor, eps float32) (backend.Tensor, error) {
 	defer p.since("LayerNorm", time.Now())
 	return p.sync(p.inner.LayerNorm(x, gamma, beta, eps))

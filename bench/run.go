@@ -79,6 +79,18 @@ type Result struct {
 	// adapter trains, which shows the steps computed something.
 	FirstLoss float32 `json:"first_loss,omitempty"`
 	LastLoss  float32 `json:"last_loss,omitempty"`
+
+	// Work per step, counted by backends that count it (the WebGPU
+	// backend; null elsewhere) over the last timed step of each phase:
+	// compute dispatches and queue submits of one training step and one
+	// forward pass, and every counter in TrainStepWork / ForwardWork. They
+	// do not depend on the GPU, so lavapipe measures them for any device.
+	TrainStepDispatches *uint64             `json:"train_step_dispatches"`
+	TrainStepSubmits    *uint64             `json:"train_step_submits"`
+	ForwardDispatches   *uint64             `json:"forward_dispatches"`
+	ForwardSubmits      *uint64             `json:"forward_submits"`
+	TrainStepWork       *backend.WorkCounts `json:"train_step_work,omitempty"`
+	ForwardWork         *backend.WorkCounts `json:"forward_work,omitempty"`
 }
 
 // Run builds the shape cfg (named name in the result) on b with random
@@ -105,23 +117,31 @@ func Run(ctx context.Context, b backend.Backend, name string, cfg *model.Config,
 	tokens := float64(s.Tokens())
 	if !o.SkipTrain {
 		var losses []float32
-		t, err := timeMedian(ctx, o, "train", func() error {
+		var work *backend.WorkCounts
+		t, err := timeMedian(ctx, o, "train", counted(b, &work, func() error {
 			l, err := s.TrainStep()
 			losses = append(losses, l)
 			return err
-		})
+		}))
 		if err != nil {
 			return nil, err
 		}
 		r.TrainStepS, r.TrainTokensPerS = t, tokens/t
+		if work != nil {
+			r.TrainStepWork, r.TrainStepDispatches, r.TrainStepSubmits = work, &work.Dispatches, &work.Submits
+		}
 		r.FirstLoss, r.LastLoss = losses[o.Warmup], losses[len(losses)-1]
 	}
 	if !o.SkipForward {
-		t, err := timeMedian(ctx, o, "forward", s.Forward)
+		var work *backend.WorkCounts
+		t, err := timeMedian(ctx, o, "forward", counted(b, &work, s.Forward))
 		if err != nil {
 			return nil, err
 		}
 		r.ForwardS, r.ForwardTokensPerS = t, tokens/t
+		if work != nil {
+			r.ForwardWork, r.ForwardDispatches, r.ForwardSubmits = work, &work.Dispatches, &work.Submits
+		}
 	}
 	if n := o.GenerateTokens; n > 0 {
 		t, err := timeMedian(ctx, o, "generate", func() error { return s.Generate(ctx, n) })
@@ -158,4 +178,21 @@ func timeMedian(ctx context.Context, o Options, phase string, fn func() error) (
 	}
 	slices.Sort(ts)
 	return ts[len(ts)/2], nil
+}
+
+// counted wraps fn so that each call stores in *last the work b counted
+// during it (backend.WorkCounter); *last stays nil on a backend that counts
+// nothing. Reading the counters is a field copy, so timings are unaffected.
+func counted(b backend.Backend, last **backend.WorkCounts, fn func() error) func() error {
+	wc, ok := unwrap(b).(backend.WorkCounter)
+	if !ok {
+		return fn
+	}
+	return func() error {
+		before := wc.Counters()
+		err := fn()
+		w := wc.Counters().Sub(before)
+		*last = &w
+		return err
+	}
 }

@@ -36,6 +36,7 @@ func caseFamilies() []caseFamily {
 		{"memory", memoryCases}, {"layout", layoutCases}, {"matmul", matmulCases},
 		{"elementwise", elementwiseCases}, {"norm", normCases}, {"attention", attentionCases},
 		{"loss", lossCases}, {"adapter", adapterCases}, {"quantized", quantizedCases}, {"moe", moeCases}, {"malformed", malformedCases},
+		{"fused norm", fusedNormCases}, {"fused reduction", mulSumRowsCases},
 	}
 }
 

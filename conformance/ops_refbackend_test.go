@@ -464,6 +464,49 @@ func (b *refBackend) RMSNormBackward(x, w, dy backend.Tensor, eps float32) (back
 	return b.put("RMSNormBackward", out, err)
 }
 
+func (b *refBackend) normSpec(o backend.NormOptions) (ref.NormSpec, error) {
+	g, err := b.opt(o.Weight)
+	if err != nil {
+		return ref.NormSpec{}, err
+	}
+	bt, err := b.opt(o.Bias)
+	if err != nil {
+		return ref.NormSpec{}, err
+	}
+	return ref.NormSpec{RMS: o.RMS, Gamma: g, Beta: bt, Eps: float64(o.Eps)}, nil
+}
+
+func (b *refBackend) AddNorm(a, x backend.Tensor, o backend.NormOptions) (backend.Tensor, backend.Tensor, error) {
+	rs, err := b.gets(a, x)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec, err := b.normSpec(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	sum, y, err := ref.AddNorm(rs[0], rs[1], spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	ts, _ := b.put("AddNorm", sum, nil)
+	ty, _ := b.put("AddNorm", y, nil)
+	return ts, ty, nil
+}
+
+func (b *refBackend) NormBackwardAdd(x, dy, dres backend.Tensor, o backend.NormOptions) (backend.Tensor, error) {
+	rs, err := b.gets(x, dy, dres)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := b.normSpec(o)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ref.NormBackwardAdd(rs[0], rs[1], rs[2], spec)
+	return b.put("NormBackwardAdd", out, err)
+}
+
 func (b *refBackend) Softmax(scores backend.Tensor, o backend.SoftmaxOptions) (backend.Tensor, error) {
 	r, err := b.get(scores)
 	if err != nil {
@@ -519,6 +562,15 @@ func (b *refBackend) CrossEntropy(logits, labels backend.Tensor, ignoreIndex int
 	tl, _ := b.put("CrossEntropy", ref.T{Shape: []int{1}, Data: []float64{loss}}, nil)
 	tg, _ := b.put("CrossEntropy", grad, nil)
 	return tl, tg, nil
+}
+
+func (b *refBackend) MulSumRows(a, x backend.Tensor) (backend.Tensor, error) {
+	rs, err := b.gets(a, x)
+	if err != nil {
+		return nil, err
+	}
+	out, err := ref.MulSumRows(rs[0], rs[1])
+	return b.put("MulSumRows", out, err)
 }
 
 func (b *refBackend) SumRows(x backend.Tensor) (backend.Tensor, error) {

@@ -103,6 +103,13 @@ var tolerances = map[string]tolerance{
 	"LayerNormBackward": {rel: 2e-6, sqrtK: 32, why: "two row sums over D and the forward statistics recomputed: about twice the forward's error"},
 	"RMSNormBackward":   {rel: 2e-6, sqrtK: 32, why: "a row sum over D and the forward statistics recomputed: about twice the forward's error"},
 
+	// Fused residual add and norm: the norm's error, on a sum rounded once
+	// to float32 (u relative to |a + b|, which the norm divides by the
+	// row's spread: a few u on these inputs), plus one rounded add of dres.
+	"AddNorm":         {rel: 1e-6 + 4*u, sqrtK: 16, why: "a + b rounded once (≤ u of the sum, a few u once normalised), then LayerNorm's or RMSNorm's error"},
+	"MulSumRows":      {rel: 4 * u, sqrtK: 12, why: "SumRows of products each rounded once: u per product, of random sign, adds up to about √K·u of the sum's scale"},
+	"NormBackwardAdd": {rel: 2e-6 + 2*u, sqrtK: 32, why: "the norm backward's error plus one rounded add of dres"},
+
 	// Attention and losses.
 	"Softmax":         {rel: 1e-5, sqrtK: 16, why: "exp per entry (a few ULP on GPUs) and a sum over Tk"},
 	"SoftmaxBackward": {rel: 1e-6, sqrtK: 16, why: "a dot product over Tk, then one multiply-add per entry"},

@@ -158,6 +158,7 @@ func (d *Device) Dispatch(p *Pipeline, params []byte, groups [3]uint32, bufs []B
 	b.pass.SetBindGroup(0, bg, dyn)
 	b.pass.DispatchWorkgroups(groups[0], groups[1], groups[2])
 	b.dispatches++
+	d.counts.Dispatches++
 	if b.dispatches >= maxBatchDispatches {
 		return d.Flush()
 	}
@@ -216,6 +217,7 @@ func (d *Device) Flush() error {
 	}
 	if err == nil {
 		err = scoped(d.raw, "gpu: submitting work", func() { d.queue.Submit(cmd) })
+		d.counts.Submits++
 		cmd.Release()
 		// Let wgpu retire finished submissions (and free what they held)
 		// without waiting, so long runs without a readback do not pile up.

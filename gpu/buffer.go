@@ -219,6 +219,8 @@ func (d *Device) Write(b *Buffer, offset uint64, data []byte) error {
 			return err
 		}
 	}
+	d.counts.Uploads++
+	d.counts.UploadBytes += uint64(len(data))
 	return d.queue.WriteBuffer(b.raw, offset, data)
 }
 
@@ -235,6 +237,7 @@ func (d *Device) Clear(b *Buffer, offset, size uint64) error {
 		return err
 	}
 	d.batch.touched[b] = true
+	d.counts.Copies++
 	return enc.ClearBuffer(b.raw, offset, size)
 }
 
@@ -252,6 +255,7 @@ func (d *Device) Copy(src *Buffer, srcOff uint64, dst *Buffer, dstOff, size uint
 		return err
 	}
 	d.batch.touched[src], d.batch.touched[dst] = true, true
+	d.counts.Copies++
 	return enc.CopyBufferToBuffer(src.raw, srcOff, dst.raw, dstOff, size)
 }
 
@@ -307,6 +311,8 @@ func (d *Device) Read(b *Buffer, offset, size uint64) ([]byte, error) {
 		d.dropStaging()
 		return nil, fmt.Errorf("gpu: mapping staging buffer failed: %s", status)
 	}
+	d.counts.Readbacks++
+	d.counts.ReadbackBytes += size
 	out := make([]byte, size)
 	copy(out, d.staging.GetMappedRange(0, uint(size)))
 	if err := d.staging.Unmap(); err != nil {

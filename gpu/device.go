@@ -47,6 +47,7 @@ type Device struct {
 	staging   *wgpu.Buffer
 	stageSize uint64
 	closed    bool
+	counts    WorkCounts // work recorded since Open (Counters)
 }
 
 // Open opens adapter i (as Adapters lists it) with the adapter's own limits

@@ -145,8 +145,7 @@ func (m *bloom) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		k := g.Concat(3, head(1), kpos)
 		k, v := cached(g, cache, i, k, head(2))
 		a := attend(g, q, k, v, backend.SoftmaxOptions{Scale: 1, Causal: true, KeyMask: km})
-		x = g.Add(g.Linear(a, l.dense), res)
-		h = g.Norm(x, l.ln2)
+		x, h = g.AddNorm(g.Linear(a, l.dense), res, l.ln2)
 		res = x
 		if c.ResidualAfterNorm {
 			res = h

@@ -119,8 +119,7 @@ func (m *falcon) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		mlpIn := h
 		switch {
 		case !c.ParallelResidual:
-			x = g.Add(a, x)
-			mlpIn = g.Norm(x, l.postNorm)
+			x, mlpIn = g.AddNorm(a, x, l.postNorm)
 		case l.lnMLP != nil:
 			mlpIn = g.Norm(x, l.lnMLP)
 		}

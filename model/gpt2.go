@@ -80,7 +80,18 @@ func (m *gpt2) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 			return g.Fail("gpt2 forward", fmt.Errorf("position %d of token %d is past n_positions %d", p, i, c.MaxPositions))
 		}
 	}
-	x := g.Add(g.Embedding(m.wte, ints(g, in.InputIDs, B*T)), g.Embedding(m.wpe, ints(g, pos, B*T)))
+	// Each residual add and the norm after it run as one AddNorm: the
+	// embeddings' sum with block 0's ln_1, every block's attention output
+	// with its ln_2, and its MLP output with the next block's ln_1 (the
+	// last one's with nothing: ln_f follows headTokens).
+	wte, wpe := g.Embedding(m.wte, ints(g, in.InputIDs, B*T)), g.Embedding(m.wpe, ints(g, pos, B*T))
+	var x, h *nn.Value
+	if len(m.blocks) > 0 {
+		x, h = g.AddNorm(wte, wpe, m.blocks[0].ln1)
+		h = g.Reshape(h, B, T, D)
+	} else {
+		x = g.Add(wte, wpe)
+	}
 	x = g.Reshape(x, B, T, D)
 	mask, keyMask := in.mask(), in.mask()
 	if cache != nil {
@@ -89,7 +100,6 @@ func (m *gpt2) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	km := floats(g, keyMask, B, len(keyMask)/B)
 	heads, hd := c.Heads, c.HeadDim
 	for i, b := range m.blocks {
-		h := g.Norm(x, b.ln1)
 		qkv := g.Linear(h, b.cAttn)
 		q := splitHeads(g, g.Narrow(qkv, 2, 0, D), heads, hd)
 		k := splitHeads(g, g.Narrow(qkv, 2, D, D), heads, hd)
@@ -103,9 +113,13 @@ func (m *gpt2) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 			scale /= float64(i + 1)
 		}
 		a := attend(g, q, k, v, backend.SoftmaxOptions{Scale: float32(scale), Causal: true, KeyMask: km})
-		x = g.Add(x, g.Linear(a, b.attnProj))
-		h = g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.cFC)), b.mlpProj)
-		x = g.Add(x, h)
+		x, h = g.AddNorm(x, g.Linear(a, b.attnProj), b.ln2)
+		f := g.Linear(g.Act(act, g.Linear(h, b.cFC)), b.mlpProj)
+		if i+1 < len(m.blocks) {
+			x, h = g.AddNorm(x, f, m.blocks[i+1].ln1)
+		} else {
+			x = g.Add(x, f)
+		}
 	}
 	x = g.Norm(headTokens(g, x, in, c, D), m.lnF)
 	logits := g.Linear(x, m.lmHead)

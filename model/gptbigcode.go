@@ -109,8 +109,9 @@ func (m *gptBigCode) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value 
 		q, k, v := m.qkv(g, g.Linear(g.Norm(x, b.ln1), b.cAttn))
 		k, v = cached(g, cache, i, k, v)
 		a := attend(g, q, k, v, backend.SoftmaxOptions{Scale: scale, Causal: true, KeyMask: km})
-		x = g.Add(x, g.Linear(a, b.proj))
-		x = g.Add(x, g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.fc)), b.mlpProj))
+		var h *nn.Value
+		x, h = g.AddNorm(x, g.Linear(a, b.proj), b.ln2)
+		x = g.Add(x, g.Linear(g.Act(act, g.Linear(h, b.fc)), b.mlpProj))
 	}
 	logits := g.Linear(g.Norm(headTokens(g, x, in, c, c.Hidden), m.lnF), m.lmHead)
 	if cache != nil && g.Err() == nil {

@@ -69,8 +69,8 @@ func (m *gptNeo) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		v := splitHeads(g, g.Linear(h, b.v), c.Heads, c.HeadDim)
 		k, v = cached(g, cache, i, k, v)
 		o := backend.SoftmaxOptions{Scale: 1, Causal: true, Window: c.LayerWindow(i), KeyMask: km}
-		x = g.Add(x, g.Linear(attend(g, q, k, v, o), b.out))
-		x = g.Add(x, g.Linear(g.Act(act, g.Linear(g.Norm(x, b.ln2), b.fc)), b.proj))
+		x, h = g.AddNorm(x, g.Linear(attend(g, q, k, v, o), b.out), b.ln2)
+		x = g.Add(x, g.Linear(g.Act(act, g.Linear(h, b.fc)), b.proj))
 	}
 	logits := g.Linear(g.Norm(headTokens(g, x, in, c, c.Hidden), m.lnF), m.lmHead)
 	if cache != nil && g.Err() == nil {

@@ -189,13 +189,20 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 	if c.QueryPreAttnScalar > 0 {
 		scale = float32(1 / math.Sqrt(c.QueryPreAttnScalar))
 	}
+	// Each residual add and the norm after it run as one AddNorm: the
+	// attention output's with the feed-forward's norm, and the
+	// feed-forward output's with the next layer's input_layernorm (the
+	// last one's with nothing: model.norm follows lastOnly).
+	var h *nn.Value
+	if len(m.layers) > 0 {
+		h = g.Norm(x, m.layers[0].inNorm)
+	}
 	for i, l := range m.layers {
 		window := c.LayerWindow(i)
 		freq := invFreq
 		if m.localInvFreq != nil && c.LayerTypes[i] == SlidingAttention {
 			freq = localInvFreq
 		}
-		h := g.Norm(x, l.inNorm)
 		qp, kp, vp := m.qkv(g, h, l)
 		q := splitHeads(g, qp, c.Heads, c.HeadDim)
 		k := splitHeads(g, kp, c.KVHeads, c.HeadDim)
@@ -210,12 +217,11 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		if c.SandwichNorms {
 			a = g.Norm(a, l.postNorm)
 		}
-		x = g.Add(x, a)
+		ffNorm := l.postNorm
 		if c.SandwichNorms {
-			h = g.Norm(x, l.preFF)
-		} else {
-			h = g.Norm(x, l.postNorm)
+			ffNorm = l.preFF
 		}
+		x, h = g.AddNorm(x, a, ffNorm)
 		var f *nn.Value
 		if l.moe != nil {
 			f = l.moe.forward(g, h, act)
@@ -232,7 +238,11 @@ func (m *llama) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		if c.SandwichNorms {
 			f = g.Norm(f, l.postFF)
 		}
-		x = g.Add(x, f)
+		if i+1 < len(m.layers) {
+			x, h = g.AddNorm(x, f, m.layers[i+1].inNorm)
+		} else {
+			x = g.Add(x, f)
+		}
 	}
 	var logits *nn.Value
 	if m.score != nil {

@@ -446,8 +446,7 @@ func (m *llama4) forward(g *nn.Graph, in *Inputs, cache *KVCache) *nn.Value {
 		} else {
 			a = attend(g, q, k, v, so)
 		}
-		x = g.Add(x, g.Linear(a, l.o))
-		h = g.Norm(x, l.postNorm)
+		x, h = g.AddNorm(x, g.Linear(a, l.o), l.postNorm)
 		var f *nn.Value
 		if l.experts != nil {
 			f = m.moe(g, h, l, act)

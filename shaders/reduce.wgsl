@@ -8,6 +8,8 @@
 //   block_sums  out [ceil(n/2048)], x [n]: each workgroup sums 2048
 //               elements (squared when square = 1)
 //   nonfinite   flag [1] (atomic), x [n]: sets flag to 1 if any x is NaN/Inf
+//   col_mul_sums, col_mul_sums4  col_sums of x ⊙ y, y [rows, cols] bound at
+//               3: the first pass of MulSumRows (later passes are col_sums)
 
 struct ColParams {
     rows: u32,
@@ -35,6 +37,9 @@ const RED_PER_THREAD: u32 = 8u;
 @group(0) @binding(2) var<storage, read> red_x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> red_out4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> red_x4: array<vec4<f32>>;
+
+@group(0) @binding(3) var<storage, read> red_y: array<f32>;
+@group(0) @binding(3) var<storage, read> red_y4: array<vec4<f32>>;
 
 var<workgroup> red_part: array<f32, RED_WG>;
 
@@ -109,4 +114,41 @@ fn nonfinite(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     if (!is_finite_bits(red_x[i])) {
         atomicOr(&red_flag[0], 1u);
     }
+}
+
+// col_sums of red_x ⊙ red_y, each product rounded to f32 as Mul rounds it.
+@compute @workgroup_size(256)
+fn col_mul_sums(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, RED_WG);
+    let nchunks = (colp.rows + colp.chunk - 1u) / colp.chunk;
+    if (i >= nchunks * colp.cols) {
+        return;
+    }
+    let c = i % colp.cols;
+    let ch = i / colp.cols;
+    let r0 = ch * colp.chunk;
+    let r1 = min(r0 + colp.chunk, colp.rows);
+    var s = 0.0;
+    for (var r = r0; r < r1; r = r + 1u) {
+        s = s + red_x[r * colp.cols + c] * red_y[r * colp.cols + c];
+    }
+    red_out[i] = s;
+}
+
+@compute @workgroup_size(256)
+fn col_mul_sums4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = linear_index(gid, nwg, RED_WG);
+    let nchunks = (colp.rows + colp.chunk - 1u) / colp.chunk;
+    if (i >= nchunks * colp.cols) {
+        return;
+    }
+    let c = i % colp.cols;
+    let ch = i / colp.cols;
+    let r0 = ch * colp.chunk;
+    let r1 = min(r0 + colp.chunk, colp.rows);
+    var s = vec4<f32>(0.0);
+    for (var r = r0; r < r1; r = r + 1u) {
+        s = s + red_x4[r * colp.cols + c] * red_y4[r * colp.cols + c];
+    }
+    red_out4[i] = s;
 }

@@ -71,6 +71,13 @@ if has bench; then
   log "ia3 bench llama-1b with the 64×64 matmul kernel"
   IA3_WEBGPU_MATMUL=tile64 timeout 200 .bin/ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu:0 --steps 3 --warmup 1 >"$OUT/bench_llama_tile64.txt" 2>&1
   echo "exit $?"; cat "$OUT/bench_llama_tile64.txt"
+  # Dispatches, submits and peak bytes per step (docs/measurements/dispatch-2026-12-06):
+  # the same commands as lavapipe ran, whose counts must match the GPU's exactly.
+  log "ia3 bench dispatch counts (gpt2-small, tiny-llama, batch 1 × 128)"
+  timeout 120 .bin/ia3 bench --shape gpt2-small --batch 1 --seq 128 --device gpu:0 --steps 2 --warmup 1 --json >"$OUT/bench_dispatch_gpt2.json" 2>&1
+  echo "exit $?"; grep -E '"(train_step|forward)_(dispatches|submits)"|"peak_mem_bytes"|"train_step_s"|"forward_s"' "$OUT/bench_dispatch_gpt2.json"
+  timeout 60 .bin/ia3 bench --shape tiny-llama --batch 1 --seq 128 --device gpu:0 --steps 2 --warmup 1 --json >"$OUT/bench_dispatch_tiny_llama.json" 2>&1
+  echo "exit $?"; grep -E '"(train_step|forward)_(dispatches|submits)"|"peak_mem_bytes"' "$OUT/bench_dispatch_tiny_llama.json"
 fi
 log done
 tar czf "$OUT/results.tar.gz" -C "$OUT" --exclude results.tar.gz . 2>/dev/null

@@ -82,6 +82,40 @@ func (b *Backend) SumRows(xt backend.Tensor) (backend.Tensor, error) {
 	return out, nil
 }
 
+// MulSumRows returns Σrows a ⊙ b as [C]: each product rounded to float32
+// as Mul rounds it, the sums accumulated in float64 as SumRows does, so the
+// result equals the two operations bit for bit.
+func (b *Backend) MulSumRows(at, bt backend.Tensor) (backend.Tensor, error) {
+	const op = "mul_sum_rows"
+	a, err := b.tensorOf(op, "a", at)
+	if err != nil {
+		return nil, err
+	}
+	x, err := b.tensorOf(op, "b", bt)
+	if err != nil {
+		return nil, err
+	}
+	c := a.shape[len(a.shape)-1]
+	out := b.newF32(c)
+	if c == 0 {
+		return out, nil
+	}
+	rows := len(a.f) / c
+	b.parallelFor(c, 2*rows, func(lo, hi int) {
+		acc := make([]float64, hi-lo)
+		for r := range rows {
+			xr := x.f[r*c+lo : r*c+hi]
+			for j, v := range a.f[r*c+lo : r*c+hi] {
+				acc[j] += float64(float32(v * xr[j])) // rounded as Mul rounds it
+			}
+		}
+		for j, s := range acc {
+			out.f[lo+j] = float32(s)
+		}
+	})
+	return out, nil
+}
+
 // SumSquares returns Σx² as a [1] tensor, accumulated in float64.
 func (b *Backend) SumSquares(xt backend.Tensor) (backend.Tensor, error) {
 	x, err := b.tensorOf("sum_squares", "x", xt)

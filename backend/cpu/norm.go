@@ -61,26 +61,30 @@ func (b *Backend) LayerNorm(xt, gammaT, betaT backend.Tensor, eps float32) (back
 	out := b.newF32(x.shape...)
 	b.parallelFor(len(x.f)/d, d, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row, dst := x.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
-			mean, variance := meanVar(row)
-			rstd := 1 / math.Sqrt(variance+float64(eps))
-			if gamma != nil && beta != nil {
-				affineNorm(dst, row, gamma, beta, mean, rstd)
-				continue
-			}
-			for i, xv := range row {
-				y := (float64(xv) - mean) * rstd
-				if gamma != nil {
-					y *= float64(gamma[i])
-				}
-				if beta != nil {
-					y += float64(beta[i])
-				}
-				dst[i] = float32(y)
-			}
+			layerNormRow(out.f[r*d:(r+1)*d], x.f[r*d:(r+1)*d], gamma, beta, eps)
 		}
 	})
 	return out, nil
+}
+
+// layerNormRow sets dst to LayerNorm of row.
+func layerNormRow(dst, row, gamma, beta []float32, eps float32) {
+	mean, variance := meanVar(row)
+	rstd := 1 / math.Sqrt(variance+float64(eps))
+	if gamma != nil && beta != nil {
+		affineNorm(dst, row, gamma, beta, mean, rstd)
+		return
+	}
+	for i, xv := range row {
+		y := (float64(xv) - mean) * rstd
+		if gamma != nil {
+			y *= float64(gamma[i])
+		}
+		if beta != nil {
+			y += float64(beta[i])
+		}
+		dst[i] = float32(y)
+	}
 }
 
 // LayerNormBackward returns dx = rstd·(g − mean(g) − x̂·mean(g⊙x̂)) with
@@ -94,37 +98,42 @@ func (b *Backend) LayerNormBackward(xt, gammaT, dyt backend.Tensor, eps float32)
 	out := b.newF32(x.shape...)
 	b.parallelFor(len(x.f)/d, d, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row, dyr, dst := x.f[r*d:(r+1)*d], dy.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
-			mean, variance := meanVar(row)
-			rstd := 1 / math.Sqrt(variance+float64(eps))
-			// g = dy ⊙ gamma is recomputed in the second pass rather than
-			// kept, so the backward needs no scratch row.
-			var sumG, sumGX float64
-			if gamma != nil {
-				gamma = gamma[:len(row)]
-			}
-			dyr = dyr[:len(row)]
-			for i, xv := range row {
-				g := float64(dyr[i])
-				if gamma != nil {
-					g *= float64(gamma[i])
-				}
-				sumG += g
-				sumGX += g * (float64(xv) - mean)
-			}
-			meanG, meanGX := sumG/float64(d), sumGX*rstd/float64(d)
-			dst = dst[:len(row)]
-			for i, xv := range row {
-				g := float64(dyr[i])
-				if gamma != nil {
-					g *= float64(gamma[i])
-				}
-				xhat := (float64(xv) - mean) * rstd
-				dst[i] = float32(rstd * (g - meanG - xhat*meanGX))
-			}
+			layerNormBackwardRow(out.f[r*d:(r+1)*d], x.f[r*d:(r+1)*d], dy.f[r*d:(r+1)*d], gamma, eps)
 		}
 	})
 	return out, nil
+}
+
+// layerNormBackwardRow sets dst to LayerNorm's dx for one row.
+func layerNormBackwardRow(dst, row, dyr, gamma []float32, eps float32) {
+	d := len(row)
+	mean, variance := meanVar(row)
+	rstd := 1 / math.Sqrt(variance+float64(eps))
+	// g = dy ⊙ gamma is recomputed in the second pass rather than
+	// kept, so the backward needs no scratch row.
+	var sumG, sumGX float64
+	if gamma != nil {
+		gamma = gamma[:len(row)]
+	}
+	dyr = dyr[:len(row)]
+	for i, xv := range row {
+		g := float64(dyr[i])
+		if gamma != nil {
+			g *= float64(gamma[i])
+		}
+		sumG += g
+		sumGX += g * (float64(xv) - mean)
+	}
+	meanG, meanGX := sumG/float64(d), sumGX*rstd/float64(d)
+	dst = dst[:len(row)]
+	for i, xv := range row {
+		g := float64(dyr[i])
+		if gamma != nil {
+			g *= float64(gamma[i])
+		}
+		xhat := (float64(xv) - mean) * rstd
+		dst[i] = float32(rstd * (g - meanG - xhat*meanGX))
+	}
 }
 
 // affineNorm sets dst = (x − mean)·rstd ⊙ gamma + beta in float64, rounded
@@ -155,18 +164,22 @@ func (b *Backend) RMSNorm(xt, wt backend.Tensor, eps float32) (backend.Tensor, e
 	out := b.newF32(x.shape...)
 	b.parallelFor(len(x.f)/d, d, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row, dst := x.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
-			inv := rmsInv(row, eps)
-			for i, xv := range row {
-				y := float64(xv) * inv
-				if w != nil {
-					y *= float64(w[i])
-				}
-				dst[i] = float32(y)
-			}
+			rmsNormRow(out.f[r*d:(r+1)*d], x.f[r*d:(r+1)*d], w, eps)
 		}
 	})
 	return out, nil
+}
+
+// rmsNormRow sets dst to RMSNorm of row.
+func rmsNormRow(dst, row, w []float32, eps float32) {
+	inv := rmsInv(row, eps)
+	for i, xv := range row {
+		y := float64(xv) * inv
+		if w != nil {
+			y *= float64(w[i])
+		}
+		dst[i] = float32(y)
+	}
 }
 
 // RMSNormBackward returns dx = inv·(g − x·inv²·mean(g⊙x)) with g = dy ⊙ w.
@@ -179,25 +192,29 @@ func (b *Backend) RMSNormBackward(xt, wt, dyt backend.Tensor, eps float32) (back
 	out := b.newF32(x.shape...)
 	b.parallelFor(len(x.f)/d, d, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row, dyr, dst := x.f[r*d:(r+1)*d], dy.f[r*d:(r+1)*d], out.f[r*d:(r+1)*d]
-			inv := rmsInv(row, eps)
-			var sumGX float64
-			for i, xv := range row {
-				g := float64(dyr[i])
-				if w != nil {
-					g *= float64(w[i])
-				}
-				sumGX += g * float64(xv)
-			}
-			k := inv * inv * sumGX / float64(d)
-			for i, xv := range row {
-				g := float64(dyr[i])
-				if w != nil {
-					g *= float64(w[i])
-				}
-				dst[i] = float32(inv * (g - float64(xv)*k))
-			}
+			rmsNormBackwardRow(out.f[r*d:(r+1)*d], x.f[r*d:(r+1)*d], dy.f[r*d:(r+1)*d], w, eps)
 		}
 	})
 	return out, nil
+}
+
+// rmsNormBackwardRow sets dst to RMSNorm's dx for one row.
+func rmsNormBackwardRow(dst, row, dyr, w []float32, eps float32) {
+	inv := rmsInv(row, eps)
+	var sumGX float64
+	for i, xv := range row {
+		g := float64(dyr[i])
+		if w != nil {
+			g *= float64(w[i])
+		}
+		sumGX += g * float64(xv)
+	}
+	k := inv * inv * sumGX / float64(len(row))
+	for i, xv := range row {
+		g := float64(dyr[i])
+		if w != nil {
+			g *= float64(w[i])
+		}
+		dst[i] = float32(inv * (g - float64(xv)*k))
+	}
 }

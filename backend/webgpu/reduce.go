@@ -59,6 +59,52 @@ func (b *Backend) SumRows(x backend.Tensor) (backend.Tensor, error) {
 	return b.colSums(cur, rows, cols, max(rows, 1), []int{cols})
 }
 
+// MulSumRows returns Σrows a ⊙ b as [C]: SumRows whose first pass reads
+// both tensors and multiplies (col_mul_sums), so the product is never
+// written; the later passes, and the order of the sums, are SumRows's.
+func (b *Backend) MulSumRows(x, y backend.Tensor) (backend.Tensor, error) {
+	const op = "MulSumRows"
+	t, err := b.f32(op, x)
+	if err != nil {
+		return nil, err
+	}
+	u, err := b.f32(op, y)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.shape) == 0 || u.n != t.n {
+		return nil, fmt.Errorf("webgpu: %s: a %v and b %v: want one shape with at least one dimension", op, t.shape, u.shape)
+	}
+	cols := t.shape[len(t.shape)-1]
+	rows := 0
+	if cols > 0 {
+		rows = t.n / cols
+	}
+	chunk, shape := max(rows, 1), []int{cols}
+	if rows > colChunk {
+		chunk = sumChunk(rows, cols)
+		shape = []int{(rows + chunk - 1) / chunk, cols}
+	}
+	if rows == 0 {
+		return b.colSums(t, 0, cols, 1, []int{cols})
+	}
+	part, err := b.alloc(op, backend.F32, shape...)
+	if err != nil {
+		return nil, err
+	}
+	entry, w := vecEntry("col_mul_sums", cols)
+	p := &colParams{Rows: uint32(rows), Cols: uint32(cols / w), Chunk: uint32(chunk)}
+	if err := b.dispatch("reduce.wgsl", entry, p, b.groups1D(part.n/w, wg1D), part, t, u); err != nil {
+		b.Free(part)
+		return nil, fmt.Errorf("webgpu: %s %v: %w", op, t.shape, err)
+	}
+	if len(shape) == 1 {
+		return part, nil
+	}
+	defer b.Free(part)
+	return b.SumRows(part)
+}
+
 // sumChunk returns the rows one thread of an early SumRows pass sums: as
 // few as keep about colThreads threads busy, between minChunk and colChunk.
 func sumChunk(rows, cols int) int {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/gpu"
 	"github.com/ia3/ia3/shaders"
 )
@@ -49,3 +50,20 @@ func (b *Backend) ReleaseCached() error {
 	}
 	return b.checkDevice()
 }
+
+// Counters returns the dispatches, queue submits, uploads, readbacks and
+// device copies recorded since the backend opened (backend.WorkCounter),
+// so benchmarks can report them per step.
+func (b *Backend) Counters() backend.WorkCounts {
+	c := b.dev.Counters()
+	return backend.WorkCounts{Dispatches: c.Dispatches, Submits: c.Submits, Uploads: c.Uploads,
+		UploadBytes: c.UploadBytes, Readbacks: c.Readbacks, ReadbackBytes: c.ReadbackBytes, Copies: c.Copies}
+}
+
+// PeakBytes returns the most device bytes live tensors have held since the
+// backend opened or the last ResetPeak, as the buffer pool counts them on
+// every allocation (bench.PeakReporter).
+func (b *Backend) PeakBytes() uint64 { return b.dev.PeakBytes() }
+
+// ResetPeak starts a new PeakBytes measurement from the bytes held now.
+func (b *Backend) ResetPeak() { b.dev.ResetPeak() }

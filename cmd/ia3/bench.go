@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/bench"
 	"github.com/ia3/ia3/hub"
 	"github.com/ia3/ia3/model"
@@ -49,7 +51,12 @@ train_tokens_per_s, forward_tokens_per_s, peak_mem_gib) so both runs compare
 key by key, and --anchor FILE (that script's output) prints PEFT's figures
 for the same shape, batch and length beside ours. Peak memory is the bytes of
 tensor storage for the CPU (what a GPU would hold for the same run), and the
-device pool for a GPU backend that counts its bytes (null otherwise).
+device pool for a GPU backend that counts its bytes (null otherwise): the
+WebGPU pool's exact peak. On WebGPU it also reports the work of one training
+step and one forward pass: compute dispatches, queue submits, uploads,
+readbacks and device copies (train_step_dispatches, train_step_submits,
+forward_dispatches, forward_submits; null on the CPU). They do not depend on
+the GPU, so a software adapter (lavapipe) measures them for any device.
 
 --profile then runs the same steps again (after the same warm-up) with a
 device Sync after every backend operation, and prints where the time of a
@@ -242,6 +249,12 @@ func writeBenchTable(a *app, out benchOutput) error {
 	if r.GenerateS > 0 {
 		fmt.Fprintf(w, "generate %d\t%.1f ms\t%.0f new tokens/s\n", r.GenerateTokens, 1e3*r.GenerateS, r.GenerateTokensPerS)
 	}
+	if r.TrainStepWork != nil {
+		writeBenchWork(w, "train step work", r.TrainStepWork)
+	}
+	if r.ForwardWork != nil {
+		writeBenchWork(w, "forward work", r.ForwardWork)
+	}
 	if r.PeakMemGiB != nil {
 		fmt.Fprintf(w, "peak memory\t%.2f GiB, %d bytes (%s)\n", *r.PeakMemGiB, r.PeakMemBytes, r.PeakMemSource)
 	} else {
@@ -264,6 +277,13 @@ func writeBenchTable(a *app, out benchOutput) error {
 		}
 	}
 	return w.Flush()
+}
+
+// writeBenchWork prints one phase's work per step: dispatches, submits and
+// transfers.
+func writeBenchWork(w io.Writer, label string, c *backend.WorkCounts) {
+	fmt.Fprintf(w, "%s\t%d dispatches\t%d submits\t%d uploads (%d B), %d readbacks (%d B), %d device copies\n",
+		label, c.Dispatches, c.Submits, c.Uploads, c.UploadBytes, c.Readbacks, c.ReadbackBytes, c.Copies)
 }
 
 // writeBenchProfile prints a --profile table under the results; nothing

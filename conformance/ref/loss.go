@@ -73,6 +73,19 @@ func SumRows(x T) (T, error) {
 	return out, nil
 }
 
+// MulSumRows returns Σ over the leading dimensions of a ⊙ b, giving [C]:
+// the gradient of a scale vector broadcast over rows.
+func MulSumRows(a, b T) (T, error) {
+	if err := sameShapes("MulSumRows", a, b); err != nil {
+		return T{}, err
+	}
+	p, err := Mul(a, b)
+	if err != nil {
+		return T{}, err
+	}
+	return SumRows(p)
+}
+
 // SumSquares returns Σx² as a [1] tensor.
 func SumSquares(x T) (T, error) {
 	if err := x.valid("SumSquares", "x"); err != nil {

@@ -153,3 +153,52 @@ func RMSNormBackward(x T, w *T, dy T, eps float64) (T, error) {
 	}
 	return out, nil
 }
+
+// NormSpec names the normalisation AddNorm and NormBackwardAdd apply:
+// LayerNorm with Gamma and Beta, or RMSNorm with Gamma when RMS is set.
+type NormSpec struct {
+	RMS         bool
+	Gamma, Beta *T
+	Eps         float64
+}
+
+// AddNorm returns sum = a + b and the norm s names of sum, both in float64:
+// the transcription of a pre-norm block's residual add followed by its next
+// norm.
+func AddNorm(a, b T, s NormSpec) (sum, y T, err error) {
+	if err := sameShapes("AddNorm", a, b); err != nil {
+		return T{}, T{}, err
+	}
+	if s.RMS && s.Beta != nil {
+		return T{}, T{}, fmt.Errorf("ref AddNorm: an RMS norm has no beta")
+	}
+	if sum, err = Add(a, b); err != nil {
+		return T{}, T{}, err
+	}
+	if s.RMS {
+		y, err = RMSNorm(sum, s.Gamma, s.Eps)
+	} else {
+		y, err = LayerNorm(sum, s.Gamma, s.Beta, s.Eps)
+	}
+	return sum, y, err
+}
+
+// NormBackwardAdd returns dres + dx, dx the gradient of the norm s names at
+// x for upstream dy: a norm's input gradient with the residual stream's
+// gradient added.
+func NormBackwardAdd(x, dy, dres T, s NormSpec) (T, error) {
+	if err := sameShapes("NormBackwardAdd", x, dres); err != nil {
+		return T{}, err
+	}
+	var dx T
+	var err error
+	if s.RMS {
+		dx, err = RMSNormBackward(x, s.Gamma, dy, s.Eps)
+	} else {
+		dx, err = LayerNormBackward(x, s.Gamma, dy, s.Eps)
+	}
+	if err != nil {
+		return T{}, err
+	}
+	return Add(dx, dres)
+}

@@ -3,6 +3,7 @@ package nn
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/ia3/ia3/backend"
 )
@@ -133,12 +134,7 @@ func (g *Graph) mixedLinear(op string, x *Value, l *Linear, sc Scaling) *Value {
 func (g *Graph) linearBackward(dy backend.Tensor, x, w, bias, s, t *Value, z backend.Tensor, fanIn bool) error {
 	b := g.B
 	if s.NeedsGrad() {
-		p, err := b.Mul(dy, z)
-		if err != nil {
-			return err
-		}
-		ds, err := b.SumRows(p)
-		g.free(p)
+		ds, err := g.mulSumRows(dy, z)
 		if err != nil {
 			return err
 		}
@@ -225,12 +221,7 @@ func (g *Graph) scaledInputGrad(x, t *Value, dxt2, dxt backend.Tensor) error {
 	}
 	defer g.free(dxt2)
 	if t.NeedsGrad() {
-		p, err := b.Mul(dxt, x.T)
-		if err != nil {
-			return err
-		}
-		dt, err := b.SumRows(p)
-		g.free(p)
+		dt, err := g.mulSumRows(dxt, x.T)
 		if err != nil {
 			return err
 		}
@@ -332,4 +323,27 @@ func (g *Graph) transposeLast2(t backend.Tensor) (backend.Tensor, error) {
 		perm[r-1], perm[r-2] = r-2, r-1
 	}
 	return g.B.Permute(t, perm...)
+}
+
+// mulSumRows returns Σrows a ⊙ b, the gradient of a scale vector, in one
+// backend operation (backend.MulSumRows) that never writes the product. b
+// of a's element count but another shape is viewed as a's; a b that only
+// broadcasts takes Mul then SumRows.
+func (g *Graph) mulSumRows(a, b backend.Tensor) (backend.Tensor, error) {
+	if a.Len() != b.Len() {
+		p, err := g.B.Mul(a, b)
+		if err != nil {
+			return nil, err
+		}
+		defer g.free(p)
+		return g.B.SumRows(p)
+	}
+	if !slices.Equal(a.Shape(), b.Shape()) {
+		v, err := g.B.View(b, a.Shape()...)
+		if err != nil {
+			return nil, err
+		}
+		b = v
+	}
+	return g.B.MulSumRows(a, b)
 }
