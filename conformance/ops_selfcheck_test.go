@@ -49,6 +49,7 @@ func TestEveryOpHasCasesAndATolerance(t *testing.T) {
 		"LayerNormBackward", "RMSNorm", "RMSNormBackward", "Softmax", "SoftmaxBackward", "Rope",
 		"CrossEntropy", "SumRows", "SumSquares", "ScaleRows", "ScaleCols", "WeightedSum", "AllFinite", "AdamW",
 		"TopK", "ExpertLinear",
+		"Attention", "AttentionBackward",
 	} {
 		assert.Positive(t, ops[m], "no case for %s", m)
 	}
