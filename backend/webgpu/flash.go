@@ -4,8 +4,10 @@ package webgpu
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ia3/ia3/backend"
+	"github.com/ia3/ia3/shaders"
 )
 
 // attnParams mirrors AttnParams in shaders/attention.wgsl and
@@ -84,6 +86,34 @@ func (b *Backend) attnArgs(op string, qt, kt, vt backend.Tensor, o backend.Atten
 	return
 }
 
+// attnMaxD returns the head-dimension bucket a kernel is built for: the
+// kernels keep D-float rows in per-thread arrays of that many floats, and
+// Mesa's llvmpipe OpenGL compiler takes minutes over arrays of 256 that
+// it compiles in well under a second at 64 (docs/attention.md).
+func attnMaxD(d uint32) int {
+	if d <= 64 {
+		return 64
+	}
+	return backend.MaxAttentionHeadDim
+}
+
+// attnDispatch dispatches entry of file built for head dimensions up to
+// maxD: the file's "_MAXD: u32 = 256u" constant is rewritten.
+func (b *Backend) attnDispatch(file, entry string, maxD int, p *attnParams, groups [3]uint32, bufs ...*tensor) error {
+	source := func() (string, error) {
+		src, err := shaders.Source(file)
+		if err != nil {
+			return "", err
+		}
+		const decl = "_MAXD: u32 = 256u;"
+		if !strings.Contains(src, decl) {
+			return "", fmt.Errorf("%s declares no %q", file, decl)
+		}
+		return strings.Replace(src, decl, fmt.Sprintf("_MAXD: u32 = %du;", maxD), 1), nil
+	}
+	return b.dispatchSource(fmt.Sprintf("%s#d%d", file, maxD), source, entry, p, groups, bufs...)
+}
+
 // attnTile is the rows of D floats two of which fit a tile of floats,
 // at most attnWG.
 func attnTile(floats int, d uint32) uint32 {
@@ -119,7 +149,7 @@ func (b *Backend) Attention(qt, kt, vt backend.Tensor, o backend.AttentionOption
 	}
 	p.Tile = attnTile(attnTileFloats, p.D)
 	groups := b.groups1D(int(p.B*p.H*p.Blocks)*attnWG, attnWG)
-	if err := b.dispatch("attention.wgsl", "attention", &p, groups, out, lse, q, k, v, mask, bias); err != nil {
+	if err := b.attnDispatch("attention.wgsl", "attention", attnMaxD(p.D), &p, groups, out, lse, q, k, v, mask, bias); err != nil {
 		b.Free(out)
 		b.Free(lse)
 		return nil, nil, fmt.Errorf("webgpu: %s q %v k %v: %w", op, q.shape, k.shape, err)
@@ -189,10 +219,10 @@ func (b *Backend) AttentionBackward(qt, kt, vt, outt, lset, doutt backend.Tensor
 		return fail(err)
 	}
 	p.Tile = attnTile(attnBackTileFloats, p.D)
-	if err := b.dispatch(file, "attn_dq", &p, b.groups1D(int(p.B*p.H*p.Blocks)*attnWG, attnWG), dq, q, k, v, dout, stats, bias); err != nil {
+	if err := b.attnDispatch(file, "attn_dq", attnMaxD(p.D), &p, b.groups1D(int(p.B*p.H*p.Blocks)*attnWG, attnWG), dq, q, k, v, dout, stats, bias); err != nil {
 		return fail(err)
 	}
-	if err := b.dispatch(file, "attn_dkv", &p, b.groups1D(int(p.B*p.Hkv*p.KVBlocks)*attnWG, attnWG), dk, q, k, v, dout, stats, bias, dv); err != nil {
+	if err := b.attnDispatch(file, "attn_dkv", attnMaxD(p.D), &p, b.groups1D(int(p.B*p.Hkv*p.KVBlocks)*attnWG, attnWG), dk, q, k, v, dout, stats, bias, dv); err != nil {
 		return fail(err)
 	}
 	return dq, dk, dv, nil
