@@ -10,9 +10,9 @@ import (
 // tensors, shared by the forward and the backward.
 type flashShape struct {
 	b, h, hkv, tq, tk, d int
-	scale, softCap      float32
-	o                   backend.AttentionOptions
-	mask, bias          *tensor
+	scale, softCap       float32
+	o                    backend.AttentionOptions
+	mask, bias           *tensor
 }
 
 // flashArgs resolves Attention's tensors and dimensions.
