@@ -56,8 +56,8 @@ func fusedAttention() (bool, error) {
 // attendCapped is attend with Gemma 2's attention soft-capping when capAt
 // > 0: the scaled logits become capAt·tanh(logits/capAt) before the bias,
 // the masks and the softmax. It runs the fused Attention op unless
-// AttentionEnv asks for the composed one or the head dimension is over
-// backend.MaxAttentionHeadDim.
+// AttentionEnv asks for the composed one, the head dimension is over
+// backend.MaxAttentionHeadDim or v's differs from q's (BLOOM's).
 func attendCapped(g *nn.Graph, q, k, v *nn.Value, o backend.SoftmaxOptions, capAt float32) *nn.Value {
 	if g.Err() != nil {
 		return nil
@@ -66,7 +66,9 @@ func attendCapped(g *nn.Graph, q, k, v *nn.Value, o backend.SoftmaxOptions, capA
 	if err != nil {
 		return g.Fail("attention", err)
 	}
-	if fused && q.Shape()[3] <= backend.MaxAttentionHeadDim && k.Shape()[2] > 0 {
+	// BLOOM appends ALiBi's slope and position to q and k, so its v is one
+	// feature narrower: the fused op takes one head dimension.
+	if fused && q.Shape()[3] <= backend.MaxAttentionHeadDim && k.Shape()[2] > 0 && v.Shape()[3] == q.Shape()[3] {
 		return g.Attention(q, k, v, backend.AttentionOptions{SoftmaxOptions: o, SoftCap: max(capAt, 0)})
 	}
 	heads, kvHeads := q.Shape()[1], k.Shape()[1]

@@ -70,6 +70,15 @@ if has bench; then
   log "ia3 bench llama-1b with the 64×64 matmul kernel"
   IA3_WEBGPU_MATMUL=tile64 timeout 200 .bin/ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu:0 --steps 3 --warmup 1 >"$OUT/bench_llama_tile64.txt" 2>&1
   echo "exit $?"; cat "$OUT/bench_llama_tile64.txt"
+  # Fused attention (docs/attention.md) against the composed MatMul/Softmax/MatMul path.
+  for mode in fused composed; do
+    log "ia3 bench gpt2-small, IA3_ATTENTION=$mode"
+    IA3_ATTENTION=$mode timeout 150 .bin/ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu:0 --steps 5 --warmup 2 --json >"$OUT/bench_gpt2_attn_$mode.json" 2>&1
+    echo "exit $?"; cat "$OUT/bench_gpt2_attn_$mode.json"
+    log "ia3 bench llama-1b, IA3_ATTENTION=$mode"
+    IA3_ATTENTION=$mode timeout 200 .bin/ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu:0 --steps 3 --warmup 1 --json >"$OUT/bench_llama_attn_$mode.json" 2>&1
+    echo "exit $?"; cat "$OUT/bench_llama_attn_$mode.json"
+  done
 fi
 log done
 tar czf "$OUT/results.tar.gz" -C "$OUT" --exclude results.tar.gz . 2>/dev/null
