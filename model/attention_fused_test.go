@@ -11,7 +11,7 @@ import (
 
 // TestFusedAttentionMatchesComposed trains every decoderCases variant (GQA
 // and MQA, sliding windows, Gemma 2's soft-cap, ALiBi biases) one step
-// with every weight trainable, once with the fused Attention op and once
+// with every Linear weight trainable, once with the fused Attention op and once
 // with the composed MatMul/Softmax/MatMul path, on every backend: the loss
 // and every gradient agree within float32 rounding. The batch's second row
 // is left-padded, so its first query sees no key (a uniform row).
@@ -20,8 +20,10 @@ func TestFusedAttentionMatchesComposed(t *testing.T) {
 		AttentionMask: []int32{1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1},
 		Labels:        []int32{1, 7, 3, 9, 22, 13, 4, -100, -100, 2, 30, 11, 5, 6}}
 	forEachDecoder(t, 11, func(t *testing.T, b backend.Backend, m *Model) {
-		for _, p := range m.Params() {
-			p.Trainable = true
+		for _, nm := range m.Modules() {
+			if l, ok := nm.Module.(*nn.Linear); ok {
+				l.Weight.Trainable = true
+			}
 		}
 		defer func() {
 			for _, p := range m.Params() {
