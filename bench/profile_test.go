@@ -22,7 +22,7 @@ func TestProfileSteps(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		skip     bool
-		softmax  int // 2 layers × 2 steps
+		attn     int // 2 layers × 2 steps, the fused Attention op
 		backward bool
 	}{
 		{"train", false, 4, true},
@@ -46,13 +46,12 @@ func TestProfileSteps(t *testing.T) {
 			}
 			assert.InDelta(t, 100, percent, 1e-6)
 			assert.Positive(t, calls["Linear"])
-			assert.Positive(t, calls["MatMul"])
-			assert.Equal(t, tc.softmax, calls["Softmax"])
+			assert.Equal(t, tc.attn, calls["Attention"])
 			if tc.backward {
-				assert.Equal(t, tc.softmax, calls["SoftmaxBackward"])
+				assert.Equal(t, tc.attn, calls["AttentionBackward"])
 				assert.Positive(t, calls["AdamW"])
 			} else {
-				assert.Zero(t, calls["SoftmaxBackward"])
+				assert.Zero(t, calls["AttentionBackward"])
 			}
 		})
 	}
