@@ -21,7 +21,7 @@ func TestBenchProfile(t *testing.T) {
 	assert.Contains(t, out, "profile of the train phase over 1 step(s), a device Sync after every operation")
 	require.Contains(t, out, "calls  total ms  mean ms")
 	table := out[strings.Index(out, "calls  total ms"):]
-	for _, op := range []string{"Linear 16×64→192", "MatMul", "Softmax", "SoftmaxBackward", "AdamW", "total"} {
+	for _, op := range []string{"Linear 16×64→192", "Attention", "AttentionBackward", "AdamW", "total"} {
 		assert.Contains(t, table, op)
 	}
 
@@ -49,6 +49,6 @@ func TestBenchProfile(t *testing.T) {
 		calls[row.Op] = row.Calls
 	}
 	assert.InDelta(t, 100, percent, 1e-6)
-	assert.Equal(t, 2, calls["Softmax"], "one per layer of the tiny GPT-2")
+	assert.Equal(t, 2, calls["Attention"], "one per layer of the tiny GPT-2")
 	assert.Zero(t, calls["AdamW"], "a forward pass has no optimiser step")
 }
