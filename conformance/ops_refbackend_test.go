@@ -637,3 +637,64 @@ func (b *refBackend) AdamW(param, grad, m, v backend.Tensor, o backend.AdamWOpti
 	}
 	return nil
 }
+
+// attentionOpts converts Attention's options.
+func (b *refBackend) attentionOpts(o backend.AttentionOptions) (ref.AttentionOpts, error) {
+	km, err := b.opt(o.KeyMask)
+	if err != nil {
+		return ref.AttentionOpts{}, err
+	}
+	bias, err := b.opt(o.Bias)
+	if err != nil {
+		return ref.AttentionOpts{}, err
+	}
+	scale := float64(o.Scale)
+	if scale == 0 {
+		scale = 1
+	}
+	so := ref.SoftmaxOpts{Scale: scale, Causal: o.Causal, Window: o.Window, KeyMask: km, Bias: bias}
+	return ref.AttentionOpts{SoftmaxOpts: so, SoftCap: float64(o.SoftCap)}, nil
+}
+
+func (b *refBackend) Attention(q, k, v backend.Tensor, o backend.AttentionOptions) (backend.Tensor, backend.Tensor, error) {
+	r, err := b.gets(q, k, v)
+	if err != nil {
+		return nil, nil, err
+	}
+	ro, err := b.attentionOpts(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, lse, err := ref.Attention(r[0], r[1], r[2], ro)
+	if err != nil {
+		return nil, nil, err
+	}
+	ot, err := b.put("Attention", out, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	lt, err := b.put("Attention", lse, nil)
+	return ot, lt, err
+}
+
+func (b *refBackend) AttentionBackward(q, k, v, out, lse, dout backend.Tensor, o backend.AttentionOptions) (backend.Tensor, backend.Tensor, backend.Tensor, error) {
+	r, err := b.gets(q, k, v, dout)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ro, err := b.attentionOpts(o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dq, dk, dv, err := ref.AttentionBackward(r[0], r[1], r[2], r[3], ro)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var ts [3]backend.Tensor
+	for i, t := range []ref.T{dq, dk, dv} {
+		if ts[i], err = b.put("AttentionBackward", t, nil); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return ts[0], ts[1], ts[2], nil
+}
