@@ -23,7 +23,6 @@ package backend
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/ia3/ia3/quant"
 )
@@ -274,29 +273,6 @@ type SoftmaxOptions struct {
 	Bias Tensor
 }
 
-// AttentionOptions modifies Attention and AttentionBackward: the scale,
-// masks and bias of SoftmaxOptions, applied exactly as Softmax applies them
-// (a row whose every key is masked attends uniformly to all Tk keys), plus
-// Gemma 2's soft-cap. Bias gets no gradient: the models pass T5's relative
-// bias as a constant (the (IA)³ vectors are the only trainable weights).
-type AttentionOptions struct {
-	SoftmaxOptions
-	// SoftCap, when > 0, caps the scaled logits before the bias and the
-	// masks: s ← SoftCap·tanh(s·Scale/SoftCap) (Gemma 2). Negative values
-	// are refused.
-	SoftCap float32
-}
-
-// MaxAttentionHeadDim is the largest head dimension D that Attention and
-// AttentionBackward take (Gemma's 256): the WebGPU kernels keep a query's
-// or a key's D features in registers.
-const MaxAttentionHeadDim = 256
-
-// AttentionMaskedLSE is the log-sum-exp Attention reports for a row whose
-// every key is masked (that row's probabilities are uniform over the Tk
-// keys, as Softmax gives); AttentionBackward recognises it.
-const AttentionMaskedLSE float32 = math.MaxFloat32
-
 // RopeOptions modifies Rope.
 type RopeOptions struct {
 	// InvFreq is F32 [R/2]: the inverse frequencies of the R rotated
@@ -458,28 +434,6 @@ type Backend interface {
 	// Rope rotates x [B, H, T, D] as Llama does (rotate_half, the
 	// "neox" layout).
 	Rope(x Tensor, o RopeOptions) (Tensor, error)
-
-	// Fused attention: softmax(q·kᵀ) · v without a [B, H, Tq, Tk] tensor.
-
-	// Attention is scaled-dot-product attention for q [B, H, Tq, D] and k,
-	// v [B, Hkv, Tk, D] with H a multiple of Hkv (query head h reads key
-	// head h / (H/Hkv), as RepeatKV repeats them): with logits
-	// s = q·kᵀ·Scale, soft-capped, biased and masked as o says,
-	//
-	//	out[b, i, h·D + d] = Σ_j softmax(s[b, h, i, :])_j · v[b, h/(H/Hkv), j, d]
-	//
-	// out is [B, Tq, H·D] (heads merged, as attention's output projection
-	// reads it) and lse [B, H, Tq] is each row's log Σ_j exp(s_j) over its
-	// kept keys (AttentionMaskedLSE for a row with none): what the backward
-	// needs instead of the probabilities. D ≤ MaxAttentionHeadDim.
-	Attention(q, k, v Tensor, o AttentionOptions) (out, lse Tensor, err error)
-	// AttentionBackward returns the gradients of Attention's q, k and v from
-	// its out and lse and the gradient dout [B, Tq, H·D], recomputing the
-	// probabilities: with P = exp(s − lse), dV = Pᵀ·dO, dP = dO·Vᵀ,
-	// dS = P ⊙ (dP − rowsum(dO ⊙ O)), then through the soft-cap and Scale
-	// to dQ = dS·K and dK = dSᵀ·Q. dk and dv [B, Hkv, Tk, D] sum the H/Hkv
-	// query heads that share a key head.
-	AttentionBackward(q, k, v, out, lse, dout Tensor, o AttentionOptions) (dq, dk, dv Tensor, err error)
 
 	// Losses and reductions.
 

@@ -262,13 +262,3 @@ func (f *fakeBackend) AdamW(param, grad, m, v Tensor, o AdamWOptions) error {
 	f.record("AdamW")
 	return nil
 }
-
-func (f *fakeBackend) Attention(q, k, v Tensor, o AttentionOptions) (Tensor, Tensor, error) {
-	f.record("Attention")
-	return fakeTensor{}, fakeTensor{}, nil
-}
-
-func (f *fakeBackend) AttentionBackward(q, k, v, out, lse, dout Tensor, o AttentionOptions) (Tensor, Tensor, Tensor, error) {
-	f.record("AttentionBackward")
-	return fakeTensor{}, fakeTensor{}, fakeTensor{}, nil
-}

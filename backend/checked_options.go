@@ -91,12 +91,6 @@ func softmaxArgs(scores Tensor, o SoftmaxOptions) error {
 	if err != nil {
 		return err
 	}
-	return softmaxOptionArgs(op, s, o)
-}
-
-// softmaxOptionArgs validates the options of a softmax over scores shaped
-// s = [B, H, Tq, Tk] (Softmax's, or the ones Attention forms).
-func softmaxOptionArgs(op string, s []int, o SoftmaxOptions) error {
 	if err := checkFinite(op, "scale", o.Scale); err != nil {
 		return err
 	}

@@ -21,7 +21,6 @@ type checkCase struct {
 
 func t1(_ Tensor, err error) error              { return err }
 func t2(_, _ Tensor, err error) error           { return err }
-func t3(_, _, _ Tensor, err error) error        { return err }
 func tf(_ []float32, err error) error           { return err }
 func ti(_ []int32, err error) error             { return err }
 func tb(_ bool, err error) error                { return err }
@@ -56,31 +55,6 @@ var nilF32 Tensor = (*fakeTensor)(nil)
 // Malformed calls: each must fail with an *ArgError naming the op, and must
 // not reach the inner backend.
 var malformed = []checkCase{
-	// Fused attention (checked_attention.go).
-	{"attention rank", func(b Backend) error {
-		return t2(b.Attention(f32(2, 3, 4), f32(1, 2, 3, 4), f32(1, 2, 3, 4), AttentionOptions{}))
-	}, "attention", "q [2 3 4] has 3 dimensions, want 4"},
-	{"attention k v", func(b Backend) error {
-		return t2(b.Attention(f32(1, 2, 3, 4), f32(1, 2, 3, 4), f32(1, 2, 5, 4), AttentionOptions{}))
-	}, "attention", "k [1 2 3 4] and v [1 2 5 4]: shapes differ"},
-	{"attention heads", func(b Backend) error {
-		return t2(b.Attention(f32(1, 3, 3, 4), f32(1, 2, 3, 4), f32(1, 2, 3, 4), AttentionOptions{}))
-	}, "attention", "q [1 3 3 4] has 3 heads, not a multiple of k [1 2 3 4]'s 2"},
-	{"attention head dim", func(b Backend) error {
-		return t2(b.Attention(f32(1, 1, 1, 257), f32(1, 1, 1, 257), f32(1, 1, 1, 257), AttentionOptions{}))
-	}, "attention", "head dimension 257 outside [1, 256]"},
-	{"attention soft cap", func(b Backend) error {
-		return t2(b.Attention(f32(1, 1, 2, 4), f32(1, 1, 3, 4), f32(1, 1, 3, 4), AttentionOptions{SoftCap: -1}))
-	}, "attention", "soft_cap -1: want ≥ 0"},
-	{"attention key mask", func(b Backend) error {
-		return t2(b.Attention(f32(1, 1, 2, 4), f32(1, 1, 3, 4), f32(1, 1, 3, 4), AttentionOptions{SoftmaxOptions: SoftmaxOptions{KeyMask: f32(1, 2)}}))
-	}, "attention", "key_mask [1 2] for scores [1 1 2 3]"},
-	{"attention_backward lse", func(b Backend) error {
-		return t3(b.AttentionBackward(f32(1, 2, 3, 4), f32(1, 1, 5, 4), f32(1, 1, 5, 4), f32(1, 3, 8), f32(1, 3, 2), f32(1, 3, 8), AttentionOptions{}))
-	}, "attention_backward", "lse [1 3 2] for q [1 2 3 4]: want [B, H, Tq] = [1 2 3]"},
-	{"attention_backward dout", func(b Backend) error {
-		return t3(b.AttentionBackward(f32(1, 2, 3, 4), f32(1, 1, 5, 4), f32(1, 1, 5, 4), f32(1, 3, 8), f32(1, 2, 3), f32(1, 2, 3, 4), AttentionOptions{}))
-	}, "attention_backward", "dout [1 2 3 4] for q [1 2 3 4]: want [B, Tq, H·D] = [1 3 8]"},
 	{"zeros negative dim", func(b Backend) error { return t1(b.Zeros(2, -1)) }, "zeros", "dimension -1 is not positive"},
 	{"zeros zero dim", func(b Backend) error { return t1(b.Zeros(0)) }, "zeros", "dimension 0 is not positive"},
 	{"zeros overflow", func(b Backend) error { return t1(b.Zeros(1<<20, 1<<20)) }, "zeros", "more than 2147483647 elements"},
@@ -253,13 +227,6 @@ func TestCheckedRejectsMalformedCalls(t *testing.T) {
 // Well-formed calls, including every documented broadcast and option form:
 // each must reach the inner backend exactly once.
 var wellFormed = []checkCase{
-	{"attention gqa cache", func(b Backend) error {
-		return t2(b.Attention(f32(2, 4, 3, 8), f32(2, 2, 7, 8), f32(2, 2, 7, 8), AttentionOptions{SoftmaxOptions: SoftmaxOptions{
-			Scale: 0.5, Causal: true, Window: 2, KeyMask: f32(2, 7), Bias: f32(4, 3, 7)}, SoftCap: 30}))
-	}, "Attention", ""},
-	{"attention_backward", func(b Backend) error {
-		return t3(b.AttentionBackward(f32(1, 2, 3, 4), f32(1, 1, 5, 4), f32(1, 1, 5, 4), f32(1, 3, 8), f32(1, 2, 3), f32(1, 3, 8), AttentionOptions{}))
-	}, "AttentionBackward", ""},
 	{"zeros scalar", func(b Backend) error { return t1(b.Zeros()) }, "Zeros", ""},
 	{"from_bytes bf16", func(b Backend) error { return t1(b.FromBytes(BF16, make([]byte, 6), 3)) }, "FromBytes", ""},
 	{"from_float32", func(b Backend) error { return t1(b.FromFloat32(make([]float32, 6), 2, 3)) }, "FromFloat32", ""},

@@ -35,7 +35,7 @@ func caseFamilies() []caseFamily {
 	return []caseFamily{
 		{"memory", memoryCases}, {"layout", layoutCases}, {"matmul", matmulCases},
 		{"elementwise", elementwiseCases}, {"norm", normCases}, {"attention", attentionCases},
-		{"loss", lossCases}, {"adapter", adapterCases}, {"quantized", quantizedCases}, {"moe", moeCases}, {"flash attention", flashCases}, {"malformed", malformedCases},
+		{"loss", lossCases}, {"adapter", adapterCases}, {"quantized", quantizedCases}, {"moe", moeCases}, {"malformed", malformedCases},
 		{"fused norm", fusedNormCases}, {"fused reduction", mulSumRowsCases},
 	}
 }

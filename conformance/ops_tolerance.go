@@ -115,11 +115,6 @@ var tolerances = map[string]tolerance{
 	"SoftmaxBackward": {rel: 1e-6, sqrtK: 16, why: "a dot product over Tk, then one multiply-add per entry"},
 	"Rope": {rel: 1e-5, linK: 2, why: "sin/cos of an angle position·inv_freq formed in float32 (error K·u for an " +
 		"angle of K radians, as torch has too), plus a few ULP of sin/cos"},
-	// Fused attention (ops_cases_flash.go).
-	"Attention": {rel: 1e-5, sqrtK: 16, why: "as Softmax (exp per entry, a sum over Tk) after a dot product over D per " +
-		"logit, then a Tk-long weighted sum of v; lse is a logit plus a log"},
-	"AttentionBackward": {rel: 2e-5, sqrtK: 32, why: "probabilities recomputed from a float32 lse (exp's error times the " +
-		"logit's), dP a dot product over D, then sums over Tk (dq) or over the group's H/Hkv·Tq queries (dk, dv)"},
 	"CrossEntropy": {rel: 1e-5, sqrtK: 16, why: "log-sum-exp over V: exp and log within a few ULP, a sum over V"},
 	"SumRows":      {rel: 4 * u, sqrtK: 8, why: "a sum of K rows per column: √K·u growth"},
 	"SumSquares":   {rel: 4 * u, sqrtK: 8, why: "a sum of K squares (all positive, so relative error √K·u)"},

@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/ia3/ia3/backend"
 	"github.com/ia3/ia3/model/nn"
@@ -33,47 +32,12 @@ func attend(g *nn.Graph, q, k, v *nn.Value, o backend.SoftmaxOptions) *nn.Value 
 	return attendCapped(g, q, k, v, o, 0)
 }
 
-// AttentionEnv names the environment variable that picks how attention
-// runs: "fused" calls the backend's fused Attention, which
-// keeps no [B, H, Tq, Tk] probabilities for the backward; "composed" runs
-// transformers' eager formula as separate MatMul, Softmax and MatMul ops.
-// Both give the same results within float32 rounding (docs/attention.md).
-const AttentionEnv = "IA3_ATTENTION"
-
-// fusedAttention reports whether attention should use the fused op, from
-// AttentionEnv.
-func fusedAttention() (bool, error) {
-	switch v := os.Getenv(AttentionEnv); v {
-	case "fused":
-		return true, nil
-	case "", "composed":
-		// Composed by default until the fused kernels are timed on a GPU:
-		// they save memory (docs/measurements/attention-2026-12-06) but run
-		// 2.4× slower on the CPU (plain loops instead of the packed sgemm)
-		// and 1.3× on lavapipe.
-		return false, nil
-	default:
-		return false, fmt.Errorf("%s=%q: want fused or composed", AttentionEnv, v)
-	}
-}
-
 // attendCapped is attend with Gemma 2's attention soft-capping when capAt
 // > 0: the scaled logits become capAt·tanh(logits/capAt) before the bias,
-// the masks and the softmax. It runs the fused Attention op unless
-// AttentionEnv asks for the composed one, the head dimension is over
-// backend.MaxAttentionHeadDim or v's differs from q's (BLOOM's).
+// the masks and the softmax.
 func attendCapped(g *nn.Graph, q, k, v *nn.Value, o backend.SoftmaxOptions, capAt float32) *nn.Value {
 	if g.Err() != nil {
 		return nil
-	}
-	fused, err := fusedAttention()
-	if err != nil {
-		return g.Fail("attention", err)
-	}
-	// BLOOM appends ALiBi's slope and position to q and k, so its v is one
-	// feature narrower: the fused op takes one head dimension.
-	if fused && q.Shape()[3] <= backend.MaxAttentionHeadDim && k.Shape()[2] > 0 && v.Shape()[3] == q.Shape()[3] {
-		return g.Attention(q, k, v, backend.AttentionOptions{SoftmaxOptions: o, SoftCap: max(capAt, 0)})
 	}
 	heads, kvHeads := q.Shape()[1], k.Shape()[1]
 	if heads != kvHeads {

@@ -78,15 +78,6 @@ if has bench; then
   echo "exit $?"; grep -E '"(train_step|forward)_(dispatches|submits)"|"peak_mem_bytes"|"train_step_s"|"forward_s"' "$OUT/bench_dispatch_gpt2.json"
   timeout 60 .bin/ia3 bench --shape tiny-llama --batch 1 --seq 128 --device gpu:0 --steps 2 --warmup 1 --json >"$OUT/bench_dispatch_tiny_llama.json" 2>&1
   echo "exit $?"; grep -E '"(train_step|forward)_(dispatches|submits)"|"peak_mem_bytes"' "$OUT/bench_dispatch_tiny_llama.json"
-  # Fused attention (docs/attention.md) against the composed MatMul/Softmax/MatMul path.
-  for mode in fused composed; do
-    log "ia3 bench gpt2-small, IA3_ATTENTION=$mode"
-    IA3_ATTENTION=$mode timeout 150 .bin/ia3 bench --shape gpt2-small --batch 8 --seq 512 --device gpu:0 --steps 5 --warmup 2 --json >"$OUT/bench_gpt2_attn_$mode.json" 2>&1
-    echo "exit $?"; cat "$OUT/bench_gpt2_attn_$mode.json"
-    log "ia3 bench llama-1b, IA3_ATTENTION=$mode"
-    IA3_ATTENTION=$mode timeout 200 .bin/ia3 bench --shape llama-1b --batch 4 --seq 512 --device gpu:0 --steps 3 --warmup 1 --json >"$OUT/bench_llama_attn_$mode.json" 2>&1
-    echo "exit $?"; cat "$OUT/bench_llama_attn_$mode.json"
-  done
 fi
 log done
 tar czf "$OUT/results.tar.gz" -C "$OUT" --exclude results.tar.gz . 2>/dev/null

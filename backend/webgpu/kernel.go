@@ -170,13 +170,6 @@ func (b *Backend) zeros(op string, dtype backend.DType, shape ...int) (*tensor, 
 //     another argument: lavapipe runs dispatches that bind one buffer in many
 //     slots tens of times slower.
 func (b *Backend) dispatch(file, entry string, params any, groups [3]uint32, bufs ...*tensor) error {
-	return b.dispatchSource(file, func() (string, error) { return shaders.Source(file) }, entry, params, groups, bufs...)
-}
-
-// dispatchSource is dispatch for a kernel whose source is generated:
-// source gives it, file names it (the pipeline cache's key, so one name
-// per distinct source).
-func (b *Backend) dispatchSource(file string, source func() (string, error), entry string, params any, groups [3]uint32, bufs ...*tensor) error {
 	var raw []byte
 	if params != nil {
 		var err error
@@ -184,7 +177,7 @@ func (b *Backend) dispatchSource(file string, source func() (string, error), ent
 			return fmt.Errorf("webgpu: %s %s: %w", file, entry, err)
 		}
 	}
-	p, err := b.dev.Pipeline(file, entry, source, raw != nil, len(bufs))
+	p, err := b.dev.Pipeline(file, entry, func() (string, error) { return shaders.Source(file) }, raw != nil, len(bufs))
 	if err != nil {
 		return fmt.Errorf("webgpu: %w", err)
 	}
